@@ -1,0 +1,58 @@
+"""Run the whole product on one machine for trying it out: web server, Celery worker and beat.
+
+With the embedded defaults the broker is kombu's filesystem transport under var/broker, so no
+Redis is needed; with REDIS_URL set the same command uses Redis.
+"""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from records.demo import DEMO_PASSWORD, DEMO_USERS
+
+
+class Command(BaseCommand):
+    help = "Start the web server with a Celery worker and beat beside it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, addrport, **options):
+        for folder in (settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed"):
+            folder.mkdir(parents=True, exist_ok=True)
+        # Django's autoreloader re-runs this command in a child; start the worker only once.
+        worker = None
+        if os.environ.get("RUN_MAIN") != "true":
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "crm_mail",
+                    "worker",
+                    "--beat",
+                    "--pool=solo",
+                    "--loglevel=warning",
+                ],
+                cwd=settings.BASE_DIR,
+            )
+            host = addrport.split(":")[0]
+            port = addrport.rsplit(":", 1)[-1]
+            self.stdout.write(
+                self.style.SUCCESS(f"\n  CRM Mail is starting on http://{host}:{port}/\n")
+            )
+            self.stdout.write(
+                f"  Demo logins, password {DEMO_PASSWORD!r}: " + ", ".join(u[0] for u in DEMO_USERS)
+            )
+            self.stdout.write("  Celery worker and beat run beside the web server.\n")
+        try:
+            call_command("runserver", addrport)
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=10)

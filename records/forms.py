@@ -1,0 +1,324 @@
+"""Forms for records, activities and the admin area. Errors are shown beside each field."""
+
+import re
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.text import slugify
+
+from .constants import RESERVED_SLUGS, PropertyType, TaskType
+from .models import (
+    Company,
+    Contact,
+    CustomObjectType,
+    Deal,
+    PropertyDefinition,
+    Record,
+    Team,
+    Ticket,
+    User,
+)
+
+
+class OwnerChoiceMixin:
+    """Offer active users as owners, labelled with their display names."""
+
+    def _setup_owner(self):
+        owner = self.fields.get("owner")
+        if owner is not None:
+            owner.queryset = User.objects.filter(is_active=True).order_by("username")
+            owner.label_from_instance = lambda u: u.display_name
+            owner.required = False
+
+
+class ContactForm(OwnerChoiceMixin, forms.ModelForm):
+    primary_email = forms.EmailField(label="Primary email", required=False)
+    other_emails = forms.CharField(
+        label="Other email addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line or separated by commas.",
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["first_name", "last_name", "phone", "job_title", "lifecycle_stage", "owner"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_owner()
+        if self.instance.pk and not self.is_bound:
+            addresses = [e.address for e in self.instance.emails.all()]
+            self.initial["primary_email"] = self.instance.email
+            self.initial["other_emails"] = "\n".join(
+                a for a in addresses if a != self.instance.email
+            )
+
+    def clean_other_emails(self) -> list[str]:
+        raw = self.cleaned_data.get("other_emails", "")
+        addresses = [a.strip() for a in re.split(r"[\s,;]+", raw) if a.strip()]
+        bad = []
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError(
+                "Not valid email addresses: %(bad)s", params={"bad": ", ".join(bad)}
+            )
+        return addresses
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("first_name") or data.get("last_name") or data.get("primary_email")):
+            raise ValidationError("Give the contact a name or an email address.")
+        if data.get("other_emails") and not data.get("primary_email"):
+            self.add_error("primary_email", "Set a primary address before adding others.")
+        return data
+
+    @property
+    def emails(self) -> list[str]:
+        primary = self.cleaned_data.get("primary_email") or ""
+        return ([primary] if primary else []) + self.cleaned_data.get("other_emails", [])
+
+
+class CompanyForm(OwnerChoiceMixin, forms.ModelForm):
+    class Meta:
+        model = Company
+        fields = ["name", "domain", "industry", "city", "phone", "owner"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_owner()
+
+    def clean_domain(self):
+        domain = self.cleaned_data["domain"].strip().lower()
+        domain = re.sub(r"^https?://", "", domain).split("/")[0].removeprefix("www.")
+        if domain and not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
+            raise ValidationError("Enter a domain such as example.com.")
+        return domain
+
+
+class DealForm(OwnerChoiceMixin, forms.ModelForm):
+    class Meta:
+        model = Deal
+        fields = ["name", "stage", "amount", "close_date", "owner"]
+        widgets = {"close_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_owner()
+
+    def clean_amount(self):
+        amount = self.cleaned_data.get("amount")
+        if amount is not None and amount < 0:
+            raise ValidationError("The amount cannot be negative.")
+        return amount
+
+
+class TicketForm(OwnerChoiceMixin, forms.ModelForm):
+    class Meta:
+        model = Ticket
+        fields = ["name", "status", "priority", "description", "owner"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {"name": "Ticket name"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_owner()
+
+
+def _property_field(definition: PropertyDefinition) -> forms.Field:
+    common = {"label": definition.label, "required": definition.required}
+    if definition.type == PropertyType.NUMBER:
+        return forms.DecimalField(**common)
+    if definition.type == PropertyType.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if definition.type == PropertyType.BOOLEAN:
+        return forms.BooleanField(**{**common, "required": False})
+    if definition.type == PropertyType.CHOICE:
+        choices = [("", "—")] + [(o, o) for o in definition.options]
+        return forms.ChoiceField(choices=choices, **common)
+    return forms.CharField(max_length=1000, **common)
+
+
+class CustomRecordForm(OwnerChoiceMixin, forms.ModelForm):
+    """A record of a custom object type; one field per property definition."""
+
+    class Meta:
+        model = Record
+        fields = ["name", "owner"]
+
+    def __init__(self, *args, object_type: CustomObjectType, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_owner()
+        self.definitions = list(object_type.property_definitions.all())
+        for definition in self.definitions:
+            field_name = f"prop_{definition.key}"
+            self.fields[field_name] = _property_field(definition)
+            if not self.is_bound and definition.key in self.instance.properties:
+                self.initial[field_name] = self.instance.properties[definition.key]
+        self.order_fields(["name"] + [f"prop_{d.key}" for d in self.definitions] + ["owner"])
+
+    def property_values(self) -> dict:
+        values = {}
+        for definition in self.definitions:
+            value = self.cleaned_data.get(f"prop_{definition.key}")
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif hasattr(value, "isoformat"):
+                value = value.isoformat()
+            if value not in (None, ""):
+                values[definition.key] = value
+        return values
+
+
+FORM_FOR_KIND = {
+    "contact": ContactForm,
+    "company": CompanyForm,
+    "deal": DealForm,
+    "ticket": TicketForm,
+}
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label="Note",
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Start typing to leave a note…"}),
+    )
+
+    def clean_body(self):
+        body = self.cleaned_data["body"].strip()
+        if not body:
+            raise ValidationError("A note cannot be empty.")
+        return body
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    task_type = forms.ChoiceField(label="Type", choices=TaskType.choices, initial=TaskType.TODO)
+    due_at = forms.DateTimeField(
+        label="Due", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    assigned_to = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    body = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["assigned_to"]
+        field.queryset = User.objects.filter(is_active=True).order_by("username")
+        field.label_from_instance = lambda u: u.display_name
+
+
+class AssociationForm(forms.Form):
+    record_id = forms.IntegerField(min_value=1)
+
+
+class CustomObjectTypeForm(forms.ModelForm):
+    class Meta:
+        model = CustomObjectType
+        fields = ["name", "plural"]
+
+    def clean(self):
+        data = super().clean()
+        plural = data.get("plural")
+        if plural:
+            slug = slugify(plural)
+            if not slug:
+                self.add_error("plural", "Use letters or digits in the plural name.")
+            elif slug in RESERVED_SLUGS:
+                self.add_error("plural", f"“{plural}” is taken by a built-in type.")
+            elif CustomObjectType.objects.exclude(pk=self.instance.pk).filter(slug=slug).exists():
+                self.add_error("plural", "Another object type already uses this name.")
+            else:
+                self.instance.slug = slug
+        return data
+
+
+class PropertyDefinitionForm(forms.ModelForm):
+    options_text = forms.CharField(
+        label="Options", required=False, help_text="For dropdowns: options separated by commas."
+    )
+
+    class Meta:
+        model = PropertyDefinition
+        fields = ["label", "type", "required"]
+
+    def __init__(self, *args, object_type: CustomObjectType, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.object_type = object_type
+
+    def clean(self):
+        data = super().clean()
+        label = data.get("label", "")
+        key = slugify(label).replace("-", "_")
+        if label and not key:
+            self.add_error("label", "Use letters or digits in the label.")
+        elif (
+            key in ("name", "owner")
+            or self.object_type.property_definitions.filter(key=key).exists()
+        ):
+            self.add_error("label", "This object type already has a property with this name.")
+        options = [o.strip() for o in data.get("options_text", "").split(",") if o.strip()]
+        if data.get("type") == PropertyType.CHOICE and not options:
+            self.add_error("options_text", "A dropdown needs at least one option.")
+        self.instance.key = key
+        self.instance.options = options if data.get("type") == PropertyType.CHOICE else []
+        self.instance.object_type = self.object_type
+        self.instance.position = self.object_type.property_definitions.count()
+        return data
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name"]
+
+
+class UserForm(forms.ModelForm):
+    """Create or edit a user; a password is required when creating."""
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "profile_name",
+            "team",
+            "seat",
+            "record_access",
+            "time_zone",
+            "is_staff",
+            "is_active",
+        ]
+        labels = {"is_staff": "Account admin", "is_active": "Active"}
+
+    def clean_password(self):
+        password = self.cleaned_data.get("password", "")
+        if not self.instance.pk and not password:
+            raise ValidationError("Set a password for the new user.")
+        if password:
+            from django.contrib.auth.password_validation import validate_password
+
+            validate_password(password, self.instance)
+        return password
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        if self.cleaned_data.get("password"):
+            user.set_password(self.cleaned_data["password"])
+        if commit:
+            user.save()
+        return user

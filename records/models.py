@@ -1,0 +1,308 @@
+"""Users, teams and seats; CRM records and their associations; timeline activities."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .constants import (
+    ActivityKind,
+    DealStage,
+    LifecycleStage,
+    PropertyType,
+    RecordAccess,
+    RecordKind,
+    Seat,
+    TaskStatus,
+    TaskType,
+    TicketPriority,
+    TicketStatus,
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+class Team(models.Model):
+    """A group of users; "team" record access shows the records its members own."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who signs in. `is_staff` makes them an account admin.
+
+    The profile name is the From name of the email they send; the seat decides what they may
+    do, and record access decides which records they see.
+    """
+
+    profile_name = models.CharField(
+        max_length=150, blank=True, help_text="Shown as the From name on email you send."
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    seat = models.CharField(max_length=20, choices=Seat.choices, default=Seat.CORE)
+    record_access = models.CharField(
+        max_length=10, choices=RecordAccess.choices, default=RecordAccess.OWN
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+
+    @property
+    def display_name(self) -> str:
+        return self.profile_name or self.get_full_name() or self.username
+
+    @property
+    def can_edit_records(self) -> bool:
+        return self.seat != Seat.VIEW_ONLY
+
+    @property
+    def can_send_email(self) -> bool:
+        return self.seat != Seat.VIEW_ONLY
+
+    def __str__(self):
+        return self.display_name
+
+
+class CustomObjectType(models.Model):
+    """An object type an admin defines (e.g. "Project"), with its own properties."""
+
+    name = models.CharField(max_length=60, unique=True, help_text="Singular, e.g. Project")
+    plural = models.CharField(max_length=60, unique=True, help_text="Plural, e.g. Projects")
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PropertyDefinition(models.Model):
+    """One property of a custom object type; values live in `Record.properties` by `key`."""
+
+    object_type = models.ForeignKey(
+        CustomObjectType, on_delete=models.CASCADE, related_name="property_definitions"
+    )
+    key = models.SlugField(max_length=60)
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=PropertyType.choices, default=PropertyType.TEXT)
+    options = models.JSONField(default=list, blank=True, help_text="Choices of a dropdown")
+    required = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "key"], name="property_key_unique")
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class Record(models.Model):
+    """The common part of every CRM record: contacts, companies, deals, tickets, custom objects.
+
+    One id space for every type lets associations, timelines and access rules treat all records
+    alike. `search_text` is a lowercased digest (name, addresses, domain) kept by the services
+    so that one indexed LIKE answers a search.
+    """
+
+    kind = models.CharField(max_length=10, choices=RecordKind.choices)
+    custom_type = models.ForeignKey(
+        CustomObjectType, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    name = models.CharField(max_length=255)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_records",
+    )
+    properties = models.JSONField(default=dict, blank=True)
+    search_text = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "name"], name="record_kind_name"),
+            models.Index(fields=["kind", "created_at"], name="record_kind_created"),
+            models.Index(fields=["kind", "updated_at"], name="record_kind_updated"),
+            models.Index(fields=["owner", "kind"], name="record_owner_kind"),
+            models.Index(fields=["custom_type", "name"], name="record_custom_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def typed(self) -> "Record":
+        """Return the subclass instance (Contact, Deal, ...) for this record."""
+        accessor = {
+            RecordKind.CONTACT: "contact",
+            RecordKind.COMPANY: "company",
+            RecordKind.DEAL: "deal",
+            RecordKind.TICKET: "ticket",
+        }.get(self.kind)
+        return getattr(self, accessor) if accessor else self
+
+
+class Contact(Record):
+    """A person. `email` mirrors the primary address in `emails` for fast lists and search."""
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True, db_index=True)
+    phone = models.CharField(max_length=40, blank=True)
+    job_title = models.CharField(max_length=100, blank=True)
+    lifecycle_stage = models.CharField(
+        max_length=30, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
+    )
+
+
+class ContactEmail(models.Model):
+    """One of a contact's addresses; exactly one is primary when there are any."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    address = models.EmailField()
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "address"]
+        indexes = [models.Index(fields=["address"], name="contact_email_address")]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "address"], name="contact_email_unique"),
+            models.UniqueConstraint(
+                fields=["contact"], condition=Q(is_primary=True), name="contact_one_primary"
+            ),
+        ]
+
+    def __str__(self):
+        return self.address
+
+
+class Company(Record):
+    domain = models.CharField(max_length=255, blank=True, db_index=True)
+    industry = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+
+
+class Deal(Record):
+    stage = models.CharField(
+        max_length=30, choices=DealStage.choices, default=DealStage.APPOINTMENT
+    )
+    pipeline = models.CharField(max_length=60, default="Sales pipeline")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+
+
+class Ticket(Record):
+    status = models.CharField(max_length=30, choices=TicketStatus.choices, default=TicketStatus.NEW)
+    priority = models.CharField(
+        max_length=10, choices=TicketPriority.choices, default=TicketPriority.MEDIUM
+    )
+    pipeline = models.CharField(max_length=60, default="Support pipeline")
+    description = models.TextField(blank=True)
+
+
+class Association(models.Model):
+    """A link between two records of any types. Stored in both directions, one row each."""
+
+    from_record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links_out")
+    to_record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="links_in")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["from_record", "to_record"], name="association_unique"),
+            models.CheckConstraint(
+                condition=~Q(from_record=models.F("to_record")), name="association_not_self"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.from_record_id} -> {self.to_record_id}"
+
+
+class Activity(models.Model):
+    """Something that happened on one or more records: a note, a task, an email.
+
+    Notes and tasks keep their fields here; richer kinds (email) hang their own row off the
+    activity in the app that owns them and register a template for the timeline.
+    """
+
+    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(blank=True)
+    # Tasks only.
+    title = models.CharField(max_length=200, blank=True)
+    task_type = models.CharField(max_length=10, choices=TaskType.choices, blank=True)
+    status = models.CharField(max_length=15, choices=TaskStatus.choices, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tasks",
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "activities"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.pk}"
+
+    def complete(self, when=None) -> None:
+        self.status = TaskStatus.COMPLETED
+        self.completed_at = when or timezone.now()
+        self.save(update_fields=["status", "completed_at"])
+
+    def reopen(self) -> None:
+        self.status = TaskStatus.NOT_STARTED
+        self.completed_at = None
+        self.save(update_fields=["status", "completed_at"])
+
+
+class ActivityLink(models.Model):
+    """Puts an activity on a record's timeline. `occurred_at` is copied for the index order."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="links")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="activity_links")
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "record"], name="activity_link_unique")
+        ]
+        indexes = [
+            models.Index(fields=["record", "-occurred_at", "-activity"], name="timeline_order")
+        ]
+
+    def __str__(self):
+        return f"activity {self.activity_id} on record {self.record_id}"

@@ -1,0 +1,112 @@
+"""Reads that pages need: filtered lists, associations and the timeline."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from .access import visible_to
+from .models import ActivityLink, Record, User
+from .types import RecordType, record_type_for
+
+
+def records_search(qs: QuerySet, query: str) -> QuerySet:
+    """Match every word of `query` in the record's search digest (name, addresses, ...)."""
+    for word in query.lower().split():
+        qs = qs.filter(search_text__contains=word)
+    return qs
+
+
+def records_list(
+    user: User,
+    record_type: RecordType,
+    *,
+    query: str = "",
+    filters: dict | None = None,
+    owner: str = "",
+    sort: str = "",
+    ids: list[int] | None = None,
+) -> QuerySet:
+    """The records of one type that `user` may see, searched, filtered and sorted."""
+    qs = visible_to(user, record_type.queryset())
+    if query:
+        qs = records_search(qs, query)
+    allowed_filters = {f.key: {v for v, _ in f.choices} for f in record_type.filters}
+    for key, value in (filters or {}).items():
+        if key in allowed_filters and value in allowed_filters[key]:
+            qs = qs.filter(**{key: value})
+    if owner == "me":
+        qs = qs.filter(owner_id=user.pk)
+    elif owner == "none":
+        qs = qs.filter(owner__isnull=True)
+    elif owner.isdigit():
+        qs = qs.filter(owner_id=int(owner))
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    descending = sort.startswith("-")
+    field = record_type.sort_keys.get(sort.lstrip("-"), record_type.default_sort)
+    order = f"-{field}" if descending else field
+    return qs.order_by(order, "-pk" if descending else "pk")
+
+
+@dataclass
+class AssociationGroup:
+    record_type: RecordType
+    records: list[Record]
+
+
+def associations_for(user: User, record: Record) -> list[AssociationGroup]:
+    """The records associated with `record` that `user` may see, grouped by type."""
+    linked = visible_to(
+        user,
+        Record.objects.filter(links_in__from_record_id=record.pk).select_related("custom_type"),
+    ).order_by("kind", "name")
+    groups: dict[str, AssociationGroup] = {}
+    for other in linked:
+        record_type = record_type_for(other)
+        group = groups.setdefault(record_type.slug, AssociationGroup(record_type, []))
+        group.records.append(other)
+    return list(groups.values())
+
+
+@dataclass
+class TimelinePage:
+    activities: list
+    next_cursor: str | None
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        stamp, activity_id = cursor.rsplit("_", 1)
+        return datetime.fromisoformat(stamp), int(activity_id)
+    except ValueError:
+        return None
+
+
+def timeline_for_record(record: Record, *, cursor: str = "", limit: int = 20) -> TimelinePage:
+    """One page of the record's activities, newest first, by keyset on (time, id).
+
+    The number of queries depends on the activity kinds on the page, not on the timeline's
+    length: one for the page, then one per kind that registered a prefetch.
+    """
+    from . import timeline
+
+    links = ActivityLink.objects.filter(record_id=record.pk)
+    position = _parse_cursor(cursor) if cursor else None
+    if position:
+        stamp, activity_id = position
+        links = links.filter(
+            Q(occurred_at__lt=stamp) | Q(occurred_at=stamp, activity_id__lt=activity_id)
+        )
+    rows = list(
+        links.select_related("activity", "activity__created_by", "activity__assigned_to").order_by(
+            "-occurred_at", "-activity_id"
+        )[: limit + 1]
+    )
+    activities = [row.activity for row in rows[:limit]]
+    timeline.prefetch(activities)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = f"{last.occurred_at.isoformat()}_{last.activity_id}"
+    return TimelinePage(activities, next_cursor)

@@ -1,0 +1,173 @@
+"""What the pages need to know about each record type, built-in or custom.
+
+A `RecordType` names its URL slug, model, labels, list columns, filters and sort keys, so one
+set of views serves every type.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .constants import (
+    BUILTIN_TYPE_SLUGS,
+    DealStage,
+    LifecycleStage,
+    RecordKind,
+    TicketPriority,
+    TicketStatus,
+)
+from .models import Company, Contact, CustomObjectType, Deal, Record, Ticket
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # attribute on the record, or "prop:<key>" for a custom property
+    label: str
+    sort: str | None = None  # ORM ordering field, when sortable
+
+
+@dataclass(frozen=True)
+class Filter:
+    key: str  # query-string name and ORM field
+    label: str
+    choices: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RecordType:
+    slug: str
+    kind: str
+    label: str
+    plural: str
+    model: type[Record]
+    columns: tuple[Column, ...]
+    filters: tuple[Filter, ...] = ()
+    custom_type: CustomObjectType | None = None
+    default_sort: str = "name"
+    csv_fields: tuple[str, ...] = field(default=())
+
+    def queryset(self) -> QuerySet:
+        qs = self.model.objects.select_related("owner")
+        if self.custom_type is not None:
+            qs = qs.filter(kind=RecordKind.CUSTOM, custom_type=self.custom_type)
+        return qs
+
+    @property
+    def sort_keys(self) -> dict[str, str]:
+        return {c.key: c.sort for c in self.columns if c.sort}
+
+
+_OWNER = Column("owner", "Owner", "owner__username")
+_CREATED = Column("created_at", "Created", "created_at")
+_UPDATED = Column("updated_at", "Last updated", "updated_at")
+
+BUILTIN_TYPES: dict[str, RecordType] = {
+    "contacts": RecordType(
+        slug="contacts",
+        kind=RecordKind.CONTACT,
+        label="Contact",
+        plural="Contacts",
+        model=Contact,
+        columns=(
+            Column("name", "Name", "name"),
+            Column("email", "Email", "email"),
+            Column("phone", "Phone"),
+            Column("lifecycle_stage", "Lifecycle stage", "lifecycle_stage"),
+            _OWNER,
+            _UPDATED,
+        ),
+        filters=(Filter("lifecycle_stage", "Lifecycle stage", tuple(LifecycleStage.choices)),),
+    ),
+    "companies": RecordType(
+        slug="companies",
+        kind=RecordKind.COMPANY,
+        label="Company",
+        plural="Companies",
+        model=Company,
+        columns=(
+            Column("name", "Name", "name"),
+            Column("domain", "Domain", "domain"),
+            Column("industry", "Industry", "industry"),
+            Column("city", "City", "city"),
+            _OWNER,
+            _UPDATED,
+        ),
+    ),
+    "deals": RecordType(
+        slug="deals",
+        kind=RecordKind.DEAL,
+        label="Deal",
+        plural="Deals",
+        model=Deal,
+        columns=(
+            Column("name", "Name", "name"),
+            Column("stage", "Stage", "stage"),
+            Column("amount", "Amount", "amount"),
+            Column("close_date", "Close date", "close_date"),
+            _OWNER,
+            _UPDATED,
+        ),
+        filters=(Filter("stage", "Stage", tuple(DealStage.choices)),),
+    ),
+    "tickets": RecordType(
+        slug="tickets",
+        kind=RecordKind.TICKET,
+        label="Ticket",
+        plural="Tickets",
+        model=Ticket,
+        columns=(
+            Column("name", "Name", "name"),
+            Column("status", "Status", "status"),
+            Column("priority", "Priority", "priority"),
+            _OWNER,
+            _CREATED,
+        ),
+        filters=(
+            Filter("status", "Status", tuple(TicketStatus.choices)),
+            Filter("priority", "Priority", tuple(TicketPriority.choices)),
+        ),
+    ),
+}
+
+assert tuple(BUILTIN_TYPES) == BUILTIN_TYPE_SLUGS
+
+
+def custom_record_type(object_type: CustomObjectType) -> RecordType:
+    definitions = list(object_type.property_definitions.all())
+    columns = [Column("name", "Name", "name")]
+    columns += [Column(f"prop:{d.key}", d.label) for d in definitions[:4]]
+    columns += [_OWNER, _UPDATED]
+    return RecordType(
+        slug=object_type.slug,
+        kind=RecordKind.CUSTOM,
+        label=object_type.name,
+        plural=object_type.plural,
+        model=Record,
+        columns=tuple(columns),
+        custom_type=object_type,
+    )
+
+
+def get_record_type(slug: str) -> RecordType:
+    """Return the record type for a URL slug, or 404."""
+    if slug in BUILTIN_TYPES:
+        return BUILTIN_TYPES[slug]
+    object_type = (
+        CustomObjectType.objects.prefetch_related("property_definitions").filter(slug=slug).first()
+    )
+    if object_type is None:
+        raise Http404("No such record type")
+    return custom_record_type(object_type)
+
+
+def record_type_for(record: Record) -> RecordType:
+    if record.kind == RecordKind.CUSTOM:
+        return custom_record_type(record.custom_type)
+    return next(t for t in BUILTIN_TYPES.values() if t.kind == record.kind)
+
+
+def all_record_types() -> list[RecordType]:
+    """Every type for navigation menus: built-ins, then custom types by name."""
+    customs = CustomObjectType.objects.prefetch_related("property_definitions")
+    return list(BUILTIN_TYPES.values()) + [custom_record_type(t) for t in customs]

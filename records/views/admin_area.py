@@ -1,0 +1,107 @@
+"""The admin area: users (seats, teams, record access), teams and custom object types."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ..forms import CustomObjectTypeForm, PropertyDefinitionForm, TeamForm, UserForm
+from ..models import CustomObjectType, PropertyDefinition, Team, User
+
+
+def admin_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("Only account admins can open the admin area.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@admin_required
+def settings_home(request):
+    return redirect("records:settings-users")
+
+
+@admin_required
+def user_list(request):
+    users = User.objects.select_related("team").order_by("username")
+    return render(request, "records/settings/users.html", {"users": users})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def user_edit(request, pk=None):
+    user = get_object_or_404(User, pk=pk) if pk else User()
+    form = UserForm(request.POST or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        if user.pk == request.user.pk and not form.cleaned_data["is_staff"]:
+            form.add_error("is_staff", "You cannot remove your own admin rights.")
+        else:
+            form.save()
+            messages.success(request, f"Saved {form.instance.username}.")
+            return redirect("records:settings-users")
+    return render(request, "records/settings/user_form.html", {"form": form, "edited": user})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def team_list(request):
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Team {form.instance.name} created.")
+        return redirect("records:settings-teams")
+    teams = Team.objects.prefetch_related("members")
+    return render(request, "records/settings/teams.html", {"teams": teams, "form": form})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def object_type_list(request):
+    form = CustomObjectTypeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        object_type = form.save()
+        messages.success(request, f"Object type {object_type.name} created. Add its properties.")
+        return redirect("records:settings-object", slug=object_type.slug)
+    types = CustomObjectType.objects.prefetch_related("property_definitions")
+    return render(request, "records/settings/objects.html", {"types": types, "form": form})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def object_type_detail(request, slug):
+    object_type = get_object_or_404(CustomObjectType, slug=slug)
+    type_form = CustomObjectTypeForm(instance=object_type)
+    property_form = PropertyDefinitionForm(object_type=object_type)
+    if request.method == "POST" and request.POST.get("action") == "rename":
+        type_form = CustomObjectTypeForm(request.POST, instance=object_type)
+        if type_form.is_valid():
+            object_type = type_form.save()
+            messages.success(request, "Saved.")
+            return redirect("records:settings-object", slug=object_type.slug)
+    elif request.method == "POST":
+        property_form = PropertyDefinitionForm(request.POST, object_type=object_type)
+        if property_form.is_valid():
+            property_form.save()
+            messages.success(request, f"Property {property_form.instance.label} added.")
+            return redirect("records:settings-object", slug=object_type.slug)
+    return render(
+        request,
+        "records/settings/object_detail.html",
+        {"object_type": object_type, "type_form": type_form, "property_form": property_form},
+    )
+
+
+@admin_required
+@require_POST
+def property_delete(request, slug, pk):
+    definition = get_object_or_404(PropertyDefinition, object_type__slug=slug, pk=pk)
+    definition.delete()
+    messages.success(request, f"Property {definition.label} deleted.")
+    return redirect("records:settings-object", slug=slug)

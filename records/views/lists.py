@@ -1,0 +1,87 @@
+"""List pages for every record type: search, filters, sort, pagination, multi-select, CSV."""
+
+import csv
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from ..models import User
+from ..selectors import records_list
+from ..types import RecordType, get_record_type
+
+
+def _list_params(request, record_type: RecordType) -> dict:
+    return {
+        "query": request.GET.get("q", "").strip()[:200],
+        "filters": {f.key: request.GET.get(f.key, "") for f in record_type.filters},
+        "owner": request.GET.get("owner", ""),
+        "sort": request.GET.get("sort", ""),
+    }
+
+
+def cell_value(record, key: str):
+    if key.startswith("prop:"):
+        return record.properties.get(key[5:], "")
+    if key == "owner":
+        return record.owner.display_name if record.owner else ""
+    display = getattr(record, f"get_{key}_display", None)
+    return display() if display else getattr(record, key)
+
+
+@login_required
+@require_GET
+def record_list(request, type_slug):
+    record_type = get_record_type(type_slug)
+    params = _list_params(request, record_type)
+    qs = records_list(request.user, record_type, **params)
+    page = Paginator(qs, settings.RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(r, [cell_value(r, c.key) for c in record_type.columns]) for r in page.object_list]
+    context = {
+        "record_type": record_type,
+        "page": page,
+        "rows": rows,
+        "params": params,
+        "owners": User.objects.filter(is_active=True).order_by("username"),
+        "sort": params["sort"],
+    }
+    template = "records/list.html"
+    if request.htmx and request.htmx.target == "results":
+        template += "#results"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def record_export(request, type_slug):
+    """Export the visible records of a type as CSV: all that match, or the selected ids."""
+    record_type = get_record_type(type_slug)
+    params = _list_params(request, record_type)
+    ids = [int(i) for i in request.GET.getlist("id") if i.isdigit()] or None
+    qs = records_list(request.user, record_type, ids=ids, **params)
+    writer = csv.writer(_Echo())
+    header = ["id"] + [c.label for c in record_type.columns]
+
+    def rows():
+        yield writer.writerow(header)
+        for record in qs.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [record.pk] + [cell_value(record, c.key) for c in record_type.columns]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{record_type.slug}.csv"'
+    return response
+
+
+@login_required
+def home(request):
+    return redirect("records:list", type_slug="contacts")

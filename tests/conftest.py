@@ -1,0 +1,66 @@
+"""Personas used by every permission test, in the manner of healthchecks' hc/test.py.
+
+- `owner`: Sales Hub seat, team "Blue", sees only their own records.
+- `teammate`: Sales Hub seat, team "Blue", sees the team's records.
+- `outsider`: Sales Hub seat, team "Red", sees the team's records (so nothing of Blue's).
+- `viewer`: View-only seat on team "Blue" with team access.
+- `admin`: account admin who sees everything.
+"""
+
+import pytest
+
+from records.constants import RecordAccess, Seat
+
+from .factories import ContactFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def blue(db):
+    return TeamFactory(name="Blue")
+
+
+@pytest.fixture
+def red(db):
+    return TeamFactory(name="Red")
+
+
+@pytest.fixture
+def owner(blue):
+    return UserFactory(username="owner", team=blue, record_access=RecordAccess.OWN)
+
+
+@pytest.fixture
+def teammate(blue):
+    return UserFactory(username="teammate", team=blue, record_access=RecordAccess.TEAM)
+
+
+@pytest.fixture
+def outsider(red):
+    return UserFactory(username="outsider", team=red, record_access=RecordAccess.TEAM)
+
+
+@pytest.fixture
+def viewer(blue):
+    return UserFactory(
+        username="viewer", team=blue, record_access=RecordAccess.TEAM, seat=Seat.VIEW_ONLY
+    )
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, record_access=RecordAccess.ALL)
+
+
+@pytest.fixture
+def contact(owner):
+    return ContactFactory(
+        first_name="Olivia",
+        last_name="Owned",
+        owner=owner,
+        emails=["olivia@acme.example", "o.owned@home.example"],
+    )
+
+
+def client_for(client, user):
+    client.force_login(user)
+    return client

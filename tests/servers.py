@@ -1,0 +1,13 @@
+"""Shared rule for tests that need a real server: skip on a laptop, fail under CI."""
+
+import os
+
+import pytest
+
+
+def server_missing(what: str) -> None:
+    """Stop the test because `what` is unavailable: a failure under CI=true, else a skip."""
+    message = f"{what} is not available"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true: servers the suite needs must be present)")
+    pytest.skip(message)
