@@ -189,13 +189,8 @@ class NoteForm(forms.Form):
         label="Note",
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Start typing to leave a note…"}),
+        error_messages={"required": "A note cannot be empty."},
     )
-
-    def clean_body(self):
-        body = self.cleaned_data["body"].strip()
-        if not body:
-            raise ValidationError("A note cannot be empty.")
-        return body
 
 
 class TaskForm(forms.Form):

@@ -95,7 +95,10 @@ def timeline_for_record(record: Record, *, cursor: str = "", limit: int = 20) ->
     position = _parse_cursor(cursor) if cursor else None
     if position:
         stamp, activity_id = position
-        links = links.filter(
+        # (time, id) < (stamp, id) spelled with an OR, which no index can seek to; the redundant
+        # `occurred_at <= stamp` is the part the `timeline_order` index starts from, so a page
+        # deep in a long timeline reads its own rows, not every newer one before it.
+        links = links.filter(occurred_at__lte=stamp).filter(
             Q(occurred_at__lt=stamp) | Q(occurred_at=stamp, activity_id__lt=activity_id)
         )
     rows = list(

@@ -1,0 +1,94 @@
+"""The health endpoint and the settings helpers that read the environment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from crm_mail.env import database_from_url, env_bool, env_int
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_health_reports_database_and_broker(client, db):
+    response = client.get("/health/")
+    body = response.json()
+    assert body["checks"]["database"] == {"ok": True}
+    assert body["checks"]["broker"]["ok"] is True, body
+    assert response.status_code == 200 and body["status"] == "ok"
+
+
+def test_health_reports_an_unreachable_broker(client, db, settings):
+    from crm_mail.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/health/")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+
+
+def test_database_urls_are_understood(tmp_path):
+    pg = database_from_url("postgres://u:p%40ss@db.example:5433/crm", tmp_path)
+    assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
+        "crm",
+        "u",
+        "p@ss",
+        "db.example",
+        "5433",
+    )
+    assert database_from_url("sqlite:////abs/x.db", tmp_path)["NAME"] == "/abs/x.db"
+    assert database_from_url("sqlite:///rel.db", tmp_path)["NAME"] == str(tmp_path / "rel.db")
+    with pytest.raises(ImproperlyConfigured):
+        database_from_url("mysql://x/y", tmp_path)
+
+
+def test_bad_environment_values_fail_loudly(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    monkeypatch.setenv("X_NUM", "ten")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("X_FLAG")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("X_NUM", 1)
+
+
+def _manage(*args, **env):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ENV", "DJANGO_DEBUG")}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_ENV="production",
+        DJANGO_SECRET_KEY="x" * 20 + "a-long-random-production-key-0123456789",
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage(
+        "check",
+        DJANGO_ENV="production",
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+        DJANGO_SECRET_KEY="",
+    )
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY is required" in result.stderr
