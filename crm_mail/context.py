@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from records.extensions import settings_sections
 from records.types import all_record_types
 
 
@@ -12,4 +13,5 @@ def base(request):
         "PRODUCT_NAME": "CRM Mail",
         "DEBUG": settings.DEBUG,
         "nav_record_types": SimpleLazyObject(all_record_types),
+        "settings_sections": settings_sections(),
     }

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from .. import extensions
 from ..access import get_record_for_user, require_edit
 from ..forms import NoteForm, TaskForm
 from ..models import ContactEmail
@@ -41,6 +42,7 @@ def detail_context(request, record_type, record, **extra) -> dict:
         "task_form": TaskForm(initial={"assigned_to": request.user.pk}),
         "can_edit": request.user.can_edit_records,
         "association_types": all_record_types(),
+        "panels": extensions.panels_for(request, record),
     }
     context.update(extra)
     return context
