@@ -12,6 +12,7 @@ RUN pip install --no-cache-dir .
 COPY . .
 # collectstatic needs settings that load; the real key comes from the environment at run time.
 RUN DJANGO_ENV=production DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=build \
+    CRM_ENCRYPTION_KEYS=MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA= \
     python manage.py collectstatic --noinput
 RUN useradd --system --home /app crm && mkdir -p /app/var && chown -R crm /app/var
 USER crm

@@ -156,6 +156,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic jobs (sync, reconciliation)
 
+# Secrets at rest (inbox passwords, OAuth tokens): Fernet keys, the first one encrypts.
+# Required in production; development derives one from SECRET_KEY.
+CRM_ENCRYPTION_KEYS = env_list("CRM_ENCRYPTION_KEYS")
+if PRODUCTION and not CRM_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("CRM_ENCRYPTION_KEYS is required in production")
+
+# Absolute links in email (unsubscribe, tracking) and OAuth callbacks start with this.
+CRM_BASE_URL = env_str("CRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # Record lists and timelines.
 RECORDS_PAGE_SIZE = env_int("CRM_RECORDS_PAGE_SIZE", 25)
 TIMELINE_PAGE_SIZE = env_int("CRM_TIMELINE_PAGE_SIZE", 20)

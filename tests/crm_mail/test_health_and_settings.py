@@ -80,15 +80,19 @@ def test_production_settings_pass_the_deploy_check():
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY="x" * 20 + "a-long-random-production-key-0123456789",
         DJANGO_ALLOWED_HOSTS="crm.example.com",
+        CRM_ENCRYPTION_KEYS="kK8tqZQKZcJ5m8yq5m3r1YwzV7y9bS2jv2lQeTgL0aA=",
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_production_refuses_to_start_without_a_secret_key():
-    result = _manage(
-        "check",
-        DJANGO_ENV="production",
-        DJANGO_ALLOWED_HOSTS="crm.example.com",
-        DJANGO_SECRET_KEY="",
-    )
-    assert result.returncode != 0 and "DJANGO_SECRET_KEY is required" in result.stderr
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "CRM_ENCRYPTION_KEYS"])
+def test_production_refuses_to_start_without_its_secrets(missing):
+    env = {
+        "DJANGO_ENV": "production",
+        "DJANGO_ALLOWED_HOSTS": "crm.example.com",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "CRM_ENCRYPTION_KEYS": "kK8tqZQKZcJ5m8yq5m3r1YwzV7y9bS2jv2lQeTgL0aA=",
+        missing: "",
+    }
+    result = _manage("check", **env)
+    assert result.returncode != 0 and f"{missing} is required" in result.stderr
