@@ -32,3 +32,28 @@ def test_bad_keys_are_a_configuration_error(settings):
     settings.CRM_ENCRYPTION_KEYS = ["not-a-fernet-key"]
     with pytest.raises(ImproperlyConfigured):
         crypto.encrypt("x")
+
+
+def test_rotate_command_reencrypts_stored_secrets(settings, owner):
+    from django.core.management import call_command
+    from django.db import connection
+
+    from mailboxes.models import Mailbox
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.CRM_ENCRYPTION_KEYS = [old]
+    box = Mailbox.objects.create(
+        kind="personal",
+        provider="imap",
+        email="o@x.example",
+        owner=owner,
+        secret={"password": "hunter2"},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM mailboxes_mailbox WHERE id = %s", [box.pk])
+        stored = cursor.fetchone()[0]
+    assert "hunter2" not in stored
+    settings.CRM_ENCRYPTION_KEYS = [new, old]
+    call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))
+    settings.CRM_ENCRYPTION_KEYS = [new]
+    assert Mailbox.objects.get(pk=box.pk).secret == {"password": "hunter2"}

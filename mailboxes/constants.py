@@ -1,0 +1,48 @@
+"""Choices for connected inboxes and the email they sync."""
+
+from django.db import models
+
+
+class Provider(models.TextChoices):
+    GMAIL = "gmail", "Gmail / Google Workspace"
+    OFFICE365 = "office365", "Office 365"
+    EXCHANGE = "exchange", "Exchange (on-premises)"
+    IMAP = "imap", "Other (IMAP/SMTP)"
+
+
+# Team inboxes are read by many people through the provider's API; IMAP is not offered there.
+TEAM_PROVIDERS = (Provider.GMAIL, Provider.OFFICE365)
+
+
+class MailboxKind(models.TextChoices):
+    PERSONAL = "personal", "Personal"
+    TEAM = "team", "Team"
+
+
+class MailboxStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    SYNCING = "syncing", "Syncing"
+    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+    ERROR = "error", "Error"
+
+
+class TeamInboxKind(models.TextChoices):
+    CONVERSATIONS = "conversations", "Conversations inbox"
+    HELP_DESK = "help_desk", "Help desk"
+
+
+class Direction(models.TextChoices):
+    INCOMING = "in", "Received"
+    OUTGOING = "out", "Sent"
+
+
+class MatchReason(models.TextChoices):
+    ADDRESS = "address", "A participant's address matches the contact"
+    THREAD = "thread", "It replies to an email already logged here"
+    FALLBACK = "fallback", "Low-confidence match (subject and participants)"
+
+
+class Security(models.TextChoices):
+    SSL = "ssl", "SSL/TLS"
+    STARTTLS = "starttls", "STARTTLS"
+    NONE = "none", "None (not encrypted)"
