@@ -1,6 +1,7 @@
 """Shared rule for tests that need a real server: skip on a laptop, fail under CI."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -11,3 +12,7 @@ def server_missing(what: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: servers the suite needs must be present)")
     pytest.skip(message)
+
+
+# The acceptance corpus of real-world messages (see tests/corpus/MANIFEST.md).
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus"

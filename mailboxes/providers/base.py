@@ -1,0 +1,229 @@
+"""Define the one interface every mail provider adapter implements.
+
+Nothing here imports Django, the CRM or a provider library: callers (sync, sending, the
+connect flow) see only these dataclasses and `ProviderError`, whichever provider is behind.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Stage = Literal["dns", "tcp", "tls", "auth", "protocol", "other"]
+Security = Literal["ssl", "starttls", "none"]
+FolderRole = Literal["inbox", "sent", "drafts", "trash", "junk", "archive"]
+
+STAGES = ("dns", "tcp", "tls", "auth", "protocol", "other")
+SECURITY_MODES = ("ssl", "starttls", "none")
+
+
+class ProviderError(Exception):
+    """Report a provider failure with what a user or a retry policy needs to act on.
+
+    `message` is written for the inbox owner ("check the server name"), never a traceback.
+    `permanent` tells workers to stop retrying and mark the inbox as needing attention;
+    `retry_after` (seconds) is a hint for temporary failures. `stage` says where it failed:
+    "dns", "tcp", "tls", "auth", "protocol" (wrong kind of server, unexpected reply) or
+    "other". `code` carries the server's numeric reply when there is one (SMTP 550 etc.).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: Stage = "other",
+        permanent: bool = False,
+        retry_after: float | None = None,
+        code: int | None = None,
+    ) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        super().__init__(message)
+        self.message = message
+        self.stage = stage
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.code = code
+
+    def __reduce__(self):
+        # Keep stage/permanent when the error crosses a process boundary (Celery results).
+        kwargs = {
+            "stage": self.stage,
+            "permanent": self.permanent,
+            "retry_after": self.retry_after,
+            "code": self.code,
+        }
+        return (_rebuild_provider_error, (self.message, kwargs))
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderError({self.message!r}, stage={self.stage!r}, "
+            f"permanent={self.permanent!r}, retry_after={self.retry_after!r}, code={self.code!r})"
+        )
+
+
+def _rebuild_provider_error(message: str, kwargs: dict) -> ProviderError:
+    return ProviderError(message, **kwargs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionSettings:
+    """Hold what is needed to reach one IMAP/SMTP inbox.
+
+    SMTP credentials default to the IMAP ones; most providers use the same login for both.
+    Passwords are left out of repr() so they never end up in logs or error reports.
+    Keyword-only, because a swapped host and port would fail far from the mistake.
+    """
+
+    email: str
+    username: str
+    password: str = field(repr=False)
+    imap_host: str
+    imap_port: int
+    imap_security: Security
+    smtp_host: str
+    smtp_port: int
+    smtp_security: Security
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    trust_any_certificate: bool = False
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("imap_security", "smtp_security"):
+            if getattr(self, name) not in SECURITY_MODES:
+                raise ValueError(f"{name} must be one of {SECURITY_MODES}")
+
+    @property
+    def smtp_login(self) -> tuple[str, str]:
+        """Return the SMTP (username, password), falling back to the IMAP login."""
+        username = self.smtp_username if self.smtp_username is not None else self.username
+        password = self.smtp_password if self.smtp_password is not None else self.password
+        return username, password
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """Name a folder and its role ("sent", "trash", ...) or None for ordinary folders."""
+
+    name: str
+    role: FolderRole | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderState:
+    """Snapshot what sync needs to tell whether a folder changed since its cursor."""
+
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedHeader:
+    """Carry the decoded headers sync uses to decide whether a message matters.
+
+    Text fields are always str (undecodable bytes become U+FFFD); addresses are bare
+    addr-specs. `date` is the Date header, or the server's arrival time when that header is
+    missing or unparsable, always timezone-aware.
+    """
+
+    uid: int
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    from_addr: str
+    to_addrs: tuple[str, ...]
+    cc_addrs: tuple[str, ...]
+    subject: str
+    date: datetime | None
+    size: int
+    flags: tuple[str, ...]
+    from_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMessage:
+    """Carry one message's exact bytes as stored on the server."""
+
+    uid: int
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """Describe one send: the SMTP envelope and the finished RFC 5322 bytes."""
+
+    envelope_from: str
+    recipients: list[str]
+    raw: bytes
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """Report what the server accepted.
+
+    `refused` maps a recipient to the server's (code, text) for recipients refused while
+    others were accepted; when all are refused, `send()` raises instead.
+    """
+
+    provider_id: str
+    accepted_recipients: list[str]
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+class MailProvider(abc.ABC):
+    """Talk to one connected inbox: read folders, fetch mail, send.
+
+    Every method raises only `ProviderError` for failures a user or a worker can act on.
+    Instances hold connections; they are not thread-safe, so use one per worker task and
+    close it (or use it as a context manager).
+    """
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+
+    @abc.abstractmethod
+    def verify(self) -> None:
+        """Log in to receiving and sending sides without sending anything; raise on failure."""
+
+    @abc.abstractmethod
+    def list_folders(self) -> list[Folder]:
+        """Return every selectable folder with its detected role."""
+
+    @abc.abstractmethod
+    def folder_state(self, folder: str) -> FolderState:
+        """Return the folder's current UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ."""
+
+    @abc.abstractmethod
+    def fetch_headers(self, folder: str, uid_from: int, limit: int) -> list[FetchedHeader]:
+        """Return up to `limit` headers of messages with UID >= `uid_from`, oldest first."""
+
+    @abc.abstractmethod
+    def fetch_raw(self, folder: str, uids: list[int]) -> list[FetchedMessage]:
+        """Return the exact bytes of the given messages without marking them read."""
+
+    @abc.abstractmethod
+    def find_by_message_id(self, folder: str, message_id: str) -> int | None:
+        """Return the UID of a message with this Message-ID in the folder, or None."""
+
+    @abc.abstractmethod
+    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> int | None:
+        """Store a message in the folder (e.g. a copy in Sent); return its UID if known."""
+
+    @abc.abstractmethod
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Submit a message; raise ProviderError when no recipient was accepted."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    def __enter__(self) -> MailProvider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,916 @@
+"""Reach any inbox over IMAP (reading) and SMTP submission (sending).
+
+imapclient is synchronous; aiosmtplib is async and runs in a private event loop held by the
+provider, because callers are synchronous Celery tasks. One IMAP and one SMTP connection are
+kept per provider instance and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import email.utils
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import aiosmtplib
+from imapclient import IMAPClient
+from imapclient.exceptions import (
+    CapabilityError,
+    IMAPClientAbortError,
+    IMAPClientError,
+    LoginError,
+)
+
+from mailboxes.providers.base import (
+    ConnectionSettings,
+    FetchedHeader,
+    FetchedMessage,
+    Folder,
+    FolderRole,
+    FolderState,
+    MailProvider,
+    OutgoingMessage,
+    ProviderError,
+    SendResult,
+    Stage,
+)
+
+T = TypeVar("T")
+
+# A connection idle longer than this gets a NOOP before reuse: servers drop idle sessions
+# (IMAP after ~30 minutes, SMTP after ~5), and a dead socket found mid-APPEND or mid-DATA
+# would leave us unsure whether the command took effect.
+IDLE_CHECK_SECONDS = 30.0
+
+# Greylisting and "mailbox busy" replies usually clear within a few minutes.
+SMTP_RETRY_AFTER = 300.0
+
+HEADER_FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
+HEADER_FETCH = [
+    "UID",
+    "FLAGS",
+    "RFC822.SIZE",
+    "INTERNALDATE",
+    f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]",
+]
+# UIDs per FETCH command. imapclient 4.1 takes only explicit UID lists (a "1:500" range
+# string breaks its reply filtering), so batches keep the command line well under the
+# 8-64 KB that servers accept while still fetching many messages per round trip.
+FETCH_BATCH = 500
+# Whole messages are up to tens of megabytes; smaller batches bound the reply buffer.
+RAW_FETCH_BATCH = 100
+
+
+class ImapSmtpProvider(MailProvider):
+    """Read mail over IMAP and send it over SMTP for one user's account.
+
+    Call it from synchronous code only: SMTP runs on the instance's own event loop, which
+    cannot run inside another running loop.
+    """
+
+    kind = "imap_smtp"
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        super().__init__(settings)
+        self._imap: IMAPClient | None = None
+        self._imap_used_at = 0.0
+        self._selected: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._smtp_used_at = 0.0
+
+    # -- interface ---------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Log in to IMAP and list folders, then EHLO and AUTH on SMTP; send nothing."""
+        self._drop_imap()
+        self.list_folders()
+        self._run(self._smtp_drop())
+        self._run(self._smtp_client())
+
+    def list_folders(self) -> list[Folder]:
+        """Return selectable folders, with roles from SPECIAL-USE flags or well-known names."""
+        return self._imap_call("listing folders", lambda c: folders_with_roles(c.list_folders()))
+
+    def folder_state(self, folder: str) -> FolderState:
+        """Select the folder afresh and return its UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ."""
+
+        def op(client: IMAPClient) -> FolderState:
+            self._selected = None
+            info = client.select_folder(folder, readonly=True)
+            self._selected = folder
+            uidnext = info.get(b"UIDNEXT")
+            if uidnext is None:
+                # IMAP4rev1 only says SHOULD for UIDNEXT on SELECT; STATUS always has it.
+                uidnext = client.folder_status(folder, [b"UIDNEXT"])[b"UIDNEXT"]
+            modseq = info.get(b"HIGHESTMODSEQ")
+            return FolderState(
+                uidvalidity=int(info[b"UIDVALIDITY"]),
+                uidnext=int(uidnext),
+                highestmodseq=int(modseq) if modseq else None,
+            )
+
+        return self._imap_call(f"opening {folder}", op)
+
+    def fetch_headers(self, folder: str, uid_from: int, limit: int) -> list[FetchedHeader]:
+        """Return decoded headers of up to `limit` messages with UID >= uid_from, oldest first.
+
+        Only the header fields sync needs are fetched, with BODY.PEEK so nothing is marked
+        read. Decoding never raises: bad charsets and encodings become U+FFFD.
+        """
+        uid_from = max(1, uid_from)
+
+        def op(client: IMAPClient) -> list[FetchedHeader]:
+            self._select(client, folder)
+            # "n:*" always matches the highest UID even when it is below n, hence the filter.
+            uids = sorted(u for u in client.search(["UID", f"{uid_from}:*"]) if u >= uid_from)
+            uids = uids[:limit]
+            if not uids:
+                return []
+            response = fetch_batched(client, uids, HEADER_FETCH)
+            return [header_from_fetch(uid, response[uid]) for uid in uids if uid in response]
+
+        return self._imap_call(f"reading headers in {folder}", op)
+
+    def fetch_raw(self, folder: str, uids: list[int]) -> list[FetchedMessage]:
+        """Return the exact bytes of the given UIDs (missing ones are skipped), unread."""
+        wanted = sorted(set(uids))
+
+        def op(client: IMAPClient) -> list[FetchedMessage]:
+            self._select(client, folder)
+            response = fetch_batched(client, wanted, ["BODY.PEEK[]"], RAW_FETCH_BATCH)
+            return [
+                FetchedMessage(uid=uid, raw=bytes(response[uid][b"BODY[]"]))
+                for uid in wanted
+                if response.get(uid, {}).get(b"BODY[]") is not None
+            ]
+
+        if not wanted:
+            return []
+        return self._imap_call(f"reading messages in {folder}", op)
+
+    def find_by_message_id(self, folder: str, message_id: str) -> int | None:
+        """Return the lowest UID whose Message-ID equals `message_id`, or None.
+
+        SEARCH HEADER is a substring match on most servers, so candidates are confirmed by
+        reading their Message-ID back.
+        """
+        target = normalize_message_id(message_id)
+        if target is None:
+            return None
+
+        def op(client: IMAPClient) -> int | None:
+            self._select(client, folder)
+            needle = target.strip("<>")
+            charset = None if needle.isascii() else "UTF-8"
+            candidates = sorted(client.search(["HEADER", "Message-ID", needle], charset))
+            if not candidates:
+                return None
+            response = fetch_batched(client, candidates, HEADER_FETCH)
+            for uid in sorted(response):
+                if header_from_fetch(uid, response[uid]).message_id == target:
+                    return uid
+            return None
+
+        return self._imap_call(f"searching {folder}", op)
+
+    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> int | None:
+        """Store `raw` in `folder` with `flags`; return the new UID when the server says it."""
+
+        def op(client: IMAPClient) -> int | None:
+            reply = client.append(folder, raw, flags=flags)
+            match = re.search(rb"\[APPENDUID \d+ (\d+)\]", reply or b"")
+            return int(match.group(1)) if match else None
+
+        return self._imap_call(f"saving a copy to {folder}", op)
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Submit the message over SMTP once; never retry here (the caller owns retries).
+
+        Raises a permanent ProviderError for 5xx refusals, a temporary one with
+        `retry_after` for 4xx, and a temporary "tcp" one when the connection drops, in which
+        case the message may or may not have been accepted: look it up before resending.
+        """
+        check_envelope(message)
+        return self._run(self._smtp_send(message))
+
+    def close(self) -> None:
+        """Log out of IMAP and quit SMTP, ignoring errors from already-dead connections."""
+        self._drop_imap(logout=True)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.run_until_complete(self._smtp_drop(quit=True))
+            self._loop.close()
+        self._loop = None
+
+    # -- IMAP plumbing -----------------------------------------------------------------
+
+    def _imap_call(self, action: str, op: Callable[[IMAPClient], T]) -> T:
+        client = self._imap_client()
+        try:
+            result = op(client)
+        except (IMAPClientAbortError, OSError) as exc:
+            self._drop_imap()
+            raise ProviderError(
+                f"The connection to {self.settings.imap_host} dropped while {action}. "
+                "Try again in a moment.",
+                stage="tcp",
+            ) from exc
+        except IMAPClientError as exc:
+            # A failed SELECT leaves no mailbox selected.
+            self._selected = None
+            raise imap_refusal(exc, action) from exc
+        self._imap_used_at = time.monotonic()
+        return result
+
+    def _imap_client(self) -> IMAPClient:
+        if self._imap is not None and time.monotonic() - self._imap_used_at > IDLE_CHECK_SECONDS:
+            try:
+                self._imap.noop()
+            except (IMAPClientError, OSError):
+                self._drop_imap()
+        if self._imap is None:
+            self._imap = self._imap_connect()
+            self._imap_used_at = time.monotonic()
+        return self._imap
+
+    def _imap_connect(self) -> IMAPClient:
+        s = self.settings
+        context = ssl_context(s)
+        try:
+            client = IMAPClient(
+                s.imap_host,
+                port=s.imap_port,
+                ssl=s.imap_security == "ssl",
+                ssl_context=context,
+                timeout=s.timeout,
+            )
+        except (OSError, IMAPClientError) as exc:
+            raise connection_error(exc, "IMAP", s.imap_host, s.imap_port, s.timeout) from exc
+        # imapclient turns on imaplib's debug copy of every response line, which makes bulk
+        # FETCH about six times slower (DESIGN.md, "Measured costs").
+        client._imap.debug = 0
+        # Keep INTERNALDATE timezone-aware instead of converted to the worker's local time.
+        client.normalise_times = False
+        try:
+            if s.imap_security == "starttls":
+                self._imap_starttls(client, context)
+            if f"{s.username}{s.password}".isascii():
+                client.login(s.username, s.password)
+            else:
+                # imaplib sends LOGIN arguments as ASCII; AUTHENTICATE PLAIN carries UTF-8.
+                client.plain_login(s.username, s.password)
+            enable_condstore(client)
+        except LoginError as exc:
+            shutdown_quietly(client)
+            raise login_error(server_text(exc), "IMAP", s.imap_host) from exc
+        except ProviderError:
+            shutdown_quietly(client)
+            raise
+        except (OSError, IMAPClientError) as exc:
+            shutdown_quietly(client)
+            raise connection_error(exc, "IMAP", s.imap_host, s.imap_port, s.timeout) from exc
+        self._selected = None
+        return client
+
+    def _imap_starttls(self, client: IMAPClient, context: ssl.SSLContext) -> None:
+        try:
+            client.starttls(context)
+        except CapabilityError as exc:
+            raise ProviderError(
+                f"{self.settings.imap_host} does not offer STARTTLS on port "
+                f"{self.settings.imap_port}: choose SSL (usually port 993) instead.",
+                stage="tls",
+                permanent=True,
+            ) from exc
+
+    def _select(self, client: IMAPClient, folder: str) -> None:
+        # EXAMINE (read-only) is a second guarantee, after BODY.PEEK, that reading never
+        # changes \Seen; APPEND does not need a selected mailbox.
+        if self._selected != folder:
+            self._selected = None
+            client.select_folder(folder, readonly=True)
+            self._selected = folder
+
+    def _drop_imap(self, logout: bool = False) -> None:
+        client, self._imap, self._selected = self._imap, None, None
+        if client is None:
+            return
+        if logout:
+            try:
+                client.logout()
+                return
+            except (IMAPClientError, OSError):
+                pass
+        shutdown_quietly(client)
+
+    # -- SMTP plumbing -----------------------------------------------------------------
+
+    def _run(self, coro):
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    async def _smtp_client(self) -> aiosmtplib.SMTP:
+        # Let a pending connection_lost callback run so a socket the server closed while
+        # the loop was idle shows up as disconnected.
+        await asyncio.sleep(0)
+        smtp = self._smtp
+        if smtp is not None and smtp.is_connected:
+            if time.monotonic() - self._smtp_used_at > IDLE_CHECK_SECONDS:
+                try:
+                    await smtp.noop()
+                except (aiosmtplib.SMTPException, OSError):
+                    smtp.close()
+        if smtp is None or not smtp.is_connected:
+            self._smtp = None
+            smtp = await self._smtp_connect()
+            self._smtp = smtp
+        self._smtp_used_at = time.monotonic()
+        return smtp
+
+    async def _smtp_connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        host, port = s.smtp_host, s.smtp_port
+        # STARTTLS is done by hand below so a server that does not offer it gets a clear
+        # message instead of a silent plain-text session.
+        smtp = aiosmtplib.SMTP(
+            hostname=host,
+            port=port,
+            use_tls=s.smtp_security == "ssl",
+            start_tls=False,
+            tls_context=ssl_context(s),
+            timeout=s.timeout,
+        )
+        try:
+            await smtp.connect()
+            await smtp.ehlo()
+            if s.smtp_security == "starttls":
+                if not smtp.supports_extension("starttls"):
+                    raise ProviderError(
+                        f"{host} does not offer STARTTLS on port {port}: choose SSL "
+                        "(usually port 465) instead.",
+                        stage="tls",
+                        permanent=True,
+                    )
+                await smtp.starttls()
+                await smtp.ehlo()
+        except ProviderError:
+            smtp.close()
+            raise
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise smtp_connection_error(exc, s) from exc
+        username, password = s.smtp_login
+        if username:
+            try:
+                await smtp.login(username, password)
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                smtp.close()
+                raise login_error(f"{exc.code} {exc.message}", "SMTP", host, exc.code) from exc
+            except aiosmtplib.SMTPResponseException as exc:
+                smtp.close()
+                raise smtp_refusal(exc, "the login", stage="auth") from exc
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+                smtp.close()
+                raise smtp_connection_error(exc, s) from exc
+            except aiosmtplib.SMTPException as exc:
+                smtp.close()
+                raise ProviderError(
+                    f"{host} does not offer a login this product can use ({exc}). "
+                    "Check the SMTP security setting: many servers offer login only "
+                    "after STARTTLS or on SSL.",
+                    stage="auth",
+                    permanent=True,
+                ) from exc
+        return smtp
+
+    async def _smtp_send(self, message: OutgoingMessage) -> SendResult:
+        smtp = await self._smtp_client()
+        addresses = [message.envelope_from, *message.recipients]
+        # Non-ASCII mailboxes need SMTPUTF8 (RFC 6531); aiosmtplib refuses them otherwise.
+        options = [] if all(a.isascii() for a in addresses) else ["SMTPUTF8"]
+        try:
+            errors, reply = await smtp.sendmail(
+                message.envelope_from, message.recipients, message.raw, mail_options=options
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise all_recipients_refused(exc) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            raise ProviderError(
+                f"The SMTP server cannot send to or from non-ASCII addresses ({exc}).",
+                permanent=True,
+            ) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 421:
+                # 421 means the server is closing this session; start a fresh one next time.
+                smtp.close()
+            raise smtp_refusal(exc, "the message") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise ProviderError(
+                f"The connection to {self.settings.smtp_host} dropped while sending; the "
+                "message may or may not have been accepted.",
+                stage="tcp",
+            ) from exc
+        except ValueError as exc:
+            # aiosmtplib's own check for characters that cannot go on an SMTP command line.
+            raise ProviderError(f"Refusing to send: {exc}.", permanent=True) from exc
+        self._smtp_used_at = time.monotonic()
+        refused = {rcpt: (resp.code, resp.message) for rcpt, resp in errors.items()}
+        return SendResult(
+            provider_id=queue_id(reply) or message.message_id,
+            accepted_recipients=[r for r in message.recipients if r not in refused],
+            refused=refused,
+        )
+
+    async def _smtp_drop(self, quit: bool = False) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        if quit and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+        smtp.close()
+
+
+# -- connection and error helpers ----------------------------------------------------------
+
+
+def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
+    """Build a verifying TLS context, or one that trusts any certificate when asked to."""
+    context = ssl.create_default_context()
+    if settings.trust_any_certificate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def enable_condstore(client: IMAPClient) -> None:
+    """Ask for HIGHESTMODSEQ on SELECT; without ENABLE, Dovecot and others leave it out."""
+    if not client.has_capability("CONDSTORE"):
+        return
+    try:
+        client.enable("CONDSTORE")
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError:
+        # Optional: sync then falls back to UIDs alone (highestmodseq is None).
+        pass
+
+
+def shutdown_quietly(client: IMAPClient) -> None:
+    """Close an IMAP socket that may already be dead."""
+    try:
+        client.shutdown()
+    except (IMAPClientError, OSError):
+        pass
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """Return `exc` and its causes; libraries wrap socket errors in their own types."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def connection_error(
+    exc: BaseException, service: str, host: str, port: int, timeout: float
+) -> ProviderError:
+    """Explain a failure to open a session, by the first stage that went wrong."""
+    chain = exception_chain(exc)
+
+    def first(kind: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, kind)), None)
+
+    where = f"{host} port {port}"
+    if first(socket.gaierror):
+        return ProviderError(f"Could not resolve {host}: check the server name.", stage="dns")
+    if cert_error := first(ssl.SSLCertVerificationError):
+        reason = getattr(cert_error, "verify_message", "") or "not trusted"
+        return ProviderError(
+            f"The certificate of {host} could not be verified ({reason}). Check the server "
+            'name, or turn on "trust any certificate" if you trust this server.',
+            stage="tls",
+            permanent=True,
+        )
+    if tls_error := first(ssl.SSLError):
+        reason = getattr(tls_error, "reason", None) or tls_error
+        return ProviderError(
+            f"The secure connection to {where} failed ({reason}). Check that the security "
+            "setting matches the port (SSL is usually 993 for IMAP and 465 for SMTP, "
+            "STARTTLS 143 and 587).",
+            stage="tls",
+        )
+    if first(ConnectionRefusedError):
+        return ProviderError(
+            f"{where} refused the connection: check the {service} port and server name.",
+            stage="tcp",
+        )
+    if first(TimeoutError):
+        return ProviderError(
+            f"No answer from {where} within {timeout:g} seconds: check the server name and "
+            "port, and that the security setting matches the port.",
+            stage="tcp",
+        )
+    if os_error := first(OSError):
+        reason = getattr(os_error, "strerror", None) or os_error
+        return ProviderError(
+            f"Could not talk to {where} ({reason}): check the server name and port.",
+            stage="tcp",
+        )
+    return ProviderError(
+        f"{where} did not answer like an {service} server: check the port and the "
+        "security setting.",
+        stage="protocol",
+        permanent=True,
+    )
+
+
+def login_error(detail: str, service: str, host: str, code: int | None = None) -> ProviderError:
+    """Explain a refused login; temporary only when the server says so."""
+    upper = detail.upper()
+    if "[UNAVAILABLE]" in upper or (code is not None and 400 <= code < 500):
+        return ProviderError(
+            f"{host} could not check the {service} login right now ({detail}). Try again later.",
+            stage="auth",
+            code=code,
+        )
+    # 530/538 and these IMAP codes mean "not over an unencrypted connection".
+    if code in (530, 538) or any(
+        hint in upper for hint in ("[PRIVACYREQUIRED]", "PLAINTEXT", "STARTTLS")
+    ):
+        return ProviderError(
+            f"{host} accepts the {service} password only over an encrypted connection: "
+            "choose SSL or STARTTLS.",
+            stage="auth",
+            permanent=True,
+            code=code,
+        )
+    return ProviderError(
+        f"The {service} server rejected the username or password ({detail}). Check them; "
+        "accounts with two-step verification need an app password.",
+        stage="auth",
+        permanent=True,
+        code=code,
+    )
+
+
+def server_text(exc: BaseException) -> str:
+    """Return an imaplib error's server text without the b'...' that str() adds."""
+    text = str(exc)
+    match = re.fullmatch(r"b(['\"])(.*)\1", text, re.DOTALL)
+    return match.group(2) if match else text
+
+
+def imap_refusal(exc: IMAPClientError, action: str) -> ProviderError:
+    """Explain a NO or BAD reply to a command after login."""
+    text = server_text(exc)
+    temporary = any(code in text.upper() for code in ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]"))
+    return ProviderError(
+        f"The IMAP server refused {action}: {text}",
+        stage="protocol",
+        permanent=not temporary,
+    )
+
+
+def smtp_connection_error(exc: BaseException, settings: ConnectionSettings) -> ProviderError:
+    """Explain a failure to open an SMTP session, including a refusing greeting."""
+    host, port = settings.smtp_host, settings.smtp_port
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 400:
+        return ProviderError(
+            f"{host} port {port} refused the SMTP session ({exc.code} {exc.message}).",
+            stage="protocol",
+            permanent=exc.code >= 500,
+            retry_after=None if exc.code >= 500 else SMTP_RETRY_AFTER,
+            code=exc.code,
+        )
+    return connection_error(exc, "SMTP", host, port, settings.timeout)
+
+
+def smtp_refusal(
+    exc: aiosmtplib.SMTPResponseException, what: str, stage: Stage = "other"
+) -> ProviderError:
+    """Classify an SMTP reply code: 4xx is temporary, 5xx permanent."""
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        what = f"the sender address {exc.sender}"
+    temporary = 400 <= exc.code < 500
+    return ProviderError(
+        f"The SMTP server refused {what} ({exc.code} {exc.message}).",
+        # Codes outside 4xx/5xx (aiosmtplib uses -1 for garbage) mean a confused server.
+        stage=stage if exc.code >= 400 else "protocol",
+        permanent=not temporary,
+        retry_after=SMTP_RETRY_AFTER if temporary else None,
+        code=exc.code,
+    )
+
+
+def all_recipients_refused(exc: aiosmtplib.SMTPRecipientsRefused) -> ProviderError:
+    """Turn "every recipient refused" into one error, temporary if any refusal was 4xx."""
+    refusals = exc.recipients
+    temporary = any(400 <= r.code < 500 for r in refusals)
+    detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in refusals)
+    return ProviderError(
+        f"The SMTP server refused every recipient ({detail}).",
+        permanent=not temporary,
+        retry_after=SMTP_RETRY_AFTER if temporary else None,
+        code=next((r.code for r in refusals if 400 <= r.code < 500), refusals[0].code),
+    )
+
+
+def check_envelope(message: OutgoingMessage) -> None:
+    """Refuse envelopes that could smuggle extra SMTP commands or have no recipient."""
+    if not message.recipients:
+        raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+    for address in (message.envelope_from, *message.recipients):
+        if "\r" in address or "\n" in address:
+            raise ProviderError(
+                f"Refusing to send: the envelope address {address!r} contains a line break.",
+                permanent=True,
+            )
+
+
+def queue_id(reply: str) -> str | None:
+    """Return the server's queue id from a DATA reply such as Postfix's "queued as ABC"."""
+    match = re.search(r"queued as ([\w.-]+)", reply or "", re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+# -- folders -----------------------------------------------------------------------------
+
+SPECIAL_USE_ROLES: dict[bytes, FolderRole] = {
+    b"\\sent": "sent",
+    b"\\drafts": "drafts",
+    b"\\trash": "trash",
+    b"\\junk": "junk",
+    b"\\archive": "archive",
+}
+# Fallbacks for servers without SPECIAL-USE, compared case-insensitively after any
+# "INBOX." prefix (Courier and Cyrus nest everything under INBOX).
+NAME_ROLES: dict[str, FolderRole] = {
+    "sent": "sent",
+    "sent items": "sent",
+    "sent messages": "sent",
+    "sent mail": "sent",
+    "[gmail]/sent mail": "sent",
+    "[google mail]/sent mail": "sent",
+    "drafts": "drafts",
+    "draft": "drafts",
+    "[gmail]/drafts": "drafts",
+    "trash": "trash",
+    "deleted items": "trash",
+    "deleted messages": "trash",
+    "[gmail]/trash": "trash",
+    "junk": "junk",
+    "junk e-mail": "junk",
+    "junk email": "junk",
+    "spam": "junk",
+    "[gmail]/spam": "junk",
+    "archive": "archive",
+    "archives": "archive",
+}
+
+
+def folders_with_roles(entries: Iterable[tuple]) -> list[Folder]:
+    """Turn LIST replies into Folders; attributes win over names, one folder per role."""
+    listed = []
+    for flags, delimiter, name in entries:
+        lowered = {bytes(f).lower() for f in flags}
+        if b"\\noselect" in lowered or b"\\nonexistent" in lowered:
+            continue
+        if isinstance(delimiter, bytes):
+            delimiter = delimiter.decode("ascii", "replace")
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        listed.append((lowered, delimiter or "", name))
+
+    roles: dict[str, FolderRole] = {}
+
+    def claim(name: str, role: FolderRole | None) -> None:
+        if role is not None and name not in roles and role not in roles.values():
+            roles[name] = role
+
+    for _, _, name in listed:
+        if name.upper() == "INBOX":
+            claim(name, "inbox")
+    for flags, _, name in listed:
+        claim(name, next((r for f, r in SPECIAL_USE_ROLES.items() if f in flags), None))
+    for _, delimiter, name in listed:
+        key = name.lower()
+        if delimiter and key.startswith("inbox" + delimiter):
+            key = key[len("inbox" + delimiter) :]
+        claim(name, NAME_ROLES.get(key))
+    return [Folder(name=name, role=roles.get(name)) for _, _, name in listed]
+
+
+def fetch_batched(
+    client: IMAPClient, uids: list[int], items: list[str], batch: int = FETCH_BATCH
+) -> dict[int, dict]:
+    """UID FETCH `items` for many messages, a few hundred per command."""
+    response: dict[int, dict] = {}
+    for start in range(0, len(uids), batch):
+        response.update(client.fetch(uids[start : start + batch], items))
+    return response
+
+
+# -- header decoding ---------------------------------------------------------------------
+
+ENCODED_WORD = re.compile(rb"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+MAX_PARSED_ADDRESS_FIELD = 16_384
+LOOSE_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
+# Postgres text columns reject NUL, and other C0 controls only break rendering.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Labels seen in real mail that Python does not know, or knows as a narrower charset than
+# the one senders actually used (the WHATWG encoding standard makes the same mappings).
+CHARSET_ALIASES = {
+    "us-ascii": None,
+    "ascii": None,
+    "unknown-8bit": None,
+    "x-unknown": None,
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "shift_jis": "cp932",
+    "x-sjis": "cp932",
+    "iso-8859-8-i": "iso-8859-8",
+}
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Decode header bytes; unknown or lying charsets fall back to UTF-8, then cp1252."""
+    if charset is not None:
+        codec = CHARSET_ALIASES.get(charset.lower(), charset)
+        if codec is not None:
+            try:
+                return data.decode(codec, "replace")
+            except (LookupError, UnicodeError, ValueError, TypeError):
+                pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Raw 8-bit headers without a label are most often Windows Western European.
+        return data.decode("cp1252", "replace")
+
+
+def decode_encoded_words(raw: bytes) -> str:
+    """Decode RFC 2047 encoded words in an unfolded header value, never raising.
+
+    Adjacent words in the same charset are joined before decoding, because senders split
+    multibyte characters across words. Whitespace is collapsed and controls removed.
+    """
+    pieces: list[tuple[bytes, str | None]] = []
+    pos = 0
+    previous_was_word = False
+    for match in ENCODED_WORD.finditer(raw):
+        between = raw[pos : match.start()]
+        # RFC 2047 6.2: whitespace between two encoded words is not part of the text.
+        if between and not (previous_was_word and not between.strip(b" \t")):
+            pieces.append((between, None))
+        payload = decode_word_payload(match.group(2), match.group(3))
+        if payload is None:
+            pieces.append((match.group(0), None))
+            previous_was_word = False
+        else:
+            pieces.append((payload, match.group(1).decode("ascii", "replace").lower()))
+            previous_was_word = True
+        pos = match.end()
+    pieces.append((raw[pos:], None))
+
+    merged: list[tuple[bytes, str | None]] = []
+    for data, charset in pieces:
+        if merged and merged[-1][1] == charset:
+            merged[-1] = (merged[-1][0] + data, charset)
+        else:
+            merged.append((data, charset))
+    text = "".join(decode_bytes(data, charset) for data, charset in merged)
+    return " ".join(CONTROL_CHARS.sub("", text).split())
+
+
+def decode_word_payload(encoding: bytes, payload: bytes) -> bytes | None:
+    """Return the bytes of one encoded word, or None when they cannot be recovered."""
+    try:
+        if encoding in (b"B", b"b"):
+            # Senders often drop the padding; restore it rather than give up.
+            return binascii.a2b_base64(payload + b"=" * (-len(payload) % 4))
+        return binascii.a2b_qp(payload, header=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def split_header_fields(block: bytes) -> dict[str, list[bytes]]:
+    """Unfold a header block into lower-cased field names and their raw values."""
+    fields: dict[str, list[bytes]] = {}
+    current: list[bytes] | None = None
+    for line in re.split(rb"\r\n|\r|\n", block or b""):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current[-1] += line
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not name.strip():
+            current = None
+            continue
+        current = fields.setdefault(name.strip().lower().decode("ascii", "replace"), [])
+        current.append(value)
+    return fields
+
+
+def message_ids(value: str) -> list[str]:
+    """Return the <id> tokens in a header, wrapping bare id@host tokens some clients send."""
+    found = MESSAGE_ID.findall(value)
+    if found:
+        return found
+    return [f"<{token.strip('<>')}>" for token in value.split() if "@" in token]
+
+
+def normalize_message_id(value: str | None) -> str | None:
+    """Return the first Message-ID in `value` in <id> form, or None."""
+    found = message_ids(CONTROL_CHARS.sub("", value or ""))
+    if found:
+        return found[0]
+    value = (value or "").strip().strip("<>").strip()
+    return f"<{value}>" if value and not any(c.isspace() for c in value) else None
+
+
+def parse_addresses(values: list[bytes]) -> list[tuple[str, str]]:
+    """Return (display name, address) pairs from address header values."""
+    # Parse before decoding encoded words: a decoded name may contain commas or quotes.
+    raw = ", ".join(decode_bytes(v) for v in values)
+    if not raw.strip():
+        return []
+    pairs: list[tuple[str, str]] = []
+    # The stdlib parser recurses per address and is slow on huge fields (a 2,700-line To
+    # in the corpus overflows the stack); those fall through to the loose pattern below.
+    if len(raw) <= MAX_PARSED_ADDRESS_FIELD:
+        try:
+            pairs = email.utils.getaddresses([raw])
+        except (ValueError, TypeError, IndexError, RecursionError):
+            pairs = []
+    found = [
+        (decode_encoded_words(name.encode("utf-8", "replace")), address.strip())
+        for name, address in pairs
+        if "@" in address
+    ]
+    if not found:
+        found = [("", address) for address in LOOSE_ADDRESS.findall(raw)]
+    return [(name, CONTROL_CHARS.sub("", address)) for name, address in found]
+
+
+def parse_date(values: list[bytes], fallback: datetime | None) -> datetime | None:
+    """Return the Date header as an aware datetime, else the server's arrival time."""
+    parsed = None
+    if values:
+        try:
+            parsed = email.utils.parsedate_to_datetime(decode_bytes(values[0]).strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            parsed = None
+    parsed = parsed or fallback
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def header_from_fetch(uid: int, data: dict) -> FetchedHeader:
+    """Build a FetchedHeader from one imapclient FETCH result."""
+    block = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"") or b""
+    fields = split_header_fields(bytes(block))
+
+    def text(name: str) -> str:
+        return decode_bytes(fields[name][0]) if name in fields else ""
+
+    senders = parse_addresses(fields.get("from", []))
+    references = message_ids(CONTROL_CHARS.sub("", text("references")))
+    internal = data.get(b"INTERNALDATE")
+    return FetchedHeader(
+        uid=uid,
+        message_id=normalize_message_id(text("message-id")),
+        in_reply_to=next(iter(message_ids(CONTROL_CHARS.sub("", text("in-reply-to")))), None),
+        references=tuple(references),
+        from_addr=senders[0][1] if senders else "",
+        to_addrs=tuple(a for _, a in parse_addresses(fields.get("to", []))),
+        cc_addrs=tuple(a for _, a in parse_addresses(fields.get("cc", []))),
+        subject=decode_encoded_words(fields["subject"][0]) if "subject" in fields else "",
+        date=parse_date(
+            fields.get("date", []), internal if isinstance(internal, datetime) else None
+        ),
+        size=int(data.get(b"RFC822.SIZE") or 0),
+        flags=tuple(
+            f.decode("utf-8", "replace") if isinstance(f, bytes) else str(f)
+            for f in data.get(b"FLAGS", ())
+        ),
+        from_name=senders[0][0] if senders else "",
+    )
