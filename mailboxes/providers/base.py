@@ -130,7 +130,7 @@ class FetchedHeader:
     missing or unparsable, always timezone-aware.
     """
 
-    uid: int
+    ref: str
     message_id: str | None
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -148,7 +148,7 @@ class FetchedHeader:
 class FetchedMessage:
     """Carry one message's exact bytes as stored on the server."""
 
-    uid: int
+    ref: str
     raw: bytes
 
 
@@ -175,15 +175,39 @@ class SendResult:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """One step of incremental sync in a folder.
+
+    Store `cursor` only after the page's messages are committed: a worker that dies in between
+    then re-reads the page, and Message-IDs keep that from duplicating anything.
+    """
+
+    headers: list[FetchedHeader]
+    cursor: str
+    more: bool
+    reset: bool = False  # the old cursor was void (UIDVALIDITY change, expired history/delta)
+    deleted: tuple[str, ...] = ()  # refs of messages gone from the folder
+    total: int | None = None  # messages in the folder, when cheap to know (progress)
+
+
 class MailProvider(abc.ABC):
     """Talk to one connected inbox: read folders, fetch mail, send.
 
     Every method raises only `ProviderError` for failures a user or a worker can act on.
     Instances hold connections; they are not thread-safe, so use one per worker task and
-    close it (or use it as a context manager).
+    close it (or use it as a context manager). Each adapter takes its own settings
+    dataclass (`ConnectionSettings` for IMAP/SMTP); OAuth adapters call the settings'
+    token saver whenever the provider hands out new tokens, so rotated refresh tokens are
+    never lost. `ref`s are the provider's own message ids as strings (an IMAP UID, a Gmail
+    id); cursors are opaque strings only the adapter reads.
     """
 
-    def __init__(self, settings: ConnectionSettings) -> None:
+    kind: str = ""
+    # Whether the provider files a copy of sent mail in the Sent folder by itself.
+    saves_sent_copy: bool = True
+
+    def __init__(self, settings) -> None:
         self.settings = settings
 
     @abc.abstractmethod
@@ -192,27 +216,19 @@ class MailProvider(abc.ABC):
 
     @abc.abstractmethod
     def list_folders(self) -> list[Folder]:
-        """Return every selectable folder with its detected role."""
+        """Return every folder sync may read, with its detected role."""
 
     @abc.abstractmethod
-    def folder_state(self, folder: str) -> FolderState:
-        """Return the folder's current UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ."""
+    def changes(self, folder: str, cursor: str, limit: int) -> ChangePage:
+        """Return what arrived in `folder` since `cursor` ("" means from the beginning)."""
 
     @abc.abstractmethod
-    def fetch_headers(self, folder: str, uid_from: int, limit: int) -> list[FetchedHeader]:
-        """Return up to `limit` headers of messages with UID >= `uid_from`, oldest first."""
-
-    @abc.abstractmethod
-    def fetch_raw(self, folder: str, uids: list[int]) -> list[FetchedMessage]:
+    def fetch_raw(self, folder: str, refs: list[str]) -> list[FetchedMessage]:
         """Return the exact bytes of the given messages without marking them read."""
 
     @abc.abstractmethod
-    def find_by_message_id(self, folder: str, message_id: str) -> int | None:
-        """Return the UID of a message with this Message-ID in the folder, or None."""
-
-    @abc.abstractmethod
-    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> int | None:
-        """Store a message in the folder (e.g. a copy in Sent); return its UID if known."""
+    def find_by_message_id(self, folder: str, message_id: str) -> str | None:
+        """Return the ref of a message with this Message-ID in the folder, or None."""
 
     @abc.abstractmethod
     def send(self, message: OutgoingMessage) -> SendResult:

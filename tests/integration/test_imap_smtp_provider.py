@@ -77,7 +77,7 @@ def settings(dovecot, smtp_sink) -> ConnectionSettings:
 
 @pytest.fixture
 def provider(settings):
-    with get_provider("imap_smtp", settings) as provider:
+    with get_provider("imap", settings) as provider:
         yield provider
 
 
@@ -266,10 +266,10 @@ def test_fetch_headers_pages_by_uid(provider, dovecot):
         dovecot.deliver(message(f"<m{n}@example.test>", subject=f"Number {n}"))
 
     first = provider.fetch_headers("INBOX", 1, 3)
-    rest = provider.fetch_headers("INBOX", first[-1].uid + 1, 100)
+    rest = provider.fetch_headers("INBOX", int(first[-1].ref) + 1, 100)
     beyond = provider.fetch_headers("INBOX", 100, 10)
 
-    assert [h.uid for h in first] == [1, 2, 3]
+    assert [h.ref for h in first] == ["1", "2", "3"]
     assert [h.subject for h in rest] == [f"Number {n}" for n in range(4, 8)]
     # "UID 100:*" still matches the highest message; it must not come back.
     assert beyond == []
@@ -309,9 +309,9 @@ def test_fetch_raw_returns_exact_bytes_and_leaves_messages_unseen(provider, dove
     for raw in originals:
         dovecot.deliver(raw)
 
-    fetched = provider.fetch_raw("INBOX", [2, 1, 99])
+    fetched = provider.fetch_raw("INBOX", ["2", "1", "99"])
 
-    assert [(m.uid, m.raw) for m in fetched] == [(1, originals[0]), (2, originals[1])]
+    assert [(m.ref, m.raw) for m in fetched] == [("1", originals[0]), ("2", originals[1])]
     with dovecot.imap() as client:
         client.select_folder("INBOX", readonly=True)
         flags = client.get_flags([1, 2])
@@ -326,8 +326,8 @@ def test_find_by_message_id_matches_exactly(provider, dovecot):
     dovecot.deliver(message("<abc@example.test>"))
 
     # SEARCH HEADER matches substrings, so UID 1 is a candidate that must be rejected.
-    assert provider.find_by_message_id("INBOX", "<abc@example.test>") == 2
-    assert provider.find_by_message_id("INBOX", "abc@example.test") == 2
+    assert provider.find_by_message_id("INBOX", "<abc@example.test>") == "2"
+    assert provider.find_by_message_id("INBOX", "abc@example.test") == "2"
     assert provider.find_by_message_id("INBOX", "<missing@example.test>") is None
 
 
@@ -341,7 +341,7 @@ def test_append_to_sent_then_find_by_message_id(provider, dovecot):
     assert provider.find_by_message_id("Sent", "<sent-1@example.test>") == uid
     (stored,) = provider.fetch_raw("Sent", [uid])
     assert stored.raw == raw
-    (header,) = provider.fetch_headers("Sent", uid, 1)
+    (header,) = provider.fetch_headers("Sent", int(uid), 1)
     assert "\\Seen" in header.flags
 
 
@@ -450,3 +450,28 @@ def test_provider_error_keeps_its_classification_across_processes():
         300.0,
         450,
     )
+
+
+def test_changes_pages_through_new_mail_and_resumes_from_the_cursor(provider, dovecot):
+    for i in range(5):
+        dovecot.deliver(message(f"<c{i}@example.test>"))
+    first = provider.changes("INBOX", "", 3)
+    assert [h.message_id for h in first.headers] == [f"<c{i}@example.test>" for i in range(3)]
+    assert first.more and not first.reset
+    second = provider.changes("INBOX", first.cursor, 3)
+    assert [h.message_id for h in second.headers] == ["<c3@example.test>", "<c4@example.test>"]
+    assert not second.more
+    assert provider.changes("INBOX", second.cursor, 3).headers == []
+    dovecot.deliver(message("<c5@example.test>"))
+    later = provider.changes("INBOX", second.cursor, 3)
+    assert [h.message_id for h in later.headers] == ["<c5@example.test>"]
+
+
+def test_changes_start_over_when_uidvalidity_changes(provider, dovecot):
+    dovecot.deliver(message("<v1@example.test>"))
+    page = provider.changes("INBOX", "", 10)
+    provider.close()
+    dovecot.bump_uidvalidity("INBOX")
+    again = provider.changes("INBOX", page.cursor, 10)
+    assert again.reset
+    assert [h.message_id for h in again.headers] == ["<v1@example.test>"]
