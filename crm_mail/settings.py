@@ -165,6 +165,9 @@ if PRODUCTION and not CRM_ENCRYPTION_KEYS:
 # Absolute links in email (unsubscribe, tracking) and OAuth callbacks start with this.
 CRM_BASE_URL = env_str("CRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# Unsubscribe / manage-preferences links in email stay valid this long.
+PRIVACY_LINK_MAX_AGE_DAYS = env_int("CRM_PRIVACY_LINK_MAX_AGE_DAYS", 400)
+
 # Record lists and timelines.
 RECORDS_PAGE_SIZE = env_int("CRM_RECORDS_PAGE_SIZE", 25)
 TIMELINE_PAGE_SIZE = env_int("CRM_TIMELINE_PAGE_SIZE", 20)

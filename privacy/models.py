@@ -1,0 +1,288 @@
+"""Data-privacy setting, subscription types and statuses, opt-outs, legal bases, and the
+event table that is both each contact's privacy history and the account's audit trail."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from records.models import Contact
+
+from .constants import (
+    EventKind,
+    LegalBasisKind,
+    OptOutSource,
+    SenderContext,
+    SubscriptionKind,
+    SubscriptionState,
+)
+
+BUILTIN_TYPES = {
+    SubscriptionKind.ONE_TO_ONE: (
+        "One to one",
+        "Email your sales and service reps write to you personally, and their sequences.",
+    ),
+    SubscriptionKind.TRANSACTIONAL: (
+        "Transactional",
+        "Receipts, invoices, password resets and other email about something you asked for. "
+        "It cannot be subscribed to or opted out of.",
+    ),
+}
+
+
+class PrivacySettings(models.Model):
+    """Hold the account's data-privacy (GDPR) switch: one row, always pk 1, read with `load()`."""
+
+    gdpr_enabled = models.BooleanField(
+        "Data privacy (GDPR) rules",
+        default=False,
+        help_text="When on, one-to-one and sequence email needs a legal basis to communicate "
+        "or the One to one subscription.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "privacy settings"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="privacy_settings_single")]
+
+    def __str__(self):
+        return "Privacy settings"
+
+    @classmethod
+    def load(cls) -> "PrivacySettings":
+        """Return the settings row, creating it (privacy off) the first time."""
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+
+class SubscriptionType(models.Model):
+    """Define a kind of email a contact can subscribe to or opt out of.
+
+    Two are built in and cannot be deleted or deactivated: "One to one" (the rep's own email
+    and sequences) and "Transactional" (which nobody subscribes to or opts out of). At most one
+    type of each of those kinds exists; admins add any number of "other" types.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    kind = models.CharField(
+        max_length=20, choices=SubscriptionKind.choices, default=SubscriptionKind.OTHER
+    )
+    is_builtin = models.BooleanField(default=False, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_builtin", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=~Q(kind=SubscriptionKind.OTHER),
+                name="subscription_type_one_builtin_per_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_builtin=False) | Q(is_active=True),
+                name="subscription_type_builtin_active",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def accepts_status(self) -> bool:
+        return self.kind != SubscriptionKind.TRANSACTIONAL
+
+    @classmethod
+    def builtin(cls, kind: str) -> "SubscriptionType":
+        """Return the built-in type of `kind`, recreating it if a test flush removed it."""
+        name, description = BUILTIN_TYPES[kind]
+        row, _ = cls.objects.get_or_create(
+            kind=kind, defaults={"name": name, "description": description, "is_builtin": True}
+        )
+        return row
+
+
+class SubscriptionStatus(models.Model):
+    """Record a contact's status for one subscription type; no row means "not specified".
+
+    A subscription made by a rep carries the legal basis and its explanation; one made by the
+    contact on the preferences page is consent.
+    """
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="subscription_statuses"
+    )
+    subscription_type = models.ForeignKey(
+        SubscriptionType, on_delete=models.PROTECT, related_name="statuses"
+    )
+    status = models.CharField(
+        max_length=20, choices=SubscriptionState.choices, default=SubscriptionState.NOT_SPECIFIED
+    )
+    legal_basis = models.CharField(max_length=40, choices=LegalBasisKind.choices, blank=True)
+    legal_basis_explanation = models.TextField(blank=True)
+    by_contact = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "subscription statuses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "subscription_type"], name="subscription_status_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.contact_id} {self.subscription_type_id}: {self.status}"
+
+
+class ContactOptOut(models.Model):
+    """Mark a contact as opted out of all email; the row's presence is the opt-out.
+
+    Only the contact can lift it (by subscribing again on their preferences page); the row is
+    then deleted and the history keeps both events.
+    """
+
+    contact = models.OneToOneField(
+        Contact, on_delete=models.CASCADE, primary_key=True, related_name="opt_out"
+    )
+    opted_out_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=OptOutSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self):
+        return f"{self.contact_id} opted out of all email"
+
+
+class LegalBasis(models.Model):
+    """Record a legal basis to communicate with a contact, standing or one-time.
+
+    A standing basis counts from `recorded_at` until revoked. A one-time basis covers one
+    one-to-one email: it is consumed by the first send it allows (`consumed_for` holds that
+    message's reference) and stops counting if the contact opts out after it was recorded.
+    The explanation is required for both.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="legal_bases")
+    basis = models.CharField(max_length=40, choices=LegalBasisKind.choices)
+    explanation = models.TextField()
+    one_time = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    consumed_for = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name_plural = "legal bases"
+        indexes = [models.Index(fields=["contact", "-recorded_at"], name="legal_basis_contact")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(explanation=""), name="legal_basis_explained"),
+            models.CheckConstraint(
+                condition=Q(one_time=True) | Q(consumed_at__isnull=True),
+                name="legal_basis_only_one_time_consumed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_basis_display()} for {self.contact_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.consumed_at is None
+
+
+class PrivacyEvent(models.Model):
+    """Append one entry to a contact's privacy history and the account's audit trail.
+
+    Send decisions (allowed on a one-time basis, refused) are the audit trail proper; changes
+    to subscriptions, bases and opt-outs make the contact's history. Rows are never updated.
+    The contact link is SET_NULL so that deleting a contact does not delete the audit trail.
+    """
+
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="privacy_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    sender_context = models.CharField(max_length=20, choices=SenderContext.choices, blank=True)
+    message_ref = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            # The audit list pages newest first, optionally by kind; history reads per contact.
+            models.Index(fields=["-at", "-id"], name="privacy_event_at"),
+            models.Index(fields=["kind", "-at"], name="privacy_event_kind_at"),
+            models.Index(fields=["contact", "-at"], name="privacy_event_contact_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def summary(self) -> str:
+        """One line a person can read in the history and the audit trail."""
+        d = self.details or {}
+
+        def basis_label(value):
+            return LegalBasisKind(value).label if value in LegalBasisKind.values else value
+
+        def state_label(value):
+            return SubscriptionState(value).label if value in SubscriptionState.values else value
+
+        context = self.get_sender_context_display() if self.sender_context else "Email"
+        if self.kind == EventKind.SEND_ALLOWED_ONE_TIME:
+            return (
+                f"{context} allowed on a one-time basis ({basis_label(d.get('basis', ''))}): "
+                f"{d.get('explanation', '')}"
+            )
+        if self.kind == EventKind.SEND_REFUSED:
+            return f"{context} refused: {d.get('message', self.reason)}"
+        if self.kind in (EventKind.BASIS_RECORDED, EventKind.ONE_TIME_BASIS_RECORDED):
+            return (
+                f"{self.get_kind_display()}: {basis_label(d.get('basis', ''))}. "
+                f"{d.get('explanation', '')}"
+            )
+        if self.kind == EventKind.BASIS_REVOKED:
+            one_time = "One-time legal basis" if d.get("one_time") else "Legal basis"
+            return f"{one_time} revoked: {basis_label(d.get('basis', ''))}"
+        if self.kind == EventKind.SUBSCRIPTION_CHANGED:
+            who = " by the contact" if d.get("by_contact") else ""
+            basis = f" ({basis_label(d['legal_basis'])})" if d.get("legal_basis") else ""
+            return (
+                f"{d.get('subscription_type', 'Subscription')}: {state_label(d.get('old'))} → "
+                f"{state_label(d.get('new'))}{who}{basis}"
+            )
+        if self.kind == EventKind.OPTED_OUT_ALL:
+            source = d.get("source", "")
+            label = OptOutSource(source).label if source in OptOutSource.values else source
+            return f"Opted out of all email ({label})"
+        if self.kind == EventKind.OPT_OUT_ALL_LIFTED:
+            return (
+                "Opt-out of all email lifted: the contact subscribed to "
+                f"{d.get('subscription_type', 'a subscription')} on their preferences page"
+            )
+        if self.kind == EventKind.SETTINGS_CHANGED:
+            return f"Data privacy rules turned {'on' if d.get('gdpr_enabled') else 'off'}"
+        if self.kind == EventKind.SUBSCRIPTION_TYPE_CHANGED:
+            verb = "deleted" if d.get("deleted") else "created" if d.get("created") else "updated"
+            return f"Subscription type {d.get('name', '')} {verb}"
+        return self.get_kind_display()

@@ -1,0 +1,431 @@
+"""Writes of the privacy app. Each change leaves a PrivacyEvent: the contact's history, and for
+send decisions the audit trail.
+
+Errors a person can fix are raised as ValidationError with words meant for them (keyed by
+form field where one applies), so views show them beside the field.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from records.models import Contact, User
+
+from .checks import Decision, can_email
+from .constants import (
+    EventKind,
+    LegalBasisKind,
+    OptOutSource,
+    Reason,
+    SenderContext,
+    SubscriptionState,
+)
+from .models import (
+    ContactOptOut,
+    LegalBasis,
+    PrivacyEvent,
+    PrivacySettings,
+    SubscriptionStatus,
+    SubscriptionType,
+)
+from .selectors import gdpr_enabled, subscription_types_for_preferences
+
+EXPLANATION_REQUIRED = (
+    "Explain why you may contact them (for example: sending the contract they asked for)."
+)
+
+
+def privacy_event_log(
+    kind: str,
+    contact: Contact | None,
+    actor: User | None = None,
+    *,
+    sender_context: str = "",
+    message_ref: str = "",
+    reason: str = "",
+    **details,
+) -> PrivacyEvent:
+    """Append an event to the contact's privacy history and the audit trail."""
+    return PrivacyEvent.objects.create(
+        kind=kind,
+        contact=contact,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        sender_context=sender_context,
+        message_ref=message_ref,
+        reason=reason,
+        details=details,
+    )
+
+
+def _lock(contact: Contact) -> None:
+    # Serialises changes to one contact's privacy state (opt-out vs. re-subscribe races).
+    Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk").first()
+
+
+def _clean_basis(basis: str, explanation: str, basis_field: str = "basis") -> tuple[str, str]:
+    errors = {}
+    if basis not in LegalBasisKind.values:
+        errors[basis_field] = "Choose one of the legal bases."
+    explanation = (explanation or "").strip()
+    if not explanation:
+        errors["explanation"] = EXPLANATION_REQUIRED
+    if errors:
+        raise ValidationError(errors)
+    return basis, explanation
+
+
+def _basis_pk(value) -> int | None:
+    if isinstance(value, LegalBasis):
+        return value.pk
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@transaction.atomic
+def authorize_send(
+    contact: Contact,
+    context: str,
+    *,
+    actor: User | None,
+    message_ref: str,
+    one_time_basis: "LegalBasis | int | str | None" = None,
+    at: datetime | None = None,
+) -> Decision:
+    """Run the check for a send path and record what it decided.
+
+    Call it when an email is submitted and again when it actually goes out, with the same
+    `message_ref` (the outbound message's stable reference, e.g. its Message-ID). On an
+    allow through a one-time basis, the basis is consumed for `message_ref` and the decision
+    is audited once; the send-time re-check with the same reference is allowed again without a
+    second entry. Every refusal is audited. Allows that need no one-time basis write nothing.
+    """
+    if not message_ref:
+        raise ValueError("authorize_send needs the message's reference")
+    context = SenderContext(context)
+    basis = one_time_basis
+    if one_time_basis is not None and context == SenderContext.ONE_TO_ONE:
+        # Locked so that two messages racing for one basis cannot both consume it.
+        pk = _basis_pk(one_time_basis)
+        locked = LegalBasis.objects.select_for_update().filter(pk=pk).first() if pk else None
+        basis = locked if locked is not None else one_time_basis
+    decision = can_email(contact, context, at=at, one_time_basis=basis, message_ref=message_ref)
+    moment = {"moment": at.isoformat()} if at is not None else {}
+    if decision.allowed and decision.reason == Reason.ONE_TIME_BASIS:
+        if basis.consumed_for != message_ref:
+            basis.consumed_at = timezone.now()
+            basis.consumed_for = message_ref
+            basis.save(update_fields=["consumed_at", "consumed_for"])
+            privacy_event_log(
+                EventKind.SEND_ALLOWED_ONE_TIME,
+                contact,
+                actor,
+                sender_context=context,
+                message_ref=message_ref,
+                reason=decision.reason,
+                one_time_basis_id=basis.pk,
+                basis=basis.basis,
+                explanation=basis.explanation,
+                message=decision.message,
+                **moment,
+            )
+    elif not decision.allowed:
+        privacy_event_log(
+            EventKind.SEND_REFUSED,
+            contact,
+            actor,
+            sender_context=context,
+            message_ref=message_ref,
+            reason=decision.reason,
+            message=decision.message,
+            fixes=list(decision.fixes),
+            basis_problem=decision.basis_problem,
+            one_time_basis_id=_basis_pk(one_time_basis),
+            **moment,
+        )
+    return decision
+
+
+@transaction.atomic
+def legal_basis_record(
+    contact: Contact, actor: User | None, basis: str, explanation: str
+) -> LegalBasis:
+    """Record a standing legal basis to communicate with `contact`; the explanation is required.
+
+    It counts for one-to-one and sequence email from now until revoked, but does not override
+    an opt-out: the contact's wish wins.
+    """
+    basis, explanation = _clean_basis(basis, explanation)
+    row = LegalBasis.objects.create(
+        contact=contact, basis=basis, explanation=explanation, recorded_by=actor
+    )
+    privacy_event_log(
+        EventKind.BASIS_RECORDED,
+        contact,
+        actor,
+        legal_basis_id=row.pk,
+        basis=basis,
+        explanation=explanation,
+    )
+    return row
+
+
+@transaction.atomic
+def one_time_basis_record(
+    contact: Contact, actor: User | None, basis: str, explanation: str
+) -> LegalBasis:
+    """Record a one-time legal basis covering one one-to-one email to `contact`.
+
+    The explanation is required (ValidationError otherwise). The basis is consumed by the first
+    send `authorize_send` allows with it, and stops counting if the contact opts out later.
+    """
+    basis, explanation = _clean_basis(basis, explanation)
+    row = LegalBasis.objects.create(
+        contact=contact, basis=basis, explanation=explanation, recorded_by=actor, one_time=True
+    )
+    privacy_event_log(
+        EventKind.ONE_TIME_BASIS_RECORDED,
+        contact,
+        actor,
+        legal_basis_id=row.pk,
+        basis=basis,
+        explanation=explanation,
+    )
+    return row
+
+
+@transaction.atomic
+def legal_basis_revoke(legal_basis: LegalBasis, *, actor: User | None) -> LegalBasis:
+    """Revoke a legal basis from now on; revoking twice changes nothing."""
+    row = LegalBasis.objects.select_for_update().get(pk=legal_basis.pk)
+    if row.revoked_at is not None:
+        return row
+    row.revoked_at = timezone.now()
+    row.revoked_by = actor
+    row.save(update_fields=["revoked_at", "revoked_by"])
+    privacy_event_log(
+        EventKind.BASIS_REVOKED,
+        row.contact,
+        actor,
+        legal_basis_id=row.pk,
+        basis=row.basis,
+        one_time=row.one_time,
+    )
+    return row
+
+
+@transaction.atomic
+def subscription_set(
+    contact: Contact,
+    subscription_type: SubscriptionType,
+    status: str,
+    *,
+    actor: User | None,
+    legal_basis: str | None = None,
+    explanation: str = "",
+    by_contact: bool = False,
+) -> SubscriptionStatus:
+    """Set the contact's status for one subscription type.
+
+    - Transactional cannot be subscribed to or opted out of; an inactive type takes no new
+      subscriptions.
+    - A rep cannot subscribe a contact who opted out (of all email or of this type), nor clear
+      an opt-out: only the contact can, from their preferences page (`by_contact=True`), and
+      subscribing there lifts an opt-out of all email.
+    - A rep subscribing someone gives a legal basis and its explanation; with data privacy
+      rules on, they are required. The contact's own subscription is consent.
+    Setting the status the contact already has writes nothing.
+    """
+    try:
+        status = SubscriptionState(status)
+    except ValueError:
+        raise ValidationError(
+            {"status": "Choose subscribed, opted out or not specified."}
+        ) from None
+    if not subscription_type.accepts_status:
+        raise ValidationError(
+            f"{subscription_type.name} email cannot be subscribed to or opted out of: it is "
+            "sent to whoever it concerns."
+        )
+    if status == SubscriptionState.SUBSCRIBED and not subscription_type.is_active:
+        raise ValidationError(f"{subscription_type.name} is no longer in use.")
+
+    _lock(contact)
+    row = SubscriptionStatus.objects.filter(
+        contact=contact, subscription_type=subscription_type
+    ).first()
+    current = row.status if row else SubscriptionState.NOT_SPECIFIED
+    opt_out = ContactOptOut.objects.filter(contact=contact).first()
+
+    if by_contact:
+        legal_basis = LegalBasisKind.CONSENT if status == SubscriptionState.SUBSCRIBED else ""
+        explanation = explanation or (
+            "Subscribed on their email preferences page."
+            if status == SubscriptionState.SUBSCRIBED
+            else ""
+        )
+    else:
+        if status == SubscriptionState.SUBSCRIBED and (
+            opt_out or current == SubscriptionState.OPTED_OUT
+        ):
+            what = "all email" if opt_out else f"{subscription_type.name} email"
+            raise ValidationError(
+                f"{contact.name} opted out of {what}. Only they can subscribe again, from the "
+                "preferences link in the email they receive."
+            )
+        if status == SubscriptionState.NOT_SPECIFIED and current == SubscriptionState.OPTED_OUT:
+            raise ValidationError(
+                f"{contact.name} opted out of {subscription_type.name} email; only they can "
+                "change that."
+            )
+        if status == SubscriptionState.SUBSCRIBED:
+            if legal_basis or gdpr_enabled():
+                if not legal_basis:
+                    raise ValidationError(
+                        {"legal_basis": "With data privacy rules on, choose the legal basis."}
+                    )
+                legal_basis, explanation = _clean_basis(
+                    legal_basis, explanation, basis_field="legal_basis"
+                )
+        else:
+            legal_basis, explanation = "", ""
+
+    lifts_opt_out = by_contact and status == SubscriptionState.SUBSCRIBED and opt_out is not None
+    if current == status and not lifts_opt_out and row is not None:
+        return row
+    row, _ = SubscriptionStatus.objects.update_or_create(
+        contact=contact,
+        subscription_type=subscription_type,
+        defaults={
+            "status": status,
+            "legal_basis": legal_basis or "",
+            "legal_basis_explanation": explanation,
+            "by_contact": by_contact,
+            "updated_by": actor,
+            "updated_at": timezone.now(),
+        },
+    )
+    if current != status:
+        privacy_event_log(
+            EventKind.SUBSCRIPTION_CHANGED,
+            contact,
+            actor,
+            subscription_type_id=subscription_type.pk,
+            subscription_type=subscription_type.name,
+            old=current,
+            new=status,
+            legal_basis=legal_basis or "",
+            explanation=explanation,
+            by_contact=by_contact,
+        )
+    if lifts_opt_out:
+        opt_out.delete()
+        privacy_event_log(
+            EventKind.OPT_OUT_ALL_LIFTED,
+            contact,
+            actor,
+            subscription_type=subscription_type.name,
+            opted_out_at=opt_out.opted_out_at.isoformat(),
+        )
+    return row
+
+
+@transaction.atomic
+def opt_out_of_all(contact: Contact, *, source: str, actor: User | None = None) -> ContactOptOut:
+    """Opt the contact out of all email (not transactional). Doing it twice changes nothing.
+
+    Reps record it on the contact's request (`source="rep"`); the preferences page and the
+    one-click unsubscribe record it for the contact.
+    """
+    source = OptOutSource(source)
+    _lock(contact)
+    row, created = ContactOptOut.objects.get_or_create(
+        contact=contact, defaults={"source": source, "actor": actor}
+    )
+    if created:
+        privacy_event_log(EventKind.OPTED_OUT_ALL, contact, actor, source=source)
+    return row
+
+
+@transaction.atomic
+def preferences_update(contact: Contact, subscribed_type_ids: set[int]) -> list[str]:
+    """Apply the contact's own choices from their preferences page; return what changed.
+
+    A type ticked that was not subscribed is subscribed (lifting an opt-out of all email); a
+    type unticked that was subscribed is opted out; an unticked "not specified" stays so.
+    """
+    statuses = {
+        s.subscription_type_id: s.status for s in SubscriptionStatus.objects.filter(contact=contact)
+    }
+    opted_out_all = ContactOptOut.objects.filter(contact=contact).exists()
+    changed = []
+    for subscription_type in subscription_types_for_preferences():
+        current = statuses.get(subscription_type.pk, SubscriptionState.NOT_SPECIFIED)
+        ticked = subscription_type.pk in subscribed_type_ids
+        if ticked and (current != SubscriptionState.SUBSCRIBED or opted_out_all):
+            new = SubscriptionState.SUBSCRIBED
+        elif not ticked and current == SubscriptionState.SUBSCRIBED:
+            new = SubscriptionState.OPTED_OUT
+        else:
+            continue
+        subscription_set(contact, subscription_type, new, actor=None, by_contact=True)
+        opted_out_all = False if new == SubscriptionState.SUBSCRIBED else opted_out_all
+        changed.append(subscription_type.name)
+    return changed
+
+
+# Settings (admins).
+
+
+@transaction.atomic
+def privacy_settings_update(*, actor: User, gdpr_enabled: bool) -> PrivacySettings:
+    """Turn data privacy (GDPR) rules on or off for the account."""
+    row = PrivacySettings.load()
+    if row.gdpr_enabled != gdpr_enabled:
+        row.gdpr_enabled = gdpr_enabled
+        row.updated_by = actor
+        row.save()
+        privacy_event_log(EventKind.SETTINGS_CHANGED, None, actor, gdpr_enabled=gdpr_enabled)
+    return row
+
+
+@transaction.atomic
+def subscription_type_save(subscription_type: SubscriptionType, *, actor: User) -> SubscriptionType:
+    """Create or update a subscription type; built-in types cannot be deactivated."""
+    if subscription_type.is_builtin and not subscription_type.is_active:
+        raise ValidationError({"is_active": "Built-in subscription types cannot be deactivated."})
+    created = subscription_type.pk is None
+    subscription_type.save()
+    privacy_event_log(
+        EventKind.SUBSCRIPTION_TYPE_CHANGED,
+        None,
+        actor,
+        subscription_type_id=subscription_type.pk,
+        name=subscription_type.name,
+        is_active=subscription_type.is_active,
+        created=created,
+    )
+    return subscription_type
+
+
+@transaction.atomic
+def subscription_type_delete(subscription_type: SubscriptionType, *, actor: User) -> None:
+    """Delete an unused, non-built-in subscription type; a used one must be deactivated."""
+    if subscription_type.is_builtin:
+        raise ValidationError("Built-in subscription types cannot be deleted.")
+    if subscription_type.statuses.exists():
+        raise ValidationError(
+            "Contacts have a status for this type, which their history needs: deactivate it."
+        )
+    privacy_event_log(
+        EventKind.SUBSCRIPTION_TYPE_CHANGED,
+        None,
+        actor,
+        subscription_type_id=subscription_type.pk,
+        name=subscription_type.name,
+        deleted=True,
+    )
+    subscription_type.delete()
