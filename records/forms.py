@@ -203,6 +203,8 @@ class TaskForm(forms.Form):
     body = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
+        # The note form on the same page owns id_body; the task's fields get their own ids.
+        kwargs.setdefault("auto_id", "id_task_%s")
         super().__init__(*args, **kwargs)
         field = self.fields["assigned_to"]
         field.queryset = User.objects.filter(is_active=True).order_by("username")

@@ -148,8 +148,16 @@ class Record(models.Model):
             models.Index(fields=["custom_type", "name"], name="record_custom_name"),
         ]
 
+    # Subclasses name their kind, so a row saved any way lands in its type's lists.
+    KIND = ""
+
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.KIND:
+            self.kind = self.KIND
+        super().save(*args, **kwargs)
 
     @property
     def typed(self) -> "Record":
@@ -165,6 +173,8 @@ class Record(models.Model):
 
 class Contact(Record):
     """A person. `email` mirrors the primary address in `emails` for fast lists and search."""
+
+    KIND = RecordKind.CONTACT
 
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
@@ -198,6 +208,7 @@ class ContactEmail(models.Model):
 
 
 class Company(Record):
+    KIND = RecordKind.COMPANY
     domain = models.CharField(max_length=255, blank=True, db_index=True)
     industry = models.CharField(max_length=100, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -208,6 +219,7 @@ class Company(Record):
 
 
 class Deal(Record):
+    KIND = RecordKind.DEAL
     stage = models.CharField(
         max_length=30, choices=DealStage.choices, default=DealStage.APPOINTMENT
     )
@@ -217,6 +229,7 @@ class Deal(Record):
 
 
 class Ticket(Record):
+    KIND = RecordKind.TICKET
     status = models.CharField(max_length=30, choices=TicketStatus.choices, default=TicketStatus.NEW)
     priority = models.CharField(
         max_length=10, choices=TicketPriority.choices, default=TicketPriority.MEDIUM

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from .access import visible_to
@@ -15,6 +16,40 @@ def records_search(qs: QuerySet, query: str) -> QuerySet:
     for word in query.lower().split():
         qs = qs.filter(search_text__contains=word)
     return qs
+
+
+# A search sorts its matches while they are fewer than 1/WALK_SHARE of all records (and fewer
+# than SORT_MATCHES_MIN); with more, it reads the list in order down an index. See _has_many.
+WALK_SHARE = 20
+SORT_MATCHES_MIN = 5000
+
+
+def _records_estimate() -> int:
+    """PostgreSQL's own estimate of the number of records (0 elsewhere, or before ANALYZE)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Record._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return max(int(row[0]), 0) if row else 0
+
+
+def _has_many(qs: QuerySet) -> bool:
+    """Whether a search matches enough rows to read its page down the list-order index.
+
+    The `kind` filter, always true of a built-in type's rows, is what lets PostgreSQL read a
+    list in order down the (kind, name) or (kind, updated_at) index and stop after one page
+    instead of sorting every match: ~1 ms instead of 70-180 ms for "gmail.com" or "j" among
+    100,000 contacts. But the planner prices that walk as if matches were spread evenly down
+    the index, and a first name's matches all sit together in name order: "Patricia" (2,500
+    matches) walked 75,000 rows, 45-130 ms, where sorting its matches takes ~15 ms. Walking
+    costs ~0.6 µs a row and sorting ~3-6 µs a match, so walking is never much worse once the
+    matches are a twentieth of the records. Counting that far reads at most that many matches.
+    """
+    need = max(SORT_MATCHES_MIN, _records_estimate() // WALK_SHARE)
+    return qs.order_by().values("pk")[need - 1 : need].exists()
 
 
 def records_list(
@@ -43,6 +78,8 @@ def records_list(
         qs = qs.filter(owner_id=int(owner))
     if ids is not None:
         qs = qs.filter(pk__in=ids)
+    if record_type.custom_type is None and (not query or _has_many(qs)):
+        qs = qs.filter(kind=record_type.kind)
     descending = sort.startswith("-")
     field = record_type.sort_keys.get(sort.lstrip("-"), record_type.default_sort)
     order = f"-{field}" if descending else field

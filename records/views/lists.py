@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
+from django.utils.functional import cached_property
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -32,13 +33,28 @@ def cell_value(record, key: str):
     return display() if display else getattr(record, key)
 
 
+class CappedPaginator(Paginator):
+    """Count at most CAP matches: counting every match of a broad search costs more than the
+    page itself, and nobody pages past a thousand records."""
+
+    CAP = 1000
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: self.CAP + 1].count()
+        self.capped = counted > self.CAP
+        return min(counted, self.CAP)
+
+    capped = False
+
+
 @login_required
 @require_GET
 def record_list(request, type_slug):
     record_type = get_record_type(type_slug)
     params = _list_params(request, record_type)
     qs = records_list(request.user, record_type, **params)
-    page = Paginator(qs, settings.RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, settings.RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(r, [cell_value(r, c.key) for c in record_type.columns]) for r in page.object_list]
     context = {
         "record_type": record_type,

@@ -1,0 +1,16 @@
+"""Benchmarks run by `make bench` (`python -m bench [name ...]`).
+
+Each benchmark is a module here with a `run() -> bool` function. It fills its own data in the
+bench database on PostgreSQL (kept between runs), measures the project through Django's test
+Client, prints context lines, and ends with exactly one line:
+
+    BENCH name=<name> value=<number> unit=<unit> ref=<number or -> target=<what the issue asks>
+
+`run()` returns False when an invariant the issue states is broken (not for a slow figure, whose
+verdict is printed beside the target).
+"""
+
+BENCHMARKS = {
+    "timeline": "bench.timeline",
+    "contact_search": "bench.contact_search",
+}

@@ -1,0 +1,65 @@
+"""The record page on a phone-sized screen: no sideways scrolling, a menu, notes still work."""
+
+import pytest
+from playwright.sync_api import expect
+
+from records.constants import ActivityKind
+from records.services import activity_log, association_create, task_create
+from tests.browser.conftest import PHONE
+from tests.factories import CompanyFactory, ContactFactory
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def phone(new_page):
+    # is_mobile honours <meta name=viewport>: a page wider than the screen would be zoomed out,
+    # so innerWidth grows with the overflow and must be checked against the phone's width.
+    return new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+
+
+def assert_fits_the_screen(page):
+    scroll_width, inner_width = page.evaluate(
+        "[document.scrollingElement.scrollWidth, window.innerWidth]"
+    )
+    assert (scroll_width, inner_width) == (PHONE["width"], PHONE["width"]), (
+        f"the page is {scroll_width}px wide on a {PHONE['width']}px screen"
+    )
+
+
+def test_phone_menu_opens_and_a_note_can_be_added(phone, login, contact):
+    login(phone, "owner")
+    phone.goto(f"/records/contacts/{contact.pk}/")
+    expect(phone.get_by_role("heading", name="Olivia Owned", level=1)).to_be_visible()
+    assert_fits_the_screen(phone)
+
+    nav = phone.get_by_role("navigation", name="Main")
+    expect(nav).to_be_hidden()
+    phone.get_by_text("☰").tap()
+    expect(nav.get_by_role("link", name="Contacts")).to_be_visible()
+    expect(phone.get_by_role("button", name="Log out")).to_be_visible()
+
+    phone.locator("#note-form").get_by_role("textbox").fill("Called from the car.")
+    phone.get_by_role("button", name="Save note").tap()
+
+    expect(phone.locator("#timeline-items > li").first).to_contain_text("Called from the car.")
+    assert_fits_the_screen(phone)
+
+
+def test_record_page_with_a_long_address_does_not_scroll_sideways_on_a_phone(phone, login, owner):
+    contact = ContactFactory(
+        first_name="Christopher",
+        last_name="Vanderbilt",
+        job_title="Head of Procurement and Strategic Sourcing",
+        owner=owner,
+        emails=["christopher.vanderbilt@internationalshipping.example"],
+    )
+    association_create(contact, CompanyFactory(name="International Shipping", owner=owner))
+    activity_log(ActivityKind.NOTE, [contact], created_by=owner, body="Met at the trade fair.")
+    task_create(owner, contact, title="Send the proposal", task_type="todo")
+    login(phone, "owner")
+
+    phone.goto(f"/records/contacts/{contact.pk}/")
+
+    expect(phone.get_by_role("heading", name="Christopher Vanderbilt", level=1)).to_be_visible()
+    assert_fits_the_screen(phone)
