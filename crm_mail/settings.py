@@ -165,6 +165,26 @@ if PRODUCTION and not CRM_ENCRYPTION_KEYS:
 # Absolute links in email (unsubscribe, tracking) and OAuth callbacks start with this.
 CRM_BASE_URL = env_str("CRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# OAuth apps for Gmail / Google Workspace and Office 365 (see README, "Connecting inboxes").
+# The endpoint overrides exist for local fakes and sovereign clouds.
+GOOGLE_CLIENT_ID = env_str("GOOGLE_CLIENT_ID")
+GOOGLE_CLIENT_SECRET = env_str("GOOGLE_CLIENT_SECRET")
+GOOGLE_AUTH_URI = env_str("GOOGLE_AUTH_URI", "https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_TOKEN_URI = env_str("GOOGLE_TOKEN_URI", "https://oauth2.googleapis.com/token")
+GOOGLE_REVOKE_URI = env_str("GOOGLE_REVOKE_URI", "https://oauth2.googleapis.com/revoke")
+GMAIL_API_BASE = env_str("GMAIL_API_BASE", "https://gmail.googleapis.com/")
+MICROSOFT_CLIENT_ID = env_str("MICROSOFT_CLIENT_ID")
+MICROSOFT_CLIENT_SECRET = env_str("MICROSOFT_CLIENT_SECRET")
+MICROSOFT_AUTHORITY = env_str("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com/common")
+MICROSOFT_GRAPH_BASE = env_str("MICROSOFT_GRAPH_BASE", "https://graph.microsoft.com/v1.0")
+# TLS verification for the two OAuth providers: true, or a CA bundle path (local fakes).
+OAUTH_VERIFY = env_str("CRM_OAUTH_CA_BUNDLE") or True
+
+# The one HTML sanitizer's engine: nh3 (default, maintained) or bleach (kept as an engine).
+CRM_HTML_SANITIZER = env_str("CRM_HTML_SANITIZER", "nh3")
+if CRM_HTML_SANITIZER not in ("nh3", "bleach"):
+    raise ImproperlyConfigured("CRM_HTML_SANITIZER must be nh3 or bleach")
+
 # Unsubscribe / manage-preferences links in email stay valid this long.
 PRIVACY_LINK_MAX_AGE_DAYS = env_int("CRM_PRIVACY_LINK_MAX_AGE_DAYS", 400)
 

@@ -142,6 +142,10 @@ class FetchedHeader:
     size: int
     flags: tuple[str, ...]
     from_name: str = ""
+    # The header block as the provider gave it (or rebuilt as "Name: value" lines by API
+    # adapters): callers read the automatic-mail headers (Auto-Submitted, Precedence, ...)
+    # from it without fetching the message.
+    raw_headers: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,10 @@ IDLE_CHECK_SECONDS = 30.0
 # Greylisting and "mailbox busy" replies usually clear within a few minutes.
 SMTP_RETRY_AFTER = 300.0
 
-HEADER_FIELDS = "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE"
+HEADER_FIELDS = (
+    "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE CONTENT-TYPE AUTO-SUBMITTED "
+    "X-AUTOREPLY X-AUTORESPOND PRECEDENCE X-AUTO-RESPONSE-SUPPRESS"
+)
 HEADER_FETCH = [
     "UID",
     "FLAGS",
@@ -797,4 +800,5 @@ def header_from_fetch(uid: int, data: dict) -> FetchedHeader:
             for f in data.get(b"FLAGS", ())
         ),
         from_name=senders[0][0] if senders else "",
+        raw_headers=bytes(block),
     )

@@ -1,0 +1,873 @@
+"""Reach a Gmail or Google Workspace inbox through the Gmail REST API (v1).
+
+The API is called with `requests` and a bearer token; google-auth only refreshes the token.
+(googleapiclient is deliberately not used: it adds a discovery layer and its own retries,
+and its media-upload URLs cannot be pointed at a local fake.) Google's wire formats are
+summarized in /work/shared/reference/providers.md, sections 1 and 2.
+
+Cursors are "init:<historyId>:<pageToken>" while the first listing of a folder is under way
+and "h:<historyId>" (or "h:<historyId>:<pageToken>" in the middle of a long history) after.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import functools
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlsplit
+
+import google.auth.exceptions
+import google.auth.transport.requests
+import google.oauth2.credentials
+import requests
+import urllib3.exceptions
+
+from mailboxes.providers.base import (
+    ChangePage,
+    FetchedHeader,
+    FetchedMessage,
+    Folder,
+    MailProvider,
+    OutgoingMessage,
+    ProviderError,
+    SendResult,
+)
+from mailboxes.providers.headers import (
+    CONTROL_CHARS,
+    decode_bytes,
+    decode_encoded_words,
+    message_ids,
+    normalize_message_id,
+    parse_addresses,
+    parse_date,
+    split_header_fields,
+)
+
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GMAIL_API_BASE = "https://gmail.googleapis.com/"
+
+# The header fields sync reads, as the IMAP adapter fetches them: threading and addresses,
+# plus the automatic-mail markers callers check in FetchedHeader.raw_headers.
+METADATA_HEADERS = [
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Content-Type",
+    "Auto-Submitted",
+    "X-Autoreply",
+    "X-Autorespond",
+    "Precedence",
+    "X-Auto-Response-Suppress",
+]
+# Gmail's ceiling for messages.list and history.list pages.
+MAX_PAGE = 500
+# History pages read per changes() call when few of them carry new mail (label changes on
+# a busy account): the cursor then keeps the page token and the next call goes on.
+MAX_HISTORY_PAGES = 20
+# Bodies up to this size go as JSON {"raw": ...}; larger ones through the media-upload
+# endpoint, which takes the message bytes as they are (base64 would add a third, and Google
+# does not document a size limit for the JSON form).
+JSON_SEND_LIMIT = 4 * 1024 * 1024
+# Back-off hints when Google does not send Retry-After. Quotas are per minute, so half a
+# minute usually clears a per-user burst; the daily window's reset time is not published,
+# and probing once an hour costs one request.
+RATE_LIMIT_RETRY_AFTER = 30.0
+DAILY_LIMIT_RETRY_AFTER = 3600.0
+SERVER_ERROR_RETRY_AFTER = 60.0
+RATE_LIMIT_REASONS = {"userRateLimitExceeded", "rateLimitExceeded"}
+SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
+RECONNECT_MESSAGE = "Google no longer accepts this connection; reconnect the inbox"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GmailSettings:
+    """Hold what is needed to reach one Gmail inbox through the API.
+
+    `token_saver` is called with {"access_token", "refresh_token", "expiry", "scope"} every
+    time the tokens change (expiry is an aware UTC datetime, scope space-separated), so a
+    rotated refresh token is never lost. `scopes` are the scopes granted at connect time;
+    leave them empty to refresh without narrowing. Secrets are left out of repr().
+    """
+
+    email: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    token_expiry: datetime | None = None
+    token_uri: str = GOOGLE_TOKEN_URI
+    api_base: str = GMAIL_API_BASE
+    scopes: tuple[str, ...] = ()
+    token_saver: Callable[[dict], None] | None = field(default=None, repr=False, compare=False)
+    timeout: float = 30.0
+
+
+class SendAsAlias(NamedTuple):
+    """One address the account may send as (Gmail's "Send mail as" setting)."""
+
+    email: str
+    display_name: str
+    is_primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GmailSendResult(SendResult):
+    """A SendResult that also carries the Message-ID and thread Gmail finally stored.
+
+    `message_id` is None when the re-read after sending failed: the message was sent all
+    the same, so that failure is not raised.
+    """
+
+    message_id: str | None = None
+    thread_id: str | None = None
+
+
+class HistoryExpired(Exception):
+    """Gmail no longer keeps history from the cursor's historyId (HTTP 404)."""
+
+
+class GmailProvider(MailProvider):
+    """Read and send mail for one Gmail account through the Gmail API.
+
+    Folders are Gmail's system labels INBOX and SENT. Refs are Gmail message ids. The access
+    token is refreshed when it is about to expire and once more when the API answers 401.
+    """
+
+    kind = "gmail"
+    # Gmail files every message sent through the API under SENT itself.
+    saves_sent_copy = True
+
+    def __init__(self, settings: GmailSettings) -> None:
+        super().__init__(settings)
+        self._session: requests.Session | None = None
+        self._credentials = build_credentials(settings)
+
+    # -- interface ---------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Read the profile, labels and send-as settings; raise if any of them fails.
+
+        Also refuse a token that belongs to a different Google account than the inbox's.
+        Sending cannot be tested without sending, so the granted scopes are checked instead
+        when they are known.
+        """
+        profile = self._call("GET", "profile", action="reading the account profile")
+        address = str(profile.get("emailAddress", ""))
+        if address.casefold() != self.settings.email.casefold():
+            raise ProviderError(
+                f"This Google sign-in belongs to {address or 'another account'}, not "
+                f"{self.settings.email}: reconnect with the right account.",
+                stage="auth",
+                permanent=True,
+            )
+        labels = self._call("GET", "labels", action="listing labels").get("labels", [])
+        if not any(label.get("id") == "INBOX" for label in labels):
+            raise ProviderError(
+                "The Gmail API answered without an INBOX label; is this a Gmail account?",
+                stage="protocol",
+                permanent=True,
+            )
+        self.send_as_aliases()
+        if self.settings.scopes and not can_send(self.settings.scopes):
+            raise ProviderError(
+                "Google was not allowed to send mail for this inbox; reconnect and tick "
+                '"Send email on your behalf".',
+                stage="auth",
+                permanent=True,
+            )
+
+    def list_folders(self) -> list[Folder]:
+        """Return the two labels sync reads; Gmail's other labels are views, not folders."""
+        return [Folder("INBOX", "inbox"), Folder("SENT", "sent")]
+
+    def changes(self, folder: str, cursor: str, limit: int) -> ChangePage:
+        """Return messages that arrived in the label since `cursor`.
+
+        An empty cursor lists the label from the newest message back, page by page, after
+        noting the mailbox's historyId; later calls read history from that id, so nothing
+        that arrives during a long first listing is missed (it may be seen twice). When
+        Google has dropped the history (404), the label is listed again with `reset`.
+        Archived or trashed messages still exist and are not reported as deleted; only
+        messages deleted for good are.
+        """
+        limit = max(1, min(limit, MAX_PAGE))
+        kind, history_id, page_token = parse_cursor(cursor)
+        if kind == "h":
+            try:
+                return self._history_page(folder, history_id, page_token, limit)
+            except HistoryExpired:
+                return self._listing_page(folder, None, None, limit, reset=True)
+        if kind == "init":
+            return self._listing_page(folder, history_id, page_token, limit)
+        return self._listing_page(folder, None, None, limit, reset=bool(cursor))
+
+    def fetch_raw(self, folder: str, refs: list[str]) -> list[FetchedMessage]:
+        """Return the exact RFC 822 bytes of the given messages; deleted ones are skipped."""
+        fetched = []
+        for ref in dict.fromkeys(refs):
+            message = self._get_message(ref, {"format": "raw"}, "reading a message")
+            if message is not None and "raw" in message:
+                fetched.append(FetchedMessage(ref=ref, raw=b64url_decode(message["raw"])))
+        return fetched
+
+    def find_by_message_id(self, folder: str, message_id: str) -> str | None:
+        """Return the id of a message in the label with this Message-ID, or None.
+
+        Gmail's rfc822msgid: search is not an exact match on every account, so candidates
+        are confirmed by reading their Message-ID back. Spam and trash are searched too: a
+        sent message the user trashed right away was still sent.
+        """
+        target = normalize_message_id(message_id)
+        if target is None:
+            return None
+        params = {
+            "q": f"rfc822msgid:{target[1:-1]}",
+            "labelIds": [folder],
+            "includeSpamTrash": "true",
+        }
+        found = self._call("GET", "messages", params=params, action="searching for a message")
+        for candidate in found.get("messages", []):
+            header = self._metadata(candidate["id"])
+            if header is not None and header.message_id == target:
+                return header.ref
+        return None
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Send the message once through Gmail, which files it under SENT.
+
+        Gmail delivers to the To, Cc and Bcc headers, not to an envelope, so envelope
+        recipients missing from those headers are added as Bcc. A connection lost after the
+        request went out raises a temporary "tcp" error: the message may have been sent, so
+        look it up with find_by_message_id() before sending again.
+        """
+        check_recipients(message.recipients)
+        raw = with_envelope_bcc(message.raw, message.recipients)
+        if len(raw) > JSON_SEND_LIMIT:
+            sent = self._call(
+                "POST",
+                "messages/send",
+                params={"uploadType": "media"},
+                data=raw,
+                headers={"Content-Type": "message/rfc822"},
+                upload=True,
+                action="sending the message",
+            )
+        else:
+            sent = self._call(
+                "POST",
+                "messages/send",
+                json={"raw": b64url_encode(raw)},
+                action="sending the message",
+            )
+        provider_id = str(sent.get("id", ""))
+        if not provider_id:
+            raise ProviderError(
+                "Gmail accepted the message but returned no id; it may have been sent.",
+                stage="protocol",
+            )
+        try:
+            stored = self._metadata(provider_id)
+        except ProviderError:
+            stored = None
+        return GmailSendResult(
+            provider_id=provider_id,
+            accepted_recipients=list(message.recipients),
+            message_id=stored.message_id if stored else None,
+            thread_id=sent.get("threadId"),
+        )
+
+    def send_as_aliases(self) -> list[SendAsAlias]:
+        """Return the addresses this account may send as: the primary and verified aliases."""
+        entries = self._call("GET", "settings/sendAs", action="reading send-as addresses")
+        return [
+            SendAsAlias(
+                email=str(entry.get("sendAsEmail", "")),
+                display_name=str(entry.get("displayName", "")),
+                is_primary=bool(entry.get("isPrimary")),
+            )
+            for entry in entries.get("sendAs", [])
+            if entry.get("sendAsEmail")
+            and (entry.get("isPrimary") or entry.get("verificationStatus") == "accepted")
+        ]
+
+    def close(self) -> None:
+        """Close the HTTP connections; safe to call twice."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    # -- sync --------------------------------------------------------------------------
+
+    def _listing_page(
+        self,
+        folder: str,
+        history_id: str | None,
+        page_token: str | None,
+        limit: int,
+        reset: bool = False,
+    ) -> ChangePage:
+        """List one page of the label, newest first, and read those messages' headers."""
+        if history_id is None:
+            profile = self._call("GET", "profile", action="reading the account profile")
+            history_id = require_history_id(profile)
+        params: dict[str, Any] = {"labelIds": [folder], "maxResults": limit}
+        if page_token:
+            params["pageToken"] = page_token
+        try:
+            listed = self._call("GET", "messages", params=params, action=f"listing {folder}")
+        except ProviderError as exc:
+            if not (page_token and exc.code == 400):
+                raise
+            # A page token Google no longer accepts would wedge the first sync for good;
+            # starting over costs only time, and Message-IDs prevent duplicates.
+            return self._listing_page(folder, None, None, limit, reset=True)
+        ids = [str(m["id"]) for m in listed.get("messages", []) if m.get("id")]
+        # Oldest first within the page, as the IMAP adapter delivers them.
+        headers = self._metadata_many(reversed(ids))
+        label = self._call("GET", f"labels/{quote(folder, safe='')}", action="reading a label")
+        next_token = listed.get("nextPageToken")
+        return ChangePage(
+            headers=headers,
+            cursor=f"init:{history_id}:{next_token}" if next_token else f"h:{history_id}",
+            more=bool(next_token),
+            reset=reset,
+            total=label.get("messagesTotal"),
+        )
+
+    def _history_page(
+        self, folder: str, start: str, page_token: str | None, limit: int
+    ) -> ChangePage:
+        """Follow history from `start` until `limit` messages arrived or history ends.
+
+        The mailbox's new historyId goes into the cursor only with the final page; until
+        then the cursor keeps `start` and the next page token, so a crash re-reads pages
+        rather than skipping them.
+        """
+        changes = HistoryChanges(folder)
+        cursor = f"h:{start}"
+        for _ in range(MAX_HISTORY_PAGES):
+            params: dict[str, Any] = {
+                "startHistoryId": start,
+                "historyTypes": ["messageAdded", "labelAdded", "messageDeleted"],
+                "labelId": folder,
+                "maxResults": limit,
+            }
+            if page_token:
+                params["pageToken"] = page_token
+            body = self._call(
+                "GET", "history", params=params, action="reading history", not_found=HistoryExpired
+            )
+            for record in body.get("history", []):
+                changes.add_record(record)
+            page_token = body.get("nextPageToken")
+            if not page_token:
+                cursor = f"h:{require_history_id(body)}"
+                break
+            cursor = f"h:{start}:{page_token}"
+            if len(changes.added) >= limit:
+                break
+        return ChangePage(
+            headers=self._metadata_many(changes.added),
+            cursor=cursor,
+            more=bool(page_token),
+            deleted=tuple(changes.deleted),
+        )
+
+    def _metadata_many(self, ids: Iterable[str]) -> list[FetchedHeader]:
+        """Return the sync headers of several messages, skipping those already gone."""
+        headers = (self._metadata(message_id) for message_id in ids)
+        return [header for header in headers if header is not None]
+
+    def _metadata(self, message_id: str) -> FetchedHeader | None:
+        """Return the sync headers of one message, or None when it is gone."""
+        message = self._get_message(
+            message_id,
+            {"format": "metadata", "metadataHeaders": METADATA_HEADERS},
+            "reading message headers",
+        )
+        return header_from_metadata(message) if message is not None else None
+
+    def _get_message(self, message_id: str, params: dict, action: str) -> dict | None:
+        try:
+            return self._call(
+                "GET",
+                f"messages/{quote(message_id, safe='')}",
+                params=params,
+                action=action,
+                not_found=LookupError,
+            )
+        except LookupError:
+            return None
+
+    # -- HTTP plumbing -----------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: dict | None = None,
+        json: dict | None = None,
+        data: bytes | None = None,
+        headers: dict | None = None,
+        upload: bool = False,
+        not_found: type[Exception] | None = None,
+    ) -> dict:
+        """Call one Gmail endpoint under users/me and return its JSON body.
+
+        A 401 gets one token refresh and one retry; Google sends it when a token was revoked
+        early or the clock is off. With `not_found`, a 404 raises that exception instead of
+        a ProviderError, for callers to whom "gone" is an answer.
+        """
+        url = api_url(self.settings.api_base, path, upload=upload)
+        self._ensure_token()
+        response = self._send(method, url, params, json, data, headers, action)
+        if response.status_code == 401:
+            self._refresh()
+            response = self._send(method, url, params, json, data, headers, action)
+            if response.status_code == 401:
+                raise ProviderError(RECONNECT_MESSAGE + ".", stage="auth", permanent=True, code=401)
+        if response.status_code == 404 and not_found is not None:
+            raise not_found(url)
+        if response.status_code >= 400:
+            raise api_error(response, action)
+        return json_body(response, action)
+
+    def _send(self, method, url, params, json, data, headers, action) -> requests.Response:
+        all_headers = {"Authorization": f"Bearer {self._credentials.token}", **(headers or {})}
+        try:
+            return self._http().request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=all_headers,
+                timeout=self.settings.timeout,
+            )
+        except requests.RequestException as exc:
+            error = connection_error(exc, url, self.settings.timeout)
+            if method == "POST" and may_have_arrived(exc):
+                error = ProviderError(
+                    f"{error.message} The request was cut off while {action}; it may or may "
+                    "not have taken effect.",
+                    stage=error.stage,
+                )
+            raise error from exc
+
+    def _http(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def _ensure_token(self) -> None:
+        # google-auth counts a token as expired 3m45s early, so a long request does not
+        # start with a token that dies half-way.
+        if not self._credentials.token or self._credentials.expired:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        """Get a new access token and hand the new tokens to the settings' saver."""
+        request = functools.partial(
+            google.auth.transport.requests.Request(self._http()), timeout=self.settings.timeout
+        )
+        try:
+            self._credentials.refresh(request)
+        except google.auth.exceptions.RefreshError as exc:
+            raise refresh_error(exc) from exc
+        except google.auth.exceptions.TransportError as exc:
+            raise connection_error(exc, self.settings.token_uri, self.settings.timeout) from exc
+        if self.settings.token_saver is not None:
+            self.settings.token_saver(token_record(self._credentials, self.settings.scopes))
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+def build_credentials(settings: GmailSettings) -> google.oauth2.credentials.Credentials:
+    """Build google-auth credentials that can refresh themselves from the settings."""
+    return google.oauth2.credentials.Credentials(
+        token=settings.access_token or None,
+        refresh_token=settings.refresh_token or None,
+        token_uri=settings.token_uri,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        # Asking for the granted scopes again is harmless; asking for more fails the refresh.
+        scopes=list(settings.scopes) or None,
+        expiry=naive_utc(settings.token_expiry),
+    )
+
+
+def token_record(credentials: google.oauth2.credentials.Credentials, scopes) -> dict:
+    """Return what the token saver stores, with an aware UTC expiry."""
+    granted = credentials.granted_scopes or list(scopes)
+    expiry = credentials.expiry
+    return {
+        "access_token": credentials.token,
+        "refresh_token": credentials.refresh_token,
+        "expiry": expiry.replace(tzinfo=UTC) if expiry is not None else None,
+        "scope": " ".join(granted),
+    }
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Convert to the naive UTC datetime google-auth compares expiry with."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def is_invalid_grant(error: ProviderError) -> bool:
+    """Tell whether Google refused the refresh token itself (revoked, expired, Testing mode)."""
+    return error.stage == "auth" and error.permanent and "invalid_grant" in error.message
+
+
+def refresh_error(exc: google.auth.exceptions.RefreshError) -> ProviderError:
+    """Explain a failed token refresh; invalid_grant means the user must reconnect."""
+    details = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+    text = str(exc.args[0]) if exc.args else str(exc)
+    error = str(details.get("error") or "")
+    if getattr(exc, "retryable", False):
+        return ProviderError(
+            f"Google could not renew the access token right now ({text}). Trying again later.",
+            stage="auth",
+            retry_after=SERVER_ERROR_RETRY_AFTER,
+        )
+    # Detected by text as well as by field: google-auth puts the body in args[1] only when
+    # it was JSON, and "invalid_grant" leads args[0] either way.
+    if error == "invalid_grant" or "invalid_grant" in text:
+        description = details.get("error_description") or "Token has been expired or revoked."
+        return ProviderError(
+            f"{RECONNECT_MESSAGE} (invalid_grant: {description}).",
+            stage="auth",
+            permanent=True,
+        )
+    if error in ("invalid_client", "unauthorized_client") or "invalid_client" in text:
+        return ProviderError(
+            f"Google rejected the app's client ID or secret ({text}); check the Google OAuth "
+            "settings, then reconnect the inbox.",
+            stage="auth",
+            permanent=True,
+        )
+    return ProviderError(f"{RECONNECT_MESSAGE} ({text}).", stage="auth", permanent=True)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def api_error(response: requests.Response, action: str) -> ProviderError:
+    """Map a Gmail error reply to a ProviderError, following Google's error guide."""
+    status = response.status_code
+    message, reason = error_details(response)
+    detail = f"Gmail refused {action}: {message}" if message else f"Gmail refused {action}"
+    if status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS):
+        return ProviderError(
+            f"{detail}. Gmail asks us to slow down; trying again shortly.",
+            retry_after=retry_after(response, RATE_LIMIT_RETRY_AFTER),
+            code=status,
+        )
+    if status == 403 and reason == "dailyLimitExceeded":
+        return ProviderError(
+            f"{detail}. The daily Gmail API quota is used up; trying again later.",
+            retry_after=retry_after(response, DAILY_LIMIT_RETRY_AFTER),
+            code=status,
+        )
+    if status == 403 and reason in SCOPE_REASONS:
+        return ProviderError(
+            f"{detail}. Google was not given every permission the CRM needs; reconnect the "
+            "inbox and tick every box on Google's consent screen.",
+            stage="auth",
+            permanent=True,
+            code=status,
+        )
+    if status == 403:
+        return ProviderError(f"{detail}.", stage="auth", permanent=True, code=status)
+    if status >= 500:
+        return ProviderError(
+            f"{detail}. Google had a server error; trying again later.",
+            retry_after=retry_after(response, SERVER_ERROR_RETRY_AFTER),
+            code=status,
+        )
+    return ProviderError(f"{detail}.", stage="protocol", permanent=True, code=status)
+
+
+def error_details(response: requests.Response) -> tuple[str, str]:
+    """Return (message, first errors[].reason) from Google's error body, or blanks."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return "", ""
+    if not isinstance(error, dict):
+        return str(error or ""), ""
+    reasons = [e.get("reason", "") for e in error.get("errors", []) if isinstance(e, dict)]
+    # Newer Google errors carry the reason only in details[].reason (ErrorInfo).
+    reasons += [d.get("reason", "") for d in error.get("details", []) if isinstance(d, dict)]
+    reason = next((r for r in reasons if r), "")
+    return CONTROL_CHARS.sub("", str(error.get("message", "")))[:300], reason
+
+
+def retry_after(response: requests.Response, default: float) -> float:
+    """Return the Retry-After header in seconds (number or HTTP date), else `default`."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def json_body(response: requests.Response, action: str) -> dict:
+    """Return a JSON object body; anything else means we are not talking to Gmail."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        host = urlsplit(response.url).netloc
+        raise ProviderError(
+            f"{host} did not answer like the Gmail API while {action}.",
+            stage="protocol",
+            permanent=True,
+            code=response.status_code,
+        )
+    return body
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """Yield `exc` and what it wraps: causes, urllib3's `reason`, and wrapped arguments."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        wrapped += list(getattr(current, "args", ()))
+        pending.extend(e for e in wrapped if isinstance(e, BaseException))
+
+
+def connection_error(exc: BaseException, url: str, timeout: float) -> ProviderError:
+    """Explain a failure to reach a Google endpoint, by the first stage that went wrong."""
+    chain = list(exception_chain(exc))
+    host = urlsplit(url).hostname or url
+    where = urlsplit(url).netloc or url
+
+    def has(kind) -> bool:
+        return any(isinstance(e, kind) for e in chain)
+
+    if has(socket.gaierror) or has(urllib3.exceptions.NameResolutionError):
+        return ProviderError(f"Could not resolve {host}: check DNS on this server.", stage="dns")
+    if has(ssl.SSLError) or has(requests.exceptions.SSLError):
+        return ProviderError(
+            f"The secure connection to {where} failed; check the server's clock and CA "
+            "certificates.",
+            stage="tls",
+        )
+    if has(ConnectionRefusedError):
+        return ProviderError(f"{where} refused the connection.", stage="tcp")
+    if has(requests.Timeout) or has(TimeoutError):
+        return ProviderError(f"No answer from {where} within {timeout:g} seconds.", stage="tcp")
+    return ProviderError(f"Could not talk to {where} ({exc.__class__.__name__}).", stage="tcp")
+
+
+def may_have_arrived(exc: requests.RequestException) -> bool:
+    """Tell whether a failed request may have reached Google before the failure."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    chain = list(exception_chain(exc))
+    # NewConnectionError covers refused connections and failed name lookups.
+    unreached = (ConnectionRefusedError, socket.gaierror, urllib3.exceptions.NewConnectionError)
+    return not any(isinstance(e, unreached) for e in chain)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def api_url(api_base: str, path: str, upload: bool = False) -> str:
+    """Return the URL of a users/me endpoint (or its media-upload twin)."""
+    prefix = "upload/gmail/v1/users/me/" if upload else "gmail/v1/users/me/"
+    return api_base.rstrip("/") + "/" + prefix + path
+
+
+def parse_cursor(cursor: str) -> tuple[str, str, str | None]:
+    """Return (kind, historyId, page token) from a cursor; kind is "" when unusable."""
+    parts = (cursor or "").split(":", 2)
+    if parts[0] in ("init", "h") and len(parts) >= 2 and parts[1].isdigit():
+        return parts[0], parts[1], (parts[2] if len(parts) == 3 and parts[2] else None)
+    return "", "", None
+
+
+def require_history_id(body: dict) -> str:
+    """Return the body's historyId, which every profile and history reply carries."""
+    history_id = str(body.get("historyId", ""))
+    if not history_id.isdigit():
+        raise ProviderError(
+            "The Gmail API answered without a historyId.", stage="protocol", permanent=True
+        )
+    return history_id
+
+
+class HistoryChanges:
+    """Fold history records into messages that arrived in a label and ones deleted."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._added: dict[str, None] = {}
+        self._deleted: dict[str, None] = {}
+
+    @property
+    def added(self) -> list[str]:
+        return list(self._added)
+
+    @property
+    def deleted(self) -> list[str]:
+        return list(self._deleted)
+
+    def add_record(self, record: dict) -> None:
+        for entry in record.get("messagesAdded", []):
+            self._arrived(entry.get("message", {}))
+        for entry in record.get("labelsAdded", []):
+            # Moved into the label (un-archived, a filter ran later): it arrives now.
+            if self.label in entry.get("labelIds", []):
+                self._arrived(entry.get("message", {}))
+        for entry in record.get("messagesDeleted", []):
+            message_id = str(entry.get("message", {}).get("id", ""))
+            if message_id:
+                self._added.pop(message_id, None)
+                self._deleted[message_id] = None
+
+    def _arrived(self, message: dict) -> None:
+        message_id = str(message.get("id", ""))
+        if message_id:
+            self._deleted.pop(message_id, None)
+            self._added[message_id] = None
+
+
+def header_from_metadata(message: dict) -> FetchedHeader:
+    """Build a FetchedHeader from a messages.get(format=metadata) reply.
+
+    `raw_headers` is rebuilt as "Name: value" lines from the JSON, in Gmail's order. Header
+    values are run through the same defensive decoding as IMAP's: Gmail passes
+    RFC 2047 encoded words through, and decoding already-decoded text changes nothing.
+    """
+    fields: dict[str, list[bytes]] = {}
+    block: list[bytes] = []
+    for item in message.get("payload", {}).get("headers", []):
+        name = CONTROL_CHARS.sub("", str(item.get("name", ""))).strip()
+        if name:
+            # JSON may carry lone surrogates; they become U+FFFD like any undecodable byte.
+            value = str(item.get("value", "")).encode("utf-8", "replace")
+            fields.setdefault(name.lower(), []).append(value)
+            # Line breaks inside a value would forge extra header lines in the rebuilt block.
+            flat = value.replace(b"\r", b" ").replace(b"\n", b" ")
+            block.append(name.encode("utf-8", "replace") + b": " + flat + b"\r\n")
+
+    def text(name: str) -> str:
+        return decode_bytes(fields[name][0]) if name in fields else ""
+
+    senders = parse_addresses(fields.get("from", []))
+    return FetchedHeader(
+        ref=str(message.get("id", "")),
+        message_id=normalize_message_id(text("message-id")),
+        in_reply_to=next(iter(message_ids(CONTROL_CHARS.sub("", text("in-reply-to")))), None),
+        references=tuple(message_ids(CONTROL_CHARS.sub("", text("references")))),
+        from_addr=senders[0][1] if senders else "",
+        to_addrs=tuple(a for _, a in parse_addresses(fields.get("to", []))),
+        cc_addrs=tuple(a for _, a in parse_addresses(fields.get("cc", []))),
+        subject=decode_encoded_words(fields["subject"][0]) if "subject" in fields else "",
+        date=parse_date(fields.get("date", []), internal_date(message)),
+        size=int(message.get("sizeEstimate") or 0),
+        flags=tuple(str(label) for label in message.get("labelIds", [])),
+        from_name=senders[0][0] if senders else "",
+        raw_headers=b"".join(block),
+    )
+
+
+def internal_date(message: dict) -> datetime | None:
+    """Return Gmail's internalDate (epoch milliseconds as a string) as a UTC datetime."""
+    try:
+        return datetime.fromtimestamp(int(message["internalDate"]) / 1000, UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode bytes as unpadded base64url, the form Gmail's JSON fields use."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(value: str) -> bytes:
+    """Decode base64url with or without padding (Gmail omits it)."""
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ProviderError(
+            "Gmail returned a message that is not valid base64url.", stage="protocol"
+        ) from exc
+
+
+def can_send(scopes) -> bool:
+    """Tell whether the granted scopes allow messages.send."""
+    senders = {
+        "https://www.googleapis.com/auth/gmail.send",
+        "https://www.googleapis.com/auth/gmail.compose",
+        "https://www.googleapis.com/auth/gmail.modify",
+        "https://mail.google.com/",
+    }
+    return bool(senders.intersection(scopes))
+
+
+def check_recipients(recipients: list[str]) -> None:
+    """Refuse a send with no recipient or with a line break that could forge headers."""
+    if not recipients:
+        raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+    for address in recipients:
+        if "\r" in address or "\n" in address or "," in address:
+            raise ProviderError(
+                f"Refusing to send: the recipient {address!r} is not a single address.",
+                permanent=True,
+            )
+
+
+def with_envelope_bcc(raw: bytes, recipients: list[str]) -> bytes:
+    """Add a Bcc header for envelope recipients that no To, Cc or Bcc header names.
+
+    The SMTP path delivers to the envelope; Gmail delivers to headers. Adding Bcc makes
+    both paths reach the same people. Raw bytes are otherwise left untouched.
+    """
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    fields = split_header_fields(head)
+    named = {
+        address.casefold()
+        for name in ("to", "cc", "bcc")
+        for _, address in parse_addresses(fields.get(name, []))
+    }
+    missing = [r for r in dict.fromkeys(recipients) if r.casefold() not in named]
+    if not missing:
+        return raw
+    newline = b"\r\n" if b"\r\n" in head or not head else b"\n"
+    value = ("," + newline.decode() + " ").join(missing).encode("utf-8")
+    return b"Bcc: " + value + newline + raw

@@ -1,0 +1,696 @@
+"""Reach an Office 365 inbox through Microsoft Graph: delta sync per folder, MIME sending.
+
+Every request carries `Prefer: IdType="ImmutableId"` (it applies per request), so refs stay
+the same when a message moves between folders. The access token is refreshed shortly before
+it expires and once on a 401; Microsoft rotates refresh tokens, so each refresh goes to the
+settings' `token_saver` at once.
+
+Concurrency: Outlook allows 4 concurrent requests per app and mailbox (and 10,000 per 10
+minutes). An instance sends one request at a time; the worker must keep the number of
+instances working on the same mailbox at 4 or fewer, and honour `retry_after` on the
+temporary errors that a 429 becomes.
+
+Headers: delta cannot select `internetMessageHeaders`, yet sync needs In-Reply-To and
+References (threading) and the automatic-mail markers (Auto-Submitted, Precedence, ...: an
+out-of-office answer must not count as a reply). They cost one GET per message, so the
+cursor carries a phase. In "live" rounds (after the first deltaLink: new mail, few
+messages, where replies end sequence enrollments) every message's headers are read. In the
+"backfill" round (the first full listing, possibly tens of thousands of messages) only
+probable replies are (see `looks_like_reply`), which keeps the threads of past mail
+without a request for every message; other backfilled messages get an empty `raw_headers`,
+and sync falls back to their subject.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import requests
+
+from mailboxes.providers import microsoft_oauth
+from mailboxes.providers.base import (
+    ChangePage,
+    FetchedHeader,
+    FetchedMessage,
+    Folder,
+    MailProvider,
+    OutgoingMessage,
+    ProviderError,
+    SendResult,
+)
+from mailboxes.providers.headers import (
+    CONTROL_CHARS,
+    message_ids,
+    normalize_message_id,
+    parse_addresses,
+    split_header_fields,
+)
+from mailboxes.providers.microsoft_oauth import DEFAULT_AUTHORITY, MicrosoftAuthError
+
+GRAPH_BASE = "https://graph.microsoft.com/v1.0"
+# Refresh this long before the access token's expiry, so a token never dies mid-request.
+REFRESH_MARGIN = 300.0
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+MAX_PAGE_SIZE = 1000
+# What sync needs from each message to decide whether it concerns the CRM.
+DELTA_SELECT = ",".join(
+    [
+        "internetMessageId",
+        "subject",
+        "from",
+        "toRecipients",
+        "ccRecipients",
+        "receivedDateTime",
+        "sentDateTime",
+        "conversationId",
+        "conversationIndex",
+        "isRead",
+        "isDraft",
+    ]
+)
+# Error codes Graph uses when a delta token is void (providers.md: 410, or 400
+# syncStateNotFound on some resources); compared lower-cased.
+EXPIRED_SYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
+# Cursor phases (see the module docstring).
+BACKFILL, LIVE = "backfill", "live"
+# The internet headers kept in FetchedHeader.raw_headers: threading and addresses, plus the
+# automatic-mail markers sync checks (mailboxes/autoreply.py).
+RAW_HEADER_NAMES = {
+    "message-id",
+    "in-reply-to",
+    "references",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "content-type",
+    "return-path",
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "x-auto-response-suppress",
+}
+# A conversation's first message has a 22-byte conversationIndex; replies append 5 bytes.
+ROOT_CONVERSATION_INDEX_BYTES = 22
+REPLY_PREFIX = re.compile(
+    r"^\s*(?:re|aw|sv|vs|antw|odp|ref|res|rif|fw|fwd|wg|tr|rv|enc|答复|回复|转发|轉寄)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]",
+    re.IGNORECASE,
+)
+SHARED_MAILBOX_MESSAGE = (
+    "{address} is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
+    "nobody signs in as them. Connect a user mailbox instead (for a team inbox, a licensed "
+    "user mailbox that receives the team's mail)."
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphSettings:
+    """Hold what is needed to reach one Office 365 mailbox through Graph.
+
+    `expires_at` is the access token's expiry in epoch seconds (0 forces a refresh first).
+    `token_saver` receives {"access_token", "refresh_token", "expires_at"} every time the
+    tokens change; it must persist them before returning, because Microsoft rotates refresh
+    tokens. `verify` is requests' and msal's: True, or a CA bundle path (tests' fake).
+    Secrets are left out of repr().
+    """
+
+    email: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    authority: str = DEFAULT_AUTHORITY
+    graph_base: str = GRAPH_BASE
+    access_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    expires_at: float = 0.0
+    token_saver: Callable[[dict], None] | None = field(default=None, repr=False, compare=False)
+    verify: str | bool = True
+    timeout: float = 30.0
+
+
+class GraphProvider(MailProvider):
+    """Read and send one user's Office 365 mail through Microsoft Graph.
+
+    Folders are Graph's well-known names ("inbox", "sentitems"); refs are immutable message
+    ids; a folder's cursor is the nextLink (mid-round) or deltaLink (end of round) that Graph
+    returned, tagged with the sync phase and followed verbatim.
+    """
+
+    kind = "office365"
+    # Exchange files sent mail in Sent Items itself.
+    saves_sent_copy = True
+
+    def __init__(self, settings: GraphSettings) -> None:
+        super().__init__(settings)
+        self._session: requests.Session | None = None
+        self._access_token = settings.access_token
+        self._refresh_token = settings.refresh_token
+        self._expires_at = float(settings.expires_at or 0)
+
+    # -- interface ---------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Read the account and its mailbox settings; refuse a shared mailbox."""
+        me = self._get_json("me", action="reading the account")
+        purpose = self._get_json(
+            "me/mailboxSettings",
+            params={"$select": "userPurpose"},
+            action="reading the mailbox settings",
+        ).get("userPurpose")
+        if purpose == "shared":
+            address = me.get("mail") or me.get("userPrincipalName") or self.settings.email
+            raise ProviderError(
+                SHARED_MAILBOX_MESSAGE.format(address=address), stage="protocol", permanent=True
+            )
+
+    def is_shared_mailbox(self, upn: str) -> bool:
+        """Tell whether the address is an Office 365 shared mailbox (userPurpose "shared")."""
+        body = self._get_json(
+            f"users/{quote(upn, safe='@')}/mailboxSettings",
+            params={"$select": "userPurpose"},
+            action=f"reading the mailbox settings of {upn}",
+        )
+        return body.get("userPurpose") == "shared"
+
+    def list_folders(self) -> list[Folder]:
+        """Return Inbox and Sent Items by their well-known names; no request needed."""
+        return [Folder(name="inbox", role="inbox"), Folder(name="sentitems", role="sent")]
+
+    def changes(self, folder: str, cursor: str, limit: int) -> ChangePage:
+        """Return one delta page of `folder` after `cursor` ("" starts the initial round).
+
+        The cursor is "<phase>|<link>": the nextLink (mid-round) or deltaLink (end of a
+        round) Graph returned, followed verbatim, tagged "backfill" or "live" (see the
+        module docstring). `more` is True while Graph hands out nextLinks. A void delta
+        token (410, or 400 syncStateNotFound) or an unreadable cursor restarts the initial
+        round with `reset=True`: the caller re-reads the folder, relies on Message-IDs
+        against duplicates, and may treat refs it does not see again as deleted, since an
+        initial round lists only what exists.
+        """
+        page_size = max(1, min(limit, MAX_PAGE_SIZE))
+        phase, link = parse_cursor(cursor) if cursor else (BACKFILL, "")
+        reset = bool(cursor) and not (phase and self._is_graph_link(link))
+        if reset:
+            phase, link = BACKFILL, ""
+        body = self._delta_page(link or self._delta_start(folder), page_size)
+        if body is None:
+            if not link:
+                raise ProviderError(
+                    f"Microsoft Graph refused to start syncing {folder}.", stage="protocol"
+                )
+            # A Location header may name a fresh delta URL, but without our $select; start
+            # our own initial round instead.
+            phase, reset = BACKFILL, True
+            body = self._delta_page(self._delta_start(folder), page_size)
+            if body is None:
+                raise ProviderError(
+                    f"Microsoft Graph keeps refusing to sync {folder}; try again later.",
+                    stage="protocol",
+                )
+        return self._change_page(body, phase, reset)
+
+    def fetch_raw(self, folder: str, refs: list[str]) -> list[FetchedMessage]:
+        """Return the MIME bytes of the given messages; ones that no longer exist are skipped.
+
+        Graph's $value never marks a message read.
+        """
+        found = []
+        for ref in dict.fromkeys(refs):
+            response = self._request(
+                "GET",
+                self._url(f"me/messages/{quote(ref, safe='')}/$value"),
+                action="reading a message",
+                allow=(404,),
+            )
+            if response.status_code != 404:
+                found.append(FetchedMessage(ref=ref, raw=response.content))
+        return found
+
+    def find_by_message_id(self, folder: str, message_id: str) -> str | None:
+        """Return the id of the message in `folder` with this Message-ID, or None.
+
+        The sent copy of a message appears in Sent Items after a short lag, so a miss right
+        after sending does not prove the send failed.
+        """
+        target = normalize_message_id(message_id)
+        if target is None:
+            return None
+        # OData string literals escape a single quote by doubling it.
+        literal = target.replace("'", "''")
+        body = self._get_json(
+            f"me/mailFolders/{quote(folder, safe='')}/messages",
+            params={
+                "$filter": f"internetMessageId eq '{literal}'",
+                "$select": "id,internetMessageId",
+                "$top": "10",
+            },
+            action=f"searching {folder}",
+        )
+        for item in body.get("value", []):
+            if normalize_message_id(item.get("internetMessageId")) == target and item.get("id"):
+                return item["id"]
+        return None
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Submit the MIME bytes with sendMail once; never retry here.
+
+        Graph answers 202 without an id, so `provider_id` is the message's own Message-ID,
+        which Exchange keeps. (POSTing a draft to /me/messages and sending it would yield the
+        item id too, at the cost of two more requests and a Sent Items lag.) A 4xx is
+        permanent, a 429 temporary with `retry_after`; after a 5xx or a dropped connection
+        the message may have gone out: look it up in "sentitems" before resending.
+        """
+        raw = mime_for_graph(message)
+        self._request(
+            "POST",
+            self._url("me/sendMail"),
+            data=base64.b64encode(raw),
+            headers={"Content-Type": "text/plain"},
+            action="sending the message",
+            ok=(202,),
+        )
+        return SendResult(
+            provider_id=message.message_id, accepted_recipients=list(message.recipients)
+        )
+
+    def close(self) -> None:
+        """Close the HTTP session; safe to call twice."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    # -- delta ---------------------------------------------------------------------------
+
+    def _delta_start(self, folder: str) -> str:
+        return self._url(f"me/mailFolders/{quote(folder, safe='')}/messages/delta") + (
+            f"?$select={DELTA_SELECT}"
+        )
+
+    def _is_graph_link(self, url: str) -> bool:
+        # Never send the bearer token to a host other than Graph's, whatever a stored
+        # cursor says.
+        return url.startswith(self.settings.graph_base.rstrip("/") + "/")
+
+    def _delta_page(self, url: str, page_size: int) -> dict | None:
+        """GET one delta page; return None when Graph says the delta token is void."""
+        response = self._request(
+            "GET",
+            url,
+            action="reading changes",
+            prefer=(f"odata.maxpagesize={page_size}",),
+            allow=(400, 410),
+        )
+        if response.status_code == 410:
+            return None
+        if response.status_code == 400:
+            if error_code(response).lower() in EXPIRED_SYNC_CODES:
+                return None
+            raise graph_failure(response, "reading changes")
+        return json_body(response, "reading changes")
+
+    def _change_page(self, body: dict, phase: str, reset: bool) -> ChangePage:
+        headers, deleted = [], []
+        for item in body.get("value") or []:
+            if not isinstance(item, dict) or not item.get("id"):
+                continue
+            if "@removed" in item:
+                deleted.append(item["id"])
+                continue
+            wanted = phase == LIVE or looks_like_reply(item)
+            internet_headers = self._internet_headers(item["id"]) if wanted else None
+            headers.append(header_from_item(item, internet_headers))
+        next_link = body.get("@odata.nextLink")
+        delta_link = body.get("@odata.deltaLink")
+        if not (next_link or delta_link):
+            raise ProviderError(
+                "Microsoft Graph answered a delta request without a next or delta link.",
+                stage="protocol",
+            )
+        # The round after a deltaLink only brings changes: it is live from then on.
+        cursor = f"{phase}|{next_link}" if next_link else f"{LIVE}|{delta_link}"
+        return ChangePage(
+            headers=headers,
+            cursor=cursor,
+            more=bool(next_link),
+            reset=reset,
+            deleted=tuple(deleted),
+        )
+
+    def _internet_headers(self, ref: str) -> list[tuple[str, str]] | None:
+        """Return a message's internet headers as (name, value) pairs; None if it is gone."""
+        response = self._request(
+            "GET",
+            self._url(f"me/messages/{quote(ref, safe='')}"),
+            params={"$select": "internetMessageHeaders"},
+            action="reading a message's headers",
+            allow=(404,),
+        )
+        if response.status_code == 404:
+            # Deleted since the delta page was built; the next round reports it removed.
+            return None
+        listed = json_body(response, "reading a message's headers").get("internetMessageHeaders")
+        return [
+            (clean_text(entry.get("name")), str(entry.get("value") or ""))
+            for entry in listed or []
+            if isinstance(entry, dict) and clean_text(entry.get("name"))
+        ]
+
+    # -- HTTP and tokens -----------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.settings.graph_base.rstrip('/')}/{path}"
+
+    def _get_json(self, path: str, *, action: str, params: dict | None = None) -> dict:
+        return json_body(
+            self._request("GET", self._url(path), params=params, action=action), action
+        )
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        action: str,
+        params: dict | None = None,
+        data: bytes | None = None,
+        headers: dict | None = None,
+        prefer: tuple[str, ...] = (),
+        ok: tuple[int, ...] = (200,),
+        allow: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """Send one Graph request; refresh and retry once on 401; raise on other failures."""
+        response = self._call(method, url, params, data, headers, prefer, action)
+        if response.status_code == 401:
+            self._refresh()
+            response = self._call(method, url, params, data, headers, prefer, action)
+        if response.status_code in ok or response.status_code in allow:
+            return response
+        raise graph_failure(response, action, maybe_sent=method == "POST")
+
+    def _call(self, method, url, params, data, headers, prefer, action) -> requests.Response:
+        all_headers = {
+            "Authorization": f"Bearer {self._token()}",
+            "Accept": "application/json",
+            "Prefer": ", ".join((IMMUTABLE_IDS, *prefer)),
+            **(headers or {}),
+        }
+        try:
+            return self._http().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=all_headers,
+                # Per request, because REQUESTS_CA_BUNDLE overrides a session's `verify`.
+                verify=self.settings.verify,
+                timeout=self.settings.timeout,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise ProviderError(
+                f"The secure connection to Microsoft Graph failed while {action} ({exc}).",
+                stage="tls",
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            maybe = " The message may or may not have been sent." if method == "POST" else ""
+            raise ProviderError(
+                f"Microsoft Graph could not be reached while {action}; try again in a moment."
+                f"{maybe}",
+                stage="tcp",
+            ) from exc
+
+    def _http(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def _token(self) -> str:
+        if not self._access_token or time.time() >= self._expires_at - REFRESH_MARGIN:
+            self._refresh()
+        return self._access_token
+
+    def _refresh(self) -> None:
+        """Get new tokens with the refresh token and hand them to the token saver."""
+        s = self.settings
+        if not self._refresh_token:
+            raise MicrosoftAuthError(
+                f"Office 365: no refresh token is stored for {s.email}; reconnect the inbox.",
+                reason="reconnect",
+            )
+        tokens = microsoft_oauth.refresh(
+            s.client_id,
+            s.client_secret,
+            s.authority,
+            self._refresh_token,
+            verify=s.verify,
+            timeout=s.timeout,
+        )
+        self._access_token = tokens["access_token"]
+        self._refresh_token = tokens["refresh_token"]
+        self._expires_at = float(tokens["expires_at"])
+        if s.token_saver is not None:
+            s.token_saver(
+                {
+                    "access_token": self._access_token,
+                    "refresh_token": self._refresh_token,
+                    "expires_at": tokens["expires_at"],
+                }
+            )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def looks_like_reply(item: dict) -> bool:
+    """Tell whether a message probably answers another, so its headers are worth a GET.
+
+    Exchange grows conversationIndex by 5 bytes per reply level; a reply/forward prefix in
+    the subject catches replies whose parent Exchange never saw.
+    """
+    index = item.get("conversationIndex")
+    if isinstance(index, str) and index:
+        try:
+            if len(base64.b64decode(index)) > ROOT_CONVERSATION_INDEX_BYTES:
+                return True
+        except (binascii.Error, ValueError):
+            pass
+    return bool(REPLY_PREFIX.match(str(item.get("subject") or "")))
+
+
+def clean_text(value: object) -> str:
+    """Return a single-line string without control characters."""
+    return " ".join(CONTROL_CHARS.sub("", str(value or "")).split())
+
+
+def recipient(entry: object) -> tuple[str, str]:
+    """Return (name, address) of a Graph recipient object, ("", "") when unusable."""
+    address = entry.get("emailAddress") if isinstance(entry, dict) else None
+    if not isinstance(address, dict):
+        return "", ""
+    return clean_text(address.get("name")), clean_text(address.get("address"))
+
+
+def recipients(entries: object) -> tuple[str, ...]:
+    """Return the addresses of a Graph recipient list, skipping entries without one."""
+    if not isinstance(entries, list):
+        return ()
+    return tuple(address for _, address in map(recipient, entries) if "@" in address)
+
+
+def parse_graph_time(value: object) -> datetime | None:
+    """Parse Graph's ISO 8601 timestamps ("2024-05-01T10:00:00Z") as aware datetimes."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # Graph's times are UTC; FetchedHeader promises an aware datetime.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def header_from_item(item: dict, internet_headers: list[tuple[str, str]] | None) -> FetchedHeader:
+    """Build a FetchedHeader from one delta item and, when read, its internet headers.
+
+    Graph has no size property in v1.0, so `size` is 0. sentDateTime is the Date header;
+    receivedDateTime the arrival time. `raw_headers` keeps RAW_HEADER_NAMES as
+    "Name: value" lines, or is empty when the headers were not read (or Exchange has none,
+    as for drafts).
+    """
+    from_name, from_addr = recipient(item.get("from") or item.get("sender"))
+    values: dict[str, str] = {}
+    block = []
+    for name, value in internet_headers or ():
+        flat = CONTROL_CHARS.sub("", value.replace("\r", " ").replace("\n", " "))
+        values.setdefault(name.lower(), flat)
+        if name.lower() in RAW_HEADER_NAMES:
+            # Line breaks inside a value would forge extra lines in the rebuilt block.
+            block.append(f"{name}: {flat}\r\n".encode("utf-8", "replace"))
+    flags = []
+    if item.get("isRead"):
+        flags.append("\\Seen")
+    if item.get("isDraft"):
+        flags.append("\\Draft")
+    return FetchedHeader(
+        ref=item["id"],
+        message_id=normalize_message_id(item.get("internetMessageId")),
+        in_reply_to=next(iter(message_ids(values.get("in-reply-to", ""))), None),
+        references=tuple(message_ids(values.get("references", ""))),
+        from_addr=from_addr,
+        to_addrs=recipients(item.get("toRecipients")),
+        cc_addrs=recipients(item.get("ccRecipients")),
+        subject=clean_text(item.get("subject")),
+        date=parse_graph_time(item.get("sentDateTime"))
+        or parse_graph_time(item.get("receivedDateTime")),
+        size=0,
+        flags=tuple(flags),
+        from_name=from_name,
+        raw_headers=b"".join(block),
+    )
+
+
+def parse_cursor(cursor: str) -> tuple[str, str]:
+    """Return (phase, link) from a cursor; ("", "") when it is not one of ours."""
+    phase, separator, link = cursor.partition("|")
+    if separator and phase in (BACKFILL, LIVE) and link:
+        return phase, link
+    return "", ""
+
+
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def mime_for_graph(message: OutgoingMessage) -> bytes:
+    """Return the bytes to hand sendMail, with a Bcc header for envelope-only recipients.
+
+    Graph takes recipients from the MIME headers, not from an envelope. Envelope addresses
+    missing from To/Cc/Bcc are added as Bcc (Exchange keeps Bcc out of what others see).
+    Header addresses missing from the envelope are refused: Graph would send to them, and
+    the envelope is what the privacy check approved.
+    """
+    if not message.recipients:
+        raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+    for address in message.recipients:
+        if any(c in address for c in "\r\n,;<>"):
+            raise ProviderError(
+                f"Refusing to send: the recipient {address!r} is not a plain address.",
+                permanent=True,
+            )
+    raw = message.raw
+    match = HEADER_END.search(raw)
+    head_end = match.start() if match else len(raw)
+    fields = split_header_fields(raw[:head_end])
+    listed = {
+        address.lower()
+        for name in ("to", "cc", "bcc")
+        for _, address in parse_addresses(fields.get(name, []))
+    }
+    envelope = {address.lower() for address in message.recipients}
+    unapproved = sorted(listed - envelope)
+    if unapproved:
+        raise ProviderError(
+            "Refusing to send: the message's headers name recipients that are not in its "
+            f"envelope ({', '.join(unapproved)}); Office 365 would deliver to them too.",
+            permanent=True,
+        )
+    missing = [address for address in message.recipients if address.lower() not in listed]
+    if not missing:
+        return raw
+    newline = b"\r\n" if b"\r\n" in raw[: head_end + 2] else b"\n"
+    bcc = b"Bcc: " + (b"," + newline + b" ").join(a.encode() for a in missing) + newline
+    return bcc + raw
+
+
+def json_body(response: requests.Response, action: str) -> dict:
+    """Return a response's JSON object, or raise when Graph sent something else."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ProviderError(
+            f"Microsoft Graph sent an unreadable answer while {action}.", stage="protocol"
+        ) from exc
+    if not isinstance(body, dict):
+        raise ProviderError(
+            f"Microsoft Graph sent an unexpected answer while {action}.", stage="protocol"
+        )
+    return body
+
+
+def error_code(response: requests.Response) -> str:
+    """Return Graph's error code ("" when the body has none)."""
+    return graph_error_detail(response)[0]
+
+
+def graph_error_detail(response: requests.Response) -> tuple[str, str]:
+    """Return (code, message) of Graph's {"error": {...}} body."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return "", ""
+    if not isinstance(error, dict):
+        return "", ""
+    return clean_text(error.get("code")), clean_text(error.get("message"))
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Return Retry-After in seconds (delta-seconds or an HTTP date), or None."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def graph_failure(
+    response: requests.Response, action: str, maybe_sent: bool = False
+) -> ProviderError:
+    """Classify a Graph error answer: 429 and 5xx are temporary, other 4xx permanent.
+
+    `maybe_sent` marks a POST whose server failure leaves its effect unknown.
+    """
+    status = response.status_code
+    code, text = graph_error_detail(response)
+    detail = f"{status} {code}: {text}" if code else f"HTTP {status}"
+    unknown = " The message may or may not have been sent." if maybe_sent else ""
+    if status == 429:
+        return ProviderError(
+            f"Microsoft Graph is throttling this mailbox while {action} ({detail}); slowing down.",
+            retry_after=retry_after(response),
+            code=status,
+        )
+    if status >= 500:
+        return ProviderError(
+            f"Microsoft Graph failed while {action} ({detail}); try again later.{unknown}",
+            retry_after=retry_after(response),
+            code=status,
+        )
+    if status in (401, 403):
+        return ProviderError(
+            f"Microsoft Graph refused access while {action} ({detail}). Reconnect the inbox "
+            "and accept every permission, or ask an administrator whether access is blocked.",
+            stage="auth",
+            permanent=True,
+            code=status,
+        )
+    return ProviderError(
+        f"Microsoft Graph refused {action} ({detail}).",
+        stage="protocol",
+        permanent=True,
+        code=status,
+    )

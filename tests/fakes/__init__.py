@@ -1,0 +1,1 @@
+"""Local fakes of mail providers' HTTP APIs for integration tests."""
