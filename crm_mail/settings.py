@@ -154,7 +154,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic jobs (sync, reconciliation)
+CELERY_BEAT_SCHEDULE = {
+    "sync-inboxes": {"task": "mailboxes.sync_all", "schedule": env_int("CRM_SYNC_SECONDS", 120)},
+    "parse-bodies": {"task": "mailboxes.fill_bodies", "schedule": 60.0},
+    "reconcile-inboxes": {"task": "mailboxes.reconcile_all", "schedule": 6 * 3600.0},
+}
 
 # Secrets at rest (inbox passwords, OAuth tokens): Fernet keys, the first one encrypts.
 # Required in production; development derives one from SECRET_KEY.

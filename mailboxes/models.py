@@ -229,6 +229,9 @@ class EmailMessage(models.Model):
     size = models.PositiveIntegerField(default=0)
     is_auto_reply = models.BooleanField(default=False)
     auto_reply_reason = models.CharField(max_length=100, blank=True)
+    # Bodies are parsed and sanitized after the timeline row exists (sync stays fast);
+    # until then the row shows its headers and the raw bytes are kept.
+    body_parsed = models.BooleanField(default=False)
     malformed = models.BooleanField(default=False)
     parse_error = models.TextField(blank=True)
     raw = models.BinaryField(null=True, blank=True)

@@ -1,0 +1,227 @@
+"""The "Connect personal email" flow: address, recommended provider, disclosure, credentials.
+
+Every connection is verified against the real servers before anything is saved; a failure
+says what failed in words a user can act on and keeps what they typed.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .. import autodetect
+from ..connections import imap_settings
+from ..constants import Provider
+from ..disclosures import DISCLOSURES
+from ..forms import AddressForm, ExchangeConnectForm, ImapConnectForm
+from ..models import DomainServerSettings
+from ..providers.base import ProviderError
+from ..providers.imap_smtp import ImapSmtpProvider
+from ..services import MailboxRuleError, check_address_free, mailbox_connect_personal
+from .common import connected, provider_error_text
+
+
+def _require_sending_seat(user):
+    if not user.can_send_email:
+        raise PermissionDenied("A View-only seat cannot connect an inbox.")
+
+
+CONNECT_URLS = {
+    Provider.GMAIL: "mailboxes:connect-oauth",
+    Provider.OFFICE365: "mailboxes:connect-oauth",
+    Provider.EXCHANGE: "mailboxes:connect-exchange",
+    Provider.IMAP: "mailboxes:connect-imap",
+}
+CONNECT_ARGS = {Provider.GMAIL: ("gmail",), Provider.OFFICE365: ("office365",)}
+
+
+def _choice(provider: str, email: str, recommended: bool) -> dict:
+    return {
+        "provider": provider,
+        "label": Provider(provider).label,
+        "disclosure": DISCLOSURES[provider],
+        "url": reverse(CONNECT_URLS[provider], args=CONNECT_ARGS.get(provider, ()))
+        + f"?email={email}",
+        "recommended": recommended,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_start(request):
+    """Ask for the address, then recommend a provider from its domain and offer the others."""
+    _require_sending_seat(request.user)
+    form = AddressForm(request.POST or None)
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        try:
+            check_address_free(email)
+        except MailboxRuleError as exc:
+            if not request.user.mailboxes.filter(email__iexact=email).exists():
+                form.add_error("email", str(exc))
+                return render(request, "mailboxes/connect_start.html", context)
+        recommendation = autodetect.recommend_provider(email)
+        if recommendation.refused:
+            form.add_error("email", recommendation.refused)
+            return render(request, "mailboxes/connect_start.html", context)
+        others = [p for p in recommendation.alternatives if p != recommendation.provider]
+        context.update(
+            email=email,
+            why=recommendation.why,
+            choices=[_choice(recommendation.provider, email, True)]
+            + [_choice(p, email, False) for p in others],
+        )
+    return render(request, "mailboxes/connect_start.html", context)
+
+
+def _domain_settings(email: str):
+    domain = email.rsplit("@", 1)[-1]
+    row = DomainServerSettings.objects.filter(domain__iexact=domain).first()
+    if row is None:
+        return None
+    return {
+        "imap_host": row.imap_host,
+        "imap_port": row.imap_port,
+        "imap_security": row.imap_security,
+        "smtp_host": row.smtp_host,
+        "smtp_port": row.smtp_port,
+        "smtp_security": row.smtp_security,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_imap(request):
+    """Email and password; servers detected (admin settings, known, autoconfig, SRV, probe)."""
+    _require_sending_seat(request.user)
+    if request.method == "POST":
+        form = ImapConnectForm(request.POST)
+        if form.is_valid():
+            error = None
+            email = form.cleaned_data["email"]
+            config, secret = form.config(), form.secret()
+            try:
+                with ImapSmtpProvider(imap_settings(config, secret, email)) as provider:
+                    provider.verify()
+                mailbox = mailbox_connect_personal(
+                    request.user,
+                    provider=Provider.IMAP,
+                    email=email,
+                    secret=secret,
+                    config=config,
+                )
+            except ProviderError as exc:
+                error = provider_error_text(exc)
+            except MailboxRuleError as exc:
+                error = str(exc)
+            if error is None:
+                connected(request, mailbox)
+                return redirect("mailboxes:settings")
+            form.add_error(None, error)
+        guess = None
+    else:
+        email = request.GET.get("email", "").strip().lower()
+        guess = (
+            autodetect.detect_servers(email, domain_settings=_domain_settings(email))
+            if email
+            else None
+        )
+        initial = {"email": email}
+        if guess and guess.imap_host:
+            initial.update(
+                imap_host=guess.imap_host,
+                imap_port=guess.imap_port,
+                imap_security=guess.imap_security,
+                smtp_host=guess.smtp_host,
+                smtp_port=guess.smtp_port,
+                smtp_security=guess.smtp_security,
+                username=guess.username if guess.username != email else "",
+            )
+        form = ImapConnectForm(initial=initial)
+    return render(
+        request,
+        "mailboxes/connect_imap.html",
+        {"form": form, "guess": guess, "disclosure": DISCLOSURES[Provider.IMAP]},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_exchange(request):
+    """Email and password; Autodiscover first, then the optional username and EWS URL."""
+    _require_sending_seat(request.user)
+    from ..providers.ews import EwsProvider, EwsSettings
+    from ..providers.ews_urls import autodiscover_candidates, ews_url_from_webmail
+
+    candidates = []
+    if request.method == "POST":
+        form = ExchangeConnectForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            ews_url = data["ews_url"].strip()
+            if ews_url and not ews_url.lower().endswith(".asmx"):
+                # A pasted webmail address: use the EWS URL it most likely stands for.
+                guessed = ews_url_from_webmail(ews_url)
+                if guessed is None:
+                    form.add_error("ews_url", "This is neither an EWS URL nor a webmail address.")
+                ews_url = guessed or ews_url
+            if not form.errors:
+                settings_ = EwsSettings(
+                    email=data["email"],
+                    password=data["password"],
+                    username=data["username"],
+                    ews_url=ews_url,
+                )
+                try:
+                    with EwsProvider(settings_) as provider:
+                        provider.verify()
+                        found_url, auth_type = provider.ews_url, provider.auth_type
+                    mailbox = mailbox_connect_personal(
+                        request.user,
+                        provider=Provider.EXCHANGE,
+                        email=data["email"],
+                        secret={"password": data["password"]},
+                        config={
+                            "username": data["username"],
+                            "ews_url": found_url,
+                            "auth_type": auth_type,
+                        },
+                    )
+                except ProviderError as exc:
+                    form.add_error(None, provider_error_text(exc))
+                    if not ews_url:
+                        candidates = autodiscover_candidates(data["email"])
+                except MailboxRuleError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    connected(request, mailbox)
+                    return redirect("mailboxes:settings")
+            if ews_url != data["ews_url"].strip():
+                form.data = form.data.copy()
+                form.data["ews_url"] = ews_url
+    else:
+        form = ExchangeConnectForm(initial={"email": request.GET.get("email", "")})
+    return render(
+        request,
+        "mailboxes/connect_exchange.html",
+        {"form": form, "candidates": candidates, "disclosure": DISCLOSURES[Provider.EXCHANGE]},
+    )
+
+
+@login_required
+@require_GET
+def connect_oauth_intro(request, provider):
+    """Show what connecting Gmail or Office 365 gives access to, then go to its sign-in."""
+    _require_sending_seat(request.user)
+    start = {"gmail": "mailboxes:oauth-google", "office365": "mailboxes:oauth-microsoft"}[provider]
+    return render(
+        request,
+        "mailboxes/connect_oauth.html",
+        {
+            "label": Provider(provider).label,
+            "disclosure": DISCLOSURES[provider],
+            "start_url": reverse(start) + f"?email={request.GET.get('email', '')}",
+        },
+    )

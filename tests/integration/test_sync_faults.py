@@ -1,0 +1,141 @@
+"""Faults during sync against a real Dovecot: nothing lost, nothing logged twice.
+
+- the server's connection drops in the middle of fetching message bodies;
+- the worker process is killed in the middle of writing a batch (SIGKILL, no cleanup);
+(the UIDVALIDITY change is in test_sync_imap.py).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from email.message import EmailMessage as MimeMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from mailboxes.models import EmailMessage, FolderSync
+from mailboxes.services import mailbox_connect_personal
+from mailboxes.sync import sync_mailbox
+from records.models import ActivityLink
+from tests.factories import ContactFactory
+from tests.servers import server_missing
+
+from .flaky_proxy import CuttingProxy
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+ME = "rep@crm.example"
+MESSAGES = 40
+
+
+def big_message(i: int) -> bytes:
+    msg = MimeMessage()
+    msg["From"], msg["To"], msg["Subject"] = "zoe@client.example", ME, f"Report {i}"
+    msg["Message-ID"] = make_msgid(domain="test.example")
+    msg.set_content(("Quarterly figures line. " * 40 + "\n") * 20)  # ~20 KB
+    return bytes(msg)
+
+
+def connect(owner, dovecot, port):
+    return mailbox_connect_personal(
+        owner,
+        provider="imap",
+        email=ME,
+        secret={"password": dovecot.password},
+        config={
+            "username": dovecot.user,
+            "imap_host": "127.0.0.1",
+            "imap_port": port,
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": 1,
+            "smtp_security": "none",
+        },
+    )
+
+
+@pytest.mark.django_db
+def test_connection_dropped_mid_fetch_loses_and_duplicates_nothing(dovecot, owner):
+    ContactFactory(owner=owner, emails=["zoe@client.example"])
+    for i in range(MESSAGES):
+        dovecot.deliver(big_message(i))
+    proxy = CuttingProxy(dovecot.host, dovecot.port)
+    try:
+        inbox = connect(owner, dovecot, proxy.port)
+        proxy.cut_after = 150_000  # past the headers, inside the message bodies
+        sync_mailbox(inbox.pk)
+        assert proxy.cuts >= 1
+        state = FolderSync.objects.get(mailbox=inbox, role="inbox")
+        assert state.last_error and state.cursor == ""  # nothing half-committed
+        assert EmailMessage.objects.count() == 0
+        proxy.cut_after = None
+        sync_mailbox(inbox.pk)
+    finally:
+        proxy.close()
+    assert EmailMessage.objects.count() == MESSAGES
+    assert ActivityLink.objects.count() == MESSAGES
+    assert FolderSync.objects.get(mailbox=inbox, role="inbox").last_error == ""
+
+
+def _wait_for_lock_wait(pid_pattern: str, worker, timeout: float = 30.0) -> None:
+    with connection.cursor() as cursor:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # Inside a transaction PostgreSQL caches pg_stat_activity: take a fresh look.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query ILIKE %s",
+                [pid_pattern],
+            )
+            if cursor.fetchone()[0]:
+                return
+            if worker.poll() is not None:
+                raise AssertionError(f"the worker ended early: {worker.stderr.read()}")
+            time.sleep(0.05)
+    raise AssertionError("the worker never reached the locked write")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_batch_logs_everything_once_after_restart(dovecot, owner):
+    if connection.vendor != "postgresql":
+        server_missing("PostgreSQL (the test holds a table lock to stop the worker mid-batch)")
+    ContactFactory(owner=owner, emails=["zoe@client.example"])
+    for i in range(MESSAGES):
+        dovecot.deliver(big_message(i))
+    inbox = connect(owner, dovecot, dovecot.port)
+    settings = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm_mail.settings",
+        "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}",
+    }
+    script = (
+        f"import django; django.setup(); from mailboxes.sync import sync_mailbox; "
+        f"sync_mailbox({inbox.pk})"
+    )
+    # Hold the timeline table so the worker blocks halfway through writing its batch:
+    # threads, activities and messages are inserted, the timeline links are not.
+    blocker = connection.cursor()
+    connection.set_autocommit(False)
+    blocker.execute("LOCK TABLE records_activitylink IN EXCLUSIVE MODE")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for_lock_wait("%records_activitylink%", worker)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
+    assert EmailMessage.objects.count() == 0  # the killed batch left nothing behind
+    sync_mailbox(inbox.pk)
+    assert EmailMessage.objects.count() == MESSAGES
+    assert ActivityLink.objects.count() == MESSAGES
+    assert EmailMessage.objects.values("message_id").distinct().count() == MESSAGES

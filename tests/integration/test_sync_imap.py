@@ -1,0 +1,135 @@
+"""Sync of an IMAP inbox against a real Dovecot: what is logged, where, and never twice."""
+
+from email.message import EmailMessage as MimeMessage
+from email.utils import format_datetime, make_msgid
+
+import pytest
+from django.utils import timezone
+
+from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
+from mailboxes.services import mailbox_connect_personal
+from mailboxes.sync import sync_mailbox
+from records.models import ActivityLink
+from records.services import association_create
+from tests.factories import CompanyFactory, ContactFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+ME = "rep@crm.example"
+
+
+def mime(sender, to, subject="Hello", *, message_id=None, in_reply_to=None, extra=None):
+    msg = MimeMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = message_id or make_msgid(domain="test.example")
+    msg["Date"] = format_datetime(timezone.now())
+    if in_reply_to:
+        msg["In-Reply-To"] = msg["References"] = in_reply_to
+    for name, value in (extra or {}).items():
+        msg[name] = value
+    msg.set_content(f"Body of {subject}")
+    return bytes(msg)
+
+
+@pytest.fixture
+def inbox(dovecot, owner):
+    dovecot.create_folder("Sent")
+    return mailbox_connect_personal(
+        owner,
+        provider="imap",
+        email=ME,
+        secret={"password": dovecot.password},
+        config={
+            "username": dovecot.user,
+            "imap_host": dovecot.host,
+            "imap_port": dovecot.port,
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": 1,
+            "smtp_security": "none",
+        },
+    )
+
+
+def test_mail_with_contacts_is_logged_on_contact_and_associated_records(dovecot, inbox, owner):
+    contact = ContactFactory(owner=owner, emails=["anna@client.example"])
+    company = CompanyFactory(owner=owner)
+    association_create(contact, company)
+    dovecot.deliver(mime("Anna <anna@client.example>", ME, "Quote please"))
+    dovecot.deliver(mime("news@spam.example", ME, "Newsletter"))
+    dovecot.deliver(mime(ME, "anna@client.example", "Your quote"), folder="Sent")
+
+    assert sync_mailbox(inbox.pk) == 2
+
+    logged = EmailMessage.objects.order_by("subject")
+    assert [(m.subject, m.direction, m.match_reason) for m in logged] == [
+        ("Quote please", "in", "address"),
+        ("Your quote", "out", "address"),
+    ]
+    for record in (contact, company):
+        assert ActivityLink.objects.filter(record=record).count() == 2
+    inbox_state = FolderSync.objects.get(mailbox=inbox, role="inbox")
+    assert (inbox_state.seen, inbox_state.logged, inbox_state.skipped) == (2, 1, 1)
+    assert inbox_state.skip_reasons == {"no CRM contact": 1}
+    assert inbox_state.last_success_at is not None
+    assert not EmailMessage.objects.filter(subject="Newsletter").exists()
+
+
+def test_a_reply_joins_the_thread_of_the_email_it_answers(dovecot, inbox, owner):
+    contact = ContactFactory(owner=owner, emails=["bob@client.example"])
+    first_id = make_msgid(domain="test.example")
+    dovecot.deliver(mime(ME, "bob@client.example", "Plan", message_id=first_id), folder="Sent")
+    sync_mailbox(inbox.pk)
+    # Bob answers from another address the CRM doesn't know: the thread headers match it.
+    dovecot.deliver(mime("bob@home.example", ME, "Re: Plan", in_reply_to=first_id))
+    sync_mailbox(inbox.pk)
+    reply = EmailMessage.objects.get(subject="Re: Plan")
+    assert reply.match_reason == "thread"
+    assert reply.thread_id == EmailMessage.objects.get(message_id=first_id).thread_id
+    assert ActivityLink.objects.filter(record=contact).count() == 2
+
+
+def test_sync_is_idempotent_and_survives_a_uidvalidity_change(dovecot, inbox, owner):
+    ContactFactory(owner=owner, emails=["cara@client.example"])
+    for i in range(3):
+        dovecot.deliver(mime("cara@client.example", ME, f"Note {i}"))
+    sync_mailbox(inbox.pk)
+    sync_mailbox(inbox.pk)
+    dovecot.bump_uidvalidity("INBOX")
+    dovecot.deliver(mime("cara@client.example", ME, "After the restore"))
+    sync_mailbox(inbox.pk)
+    assert EmailMessage.objects.count() == 4
+    assert ActivityLink.objects.count() == 4
+    state = FolderSync.objects.get(mailbox=inbox, role="inbox")
+    assert state.skip_reasons.get("already logged") == 3
+
+
+def test_a_message_deleted_in_the_crm_is_not_imported_again(dovecot, inbox, owner):
+    ContactFactory(owner=owner, emails=["dan@client.example"])
+    message_id = make_msgid(domain="test.example")
+    dovecot.deliver(mime("dan@client.example", ME, "Forget me", message_id=message_id))
+    sync_mailbox(inbox.pk)
+    logged = EmailMessage.objects.get()
+    Tombstone.objects.create(mailbox=inbox, message_id=logged.message_id, deleted_by=owner)
+    logged.activity.delete()
+    dovecot.bump_uidvalidity("INBOX")
+    sync_mailbox(inbox.pk)
+    assert not EmailMessage.objects.exists()
+
+
+def test_auto_replies_are_marked(dovecot, inbox, owner):
+    ContactFactory(owner=owner, emails=["eve@client.example"])
+    dovecot.deliver(
+        mime("eve@client.example", ME, "Out of office", extra={"Auto-Submitted": "auto-replied"})
+    )
+    sync_mailbox(inbox.pk)
+    assert EmailMessage.objects.get().is_auto_reply
+
+
+def test_wrong_password_marks_the_inbox_needs_reconnect(dovecot, inbox):
+    Mailbox.objects.filter(pk=inbox.pk).update()
+    inbox.secret = {"password": "wrong"}
+    inbox.save()
+    sync_mailbox(inbox.pk)
+    inbox.refresh_from_db()
+    assert inbox.status == "needs_reconnect" and inbox.status_reason

@@ -1,0 +1,80 @@
+"""The account's address rules for personal and team inboxes (BOX-1, BOX-6)."""
+
+import pytest
+
+from mailboxes.models import Mailbox, TeamInbox
+from mailboxes.services import (
+    MailboxRuleError,
+    mailbox_connect_personal,
+    mailbox_connect_team,
+    mailbox_disconnect,
+    mailbox_set_default_from,
+)
+
+IMAP = {"provider": "imap", "secret": {"password": "pw"}, "config": {"imap_host": "h"}}
+
+
+@pytest.fixture
+def support(db):
+    return TeamInbox.objects.create(name="Support", kind="help_desk")
+
+
+def test_personal_address_belongs_to_one_user_and_the_error_names_the_holder(owner, teammate):
+    mailbox_connect_personal(owner, email="Shared@Acme.example", **IMAP)
+    with pytest.raises(MailboxRuleError) as exc:
+        mailbox_connect_personal(teammate, email="shared@acme.example", **IMAP)
+    assert "owner" in str(exc.value) and "personal inbox" in str(exc.value)
+
+
+def test_reconnecting_your_own_address_keeps_the_same_inbox(owner):
+    first = mailbox_connect_personal(owner, email="me@acme.example", **IMAP)
+    first.mark_needs_reconnect("expired")
+    again = mailbox_connect_personal(
+        owner, email="ME@acme.example", provider="imap", secret={"password": "new"}, config={}
+    )
+    assert again.pk == first.pk and again.status == "connected"
+    assert Mailbox.objects.get(pk=first.pk).secret == {"password": "new"}
+
+
+def test_an_address_cannot_be_both_personal_and_team(owner, support):
+    mailbox_connect_team(support, provider="gmail", email="help@acme.example", secret={}, config={})
+    with pytest.raises(MailboxRuleError) as exc:
+        mailbox_connect_personal(owner, email="help@acme.example", **IMAP)
+    assert "team address of the “Support” inbox" in str(exc.value)
+    other = TeamInbox.objects.create(name="Sales", kind="conversations")
+    with pytest.raises(MailboxRuleError):
+        mailbox_connect_team(
+            other, provider="gmail", email="help@acme.example", secret={}, config={}
+        )
+
+
+def test_personal_address_cannot_become_a_team_address(owner, support):
+    mailbox_connect_personal(owner, email="mine@acme.example", **IMAP)
+    with pytest.raises(MailboxRuleError) as exc:
+        mailbox_connect_team(
+            support, provider="office365", email="mine@acme.example", secret={}, config={}
+        )
+    assert "personal inbox" in str(exc.value)
+
+
+@pytest.mark.parametrize("provider", ["imap", "exchange"])
+def test_team_inboxes_take_gmail_or_office365_only(support, provider):
+    with pytest.raises(MailboxRuleError):
+        mailbox_connect_team(
+            support, provider=provider, email="t@acme.example", secret={}, config={}
+        )
+
+
+def test_view_only_seat_cannot_connect(viewer):
+    with pytest.raises(MailboxRuleError):
+        mailbox_connect_personal(viewer, email="v@acme.example", **IMAP)
+
+
+def test_first_inbox_is_default_from_and_disconnect_hands_it_on(owner):
+    a = mailbox_connect_personal(owner, email="a@acme.example", **IMAP)
+    b = mailbox_connect_personal(owner, email="b@acme.example", **IMAP)
+    assert (a.is_default_from, b.is_default_from) == (True, False)
+    mailbox_set_default_from(owner, b)
+    assert Mailbox.objects.get(pk=b.pk).is_default_from
+    mailbox_disconnect(Mailbox.objects.get(pk=b.pk))
+    assert Mailbox.objects.get(pk=a.pk).is_default_from
