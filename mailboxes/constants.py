@@ -42,6 +42,23 @@ class MatchReason(models.TextChoices):
     FALLBACK = "fallback", "Low-confidence match (subject and participants)"
 
 
+class BounceKind(models.TextChoices):
+    HARD = "hard", "Hard bounce"
+    SOFT = "soft", "Soft bounce"
+
+
+class SendStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    # A send whose outcome is unknown (the worker died mid-send) until the Sent folder says.
+    UNCERTAIN = "uncertain", "Uncertain"
+    RECONCILED = "reconciled", "Sent (confirmed from the Sent folder)"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Security(models.TextChoices):
     SSL = "ssl", "SSL/TLS"
     STARTTLS = "starttls", "STARTTLS"

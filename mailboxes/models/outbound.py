@@ -1,0 +1,84 @@
+"""The outbound queue: email written in the CRM, waiting for (or done with) its provider."""
+
+from django.conf import settings
+from django.db import models
+
+from ..constants import SendStatus
+from .inboxes import Mailbox
+from .messages import EmailMessage
+
+
+class Outbound(models.Model):
+    """The sending state of one email written in the CRM.
+
+    The message row (final Message-ID, bodies, raw MIME) and the timeline activity are written
+    in the same transaction as this row; a worker claims due rows with SKIP LOCKED, so each is
+    sent by one worker, and a row left in "sending" by a dead worker is looked up in the Sent
+    folder before any retry.
+    """
+
+    message = models.OneToOneField(EmailMessage, on_delete=models.CASCADE, related_name="outbound")
+    mailbox = models.ForeignKey(Mailbox, null=True, on_delete=models.SET_NULL, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    envelope_from = models.EmailField()
+    recipients = models.JSONField(default=list, help_text="Every envelope recipient, Bcc too.")
+    bcc_addrs = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=12, choices=SendStatus.choices)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The privacy check's inputs, re-checked when the email actually goes out.
+    privacy_context = models.CharField(max_length=20)
+    one_time_basis_id = models.PositiveBigIntegerField(null=True, blank=True)
+    contact_ids = models.JSONField(default=list, blank=True)
+    track = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_due")]
+
+    def __str__(self):
+        return f"{self.message} ({self.status})"
+
+
+class OutboundAttachment(models.Model):
+    """A file attached in the composer; kept with the email so a retry sends the same bytes."""
+
+    outbound = models.ForeignKey(Outbound, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    content_id = models.CharField(max_length=120, blank=True, help_text="Inline images only.")
+    data = models.BinaryField()
+
+    def __str__(self):
+        return self.filename
+
+
+class SendCounter(models.Model):
+    """Emails sent by one inbox in one window (a minute or a day): the shared throttle.
+
+    A row per window, incremented under a row lock, so every worker on every machine sees the
+    same count without Redis (the embedded setup has none).
+    """
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+    window = models.CharField(max_length=6)  # "minute" or "day"
+    starts_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "window", "starts_at"], name="send_counter_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.mailbox_id} {self.window} {self.starts_at}: {self.count}"
