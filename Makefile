@@ -19,6 +19,7 @@ run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_demo_inboxes
 	$(BIN)/python manage.py devserver $(ADDR)
 
 test: install

@@ -13,4 +13,8 @@ verdict is printed beside the target).
 BENCHMARKS = {
     "timeline": "bench.timeline",
     "contact_search": "bench.contact_search",
+    "imap_sync": "bench.imap_sync",
+    "tracking_open": "bench.tracking_open",
+    "tracking_click": "bench.tracking_click",
+    "send_throughput": "bench.send_throughput",
 }

@@ -158,6 +158,9 @@ CELERY_BEAT_SCHEDULE = {
     "sync-inboxes": {"task": "mailboxes.sync_all", "schedule": env_int("CRM_SYNC_SECONDS", 120)},
     "parse-bodies": {"task": "mailboxes.fill_bodies", "schedule": 60.0},
     "reconcile-inboxes": {"task": "mailboxes.reconcile_all", "schedule": 6 * 3600.0},
+    # Scheduled email, retries and mail held back by an inbox's sending limits.
+    "send-due-email": {"task": "mailboxes.send_due", "schedule": 30.0},
+    "tracking-flush": {"task": "mailboxes.tracking_flush", "schedule": 5.0},
 }
 
 # Secrets at rest (inbox passwords, OAuth tokens): Fernet keys, the first one encrypts.
@@ -188,6 +191,15 @@ OAUTH_VERIFY = env_str("CRM_OAUTH_CA_BUNDLE") or True
 CRM_HTML_SANITIZER = env_str("CRM_HTML_SANITIZER", "nh3")
 if CRM_HTML_SANITIZER not in ("nh3", "bleach"):
     raise ImproperlyConfigured("CRM_HTML_SANITIZER must be nh3 or bleach")
+
+# `make run` sends the demo inboxes' mail to a local catcher shown at /dev/mail/.
+CRM_MAIL_CATCHER_DIR = None if PRODUCTION else VAR_DIR / "catcher"
+CRM_MAIL_CATCHER_PORT = env_int("CRM_MAIL_CATCHER_PORT", 1025)
+
+# The composer's limits, checked on the server.
+CRM_ATTACHMENTS_MAX_BYTES = env_int("CRM_ATTACHMENTS_MAX_MB", 20) * 1024 * 1024
+CRM_MAX_RECIPIENTS = env_int("CRM_MAX_RECIPIENTS", 100)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CRM_ATTACHMENTS_MAX_BYTES + 5 * 1024 * 1024
 
 # Unsubscribe / manage-preferences links in email stay valid this long.
 PRIVACY_LINK_MAX_AGE_DAYS = env_int("CRM_PRIVACY_LINK_MAX_AGE_DAYS", 400)

@@ -1,7 +1,12 @@
-from django.http import JsonResponse
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from . import health
+from . import catcher, health
 
 
 @require_GET
@@ -9,3 +14,33 @@ def health_view(request):
     """Report database and broker reachability; 503 when either is down, for load balancers."""
     body = health.report()
     return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+
+
+@login_required
+@require_GET
+def dev_mail(request, name: str = ""):
+    """The mail the demo inboxes sent, caught locally (development only)."""
+    folder = settings.CRM_MAIL_CATCHER_DIR
+    if folder is None:
+        raise Http404("The mail catcher runs only in development")
+    from mailboxes import parsing, sanitize
+
+    files = catcher.caught(Path(folder))
+    items = []
+    for path in files[:200]:
+        headers = parsing.parse_headers(path.read_bytes()[:65536])
+        items.append({"name": path.name, "headers": headers})
+    opened = None
+    if name:
+        path = Path(folder) / name
+        if path.parent != Path(folder) or not path.is_file():
+            raise Http404("No such email")
+        parsed = parsing.parse_message(path.read_bytes())
+        opened = {
+            "name": name,
+            "headers": parsed.headers,
+            "text": parsed.text,
+            "html": sanitize.sanitize_html(parsed.html) if parsed.html else "",
+            "attachments": parsed.attachments,
+        }
+    return render(request, "dev_mail.html", {"items": items, "opened": opened})

@@ -93,7 +93,14 @@ def ews_settings(mailbox: Mailbox):
     )
 
 
+def demo_settings(mailbox: Mailbox):
+    from .providers.demo import DemoSettings
+
+    return DemoSettings(email=mailbox.email, smtp_port=settings.CRM_MAIL_CATCHER_PORT)
+
+
 SETTINGS_BUILDERS = {
+    Provider.DEMO: demo_settings,
     Provider.IMAP: lambda m: imap_settings(m.config, m.secret, m.email),
     Provider.GMAIL: gmail_settings,
     Provider.OFFICE365: graph_settings,

@@ -8,6 +8,7 @@ class Provider(models.TextChoices):
     OFFICE365 = "office365", "Office 365"
     EXCHANGE = "exchange", "Exchange (on-premises)"
     IMAP = "imap", "Other (IMAP/SMTP)"
+    DEMO = "demo", "Demo inbox (local mail catcher)"
 
 
 # Team inboxes are read by many people through the provider's API; IMAP is not offered there.

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.core.cache import cache
 
-from . import bodies, sync
+from . import bodies, sending, sync
 
 LOCK_SECONDS = 15 * 60
 
@@ -51,3 +51,28 @@ def fill_bodies() -> int:
     while (done := bodies.fill_pending()) and total < 5000:
         total += done
     return total
+
+
+@shared_task(name="mailboxes.send_outbound", acks_late=True)
+def send_outbound(outbound_id: int) -> str | None:
+    # Idempotent: the row is claimed with SKIP LOCKED, so a redelivered task finds it taken
+    # or done and returns None.
+    return sending.send_outbound(outbound_id)
+
+
+@shared_task(name="mailboxes.send_due")
+def send_due() -> int:
+    return sum(sending.send_due().values())
+
+
+@shared_task(name="mailboxes.tracking_flush")
+def tracking_flush() -> int:
+    """Write the open and click hits the web processes buffered in Redis, in one batch."""
+    from . import tracking
+
+    return tracking.flush_events()
+
+
+@shared_task(name="mailboxes.file_sent_copies", acks_late=True)
+def file_sent_copies(mailbox_id: int, outbound_ids: list[int]) -> int:
+    return sending.file_sent_copies(mailbox_id, outbound_ids)

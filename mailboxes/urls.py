@@ -1,11 +1,51 @@
 from django.urls import path, re_path
 
-from .views import connect, oauth, settings_email, team_inboxes
+from .views import (
+    composer,
+    connect,
+    content,
+    oauth,
+    outbound,
+    settings_email,
+    team_inboxes,
+    threads,
+)
 
 app_name = "mailboxes"
 
+_record = "records/<slug:type_slug>/<int:pk>/"
+
 urlpatterns = [
+    path(_record + "email/", composer.compose, name="compose"),
+    path(_record + "email/<int:message_pk>/thread/", threads.thread, name="thread"),
+    re_path(
+        r"^records/(?P<type_slug>[-\w]+)/(?P<pk>\d+)/email/(?P<message_pk>\d+)/"
+        r"(?P<action>cancel|send-now|send-again|mark-sent)/$",
+        outbound.outbound_action,
+        name="outbound-action",
+    ),
+    path("email/<int:message_pk>/body/", threads.body, name="email-body"),
+    path(
+        _record + "email/templates/<int:template_pk>/",
+        composer.insert_template,
+        name="insert-template",
+    ),
     path("settings/email/", settings_email.email_settings, name="settings"),
+    re_path(
+        r"^settings/email/(?P<kind>templates|snippets|signatures)/$",
+        content.content_list,
+        name="content",
+    ),
+    re_path(
+        r"^settings/email/(?P<kind>templates|snippets|signatures)/(?P<pk>\d+)/$",
+        content.content_edit,
+        name="content-edit",
+    ),
+    re_path(
+        r"^settings/email/(?P<kind>templates|snippets|signatures)/(?P<pk>\d+)/delete/$",
+        content.content_delete,
+        name="content-delete",
+    ),
     path("settings/email/<int:pk>/default/", settings_email.set_default_from, name="default"),
     path("settings/email/<int:pk>/disconnect/", settings_email.disconnect, name="disconnect"),
     path("settings/email/connect/", connect.connect_start, name="connect"),

@@ -172,7 +172,8 @@ def load_demo(seed: int = 7, contacts: int = 200) -> dict:
         )
         record_save(deal)
         association_create(deal, company)
-        for contact in rng.sample([p for p in people if p.email.endswith(company.domain)], 2):
+        colleagues = [p for p in people if p.email.endswith(company.domain)]
+        for contact in rng.sample(colleagues, min(2, len(colleagues))):
             association_create(deal, contact)
         deals.append(deal)
 

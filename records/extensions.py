@@ -2,6 +2,7 @@
 
 - Record panels: a block in the left column of a record page (privacy adds "Communication
   preferences" to contacts). A panel is a template plus a function that builds its context.
+- Record actions: buttons beside Note and Task (mailboxes adds Email) that open a panel.
 - Settings sections: links in the admin area's navigation.
 """
 
@@ -18,6 +19,16 @@ class RecordPanel:
 
 
 @dataclass(frozen=True)
+class RecordAction:
+    """A button among a record page's actions that loads a panel into #record-drawer."""
+
+    key: str
+    label: str
+    url_name: str  # reversed with (type_slug, pk)
+    visible: Callable  # (user, record) -> bool
+
+
+@dataclass(frozen=True)
 class SettingsSection:
     key: str
     label: str
@@ -25,11 +36,20 @@ class SettingsSection:
 
 
 _panels: dict[str, RecordPanel] = {}
+_actions: dict[str, RecordAction] = {}
 _sections: dict[str, SettingsSection] = {}
 
 
 def register_record_panel(panel: RecordPanel) -> None:
     _panels[panel.key] = panel
+
+
+def register_record_action(action: RecordAction) -> None:
+    _actions[action.key] = action
+
+
+def actions_for(user, record) -> list[RecordAction]:
+    return [a for a in _actions.values() if a.visible(user, record)]
 
 
 def register_settings_section(section: SettingsSection) -> None:

@@ -13,6 +13,17 @@ from records.constants import RecordAccess, Seat
 
 from .factories import ContactFactory, TeamFactory, UserFactory
 
+# Real servers and provider fakes, for every test module that asks for them.
+from .fakes.fixtures import (  # noqa: F401
+    dovecot,
+    dovecot_server,
+    exchange_certificate,
+    fake_exchange,
+    fake_google,
+    fake_microsoft,
+    smtp_sink,
+)
+
 
 @pytest.fixture
 def blue(db):
@@ -62,7 +73,15 @@ def contact(owner):
 
 
 def pytest_configure(config):
+    import os
+
     from django.conf import settings
+
+    # Under CI the suite runs on the real PostgreSQL: SQLite would hide what the product
+    # relies on (trigram search, SKIP LOCKED, table locks in the fault tests).
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if os.environ.get("CI", "").lower() == "true" and not engine.endswith("postgresql"):
+        raise pytest.UsageError("CI=true needs DATABASE_URL pointing at PostgreSQL")
 
     # The real hasher costs ~0.3 s a password on these machines; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,6 +2,14 @@ from .content import EmailTemplate, Signature, Snippet
 from .inboxes import DomainServerSettings, FolderSync, Mailbox, SendAsAddress, TeamInbox
 from .messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
 from .outbound import Outbound, OutboundAttachment, SendCounter
+from .tracking import (
+    TrackedLink,
+    TrackingCursor,
+    TrackingEvent,
+    TrackingKind,
+    TrackingReason,
+    TrackingRollup,
+)
 
 __all__ = [
     "BouncedAddress",
@@ -19,4 +27,10 @@ __all__ = [
     "Snippet",
     "TeamInbox",
     "Tombstone",
+    "TrackedLink",
+    "TrackingCursor",
+    "TrackingEvent",
+    "TrackingKind",
+    "TrackingReason",
+    "TrackingRollup",
 ]

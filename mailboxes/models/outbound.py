@@ -46,6 +46,17 @@ class Outbound(models.Model):
     def __str__(self):
         return f"{self.message} ({self.status})"
 
+    @property
+    def available_actions(self) -> list[tuple[str, str]]:
+        """What the rep can do with it now, as (action, label) for the timeline."""
+        if self.status in (SendStatus.SCHEDULED, SendStatus.QUEUED):
+            return [("send-now", "Send now"), ("cancel", "Cancel")]
+        if self.status == SendStatus.UNCERTAIN:
+            return [("mark-sent", "It was sent"), ("send-again", "Send again")]
+        if self.status == SendStatus.FAILED:
+            return [("send-again", "Try again")]
+        return []
+
 
 class OutboundAttachment(models.Model):
     """A file attached in the composer; kept with the email so a retry sends the same bytes."""

@@ -16,6 +16,7 @@ PROVIDERS: dict[str, str] = {
     "gmail": "mailboxes.providers.gmail.GmailProvider",
     "office365": "mailboxes.providers.graph.GraphProvider",
     "exchange": "mailboxes.providers.ews.EwsProvider",
+    "demo": "mailboxes.providers.demo.DemoProvider",
 }
 
 __all__ = ["PROVIDERS", "MailProvider", "ProviderError", "get_provider", "provider_class"]

@@ -109,6 +109,12 @@ REPLY_PREFIX = re.compile(
     r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]",
     re.IGNORECASE,
 )
+
+
+class SharedMailboxError(ProviderError):
+    """The account is an Office 365 shared mailbox, which cannot be connected (BOX-3)."""
+
+
 SHARED_MAILBOX_MESSAGE = (
     "{address} is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
     "nobody signs in as them. Connect a user mailbox instead (for a team inbox, a licensed "
@@ -171,7 +177,7 @@ class GraphProvider(MailProvider):
         ).get("userPurpose")
         if purpose == "shared":
             address = me.get("mail") or me.get("userPrincipalName") or self.settings.email
-            raise ProviderError(
+            raise SharedMailboxError(
                 SHARED_MAILBOX_MESSAGE.format(address=address), stage="protocol", permanent=True
             )
 

@@ -4,6 +4,8 @@ Every connection is verified against the real servers before anything is saved; 
 says what failed in words a user can act on and keeps what they typed.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -36,13 +38,21 @@ CONNECT_URLS = {
 CONNECT_ARGS = {Provider.GMAIL: ("gmail",), Provider.OFFICE365: ("office365",)}
 
 
+def _check_address(user, email: str) -> None:
+    """Refuse an address held anywhere else; the user's own inbox may be reconnected."""
+    own = user.mailboxes.filter(email__iexact=email).first()
+    check_address_free(email, reconnecting=own)
+
+
 def _choice(provider: str, email: str, recommended: bool) -> dict:
     return {
         "provider": provider,
         "label": Provider(provider).label,
         "disclosure": DISCLOSURES[provider],
+        # Encoded: a "+" in ana+crm@example.com would otherwise arrive as a space.
         "url": reverse(CONNECT_URLS[provider], args=CONNECT_ARGS.get(provider, ()))
-        + f"?email={email}",
+        + "?"
+        + urlencode({"email": email}),
         "recommended": recommended,
     }
 
@@ -50,18 +60,23 @@ def _choice(provider: str, email: str, recommended: bool) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def connect_start(request):
-    """Ask for the address, then recommend a provider from its domain and offer the others."""
+    """Ask for the address, then recommend a provider from its domain and offer the others.
+
+    A GET with ?email= (the Reconnect link of an inbox) skips the typing.
+    """
     _require_sending_seat(request.user)
-    form = AddressForm(request.POST or None)
+    data = request.POST if request.method == "POST" else None
+    if data is None and request.GET.get("email"):
+        data = request.GET
+    form = AddressForm(data)
     context = {"form": form}
-    if request.method == "POST" and form.is_valid():
+    if data is not None and form.is_valid():
         email = form.cleaned_data["email"]
         try:
-            check_address_free(email)
+            _check_address(request.user, email)
         except MailboxRuleError as exc:
-            if not request.user.mailboxes.filter(email__iexact=email).exists():
-                form.add_error("email", str(exc))
-                return render(request, "mailboxes/connect_start.html", context)
+            form.add_error("email", str(exc))
+            return render(request, "mailboxes/connect_start.html", context)
         recommendation = autodetect.recommend_provider(email)
         if recommendation.refused:
             form.add_error("email", recommendation.refused)
@@ -103,6 +118,8 @@ def connect_imap(request):
             email = form.cleaned_data["email"]
             config, secret = form.config(), form.secret()
             try:
+                # Before verifying: no point signing in to an address someone else holds.
+                _check_address(request.user, email)
                 with ImapSmtpProvider(imap_settings(config, secret, email)) as provider:
                     provider.verify()
                 mailbox = mailbox_connect_personal(
@@ -175,6 +192,7 @@ def connect_exchange(request):
                     ews_url=ews_url,
                 )
                 try:
+                    _check_address(request.user, data["email"])
                     with EwsProvider(settings_) as provider:
                         provider.verify()
                         found_url, auth_type = provider.ews_url, provider.auth_type
@@ -222,6 +240,6 @@ def connect_oauth_intro(request, provider):
         {
             "label": Provider(provider).label,
             "disclosure": DISCLOSURES[provider],
-            "start_url": reverse(start) + f"?email={request.GET.get('email', '')}",
+            "start_url": reverse(start) + "?" + urlencode({"email": request.GET.get("email", "")}),
         },
     )

@@ -8,8 +8,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
 from ..constants import Provider
@@ -17,11 +19,10 @@ from ..models import Mailbox, TeamInbox
 from ..providers import google_oauth, microsoft_oauth
 from ..providers.base import ProviderError
 from ..providers.gmail import GmailProvider, GmailSettings
-from ..providers.graph import GraphProvider, GraphSettings
+from ..providers.graph import GraphProvider, GraphSettings, SharedMailboxError
 from ..services import (
     MailboxRuleError,
     aliases_replace,
-    check_can_connect_personal,
     mailbox_connect_personal,
     mailbox_connect_team,
 )
@@ -45,9 +46,13 @@ def _target(request) -> dict:
     if team_inbox:
         if not request.user.is_staff:
             raise PermissionDenied("Only admins connect team inboxes.")
+        if not team_inbox.isdigit():
+            raise Http404("No such team inbox.")
         get_object_or_404(TeamInbox, pk=team_inbox)
         return {"team_inbox": int(team_inbox)}
-    check_can_connect_personal(request.user)
+    # A View-only seat is refused outright (403), as on every other connect page.
+    if not request.user.can_send_email:
+        raise PermissionDenied("A View-only seat cannot connect an inbox.")
     return {}
 
 
@@ -65,10 +70,7 @@ def _fail(request, target: dict, error: str):
 @login_required
 @require_GET
 def google_start(request):
-    try:
-        target = _target(request)
-    except MailboxRuleError as exc:
-        return _fail(request, {}, str(exc))
+    target = _target(request)
     if not settings.GOOGLE_CLIENT_ID:
         return _fail(
             request,
@@ -94,7 +96,9 @@ def google_start(request):
 def google_callback(request):
     flow = request.session.pop(SESSION_KEY, None) or {}
     target = {k: v for k, v in flow.items() if k == "team_inbox"}
-    if flow.get("provider") != Provider.GMAIL or flow.get("state") != request.GET.get("state"):
+    if flow.get("provider") != Provider.GMAIL or not constant_time_compare(
+        flow.get("state", ""), request.GET.get("state", "")
+    ):
         return _fail(
             request,
             target,
@@ -164,10 +168,7 @@ def _save(request, target, provider, email, secret, config):
 @login_required
 @require_GET
 def microsoft_start(request):
-    try:
-        target = _target(request)
-    except MailboxRuleError as exc:
-        return _fail(request, {}, str(exc))
+    target = _target(request)
     if not settings.MICROSOFT_CLIENT_ID:
         return _fail(
             request,
@@ -227,6 +228,9 @@ def microsoft_callback(request):
         )
         with provider:
             provider.verify()  # refuses shared mailboxes with the explanation
+    except SharedMailboxError as exc:
+        # Say only why; "the server did not answer as expected" would mislead.
+        return _fail(request, target, exc.message)
     except ProviderError as exc:
         return _fail(request, target, provider_error_text(exc))
     secret = {k: tokens[k] for k in ("access_token", "refresh_token", "expires_at")}

@@ -1,5 +1,7 @@
 """Admin settings for team inboxes: conversations inboxes and the help desk."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -50,7 +52,8 @@ def team_inbox_detail(request, pk):
                     Provider.OFFICE365: "mailboxes:oauth-microsoft",
                 }
                 url = reverse(start[address_form.cleaned_data["provider"]])
-                return redirect(f"{url}?team_inbox={inbox.pk}&email={email}")
+                query = urlencode({"team_inbox": inbox.pk, "email": email})
+                return redirect(f"{url}?{query}")
     elif request.method == "POST":
         form = TeamInboxForm(request.POST, instance=inbox)
         if form.is_valid():

@@ -43,6 +43,7 @@ def detail_context(request, record_type, record, **extra) -> dict:
         "can_edit": request.user.can_edit_records,
         "association_types": all_record_types(),
         "panels": extensions.panels_for(request, record),
+        "actions": extensions.actions_for(request.user, record),
     }
     context.update(extra)
     return context

@@ -1,36 +1,12 @@
-"""Provide real Dovecot and aiosmtpd servers to integration tests."""
+"""Fixtures only the integration tests use; the shared servers live in tests/fakes/fixtures.py
+(made available everywhere by tests/conftest.py) and are re-exported here for old imports."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.fakes.fixtures import dovecot, dovecot_server, smtp_sink  # noqa: F401
 from tests.integration import servers
-from tests.servers import server_missing
-
-
-@pytest.fixture(scope="session")
-def dovecot_server():
-    """Start one private Dovecot for the session; tests get their own users from `dovecot`."""
-    binary = servers.find_dovecot()
-    if binary is None:
-        server_missing("dovecot (Debian package dovecot-imapd)")
-    server = servers.start_dovecot(binary)
-    yield server
-    servers.stop_dovecot(server)
-
-
-@pytest.fixture
-def dovecot(dovecot_server):
-    """Return a fresh account (host, port, user, password, deliver(), ...) on Dovecot."""
-    return dovecot_server.add_account()
-
-
-@pytest.fixture
-def smtp_sink():
-    """Start an aiosmtpd server that requires AUTH and records what it accepts."""
-    sink = servers.start_smtp_sink()
-    yield sink
-    sink.controller.stop()
 
 
 @pytest.fixture

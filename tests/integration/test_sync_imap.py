@@ -133,3 +133,38 @@ def test_wrong_password_marks_the_inbox_needs_reconnect(dovecot, inbox):
     sync_mailbox(inbox.pk)
     inbox.refresh_from_db()
     assert inbox.status == "needs_reconnect" and inbox.status_reason
+
+
+def dsn(original_id: str, recipient: str) -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.client.example>\r\n"
+        f"To: {ME}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.client.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.client.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: {ME}\r\nTo: {recipient}\r\nMessage-ID: {original_id}\r\nSubject: Plan\r\n"
+        "\r\n--B--\r\n"
+    ).encode()
+
+
+def test_a_bounce_in_the_inbox_marks_the_sent_email_and_flags_the_address(dovecot, inbox, owner):
+    from mailboxes.models import BouncedAddress
+
+    contact = ContactFactory(owner=owner, emails=["gone@client.example"])
+    first_id = make_msgid(domain="test.example")
+    dovecot.deliver(mime(ME, "gone@client.example", "Plan", message_id=first_id), folder="Sent")
+    sync_mailbox(inbox.pk)
+    dovecot.deliver(dsn(first_id, "gone@client.example"))
+    sync_mailbox(inbox.pk)
+    sent = EmailMessage.objects.get(message_id=first_id)
+    assert sent.bounce == "hard" and "unknown" in sent.bounce_reason.lower()
+    assert BouncedAddress.objects.filter(address="gone@client.example").exists()
+    assert EmailMessage.objects.count() == 1  # the report itself is not logged
+    state = FolderSync.objects.get(mailbox=inbox, role="inbox")
+    assert state.skip_reasons == {"delivery or spam report": 1}
+    assert ActivityLink.objects.filter(record=contact).count() == 1

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from crm_mail.catcher import start_catcher
 from records.demo import DEMO_PASSWORD, DEMO_USERS
 
 
@@ -49,7 +50,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  Demo logins, password {DEMO_PASSWORD!r}: " + ", ".join(u[0] for u in DEMO_USERS)
             )
-            self.stdout.write("  Celery worker and beat run beside the web server.\n")
+            self.stdout.write("  Celery worker and beat run beside the web server.")
+            catcher_dir = settings.CRM_MAIL_CATCHER_DIR
+            start_catcher(catcher_dir, port=settings.CRM_MAIL_CATCHER_PORT)
+            self.stdout.write(
+                f"  Mail from the demo inboxes is caught at http://{host}:{port}/dev/mail/\n"
+            )
         try:
             call_command("runserver", addrport)
         finally:

@@ -1,0 +1,38 @@
+"""The project's URLs plus bare reference views answering exactly what the tracking views do.
+
+The reference views sit right before the project's `t/` include, behind an include of their
+own, with paths of the same shape (the token is ignored): URL resolution costs them what it
+costs the tracking views. The responses have the same bytes and headers.
+"""
+
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import include, path
+
+from crm_mail import urls as project
+from mailboxes.views.tracking import NO_STORE, PIXEL
+
+# Every benchmark link has a URL of this length (see bench/tracking.py).
+REF_TARGET = "https://www.example.com/pricing?utm_source=crm&utm_medium=email&n=000000"
+
+
+def ref_open(request, token):
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+def ref_click(request, token):
+    response = HttpResponseRedirect(REF_TARGET)
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+_ref = [
+    path("o/<str:token>.gif", ref_open),
+    path("c/<str:token>", ref_click),
+]
+urlpatterns = list(project.urlpatterns)
+urlpatterns.insert(
+    next(i for i, p in enumerate(urlpatterns) if str(p.pattern) == "t/"),
+    path("ref/", include((_ref, "ref"))),
+)

@@ -1,0 +1,83 @@
+// The composer's rich-text editor: a contenteditable area over the plain textarea it fills.
+// Without JavaScript the textarea is sent as is.
+(function () {
+  function setup(form) {
+    if (form.dataset.ready) return;
+    form.dataset.ready = "1";
+    var textarea = form.querySelector('textarea[name="html"]');
+    var editor = form.querySelector(".editor");
+    var toolbar = form.querySelector(".editor-toolbar");
+    if (!textarea || !editor) return;
+    editor.innerHTML = textarea.value;
+    editor.hidden = false;
+    toolbar.hidden = false;
+    textarea.hidden = true;
+    var sync = function () { textarea.value = editor.innerHTML; };
+    editor.addEventListener("input", sync);
+    form.addEventListener("submit", sync, true);
+    form.addEventListener("htmx:configRequest", sync);
+    toolbar.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-cmd]");
+      if (!button) return;
+      event.preventDefault();
+      editor.focus();
+      var cmd = button.dataset.cmd;
+      if (cmd === "createLink") {
+        var url = window.prompt("Link address (https://…)");
+        if (url) document.execCommand("createLink", false, url);
+      } else {
+        document.execCommand(cmd, false, null);
+      }
+      sync();
+    });
+    toolbar.addEventListener("change", function (event) {
+      var target = event.target;
+      if (target.matches("select[data-cmd]") && target.value) {
+        editor.focus();
+        document.execCommand(target.dataset.cmd, false, target.value);
+        target.value = "";
+      } else if (target.matches("[data-insert-snippet]") && target.value) {
+        editor.focus();
+        document.execCommand("insertHTML", false, target.value);
+        target.value = "";
+      } else if (target.matches("[data-insert-template]") && target.value) {
+        fetch(target.value, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (t) {
+          var subject = form.querySelector('input[name="subject"]');
+          if (subject && !subject.value) subject.value = t.subject;
+          editor.innerHTML = t.html + editor.innerHTML;
+          sync();
+        });
+        target.value = "";
+      } else if (target.matches("[data-inline-image]") && target.files.length) {
+        var reader = new FileReader();
+        reader.onload = function () {
+          editor.focus();
+          document.execCommand("insertHTML", false, '<img src="' + reader.result + '" alt="">');
+          sync();
+        };
+        reader.readAsDataURL(target.files[0]);
+        target.value = "";
+      } else {
+        return;
+      }
+      sync();
+    });
+    form.addEventListener("click", function (event) {
+      var choice = event.target.closest("[data-set-to]");
+      if (choice) form.querySelector('input[name="to"]').value = choice.dataset.setTo;
+    });
+  }
+  function scan(root) { (root || document).querySelectorAll("form[data-composer]").forEach(setup); }
+  document.addEventListener("DOMContentLoaded", function () { scan(); });
+  document.addEventListener("htmx:load", function (event) { scan(event.detail.elt); });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-close-composer]")) {
+      var panel = document.getElementById("composer");
+      if (panel) panel.outerHTML = '<section id="composer" hidden></section>';
+    }
+  });
+})();
+document.addEventListener("click", function (event) {
+  var close = event.target.closest("[data-close-thread]");
+  if (close) close.closest(".thread").remove();
+});

@@ -1,0 +1,159 @@
+"""Writing email from a record as a rep would: format, attach, send, schedule, reply, forward,
+and the legal-basis check's two paths."""
+
+import email
+from email import policy
+
+import pytest
+from playwright.sync_api import expect
+
+from mailboxes import sending
+from mailboxes.models import EmailMessage, Outbound
+from mailboxes.services import mailbox_connect_personal
+from privacy.services import opt_out_of_all, privacy_settings_update
+
+pytestmark = pytest.mark.browser
+REP = "rep@crm.example"
+
+
+@pytest.fixture
+def inbox(owner, dovecot, smtp_sink):
+    dovecot.create_folder("Sent")
+    return mailbox_connect_personal(
+        owner,
+        provider="imap",
+        email=REP,
+        secret={"password": dovecot.password, "smtp_password": smtp_sink.password},
+        config={
+            "username": dovecot.user,
+            "imap_host": dovecot.host,
+            "imap_port": dovecot.port,
+            "imap_security": "none",
+            "smtp_host": smtp_sink.host,
+            "smtp_port": smtp_sink.port,
+            "smtp_security": "none",
+            "smtp_username": smtp_sink.user,
+        },
+    )
+
+
+def open_composer(page, login, contact):
+    login(page, contact.owner.username)
+    page.goto(page.url.split("/records/")[0] + f"/records/contacts/{contact.pk}/")
+    page.get_by_role("group", name="Actions").get_by_role("link", name="Email").click()
+    expect(page.locator("#composer")).to_be_visible()
+
+
+def caught(smtp_sink):
+    return [email.message_from_bytes(m.data, policy=policy.default) for m in smtp_sink.messages]
+
+
+def test_rep_formats_attaches_and_sends_an_email(page, login, contact, inbox, smtp_sink, tmp_path):
+    open_composer(page, login, contact)
+    composer = page.locator("#composer")
+    expect(composer.get_by_label("To")).to_have_value("olivia@acme.example")
+    composer.get_by_label("Subject").fill("Your quote")
+    editor = composer.get_by_role("textbox", name="Message body")
+    editor.click()
+    editor.press_sequentially("Hello Olivia")
+    editor.press("Control+a")
+    composer.get_by_role("button", name="Bold").click()
+    attachment = tmp_path / "quote.pdf"
+    attachment.write_bytes(b"%PDF-1.4 quote")
+    composer.get_by_label("Attachments").set_input_files(str(attachment))
+    composer.get_by_role("button", name="Send").click()
+
+    item = page.locator("#timeline-items > li.activity-email").first
+    expect(item).to_contain_text("Your quote")
+    expect(item).to_contain_text("Queued")
+    sending.send_due()
+    page.reload()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Sent")
+    (sent,) = caught(smtp_sink)
+    assert sent["Subject"] == "Your quote"
+    assert "<b>Hello Olivia</b>" in sent.get_body(("html",)).get_content()
+    assert [p.get_filename() for p in sent.iter_attachments()] == ["quote.pdf"]
+
+
+def test_rep_schedules_an_email_and_cancels_it(page, login, contact, inbox, smtp_sink):
+    open_composer(page, login, contact)
+    composer = page.locator("#composer")
+    composer.get_by_label("Subject").fill("Follow-up")
+    composer.get_by_label("When").select_option("tomorrow_morning")
+    composer.get_by_role("button", name="Send").click()
+    item = page.locator("#timeline-items > li.activity-email").first
+    expect(item).to_contain_text("Scheduled")
+    item.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Cancelled")
+    sending.send_due()
+    assert smtp_sink.messages == []
+
+
+def test_rep_replies_and_forwards_from_the_timeline(page, login, contact, inbox, smtp_sink):
+    open_composer(page, login, contact)
+    composer = page.locator("#composer")
+    composer.get_by_label("Subject").fill("Kickoff")
+    composer.get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email")).to_have_count(1)
+
+    page.locator("#timeline-items > li.activity-email").first.get_by_role(
+        "link", name="Reply", exact=True
+    ).click()
+    composer = page.locator("#composer")
+    expect(composer.get_by_label("Subject")).to_have_value("Re: Kickoff")
+    composer.get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email")).to_have_count(2)
+
+    page.locator("#timeline-items > li.activity-email").first.get_by_role(
+        "link", name="Forward"
+    ).click()
+    composer = page.locator("#composer")
+    expect(composer.get_by_label("Subject")).to_have_value("Fwd: Re: Kickoff")
+    composer.get_by_label("To").fill("colleague@partner.example")
+    composer.get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text(
+        "Email - Fwd: Re: Kickoff"
+    )
+    first, reply = EmailMessage.objects.order_by("pk")[:2]
+    assert reply.thread_id == first.thread_id
+    page.locator("#timeline-items > li.activity-email").last.get_by_role(
+        "link", name="View thread"
+    ).click()
+    expect(page.locator(".thread iframe")).to_have_count(2)
+
+
+def test_privacy_on_rep_adds_the_subscription_then_sends(page, login, contact, owner, inbox):
+    privacy_settings_update(actor=owner, gdpr_enabled=True)
+    open_composer(page, login, contact)
+    check = page.locator("#privacy-check")
+    expect(check).to_contain_text("You can't send this email yet")
+    check.get_by_text("Add subscription").first.click()
+    check.locator("#id_sub-legal_basis").select_option(index=1)
+    check.locator("#id_sub-explanation").fill("Asked for our offer at the trade fair")
+    check.get_by_role("button", name="Add subscription").click()
+    expect(page.locator("#privacy-check")).to_contain_text("continue writing")
+    page.locator("#composer").get_by_label("Subject").fill("Our offer")
+    page.locator("#composer").get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Our offer")
+
+
+def test_opted_out_contact_needs_a_one_time_basis_for_one_email(page, login, contact, owner, inbox):
+    opt_out_of_all(contact, source="rep", actor=owner)
+    open_composer(page, login, contact)
+    check = page.locator("#privacy-check")
+    expect(check).to_contain_text("You can't send this email yet")
+    expect(check.get_by_text("Add subscription")).to_have_count(0)
+    check.locator("summary", has_text="Provide a one-time legal basis").click()
+    # The explanation is required: the browser itself refuses an empty one.
+    check.get_by_role("button", name="Provide one-time legal basis").click()
+    expect(page.locator("#privacy-check")).to_contain_text("You can't send this email yet")
+    check.locator("#id_once-basis").select_option(index=1)
+    check.locator("#id_once-explanation").fill("Sending the signed contract they asked for")
+    check.get_by_role("button", name="Provide one-time legal basis").click()
+    expect(page.locator("#privacy-check")).to_contain_text("continue writing")
+    page.locator("#composer").get_by_label("Subject").fill("Your contract")
+    page.locator("#composer").get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text(
+        "Your contract"
+    )
+    assert Outbound.objects.get().one_time_basis_id is not None

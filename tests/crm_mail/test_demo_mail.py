@@ -1,0 +1,39 @@
+"""`make run`'s demo inboxes: mail goes to the local catcher and shows at /dev/mail/."""
+
+from django.core.management import call_command
+
+from crm_mail.catcher import start_catcher
+from mailboxes.connections import provider_for
+from mailboxes.models import Mailbox
+from mailboxes.providers.base import OutgoingMessage
+from records.demo import load_demo
+from tests.integration.servers import free_port
+
+
+def test_demo_inbox_sends_to_the_catcher_and_the_page_shows_it(client, db, settings, tmp_path):
+    settings.CRM_MAIL_CATCHER_DIR = tmp_path
+    settings.CRM_MAIL_CATCHER_PORT = free_port()
+    controller = start_catcher(tmp_path, port=settings.CRM_MAIL_CATCHER_PORT)
+    try:
+        load_demo(contacts=5)
+        call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
+        box = Mailbox.objects.get(email="sam@crm-demo.example")
+        assert box.provider == "demo" and box.is_default_from
+        assert not Mailbox.objects.filter(owner__username="victor").exists()  # View-only
+        raw = (
+            b"From: sam@crm-demo.example\r\nTo: a@client.example\r\nSubject: Demo hello\r\n"
+            b"Message-ID: <demo-1@crm-demo.example>\r\n\r\nHi!\r\n"
+        )
+        with provider_for(box) as provider:
+            provider.verify()
+            provider.send(
+                OutgoingMessage(box.email, ["a@client.example"], raw, "<demo-1@crm-demo.example>")
+            )
+    finally:
+        controller.stop()
+    (caught,) = list(tmp_path.glob("*.eml"))
+    client.force_login(box.owner)
+    listing = client.get("/dev/mail/").content.decode()
+    assert "Demo hello" in listing
+    assert "Hi!" in client.get(f"/dev/mail/{caught.name}").content.decode()
+    assert client.get("/dev/mail/..%2Fsecrets").status_code == 404

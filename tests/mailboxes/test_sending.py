@@ -1,0 +1,587 @@
+"""The outbound worker against a real aiosmtpd sink and a real Dovecot: send once, retry,
+fail, wait for the inbox's limits, re-check privacy, scheduled sends, cancel and send now."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from mailboxes import sending, throttle
+from mailboxes.constants import SendStatus
+from mailboxes.models import Outbound, SendCounter
+from mailboxes.sending import (
+    outbound_cancel,
+    outbound_mark_sent,
+    outbound_send_again,
+    outbound_send_now,
+    send_due,
+    send_outbound,
+)
+from privacy.constants import EventKind, OptOutSource
+from privacy.models import PrivacyEvent
+from privacy.services import opt_out_of_all
+from tests.integration.servers import free_port
+
+from .outbox import REP_ADDRESS, header, imap_inbox, message_of, reload, sent_copies, submit
+
+SINK_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+
+
+@pytest.fixture(autouse=True)
+def sent_copies_filed_at_once(monkeypatch):
+    # The pass queues a follow-up task for Sent copies on commit; these tests run in one
+    # transaction that never commits, so the task's function runs in its place.
+    monkeypatch.setattr(sending, "_enqueue_copies", sending.file_sent_copies)
+
+
+@pytest.fixture
+def inbox(owner, dovecot, smtp_sink):
+    return imap_inbox(owner, dovecot, smtp_sink)
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_submitted_email_reaches_the_sink_once_and_its_copy_lands_in_sent(
+    owner, contact, inbox, smtp_sink, dovecot
+):
+    outbound = submit(owner, inbox, cc=["cc@partner.example"], bcc=["boss@crm.example"])
+    message_id = outbound.message.message_id
+    assert outbound.status == SendStatus.QUEUED
+
+    assert send_outbound(outbound.pk) == SendStatus.SENT
+
+    (received,) = smtp_sink.messages
+    assert received.mail_from == REP_ADDRESS
+    assert sorted(received.rcpt_tos) == [
+        "boss@crm.example",
+        "cc@partner.example",
+        "olivia@acme.example",
+    ]
+    assert header(received.data, "Message-ID") == message_id
+    assert REP_ADDRESS in header(received.data, "From")
+    assert header(received.data, "To") == "olivia@acme.example"
+    assert header(received.data, "Bcc") is None  # Bcc travels in the envelope only
+    assert received.login == smtp_sink.user
+
+    ((_, copy, flags),) = sent_copies(dovecot, message_id)
+    assert b"\\Seen" in flags
+    assert header(copy, "Bcc") == "boss@crm.example"  # the rep's own copy keeps it
+
+    outbound = reload(outbound)
+    assert outbound.status == SendStatus.SENT
+    assert outbound.attempts == 1
+    assert outbound.sent_at is not None
+    assert outbound.provider_id == "Q1"  # the sink's "queued as" id
+    assert outbound.last_error == ""
+    assert message_of(outbound).sent_at == outbound.sent_at
+
+    # Done is done: a second task for the same row (a redelivery) sends nothing.
+    assert send_outbound(outbound.pk) is None
+    assert send_due() == {}
+    assert len(smtp_sink.messages) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_sent_copies_are_left_to_one_follow_up_task_per_inbox(
+    owner, contact, inbox, smtp_sink, dovecot, monkeypatch, django_capture_on_commit_callbacks
+):
+    from mailboxes import tasks
+
+    monkeypatch.undo()  # the real _enqueue_copies
+    queued = []
+    monkeypatch.setattr(tasks.file_sent_copies, "delay", lambda *args: queued.append(args))
+    outbounds = [submit(owner, inbox, subject=f"Note {i}") for i in range(3)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_due() == {SendStatus.SENT: 3}
+
+    assert queued == [(inbox.pk, [o.pk for o in outbounds])]
+    message_id = outbounds[0].message.message_id
+    assert sent_copies(dovecot, message_id) == []  # not filed by the sending pass itself
+    assert sending.file_sent_copies(*queued[0]) == 3
+    assert len(sent_copies(dovecot, message_id)) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_a_sent_copy_that_cannot_be_saved_is_noted_on_the_sent_email(owner, contact):
+    from mailboxes.models import Mailbox
+
+    inbox = Mailbox.objects.create(
+        kind="personal",
+        provider="imap",
+        email=REP_ADDRESS,
+        owner=owner,
+        secret={"password": "x"},
+        config={
+            "imap_host": "127.0.0.1",
+            "imap_port": free_port(),
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": 1,
+            "smtp_security": "none",
+        },
+    )
+    outbound = submit(owner, inbox)
+    Outbound.objects.filter(pk=outbound.pk).update(status=SendStatus.SENT)
+
+    assert sending.file_sent_copies(inbox.pk, [outbound.pk]) == 0
+
+    outbound = reload(outbound)
+    assert outbound.status == SendStatus.SENT
+    assert outbound.last_error.startswith("Sent. The copy for the Sent folder could not be saved")
+
+
+# -- provider errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_temporary_refusal_queues_a_retry_with_backoff_then_sends(
+    owner, contact, inbox, smtp_sink, dovecot
+):
+    smtp_sink.refuse("olivia@acme.example", "451 4.7.1 Greylisted, try again later")
+    outbound = submit(owner, inbox)
+    before = timezone.now()
+
+    assert send_outbound(outbound.pk) == "retry"
+
+    outbound = reload(outbound)
+    assert outbound.status == SendStatus.QUEUED
+    assert outbound.attempts == 1
+    assert "451 4.7.1 Greylisted" in outbound.last_error
+    # The server's hint (5 minutes for 4xx) beats the first backoff step (1 minute).
+    assert outbound.next_attempt_at >= before + timedelta(minutes=5)
+    assert smtp_sink.messages == []
+    assert send_due() == {}  # not due yet
+
+    smtp_sink.handler.recipient_replies.clear()
+    outbound.next_attempt_at = timezone.now()
+    outbound.save(update_fields=["next_attempt_at"])
+    assert send_due() == {SendStatus.SENT: 1}
+    outbound = reload(outbound)
+    assert (outbound.status, outbound.attempts, outbound.last_error) == (SendStatus.SENT, 2, "")
+    assert len(smtp_sink.messages) == 1
+    assert len(sent_copies(dovecot, outbound.message.message_id)) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_permanent_refusal_fails_with_the_servers_reason(owner, contact, inbox, smtp_sink):
+    smtp_sink.refuse("olivia@acme.example", "550 5.1.1 No such user here")
+    outbound = submit(owner, inbox)
+
+    assert send_outbound(outbound.pk) == SendStatus.FAILED
+
+    outbound = reload(outbound)
+    assert outbound.status == SendStatus.FAILED
+    assert "550 5.1.1 No such user here" in outbound.last_error
+    assert smtp_sink.messages == []
+    assert send_due() == {}  # failed is final until the rep sends it again
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_recipients_refused_among_accepted_ones_are_shown_on_the_sent_email(
+    owner, contact, inbox, smtp_sink
+):
+    smtp_sink.refuse("gone@partner.example", "550 5.1.1 No such user here")
+    outbound = submit(owner, inbox, cc=["gone@partner.example"])
+
+    assert send_outbound(outbound.pk) == SendStatus.SENT
+
+    outbound = reload(outbound)
+    assert "gone@partner.example (550 5.1.1 No such user here)" in outbound.last_error
+    (received,) = smtp_sink.messages
+    assert received.rcpt_tos == ["olivia@acme.example"]
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_temporary_errors_give_up_after_the_last_attempt(owner, contact, inbox, smtp_sink):
+    smtp_sink.refuse("olivia@acme.example", "452 4.2.2 Mailbox full")
+    outbound = submit(owner, inbox)
+    outbound.attempts = sending.MAX_ATTEMPTS - 1
+    outbound.save(update_fields=["attempts"])
+
+    assert send_outbound(outbound.pk) == SendStatus.FAILED
+
+    outbound = reload(outbound)
+    assert outbound.attempts == sending.MAX_ATTEMPTS
+    assert "452 4.2.2 Mailbox full" in outbound.last_error
+    assert f"Gave up after {sending.MAX_ATTEMPTS} attempts" in outbound.last_error
+
+
+def test_backoff_grows_and_respects_the_providers_hint():
+    assert sending.backoff(1) == timedelta(minutes=1)
+    assert sending.backoff(2) == timedelta(minutes=5)
+    assert sending.backoff(4) == timedelta(minutes=60)
+    assert sending.backoff(50) == timedelta(minutes=sending.BACKOFF_MINUTES[-1])
+    assert sending.backoff(1, retry_after=300) == timedelta(minutes=5)
+    assert sending.backoff(3, retry_after=300) == timedelta(minutes=15)
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_wrong_smtp_password_fails_the_email_and_flags_the_inbox(owner, contact, inbox, smtp_sink):
+    inbox.secret = {**inbox.secret, "smtp_password": "wrong"}
+    inbox.save(update_fields=["secret"])
+    outbound = submit(owner, inbox)
+
+    assert send_outbound(outbound.pk) == SendStatus.FAILED
+
+    assert "rejected the username or password" in reload(outbound).last_error
+    inbox.refresh_from_db()
+    assert inbox.status == "needs_reconnect"
+
+
+# -- limits -----------------------------------------------------------------------------------
+
+
+def away_from_the_minute_edge(seconds: float = 5.0) -> None:
+    """Wait past a minute boundary that is closer than `seconds`, so one test is one window."""
+    now = timezone.now()
+    left = 60 - now.second - now.microsecond / 1e6
+    if left < seconds:
+        threading.Event().wait(left + 0.05)
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_over_the_per_minute_limit_mail_waits_queued_until_the_next_minute(
+    owner, contact, dovecot, smtp_sink, monkeypatch
+):
+    inbox = imap_inbox(owner, dovecot, smtp_sink, send_per_minute=2)
+    outbounds = [submit(owner, inbox, subject=f"Note {i}") for i in range(5)]
+    away_from_the_minute_edge()
+    started = timezone.now()
+
+    outcomes = send_due()
+
+    assert outcomes == {SendStatus.SENT: 2, "throttled": 3}
+    assert len(smtp_sink.messages) == 2
+    next_minute = throttle.next_window_start(throttle.MINUTE, started)
+    rows = [reload(o) for o in outbounds]
+    assert [r.status for r in rows] == [SendStatus.SENT] * 2 + [SendStatus.QUEUED] * 3
+    for row in rows[2:]:
+        assert row.next_attempt_at == next_minute
+        assert row.attempts == 0  # waiting is not a failed attempt
+        assert "sending limit (2 emails a minute)" in row.last_error
+    assert throttle.used(inbox, started) == {"minute": 2, "day": 2}
+    assert send_due() == {}  # nothing is due before the next minute
+
+    # The worker's clock moves into the next minute: two more go, the last one waits again.
+    later = next_minute + timedelta(seconds=1)
+    monkeypatch.setattr(sending, "timezone", SimpleNamespace(now=lambda: later))
+    assert send_due() == {SendStatus.SENT: 2, "throttled": 1}
+    assert reload(outbounds[4]).next_attempt_at == next_minute + timedelta(minutes=1)
+    windows = SendCounter.objects.filter(mailbox=inbox, window="minute").order_by("starts_at")
+    assert [(w.starts_at, w.count) for w in windows] == [
+        (next_minute - timedelta(minutes=1), 2),
+        (next_minute, 2),
+    ]
+    assert len(smtp_sink.messages) == 4
+
+
+class _OtherVendor:
+    """The Django connection, seen by sending.py and throttle.py as another database."""
+
+    vendor = "sqlite"
+
+    def __getattr__(self, name):
+        return getattr(connection, name)
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_without_postgresql_statements_the_same_limits_and_results_hold(
+    owner, contact, dovecot, smtp_sink, monkeypatch
+):
+    # SQLite (`make run`) takes the ORM path: one transaction instead of one statement.
+    monkeypatch.setattr(sending, "connection", _OtherVendor())
+    monkeypatch.setattr(throttle, "connection", _OtherVendor())
+    inbox = imap_inbox(owner, dovecot, smtp_sink, send_per_minute=2)
+    outbounds = [submit(owner, inbox, subject=f"Note {i}") for i in range(3)]
+    away_from_the_minute_edge()
+
+    assert send_due() == {SendStatus.SENT: 2, "throttled": 1}
+
+    rows = [reload(o) for o in outbounds]
+    assert [r.status for r in rows] == [SendStatus.SENT, SendStatus.SENT, SendStatus.QUEUED]
+    assert all(r.sent_at and message_of(r).sent_at == r.sent_at for r in rows[:2])
+    assert rows[2].attempts == 0
+    assert throttle.used(inbox) == {"minute": 2, "day": 2}
+    assert len(smtp_sink.messages) == 2
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_the_day_limit_holds_mail_until_tomorrow(owner, contact, dovecot, smtp_sink):
+    inbox = imap_inbox(owner, dovecot, smtp_sink, send_per_day=1)
+    submit(owner, inbox)
+    second = submit(owner, inbox, subject="Again")
+    away_from_the_minute_edge()
+
+    assert send_due() == {SendStatus.SENT: 1, "throttled": 1}
+
+    second = reload(second)
+    assert second.status == SendStatus.QUEUED
+    assert second.next_attempt_at == throttle.next_window_start(throttle.DAY, timezone.now())
+    assert "1 emails a day" in second.last_error
+    # The refused day token did not leak a minute token.
+    assert throttle.used(inbox) == {"minute": 1, "day": 1}
+
+
+def _take_tokens(mailbox, tries: int, barrier: threading.Barrier, taken: list) -> None:
+    from django.db import transaction
+
+    try:
+        barrier.wait()
+        for _ in range(tries):
+            try:
+                with transaction.atomic():
+                    throttle.take(mailbox)
+                taken.append(1)
+            except throttle.OverLimit:
+                pass
+    finally:
+        close_old_connections()
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_racing_for_tokens_never_exceed_the_limit(owner):
+    from mailboxes.models import Mailbox
+
+    mailbox = Mailbox.objects.create(
+        kind="personal",
+        provider="imap",
+        email="race@crm.example",
+        owner=owner,
+        send_per_minute=7,
+        send_per_day=1000,
+    )
+    away_from_the_minute_edge()
+    taken: list[int] = []
+    barrier = threading.Barrier(4)
+    threads = [
+        threading.Thread(target=_take_tokens, args=(mailbox, 10, barrier, taken)) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(taken) == 7
+    assert throttle.used(mailbox) == {"minute": 7, "day": 7}
+
+
+def _send_due_in_thread(barrier: threading.Barrier, outcomes: list) -> None:
+    try:
+        barrier.wait()
+        outcomes.append(send_due(limit=3))
+    finally:
+        connection.close()
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_share_the_limit_and_send_each_email_once(
+    owner, contact, dovecot, smtp_sink, monkeypatch
+):
+    from mailboxes import compose
+
+    monkeypatch.setattr(compose, "enqueue_send", lambda outbound_id: None)
+    inbox = imap_inbox(owner, dovecot, smtp_sink, send_per_minute=4)
+    outbounds = [submit(owner, inbox, subject=f"Update {i}") for i in range(10)]
+    away_from_the_minute_edge()
+    results: list = []
+    barrier = threading.Barrier(2)
+    workers = [threading.Thread(target=_send_due_in_thread, args=(barrier, results)) for _ in "ab"]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert sum(r[SendStatus.SENT] for r in results) == 4
+    ids = [header(m.data, "Message-ID") for m in smtp_sink.messages]
+    assert len(ids) == len(set(ids)) == 4
+    statuses = sorted(reload(o).status for o in outbounds)
+    assert statuses == [SendStatus.QUEUED] * 6 + [SendStatus.SENT] * 4
+
+
+# -- privacy, scheduling, the rep's actions -----------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_contact_who_opted_out_while_queued_is_not_emailed(owner, contact, inbox, smtp_sink):
+    outbound = submit(owner, inbox)
+    opt_out_of_all(contact, source=OptOutSource.REP, actor=owner)
+
+    assert send_outbound(outbound.pk) == SendStatus.FAILED
+
+    outbound = reload(outbound)
+    assert outbound.status == SendStatus.FAILED
+    assert outbound.attempts == 0
+    assert "opted out of all email" in outbound.last_error
+    assert smtp_sink.messages == []
+    refusal = PrivacyEvent.objects.get(kind=EventKind.SEND_REFUSED, contact=contact)
+    assert refusal.message_ref == outbound.message.message_id
+    assert refusal.actor == owner
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_one_time_basis_used_at_submit_still_covers_the_send(owner, contact, inbox, smtp_sink):
+    from privacy.services import one_time_basis_record
+
+    opt_out_of_all(contact, source=OptOutSource.REP, actor=owner)
+    basis = one_time_basis_record(contact, owner, "contract", "Sending the signed contract.")
+    outbound = submit(owner, inbox, one_time_basis=basis.pk)
+
+    assert send_outbound(outbound.pk) == SendStatus.SENT
+    assert len(smtp_sink.messages) == 1
+    # Audited once, at submit; the send-time re-check with the same reference adds nothing.
+    assert PrivacyEvent.objects.filter(kind=EventKind.SEND_ALLOWED_ONE_TIME).count() == 1
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_scheduled_email_waits_for_its_time_then_send_due_sends_it(
+    owner, contact, inbox, smtp_sink
+):
+    at = timezone.now() + timedelta(seconds=2)
+    outbound = submit(owner, inbox, scheduled_at=at)
+    assert outbound.status == SendStatus.SCHEDULED
+
+    assert send_outbound(outbound.pk) is None
+    assert send_due() == {}
+    assert reload(outbound).status == SendStatus.SCHEDULED
+    assert smtp_sink.messages == []
+
+    threading.Event().wait(max(0.0, (at - timezone.now()).total_seconds()) + 0.05)
+    assert send_due() == {SendStatus.SENT: 1}
+    outbound = reload(outbound)
+    assert outbound.status == SendStatus.SENT
+    assert outbound.sent_at >= at
+    assert len(smtp_sink.messages) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_cancelled_email_is_never_sent(owner, contact, inbox, smtp_sink):
+    scheduled = submit(owner, inbox, scheduled_at=timezone.now() + timedelta(hours=1))
+    queued = submit(owner, inbox)
+
+    outbound_cancel(scheduled)
+    outbound_cancel(queued)
+
+    assert scheduled.status == queued.status == SendStatus.CANCELLED
+    assert send_outbound(queued.pk) is None
+    assert send_due() == {}
+    assert smtp_sink.messages == []
+    with pytest.raises(Exception, match="can't be cancelled: it is cancelled"):
+        outbound_cancel(queued)
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_a_claimed_email_cancelled_before_sending_is_not_sent(owner, contact, inbox, smtp_sink):
+    outbound = submit(owner, inbox)
+    claims = sending.claim_due()
+    outbound_cancel(outbound)  # the rep wins the race with the worker that claimed it
+
+    assert sending.send_claimed(claims) == {"skipped": 1}
+    assert reload(outbound).status == SendStatus.CANCELLED
+    assert smtp_sink.messages == []
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_send_now_sends_a_scheduled_email_ahead_of_time(
+    owner, contact, inbox, smtp_sink, monkeypatch, django_capture_on_commit_callbacks
+):
+    from mailboxes import tasks
+
+    enqueued = []
+    monkeypatch.setattr(tasks.send_outbound, "delay", enqueued.append)
+    outbound = submit(owner, inbox, scheduled_at=timezone.now() + timedelta(days=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outbound_send_now(outbound)
+
+    assert outbound.status == SendStatus.QUEUED
+    assert enqueued == [outbound.pk]
+    assert send_outbound(outbound.pk) == SendStatus.SENT
+    assert len(smtp_sink.messages) == 1
+    with pytest.raises(Exception, match="can't be sent now: it is sent"):
+        outbound_send_now(outbound)
+
+
+@pytest.mark.django_db
+def test_uncertain_email_can_be_sent_again_or_marked_sent(owner, contact, monkeypatch):
+    from mailboxes import tasks
+    from mailboxes.models import Mailbox
+
+    monkeypatch.setattr(tasks.send_outbound, "delay", lambda pk: None)
+    inbox = Mailbox.objects.create(
+        kind="personal", provider="imap", email=REP_ADDRESS, owner=owner, config={}
+    )
+    first, second = submit(owner, inbox), submit(owner, inbox, subject="Two")
+    attempt = timezone.now() - timedelta(minutes=20)
+    for row in (first, second):
+        row.status, row.attempts, row.claimed_at = SendStatus.UNCERTAIN, 1, attempt
+        row.last_error = sending.UNCERTAIN_WORDS
+        row.save()
+
+    outbound_send_again(first)
+    outbound_mark_sent(second)
+
+    assert (first.status, first.attempts, first.last_error) == (SendStatus.QUEUED, 0, "")
+    assert first.next_attempt_at <= timezone.now()
+    assert second.status == SendStatus.SENT
+    assert second.sent_at == attempt
+    assert message_of(second).sent_at == attempt
+    with pytest.raises(Exception, match="Only an email whose sending is uncertain"):
+        outbound_mark_sent(first)
+
+
+@pytest.mark.django_db
+def test_email_whose_inbox_was_removed_fails_with_a_reason(owner, contact):
+    from mailboxes.models import Mailbox
+
+    inbox = Mailbox.objects.create(
+        kind="personal", provider="imap", email=REP_ADDRESS, owner=owner, config={}
+    )
+    outbound = submit(owner, inbox)
+    inbox.delete()
+
+    assert send_outbound(outbound.pk) == SendStatus.FAILED
+    assert "no longer connected" in reload(outbound).last_error

@@ -1,0 +1,189 @@
+"""The fast paths of IMAP sync give exactly what the general code they stand in for gives.
+
+- `imap_smtp.addresses` (common address shapes) against `headers.parse_addresses`;
+- `imap_smtp.parse_fetch_fast` (plain FETCH replies) against imapclient's parser;
+- `sync.fields_for_auto_reply` (a header block without the fields auto_reply_reason ignores)
+  against the whole block, through `parse_headers` and `auto_reply_reason`.
+"""
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from imapclient.response_parser import parse_fetch_response
+
+from mailboxes.autoreply import auto_reply_reason
+from mailboxes.parsing import parse_headers
+from mailboxes.providers.headers import parse_addresses
+from mailboxes.providers.imap_smtp import (
+    addresses,
+    internal_date,
+    parse_fetch_fast,
+    sequence_set,
+)
+from mailboxes.sync import fields_for_auto_reply
+
+from .corpus import corpus_files
+
+ADDRESS_FIELDS = [
+    "Anna Adler <anna@client.example>",
+    '"Adler, Anna" <anna@client.example>',
+    "=?UTF-8?B?SsO8cmdlbg==?= <j@client.example>, bob@client.example",
+    "<anna@client.example>",
+    "anna@client.example ,  Bob  Brown<BOB@Client.Example>",
+    '"" <anna@client.example>',
+    '" Jürgen  " <j@client.example>',
+    "Jürgen <j@client.example>",
+    "John Q. Public <john@client.example>",
+    "anna@client.example (Anna)",
+    "Anna < anna@client.example >",
+    "undisclosed-recipients:;",
+    "Team: anna@client.example, bob@client.example;",
+    "a@b@client.example",
+    "anna@client.example,",
+    "anna.@client.example",
+    "anna@[192.0.2.1]",
+    '"quoted local"@client.example',
+    "MAILER-DAEMON <>",
+    "",
+    "no address at all",
+]
+
+
+@pytest.mark.parametrize("value", ADDRESS_FIELDS)
+def test_address_fast_path_reads_like_parse_addresses(value):
+    for values in ([value.encode()], [value.encode("latin-1", "replace")], [value.encode()] * 2):
+        assert addresses(values) == parse_addresses(values)
+
+
+def test_address_fast_path_reads_like_parse_addresses_on_generated_fields():
+    rng = random.Random(20261122)
+    atext = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+
+    def atom():
+        return "".join(rng.choice(atext) for _ in range(rng.randint(1, 6)))
+
+    def mailbox():
+        address = ".".join(atom() for _ in range(rng.randint(1, 3))) + "@" + atom() + ".example"
+        if rng.random() < 0.1:
+            address = rng.choice([address + ".", "." + address, address + "@x", "a b@c"])
+        name = rng.choice(
+            [
+                "",
+                " ".join(atom() for _ in range(rng.randint(1, 3))),
+                '"' + "".join(rng.choice('ab ,<>@();:.ü\t"') for _ in range(rng.randint(0, 6))),
+                "=?utf-8?q?J=C3=BCrgen?= M",
+                "Ann (c)",
+                "Anna\u00a0B",
+            ]
+        )
+        space = rng.choice(["", " ", "\t", "  "])
+        if rng.random() < 0.6:
+            return f"{space}{name}{space}<{address}>{space}"
+        return f"{space}{address}{space}"
+
+    for _ in range(5_000):
+        value = rng.choice([",", ", ", " ,"]).join(mailbox() for _ in range(rng.randint(1, 3)))
+        assert addresses([value.encode()]) == parse_addresses([value.encode()]), value
+
+
+HEADER_ITEM = b"BODY[HEADER.FIELDS (MESSAGE-ID FROM)]"
+BLOCK = b"From: anna@client.example\r\nMessage-ID: <1@x>\r\n\r\n"
+
+
+def reply(seq, atoms, literal=BLOCK, tail=b")", item=HEADER_ITEM):
+    """One FETCH reply as imaplib returns it: (head with the literal's size, literal), tail."""
+    return [(b"%d (%s%s {%d}" % (seq, atoms, item, len(literal)), literal), tail]
+
+
+PLAIN_REPLIES = [
+    reply(1, b'UID 7 FLAGS () RFC822.SIZE 2048 INTERNALDATE "22-Nov-2026 17:22:50 +0100" '),
+    reply(2, b"UID 8 FLAGS (\\Seen $Forwarded Junk) RFC822.SIZE 10 ")
+    + reply(3, b"UID 9 FLAGS (\\Answered) ", b""),
+    # Items after the literal, as Gmail sends them.
+    reply(4, b"", tail=b' UID 10 FLAGS (\\Seen) INTERNALDATE "01-Jan-2026 00:00:00 +0000")'),
+    reply(5, b"UID 11 MODSEQ (12345) ", item=b"BODY[]"),
+    reply(6, b"uid 12 flags () rfc822.size 1 ", item=b"body[header.fields (FROM)]"),
+    [None],
+]
+
+
+@pytest.mark.parametrize("data", PLAIN_REPLIES)
+def test_fetch_fast_path_reads_like_imapclient(data):
+    fast = parse_fetch_fast(data)
+    assert fast is not None
+    slow = parse_fetch_response(data, False, True)
+    for message in fast.values():
+        if b"INTERNALDATE" in message:
+            message[b"INTERNALDATE"] = internal_date(message[b"INTERNALDATE"])
+    assert fast == dict(slow)
+
+
+ODD_REPLIES = [
+    # An unsolicited flag change, without literal, among the answers.
+    reply(1, b"UID 7 FLAGS () ") + [b"5 (FLAGS (\\Deleted) UID 20)"],
+    reply(1, b"UID 7 FLAGS (NIL) "),  # imapclient reads NIL as None
+    reply(1, b"UID 7 FLAGS (1234) "),  # and digits as an int
+    reply(1, b"FLAGS () "),  # no UID: imapclient keys it by sequence number
+    reply(1, b"UID 7 X-GM-LABELS (\\Inbox) "),  # an item the fast path does not know
+    [(b"1 (UID 7 BODY[1] {1}", b"a"), (b" BODY[2] {1}", b"b"), b")"],  # two literals
+    [(b"1 (UID 7 BODY[] {1}", b"a")],  # cut short
+]
+
+
+@pytest.mark.parametrize("data", ODD_REPLIES)
+def test_fetch_fast_path_leaves_other_shapes_to_imapclient(data):
+    assert parse_fetch_fast(data) is None
+
+
+def test_internal_date_as_imapclient_gives_it():
+    assert internal_date(b"22-Nov-2026 17:22:50 +0100") == datetime(
+        2026, 11, 22, 17, 22, 50, tzinfo=timezone(timedelta(hours=1))
+    )
+    assert internal_date(b"not a date") is None
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    assert internal_date(stamp) is stamp
+    assert internal_date(None) is None
+
+
+def test_sequence_set_writes_runs_as_ranges():
+    assert sequence_set([1, 2, 3, 5, 7, 8, 10]) == "1:3,5,7:8,10"
+    assert sequence_set([4]) == "4"
+    assert sequence_set([]) == ""
+
+
+AUTO_REPLY_ATTRIBUTES = (
+    "content_type report_type from_addr from_name subject auto_submitted x_autoreply "
+    "x_autorespond precedence list_id list_unsubscribe return_path"
+).split()
+
+
+def auto_reply_view(raw: bytes):
+    headers = parse_headers(raw)
+    return [getattr(headers, name) for name in AUTO_REPLY_ATTRIBUTES], auto_reply_reason(headers)
+
+
+HEADER_BLOCKS = [
+    b"To: a@b\r\n b@c\r\nFrom: MAILER-DAEMON <>\r\nSubject: Undeliverable\r\n\r\nbody",
+    b"Date: x\nAuto-Submitted: auto-replied\n",
+    b"\n\n\xef\xbb\xbfTo: a@b\nFrom: Anna <a@b.example>\nSubject: Out of office",
+    b"\xef\xbb\xbf\xef\xbb\xbfTo: a@b\nPrecedence: bulk",
+    b"From abc\nTo: x@y\nSubject: Automatic reply: hi",
+    b"Cc: c@d\njunk line\n continued\nList-Id: <l.example>\nReturn-Path: <>",
+    b"Subject: hi\rTO : x@y\r more\rContent-Type: multipart/report;\r report-type=delivery-status",
+    b" leading continuation\nReferences: <a@b>\nX-Autoreply: yes",
+    b"Message-ID: <x@y>\nsubject: =?utf-8?b?QXV0b21hdGljIHJlcGx5?=\nIn-Reply-To: <a@b>",
+    b"Reply-To: r@s\nX-Auto-Response-Suppress: All\nFrom: Mail Delivery System <x@y>",
+    b"Subject: " + b"x" * 300_000 + b"\nTo: a@b",
+]
+
+
+@pytest.mark.parametrize("raw", HEADER_BLOCKS)
+def test_auto_reply_reads_the_same_without_the_fields_it_ignores(raw):
+    assert auto_reply_view(fields_for_auto_reply(raw)) == auto_reply_view(raw)
+
+
+def test_auto_reply_reads_the_same_without_the_fields_it_ignores_on_the_corpus():
+    for path in corpus_files():
+        raw = path.read_bytes()
+        assert auto_reply_view(fields_for_auto_reply(raw)) == auto_reply_view(raw), path
