@@ -29,7 +29,14 @@ from records.services import association_create, record_save
 
 from . import sanitize
 from .constants import Direction, MailboxKind, SendStatus, TeamInboxKind
-from .models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
+from .models import (
+    BouncedAddress,
+    EmailMessage,
+    EmailThread,
+    Mailbox,
+    Outbound,
+    OutboundAttachment,
+)
 
 LINE_BREAK = re.compile(r"[\r\n]")
 log = logging.getLogger(__name__)
@@ -143,6 +150,9 @@ def validate(draft: Draft) -> FromChoice:
         raise ComposeError({"to": "Add at least one recipient."})
     if len(draft.to) + len(draft.cc) + len(draft.bcc) > settings.CRM_MAX_RECIPIENTS:
         raise ComposeError({"to": f"Send to at most {settings.CRM_MAX_RECIPIENTS} recipients."})
+    bounced = BouncedAddress.objects.filter(address__in=draft.to + draft.cc + draft.bcc)
+    if bounced:
+        raise ComposeError({"to": [bounce_message(b) for b in bounced]})
     limit = settings.CRM_ATTACHMENTS_MAX_BYTES
     if sum(len(a.data) for a in draft.attachments) > limit:
         raise ComposeError(
@@ -152,6 +162,14 @@ def validate(draft: Draft) -> FromChoice:
         if LINE_BREAK.search(attachment.filename):
             raise ComposeError({"attachments": "An attachment's name has a line break."})
     return choice
+
+
+def bounce_message(bounced: BouncedAddress) -> str:
+    reason = bounced.reason or "no reason given"
+    return (
+        f"{bounced.address} bounced hard on {bounced.bounced_at:%Y-%m-%d} ({reason}): "
+        "remove it or correct the contact's address."
+    )
 
 
 def recipient_contacts(draft: Draft) -> list[Contact]:

@@ -42,6 +42,9 @@ def _check_address(user, email: str) -> None:
     """Refuse an address held anywhere else; the user's own inbox may be reconnected."""
     own = user.mailboxes.filter(email__iexact=email).first()
     check_address_free(email, reconnecting=own)
+    refused = autodetect.recommend_provider(email).refused
+    if refused:  # Amazon SES / WorkMail, whichever form the user came through
+        raise MailboxRuleError(refused)
 
 
 def _choice(provider: str, email: str, recommended: bool) -> dict:

@@ -3,15 +3,20 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from records import timeline
-from records.access import get_record_for_user
+from records.access import get_record_for_user, require_edit
 
 from .. import sending
+from ..constants import SendStatus
+from ..models import Tombstone
 from .composer import message_on_record
 
+WAITING = (SendStatus.SCHEDULED, SendStatus.QUEUED, SendStatus.SENDING)
 ACTIONS = {
     "cancel": sending.outbound_cancel,
     "send-now": sending.outbound_send_now,
@@ -51,3 +56,26 @@ def outbound_action(request, type_slug, pk, message_pk, action):
             "action_error": error,
         },
     )
+
+
+@login_required
+@require_POST
+def email_delete(request, type_slug, pk, message_pk):
+    """Delete a logged email from the CRM; sync remembers it (tombstone) and never re-imports it."""
+    _, record = get_record_for_user(request.user, type_slug, pk)
+    require_edit(request.user)
+    message = message_on_record(record, message_pk)
+    if getattr(message, "outbound", None) is not None and message.outbound.status in WAITING:
+        raise PermissionDenied("Cancel this email before deleting it.")
+    with transaction.atomic():
+        if message.mailbox_id and message.message_id:
+            Tombstone.objects.get_or_create(
+                mailbox_id=message.mailbox_id,
+                message_id=message.message_id,
+                defaults={"deleted_by": request.user},
+            )
+        message.activity.delete()  # the message row goes with its activity
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, "The email was deleted from the CRM.")
+    return redirect("records:detail", type_slug=type_slug, pk=pk)

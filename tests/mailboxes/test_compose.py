@@ -205,3 +205,13 @@ def test_ticket_emails_need_no_legal_basis(owner, inbox, contact):
     ticket = TicketFactory(owner=owner)
     message = email_submit(draft(owner, inbox, contact, records=[ticket]))
     assert message.outbound.privacy_context == "ticket_reply"
+
+
+def test_a_hard_bounced_address_is_refused_with_its_reason(owner, inbox, contact):
+    from mailboxes.models import BouncedAddress
+
+    BouncedAddress.objects.create(address="olivia@acme.example", reason="550 User unknown")
+    with pytest.raises(ComposeError) as exc:
+        email_submit(draft(owner, inbox, contact))
+    assert "550 User unknown" in exc.value.message_dict["to"][0]
+    assert not Outbound.objects.exists()
