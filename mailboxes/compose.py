@@ -12,6 +12,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -256,8 +257,10 @@ def build_mime(draft, choice, message_id, references, html, text, unsubscribe) -
     mime["References"] = " ".join([*references, message_id])
     for name, value in unsubscribe.items():
         mime[name] = value
-    mime.set_content(text)
-    mime.add_alternative(html, subtype="html")
+    # Quoted-printable keeps every line under SMTP's 1,000-octet limit: an editor's HTML (and
+    # tracked links) often sits on one very long line that servers refuse.
+    mime.set_content(text, cte="quoted-printable")
+    mime.add_alternative(html, subtype="html", cte="quoted-printable")
     html_part = mime.get_payload()[-1]
     for attachment in draft.attachments:
         maintype, _, subtype = (
@@ -280,7 +283,7 @@ def build_mime(draft, choice, message_id, references, html, text, unsubscribe) -
                 subtype=subtype or "octet-stream",
                 filename=attachment.filename,
             )
-    return bytes(mime)
+    return mime.as_bytes(policy=policy.SMTP)
 
 
 def email_submit(draft: Draft) -> EmailMessage:

@@ -215,3 +215,12 @@ def test_a_hard_bounced_address_is_refused_with_its_reason(owner, inbox, contact
         email_submit(draft(owner, inbox, contact))
     assert "550 User unknown" in exc.value.message_dict["to"][0]
     assert not Outbound.objects.exists()
+
+
+def test_long_html_lines_are_wrapped_for_smtp(owner, inbox, contact):
+    body = "<p>" + " ".join(f'<a href="https://example.com/{i}">link {i}</a>' for i in range(200))
+    message = email_submit(draft(owner, inbox, contact, html=body + "</p>", track=True))
+    raw = bytes(message.raw)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF line endings throughout
+    assert "link 199" in parsed(message).get_body(("html",)).get_content()
