@@ -133,3 +133,17 @@ def test_an_email_deleted_from_the_crm_is_never_imported_again(client, dovecot, 
     dovecot.bump_uidvalidity("INBOX")
     sync_mailbox(box.pk)
     assert not EmailMessage.objects.exists()
+
+
+def test_a_grant_dying_after_seven_days_points_at_googles_testing_mode(fake_google, gmail_inbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    gmail_inbox.config = {"granted_at": (timezone.now() - timedelta(days=7)).isoformat()}
+    gmail_inbox.save(update_fields=["config"])
+    fake_google.expire_access_tokens()
+    fake_google.grant_for(gmail_inbox.secret["refresh_token"]).revoked = True
+    sync_mailbox(gmail_inbox.pk)
+    box = Mailbox.objects.get(pk=gmail_inbox.pk)
+    assert box.status == "needs_reconnect" and "Testing mode" in box.status_reason
