@@ -1,9 +1,10 @@
 """Notes and tasks written from a record page."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import timeline
 from ..access import get_record_for_user, require_edit
@@ -96,4 +97,42 @@ def task_toggle(request, type_slug, pk, activity_id):
         request,
         "records/activities/task.html",
         {"activity": task, "record": record, "record_type": record_type},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_edit(request, type_slug, pk, activity_id):
+    """Edit a note in place on the timeline; its author or an admin may."""
+    record_type, record = get_record_for_user(request.user, type_slug, pk)
+    require_edit(request.user)
+    note = (
+        Activity.objects.filter(pk=activity_id, kind=ActivityKind.NOTE, links__record_id=record.pk)
+        .select_related("created_by")
+        .first()
+    )
+    if note is None:
+        raise Http404("No such note on this record")
+    if note.created_by_id != request.user.pk and not request.user.is_staff:
+        raise PermissionDenied("Only the note's author can change it.")
+    form = NoteForm(
+        request.POST or None, initial={"body": note.body}, auto_id=f"id_note{note.pk}_%s"
+    )
+    if request.method == "POST" and form.is_valid():
+        note.body = form.cleaned_data["body"]
+        note.save(update_fields=["body"])
+        if not request.htmx:
+            return redirect("records:detail", type_slug=type_slug, pk=pk)
+        timeline.prefetch([note])
+        return render(
+            request,
+            "records/activities/note.html",
+            {"activity": note, "record": record, "record_type": record_type},
+        )
+    if not request.htmx and request.method == "GET":
+        return redirect("records:detail", type_slug=type_slug, pk=pk)
+    return render(
+        request,
+        "records/activities/note_edit.html",
+        {"activity": note, "record": record, "record_type": record_type, "form": form},
     )

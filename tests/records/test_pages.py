@@ -247,3 +247,20 @@ def test_list_paginates_and_htmx_gets_only_the_results(client, owner):
     assert "<html" not in body and 'id="results"' in body
     assert len(page2.context["rows"]) == 5
     assert "Page 2 of 2" in body
+
+
+def test_a_note_is_edited_in_place_by_its_author_only(client, owner, teammate, contact):
+    from records.services import note_create
+
+    note = note_create(owner, contact, "First draft")
+    url = f"/records/contacts/{contact.pk}/notes/{note.pk}/edit/"
+    client.force_login(teammate)
+    assert client.post(url, {"body": "Hijacked"}, HTTP_HX_REQUEST="true").status_code == 403
+    client.force_login(owner)
+    assert "First draft" in client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    empty = client.post(url, {"body": "  "}, HTTP_HX_REQUEST="true").content.decode()
+    assert "A note cannot be empty." in empty
+    saved = client.post(url, {"body": "Final words"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Final words" in saved
+    note.refresh_from_db()
+    assert note.body == "Final words"
