@@ -62,7 +62,7 @@ from django.utils import timezone
 
 from privacy.checks import can_email_many
 from privacy.services import authorize_send
-from records.models import Contact, User
+from records.models import Activity, ActivityLink, Contact, User
 
 from . import throttle
 from .connections import provider_for
@@ -811,15 +811,22 @@ def outbound_cancel(outbound: Outbound) -> Outbound:
 
 
 def outbound_send_now(outbound: Outbound) -> Outbound:
-    """Send a scheduled or queued email now, ahead of its time (limits still apply)."""
+    """Send a scheduled or queued email now, ahead of its time (limits still apply).
+
+    The timeline moves the email to now, where a scheduled one was shown at its planned time.
+    """
+    now = timezone.now()
     outbound = _change(
         outbound,
         WAITING,
         "This email can't be sent now: it is {status}.",
         status=SendStatus.QUEUED,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=now,
         claimed_at=None,
     )
+    activity_id = outbound.message.activity_id
+    Activity.objects.filter(pk=activity_id).update(occurred_at=now)
+    ActivityLink.objects.filter(activity_id=activity_id).update(occurred_at=now)
     _enqueue(outbound.pk)
     return outbound
 

@@ -129,9 +129,18 @@ def mailbox_set_default_from(user: User, mailbox: Mailbox) -> None:
 
 @transaction.atomic
 def mailbox_disconnect(mailbox: Mailbox) -> None:
-    """Forget the inbox and its credentials; emails already logged stay on the timelines."""
+    """Forget the inbox and its credentials; emails already logged stay on the timelines.
+
+    A Gmail grant is also revoked at Google, after the commit and by a worker (a network call
+    has no place in the request; a failure there must not keep the inbox connected).
+    """
     owner, was_default = mailbox.owner, mailbox.is_default_from
+    token = mailbox.secret.get("refresh_token") if mailbox.provider == Provider.GMAIL else None
     mailbox.delete()
+    if token:
+        from .tasks import revoke_google_token
+
+        transaction.on_commit(lambda: revoke_google_token.delay(token))
     if owner is not None and was_default:
         successor = Mailbox.objects.filter(owner=owner).order_by(Lower("email")).first()
         if successor is not None:

@@ -76,3 +76,13 @@ def tracking_flush() -> int:
 @shared_task(name="mailboxes.file_sent_copies", acks_late=True)
 def file_sent_copies(mailbox_id: int, outbound_ids: list[int]) -> int:
     return sending.file_sent_copies(mailbox_id, outbound_ids)
+
+
+@shared_task(name="mailboxes.revoke_google_token", ignore_result=True)
+def revoke_google_token(token: str) -> bool:
+    """Revoke a disconnected Gmail inbox's grant at Google; an already invalid token counts."""
+    from django.conf import settings
+
+    from .providers.google_oauth import revoke
+
+    return revoke(token, settings.GOOGLE_REVOKE_URI)

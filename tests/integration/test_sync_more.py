@@ -147,3 +147,22 @@ def test_a_grant_dying_after_seven_days_points_at_googles_testing_mode(fake_goog
     sync_mailbox(gmail_inbox.pk)
     box = Mailbox.objects.get(pk=gmail_inbox.pk)
     assert box.status == "needs_reconnect" and "Testing mode" in box.status_reason
+
+
+def test_disconnecting_a_gmail_inbox_revokes_its_grant_at_google(
+    fake_google, gmail_inbox, django_capture_on_commit_callbacks, settings
+):
+    from mailboxes.services import mailbox_disconnect
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from crm_mail.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        grant = fake_google.grant_for(gmail_inbox.secret["refresh_token"])
+        with django_capture_on_commit_callbacks(execute=True):
+            mailbox_disconnect(gmail_inbox)
+    finally:
+        app.conf.task_always_eager = False
+    assert grant.revoked
+    assert not Mailbox.objects.filter(pk=gmail_inbox.pk).exists()

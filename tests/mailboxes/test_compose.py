@@ -224,3 +224,19 @@ def test_long_html_lines_are_wrapped_for_smtp(owner, inbox, contact):
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
     assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF line endings throughout
     assert "link 199" in parsed(message).get_body(("html",)).get_content()
+
+
+def test_send_now_moves_a_scheduled_email_to_now_on_the_timeline(owner, inbox, contact):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailboxes.sending import outbound_send_now
+
+    message = email_submit(
+        draft(owner, inbox, contact, scheduled_at=timezone.now() + timedelta(days=2))
+    )
+    outbound_send_now(message.outbound)
+    link = ActivityLink.objects.get(activity=message.activity)
+    assert abs((link.occurred_at - timezone.now()).total_seconds()) < 60
+    assert Outbound.objects.get(pk=message.outbound.pk).status == "queued"
