@@ -4,7 +4,7 @@ from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from records.extensions import settings_sections
-from records.types import all_record_types
+from records.types import record_types_for
 
 
 def base(request):
@@ -12,6 +12,6 @@ def base(request):
     return {
         "PRODUCT_NAME": "CRM Mail",
         "DEBUG": settings.DEBUG,
-        "nav_record_types": SimpleLazyObject(all_record_types),
+        "nav_record_types": SimpleLazyObject(lambda: record_types_for(request)),
         "settings_sections": settings_sections(),
     }

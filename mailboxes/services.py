@@ -157,7 +157,3 @@ def aliases_replace(mailbox: Mailbox, aliases: list[tuple[str, str, bool]]) -> N
                 for e, n, p in aliases
             ]
         )
-
-
-def provider_label(provider: str) -> str:
-    return Provider(provider).label

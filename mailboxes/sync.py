@@ -31,7 +31,7 @@ from records.models import Activity, ActivityLink, Association, ContactEmail
 
 from . import autoreply, bounce_processing, parsing, threads
 from .connections import provider_for
-from .constants import Direction, MailboxKind, MailboxStatus, MatchReason
+from .constants import Direction, MailboxStatus, MatchReason
 from .models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
 from .providers.base import FetchedHeader, ProviderError
 
@@ -565,9 +565,7 @@ def testing_mode_hint(mailbox: Mailbox) -> str:
 
 
 def mailboxes_to_sync():
-    return Mailbox.objects.exclude(status=MailboxStatus.NEEDS_RECONNECT).exclude(
-        kind=MailboxKind.TEAM, team_inbox__isnull=True
-    )
+    return Mailbox.objects.exclude(status=MailboxStatus.NEEDS_RECONNECT)
 
 
 def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync) -> int:

@@ -167,6 +167,13 @@ def record_type_for(record: Record) -> RecordType:
     return next(t for t in BUILTIN_TYPES.values() if t.kind == record.kind)
 
 
+def record_types_for(request) -> list[RecordType]:
+    """`all_record_types()` once per request: the navigation and the page both need them."""
+    if not hasattr(request, "_record_types"):
+        request._record_types = all_record_types()
+    return request._record_types
+
+
 def all_record_types() -> list[RecordType]:
     """Every type for navigation menus: built-ins, then custom types by name."""
     customs = CustomObjectType.objects.prefetch_related("property_definitions")

@@ -13,13 +13,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from records import timeline
 from records.access import get_record_for_user, visible_to
-from records.models import Contact, ContactEmail, Record
+from records.models import ContactEmail, Record
 from records.selectors import associations_for
 
 from .. import composing
@@ -228,10 +228,4 @@ def insert_template(request, type_slug, pk, template_pk):
     fill = lambda text: composing.fill_tokens(  # noqa: E731
         text, contact=contact, company=company, sender=request.user
     )
-    from django.http import JsonResponse
-
     return JsonResponse({"subject": fill(template.subject), "html": fill(template.body)})
-
-
-def contact_for(record) -> Contact | None:
-    return composing.primary_contact(record)

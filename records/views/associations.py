@@ -10,7 +10,7 @@ from ..forms import AssociationForm
 from ..models import Record
 from ..selectors import associations_for, records_search
 from ..services import association_create, association_delete
-from ..types import all_record_types, get_record_type
+from ..types import get_record_type, record_types_for
 
 
 def _panel(request, record_type, record, **extra):
@@ -19,7 +19,7 @@ def _panel(request, record_type, record, **extra):
         "record": record,
         "association_groups": associations_for(request.user, record),
         "can_edit": request.user.can_edit_records,
-        "association_types": all_record_types(),
+        "association_types": record_types_for(request),
         **extra,
     }
     if request.htmx:

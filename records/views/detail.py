@@ -10,7 +10,7 @@ from ..access import get_record_for_user, require_edit
 from ..forms import NoteForm, TaskForm
 from ..models import ContactEmail
 from ..selectors import associations_for, timeline_for_record
-from ..types import all_record_types, get_record_type
+from ..types import get_record_type, record_types_for
 from .forms_for import form_for, save_record_form
 from .lists import cell_value
 
@@ -41,7 +41,7 @@ def detail_context(request, record_type, record, **extra) -> dict:
         "note_form": NoteForm(),
         "task_form": TaskForm(initial={"assigned_to": request.user.pk}),
         "can_edit": request.user.can_edit_records,
-        "association_types": all_record_types(),
+        "association_types": record_types_for(request),
         "panels": extensions.panels_for(request, record),
         "actions": extensions.actions_for(request.user, record),
     }
