@@ -3,6 +3,13 @@ import zoneinfo
 from django.utils import timezone
 
 
+def public_view(view):
+    """Mark a view anyone may call (tracking pixel, tracked link): no user or session is
+    looked up for it, so it costs no session query and its answer does not vary by cookie."""
+    view.public_view = True
+    return view
+
+
 class UserTimezoneMiddleware:
     """Show dates in the signed-in user's own time zone."""
 
@@ -10,7 +17,10 @@ class UserTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = None if getattr(view_func, "public_view", False) else getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             try:
                 timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
@@ -18,4 +28,4 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        return self.get_response(request)
+        return None

@@ -1,9 +1,10 @@
 """The open pixel and the click redirect: public, fast, and no side effect beyond the event.
 
 No login, no session, no CSRF (GET only), no database: neither view touches `request.user` or
-`request.session`, the token carries everything (see tracking.py), and the hit goes to the
-process's buffer. A HEAD request (link checkers, Apple Mail's URL check) gets the same answer
-but is not recorded: no person's client opens or clicks with HEAD.
+`request.session` (nor does any middleware: `public_view`), the token carries everything (see
+tracking.py), and the hit goes to the process's buffer. A HEAD request (link checkers, Apple
+Mail's URL check) gets the same answer but is not recorded: no person's client opens or clicks
+with HEAD.
 """
 
 import base64
@@ -11,6 +12,8 @@ import base64
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_http_methods
+
+from records.middleware import public_view
 
 from .. import tracking
 from ..models import TrackingKind
@@ -34,6 +37,7 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+@public_view
 @require_http_methods(["GET", "HEAD"])
 def open_pixel(request, token):
     """Answer the pixel to every request (no broken image for a bad token); record valid ones."""
@@ -50,6 +54,7 @@ def open_pixel(request, token):
     return response
 
 
+@public_view
 @require_http_methods(["GET", "HEAD"])
 def click(request, token):
     """Redirect to the URL this token was signed for; 404 for anything else.

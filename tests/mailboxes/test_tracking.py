@@ -286,6 +286,20 @@ def test_buffered_endpoints_make_no_database_query(client, monkeypatch):
     ]
 
 
+@pytest.mark.django_db
+def test_a_signed_in_browser_loading_the_pixel_costs_no_session_lookup(client, owner, monkeypatch):
+    # A rep reading the email in a webmail open in the same browser as the CRM sends the
+    # session cookie along: it must not be looked up, nor make the answer vary by cookie.
+    message = make_message()
+    client.force_login(owner)
+    monkeypatch.setattr(tracking._buffer, "add", lambda line: None)
+    with override_settings(TRACKING_BUFFER="redis"), CaptureQueriesContext(connection) as ctx:
+        response = client.get(f"/t/o/{tracking.open_token(message.pk)}.gif")
+    assert_pixel(response)
+    assert len(ctx.captured_queries) == 0
+    assert "Cookie" not in response.get("Vary", "")
+
+
 # --- classification -----------------------------------------------------------------------
 
 SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
