@@ -97,6 +97,8 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([qQbB])\?([^?]*)\?=")
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _BARE_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"]+")
 _WS = re.compile(r"\s+")
+# PostgreSQL text columns reject NUL, and other C0 controls only break rendering.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _CTE_TOKEN = re.compile(r"[a-z0-9-]+")
@@ -295,9 +297,16 @@ def _unfold(value: str) -> str:
 
 
 def normalize_message_id(value: str | None) -> str | None:
-    """Return the first message id in a header value, with angle brackets, or None."""
+    """Return the first message id in a header value, with angle brackets, or None.
+
+    A lone token with neither brackets nor @ ("Message-ID: 12223") is still the message's
+    identity: it is kept, bracketed, so the message dedups and can be replied to.
+    """
     ids = parse_message_ids(value, limit=1)
-    return ids[0] if ids else None
+    if ids:
+        return ids[0]
+    token = CONTROL_CHARS.sub("", value or "")[:MAX_FIELD_CHARS].strip().strip("<>").strip()
+    return f"<{token}>" if token and not any(c.isspace() for c in token) else None
 
 
 def parse_message_ids(value: str | None, *, limit: int = MAX_IDS) -> list[str]:
@@ -308,7 +317,7 @@ def parse_message_ids(value: str | None, *, limit: int = MAX_IDS) -> list[str]:
     """
     if not value:
         return []
-    value = value[:MAX_FIELD_CHARS]
+    value = CONTROL_CHARS.sub("", value[:MAX_FIELD_CHARS])
     found = [_WS.sub("", m) for m in _MSG_ID.findall(value)]
     ids = [f"<{m}>" for m in found if m]
     if not ids:

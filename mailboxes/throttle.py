@@ -86,7 +86,9 @@ def _params(mailbox: Mailbox, now: datetime) -> list[list]:
     for window, limit in limits(mailbox):
         if limit <= 0:
             raise OverLimit(window, limit, next_window_start(window, now))
-    return [[mailbox.pk, w, window_start(w, now), limit] for w, limit in limits(mailbox)]
+    # Adapted as the ORM stores it (SQLite keeps datetimes as text in its own format).
+    adapt = connection.ops.adapt_datetimefield_value
+    return [[mailbox.pk, w, adapt(window_start(w, now)), limit] for w, limit in limits(mailbox)]
 
 
 def token_ctes(mailbox: Mailbox, now: datetime, only_if: str = "") -> tuple[str, list]:

@@ -29,6 +29,7 @@ import google.oauth2.credentials
 import requests
 import urllib3.exceptions
 
+from mailboxes.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     FetchedHeader,
@@ -40,11 +41,9 @@ from mailboxes.providers.base import (
     SendResult,
 )
 from mailboxes.providers.headers import (
-    CONTROL_CHARS,
     decode_bytes,
     decode_encoded_words,
-    message_ids,
-    normalize_message_id,
+    header_ids,
     parse_addresses,
     parse_date,
     split_header_fields,
@@ -792,8 +791,8 @@ def header_from_metadata(message: dict) -> FetchedHeader:
     return FetchedHeader(
         ref=str(message.get("id", "")),
         message_id=normalize_message_id(text("message-id")),
-        in_reply_to=next(iter(message_ids(CONTROL_CHARS.sub("", text("in-reply-to")))), None),
-        references=tuple(message_ids(CONTROL_CHARS.sub("", text("references")))),
+        in_reply_to=next(iter(header_ids(fields, "in-reply-to")), None),
+        references=tuple(header_ids(fields, "references")),
         from_addr=senders[0][1] if senders else "",
         to_addrs=tuple(a for _, a in parse_addresses(fields.get("to", []))),
         cc_addrs=tuple(a for _, a in parse_addresses(fields.get("cc", []))),

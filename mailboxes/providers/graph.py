@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 import requests
 
+from mailboxes.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers import microsoft_oauth
 from mailboxes.providers.base import (
     ChangePage,
@@ -47,9 +48,7 @@ from mailboxes.providers.base import (
     SendResult,
 )
 from mailboxes.providers.headers import (
-    CONTROL_CHARS,
     message_ids,
-    normalize_message_id,
     parse_addresses,
     split_header_fields,
 )

@@ -13,6 +13,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
 
@@ -28,6 +29,7 @@ from imapclient.exceptions import (
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
+from mailboxes.parsing import normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     ConnectionSettings,
@@ -43,12 +45,10 @@ from mailboxes.providers.base import (
     Stage,
 )
 from mailboxes.providers.headers import (
-    CONTROL_CHARS,
     MAX_PARSED_ADDRESS_FIELD,
     decode_bytes,
     decode_encoded_words,
-    message_ids,
-    normalize_message_id,
+    header_ids,
     parse_addresses,
     parse_date,
     split_header_fields,
@@ -60,6 +60,7 @@ T = TypeVar("T")
 # (IMAP after ~30 minutes, SMTP after ~5), and a dead socket found mid-APPEND or mid-DATA
 # would leave us unsure whether the command took effect.
 IDLE_CHECK_SECONDS = 30.0
+BURST_SECONDS = 1.0
 
 # Greylisting and "mailbox busy" replies usually clear within a few minutes.
 SMTP_RETRY_AFTER = 300.0
@@ -252,7 +253,7 @@ class ImapSmtpProvider(MailProvider):
         """Log out of IMAP and quit SMTP, ignoring errors from already-dead connections."""
         self._drop_imap(logout=True)
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.run_until_complete(self._smtp_drop(quit=True))
+            self._run(self._smtp_drop(quit=True))
             self._loop.close()
         self._loop = None
 
@@ -362,13 +363,22 @@ class ImapSmtpProvider(MailProvider):
     def _run(self, coro):
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(coro)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the usual case: no loop runs on this thread
+            return self._loop.run_until_complete(coro)
+        # Called from inside another event loop (Playwright's, a notebook's), where ours
+        # cannot run: run it on a thread of its own.
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(self._loop.run_until_complete, coro).result()
 
     async def _smtp_client(self) -> aiosmtplib.SMTP:
-        # Let a pending connection_lost callback run so a socket the server closed while
-        # the loop was idle shows up as disconnected.
-        await asyncio.sleep(0)
         smtp = self._smtp
+        if time.monotonic() - self._smtp_used_at > BURST_SECONDS:
+            # Let a pending connection_lost callback run so a socket the server closed while
+            # the loop was idle shows up as disconnected. Not between the sends of a burst:
+            # each extra turn of the loop lets another thread take the interpreter lock.
+            await asyncio.sleep(0)
         if smtp is not None and smtp.is_connected:
             if time.monotonic() - self._smtp_used_at > IDLE_CHECK_SECONDS:
                 try:
@@ -891,7 +901,7 @@ def header_from_fetch(uid: int, data: dict) -> FetchedHeader:
         return decode_bytes(fields[name][0]) if name in fields else ""
 
     senders = addresses(fields.get("from", []))
-    references = message_ids(CONTROL_CHARS.sub("", text("references")))
+    references = header_ids(fields, "references")
     date = parse_date(fields.get("date", []), None)
     if date is None:
         # The server's arrival time stands in for a missing or unreadable Date.
@@ -899,7 +909,7 @@ def header_from_fetch(uid: int, data: dict) -> FetchedHeader:
     return FetchedHeader(
         ref=str(uid),
         message_id=normalize_message_id(text("message-id")),
-        in_reply_to=next(iter(message_ids(CONTROL_CHARS.sub("", text("in-reply-to")))), None),
+        in_reply_to=next(iter(header_ids(fields, "in-reply-to")), None),
         references=tuple(references),
         from_addr=senders[0][1] if senders else "",
         to_addrs=tuple(a for _, a in addresses(fields.get("to", []))),

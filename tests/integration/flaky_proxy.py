@@ -17,6 +17,7 @@ class CuttingProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
+        self._open: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -26,6 +27,7 @@ class CuttingProxy:
             except OSError:
                 return
             server = socket.create_connection(self.upstream)
+            self._open += [client, server]
             limit = self.cut_after
             threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, limit), daemon=True).start()
@@ -51,6 +53,15 @@ class CuttingProxy:
             except OSError:
                 pass
             sock.close()
+
+    def cut_all(self):
+        """Drop every open connection now, as a server closing idle sessions does."""
+        for sock in self._open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._open.clear()
 
     def close(self):
         self._closed = True

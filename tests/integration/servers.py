@@ -357,12 +357,17 @@ class SinkHandler:
         self.messages: list[ReceivedMessage] = []
         self.recipient_replies: dict[str, str] = {}
         self.sessions = 0
+        self.quits = 0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         # A client says EHLO once per connection (twice around STARTTLS, not used here).
         self.sessions += 1
         session.host_name = hostname
         return responses
+
+    async def handle_QUIT(self, server, session, envelope):  # noqa: N802
+        self.quits += 1
+        return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         reply = self.recipient_replies.get(address.lower())

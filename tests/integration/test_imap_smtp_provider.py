@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import pickle
+import time
+import warnings
 
 import pytest
 
 from mailboxes.providers import get_provider
 from mailboxes.providers.base import ConnectionSettings, OutgoingMessage, ProviderError
 from mailboxes.providers.imap_smtp import ImapSmtpProvider
+from tests.integration.flaky_proxy import CuttingProxy
 from tests.integration.servers import free_port
 from tests.servers import CORPUS_DIR, server_missing
 
@@ -385,6 +389,40 @@ def test_send_reuses_one_smtp_session(provider, smtp_sink):
 
     assert len(smtp_sink.messages) == 2
     assert smtp_sink.sessions == 1
+
+
+def test_send_replaces_a_session_the_server_closed_while_idle(settings, smtp_sink, monkeypatch):
+    from mailboxes.providers import imap_smtp
+
+    proxy = CuttingProxy(smtp_sink.host, smtp_sink.port)
+    # Idle for "longer than a burst" without waiting a second in the test.
+    monkeypatch.setattr(imap_smtp, "BURST_SECONDS", 0.0)
+    try:
+        with ImapSmtpProvider(dataclasses.replace(settings, smtp_port=proxy.port)) as provider:
+            provider.send(outgoing("bob@example.test", message_id="<a@example.test>"))
+            proxy.cut_all()
+            time.sleep(0.1)  # the close reaches the client's socket
+            provider.send(outgoing("bob@example.test", message_id="<b@example.test>"))
+    finally:
+        proxy.close()
+
+    assert len(smtp_sink.messages) == 2
+    assert smtp_sink.sessions == 2
+
+
+def test_close_from_inside_a_running_event_loop_still_quits_smtp(settings, smtp_sink):
+    # E.g. a worker pass ended on a thread that runs an event loop (Playwright's in tests).
+    provider = ImapSmtpProvider(settings)
+    provider.send(outgoing("bob@example.test"))
+
+    async def close_inside_a_loop():
+        provider.close()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no coroutine left never awaited
+        asyncio.run(close_inside_a_loop())
+
+    assert smtp_sink.handler.quits == 1
 
 
 def test_send_classifies_4xx_refusal_as_temporary(provider, smtp_sink):

@@ -56,6 +56,9 @@ def test_headers_give_sync_what_it_decides_on():
         ("  <a@b>  ", "<a@b>"),
         ("<a@\n b>", "<a@b>"),
         ("a@b", "<a@b>"),
+        ("12223", "<12223>"),  # a lone token is still the message's identity
+        ("<nul\x00@b>", "<nul@b>"),  # PostgreSQL text refuses NUL
+        ("two tokens", None),
         ("", None),
         ("   ", None),
         ("<>", None),

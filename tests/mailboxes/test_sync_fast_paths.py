@@ -3,7 +3,9 @@
 - `imap_smtp.addresses` (common address shapes) against `headers.parse_addresses`;
 - `imap_smtp.parse_fetch_fast` (plain FETCH replies) against imapclient's parser;
 - `sync.fields_for_auto_reply` (a header block without the fields auto_reply_reason ignores)
-  against the whole block, through `parse_headers` and `auto_reply_reason`.
+  against the whole block, through `parse_headers` and `auto_reply_reason`;
+- `imap_smtp.header_from_fetch` (sync's header-only path) against `parse_headers` for the
+  threading fields, on the whole corpus: a bounce or reply matches its email by them.
 """
 
 import random
@@ -13,10 +15,11 @@ import pytest
 from imapclient.response_parser import parse_fetch_response
 
 from mailboxes.autoreply import auto_reply_reason
-from mailboxes.parsing import parse_headers
+from mailboxes.parsing import normalize_newlines, parse_headers
 from mailboxes.providers.headers import parse_addresses
 from mailboxes.providers.imap_smtp import (
     addresses,
+    header_from_fetch,
     internal_date,
     parse_fetch_fast,
     sequence_set,
@@ -187,3 +190,35 @@ def test_auto_reply_reads_the_same_without_the_fields_it_ignores_on_the_corpus()
     for path in corpus_files():
         raw = path.read_bytes()
         assert auto_reply_view(fields_for_auto_reply(raw)) == auto_reply_view(raw), path
+
+
+def test_threading_fields_read_alike_on_both_paths_across_the_corpus():
+    files = corpus_files()
+    assert files
+    for path in files:
+        raw = path.read_bytes()
+        # What an IMAP server answers for BODY[HEADER]: the block before the first blank line.
+        block = normalize_newlines(raw).split(b"\n\n", 1)[0]
+        fast = header_from_fetch(1, {b"BODY[HEADER]": block})
+        full = parse_headers(raw)
+        assert (fast.message_id, fast.in_reply_to, fast.references) == (
+            full.message_id,
+            full.in_reply_to,
+            full.references,
+        ), path.name
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b"Message-ID: 12223",  # no brackets, no @
+        b"Message-ID: <folded.id\n @host.example>",
+        b"Message-ID: <nul\x00@host.example>",
+        b"Message-ID: abc@host.example",
+    ],
+)
+def test_odd_message_ids_read_alike_on_both_paths(field):
+    block = b"From: a@b.example\n" + field + b"\nSubject: x\n"
+    assert header_from_fetch(1, {b"BODY[HEADER]": block}).message_id == (
+        parse_headers(block + b"\n").message_id
+    )
