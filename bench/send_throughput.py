@@ -619,6 +619,10 @@ def _run(servers) -> bool:
     )
     server = start_imap_server(binary)
     sink = Sink()
+    # Set up like a worker process (crm_mail/celery.py): what is loaded by now stays.
+    from crm_mail.celery import freeze_startup_objects
+
+    freeze_startup_objects()
     ok = True
     try:
         account = server.add_account()

@@ -1,11 +1,25 @@
 """The Celery app: configured from Django settings (CELERY_*), tasks from each app's tasks.py."""
 
+import gc
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_mail.settings")
 
 app = Celery("crm_mail")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@worker_process_init.connect
+def freeze_startup_objects(**_) -> None:
+    """Put everything loaded at startup out of the garbage collector's reach.
+
+    A worker allocates for every email it sends, and each full collection would otherwise walk
+    every module, model and setting loaded at startup: 40-60 ms each, several times a
+    thousand emails, during which nothing is sent (bench/send_throughput.py).
+    """
+    gc.freeze()

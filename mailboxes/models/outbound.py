@@ -18,9 +18,17 @@ class Outbound(models.Model):
     """
 
     message = models.OneToOneField(EmailMessage, on_delete=models.CASCADE, related_name="outbound")
-    mailbox = models.ForeignKey(Mailbox, null=True, on_delete=models.SET_NULL, related_name="+")
+    # No index on inbox or sender: nothing looks the queue up by them (deleting an inbox or a
+    # user scans it once), and every send updates each row twice, index entries and all.
+    mailbox = models.ForeignKey(
+        Mailbox, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     envelope_from = models.EmailField()
     recipients = models.JSONField(default=list, help_text="Every envelope recipient, Bcc too.")
@@ -41,7 +49,16 @@ class Outbound(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_due")]
+        indexes = [
+            # Only the rows a worker may claim: sent mail piles up forever, the queue does not.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(
+                    status__in=[SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING]
+                ),
+                name="outbound_due",
+            )
+        ]
 
     def __str__(self):
         return f"{self.message} ({self.status})"

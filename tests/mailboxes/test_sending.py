@@ -44,6 +44,15 @@ def inbox(owner, dovecot, smtp_sink):
     return imap_inbox(owner, dovecot, smtp_sink)
 
 
+@pytest.fixture
+def no_send_tasks(monkeypatch):
+    """Tests that commit (transaction=True) and call the worker themselves: submitting
+    queues no send task."""
+    from mailboxes import compose
+
+    monkeypatch.setattr(compose, "enqueue_send", lambda outbound_id: None)
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 
@@ -407,11 +416,8 @@ def _send_due_in_thread(barrier: threading.Barrier, outcomes: list) -> None:
 @pytest.mark.filterwarnings(SINK_WARNING)
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_share_the_limit_and_send_each_email_once(
-    owner, contact, dovecot, smtp_sink, monkeypatch
+    owner, contact, dovecot, smtp_sink, no_send_tasks
 ):
-    from mailboxes import compose
-
-    monkeypatch.setattr(compose, "enqueue_send", lambda outbound_id: None)
     inbox = imap_inbox(owner, dovecot, smtp_sink, send_per_minute=4)
     outbounds = [submit(owner, inbox, subject=f"Update {i}") for i in range(10)]
     away_from_the_minute_edge()
@@ -428,6 +434,55 @@ def test_two_workers_share_the_limit_and_send_each_email_once(
     assert len(ids) == len(set(ids)) == 4
     statuses = sorted(reload(o).status for o in outbounds)
     assert statuses == [SendStatus.QUEUED] * 6 + [SendStatus.SENT] * 4
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_claims_the_next_batch_while_sending_and_keeps_one_smtp_session(
+    owner, contact, dovecot, smtp_sink, no_send_tasks, monkeypatch
+):
+    inbox = imap_inbox(owner, dovecot, smtp_sink)
+    outbounds = [submit(owner, inbox, subject=f"Batch {i}") for i in range(5)]
+    claimers = []
+    claim_due = sending.claim_due
+    monkeypatch.setattr(
+        sending,
+        "claim_due",
+        lambda limit: claimers.append(threading.current_thread().name) or claim_due(limit),
+    )
+
+    assert send_due(limit=2) == {SendStatus.SENT: 5}
+
+    # The first batch on the worker's thread, every later one on the helper thread (on
+    # PostgreSQL), while the batch before it was on the wire.
+    here = threading.current_thread().name
+    helper = "outbound-claim" if connection.vendor == "postgresql" else here
+    assert claimers[0] == here
+    assert {name.split("_")[0] for name in claimers[1:]} == {helper}
+    assert len(claimers) == 4  # 2 + 2 + 1, then nothing left
+    assert len(smtp_sink.messages) == 5
+    assert smtp_sink.sessions == 1
+    assert [reload(o).status for o in outbounds] == [SendStatus.SENT] * 5
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_claimed_after_the_pass_ran_out_of_time_is_released_at_once(
+    owner, contact, dovecot, smtp_sink, no_send_tasks
+):
+    inbox = imap_inbox(owner, dovecot, smtp_sink)
+    outbounds = [submit(owner, inbox, subject=f"Late {i}") for i in range(3)]
+
+    # No time left after the first batch: the one claimed meanwhile is not sent...
+    assert send_due(limit=2, seconds=0) == {SendStatus.SENT: 2}
+
+    late = reload(outbounds[2])
+    assert late.status == SendStatus.QUEUED
+    assert late.claimed_at is None  # ...and the next pass need not wait out its lease
+    assert send_due() == {SendStatus.SENT: 1}
+    assert len(smtp_sink.messages) == 3
 
 
 # -- privacy, scheduling, the rep's actions -----------------------------------------------------
