@@ -951,9 +951,7 @@ def outbound_send_now(outbound: Outbound) -> Outbound:
         next_attempt_at=now,
         claimed_at=None,
     )
-    activity_id = outbound.message.activity_id
-    Activity.objects.filter(pk=activity_id).update(occurred_at=now)
-    ActivityLink.objects.filter(activity_id=activity_id).update(occurred_at=now)
+    _move_on_timeline(outbound, now)
     _enqueue(outbound.pk)
     return outbound
 
@@ -962,20 +960,28 @@ def outbound_send_again(outbound: Outbound) -> Outbound:
     """Queue an uncertain or failed email once more, with a fresh set of attempts.
 
     For an uncertain one the rep accepts that the recipient may get it twice. Privacy is
-    checked again when it goes out.
+    checked again when it goes out. The timeline moves the email to now: it is a new send.
     """
+    now = timezone.now()
     outbound = _change(
         outbound,
         (SendStatus.UNCERTAIN, SendStatus.FAILED),
         "This email can't be sent again: it is {status}.",
         status=SendStatus.QUEUED,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=now,
         attempts=0,
         last_error="",
         claimed_at=None,
     )
+    _move_on_timeline(outbound, now)
     _enqueue(outbound.pk)
     return outbound
+
+
+def _move_on_timeline(outbound: Outbound, when: datetime) -> None:
+    activity_id = outbound.message.activity_id
+    Activity.objects.filter(pk=activity_id).update(occurred_at=when)
+    ActivityLink.objects.filter(activity_id=activity_id).update(occurred_at=when)
 
 
 def outbound_mark_sent(outbound: Outbound) -> Outbound:

@@ -25,6 +25,7 @@ from mailboxes.sending import (
 from privacy.constants import EventKind, OptOutSource
 from privacy.models import PrivacyEvent
 from privacy.services import opt_out_of_all
+from records.models import Activity, ActivityLink
 from tests.integration.servers import free_port
 
 from .outbox import REP_ADDRESS, header, imap_inbox, message_of, reload, sent_copies, submit
@@ -615,12 +616,19 @@ def test_uncertain_email_can_be_sent_again_or_marked_sent(owner, contact, monkey
         row.status, row.attempts, row.claimed_at = SendStatus.UNCERTAIN, 1, attempt
         row.last_error = sending.UNCERTAIN_WORDS
         row.save()
+    activity = first.message.activity
+    ActivityLink.objects.filter(activity=activity).update(occurred_at=attempt)
+    Activity.objects.filter(pk=activity.pk).update(occurred_at=attempt)
 
     outbound_send_again(first)
     outbound_mark_sent(second)
 
     assert (first.status, first.attempts, first.last_error) == (SendStatus.QUEUED, 0, "")
     assert first.next_attempt_at <= timezone.now()
+    # A new send: the timeline shows it now, not where the first attempt was.
+    activity.refresh_from_db()
+    assert activity.occurred_at == first.next_attempt_at
+    assert {link.occurred_at for link in activity.links.all()} == {first.next_attempt_at}
     assert second.status == SendStatus.SENT
     assert second.sent_at == attempt
     assert message_of(second).sent_at == attempt
