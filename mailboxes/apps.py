@@ -20,6 +20,11 @@ class MailboxesConfig(AppConfig):
         extensions.register_settings_section(
             extensions.SettingsSection("inboxes", "Team inboxes", "mailboxes:team-inboxes")
         )
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "connected-inboxes", "Connected inboxes", "mailboxes:all-inboxes"
+            )
+        )
         extensions.register_record_panel(
             extensions.RecordPanel(
                 key="bounces",

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from .views import (
+    all_inboxes,
     composer,
     connect,
     content,
@@ -68,6 +69,12 @@ urlpatterns = [
         "settings/email/oauth/microsoft/callback/",
         oauth.microsoft_callback,
         name="oauth-microsoft-callback",
+    ),
+    path("settings/connected-inboxes/", all_inboxes.inbox_list, name="all-inboxes"),
+    path(
+        "settings/connected-inboxes/<int:pk>/disconnect/",
+        all_inboxes.inbox_disconnect,
+        name="all-inbox-disconnect",
     ),
     path("settings/inboxes/", team_inboxes.team_inbox_list, name="team-inboxes"),
     path("settings/inboxes/<int:pk>/", team_inboxes.team_inbox_detail, name="team-inbox"),

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 
 from ..models import Mailbox
 from ..providers.base import ProviderError
+from ..services import mailbox_disconnect
 
 STAGE_TITLES = {
     "dns": "The server name could not be found",
@@ -24,6 +25,12 @@ def provider_error_text(error: ProviderError) -> str:
 def own_mailbox(request, pk: int) -> Mailbox:
     """A personal inbox of the signed-in user, or 404 (never someone else's)."""
     return get_object_or_404(Mailbox, pk=pk, owner=request.user)
+
+
+def disconnect_inbox(request, mailbox: Mailbox) -> None:
+    """Disconnect the inbox (credentials deleted) and say so on the next page."""
+    mailbox_disconnect(mailbox)
+    messages.success(request, f"{mailbox.email} is disconnected and its credentials are deleted.")
 
 
 def connected(request, mailbox: Mailbox) -> None:

@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from ..models import FolderSync, Mailbox, SendAsAddress
-from ..services import mailbox_disconnect, mailbox_set_default_from
-from .common import own_mailbox
+from ..services import mailbox_set_default_from
+from .common import disconnect_inbox, own_mailbox
 
 
 @login_required
@@ -34,6 +34,5 @@ def set_default_from(request, pk):
 @require_POST
 def disconnect(request, pk):
     mailbox = own_mailbox(request, pk)
-    mailbox_disconnect(mailbox)
-    messages.success(request, f"{mailbox.email} is disconnected and its credentials are deleted.")
+    disconnect_inbox(request, mailbox)
     return redirect("mailboxes:settings")

@@ -12,7 +12,8 @@ from records.views.admin_area import admin_required
 from ..constants import Provider
 from ..forms import TeamAddressForm, TeamInboxForm
 from ..models import Mailbox, TeamInbox
-from ..services import MailboxRuleError, check_address_free, mailbox_disconnect
+from ..services import MailboxRuleError, check_address_free
+from .common import disconnect_inbox
 
 
 @admin_required
@@ -79,6 +80,5 @@ def team_inbox_detail(request, pk):
 @require_POST
 def team_inbox_disconnect(request, pk):
     mailbox = get_object_or_404(Mailbox, team_inbox_id=pk)
-    mailbox_disconnect(mailbox)
-    messages.success(request, f"{mailbox.email} is disconnected and its credentials are deleted.")
+    disconnect_inbox(request, mailbox)
     return redirect("mailboxes:team-inbox", pk=pk)

@@ -181,3 +181,32 @@ def test_disconnecting_an_inbox_asks_first_then_removes_it(page, login, owner):
     expect(page.get_by_text("No inbox connected yet.")).to_be_visible()
     assert asked == ["Disconnect o'brien@acme.example? Its credentials will be deleted."]
     assert not Mailbox.objects.exists()
+
+
+def test_an_admin_finds_a_reps_broken_inbox_and_disconnects_it(page, login, admin_user, teammate):
+    inbox = Mailbox.objects.create(
+        kind=MailboxKind.PERSONAL,
+        provider=Provider.GMAIL,
+        email="teammate@gmail.com",
+        owner=teammate,
+        secret={"refresh_token": "x"},
+    )
+    inbox.mark_needs_reconnect("Google ended this grant after seven days: the app is in Testing.")
+    login(page, admin_user.username)
+    page.get_by_role("banner").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Settings").get_by_role(
+        "link", name="Connected inboxes"
+    ).click()
+
+    row = page.get_by_role("row").filter(has_text="teammate@gmail.com")
+    expect(row).to_contain_text(teammate.display_name)
+    expect(row).to_contain_text("Needs reconnect")
+    expect(row).to_contain_text("the app is in Testing")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Disconnect teammate@gmail.com").click()
+
+    expect(page.get_by_role("status").first).to_have_text(
+        "teammate@gmail.com is disconnected and its credentials are deleted."
+    )
+    expect(page.get_by_text("No inbox is connected yet.")).to_be_visible()
+    assert not Mailbox.objects.filter(pk=inbox.pk).exists()

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -796,3 +796,73 @@ def test_team_oauth_start_for_no_such_team_inbox_is_a_404(admin_client, team_inb
     response = admin_client.get(GOOGLE_START, {"team_inbox": team_inbox})
 
     assert response.status_code == 404
+
+
+# -- Settings > Connected inboxes (admins) -----------------------------------------------------
+
+ALL_INBOXES_URL = reverse("mailboxes:all-inboxes")
+
+
+def all_inboxes_disconnect_url(mailbox):
+    return reverse("mailboxes:all-inbox-disconnect", args=[mailbox.pk])
+
+
+def test_admins_see_every_inbox_those_needing_attention_first(
+    admin_client, owner, teammate, support
+):
+    from mailboxes import throttle
+
+    mine = personal(owner, "owner@acme.example", is_default_from=True)
+    with transaction.atomic():
+        throttle.take(mine)
+    broken = personal(teammate, "teammate@gmail.com", provider=Provider.GMAIL)
+    broken.mark_needs_reconnect("Google ended this grant after seven days: the app is in Testing.")
+    Mailbox.objects.create(
+        kind=MailboxKind.TEAM,
+        provider=Provider.GMAIL,
+        email="support@acme.example",
+        team_inbox=support,
+        secret={"refresh_token": "team-secret-token"},
+    )
+
+    response = admin_client.get(ALL_INBOXES_URL)
+
+    text = page_text(response)
+    assert text.index("teammate@gmail.com") < text.index("owner@acme.example")
+    assert "Google ended this grant after seven days: the app is in Testing." in text
+    assert teammate.display_name in text and owner.display_name in text
+    assert "Team inbox" in text and "Support" in text
+    assert "1 of 20 / 1 of 500" in text  # what the owner's inbox sent this minute / today
+    assert "hunter2" not in text and "team-secret-token" not in text
+
+
+def test_the_inbox_list_costs_the_same_queries_for_one_inbox_or_many(admin_client, owner):
+    personal(owner, "first@acme.example")
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(ALL_INBOXES_URL)
+    for n in range(5):
+        personal(owner, f"more{n}@acme.example")
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(ALL_INBOXES_URL)
+    assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_an_admin_disconnects_a_reps_inbox(admin_client, teammate):
+    inbox = personal(teammate, "leaver@acme.example", is_default_from=True)
+
+    assert admin_client.get(all_inboxes_disconnect_url(inbox)).status_code == 405
+    response = admin_client.post(all_inboxes_disconnect_url(inbox), follow=True)
+
+    assert response.redirect_chain[-1][0] == ALL_INBOXES_URL
+    assert "leaver@acme.example is disconnected and its credentials are deleted." in page_text(
+        response
+    )
+    assert not Mailbox.objects.filter(pk=inbox.pk).exists()
+
+
+def test_reps_cannot_list_or_disconnect_other_inboxes(owner_client, teammate):
+    inbox = personal(teammate, "teammate@acme.example")
+
+    assert owner_client.get(ALL_INBOXES_URL).status_code == 403
+    assert owner_client.post(all_inboxes_disconnect_url(inbox)).status_code == 403
+    assert Mailbox.objects.filter(pk=inbox.pk).exists()
