@@ -470,6 +470,33 @@ def test_a_pass_claims_the_next_batch_while_sending_and_keeps_one_smtp_session(
 @pytest.mark.integration
 @pytest.mark.filterwarnings(SINK_WARNING)
 @pytest.mark.django_db(transaction=True)
+def test_sends_in_progress_finish_before_a_pass_moves_to_another_inbox(
+    owner, contact, dovecot, smtp_sink, no_send_tasks
+):
+    from mailboxes.models import Mailbox
+
+    first = imap_inbox(owner, dovecot, smtp_sink)
+    second = Mailbox.objects.get(pk=first.pk)
+    second.pk, second.email, second.is_default_from = None, "rep.two@crm.example", False
+    second.save()
+    # One-row batches alternate between the inboxes: each switch finishes the other's sends.
+    outbounds = [submit(owner, inbox) for inbox in (first, second, first, second)]
+
+    assert send_due(limit=1) == {SendStatus.SENT: 4}
+
+    assert [reload(o).status for o in outbounds] == [SendStatus.SENT] * 4
+    assert [m.mail_from for m in smtp_sink.messages] == [
+        REP_ADDRESS,
+        "rep.two@crm.example",
+        REP_ADDRESS,
+        "rep.two@crm.example",
+    ]
+    assert smtp_sink.sessions == 2  # one per inbox, kept across its batches
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db(transaction=True)
 def test_a_batch_claimed_after_the_pass_ran_out_of_time_is_released_at_once(
     owner, contact, dovecot, smtp_sink, no_send_tasks
 ):
