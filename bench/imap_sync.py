@@ -645,6 +645,10 @@ def run() -> bool:
             raise RuntimeError(f"Dovecot shows {len(uids)} of {MESSAGES} messages")
         raw_fetch_rate(account, uids)
 
+        # Set up like a worker process (crm_mail/celery.py): what is loaded by now stays.
+        from crm_mail.celery import freeze_startup_objects
+
+        freeze_startup_objects()
         # Reference and sync take turns, so a burst of load on a shared machine hits both.
         mailbox = _mailbox(account)
         ref_rates, rates = [], []
