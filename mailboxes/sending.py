@@ -356,10 +356,10 @@ def send_outbound(outbound_id: int) -> str | None:
 
 
 class _Ahead:
-    """Where the next batch is claimed and loaded: a helper thread with its own database
-    connection on PostgreSQL, so that happens while this batch is being sent (it took a
-    tenth of the time between two batches' sends); inline elsewhere (SQLite allows one
-    writer at a time)."""
+    """Where the next batch is claimed and loaded: on PostgreSQL a helper thread with its own
+    database connection, so that happens while this batch is being sent (done in between, it
+    held the sender up for a tenth of a run); inline elsewhere (SQLite allows one writer at a
+    time). Should the pass fail, rows claimed ahead wait out their lease (CLAIM_LEASE)."""
 
     def __enter__(self):
         threaded = connection.vendor == "postgresql"
