@@ -83,6 +83,7 @@ def test_rep_schedules_an_email_and_cancels_it(page, login, contact, inbox, smtp
     composer.get_by_role("button", name="Send").click()
     item = page.locator("#timeline-items > li.activity-email").first
     expect(item).to_contain_text("Scheduled")
+    expect(item.locator(".kind")).to_have_text("Email")  # not "Email sent" before it is
     item.get_by_role("button", name="Cancel").click()
     expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Cancelled")
     sending.send_due()
