@@ -162,28 +162,13 @@ def start_imap_server(binary: str):
     also queue behind, and slow, PostgreSQL's commits and the sink, charging the mail server's
     durability to the CRM. PostgreSQL keeps its fsync: those commits are the product's cost.
     """
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     from tests.integration import servers
 
     class Dovecot(servers.DovecotServer):
         def config(self) -> str:
             return super().config() + "mail_fsync = never\n"
 
-    root = Path(tempfile.mkdtemp(prefix="crm-dovecot-"))
-    root.chmod(0o755)
-    server = Dovecot(binary=binary, root=root)
-    if os.geteuid() != 0:
-        server.mail_uid, server.mail_gid = os.geteuid(), os.getegid()
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return server
+    return servers.start_dovecot(binary, Dovecot)
 
 
 # -- messages --------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ sent twice. What each of these saves is measured by bench/send_throughput.py.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter, defaultdict
@@ -660,39 +661,45 @@ def _wait_and(row, stamp: datetime, over, undo_attempt: bool = False) -> throttl
 
 
 def _hand_over_sql(accepted, row, claim: Claim, mailbox, now) -> tuple[str, list]:
-    """The statement of `_hand_over` on PostgreSQL.
+    """The statement of `_hand_over` on PostgreSQL, and its parameters."""
+    params = []
+    if accepted is not None:
+        provider_id, note, kept = _sent_fields(accepted.row, accepted.result)
+        params += [SendStatus.SENT, now, provider_id, note, accepted.row.pk, SendStatus.RECONCILED]
+        params += [now, kept, accepted.row.message_id]
+    params += [SendStatus.SENDING, now, row.pk, claim.stamp, *ACTIVE]
+    tokens, token_params = throttle.token_ctes(mailbox, now, only_if="marked")
+    return _hand_over_text(accepted is not None, tokens), params + token_params
+
+
+@functools.cache
+def _hand_over_text(records_a_send: bool, tokens: str) -> str:
+    """Built once per shape (it runs for every email).
 
     CTEs: `sent` and `stamped` record the previous send; `marked` is the conditional update
-    that proves the claim still holds; `minute` and `day` take tokens only if it did.
+    that proves the claim still holds; `minute` and `day` (`tokens`) take tokens only if it did.
     """
     outbound = connection.ops.quote_name(Outbound._meta.db_table)
     message = connection.ops.quote_name(EmailMessage._meta.db_table)
-    ctes, params = [], []
-    if accepted is not None:
-        provider_id, note, kept = _sent_fields(accepted.row, accepted.result)
+    ctes = []
+    if records_a_send:
         ctes.append(
             f"sent AS (UPDATE {outbound} SET status = %s, sent_at = %s, provider_id = %s, "
             "last_error = %s, claimed_at = NULL WHERE id = %s AND status <> %s RETURNING id)"
         )
-        params += [SendStatus.SENT, now, provider_id, note, accepted.row.pk, SendStatus.RECONCILED]
         ctes.append(
             f"stamped AS (UPDATE {message} SET sent_at = %s, "
             "message_id = COALESCE(%s, message_id) WHERE id = %s RETURNING id)"
         )
-        params += [now, kept, accepted.row.message_id]
     ctes.append(
         f"marked AS (UPDATE {outbound} SET status = %s, attempts = attempts + 1, "
         "claimed_at = %s WHERE id = %s AND claimed_at = %s AND status IN (%s, %s, %s) RETURNING id)"
     )
-    params += [SendStatus.SENDING, now, row.pk, claim.stamp, *ACTIVE]
-    tokens, token_params = throttle.token_ctes(mailbox, now, only_if="marked")
     ctes.append(tokens)
-    params += token_params
-    sql = (
+    return (
         "WITH " + ", ".join(ctes) + " SELECT (SELECT count(*) FROM marked), "
         "(SELECT count FROM minute), (SELECT count FROM day)"
     )
-    return sql, params
 
 
 def _owned(row: Outbound, claim: Claim, statuses=ACTIVE):

@@ -247,3 +247,29 @@ class MailProvider(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """Return `exc` and everything it wraps, nearest first.
+
+    Libraries re-raise socket and TLS errors as their own types (exchangelib, imaplib,
+    aiosmtplib), and requests and urllib3 keep the original in `args` or `reason` as well as in
+    the cause chain; an adapter explains a failure by the first of these it recognises.
+    """
+    seen: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked.extend(getattr(current, "args", ()))
+        # ssl.SSLError.reason is a string, and args hold messages as well as exceptions.
+        pending.extend(e for e in linked if isinstance(e, BaseException))
+    return seen
+
+
+def first_of(chain: list[BaseException], kind) -> BaseException | None:
+    """The first exception in `chain` of `kind` (a type or a tuple of types), or None."""
+    return next((e for e in chain if isinstance(e, kind)), None)

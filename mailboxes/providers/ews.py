@@ -75,6 +75,8 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    exception_chain,
+    first_of,
 )
 from mailboxes.providers.ews_urls import ews_url_from_webmail
 from mailboxes.providers.headers import (
@@ -590,32 +592,9 @@ def hidden_recipients(message: OutgoingMessage) -> list[str]:
 # -- errors ----------------------------------------------------------------------------------
 
 
-def causes(exc: BaseException) -> list[BaseException]:
-    """Return `exc` and everything it wraps.
-
-    exchangelib re-raises socket errors as its own types, and requests and urllib3 keep the
-    original in `args` or `reason` as well as in the cause chain.
-    """
-    seen: list[BaseException] = []
-    pending = [exc]
-    while pending:
-        current = pending.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        linked.extend(current.args)
-        # ssl.SSLError.reason is a string, and args hold messages as well as exceptions.
-        pending.extend(e for e in linked if isinstance(e, BaseException))
-    return seen
-
-
 def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError | None:
     """Explain a failure below HTTP (DNS, TCP, TLS), or return None if it was not one."""
-    chain = causes(exc)
-
-    def first(kind) -> BaseException | None:
-        return next((e for e in chain if isinstance(e, kind)), None)
+    chain = exception_chain(exc)
 
     parts = urlsplit(url)
     host = parts.hostname or "the Exchange server"
@@ -625,11 +604,11 @@ def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError 
         if sending
         else ""
     )
-    if first(socket.gaierror):
+    if first_of(chain, socket.gaierror):
         return ProviderError(
             f"Could not resolve {host}: check the server name in the EWS URL.", stage="dns"
         )
-    if cert_error := first(ssl.SSLCertVerificationError):
+    if cert_error := first_of(chain, ssl.SSLCertVerificationError):
         reason = getattr(cert_error, "verify_message", "") or "not trusted"
         return ProviderError(
             f"The certificate of {host} could not be verified ({reason}). Check the EWS URL, "
@@ -637,20 +616,20 @@ def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError 
             stage="tls",
             permanent=True,
         )
-    if tls_error := first(ssl.SSLError):
+    if tls_error := first_of(chain, ssl.SSLError):
         reason = getattr(tls_error, "reason", None) or tls_error
         return ProviderError(
             f"The secure connection to {where} failed ({reason}). EWS URLs start with "
             "https:// and use the port of the webmail address.",
             stage="tls",
         )
-    if first(ConnectionRefusedError):
+    if first_of(chain, ConnectionRefusedError):
         return ProviderError(
             f"{where} refused the connection: check the EWS URL.{unsure}", stage="tcp"
         )
-    if first(TimeoutError) or first(requests.Timeout):
+    if first_of(chain, TimeoutError) or first_of(chain, requests.Timeout):
         return ProviderError(f"{where} did not answer in time.{unsure}", stage="tcp")
-    if os_error := first(OSError) or first(requests.ConnectionError):
+    if os_error := first_of(chain, OSError) or first_of(chain, requests.ConnectionError):
         reason = getattr(os_error, "strerror", None) or os_error
         return ProviderError(f"Could not talk to {where} ({reason}).{unsure}", stage="tcp")
     return None

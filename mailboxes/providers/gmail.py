@@ -17,7 +17,7 @@ import email.utils
 import functools
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -39,6 +39,8 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    exception_chain,
+    first_of,
 )
 from mailboxes.providers.headers import (
     decode_bytes,
@@ -653,41 +655,23 @@ def json_body(response: requests.Response, action: str) -> dict:
     return body
 
 
-def exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """Yield `exc` and what it wraps: causes, urllib3's `reason`, and wrapped arguments."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        wrapped += list(getattr(current, "args", ()))
-        pending.extend(e for e in wrapped if isinstance(e, BaseException))
-
-
 def connection_error(exc: BaseException, url: str, timeout: float) -> ProviderError:
     """Explain a failure to reach a Google endpoint, by the first stage that went wrong."""
-    chain = list(exception_chain(exc))
+    chain = exception_chain(exc)
     host = urlsplit(url).hostname or url
     where = urlsplit(url).netloc or url
 
-    def has(kind) -> bool:
-        return any(isinstance(e, kind) for e in chain)
-
-    if has(socket.gaierror) or has(urllib3.exceptions.NameResolutionError):
+    if first_of(chain, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
         return ProviderError(f"Could not resolve {host}: check DNS on this server.", stage="dns")
-    if has(ssl.SSLError) or has(requests.exceptions.SSLError):
+    if first_of(chain, (ssl.SSLError, requests.exceptions.SSLError)):
         return ProviderError(
             f"The secure connection to {where} failed; check the server's clock and CA "
             "certificates.",
             stage="tls",
         )
-    if has(ConnectionRefusedError):
+    if first_of(chain, ConnectionRefusedError):
         return ProviderError(f"{where} refused the connection.", stage="tcp")
-    if has(requests.Timeout) or has(TimeoutError):
+    if first_of(chain, (requests.Timeout, TimeoutError)):
         return ProviderError(f"No answer from {where} within {timeout:g} seconds.", stage="tcp")
     return ProviderError(f"Could not talk to {where} ({exc.__class__.__name__}).", stage="tcp")
 
@@ -696,10 +680,9 @@ def may_have_arrived(exc: requests.RequestException) -> bool:
     """Tell whether a failed request may have reached Google before the failure."""
     if isinstance(exc, requests.ConnectTimeout):
         return False
-    chain = list(exception_chain(exc))
     # NewConnectionError covers refused connections and failed name lookups.
     unreached = (ConnectionRefusedError, socket.gaierror, urllib3.exceptions.NewConnectionError)
-    return not any(isinstance(e, unreached) for e in chain)
+    return first_of(exception_chain(exc), unreached) is None
 
 
 # -- helpers -----------------------------------------------------------------------------

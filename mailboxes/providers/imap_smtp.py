@@ -43,6 +43,8 @@ from mailboxes.providers.base import (
     ProviderError,
     SendResult,
     Stage,
+    exception_chain,
+    first_of,
 )
 from mailboxes.providers.headers import (
     MAX_PARSED_ADDRESS_FIELD,
@@ -532,28 +534,16 @@ def shutdown_quietly(client: IMAPClient) -> None:
         pass
 
 
-def exception_chain(exc: BaseException) -> list[BaseException]:
-    """Return `exc` and its causes; libraries wrap socket errors in their own types."""
-    chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return chain
-
-
 def connection_error(
     exc: BaseException, service: str, host: str, port: int, timeout: float
 ) -> ProviderError:
     """Explain a failure to open a session, by the first stage that went wrong."""
     chain = exception_chain(exc)
 
-    def first(kind: type[BaseException]) -> BaseException | None:
-        return next((e for e in chain if isinstance(e, kind)), None)
-
     where = f"{host} port {port}"
-    if first(socket.gaierror):
+    if first_of(chain, socket.gaierror):
         return ProviderError(f"Could not resolve {host}: check the server name.", stage="dns")
-    if cert_error := first(ssl.SSLCertVerificationError):
+    if cert_error := first_of(chain, ssl.SSLCertVerificationError):
         reason = getattr(cert_error, "verify_message", "") or "not trusted"
         return ProviderError(
             f"The certificate of {host} could not be verified ({reason}). Check the server "
@@ -561,7 +551,7 @@ def connection_error(
             stage="tls",
             permanent=True,
         )
-    if tls_error := first(ssl.SSLError):
+    if tls_error := first_of(chain, ssl.SSLError):
         reason = getattr(tls_error, "reason", None) or tls_error
         return ProviderError(
             f"The secure connection to {where} failed ({reason}). Check that the security "
@@ -569,18 +559,18 @@ def connection_error(
             "STARTTLS 143 and 587).",
             stage="tls",
         )
-    if first(ConnectionRefusedError):
+    if first_of(chain, ConnectionRefusedError):
         return ProviderError(
             f"{where} refused the connection: check the {service} port and server name.",
             stage="tcp",
         )
-    if first(TimeoutError):
+    if first_of(chain, TimeoutError):
         return ProviderError(
             f"No answer from {where} within {timeout:g} seconds: check the server name and "
             "port, and that the security setting matches the port.",
             stage="tcp",
         )
-    if os_error := first(OSError):
+    if os_error := first_of(chain, OSError):
         reason = getattr(os_error, "strerror", None) or os_error
         return ProviderError(
             f"Could not talk to {where} ({reason}): check the server name and port.",

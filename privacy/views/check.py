@@ -79,76 +79,70 @@ def check(request, pk):
     )
 
 
-@login_required
-@require_POST
-def fix_subscribe(request, pk):
+# Which part of the fragment opens again with each fix form.
+OPENS = {"subscribe_form": "subscribe", "once_form": "once", "basis_form": "standing"}
+
+
+def _fix(request, pk, form, form_key: str, apply, *, summarize: bool = False):
+    """One fix form of the check: do it and re-check (redirect without htmx), or show the
+    form again with what was wrong.
+
+    `apply(contact, cleaned_data)` does the fix and returns (notice, one-time basis or None);
+    a ValidationError it raises lands on the form. `form_key` names the form in the fragment
+    (and which part opens again).
+    """
     contact = load_contact(request, pk, edit=True)
     context, form_id = _params(request.POST)
     if context is None:
         return HttpResponseBadRequest("Unknown sender context.")
-    form = SubscribeFixForm(request.POST, prefix="sub")
     if form.is_valid():
         try:
-            subscription_set(
-                contact,
-                SubscriptionType.builtin(SubscriptionKind.ONE_TO_ONE),
-                SubscriptionState.SUBSCRIBED,
-                actor=request.user,
-                legal_basis=form.cleaned_data["legal_basis"],
-                explanation=form.cleaned_data["explanation"],
-            )
+            notice, basis = apply(contact, form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            notice = f"{contact.name} is subscribed to One to one email."
-            return _done(request, contact, context, form_id, notice)
+            return _done(request, contact, context, form_id, notice, one_time_basis=basis)
+    error = " ".join(str(e) for e in form.non_field_errors()) if summarize else ""
     return _render(
-        request,
-        contact,
-        context,
-        form_id,
-        subscribe_form=form,
-        open="subscribe",
-        error=" ".join(str(e) for e in form.non_field_errors()),
+        request, contact, context, form_id, open=OPENS[form_key], error=error, **{form_key: form}
     )
 
 
 @login_required
 @require_POST
+def fix_subscribe(request, pk):
+    def subscribe(contact, data):
+        subscription_set(
+            contact,
+            SubscriptionType.builtin(SubscriptionKind.ONE_TO_ONE),
+            SubscriptionState.SUBSCRIBED,
+            actor=request.user,
+            legal_basis=data["legal_basis"],
+            explanation=data["explanation"],
+        )
+        return f"{contact.name} is subscribed to One to one email.", None
+
+    form = SubscribeFixForm(request.POST, prefix="sub")
+    return _fix(request, pk, form, "subscribe_form", subscribe, summarize=True)
+
+
+@login_required
+@require_POST
 def fix_one_time_basis(request, pk):
-    contact = load_contact(request, pk, edit=True)
-    context, form_id = _params(request.POST)
-    if context is None:
-        return HttpResponseBadRequest("Unknown sender context.")
+    def record(contact, data):
+        basis = one_time_basis_record(contact, request.user, data["basis"], data["explanation"])
+        return "One-time legal basis recorded.", basis
+
     form = LegalBasisForm(request.POST, prefix="once")
-    if form.is_valid():
-        try:
-            basis = one_time_basis_record(
-                contact, request.user, form.cleaned_data["basis"], form.cleaned_data["explanation"]
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            notice = "One-time legal basis recorded."
-            return _done(request, contact, context, form_id, notice, one_time_basis=basis)
-    return _render(request, contact, context, form_id, once_form=form, open="once")
+    return _fix(request, pk, form, "once_form", record)
 
 
 @login_required
 @require_POST
 def fix_legal_basis(request, pk):
-    contact = load_contact(request, pk, edit=True)
-    context, form_id = _params(request.POST)
-    if context is None:
-        return HttpResponseBadRequest("Unknown sender context.")
+    def record(contact, data):
+        legal_basis_record(contact, request.user, data["basis"], data["explanation"])
+        return "Legal basis recorded.", None
+
     form = LegalBasisForm(request.POST, prefix="standing")
-    if form.is_valid():
-        try:
-            legal_basis_record(
-                contact, request.user, form.cleaned_data["basis"], form.cleaned_data["explanation"]
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            return _done(request, contact, context, form_id, "Legal basis recorded.")
-    return _render(request, contact, context, form_id, basis_form=form, open="standing")
+    return _fix(request, pk, form, "basis_form", record)

@@ -306,8 +306,9 @@ def dovecot_version(binary: str) -> tuple[int, ...]:
     return tuple(int(part) for part in output.split()[0].split(".") if part.isdigit())
 
 
-def start_dovecot(binary: str) -> DovecotServer:
-    """Start a private Dovecot under a new temp dir and return it."""
+def start_dovecot(binary: str, server_class: type[DovecotServer] | None = None) -> DovecotServer:
+    """Start a private Dovecot under a new temp dir and return it (`server_class`: a
+    DovecotServer with other settings)."""
     version = dovecot_version(binary)
     if version >= (2, 4):
         # 2.4 renamed most settings (mail_driver, passdb_passwd_file_path, ...).
@@ -318,7 +319,7 @@ def start_dovecot(binary: str) -> DovecotServer:
     root = Path(tempfile.mkdtemp(prefix="crm-dovecot-"))
     # Mail processes run as nobody when we are root and must reach the Maildirs.
     root.chmod(0o755)
-    server = DovecotServer(binary=binary, root=root)
+    server = (server_class or DovecotServer)(binary=binary, root=root)
     if os.geteuid() != 0:
         server.mail_uid, server.mail_gid = os.geteuid(), os.getegid()
     try:
