@@ -36,7 +36,7 @@ from types import SimpleNamespace
 from django.db import connection, connections
 from imapclient import IMAPClient
 
-import mailboxes.sync as sync_module
+import mailboxes.sync.engine as sync_module
 from mailboxes.constants import MailboxKind, MailboxStatus
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox
 from mailboxes.providers.imap_smtp import ImapSmtpProvider

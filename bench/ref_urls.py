@@ -9,7 +9,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import include, path
 
 from crm_mail import urls as project
-from mailboxes.views.tracking import NO_STORE, PIXEL
+from mailboxes.tracking.views import NO_STORE, PIXEL
 
 # Every benchmark link has a URL of this length (see bench/tracking.py).
 REF_TARGET = "https://www.example.com/pricing?utm_source=crm&utm_medium=email&n=000000"

@@ -381,9 +381,9 @@ def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[floa
     """Queue the messages, time send_due() until all are sent; return (msgs/s, problems)."""
     from django.db import connection
 
-    from mailboxes import sending
     from mailboxes.constants import SendStatus
     from mailboxes.models import Outbound
+    from mailboxes.outbox import sending
 
     _clear(mailbox)
     before = _sent_folder_count(account)
@@ -451,7 +451,7 @@ def _worker_env() -> dict:
 
 def _run_workers(count: int) -> list[dict]:
     script = (
-        "import json, django; django.setup(); from mailboxes.sending import send_due; "
+        "import json, django; django.setup(); from mailboxes.outbox.sending import send_due; "
         "print(json.dumps(dict(send_due())))"
     )
     workers = [
@@ -483,7 +483,7 @@ def _wait_for_minute(min_left: float) -> None:
 
 def _violations(arrived, limits: dict[str, tuple[int, int]]) -> list[str]:
     """Windows in which an inbox's mail reached the sink more often than its limit allowed."""
-    from mailboxes import throttle
+    from mailboxes.outbox import throttle
 
     per_minute, per_day = Counter(), Counter()
     for sender, _, at in arrived:
@@ -504,9 +504,9 @@ def limits_phase(account, sink: Sink, contacts) -> tuple[int, list[str]]:
     """Several workers, low limits, two minute windows; return (violations, problems)."""
     from django.db.models import Count
 
-    from mailboxes import throttle
     from mailboxes.constants import SendStatus
     from mailboxes.models import Outbound
+    from mailboxes.outbox import throttle
 
     inboxes = [
         _inbox(f"limited{n}@{DOMAIN}", account, sink, PER_MINUTE, PER_DAY)

@@ -37,7 +37,6 @@ from pathlib import Path
 from django.test import override_settings
 from django.utils import timezone
 
-from mailboxes import tracking
 from mailboxes.constants import Direction
 from mailboxes.models import (
     EmailMessage,
@@ -47,6 +46,8 @@ from mailboxes.models import (
     TrackingEvent,
     TrackingRollup,
 )
+from mailboxes.tracking import buffer, events, tokens
+from mailboxes.tracking import links as tracked_links
 
 from .common import bench_line, ensure_dataset
 from .ref_urls import REF_TARGET
@@ -114,7 +115,7 @@ def _fill() -> None:
     )
     for i, message in enumerate(messages):
         links = "".join(f'<p><a href="{_link_url(i, p)}">link {p}</a></p>' for p in range(LINKS))
-        tracking.instrument(f"<html><body>{links}</body></html>", message)
+        tracked_links.instrument(f"<html><body>{links}</body></html>", message)
 
 
 def _bench_messages():
@@ -141,7 +142,7 @@ def _reset_events() -> None:
         last_human_open_at=None,
         last_event_at=None,
     )
-    tracking._redis().delete(STREAM)
+    buffer.redis_client().delete(STREAM)
     TrackingCursor.objects.filter(stream=STREAM).delete()
 
 
@@ -150,13 +151,13 @@ def _paths(kind: str) -> tuple[list[str], list[str]]:
     project, ref = [], []
     if kind == "open":
         for pk in _bench_messages().order_by("pk").values_list("pk", flat=True):
-            token = tracking.open_token(pk)
+            token = tokens.open_token(pk)
             project.append(f"/t/o/{token}.gif")
             ref.append(f"/ref/o/{token}.gif")
     else:
         links = TrackedLink.objects.filter(message__subject=SUBJECT).order_by("pk")
         for link in links.only("pk", "message_id", "url"):
-            token = tracking.click_token(link.message_id, link.pk, link.url)
+            token = tokens.click_token(link.message_id, link.pk, link.url)
             project.append(f"/t/c/{token}")
             ref.append(f"/ref/c/{token}")
     return project, ref
@@ -323,7 +324,7 @@ def _run(kind: str) -> bool:
         ensure_dataset(NAME, SIGNATURE, _fill, _verify)
         _reset_events()
         project, ref = _paths(kind)
-        mode = os.environ.get("BENCH_TRACKING_BUFFER") or tracking._buffer_mode()
+        mode = os.environ.get("BENCH_TRACKING_BUFFER") or buffer.buffer_mode()
         print(f"server: gunicorn sync x{WORKERS}, DJANGO_ENV=production; hits buffered: {mode}")
         print(
             f"wrk: -t{THREADS} -c{CONNECTIONS} --latency over {len(project):,} URLs, "
@@ -339,7 +340,7 @@ def _run(kind: str) -> bool:
             _wrk(base, ref, workdir, WARMUP)
             _wrk(base, project, workdir, WARMUP)
             # Let the workers push what they hold, then start the measured runs from nothing.
-            time.sleep(tracking.PUSH_SECONDS * 3)
+            time.sleep(buffer.PUSH_SECONDS * 3)
             _reset_events()
             # Other work on a shared machine comes and goes within seconds: short slices,
             # alternating which goes first, expose both to the same load.
@@ -366,7 +367,7 @@ def _run(kind: str) -> bool:
         # Every hit answered must be recorded; wrk does not count the few still in flight
         # when it stops, so up to one per connection and slice more may be.
         started = time.perf_counter()
-        flushed = tracking.flush_events()
+        flushed = events.flush_events()
         flush_seconds = time.perf_counter() - started
         recorded = _recorded_count()
         answered = sum(r["requests"] for r in ours)

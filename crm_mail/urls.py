@@ -11,7 +11,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("dev/mail/<str:name>", views.dev_mail, name="dev-mail-open"),
-    path("t/", include("mailboxes.urls_tracking")),
+    path("t/", include("mailboxes.tracking.urls")),
     path("", include("mailboxes.urls")),
     path("", include("privacy.urls")),
     path("", include("records.urls")),

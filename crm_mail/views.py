@@ -23,7 +23,7 @@ def dev_mail(request, name: str = ""):
     folder = settings.CRM_MAIL_CATCHER_DIR
     if folder is None:
         raise Http404("The mail catcher runs only in development")
-    from mailboxes import parsing, sanitize
+    from mailboxes.mime import parsing, sanitize
 
     files = catcher.caught(Path(folder))
     items = []

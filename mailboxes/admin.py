@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import DomainServerSettings, Mailbox, TeamInbox
+from mailboxes.models import DomainServerSettings, Mailbox, TeamInbox
 
 
 @admin.register(DomainServerSettings)

@@ -6,15 +6,20 @@ class MailboxesConfig(AppConfig):
     verbose_name = "Connected inboxes"
 
     def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from mailboxes.bounces import panel
+        from mailboxes.constants import EMAIL_ACTIVITY
+        from mailboxes.timeline import activity
         from records import extensions, timeline
         from records.constants import RecordKind
 
-        from . import activity, bounce_processing
-
-        timeline.register("email", "mailboxes/activities/email.html", activity.prefetch_emails)
+        timeline.register_kind(
+            EMAIL_ACTIVITY, _("Email"), "mailboxes/timeline/email.html", activity.prefetch_emails
+        )
         extensions.register_record_action(
             extensions.RecordAction(
-                "email", "Email", "mailboxes:compose", lambda user, record: user.can_send_email
+                "email", "Email", "mailboxes:compose", lambda user, record: user.can_reach_out
             )
         )
         extensions.register_settings_section(
@@ -28,8 +33,8 @@ class MailboxesConfig(AppConfig):
         extensions.register_record_panel(
             extensions.RecordPanel(
                 key="bounces",
-                template=bounce_processing.PANEL_TEMPLATE,
+                template=panel.PANEL_TEMPLATE,
                 kinds=(RecordKind.CONTACT,),
-                context=bounce_processing.panel_context,
+                context=panel.panel_context,
             )
         )

@@ -11,6 +11,18 @@ class Provider(models.TextChoices):
     DEMO = "demo", "Demo inbox (local mail catcher)"
 
 
+# The timeline kind of an email, registered with records.timeline in apps.py.
+EMAIL_ACTIVITY = "email"
+
+
+class SendSource(models.TextChoices):
+    """What queued an email: reports and the ledger group mail by it."""
+
+    ONE_TO_ONE = "one_to_one", "One-to-one"
+    SEQUENCE = "sequence", "Sequence"
+    TRANSACTIONAL = "transactional", "Transactional"
+
+
 # Team inboxes are read by many people through the provider's API; IMAP is not offered there.
 TEAM_PROVIDERS = (Provider.GMAIL, Provider.OFFICE365)
 

@@ -1,6 +1,6 @@
 from django.db import models
 
-from . import crypto
+from mailboxes import crypto
 
 
 class EncryptedJSONField(models.TextField):

@@ -67,10 +67,11 @@ class PropertyType(models.TextChoices):
     CHOICE = "choice", "Dropdown select"
 
 
-class ActivityKind(models.TextChoices):
-    NOTE = "note", "Note"
-    TASK = "task", "Task"
-    EMAIL = "email", "Email"
+class ActivityKind:
+    """The kinds records itself owns; apps register theirs in `records.timeline`."""
+
+    NOTE = "note"
+    TASK = "task"
 
 
 class TaskType(models.TextChoices):

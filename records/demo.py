@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from . import timeline
 from .constants import (
     ActivityKind,
     DealStage,
@@ -31,7 +32,7 @@ from .models import (
     Ticket,
     User,
 )
-from .services import activity_log, association_create, contact_save, record_save, task_create
+from .services import association_create, contact_save, record_save, task_create
 
 DEMO_PASSWORD = "demo"
 
@@ -227,7 +228,7 @@ def load_demo(seed: int = 7, contacts: int = 200) -> dict:
 
     for contact in people[:120]:
         for _ in range(rng.randint(1, 3)):
-            activity_log(
+            timeline.log(
                 ActivityKind.NOTE,
                 [contact],
                 created_by=contact.owner or users["admin"],

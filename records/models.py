@@ -10,7 +10,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .constants import (
-    ActivityKind,
     DealStage,
     LifecycleStage,
     PropertyType,
@@ -69,7 +68,9 @@ class User(AbstractUser):
         return self.seat != Seat.VIEW_ONLY
 
     @property
-    def can_send_email(self) -> bool:
+    def can_reach_out(self) -> bool:
+        """May contact people on the account's behalf (the apps above decide what that
+        covers: email, calls, sequences). Every seat but View-only."""
         return self.seat != Seat.VIEW_ONLY
 
     def __str__(self):
@@ -258,13 +259,15 @@ class Association(models.Model):
 
 
 class Activity(models.Model):
-    """Something that happened on one or more records: a note, a task, an email.
+    """Something that happened on one or more records: a note, a task, or a kind an app above
+    registered (records.timeline).
 
-    Notes and tasks keep their fields here; richer kinds (email) hang their own row off the
-    activity in the app that owns them and register a template for the timeline.
+    Notes and tasks keep their fields here; richer kinds hang their own row off the activity
+    in the app that owns them. Write through records.timeline, never directly.
     """
 
-    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    # Open-ended: apps register their kinds in records.timeline (records knows only its own).
+    kind = models.CharField(max_length=32)
     occurred_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -289,7 +292,7 @@ class Activity(models.Model):
         verbose_name_plural = "activities"
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.pk}"
+        return f"{self.kind} {self.pk}"
 
     def complete(self, when=None) -> None:
         self.status = TaskStatus.COMPLETED

@@ -1,13 +1,13 @@
-"""Writes that keep the records app's invariants: search digests, primary addresses,
-two-way associations and timeline links."""
+"""Writes that keep the records app's invariants: search digests, primary addresses and
+two-way associations; notes and tasks go on timelines through records.timeline."""
 
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.utils import timezone
 
+from . import timeline
 from .constants import ActivityKind, RecordKind, TaskStatus
-from .models import Activity, ActivityLink, Association, Contact, ContactEmail, Record, User
+from .models import Activity, Association, Contact, ContactEmail, Record, User
 
 
 def search_text_for(record: Record, emails: Iterable[str] = ()) -> str:
@@ -79,31 +79,8 @@ def association_delete(a: Record, b: Record) -> None:
     Association.objects.filter(from_record_id=b.pk, to_record_id=a.pk).delete()
 
 
-@transaction.atomic
-def activity_log(
-    kind: str,
-    records: Iterable[Record],
-    *,
-    created_by: User | None = None,
-    occurred_at=None,
-    **fields,
-) -> Activity:
-    """Create an activity and put it on each record's timeline."""
-    occurred_at = occurred_at or timezone.now()
-    activity = Activity.objects.create(
-        kind=kind, created_by=created_by, occurred_at=occurred_at, **fields
-    )
-    ActivityLink.objects.bulk_create(
-        [
-            ActivityLink(activity=activity, record_id=r.pk, occurred_at=occurred_at)
-            for r in {r.pk: r for r in records}.values()
-        ]
-    )
-    return activity
-
-
 def note_create(user: User, record: Record, body: str) -> Activity:
-    return activity_log(ActivityKind.NOTE, [record], created_by=user, body=body.strip())
+    return timeline.log(ActivityKind.NOTE, [record], created_by=user, body=body.strip())
 
 
 def task_create(
@@ -116,7 +93,7 @@ def task_create(
     assigned_to: User | None = None,
     body: str = "",
 ) -> Activity:
-    return activity_log(
+    return timeline.log(
         ActivityKind.TASK,
         [record],
         created_by=user,

@@ -1,8 +1,14 @@
-from .content import EmailTemplate, Signature, Snippet
-from .inboxes import DomainServerSettings, FolderSync, Mailbox, SendAsAddress, TeamInbox
-from .messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
-from .outbound import Outbound, OutboundAttachment, SendCounter
-from .tracking import (
+from mailboxes.models.content import EmailTemplate, Signature, Snippet
+from mailboxes.models.inboxes import (
+    DomainServerSettings,
+    FolderSync,
+    Mailbox,
+    SendAsAddress,
+    TeamInbox,
+)
+from mailboxes.models.messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
+from mailboxes.models.outbound import Outbound, OutboundAttachment, SendCounter
+from mailboxes.models.tracking import (
     TrackedLink,
     TrackingCursor,
     TrackingEvent,

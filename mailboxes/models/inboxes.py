@@ -6,9 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from records.models import Team
-
-from ..constants import (
+from mailboxes.constants import (
     TEAM_PROVIDERS,
     MailboxKind,
     MailboxStatus,
@@ -16,7 +14,8 @@ from ..constants import (
     Security,
     TeamInboxKind,
 )
-from ..fields import EncryptedJSONField
+from mailboxes.fields import EncryptedJSONField
+from records.models import Team
 
 
 class TeamInbox(models.Model):

@@ -4,10 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from mailboxes.constants import BounceKind, Direction, MatchReason
+from mailboxes.models.inboxes import Mailbox
 from records.models import Activity, Contact
-
-from ..constants import BounceKind, Direction, MatchReason
-from .inboxes import Mailbox
 
 
 class EmailThread(models.Model):
@@ -62,6 +61,10 @@ class EmailMessage(models.Model):
         Activity, null=True, blank=True, on_delete=models.CASCADE, related_name="email"
     )
     contacts = models.ManyToManyField(Contact, blank=True, related_name="+")
+    # Replies sync found to this email (later incoming messages of its thread that are
+    # neither auto-replies nor bounces), kept up to date by sync as replies arrive.
+    reply_count = models.PositiveIntegerField(default=0)
+    first_reply_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,9 +3,10 @@
 from django.conf import settings
 from django.db import models
 
-from ..constants import SendStatus
-from .inboxes import Mailbox
-from .messages import EmailMessage
+from mailboxes.constants import SendSource, SendStatus
+from mailboxes.models.content import EmailTemplate
+from mailboxes.models.inboxes import Mailbox
+from mailboxes.models.messages import EmailMessage
 
 
 class Outbound(models.Model):
@@ -46,6 +47,21 @@ class Outbound(models.Model):
     one_time_basis_id = models.PositiveBigIntegerField(null=True, blank=True)
     contact_ids = models.JSONField(default=list, blank=True)
     track = models.BooleanField(default=True)
+    # Where the email came from, so reports and the ledger group mail without importing the
+    # apps that queue it: the kind, the id of what sent it (a sequence step, an SMTP token or
+    # an API key; none for one-to-one) and the template its body was written from.
+    source = models.CharField(
+        max_length=16, choices=SendSource.choices, default=SendSource.ONE_TO_ONE
+    )
+    source_id = models.PositiveBigIntegerField(null=True, blank=True)
+    template = models.ForeignKey(
+        EmailTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,7 +2,8 @@
 
 from django.db import models
 
-from .messages import EmailMessage
+from mailboxes.constants import SendSource
+from mailboxes.models.messages import EmailMessage
 
 # The choices live here, not in constants.py, so tracking stays one self-contained sub-domain.
 
@@ -61,6 +62,9 @@ class TrackingEvent(models.Model):
     user_agent = models.CharField(max_length=400, blank=True)
     reason = models.CharField(max_length=16, choices=TrackingReason.choices)
     detail = models.CharField(max_length=100, blank=True)
+    # The email's source, copied from its outbound row when the event is written.
+    source = models.CharField(max_length=16, choices=SendSource.choices, blank=True)
+    source_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["message", "at"], name="tracking_event_message_at")]
@@ -87,6 +91,9 @@ class TrackingRollup(models.Model):
     first_human_open_at = models.DateTimeField(null=True, blank=True)
     last_human_open_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # The email's source, set when it is instrumented (what reports group by).
+    source = models.CharField(max_length=16, choices=SendSource.choices, blank=True)
+    source_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     def __str__(self):
         return f"tracking of {self.message_id}"

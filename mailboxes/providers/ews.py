@@ -64,7 +64,7 @@ from exchangelib.services import SyncFolderItems
 from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from exchangelib.util import MNS, xml_text_to_value
 
-from mailboxes.parsing import CONTROL_CHARS, normalize_message_id
+from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     FetchedHeader,

@@ -29,7 +29,7 @@ import google.oauth2.credentials
 import requests
 import urllib3.exceptions
 
-from mailboxes.parsing import CONTROL_CHARS, normalize_message_id
+from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     FetchedHeader,

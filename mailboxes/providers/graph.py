@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import requests
 
-from mailboxes.parsing import CONTROL_CHARS, normalize_message_id
+from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers import microsoft_oauth
 from mailboxes.providers.base import (
     ChangePage,

@@ -12,8 +12,8 @@ import email.utils
 import re
 from datetime import UTC, datetime
 
-from mailboxes import parsing
-from mailboxes.parsing import CONTROL_CHARS
+from mailboxes.mime import parsing
+from mailboxes.mime.parsing import CONTROL_CHARS
 
 MAX_PARSED_ADDRESS_FIELD = 16_384
 LOOSE_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")

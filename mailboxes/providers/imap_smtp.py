@@ -29,7 +29,7 @@ from imapclient.exceptions import (
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
-from mailboxes.parsing import normalize_message_id
+from mailboxes.mime.parsing import normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     ConnectionSettings,
@@ -97,7 +97,7 @@ class ImapSmtpProvider(MailProvider):
     # Plain SMTP servers rarely file what they relay; the sender appends to Sent itself.
     saves_sent_copy = False
     # Reading touches nothing but the IMAP connection (no database, no token refresh), so
-    # sync may read ahead from a helper thread, one call at a time (mailboxes.sync).
+    # sync may read ahead from a helper thread, one call at a time (mailboxes.sync.engine).
     reads_off_thread = True
 
     def __init__(self, settings: ConnectionSettings) -> None:

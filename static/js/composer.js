@@ -44,6 +44,8 @@
         fetch(target.value, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (t) {
           var subject = form.querySelector('input[name="subject"]');
           if (subject && !subject.value) subject.value = t.subject;
+          var templateId = form.querySelector('input[name="template_id"]');
+          if (templateId) templateId.value = t.id;
           editor.innerHTML = t.html + editor.innerHTML;
           sync();
         });

@@ -7,9 +7,9 @@ from email import policy
 import pytest
 from playwright.sync_api import expect
 
-from mailboxes import sending
+from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, Outbound
-from mailboxes.services import mailbox_connect_personal
+from mailboxes.outbox import sending
 from privacy.services import opt_out_of_all, privacy_settings_update
 
 pytestmark = pytest.mark.browser

@@ -3,8 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
+from records import timeline
 from records.constants import ActivityKind
-from records.services import activity_log, association_create, task_create
+from records.services import association_create, task_create
 from tests.browser.conftest import PHONE
 from tests.factories import CompanyFactory, ContactFactory
 
@@ -55,7 +56,7 @@ def test_record_page_with_a_long_address_does_not_scroll_sideways_on_a_phone(pho
         emails=["christopher.vanderbilt@internationalshipping.example"],
     )
     association_create(contact, CompanyFactory(name="International Shipping", owner=owner))
-    activity_log(ActivityKind.NOTE, [contact], created_by=owner, body="Met at the trade fair.")
+    timeline.log(ActivityKind.NOTE, [contact], created_by=owner, body="Met at the trade fair.")
     task_create(owner, contact, title="Send the proposal", task_type="todo")
     login(phone, "owner")
 

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from records import timeline as records_timeline
 from records.constants import ActivityKind
-from records.services import activity_log
 from tests.factories import DealFactory
 
 pytestmark = pytest.mark.browser
@@ -30,7 +30,7 @@ def note_box(page):
 
 
 def test_added_note_appears_at_the_top_of_the_timeline_without_a_reload(page, login, contact):
-    activity_log(
+    records_timeline.log(
         ActivityKind.NOTE,
         [contact],
         created_by=contact.owner,
@@ -53,7 +53,7 @@ def test_added_note_appears_at_the_top_of_the_timeline_without_a_reload(page, lo
 
 
 def test_empty_note_is_refused_and_the_timeline_stays_unchanged(page, login, contact):
-    activity_log(ActivityKind.NOTE, [contact], created_by=contact.owner, body="Only note")
+    records_timeline.log(ActivityKind.NOTE, [contact], created_by=contact.owner, body="Only note")
     open_contact(page, login, contact)
     note = note_box(page)
 
@@ -73,7 +73,7 @@ def test_empty_note_is_refused_and_the_timeline_stays_unchanged(page, login, con
 def test_scrolling_to_the_end_of_the_timeline_loads_older_notes_once_each(page, login, contact):
     start = timezone.now() - timedelta(days=3)
     for n in range(45):
-        activity_log(
+        records_timeline.log(
             ActivityKind.NOTE,
             [contact],
             created_by=contact.owner,

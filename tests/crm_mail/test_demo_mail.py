@@ -3,7 +3,7 @@
 from django.core.management import call_command
 
 from crm_mail.catcher import start_catcher
-from mailboxes.connections import provider_for
+from mailboxes.connecting.connections import provider_for
 from mailboxes.models import Mailbox
 from mailboxes.providers.base import OutgoingMessage
 from records.demo import load_demo

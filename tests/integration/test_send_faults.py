@@ -24,10 +24,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mailboxes import compose, sending, tasks
+from mailboxes import tasks
+from mailboxes.composer import drafts as compose
 from mailboxes.constants import SendStatus
 from mailboxes.models import Mailbox, Outbound
-from mailboxes.sending import SEND_LEASE, UNCERTAIN_WORDS, outbound_send_again, send_due
+from mailboxes.outbox import sending
+from mailboxes.outbox.actions import outbound_send_again
+from mailboxes.outbox.sending import SEND_LEASE, UNCERTAIN_WORDS, send_due
 from tests.mailboxes.outbox import header, imap_inbox, message_of, reload, sent_copies, submit
 from tests.servers import server_missing
 
@@ -91,7 +94,7 @@ def start_worker(outbound: Outbound | None, google=None) -> subprocess.Popen:
             GMAIL_API_BASE=google.api_base,
         )
     call = f"send_outbound({outbound.pk})" if outbound is not None else "send_due()"
-    script = f"import django; django.setup(); from mailboxes.sending import *; print({call})"
+    script = f"import django; django.setup(); from mailboxes.outbox.sending import *; print({call})"
     return subprocess.Popen(
         [sys.executable, "-c", script],
         cwd=ROOT,

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, FolderSync
-from mailboxes.services import mailbox_connect_personal
-from mailboxes.sync import sync_mailbox
+from mailboxes.sync.engine import sync_mailbox
 from records.models import ActivityLink
 from tests.factories import ContactFactory
 from tests.servers import server_missing
@@ -116,7 +116,7 @@ def test_worker_killed_mid_batch_logs_everything_once_after_restart(dovecot, own
         f"{settings['PORT'] or 5432}/{settings['NAME']}",
     }
     script = (
-        f"import django; django.setup(); from mailboxes.sync import sync_mailbox; "
+        f"import django; django.setup(); from mailboxes.sync.engine import sync_mailbox; "
         f"sync_mailbox({inbox.pk})"
     )
     # Hold the timeline table so the worker blocks halfway through writing its batch:

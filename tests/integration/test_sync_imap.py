@@ -6,9 +6,9 @@ from email.utils import format_datetime, make_msgid
 import pytest
 from django.utils import timezone
 
+from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
-from mailboxes.services import mailbox_connect_personal
-from mailboxes.sync import sync_mailbox
+from mailboxes.sync.engine import sync_mailbox
 from records.models import ActivityLink
 from records.services import association_create
 from tests.factories import CompanyFactory, ContactFactory

@@ -6,9 +6,9 @@ from email.utils import make_msgid
 
 import pytest
 
+from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
-from mailboxes.services import mailbox_connect_personal
-from mailboxes.sync import reconcile_mailbox, sync_mailbox
+from mailboxes.sync.engine import reconcile_mailbox, sync_mailbox
 from records.models import ActivityLink
 from tests.factories import ContactFactory
 
@@ -152,7 +152,7 @@ def test_a_grant_dying_after_seven_days_points_at_googles_testing_mode(fake_goog
 def test_disconnecting_a_gmail_inbox_revokes_its_grant_at_google(
     fake_google, gmail_inbox, django_capture_on_commit_callbacks, settings
 ):
-    from mailboxes.services import mailbox_disconnect
+    from mailboxes.connecting.services import mailbox_disconnect
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
     from crm_mail.celery import app

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.policy import compat32
 from pathlib import Path
 
-from mailboxes.parsing import (
+from mailboxes.mime.parsing import (
     decode_bytes,
     normalize_newlines,
     payload_bytes,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from email import message_from_bytes
 from email.policy import compat32
 
-from mailboxes.compose import Draft, email_submit
+from mailboxes.composer.drafts import Draft, email_submit
+from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, Mailbox, Outbound
-from mailboxes.services import mailbox_connect_personal
 
 REP_ADDRESS = "rep@crm.example"
 
@@ -40,14 +40,14 @@ def imap_inbox(owner, dovecot, sink, **limits) -> Mailbox:
 
 
 def submit(owner, mailbox, to=("olivia@acme.example",), **fields) -> Outbound:
-    """Submit an email through mailboxes.compose.email_submit; return its Outbound row."""
+    """Submit an email through mailboxes.composer.drafts.email_submit; return its Outbound row."""
     draft = Draft(
         sender=owner,
         from_key=f"{mailbox.pk}:{mailbox.email}",
         to=list(to),
         subject=fields.pop("subject", "Our proposal"),
         html=fields.pop("html", "<p>Hello Olivia, here is <b>the proposal</b>.</p>"),
-        # Tracking is instrumented by mailboxes.tracking; these tests are about sending.
+        # Tracking is instrumented by mailboxes.tracking.events; these tests are about sending.
         track=fields.pop("track", False),
         **fields,
     )

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mailboxes import autodetect
-from mailboxes.autodetect import detect_servers, parse_autoconfig, recommend_provider
+from mailboxes.connecting import autodetect
+from mailboxes.connecting.autodetect import detect_servers, parse_autoconfig, recommend_provider
 from tests.fakes.dns import FakeDnsServer
 
 AUTOCONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>

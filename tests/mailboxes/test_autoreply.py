@@ -2,7 +2,8 @@
 
 import pytest
 
-from mailboxes.autoreply import (
+from mailboxes.bounces.reports import parse_bounce
+from mailboxes.mime.autoreply import (
     AUTO_GENERATED,
     AUTO_REPLY,
     BULK,
@@ -12,8 +13,7 @@ from mailboxes.autoreply import (
     READ_RECEIPT,
     auto_reply_reason,
 )
-from mailboxes.bounces import parse_bounce
-from mailboxes.parsing import Headers, parse_headers
+from mailboxes.mime.parsing import Headers, parse_headers
 
 from .corpus import CORPUS, corpus_files
 

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mailboxes.bounce_processing import REASON_WORDS, bounced_addresses, process_report
-from mailboxes.bounces import Bounce, Feedback, parse_bounce
+from mailboxes.bounces.panel import bounced_addresses
+from mailboxes.bounces.processing import REASON_WORDS, process_report
+from mailboxes.bounces.reports import Bounce, Feedback, parse_bounce
 from mailboxes.constants import Direction
 from mailboxes.models import BouncedAddress, EmailMessage, EmailThread, Mailbox
 from privacy.models import ContactOptOut

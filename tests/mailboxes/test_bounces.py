@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailboxes.bounces import Bounce, Feedback, classify, parse_bounce
+from mailboxes.bounces.reports import Bounce, Feedback, classify, parse_bounce
 
 from .corpus import CORPUS, bounce_expectations
 

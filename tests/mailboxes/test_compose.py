@@ -5,9 +5,9 @@ from email import policy
 
 import pytest
 
-from mailboxes.compose import Attachment, ComposeError, Draft, email_submit, from_choices
+from mailboxes.composer.drafts import Attachment, ComposeError, Draft, email_submit, from_choices
+from mailboxes.connecting.services import mailbox_connect_personal, mailbox_connect_team
 from mailboxes.models import EmailMessage, Outbound, TeamInbox
-from mailboxes.services import mailbox_connect_personal, mailbox_connect_team
 from privacy.services import one_time_basis_record, opt_out_of_all, privacy_settings_update
 from records.models import ActivityLink, Ticket
 from tests.factories import TicketFactory
@@ -231,7 +231,7 @@ def test_send_now_moves_a_scheduled_email_to_now_on_the_timeline(owner, inbox, c
 
     from django.utils import timezone
 
-    from mailboxes.sending import outbound_send_now
+    from mailboxes.outbox.actions import outbound_send_now
 
     message = email_submit(
         draft(owner, inbox, contact, scheduled_at=timezone.now() + timedelta(days=2))

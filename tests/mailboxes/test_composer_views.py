@@ -2,9 +2,9 @@
 
 import pytest
 
-from mailboxes.compose import Draft, email_submit
+from mailboxes.composer.drafts import Draft, email_submit
+from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, Signature
-from mailboxes.services import mailbox_connect_personal
 from records.models import CustomObjectType, Record
 from records.services import record_save
 

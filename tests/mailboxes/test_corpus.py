@@ -13,11 +13,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mailboxes.autoreply import auto_reply_reason
-from mailboxes.bounces import Bounce, Feedback, parse_bounce
-from mailboxes.parsing import normalize_newlines, parse_headers, parse_message
-from mailboxes.sanitize import ENGINES, html_to_text, sanitize_html, snippet
-from mailboxes.threads import normalize_subject, thread_keys
+from mailboxes.bounces.reports import Bounce, Feedback, parse_bounce
+from mailboxes.mime.autoreply import auto_reply_reason
+from mailboxes.mime.parsing import normalize_newlines, parse_headers, parse_message
+from mailboxes.mime.sanitize import ENGINES, html_to_text, sanitize_html, snippet
+from mailboxes.sync.threads import normalize_subject, thread_keys
 
 from .corpus import CORPUS, corpus_files, file_id, html_parts, manifest_counts
 

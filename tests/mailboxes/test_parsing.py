@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailboxes.parsing import (
+from mailboxes.mime.parsing import (
     decode_bytes,
     decode_header_value,
     header_params,

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mailboxes.sanitize import (
+from mailboxes.mime.sanitize import (
     ENGINES,
     clean_css,
     configured_engine,
@@ -187,7 +187,7 @@ def test_snippet():
 
 def test_module_works_without_django_configured():
     code = (
-        "from mailboxes.sanitize import configured_engine, sanitize_html;"
+        "from mailboxes.mime.sanitize import configured_engine, sanitize_html;"
         "print(configured_engine(), sanitize_html('<b onclick=x>ok</b>'))"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

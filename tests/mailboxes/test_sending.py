@@ -11,17 +11,16 @@ import pytest
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from mailboxes import sending, throttle
 from mailboxes.constants import SendStatus
 from mailboxes.models import Outbound, SendCounter
-from mailboxes.sending import (
+from mailboxes.outbox import sending, throttle
+from mailboxes.outbox.actions import (
     outbound_cancel,
     outbound_mark_sent,
     outbound_send_again,
     outbound_send_now,
-    send_due,
-    send_outbound,
 )
+from mailboxes.outbox.sending import send_due, send_outbound
 from privacy.constants import EventKind, OptOutSource
 from privacy.models import PrivacyEvent
 from privacy.services import opt_out_of_all
@@ -49,7 +48,7 @@ def inbox(owner, dovecot, smtp_sink):
 def no_send_tasks(monkeypatch):
     """Tests that commit (transaction=True) and call the worker themselves: submitting
     queues no send task."""
-    from mailboxes import compose
+    from mailboxes.composer import drafts as compose
 
     monkeypatch.setattr(compose, "enqueue_send", lambda outbound_id: None)
 

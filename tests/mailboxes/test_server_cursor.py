@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from mailboxes.models import EmailMessage, EmailThread
-from mailboxes.sending import raw_mime
-from mailboxes.server_cursor import server_cursor
+from mailboxes.outbox.sending import raw_mime
+from mailboxes.outbox.server_cursor import server_cursor
 
 pytestmark = pytest.mark.django_db
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from mailboxes.models import Mailbox, TeamInbox
-from mailboxes.services import (
+from mailboxes.connecting.services import (
     MailboxRuleError,
     mailbox_connect_personal,
     mailbox_connect_team,
     mailbox_disconnect,
     mailbox_set_default_from,
 )
+from mailboxes.models import Mailbox, TeamInbox
 
 IMAP = {"provider": "imap", "secret": {"password": "pw"}, "config": {"imap_host": "h"}}
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from imapclient.response_parser import parse_fetch_response
 
-from mailboxes.autoreply import auto_reply_reason
-from mailboxes.parsing import normalize_newlines, parse_headers
+from mailboxes.mime.autoreply import auto_reply_reason
+from mailboxes.mime.parsing import normalize_newlines, parse_headers
 from mailboxes.providers.headers import parse_addresses
 from mailboxes.providers.imap_smtp import (
     addresses,
@@ -24,7 +24,7 @@ from mailboxes.providers.imap_smtp import (
     parse_fetch_fast,
     sequence_set,
 )
-from mailboxes.sync import fields_for_auto_reply
+from mailboxes.sync.engine import fields_for_auto_reply
 
 from .corpus import corpus_files
 

@@ -5,8 +5,8 @@ from collections import defaultdict
 
 import pytest
 
-from mailboxes.parsing import Headers, parse_headers
-from mailboxes.threads import Threader, normalize_subject, thread_keys
+from mailboxes.mime.parsing import Headers, parse_headers
+from mailboxes.sync.threads import Threader, normalize_subject, thread_keys
 
 from .corpus import corpus_files
 

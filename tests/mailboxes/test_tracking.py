@@ -12,8 +12,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mailboxes import tracking
-from mailboxes.constants import Direction
+from mailboxes.constants import EMAIL_ACTIVITY, Direction
 from mailboxes.models import (
     EmailMessage,
     EmailThread,
@@ -22,10 +21,11 @@ from mailboxes.models import (
     TrackingKind,
     TrackingRollup,
 )
-from mailboxes.tracking import Hit, classify
-from mailboxes.views import tracking as views
-from records.constants import ActivityKind
-from records.services import activity_log
+from mailboxes.sync import replies
+from mailboxes.tracking import buffer, events, tokens, views
+from mailboxes.tracking import links as tracked_links
+from mailboxes.tracking.classify import Hit, classify
+from records import timeline
 
 BASE = "https://crm.example.com"
 SAFARI = (
@@ -64,7 +64,7 @@ def _settings():
 
 
 def make_message(records=(), *, sent_at=None, owner=None, subject="Proposal"):
-    activity = activity_log(ActivityKind.EMAIL, records, created_by=owner) if records else None
+    activity = timeline.log(EMAIL_ACTIVITY, records, created_by=owner) if records else None
     return EmailMessage.objects.create(
         thread=EmailThread.objects.create(subject=subject),
         direction=Direction.OUTGOING,
@@ -92,7 +92,7 @@ def path_of(url):
 @pytest.mark.django_db
 def test_instrument_rewrites_web_links_and_appends_the_pixel():
     message = make_message()
-    html = tracking.instrument(HTML, message)
+    html = tracked_links.instrument(HTML, message)
 
     links = list(TrackedLink.objects.filter(message=message).order_by("position"))
     assert [(link.position, link.url) for link in links] == list(enumerate(TRACKED))
@@ -100,14 +100,14 @@ def test_instrument_rewrites_web_links_and_appends_the_pixel():
     clicks = [h for h in out if h.startswith(f"{BASE}/t/c/")]
     assert len(clicks) == 4
     for href, link in zip(clicks, links, strict=True):
-        target = tracking.verify_click_token(href.rsplit("/", 1)[1])
+        target = tokens.verify_click_token(href.rsplit("/", 1)[1])
         assert (target.message_id, target.link_id, target.url) == (message.pk, link.pk, link.url)
     assert 'class="x"' in html and 'title="a > b"' in html
     assert 'title=" href=https://decoy.example/"' in html
 
     pixel = re.search(r'<img src="([^"]+)" width="1" height="1"', html).group(1)
     assert pixel.startswith(f"{BASE}/t/o/") and pixel.endswith(".gif")
-    assert tracking.verify_open_token(pixel.rsplit("/", 1)[1][:-4]) == message.pk
+    assert tokens.verify_open_token(pixel.rsplit("/", 1)[1][:-4]) == message.pk
     assert html.index(pixel) < html.index("</body>")
     assert TrackingRollup.objects.filter(message=message).exists()
 
@@ -115,7 +115,7 @@ def test_instrument_rewrites_web_links_and_appends_the_pixel():
 @pytest.mark.django_db
 def test_instrument_leaves_mailto_tel_anchors_relative_comments_and_unsubscribe_alone():
     message = make_message()
-    out = hrefs(tracking.instrument(HTML, message))
+    out = hrefs(tracked_links.instrument(HTML, message))
     for kept in (
         "mailto:rep@acme.example",
         "tel:+15550100",
@@ -131,8 +131,8 @@ def test_instrument_leaves_mailto_tel_anchors_relative_comments_and_unsubscribe_
 @pytest.mark.django_db
 def test_instrument_again_keeps_earlier_links_valid():
     message = make_message()
-    first = tracking.instrument('<a href="https://a.example/">a</a>', message)
-    second = tracking.instrument('<a href="https://b.example/">b</a>', message)
+    first = tracked_links.instrument('<a href="https://a.example/">a</a>', message)
+    second = tracked_links.instrument('<a href="https://b.example/">b</a>', message)
     assert list(
         TrackedLink.objects.filter(message=message).order_by("position").values_list("url")
     ) == [("https://a.example/",), ("https://b.example/",)]
@@ -144,7 +144,7 @@ def test_instrument_again_keeps_earlier_links_valid():
 @pytest.mark.django_db
 def test_instrument_without_body_tag_appends_the_pixel_at_the_end():
     message = make_message()
-    html = tracking.instrument("<p>Hi</p>", message)
+    html = tracked_links.instrument("<p>Hi</p>", message)
     assert html.startswith("<p>Hi</p><img src=") and html.endswith(">")
 
 
@@ -154,7 +154,7 @@ def test_instrument_without_body_tag_appends_the_pixel_at_the_end():
 @pytest.fixture
 def clicked(db):
     message = make_message()
-    html = tracking.instrument(HTML, message)
+    html = tracked_links.instrument(HTML, message)
     links = list(TrackedLink.objects.filter(message=message).order_by("position"))
     paths = [path_of(h) for h in hrefs(html) if h.startswith(f"{BASE}/t/c/")]
     return message, links, paths
@@ -192,18 +192,18 @@ def test_click_token_moved_to_another_link_or_url_is_404(client, clicked):
     message, links, paths = clicked
     raw = base64.urlsafe_b64decode(paths[0].rsplit("/", 1)[1] + "==")
     payload, mac = raw[:-16], raw[-16:]
-    ids = tracking._pack(message.pk, links[0].pk)
+    ids = tokens._pack(message.pk, links[0].pk)
     assert payload == ids + TRACKED[0].encode()
-    other_link = tracking._pack(message.pk, links[1].pk) + TRACKED[0].encode()
-    other_message = tracking._pack(message.pk + 1, links[0].pk) + TRACKED[0].encode()
+    other_link = tokens._pack(message.pk, links[1].pk) + TRACKED[0].encode()
+    other_message = tokens._pack(message.pk + 1, links[0].pk) + TRACKED[0].encode()
     foreign = ids + b"https://evil.example/"
     for payload in (other_link, other_message, foreign):
         assert client.get(f"/t/c/{forge(payload, mac)}").status_code == 404
     with override_settings(SECRET_KEY="another-installation-" * 3):
-        elsewhere = tracking.click_token(message.pk, links[0].pk, "https://evil.example/")
+        elsewhere = tokens.click_token(message.pk, links[0].pk, "https://evil.example/")
     assert client.get(f"/t/c/{elsewhere}").status_code == 404
     # An open token is not a click token.
-    assert client.get(f"/t/c/{tracking.open_token(message.pk)}").status_code == 404
+    assert client.get(f"/t/c/{tokens.open_token(message.pk)}").status_code == 404
     assert not TrackingEvent.objects.exists()
 
 
@@ -226,7 +226,7 @@ def test_click_token_survives_a_key_rotation(client, clicked):
 def test_head_requests_are_answered_but_not_recorded(client, clicked):
     message, _, paths = clicked
     assert client.head(paths[0]).status_code == 302
-    assert client.head(f"/t/o/{tracking.open_token(message.pk)}.gif").status_code == 200
+    assert client.head(f"/t/o/{tokens.open_token(message.pk)}.gif").status_code == 200
     assert not TrackingEvent.objects.exists()
 
 
@@ -243,12 +243,12 @@ def assert_pixel(response):
 @pytest.mark.django_db
 def test_pixel_answers_the_gif_for_any_token_and_records_only_valid_ones(client):
     message = make_message()
-    token = tracking.open_token(message.pk)
+    token = tokens.open_token(message.pk)
     assert_pixel(client.get(f"/t/o/{token}.gif", HTTP_USER_AGENT=SAFARI))
     assert TrackingEvent.objects.filter(message=message, kind=TrackingKind.OPEN).count() == 1
 
-    forged_click = tracking.click_token(message.pk, 1, "https://a.example/")
-    for bad in ("nonsense", token[:-2] + "AA", forged_click, "A" * 30, tracking.open_token(10**9)):
+    forged_click = tokens.click_token(message.pk, 1, "https://a.example/")
+    for bad in ("nonsense", token[:-2] + "AA", forged_click, "A" * 30, tokens.open_token(10**9)):
         assert_pixel(client.get(f"/t/o/{bad}.gif", HTTP_USER_AGENT=SAFARI))
     # The unknown message id verifies but names no email: dropped when written.
     assert TrackingEvent.objects.count() == 1
@@ -263,9 +263,9 @@ def test_endpoints_never_touch_the_user_or_session():
     factory = RequestFactory()
     request = factory.get("/t/o/x.gif")
     assert not hasattr(request, "user") and not hasattr(request, "session")
-    assert views.open_pixel(request, tracking.open_token(message.pk)).status_code == 200
+    assert views.open_pixel(request, tokens.open_token(message.pk)).status_code == 200
     request = factory.get("/t/c/x")
-    token = tracking.click_token(message.pk, link.pk, link.url)
+    token = tokens.click_token(message.pk, link.pk, link.url)
     assert views.click(request, token).status_code == 302
     assert TrackingEvent.objects.count() == 2
 
@@ -275,10 +275,10 @@ def test_buffered_endpoints_make_no_database_query(client, monkeypatch):
     message = make_message()
     link = TrackedLink.objects.create(message=message, position=0, url="https://a.example/")
     buffered = []
-    monkeypatch.setattr(tracking._buffer, "add", buffered.append)
+    monkeypatch.setattr(buffer.process_buffer, "add", buffered.append)
     with override_settings(TRACKING_BUFFER="redis"), CaptureQueriesContext(connection) as ctx:
-        client.get(f"/t/o/{tracking.open_token(message.pk)}.gif")
-        client.get(f"/t/c/{tracking.click_token(message.pk, link.pk, link.url)}")
+        client.get(f"/t/o/{tokens.open_token(message.pk)}.gif")
+        client.get(f"/t/c/{tokens.click_token(message.pk, link.pk, link.url)}")
     assert len(ctx.captured_queries) == 0
     assert [line.split("\t")[:3] for line in buffered] == [
         ["o", str(message.pk), "0"],
@@ -292,9 +292,9 @@ def test_a_signed_in_browser_loading_the_pixel_costs_no_session_lookup(client, o
     # session cookie along: it must not be looked up, nor make the answer vary by cookie.
     message = make_message()
     client.force_login(owner)
-    monkeypatch.setattr(tracking._buffer, "add", lambda line: None)
+    monkeypatch.setattr(buffer.process_buffer, "add", lambda line: None)
     with override_settings(TRACKING_BUFFER="redis"), CaptureQueriesContext(connection) as ctx:
-        response = client.get(f"/t/o/{tracking.open_token(message.pk)}.gif")
+        response = client.get(f"/t/o/{tokens.open_token(message.pk)}.gif")
     assert_pixel(response)
     assert len(ctx.captured_queries) == 0
     assert "Cookie" not in response.get("Vary", "")
@@ -391,7 +391,7 @@ def test_classify_click_before_any_open_from_no_browser_is_a_scanner():
 
 def store(message, *hits):
     with transaction.atomic():
-        return tracking.write_events(
+        return events.write_events(
             [Hit(h.kind, message.pk, h.at, h.link_id, h.ip, h.user_agent) for h in hits]
         )
 
@@ -440,7 +440,7 @@ def test_burst_across_batches_moves_the_first_click_out_of_the_human_count():
 def test_hits_for_deleted_messages_are_dropped():
     message = make_message()
     with transaction.atomic():
-        assert tracking.write_events([Hit("open", message.pk + 1000, LATER)]) == 0
+        assert events.write_events([Hit("open", message.pk + 1000, LATER)]) == 0
     assert not TrackingEvent.objects.exists()
 
 
@@ -448,7 +448,7 @@ def test_hits_for_deleted_messages_are_dropped():
 def test_a_scanner_click_changes_nothing_but_its_event(client, contact):
     """No unsubscribe, no state on the email: only the event and the rollup move."""
     message = make_message([contact])
-    html = tracking.instrument(HTML, message)
+    html = tracked_links.instrument(HTML, message)
     before = {
         "message": EmailMessage.objects.filter(pk=message.pk).values().get(),
         "links": list(TrackedLink.objects.values()),
@@ -474,29 +474,29 @@ def test_buffered_hits_are_flushed_once():
         TRACKING_BUFFER="redis", TRACKING_REDIS_URL=redis_url, TRACKING_STREAM=stream
     ):
         try:
-            tracking._redis().ping()
+            buffer.redis_client().ping()
         except Exception as exc:  # noqa: BLE001
             pytest.skip(f"no Redis at {redis_url}: {exc}")
         try:
             message = make_message()
             for _ in range(3):
-                tracking.record_event(
+                events.record_event(
                     TrackingKind.OPEN, message.pk, ip="198.51.100.7", user_agent=SAFARI
                 )
-            tracking.record_event(
+            events.record_event(
                 TrackingKind.OPEN, message.pk, ip="not an address", user_agent="Mozilla/5.0"
             )
-            tracking.push_buffered()  # (the push thread may have sent some already)
+            events.push_buffered()  # (the push thread may have sent some already)
             # A line nobody can read is skipped, not retried by every later flush.
-            tracking._redis().xadd(stream, {"h": "garbage\no\tnot-a-number"})
+            buffer.redis_client().xadd(stream, {"h": "garbage\no\tnot-a-number"})
             assert not TrackingEvent.objects.exists()
-            assert tracking.flush_events() == 4
-            assert tracking.flush_events() == 0
+            assert events.flush_events() == 4
+            assert events.flush_events() == 0
             rollup = TrackingRollup.objects.get(message=message)
             assert (rollup.human_opens, rollup.other_opens) == (3, 1)
             assert TrackingEvent.objects.filter(ip=None).count() == 1
         finally:
-            tracking._redis().delete(stream)
+            buffer.redis_client().delete(stream)
 
 
 # --- the timeline -------------------------------------------------------------------------
@@ -505,7 +505,7 @@ def test_buffered_hits_are_flushed_once():
 @pytest.mark.django_db
 def test_timeline_shows_human_opens_clicks_and_replies_apart_from_the_rest(client, owner, contact):
     message = make_message([contact], sent_at=SENT, owner=owner)
-    tracking.instrument(HTML, message)
+    tracked_links.instrument(HTML, message)
     link = TrackedLink.objects.filter(message=message).first()
     store(
         message,
@@ -524,6 +524,8 @@ def test_timeline_shows_human_opens_clicks_and_replies_apart_from_the_rest(clien
             sent_at=when,
             is_auto_reply=auto_reply,
         )
+    # What sync does after logging a page of mail.
+    replies.refresh_reply_counts({message.thread_id})
     client.force_login(owner)
     html = client.get(f"/records/contacts/{contact.pk}/").content.decode()
     assert "Opened 2×" in html
@@ -535,7 +537,7 @@ def test_timeline_shows_human_opens_clicks_and_replies_apart_from_the_rest(clien
 @pytest.mark.django_db
 def test_timeline_query_count_depends_on_neither_events_nor_emails(client, owner, contact):
     message = make_message([contact], sent_at=SENT, owner=owner)
-    tracking.instrument(HTML, message)
+    tracked_links.instrument(HTML, message)
     client.force_login(owner)
     url = f"/records/contacts/{contact.pk}/"
 
@@ -551,7 +553,7 @@ def test_timeline_query_count_depends_on_neither_events_nor_emails(client, owner
     assert "Opened 60×" in client.get(url).content.decode()
     for i in range(3):
         more = make_message([contact], sent_at=SENT, owner=owner, subject=f"Follow-up {i}")
-        tracking.instrument(HTML, more)
+        tracked_links.instrument(HTML, more)
         store(more, hit(at=LATER), hit("click", ua=CHROME, at=LATER))
     assert queries() == few
 

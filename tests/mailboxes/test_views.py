@@ -810,7 +810,7 @@ def all_inboxes_disconnect_url(mailbox):
 def test_admins_see_every_inbox_those_needing_attention_first(
     admin_client, owner, teammate, support
 ):
-    from mailboxes import throttle
+    from mailboxes.outbox import throttle
 
     mine = personal(owner, "owner@acme.example", is_default_from=True)
     with transaction.atomic():

@@ -8,16 +8,17 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from records import timeline
 from records.constants import ActivityKind
 from records.models import Activity, ActivityLink, Contact, ContactEmail
-from records.services import activity_log, association_create
+from records.services import association_create
 from tests.factories import CompanyFactory, ContactFactory, DealFactory
 
 
 def add_notes(record, user, count):
     start = timezone.now() - timedelta(days=1)
     for i in range(count):
-        activity_log(
+        timeline.log(
             ActivityKind.NOTE,
             [record],
             created_by=user,
@@ -139,7 +140,7 @@ def test_timeline_is_newest_first_and_pages_without_gaps(client, owner, contact)
 def test_timeline_with_equal_timestamps_pages_by_id(client, owner, contact):
     same = timezone.now()
     for i in range(30):
-        activity_log(ActivityKind.NOTE, [contact], created_by=owner, body=f"n{i}", occurred_at=same)
+        timeline.log(ActivityKind.NOTE, [contact], created_by=owner, body=f"n{i}", occurred_at=same)
     client.force_login(owner)
     first = client.get(f"/records/contacts/{contact.pk}/").context["timeline"]
     second = client.get(
@@ -166,7 +167,7 @@ def test_record_page_query_count_does_not_grow_with_the_timeline(owner):
 
 def test_activity_logged_on_several_records_shows_on_each(client, owner, contact):
     company = CompanyFactory(owner=owner)
-    activity_log(ActivityKind.NOTE, [contact, company], created_by=owner, body="both")
+    timeline.log(ActivityKind.NOTE, [contact, company], created_by=owner, body="both")
     client.force_login(owner)
     for url in (f"/records/contacts/{contact.pk}/", f"/records/companies/{company.pk}/"):
         assert b"both" in client.get(url).content

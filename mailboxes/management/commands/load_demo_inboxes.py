@@ -11,7 +11,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = 0
         for user in User.objects.filter(email__endswith="@crm-demo.example").order_by("pk"):
-            if not user.can_send_email or Mailbox.objects.filter(email__iexact=user.email).exists():
+            if not user.can_reach_out or Mailbox.objects.filter(email__iexact=user.email).exists():
                 continue
             Mailbox.objects.create(
                 kind=MailboxKind.PERSONAL,

@@ -1,0 +1,218 @@
+"""Act on delivery reports that arrive in an inbox: mark the email bounced, flag bad addresses.
+
+Sync hands every message it takes for a delivery report to `process_report`. The report is
+read by `bounces.parse_bounce`, then matched to an email sent from the CRM: by the original
+Message-ID (in any inbox: a bounce may come back to another address of the team), or, when
+the report has none or it matches nothing, by the failed address and the most recent email
+sent to it in the last 30 days. A report that matches no email of ours changes nothing: a
+stranger's bounce (or a forged one) must not flag anybody's address.
+
+- A bounce marks the email hard or soft with the reason in words. Hard wins: a later soft
+  report about the same email does not downgrade it. Each hard-bounced address becomes a
+  `BouncedAddress`, which the contact's record page shows.
+- A delay notice ("still trying") is not a bounce and marks nothing.
+- An ARF complaint ("abuse": the recipient pressed "report spam") or opt-out from a mailbox
+  provider's feedback loop opts the contacts it concerns out of all email, through the privacy
+  app, which records it in their privacy history.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.utils import timezone
+
+from mailboxes import signals
+from mailboxes.bounces.reports import Bounce, Feedback, Recipient, parse_bounce
+from mailboxes.constants import BounceKind, Direction
+from mailboxes.mime.parsing import normalize_message_id
+from mailboxes.models import BouncedAddress, EmailMessage, Mailbox, Outbound
+from privacy.constants import OptOutSource
+from privacy.services import opt_out_of_all
+from records.models import Contact
+
+MATCH_DAYS = 30
+
+REASON_WORDS = {
+    "userunknown": "the address does not exist",
+    "hostunknown": "the domain does not exist or takes no mail",
+    "hasmoved": "the person has moved to another address",
+    "notaccept": "the domain accepts no mail",
+    "mailboxfull": "the mailbox is full",
+    "filtered": "a filter at the recipient's server refused it",
+    "blocked": "the recipient's server blocked the sending server",
+    "rejected": "the recipient's server refused the sender",
+    "expired": "the server gave up after trying for too long",
+    "suspend": "the mailbox is suspended",
+    "spamdetected": "the message was taken for spam",
+    "policyviolation": "the message broke the recipient's mail policy",
+    "authfailure": "the sender failed SPF, DKIM or DMARC checks",
+    "requireptr": "the sending server has no reverse DNS",
+    "norelaying": "the server refused to relay the message",
+    "mesgtoobig": "the message is too big",
+    "exceedlimit": "the message exceeds the mailbox's size limit",
+    "securityerror": "a security check refused it",
+    "systemerror": "the recipient's server had an error",
+    "systemfull": "the recipient's server is out of space",
+    "networkerror": "a network error stopped the delivery",
+    "toomanyconn": "too many connections to the recipient's server",
+    "speeding": "too many messages were sent too fast",
+    "ratelimited": "too many messages were sent too fast",
+    "suppressed": "the sending service refuses this address after an earlier bounce",
+    "contenterror": "the recipient's server could not read the message",
+    "notcompliantrfc": "the message broke the email standards",
+    "badreputation": "the sending server's reputation is too low",
+    "virusdetected": "a virus was detected in the message",
+    "syntaxerror": "the servers did not understand each other",
+    "mailererror": "a program on the recipient's server failed",
+    "onhold": "the delivery failed for a reason the report does not make clear",
+    "undefined": "the delivery failed for a reason the report does not give",
+}
+
+
+def describe(recipient: Recipient) -> str:
+    """Say in words why one recipient failed, with the server's own words after."""
+    words = REASON_WORDS.get(recipient.reason, REASON_WORDS["undefined"])
+    detail = " ".join(recipient.diagnostic.split())[:200]
+    code = recipient.status or recipient.smtp_code
+    server = ": ".join(part for part in (code, detail) if part)
+    return f"{recipient.address}: {words}" + (f" ({server})" if server else "")
+
+
+def _prefer(mailbox: Mailbox | None):
+    if mailbox is None:
+        return Value(0, output_field=IntegerField())
+    return Case(When(mailbox=mailbox, then=0), default=1, output_field=IntegerField())
+
+
+def find_original(
+    mailbox: Mailbox | None, message_id: str | None, addresses
+) -> EmailMessage | None:
+    """Return the email of ours a report is about, by Message-ID, else by a failed address."""
+    outgoing = EmailMessage.objects.filter(direction=Direction.OUTGOING).annotate(
+        _other_inbox=_prefer(mailbox)
+    )
+    message_id = normalize_message_id(message_id) if message_id else None
+    if message_id:
+        found = outgoing.filter(message_id=message_id).order_by("_other_inbox", "-pk").first()
+        if found is not None:
+            return found
+    since = timezone.now() - timedelta(days=MATCH_DAYS)
+    for address in addresses:
+        # Addresses are stored as JSON lists of strings: matching the quoted address finds
+        # the element, not a longer address that ends with it.
+        quoted = f'"{address.lower()}"'
+        found = (
+            outgoing.filter(sent_at__gte=since)
+            .filter(
+                Q(to_addrs__icontains=quoted)
+                | Q(cc_addrs__icontains=quoted)
+                | Q(outbound__recipients__icontains=quoted)
+            )
+            .order_by("_other_inbox", "-sent_at", "-pk")
+            .first()
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def process_report(mailbox: Mailbox | None, raw: bytes) -> str | None:
+    """Apply a delivery report found in `mailbox`; return what was done, None if not one.
+
+    Never raises on a malformed report (parse_bounce does not); returns a short description
+    for sync's log either way.
+    """
+    report = parse_bounce(raw)
+    if isinstance(report, Bounce):
+        return _apply_bounce(mailbox, report)
+    if isinstance(report, Feedback):
+        return _apply_feedback(mailbox, report)
+    return None
+
+
+def _apply_bounce(mailbox: Mailbox | None, report: Bounce) -> str:
+    failed = [r for r in report.recipients if r.action == "failed"]
+    if not failed:
+        delayed = ", ".join(r.address for r in report.recipients) or "a recipient"
+        return f"Delivery to {delayed} is delayed; the server keeps trying (not a bounce)."
+    addresses = [r.address for r in failed if r.address]
+    message = find_original(mailbox, report.original_message_id, addresses)
+    if message is None:
+        who = ", ".join(addresses) or "an unnamed recipient"
+        return f"Bounce for {who}: no email sent from the CRM matches it; nothing changed."
+    hard = any(r.hard for r in failed)
+    reason = "; ".join(describe(r) for r in failed)[:500]
+    kind = BounceKind.HARD if hard else BounceKind.SOFT
+    with transaction.atomic():
+        current = (
+            EmailMessage.objects.select_for_update()
+            .filter(pk=message.pk)
+            .values_list("bounce", flat=True)
+            .first()
+        )
+        if not (current == BounceKind.HARD and not hard):
+            EmailMessage.objects.filter(pk=message.pk).update(bounce=kind, bounce_reason=reason)
+        for recipient in failed:
+            if recipient.hard and recipient.address:
+                BouncedAddress.objects.get_or_create(
+                    address=recipient.address.lower(),
+                    defaults={"reason": describe(recipient)[:500], "message": message},
+                )
+        _announce(message, failed)
+    label = "Hard" if hard else "Soft"
+    return f"{label} bounce of \u201c{message.subject}\u201d: {reason}"
+
+
+def _announce(message: EmailMessage, failed: list[Recipient]) -> None:
+    """Queue bounce_recorded, one event per failed recipient (sent on commit)."""
+    if not signals.bounce_recorded.has_listeners():
+        return
+    outbound = Outbound.objects.filter(message=message).values("pk", "source", "source_id")
+    sent = outbound.first() or {"pk": None, "source": "", "source_id": None}
+    contact_ids = tuple(message.contacts.order_by("pk").values_list("pk", flat=True))
+    signals.send_on_commit(
+        signals.bounce_recorded,
+        __name__,
+        [
+            signals.BounceRecorded(
+                message_id=message.pk,
+                outbound_id=sent["pk"],
+                address=(r.address or "").lower(),
+                hard=r.hard,
+                reason=describe(r)[:500],
+                source=sent["source"],
+                source_id=sent["source_id"],
+                contact_ids=contact_ids,
+            )
+            for r in failed
+        ],
+    )
+
+
+def _apply_feedback(mailbox: Mailbox | None, report: Feedback) -> str:
+    kind = report.feedback_type
+    message = find_original(mailbox, report.original_message_id, report.recipients)
+    if kind not in ("abuse", "opt-out"):
+        return f"Feedback report ({kind}); nothing to do."
+    if message is None:
+        return f"Feedback report ({kind}) about an email not sent from the CRM; nothing changed."
+    # Providers often redact the complaining address; the email's own contacts stand in.
+    addresses = [a.lower() for a in report.recipients if a]
+    if addresses:
+        contacts = Contact.objects.filter(emails__address__in=addresses).distinct()
+    else:
+        contacts = message.contacts.all()
+    # A spam report is the strongest unsubscribe there is; a feedback-loop opt-out is the
+    # mail client's unsubscribe button.
+    source = OptOutSource.SPAM_REPORT if kind == "abuse" else OptOutSource.ONE_CLICK
+    names = []
+    for contact in contacts.order_by("pk"):
+        opt_out_of_all(contact, source=source)
+        names.append(contact.name)
+    what = "Spam complaint" if kind == "abuse" else "Opt-out request"
+    if not names:
+        return f"{what} about \u201c{message.subject}\u201d from no known contact."
+    return f"{what} about \u201c{message.subject}\u201d: {', '.join(names)} opted out of all email."

@@ -1,0 +1,252 @@
+"""Turn what a rep wrote into an outbound email: checked, then queued through the outbox.
+
+`email_submit` validates everything a user could get wrong (addresses, header injection, the
+From address, bounced recipients, attachment sizes), picks the thread and the records (a
+help-desk email may open a ticket), and hands the email to `outbox.enqueue.email_enqueue`,
+which runs the privacy check and writes it with its timeline activity in one transaction.
+"""
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from mailboxes.constants import MailboxKind, SendSource, TeamInboxKind
+from mailboxes.models import (
+    BouncedAddress,
+    EmailMessage,
+    EmailThread,
+    Mailbox,
+)
+from mailboxes.outbox.enqueue import (
+    Attachment,
+    OutgoingEmail,
+    SendRefused,
+    Source,
+    email_enqueue,
+)
+from privacy.constants import SenderContext
+from records.constants import RecordKind
+from records.models import Contact, ContactEmail, Record, Ticket, User
+from records.services import association_create, record_save
+
+LINE_BREAK = re.compile(r"[\r\n]")
+log = logging.getLogger(__name__)
+
+
+class ComposeError(ValidationError):
+    """What is wrong with an email, keyed by composer field, in words for the rep."""
+
+
+@dataclass(frozen=True)
+class FromChoice:
+    """One entry of the From menu: an inbox, or an alias of one."""
+
+    mailbox: Mailbox
+    address: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.mailbox.pk}:{self.address}"
+
+
+@dataclass
+class Draft:
+    sender: User
+    from_key: str
+    to: list[str]
+    subject: str
+    html: str
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    reply_to: EmailMessage | None = None
+    forward_of: EmailMessage | None = None
+    scheduled_at: datetime | None = None
+    one_time_basis: int | None = None
+    track: bool = True
+    template_id: int | None = None  # the template the rep started from, if any
+
+
+def from_choices(user: User) -> list[FromChoice]:
+    """The addresses `user` may send from: their inboxes and aliases, then team addresses of
+    inboxes routed to them or their team (admins: every team inbox)."""
+    choices = []
+    own = (
+        Mailbox.objects.filter(owner=user)
+        .prefetch_related("aliases")
+        .order_by("-is_default_from", "email")
+    )
+    name = user.display_name
+    for mailbox in own:
+        choices.append(FromChoice(mailbox, mailbox.email, name))
+        for alias in mailbox.aliases.all():
+            if alias.email != mailbox.email:
+                choices.append(FromChoice(mailbox, alias.email, alias.display_name or name))
+    teams = Mailbox.objects.filter(kind=MailboxKind.TEAM).select_related("team_inbox")
+    if not user.is_staff:
+        teams = teams.filter(team_inbox__route_to_user=user) | teams.filter(
+            team_inbox__route_to_team_id=user.team_id or -1
+        )
+    for mailbox in teams.distinct().order_by("email"):
+        choices.append(
+            FromChoice(mailbox, mailbox.email, mailbox.display_name or mailbox.team_inbox.name)
+        )
+    return choices
+
+
+def clean_addresses(values: list[str], field_name: str) -> list[str]:
+    clean, bad = [], []
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        if LINE_BREAK.search(value):
+            raise ComposeError({field_name: "Line breaks are not allowed in addresses."})
+        try:
+            validate_email(value)
+        except ValidationError:
+            bad.append(value)
+            continue
+        if value.lower() not in clean:
+            clean.append(value.lower())
+    if bad:
+        raise ComposeError({field_name: f"Not valid email addresses: {', '.join(bad)}"})
+    return clean
+
+
+def validate(draft: Draft) -> FromChoice:
+    """Check the draft; return the From it uses. Raises ComposeError naming the field."""
+    if not draft.sender.can_reach_out:
+        raise ComposeError({"__all__": "A View-only seat cannot send email."})
+    choice = next((c for c in from_choices(draft.sender) if c.key == draft.from_key), None)
+    if choice is None:
+        raise ComposeError({"from_key": "Choose one of your own inboxes as the sender."})
+    if LINE_BREAK.search(draft.subject):
+        raise ComposeError({"subject": "Line breaks are not allowed in the subject."})
+    if len(draft.subject) > 500:
+        raise ComposeError({"subject": "Keep the subject under 500 characters."})
+    draft.to = clean_addresses(draft.to, "to")
+    draft.cc = clean_addresses(draft.cc, "cc")
+    draft.bcc = clean_addresses(draft.bcc, "bcc")
+    if not (draft.to or draft.cc or draft.bcc):
+        raise ComposeError({"to": "Add at least one recipient."})
+    if len(draft.to) + len(draft.cc) + len(draft.bcc) > settings.CRM_MAX_RECIPIENTS:
+        raise ComposeError({"to": f"Send to at most {settings.CRM_MAX_RECIPIENTS} recipients."})
+    bounced = BouncedAddress.objects.filter(address__in=draft.to + draft.cc + draft.bcc)
+    if bounced:
+        raise ComposeError({"to": [bounce_message(b) for b in bounced]})
+    limit = settings.CRM_ATTACHMENTS_MAX_BYTES
+    if sum(len(a.data) for a in draft.attachments) > limit:
+        raise ComposeError(
+            {"attachments": f"Attachments may total {limit // (1024 * 1024)} MB at most."}
+        )
+    for attachment in draft.attachments:
+        if LINE_BREAK.search(attachment.filename):
+            raise ComposeError({"attachments": "An attachment's name has a line break."})
+    return choice
+
+
+def bounce_message(bounced: BouncedAddress) -> str:
+    reason = bounced.reason or "no reason given"
+    return (
+        f"{bounced.address} bounced hard on {bounced.bounced_at:%Y-%m-%d} ({reason}): "
+        "remove it or correct the contact's address."
+    )
+
+
+def recipient_contacts(draft: Draft) -> list[Contact]:
+    addresses = draft.to + draft.cc + draft.bcc
+    ids = ContactEmail.objects.filter(address__in=addresses).values_list("contact_id", flat=True)
+    return list(Contact.objects.filter(pk__in=set(ids)).order_by("pk"))
+
+
+def privacy_context(draft: Draft, choice: FromChoice) -> str:
+    """Email from a ticket, or from a help-desk address, is a ticket reply (no basis needed)."""
+    on_ticket = any(r.kind == RecordKind.TICKET for r in draft.records)
+    help_desk = choice.mailbox.kind == MailboxKind.TEAM and (
+        choice.mailbox.team_inbox.kind == TeamInboxKind.HELP_DESK
+    )
+    return SenderContext.TICKET_REPLY if on_ticket or help_desk else SenderContext.ONE_TO_ONE
+
+
+def thread_for(draft: Draft, choice: FromChoice, contacts) -> tuple[EmailThread, list[Record]]:
+    """The thread and the records the email is logged on.
+
+    A reply joins its thread. From a help-desk address, an email on a ticket joins the ticket's
+    latest thread, and one written elsewhere creates a ticket for the conversation.
+    """
+    records = list({r.pk: r for r in [*draft.records, *contacts]}.values())
+    parent = draft.reply_to
+    if parent is not None:
+        return parent.thread, records
+    help_desk = choice.mailbox.kind == MailboxKind.TEAM and (
+        choice.mailbox.team_inbox.kind == TeamInboxKind.HELP_DESK
+    )
+    tickets = [r for r in draft.records if r.kind == RecordKind.TICKET]
+    if help_desk and tickets:
+        latest = (
+            EmailMessage.objects.filter(activity__links__record=tickets[0])
+            .order_by("-pk")
+            .select_related("thread")
+            .first()
+        )
+        if latest is not None:
+            return latest.thread, records
+    if help_desk and not tickets:
+        ticket = record_save(
+            Ticket(name=draft.subject or "(no subject)", owner=draft.sender, description="")
+        )
+        for record in records:
+            association_create(ticket, record)
+        records.append(ticket)
+    return EmailThread.objects.create(subject=draft.subject[:500]), records
+
+
+def email_submit(draft: Draft) -> EmailMessage:
+    """Validate a rep's email and queue it through the outbox; return its message row.
+
+    Raises ComposeError naming the field: what the rep typed, or the privacy check's refusal
+    of a recipient (under "to").
+    """
+    choice = validate(draft)
+    contacts = recipient_contacts(draft)
+    with transaction.atomic():
+        # A help-desk email may open a ticket here; a refusal below rolls it back with the rest.
+        thread, records = thread_for(draft, choice, contacts)
+        try:
+            return email_enqueue(
+                OutgoingEmail(
+                    mailbox=choice.mailbox,
+                    from_address=choice.address,
+                    from_name=choice.name,
+                    subject=draft.subject,
+                    html=draft.html,
+                    to=draft.to,
+                    cc=draft.cc,
+                    bcc=draft.bcc,
+                    attachments=draft.attachments,
+                    contacts=contacts,
+                    records=records,
+                    thread=thread,
+                    reply_to=draft.reply_to,
+                    privacy_context=privacy_context(draft, choice),
+                    source=Source(SendSource.ONE_TO_ONE, template_id=draft.template_id),
+                    sender=draft.sender,
+                    one_time_basis=draft.one_time_basis,
+                    track=draft.track,
+                    scheduled_at=draft.scheduled_at,
+                    timeline_title=(
+                        f"Email - {draft.subject}" if draft.forward_of is not None else ""
+                    ),
+                )
+            )
+        except SendRefused as refused:
+            raise ComposeError({"to": refused.refusals}) from None

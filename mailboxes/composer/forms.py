@@ -1,0 +1,101 @@
+"""Forms of the composer and of its library (templates, snippets, signatures)."""
+
+from django import forms
+
+from mailboxes.models import EmailTemplate, Signature, Snippet
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+SEND_LATER_CHOICES = [
+    ("now", "Send now"),
+    ("1h", "In 1 hour"),
+    ("tomorrow_morning", "Tomorrow morning (8:00)"),
+    ("tomorrow_afternoon", "Tomorrow afternoon (13:00)"),
+    ("monday_morning", "Next Monday morning (8:00)"),
+    ("custom", "Custom date and time"),
+]
+
+
+def split_addresses(value: str) -> list[str]:
+    return [a.strip() for a in value.replace(";", ",").split(",") if a.strip()]
+
+
+class ComposeForm(forms.Form):
+    """The composer. Addresses are comma-separated; times are in the user's time zone."""
+
+    from_key = forms.ChoiceField(label="From")
+    to = forms.CharField(label="To", required=False)
+    cc = forms.CharField(label="Cc", required=False)
+    bcc = forms.CharField(label="Bcc", required=False)
+    subject = forms.CharField(max_length=500, required=False)
+    html = forms.CharField(
+        label="Message", required=False, widget=forms.Textarea(attrs={"rows": 8})
+    )
+    attachments = MultipleFileField(required=False)
+    records = forms.MultipleChoiceField(
+        label="Associated with", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    send_when = forms.ChoiceField(label="When", choices=SEND_LATER_CHOICES, initial="now")
+    send_at = forms.DateTimeField(
+        label="Date and time",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    track = forms.BooleanField(label="Track opens and clicks", required=False, initial=True)
+    one_time_basis = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # Set by the composer's script when the rep inserts a template (reports group by it).
+    template_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    mode = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, from_choices=(), record_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from_key"].choices = [
+            (c.key, f"{c.name} <{c.address}>" if c.name else c.address) for c in from_choices
+        ]
+        self.fields["records"].choices = record_choices
+
+    def clean(self):
+        data = super().clean()
+        if data.get("send_when") == "custom" and not data.get("send_at"):
+            self.add_error("send_at", "Choose when to send it.")
+        return data
+
+
+class EmailTemplateForm(forms.ModelForm):
+    class Meta:
+        model = EmailTemplate
+        fields = ["name", "subject", "body", "shared"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
+        help_texts = {
+            "body": "Tokens: {{ contact.first_name }}, {{ contact.last_name }}, "
+            "{{ contact.email }}, {{ company.name }}, {{ sender.name }}.",
+        }
+
+
+class SnippetForm(forms.ModelForm):
+    class Meta:
+        model = Snippet
+        fields = ["name", "body", "shared"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 4})}
+
+
+class SignatureForm(forms.ModelForm):
+    class Meta:
+        model = Signature
+        fields = ["name", "body", "is_default"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 4})}
+        labels = {"is_default": "Add it to new emails"}

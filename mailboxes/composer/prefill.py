@@ -1,0 +1,122 @@
+"""What the composer pre-fills: recipients, subject and body for new emails, replies and forwards,
+templates with their tokens filled, and the time a "send later" choice means."""
+
+import re
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+from django.utils.html import escape, linebreaks
+
+from mailboxes.models import EmailMessage, Signature
+from mailboxes.sync.bodies import fill_body
+from records.models import Company, Contact, Record
+
+TOKEN = re.compile(r"\{\{\s*(contact|company|sender)\.(\w+)\s*\}\}")
+TOKEN_FIELDS = {
+    "contact": ("first_name", "last_name", "email", "phone", "job_title", "name"),
+    "company": ("name", "domain", "city", "industry"),
+    "sender": ("name", "email"),
+}
+REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|r)\s*:", re.I)
+
+
+def fill_tokens(text: str, *, contact: Contact | None, company: Company | None, sender) -> str:
+    """Replace {{ contact.first_name }}-style tokens with escaped values ("" when unknown)."""
+    sources = {
+        "contact": contact,
+        "company": company,
+        "sender": {"name": sender.display_name, "email": sender.email},
+    }
+
+    def value(match):
+        source, attr = match.group(1), match.group(2)
+        if attr not in TOKEN_FIELDS[source]:
+            return match.group(0)
+        obj = sources[source]
+        raw = obj.get(attr, "") if isinstance(obj, dict) else getattr(obj, attr, "") if obj else ""
+        return escape(raw or "")
+
+    return TOKEN.sub(value, text)
+
+
+def signature_html(user) -> str:
+    signature = Signature.objects.filter(owner=user, is_default=True).first()
+    return f'<br><div class="signature">{signature.body}</div>' if signature else ""
+
+
+def reply_subject(subject: str) -> str:
+    return subject if REPLY_PREFIX.match(subject or "") else f"Re: {subject}"
+
+
+def reply_recipients(parent: EmailMessage, mine: set[str], *, everyone: bool, user) -> list[str]:
+    """Who a reply goes to. A reply to a teammate's email goes to the teammate only."""
+    if parent.direction == "out":
+        sender = getattr(getattr(parent, "outbound", None), "sender", None)
+        if sender is not None and sender != user and parent.from_addr not in mine:
+            return [parent.from_addr]
+        people = list(parent.to_addrs) + (list(parent.cc_addrs) if everyone else [])
+    else:
+        people = [parent.from_addr] + (
+            list(parent.to_addrs) + list(parent.cc_addrs) if everyone else []
+        )
+    out = []
+    for address in people:
+        if address and address.lower() not in mine and address.lower() not in out:
+            out.append(address.lower())
+    return out
+
+
+def primary_contact(record: Record) -> Contact | None:
+    if record.kind == "contact":
+        return record.typed
+    return None
+
+
+def first_company(contact: Contact | None) -> Company | None:
+    if contact is None:
+        return None
+    return Company.objects.filter(links_in__from_record_id=contact.pk).first()
+
+
+def send_time(choice: str, custom: datetime | None, now: datetime | None = None):
+    """The moment a "send later" choice means, in the user's active time zone; None = now."""
+    now = timezone.localtime(now or timezone.now())
+    tomorrow = now.date() + timedelta(days=1)
+    at = lambda day, hour: timezone.make_aware(datetime.combine(day, time(hour)))  # noqa: E731
+    if choice == "1h":
+        return now + timedelta(hours=1)
+    if choice == "tomorrow_morning":
+        return at(tomorrow, 8)
+    if choice == "tomorrow_afternoon":
+        return at(tomorrow, 13)
+    if choice == "monday_morning":
+        days = (7 - now.weekday()) % 7 or 7
+        return at(now.date() + timedelta(days=days), 8)
+    if choice == "custom" and custom is not None:
+        return custom
+    return None
+
+
+def forward_body(parent: EmailMessage) -> str:
+    return "<br><br>---------- Forwarded message ----------<br>" + quote_html(parent, quote=False)
+
+
+def reply_body(parent: EmailMessage) -> str:
+    return "<br><br>" + quote_html(parent, quote=True)
+
+
+def quote_html(message: EmailMessage, *, quote: bool) -> str:
+    if not message.body_parsed:
+        fill_body(message)
+    when = timezone.localtime(message.sent_at or message.created_at).strftime("%a, %d %b %Y %H:%M")
+    sender = escape(message.from_name or message.from_addr)
+    header = (
+        f"On {when}, {sender} wrote:"
+        if quote
+        else f"From: {sender}<br>Date: {when}<br>Subject: {escape(message.subject)}<br>"
+        f"To: {escape(', '.join(message.to_addrs))}"
+    )
+    body = message.html_body or linebreaks(escape(message.text_body))
+    if quote:
+        return f"<div>{header}</div><blockquote>{body}</blockquote>"
+    return f"<div>{header}</div><br>{body}"

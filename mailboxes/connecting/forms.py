@@ -1,0 +1,129 @@
+"""Forms of the connect flows and the team inbox settings."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from mailboxes.constants import Provider, Security, TeamInboxKind
+from mailboxes.models import TeamInbox
+from records.models import Team, User
+
+
+class AddressForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+
+class ImapConnectForm(forms.Form):
+    """Email and password, with the servers pre-filled by detection and editable."""
+
+    email = forms.EmailField(label="Email address")
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=True),
+        help_text="With two-factor sign-in, use an app password from your provider.",
+    )
+    username = forms.CharField(required=False, help_text="Leave empty to sign in with the email.")
+    imap_host = forms.CharField(label="IMAP server", max_length=255)
+    imap_port = forms.IntegerField(label="IMAP port", min_value=1, max_value=65535, initial=993)
+    imap_security = forms.ChoiceField(
+        label="IMAP security", choices=Security.choices, initial=Security.SSL
+    )
+    smtp_host = forms.CharField(label="SMTP server", max_length=255)
+    smtp_port = forms.IntegerField(label="SMTP port", min_value=1, max_value=65535, initial=587)
+    smtp_security = forms.ChoiceField(
+        label="SMTP security", choices=Security.choices, initial=Security.STARTTLS
+    )
+    separate_smtp_login = forms.BooleanField(
+        label="The SMTP server uses a different login", required=False
+    )
+    smtp_username = forms.CharField(label="SMTP username", required=False)
+    smtp_password = forms.CharField(
+        label="SMTP password", required=False, widget=forms.PasswordInput(render_value=True)
+    )
+    trust_any_certificate = forms.BooleanField(
+        label="Trust any certificate",
+        required=False,
+        help_text="Only for servers with a self-signed certificate you know. Not recommended.",
+    )
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("separate_smtp_login") and not (
+            data.get("smtp_username") and data.get("smtp_password")
+        ):
+            raise ValidationError("Give the SMTP username and password, or untick the option.")
+        return data
+
+    def config(self) -> dict:
+        data = self.cleaned_data
+        keys = (
+            "username",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+            "trust_any_certificate",
+        )
+        config = {k: data[k] for k in keys}
+        config["smtp_username"] = data["smtp_username"] if data["separate_smtp_login"] else ""
+        return config
+
+    def secret(self) -> dict:
+        data = self.cleaned_data
+        secret = {"password": data["password"]}
+        if data["separate_smtp_login"]:
+            secret["smtp_password"] = data["smtp_password"]
+        return secret
+
+
+class ExchangeConnectForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    password = forms.CharField(widget=forms.PasswordInput(render_value=True))
+    username = forms.CharField(
+        required=False, help_text="Often the part before @, or DOMAIN\\user. Optional."
+    )
+    ews_url = forms.CharField(
+        label="Exchange URL",
+        required=False,
+        help_text="Optional. Like https://mail.example.com/EWS/Exchange.asmx, or paste the "
+        "address of your webmail and we'll work it out.",
+    )
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+
+class TeamInboxForm(forms.ModelForm):
+    class Meta:
+        model = TeamInbox
+        fields = ["name", "kind", "display_name", "route_to_team", "route_to_user"]
+        labels = {
+            "route_to_team": "Route new conversations to team",
+            "route_to_user": "…or to this user",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = TeamInboxKind.choices
+        self.fields["route_to_team"].queryset = Team.objects.all()
+        users = self.fields["route_to_user"]
+        users.queryset = User.objects.filter(is_active=True).order_by("username")
+        users.label_from_instance = lambda u: u.display_name
+
+
+class TeamAddressForm(forms.Form):
+    email = forms.EmailField(label="Team address")
+    provider = forms.ChoiceField(
+        choices=[
+            (Provider.GMAIL, Provider.GMAIL.label),
+            (Provider.OFFICE365, Provider.OFFICE365.label),
+        ]
+    )

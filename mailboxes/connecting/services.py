@@ -1,0 +1,157 @@
+"""Connect, configure and disconnect inboxes, keeping the account's address rules."""
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from mailboxes import jobs
+from mailboxes.constants import TEAM_PROVIDERS, MailboxKind, Provider
+from mailboxes.models import Mailbox, SendAsAddress, TeamInbox
+from records.models import User
+
+
+class MailboxRuleError(ValueError):
+    """A connection the account's rules forbid; the message is for the person connecting."""
+
+
+def address_holder(email: str) -> Mailbox | None:
+    return (
+        Mailbox.objects.select_related("owner", "team_inbox")
+        .filter(email__iexact=email.strip())
+        .first()
+    )
+
+
+def describe_holder(mailbox: Mailbox) -> str:
+    if mailbox.kind == MailboxKind.TEAM:
+        return f"the team address of the “{mailbox.team_inbox.name}” inbox"
+    return f"{mailbox.owner.display_name}'s personal inbox ({mailbox.owner.username})"
+
+
+def check_address_free(email: str, *, reconnecting: Mailbox | None = None) -> None:
+    """Refuse an address connected anywhere else in the account, naming who holds it."""
+    holder = address_holder(email)
+    if holder is not None and (reconnecting is None or holder.pk != reconnecting.pk):
+        raise MailboxRuleError(
+            f"{email} is already connected as {describe_holder(holder)}. An address can be "
+            "connected only once: ask its holder to disconnect it first."
+        )
+
+
+def check_can_connect_personal(user: User) -> None:
+    if not user.can_reach_out:
+        raise MailboxRuleError(
+            "A View-only seat cannot connect an inbox. Ask an admin for a Sales or Service seat."
+        )
+
+
+@transaction.atomic
+def mailbox_connect_personal(
+    user: User, *, provider: str, email: str, secret: dict, config: dict, display_name: str = ""
+) -> Mailbox:
+    """Save a verified personal inbox, or refresh the credentials of the user's own one.
+
+    Reconnecting keeps the mailbox row, so its sync cursors survive and nothing is imported
+    twice. The user's first inbox becomes their default From.
+    """
+    check_can_connect_personal(user)
+    email = email.strip().lower()
+    existing = address_holder(email)
+    if (
+        existing is not None
+        and existing.kind == MailboxKind.PERSONAL
+        and existing.owner_id == user.pk
+    ):
+        existing.provider, existing.secret = provider, secret
+        existing.config = {**existing.config, **config}
+        existing.display_name = display_name or existing.display_name
+        existing.save(update_fields=["provider", "secret", "config", "display_name"])
+        existing.mark_connected()
+        return existing
+    check_address_free(email)
+    first = not Mailbox.objects.filter(owner=user).exists()
+    try:
+        with transaction.atomic():
+            return Mailbox.objects.create(
+                kind=MailboxKind.PERSONAL,
+                provider=provider,
+                email=email,
+                owner=user,
+                secret=secret,
+                config=config,
+                display_name=display_name,
+                is_default_from=first,
+            )
+    except IntegrityError:
+        # Two people connecting the same address at once: the database's unique index wins.
+        check_address_free(email)
+        raise
+
+
+@transaction.atomic
+def mailbox_connect_team(
+    team_inbox: TeamInbox, *, provider: str, email: str, secret: dict, config: dict
+) -> Mailbox:
+    """Connect a verified address to a team inbox (Gmail or Office 365 only)."""
+    if provider not in TEAM_PROVIDERS:
+        raise MailboxRuleError(
+            "Team inboxes connect through Gmail or Office 365 only: IMAP and Exchange can't be "
+            "shared safely by a whole team."
+        )
+    email = email.strip().lower()
+    current = Mailbox.objects.filter(team_inbox=team_inbox).first()
+    if current is not None and current.email != email:
+        raise MailboxRuleError(
+            f"The “{team_inbox.name}” inbox already has {current.email}; disconnect it first."
+        )
+    check_address_free(email, reconnecting=current)
+    if current is not None:
+        current.provider, current.secret = provider, secret
+        current.config = {**current.config, **config}
+        current.save(update_fields=["provider", "secret", "config"])
+        current.mark_connected()
+        return current
+    return Mailbox.objects.create(
+        kind=MailboxKind.TEAM,
+        provider=provider,
+        email=email,
+        team_inbox=team_inbox,
+        secret=secret,
+        config=config,
+        display_name=team_inbox.display_name,
+    )
+
+
+@transaction.atomic
+def mailbox_set_default_from(user: User, mailbox: Mailbox) -> None:
+    Mailbox.objects.filter(owner=user, is_default_from=True).update(is_default_from=False)
+    Mailbox.objects.filter(pk=mailbox.pk, owner=user).update(is_default_from=True)
+
+
+@transaction.atomic
+def mailbox_disconnect(mailbox: Mailbox) -> None:
+    """Forget the inbox and its credentials; emails already logged stay on the timelines.
+
+    A Gmail grant is also revoked at Google, after the commit and by a worker (a network call
+    has no place in the request; a failure there must not keep the inbox connected).
+    """
+    owner, was_default = mailbox.owner, mailbox.is_default_from
+    token = mailbox.secret.get("refresh_token") if mailbox.provider == Provider.GMAIL else None
+    mailbox.delete()
+    if token:
+        jobs.later(jobs.REVOKE_GOOGLE_TOKEN, token)
+    if owner is not None and was_default:
+        successor = Mailbox.objects.filter(owner=owner).order_by(Lower("email")).first()
+        if successor is not None:
+            mailbox_set_default_from(owner, successor)
+
+
+def aliases_replace(mailbox: Mailbox, aliases: list[tuple[str, str, bool]]) -> None:
+    """Store the provider's send-as addresses (email, display name, is primary)."""
+    with transaction.atomic():
+        SendAsAddress.objects.filter(mailbox=mailbox).delete()
+        SendAsAddress.objects.bulk_create(
+            [
+                SendAsAddress(mailbox=mailbox, email=e.lower(), display_name=n, is_primary=p)
+                for e, n, p in aliases
+            ]
+        )

@@ -1,0 +1,13 @@
+"""Celery task of connecting: revoke a disconnected Gmail inbox's grant at Google."""
+
+from celery import shared_task
+from django.conf import settings
+
+from mailboxes import jobs
+from mailboxes.providers.google_oauth import revoke
+
+
+@shared_task(name=jobs.REVOKE_GOOGLE_TOKEN, ignore_result=True)
+def revoke_google_token(token: str) -> bool:
+    """An already invalid token counts as revoked."""
+    return revoke(token, settings.GOOGLE_REVOKE_URI)

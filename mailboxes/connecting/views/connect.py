@@ -1,0 +1,252 @@
+"""The "Connect personal email" flow: address, recommended provider, disclosure, credentials.
+
+Every connection is verified against the real servers before anything is saved; a failure
+says what failed in words a user can act on and keeps what they typed.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from mailboxes.connecting import autodetect
+from mailboxes.connecting.connections import imap_settings
+from mailboxes.connecting.disclosures import DISCLOSURES
+from mailboxes.connecting.forms import AddressForm, ExchangeConnectForm, ImapConnectForm
+from mailboxes.connecting.services import (
+    MailboxRuleError,
+    check_address_free,
+    mailbox_connect_personal,
+)
+from mailboxes.connecting.views.common import connected, provider_error_text
+from mailboxes.constants import Provider
+from mailboxes.models import DomainServerSettings
+from mailboxes.providers.base import ProviderError
+from mailboxes.providers.imap_smtp import ImapSmtpProvider
+
+
+def _require_sending_seat(user):
+    if not user.can_reach_out:
+        raise PermissionDenied("A View-only seat cannot connect an inbox.")
+
+
+CONNECT_URLS = {
+    Provider.GMAIL: "mailboxes:connect-oauth",
+    Provider.OFFICE365: "mailboxes:connect-oauth",
+    Provider.EXCHANGE: "mailboxes:connect-exchange",
+    Provider.IMAP: "mailboxes:connect-imap",
+}
+CONNECT_ARGS = {Provider.GMAIL: ("gmail",), Provider.OFFICE365: ("office365",)}
+
+
+def _check_address(user, email: str) -> None:
+    """Refuse an address held anywhere else; the user's own inbox may be reconnected."""
+    own = user.mailboxes.filter(email__iexact=email).first()
+    check_address_free(email, reconnecting=own)
+    refused = autodetect.recommend_provider(email).refused
+    if refused:  # Amazon SES / WorkMail, whichever form the user came through
+        raise MailboxRuleError(refused)
+
+
+def _choice(provider: str, email: str, recommended: bool) -> dict:
+    return {
+        "provider": provider,
+        "label": Provider(provider).label,
+        "disclosure": DISCLOSURES[provider],
+        # Encoded: a "+" in ana+crm@example.com would otherwise arrive as a space.
+        "url": reverse(CONNECT_URLS[provider], args=CONNECT_ARGS.get(provider, ()))
+        + "?"
+        + urlencode({"email": email}),
+        "recommended": recommended,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_start(request):
+    """Ask for the address, then recommend a provider from its domain and offer the others.
+
+    A GET with ?email= (the Reconnect link of an inbox) skips the typing.
+    """
+    _require_sending_seat(request.user)
+    data = request.POST if request.method == "POST" else None
+    if data is None and request.GET.get("email"):
+        data = request.GET
+    form = AddressForm(data)
+    context = {"form": form}
+    if data is not None and form.is_valid():
+        email = form.cleaned_data["email"]
+        try:
+            _check_address(request.user, email)
+        except MailboxRuleError as exc:
+            form.add_error("email", str(exc))
+            return render(request, "mailboxes/connecting/connect_start.html", context)
+        recommendation = autodetect.recommend_provider(email)
+        if recommendation.refused:
+            form.add_error("email", recommendation.refused)
+            return render(request, "mailboxes/connecting/connect_start.html", context)
+        others = [p for p in recommendation.alternatives if p != recommendation.provider]
+        context.update(
+            email=email,
+            why=recommendation.why,
+            choices=[_choice(recommendation.provider, email, True)]
+            + [_choice(p, email, False) for p in others],
+        )
+    return render(request, "mailboxes/connecting/connect_start.html", context)
+
+
+def _domain_settings(email: str):
+    domain = email.rsplit("@", 1)[-1]
+    row = DomainServerSettings.objects.filter(domain__iexact=domain).first()
+    if row is None:
+        return None
+    return {
+        "imap_host": row.imap_host,
+        "imap_port": row.imap_port,
+        "imap_security": row.imap_security,
+        "smtp_host": row.smtp_host,
+        "smtp_port": row.smtp_port,
+        "smtp_security": row.smtp_security,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_imap(request):
+    """Email and password; servers detected (admin settings, known, autoconfig, SRV, probe)."""
+    _require_sending_seat(request.user)
+    if request.method == "POST":
+        form = ImapConnectForm(request.POST)
+        if form.is_valid():
+            error = None
+            email = form.cleaned_data["email"]
+            config, secret = form.config(), form.secret()
+            try:
+                # Before verifying: no point signing in to an address someone else holds.
+                _check_address(request.user, email)
+                with ImapSmtpProvider(imap_settings(config, secret, email)) as provider:
+                    provider.verify()
+                mailbox = mailbox_connect_personal(
+                    request.user,
+                    provider=Provider.IMAP,
+                    email=email,
+                    secret=secret,
+                    config=config,
+                )
+            except ProviderError as exc:
+                error = provider_error_text(exc)
+            except MailboxRuleError as exc:
+                error = str(exc)
+            if error is None:
+                connected(request, mailbox)
+                return redirect("mailboxes:settings")
+            form.add_error(None, error)
+        guess = None
+    else:
+        email = request.GET.get("email", "").strip().lower()
+        guess = (
+            autodetect.detect_servers(email, domain_settings=_domain_settings(email))
+            if email
+            else None
+        )
+        initial = {"email": email}
+        if guess and guess.imap_host:
+            initial.update(
+                imap_host=guess.imap_host,
+                imap_port=guess.imap_port,
+                imap_security=guess.imap_security,
+                smtp_host=guess.smtp_host,
+                smtp_port=guess.smtp_port,
+                smtp_security=guess.smtp_security,
+                username=guess.username if guess.username != email else "",
+            )
+        form = ImapConnectForm(initial=initial)
+    return render(
+        request,
+        "mailboxes/connecting/connect_imap.html",
+        {"form": form, "guess": guess, "disclosure": DISCLOSURES[Provider.IMAP]},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_exchange(request):
+    """Email and password; Autodiscover first, then the optional username and EWS URL."""
+    _require_sending_seat(request.user)
+    from mailboxes.providers.ews import EwsProvider, EwsSettings
+    from mailboxes.providers.ews_urls import autodiscover_candidates, ews_url_from_webmail
+
+    candidates = []
+    if request.method == "POST":
+        form = ExchangeConnectForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            ews_url = data["ews_url"].strip()
+            if ews_url and not ews_url.lower().endswith(".asmx"):
+                # A pasted webmail address: use the EWS URL it most likely stands for.
+                guessed = ews_url_from_webmail(ews_url)
+                if guessed is None:
+                    form.add_error("ews_url", "This is neither an EWS URL nor a webmail address.")
+                ews_url = guessed or ews_url
+            if not form.errors:
+                settings_ = EwsSettings(
+                    email=data["email"],
+                    password=data["password"],
+                    username=data["username"],
+                    ews_url=ews_url,
+                )
+                try:
+                    _check_address(request.user, data["email"])
+                    with EwsProvider(settings_) as provider:
+                        provider.verify()
+                        found_url, auth_type = provider.ews_url, provider.auth_type
+                    mailbox = mailbox_connect_personal(
+                        request.user,
+                        provider=Provider.EXCHANGE,
+                        email=data["email"],
+                        secret={"password": data["password"]},
+                        config={
+                            "username": data["username"],
+                            "ews_url": found_url,
+                            "auth_type": auth_type,
+                        },
+                    )
+                except ProviderError as exc:
+                    form.add_error(None, provider_error_text(exc))
+                    if not ews_url:
+                        candidates = autodiscover_candidates(data["email"])
+                except MailboxRuleError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    connected(request, mailbox)
+                    return redirect("mailboxes:settings")
+            if ews_url != data["ews_url"].strip():
+                form.data = form.data.copy()
+                form.data["ews_url"] = ews_url
+    else:
+        form = ExchangeConnectForm(initial={"email": request.GET.get("email", "")})
+    return render(
+        request,
+        "mailboxes/connecting/connect_exchange.html",
+        {"form": form, "candidates": candidates, "disclosure": DISCLOSURES[Provider.EXCHANGE]},
+    )
+
+
+@login_required
+@require_GET
+def connect_oauth_intro(request, provider):
+    """Show what connecting Gmail or Office 365 gives access to, then go to its sign-in."""
+    _require_sending_seat(request.user)
+    start = {"gmail": "mailboxes:oauth-google", "office365": "mailboxes:oauth-microsoft"}[provider]
+    return render(
+        request,
+        "mailboxes/connecting/connect_oauth.html",
+        {
+            "label": Provider(provider).label,
+            "disclosure": DISCLOSURES[provider],
+            "start_url": reverse(start) + "?" + urlencode({"email": request.GET.get("email", "")}),
+        },
+    )

@@ -1,0 +1,98 @@
+"""What a rep can do with an email in the outbox: cancel it, send it now, send it again,
+or say that an uncertain one did go out."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from mailboxes import jobs
+from mailboxes.constants import SendStatus
+from mailboxes.models import EmailMessage, Outbound
+from mailboxes.outbox.sending import WAITING, announce
+from records import timeline
+
+
+def _change(outbound: Outbound, statuses, words: str, **changes) -> Outbound:
+    with transaction.atomic():
+        done = Outbound.objects.filter(pk=outbound.pk, status__in=statuses).update(**changes)
+        if not done:
+            outbound.refresh_from_db()
+            raise ValidationError(words.format(status=outbound.get_status_display().lower()))
+        outbound.refresh_from_db()
+    return outbound
+
+
+def outbound_cancel(outbound: Outbound) -> Outbound:
+    """Cancel a scheduled or queued email. Raises ValidationError once it is being sent.
+
+    A worker that claimed it but has not started sending loses: its own change is
+    conditional on the status, which is no longer queued.
+    """
+    return _change(
+        outbound,
+        WAITING,
+        "This email can't be cancelled: it is {status}.",
+        status=SendStatus.CANCELLED,
+        claimed_at=None,
+    )
+
+
+def outbound_send_now(outbound: Outbound) -> Outbound:
+    """Send a scheduled or queued email now, ahead of its time (limits still apply).
+
+    The timeline moves the email to now, where a scheduled one was shown at its planned time.
+    """
+    now = timezone.now()
+    outbound = _change(
+        outbound,
+        WAITING,
+        "This email can't be sent now: it is {status}.",
+        status=SendStatus.QUEUED,
+        next_attempt_at=now,
+        claimed_at=None,
+    )
+    timeline.move(outbound.message.activity_id, now)
+    jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
+    return outbound
+
+
+def outbound_send_again(outbound: Outbound) -> Outbound:
+    """Queue an uncertain or failed email once more, with a fresh set of attempts.
+
+    For an uncertain one the rep accepts that the recipient may get it twice. Privacy is
+    checked again when it goes out. The timeline moves the email to now: it is a new send.
+    """
+    now = timezone.now()
+    outbound = _change(
+        outbound,
+        (SendStatus.UNCERTAIN, SendStatus.FAILED),
+        "This email can't be sent again: it is {status}.",
+        status=SendStatus.QUEUED,
+        next_attempt_at=now,
+        attempts=0,
+        last_error="",
+        claimed_at=None,
+    )
+    timeline.move(outbound.message.activity_id, now)
+    jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
+    return outbound
+
+
+def outbound_mark_sent(outbound: Outbound) -> Outbound:
+    """Record that an uncertain email did go out (the rep checked with the recipient)."""
+    sent_at = outbound.claimed_at or timezone.now()
+    with transaction.atomic():
+        outbound = _change(
+            outbound,
+            (SendStatus.UNCERTAIN,),
+            "Only an email whose sending is uncertain can be marked as sent; it is {status}.",
+            status=SendStatus.SENT,
+            sent_at=sent_at,
+            last_error="Marked as sent by the rep.",
+            claimed_at=None,
+        )
+        EmailMessage.objects.filter(pk=outbound.message_id, sent_at__isnull=True).update(
+            sent_at=sent_at
+        )
+        announce(outbound, SendStatus.SENT, "Marked as sent by the rep.")
+    return outbound

@@ -1,0 +1,250 @@
+"""The one way any feature queues an email: `email_enqueue`.
+
+The composer, sequences and transactional email all hand it a rendered message, the inbox it
+goes out from, its recipients, the records to log it on, the privacy context and its source
+(what sent it). In one transaction it runs the privacy check for every recipient who is a
+contact, writes the timeline activity (records.timeline), the message with its final
+Message-ID, HTML and text parts and tracking, and the queue row; the send task is queued on
+commit. Nothing is sent here: a worker sends it (`sending.py`), re-checking privacy then.
+
+Validation of what a person typed (addresses, the From menu, sizes) belongs to the caller;
+this checks what no caller may skip: privacy, and that the From inbox is connected.
+"""
+
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage as MimeMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from mailboxes import jobs
+from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
+from mailboxes.mime import sanitize
+from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
+from mailboxes.tracking.links import instrument
+from privacy.constants import SenderContext
+from privacy.links import list_unsubscribe_headers
+from privacy.services import authorize_send
+from records import timeline
+from records.models import Contact, Record, User
+
+
+class SendRefused(ValidationError):
+    """The privacy check refused one or more recipients; `refusals` says why, one per
+    contact, in words for the sender. Nothing was written."""
+
+    def __init__(self, refusals: list[str]):
+        super().__init__(refusals)
+        self.refusals = refusals
+
+
+@dataclass(frozen=True)
+class Source:
+    """What queued an email: one-to-one (no id), a sequence step, a transactional token or
+    API key (its id). `template_id` names the template the body was written from."""
+
+    kind: str = SendSource.ONE_TO_ONE
+    id: int | None = None
+    template_id: int | None = None
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str = ""  # inline images only
+
+
+@dataclass
+class OutgoingEmail:
+    """A rendered email, ready to queue. `html` is sanitized again here whatever the caller
+    did; the text part is derived from it."""
+
+    mailbox: Mailbox
+    from_address: str
+    from_name: str
+    subject: str
+    html: str
+    to: list[str]
+    privacy_context: str
+    source: Source
+    sender: User | None = None  # the user it is sent for (None: the system)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)  # recipients who are contacts
+    records: list[Record] = field(default_factory=list)  # logged on these and the contacts
+    thread: EmailThread | None = None  # None: a new thread
+    reply_to: EmailMessage | None = None
+    one_time_basis: int | None = None
+    track: bool = True
+    scheduled_at: datetime | None = None
+    timeline_title: str = ""
+
+
+def email_enqueue(email: OutgoingEmail) -> EmailMessage:
+    """Privacy-check, log and queue an email; return its message row.
+
+    Raises SendRefused (nothing written) when the privacy check refuses any contact.
+    """
+    domain = email.from_address.rsplit("@", 1)[-1]
+    message_id = make_msgid(domain=domain)
+    html = sanitize.sanitize_html(email.html or "")
+    text = sanitize.html_to_text(html)
+    references = []
+    if email.reply_to is not None:
+        # The parent's References already end with its own id; keep each id once, in order.
+        parent = email.reply_to
+        references = list(dict.fromkeys([*parent.references.split(), parent.message_id]))
+    with transaction.atomic():
+        _check_privacy(email, message_id)
+        now = timezone.now()
+        scheduled = email.scheduled_at is not None and email.scheduled_at > now
+        activity = timeline.log(
+            EMAIL_ACTIVITY,
+            [*email.records, *email.contacts],
+            created_by=email.sender,
+            occurred_at=email.scheduled_at if scheduled else now,
+            title=email.timeline_title,
+        )
+        thread = email.thread or EmailThread.objects.create(subject=email.subject[:500])
+        from_name = email.from_name if email.mailbox.from_name_supported else ""
+        message = EmailMessage.objects.create(
+            mailbox=email.mailbox,
+            message_id=message_id,
+            in_reply_to=email.reply_to.message_id if email.reply_to else "",
+            references=" ".join([*references, message_id]),
+            thread=thread,
+            direction=Direction.OUTGOING,
+            from_addr=email.from_address,
+            from_name=from_name,
+            to_addrs=email.to,
+            cc_addrs=email.cc,
+            subject=email.subject,
+            sent_at=None,
+            text_body=text,
+            html_body=html,
+            snippet=sanitize.snippet(text, 200),
+            has_attachments=any(not a.content_id for a in email.attachments),
+            body_parsed=True,
+            activity=activity,
+        )
+        message.contacts.set(email.contacts)
+        tracked_html = instrument(html, message, email.source) if email.track else html
+        unsubscribe = {}
+        if email.privacy_context not in _NO_UNSUBSCRIBE and len(email.contacts) == 1:
+            unsubscribe = list_unsubscribe_headers(email.contacts[0], email.privacy_context)
+        message.raw = _mime(email, message_id, references, tracked_html, text, unsubscribe)
+        message.size = len(message.raw)
+        message.save(update_fields=["raw", "size"])
+        outbound = Outbound.objects.create(
+            message=message,
+            mailbox=email.mailbox,
+            sender=email.sender,
+            envelope_from=email.mailbox.email,
+            recipients=email.to + email.cc + email.bcc,
+            bcc_addrs=email.bcc,
+            status=SendStatus.SCHEDULED if scheduled else SendStatus.QUEUED,
+            scheduled_at=email.scheduled_at if scheduled else None,
+            next_attempt_at=email.scheduled_at if scheduled else now,
+            privacy_context=email.privacy_context,
+            one_time_basis_id=email.one_time_basis,
+            contact_ids=[c.pk for c in email.contacts],
+            track=email.track,
+            source=email.source.kind,
+            source_id=email.source.id,
+            template_id=email.source.template_id,
+        )
+        OutboundAttachment.objects.bulk_create(
+            [
+                OutboundAttachment(
+                    outbound=outbound,
+                    filename=a.filename,
+                    content_type=a.content_type,
+                    size=len(a.data),
+                    content_id=a.content_id,
+                    data=a.data,
+                )
+                for a in email.attachments
+            ]
+        )
+        if not scheduled:
+            # A scheduled email waits for the periodic pass (send_due) that finds it due.
+            jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
+    return message
+
+
+# Ticket replies and transactional email carry no unsubscribe link (PRV-3, TRX-2); sequence
+# email and one-to-one email to a single contact do.
+_NO_UNSUBSCRIBE = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTIONAL})
+
+
+def _check_privacy(email: OutgoingEmail, message_id: str) -> None:
+    refusals = []
+    for contact in email.contacts:
+        decision = authorize_send(
+            contact,
+            email.privacy_context,
+            actor=email.sender,
+            message_ref=message_id,
+            one_time_basis=email.one_time_basis,
+        )
+        if not decision.allowed:
+            refusals.append(f"{contact.name}: {decision.message}")
+    if refusals:
+        raise SendRefused(refusals)
+
+
+def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe) -> bytes:
+    mime = MimeMessage()
+    if email.mailbox.from_name_supported and email.from_name:
+        mime["From"] = formataddr((email.from_name, email.from_address))
+    else:
+        mime["From"] = email.from_address
+    if email.to:
+        mime["To"] = ", ".join(email.to)
+    if email.cc:
+        mime["Cc"] = ", ".join(email.cc)
+    mime["Subject"] = email.subject
+    mime["Date"] = format_datetime(timezone.now())
+    mime["Message-ID"] = message_id
+    if email.reply_to is not None:
+        mime["In-Reply-To"] = email.reply_to.message_id
+    # Our own id goes last in References too: some servers rewrite Message-ID or drop
+    # References, and a reply still carries this trail back to the email it answers.
+    mime["References"] = " ".join([*references, message_id])
+    for name, value in unsubscribe.items():
+        mime[name] = value
+    # Quoted-printable keeps every line under SMTP's 1,000-octet limit: an editor's HTML (and
+    # tracked links) often sits on one very long line that servers refuse.
+    mime.set_content(text, cte="quoted-printable")
+    mime.add_alternative(html, subtype="html", cte="quoted-printable")
+    html_part = mime.get_payload()[-1]
+    for attachment in email.attachments:
+        maintype, _, subtype = (
+            attachment.content_type
+            or mimetypes.guess_type(attachment.filename)[0]
+            or "application/octet-stream"
+        ).partition("/")
+        if attachment.content_id:
+            html_part.add_related(
+                attachment.data,
+                maintype,
+                subtype,
+                cid=f"<{attachment.content_id}>",
+                filename=attachment.filename,
+            )
+        else:
+            mime.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.filename,
+            )
+    return mime.as_bytes(policy=policy.SMTP)

@@ -1,0 +1,939 @@
+"""Send queued email through each inbox's provider, once, and record what happened.
+
+An `Outbound` row goes through these states:
+
+    scheduled ─┐
+    queued ────┴─> sending ─> sent
+       ^    │        │  ├───> failed       (permanent error, too many attempts, privacy refusal)
+       └────┼────────┘  ├───> uncertain    (worker died mid-send, no copy in Sent: the rep decides)
+            │           └───> reconciled   (worker died mid-send, the copy is in Sent)
+            └─> cancelled
+
+Claiming. A worker claims due rows with SELECT ... FOR UPDATE SKIP LOCKED and stamps them with
+`claimed_at`; the stamp is its proof of ownership, and every later change is a conditional
+UPDATE on it (cancelling in between wins over sending). A claimed row that is still
+queued is free again after CLAIM_LEASE (its worker died before reaching it); a row in
+"sending" is presumed orphaned after SEND_LEASE, far longer than any provider timeout.
+
+One attempt, for one row:
+1. A row found in "sending" (its worker died) is looked up in the inbox's Sent folder first:
+   found -> reconciled, nothing sent. Not found, and the provider files sent mail itself
+   (Gmail, Graph, EWS) -> the send never happened, so it goes on below. Not found over plain
+   SMTP -> uncertain, never resent automatically: SMTP may have delivered a message whose
+   answer never came back, and only the rep can tell (`outbound_send_again`,
+   `outbound_mark_sent`). A retry after a temporary error is looked up the same way first.
+2. The privacy check runs again for every contact, at most SCREEN_SECONDS before the email
+   goes out (`_PrivacyScreen`: `can_email_many` for the batch, `authorize_send` with the
+   Message-ID as reference for anything it does not plainly allow, so refusals are audited
+   and a one-time basis consumed at submit time still counts). A refusal fails the email with
+   the check's words; nothing is sent.
+3. One commit (one statement on PostgreSQL): the row becomes "sending" with attempts + 1, a
+   token is taken from the inbox's minute and day windows (`throttle.py`), and an earlier
+   accepted send of the inbox is recorded. Only then does any byte go to the provider. Over a
+   limit, the row waits, queued, until the next window, and so do the inbox's other rows.
+4. `provider.send()`. Accepted -> sent (provider id; sent_at on the message too), recorded
+   by the next commit. A temporary ProviderError -> queued again with backoff; permanent, or
+   MAX_ATTEMPTS reached -> failed with the provider's words.
+5. Providers that do not file sent mail (plain SMTP) get a copy APPENDed to Sent, \\Seen,
+   by a follow-up task (`file_sent_copies`), queued when the pass ends.
+
+A worker pass (`send_due`) keeps one adapter per inbox open across its batches, so SMTP and
+IMAP sessions are reused. Over plain SMTP, sends run on a helper thread two deep: the commit
+of step 3 for the next row happens while the current message is on the wire (see
+`_send_group`), and that pipeline carries over from one batch to the next, whose rows a
+second helper thread claims and loads meanwhile (`_Ahead`, on PostgreSQL). A worker that
+dies therefore leaves at most two rows in "sending"; both are treated as in step 1, never
+sent twice. What each of these saves is measured by bench/send_throughput.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from mailboxes import jobs, signals
+from mailboxes.connecting.connections import provider_for
+from mailboxes.constants import SendStatus
+from mailboxes.models import EmailMessage, Mailbox, Outbound
+from mailboxes.outbox import throttle
+from mailboxes.outbox.server_cursor import server_cursor
+from mailboxes.providers.base import MailProvider, OutgoingMessage, ProviderError, SendResult
+from privacy.checks import can_email_many
+from privacy.services import authorize_send
+from records.models import Contact, User
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=5)
+SEND_LEASE = timedelta(minutes=10)
+# Minutes to wait before attempt n + 1 after n failed ones; a provider's retry_after, when
+# longer, wins.
+BACKOFF_MINUTES = (1, 5, 15, 60, 120, 240, 480)
+MAX_ATTEMPTS = 8
+BATCH = 200
+# A beat-driven pass stops claiming after this long, so runs every 30 s do not pile up.
+PASS_SECONDS = 25.0
+SEEN = "\\Seen"
+# Adapters whose send() may run on the sender thread: nothing in it touches the database.
+# (OAuth adapters save refreshed tokens through the ORM from inside send().)
+THREADED_SENDS = frozenset({"imap"})
+# The bulk privacy decisions of a batch are taken again when older than this.
+SCREEN_SECONDS = 2.0
+
+ACTIVE = (SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING)
+WAITING = (SendStatus.QUEUED, SendStatus.SCHEDULED)
+
+NO_INBOX_WORDS = "The inbox this email was to be sent from is no longer connected."
+INCOMPLETE_INBOX_WORDS = "This inbox's connection settings are incomplete: reconnect it."
+NO_CONTENT_WORDS = "The email's content is missing, so it cannot be sent."
+UNCERTAIN_WORDS = (
+    "The worker sending this email stopped before the server's answer was recorded, and no "
+    "copy is in the Sent folder: it may or may not have gone out. Check with the recipient, "
+    "then send it again or mark it as sent."
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this worker owns: `stamp` is the claimed_at it wrote."""
+
+    id: int
+    stamp: datetime
+    orphaned: bool  # found in "sending": its worker died
+    previous_claim: datetime | None = None  # when the dead worker started
+
+
+# -- claiming ------------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> Q:
+    waiting = Q(status__in=WAITING, next_attempt_at__lte=now) & (
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
+    )
+    orphaned = Q(status=SendStatus.SENDING) & (
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - SEND_LEASE)
+    )
+    return waiting | orphaned
+
+
+def _claim(where: Q, limit: int) -> list[Claim]:
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Outbound.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(where)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", "status", "claimed_at")[:limit]
+        )
+        if rows:
+            Outbound.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(claimed_at=now)
+    return [
+        Claim(pk, now, status == SendStatus.SENDING, claimed_at) for pk, status, claimed_at in rows
+    ]
+
+
+def claim_due(limit: int = BATCH) -> list[Claim]:
+    """Claim up to `limit` rows that are due, oldest first, skipping rows others hold.
+
+    Due: queued or scheduled with next_attempt_at in the past and no live claim, or left in
+    "sending" longer than SEND_LEASE by a worker that died.
+    """
+    return _claim(_due(timezone.now()), limit)
+
+
+# -- one worker pass ---------------------------------------------------------------------------
+
+
+class _Inline:
+    """Run a call on the caller's thread and hand back a finished future."""
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+class _PrivacyScreen:
+    """The send-time privacy check for a batch, in bulk, never older than SCREEN_SECONDS.
+
+    `can_email_many` decides for every contact of the batch in two queries. A contact it
+    allows needs nothing more: `authorize_send` would allow too and write nothing (it writes
+    only refusals and one-time-basis allows, and a standing allow wins over a one-time basis).
+    Any other answer goes through `authorize_send` for the one email, which audits refusals
+    and consumes one-time bases exactly as at submit time.
+    """
+
+    def __init__(self, rows: list[Outbound], contacts: dict[int, Contact]) -> None:
+        self.rows, self.contacts = rows, contacts
+        self.allowed: set[tuple[str, int]] = set()
+        self.checked_at: float | None = None
+
+    def refresh(self) -> None:
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for row in self.rows:
+            wanted[row.privacy_context].update(c for c in row.contact_ids if c in self.contacts)
+        self.allowed = set()
+        for context, ids in wanted.items():
+            decisions = can_email_many([self.contacts[pk] for pk in ids], context)
+            self.allowed.update((context, pk) for pk, d in decisions.items() if d.allowed)
+        self.checked_at = time.monotonic()
+
+    def refusal(self, row: Outbound) -> str:
+        """Return why the email may not go out now, or "" when it may."""
+        ids = [pk for pk in row.contact_ids if pk in self.contacts]
+        if not ids:
+            return ""  # no CRM contact among the recipients (or deleted since)
+        if self.checked_at is None or time.monotonic() - self.checked_at > SCREEN_SECONDS:
+            self.refresh()
+        if all((row.privacy_context, pk) in self.allowed for pk in ids):
+            return ""
+        return _privacy_refusal(row, self.contacts)
+
+
+@dataclass
+class Pass:
+    """One worker's pass over claimed rows: adapters opened once per inbox and reused.
+
+    Sent copies for inboxes whose server does not file them are left to one follow-up task
+    per inbox (`file_sent_copies`), queued when the pass ends: an IMAP APPEND costs as much as
+    the SMTP send (more against a remote server), and delivery should not wait for it.
+    """
+
+    providers: dict[int, MailProvider] = field(default_factory=dict)
+    sent_folders: dict[int, str | None] = field(default_factory=dict)
+    copies: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    over_limit: dict[int, throttle.OverLimit] = field(default_factory=dict)
+    outcomes: Counter = field(default_factory=Counter)
+    # The inbox whose sends are in progress: kept from one batch to the next, so claiming and
+    # loading a batch happens while the last messages of the one before are on the wire.
+    pipeline: _Pipeline | None = None
+    _sender: ThreadPoolExecutor | None = None
+
+    def provider(self, mailbox: Mailbox) -> MailProvider:
+        if mailbox.pk not in self.providers:
+            self.providers[mailbox.pk] = provider_for(mailbox)
+        return self.providers[mailbox.pk]
+
+    def executor_for(self, provider: MailProvider):
+        """Where the provider's send() runs: the pass's sender thread, or inline."""
+        if provider.kind not in THREADED_SENDS:
+            return _Inline()
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(1, thread_name_prefix="outbound-send")
+        return self._sender
+
+    def sent_folder(self, mailbox: Mailbox) -> str | None:
+        """Return the name of the inbox's Sent folder (by role), None when it has none."""
+        if mailbox.pk not in self.sent_folders:
+            folders = self.provider(mailbox).list_folders()
+            self.sent_folders[mailbox.pk] = next(
+                (f.name for f in folders if f.role == "sent"), None
+            )
+        return self.sent_folders[mailbox.pk]
+
+    def file_copy(self, mailbox: Mailbox, row: Outbound) -> None:
+        self.copies[mailbox.pk].append(row.pk)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+
+    def pipeline_for(self, mailbox: Mailbox, provider: MailProvider) -> _Pipeline:
+        """Return the inbox's pipeline, after finishing another inbox's sends in progress."""
+        if self.pipeline is not None and self.pipeline.mailbox.pk != mailbox.pk:
+            self.finish_sends()
+        if self.pipeline is None:
+            self.pipeline = _Pipeline(mailbox, provider)
+        return self.pipeline
+
+    def finish_sends(self) -> None:
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:
+            pipeline.drain(self)
+
+    def close(self) -> None:
+        try:
+            self.finish_sends()
+        except Exception:  # the rows keep "sending": recovery looks them up after the lease
+            log.exception("recording the last sends of a pass failed")
+        copies, self.copies = self.copies, defaultdict(list)
+        for mailbox_id, outbound_ids in copies.items():
+            jobs.later(jobs.FILE_SENT_COPIES, mailbox_id, outbound_ids)
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
+        providers, self.providers = self.providers, {}
+        for provider in providers.values():
+            try:
+                provider.close()
+            except Exception:  # a dead connection must not hide the pass's result
+                log.warning("closing a provider failed", exc_info=True)
+
+    def __enter__(self) -> Pass:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+@dataclass
+class _Batch:
+    """Claimed rows loaded for sending: inbox and sender set, privacy decided in bulk."""
+
+    claims: dict[int, Claim]
+    rows: list[Outbound]
+    screen: _PrivacyScreen
+
+
+def _load(claims: list[Claim]) -> _Batch:
+    by_id = {claim.id: claim for claim in claims}
+    rows = list(
+        Outbound.objects.filter(pk__in=by_id)
+        .select_related("message")
+        .defer("message__text_body", "message__html_body", "message__raw")
+    )
+    # One instance per inbox and sender, not per row: an inbox's secret is decrypted once.
+    mailboxes = Mailbox.objects.in_bulk({row.mailbox_id for row in rows} - {None})
+    senders = User.objects.in_bulk({row.sender_id for row in rows} - {None})
+    for row in rows:
+        row.mailbox = mailboxes.get(row.mailbox_id)
+        row.sender = senders.get(row.sender_id)
+    rows.sort(key=lambda row: (row.mailbox_id or 0, row.next_attempt_at, row.pk))
+    contact_ids = {pk for row in rows for pk in row.contact_ids}
+    contacts = Contact.objects.in_bulk(contact_ids) if contact_ids else {}
+    screen = _PrivacyScreen(rows, contacts)
+    screen.refresh()
+    return _Batch(by_id, rows, screen)
+
+
+def _claim_and_load(limit: int) -> _Batch | None:
+    claims = claim_due(limit)
+    return _load(claims) if claims else None
+
+
+def _send_batch(batch: _Batch, run: Pass) -> None:
+    for _, group in groupby(batch.rows, key=lambda row: row.mailbox_id):
+        _send_group(run, list(group), batch.claims, batch.screen)
+
+
+def send_claimed(claims: list[Claim], run: Pass | None = None) -> Counter:
+    """Send the claimed rows, inbox by inbox; return how many ended in each outcome."""
+    if not claims:
+        return Counter()
+    own = run is None
+    run = run or Pass()
+    try:
+        _send_batch(_load(claims), run)
+    finally:
+        if own:
+            run.close()
+    return run.outcomes
+
+
+def send_outbound(outbound_id: int) -> str | None:
+    """Send one email now if it is due and nobody holds it; return its outcome or None.
+
+    A no-op for a row already sent, failed, cancelled, held by another worker, or not due yet.
+    """
+    claims = _claim(Q(pk=outbound_id) & _due(timezone.now()), 1)
+    if not claims:
+        return None
+    outcomes = send_claimed(claims)
+    return next(iter(outcomes), None)
+
+
+class _Ahead:
+    """Where the next batch is claimed and loaded: on PostgreSQL a helper thread with its own
+    database connection, so that happens while this batch is being sent (done in between, it
+    held the sender up for a tenth of a run); inline elsewhere (SQLite allows one writer at a
+    time). Should the pass fail, rows claimed ahead wait out their lease (CLAIM_LEASE)."""
+
+    def __enter__(self):
+        threaded = connection.vendor == "postgresql"
+        self.executor = ThreadPoolExecutor(1, "outbound-claim") if threaded else None
+        return self
+
+    def submit(self, fn, *args) -> Future:
+        return (self.executor or _Inline()).submit(fn, *args)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.executor is not None:
+            # Looked up on the helper thread: its own connection, not this thread's.
+            self.executor.submit(lambda: connection.close())
+            self.executor.shutdown(wait=True)
+
+
+def send_due(limit: int = BATCH, seconds: float = PASS_SECONDS) -> Counter:
+    """Claim and send due email in batches until none is left or `seconds` have passed."""
+    if cache.add("outbound-counters-cleanup", "1", 3600):
+        throttle.forget_old()
+    deadline = time.monotonic() + seconds
+    with Pass() as run, _Ahead() as ahead:
+        batch = _claim_and_load(limit)
+        while batch is not None:
+            upcoming = ahead.submit(_claim_and_load, limit)
+            _send_batch(batch, run)
+            batch = upcoming.result()
+            if batch is not None and time.monotonic() >= deadline:
+                # Claimed but out of time: let the next pass have them now, not after the lease.
+                _release(batch)
+                batch = None
+    return run.outcomes
+
+
+def _release(batch: _Batch) -> None:
+    for claim in batch.claims.values():
+        Outbound.objects.filter(pk=claim.id, claimed_at=claim.stamp).update(
+            claimed_at=claim.previous_claim
+        )
+
+
+# -- one inbox's rows ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Accepted:
+    """A send the provider accepted, whose result is committed with a later row's mark."""
+
+    row: Outbound
+    result: SendResult
+
+
+@dataclass
+class _Flight:
+    """A row handed to the provider: its "sending" claim, attempt number and future result."""
+
+    row: Outbound
+    claim: Claim
+    attempts: int
+    future: Future
+
+
+def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], screen) -> None:
+    """Send one inbox's claimed rows in order.
+
+    A pipeline two deep: while one message is on the wire (on the sender thread), this thread
+    commits, in one statement, the result of the one before it and the "sending" mark and
+    tokens of the next, and queues that one behind the wire, so the sender thread goes from
+    one message to the next without waiting for this one. Every byte still leaves only after
+    its row's mark is committed; a worker that dies leaves at most two rows in "sending", the
+    one on the wire and one whose outcome it knew (accepted but not yet recorded, or marked
+    and queued), and recovery deals with both as with any orphan: never sent twice, at worst
+    "uncertain".
+    """
+    mailbox = rows[0].mailbox
+    if mailbox is None:
+        for row in rows:
+            run.count(_fail(row, claims[row.pk], NO_INBOX_WORDS))
+        return
+    try:
+        provider = run.provider(mailbox)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("inbox %s has no usable provider settings: %r", mailbox.pk, exc)
+        for row in rows:
+            run.count(_fail(row, claims[row.pk], INCOMPLETE_INBOX_WORDS))
+        return
+    executor = run.executor_for(provider)
+    contents = _Contents(rows)
+    pipe = run.pipeline_for(mailbox, provider)
+    for row in rows:
+        claim = claims[row.pk]
+        try:
+            if claim.orphaned or row.attempts:
+                # The lookup uses the adapter's IMAP side: nothing may be in flight.
+                pipe.drain(run)
+                outcome = _look_in_sent(row, claim, run, mailbox, provider)
+                if outcome is not None:
+                    run.count(outcome)
+                    continue
+            over = run.over_limit.get(mailbox.pk)
+            if over is not None and over.retry_at > timezone.now():
+                run.count(_wait(row, claim, over))
+                continue
+            refusal = screen.refusal(row)
+            if refusal:
+                run.count(_fail(row, claim, refusal))
+                continue
+            outgoing = _outgoing(row, contents.raw(row))
+            if outgoing is None:
+                run.count(_fail(row, claim, NO_CONTENT_WORDS))
+                continue
+            now = timezone.now()
+            accepted, pipe.done = pipe.done, None
+            marked, over = _hand_over(accepted, row, claim, mailbox, now)
+            if accepted is not None:
+                _committed(run, mailbox, provider, accepted)
+            if over is not None:
+                run.over_limit[mailbox.pk] = over
+                run.count("throttled")
+                continue
+            if not marked:
+                run.count("skipped")  # cancelled, or taken over after our claim expired
+                continue
+            # Queued behind the send on the wire, so the sender thread goes straight on to it;
+            # then wait for the one before.
+            landed, pipe.flight = (
+                pipe.flight,
+                _Flight(
+                    row,
+                    Claim(row.pk, now, False),
+                    row.attempts + 1,
+                    executor.submit(provider.send, outgoing),
+                ),
+            )
+            pipe.done = _land(run, mailbox, landed)
+        except Exception:
+            # The row keeps its claim (or "sending"), so a later pass picks it up after the
+            # lease, through the Sent-folder check if it may have gone out.
+            log.exception("sending outbound %s failed unexpectedly", row.pk)
+            run.count("error")
+
+
+@dataclass
+class _Pipeline:
+    """One inbox's sends in progress: the one handed to the provider (maybe still queued
+    behind the one on the wire) and the one before it, accepted but not yet recorded."""
+
+    mailbox: Mailbox
+    provider: MailProvider
+    flight: _Flight | None = None
+    done: _Accepted | None = None
+
+    def drain(self, run: Pass) -> None:
+        """Wait for the send in flight and record every accepted send not yet recorded."""
+        flight, done, self.flight, self.done = self.flight, self.done, None, None
+        accepted = [a for a in (done, _land(run, self.mailbox, flight)) if a is not None]
+        if not accepted:
+            return
+        with transaction.atomic():
+            for item in accepted:
+                _record_sent(item.row, item.result)
+        for item in accepted:
+            _committed(run, self.mailbox, self.provider, item)
+
+
+class _Contents:
+    """The raw MIME of one inbox's rows, fetched a few rows ahead of the one being sent.
+
+    Not with the batch: 200 messages of 25 kB each would hold up the sender for tens of
+    milliseconds, where a slice fetched while the previous message is on the wire costs it
+    nothing.
+    """
+
+    AHEAD = 8
+
+    def __init__(self, rows: list[Outbound]) -> None:
+        self.rows = rows
+        self.position = {row.pk: n for n, row in enumerate(rows)}
+        self.fetched: dict[int, bytes] = {}
+
+    def raw(self, row: Outbound) -> bytes | None:
+        if row.message_id not in self.fetched:
+            start = self.position[row.pk]
+            ahead = [r.message_id for r in self.rows[start : start + self.AHEAD]]
+            self.fetched.update(dict.fromkeys(ahead, b""))
+            self.fetched.update(raw_mime(ahead))
+        return self.fetched.pop(row.message_id) or None
+
+
+def raw_mime(message_ids: list[int]) -> dict[int, bytes]:
+    """Return {message id: raw MIME} for the messages that have it.
+
+    On PostgreSQL the bytes come in binary (see server_cursor.py).
+    """
+    if connection.vendor != "postgresql":
+        rows = EmailMessage.objects.filter(pk__in=message_ids).values_list("pk", "raw")
+        return {pk: bytes(raw) for pk, raw in rows if raw}
+    table = connection.ops.quote_name(EmailMessage._meta.db_table)
+    with server_cursor(binary=True) as cursor:
+        cursor.execute(f"SELECT id, raw FROM {table} WHERE id = ANY(%s)", [message_ids])
+        return {pk: raw for pk, raw in cursor.fetchall() if raw}
+
+
+def _outgoing(row: Outbound, raw: bytes | None) -> OutgoingMessage | None:
+    if not raw:
+        return None
+    return OutgoingMessage(
+        envelope_from=row.envelope_from,
+        recipients=list(row.recipients),
+        raw=raw,
+        message_id=row.message.message_id,
+    )
+
+
+def _land(run: Pass, mailbox, flight: _Flight | None) -> _Accepted | None:
+    """Wait for the send in flight; return it if accepted, else deal with its error."""
+    if flight is None:
+        return None
+    try:
+        return _Accepted(flight.row, flight.future.result())
+    except ProviderError as error:
+        run.count(_failed_attempt(flight.row, flight.claim, flight.attempts, error, mailbox))
+        return None
+
+
+def _committed(run: Pass, mailbox, provider, accepted: _Accepted) -> None:
+    run.count(SendStatus.SENT)
+    announce(accepted.row, SendStatus.SENT)
+    if not provider.saves_sent_copy:
+        run.file_copy(mailbox, accepted.row)
+
+
+def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now):
+    """Record an accepted send, mark `row` "sending" and take its tokens, in one commit.
+
+    Return (marked, OverLimit or None). The commit comes before any byte of `row` goes to the
+    provider, and it is the only one per email sent. Over a limit, `row` is queued for the
+    next window and the accepted send is recorded all the same.
+    """
+    if connection.vendor != "postgresql":
+        return _hand_over_orm(accepted, row, claim, mailbox, now)
+    try:
+        sql, params = _hand_over_sql(accepted, row, claim, mailbox, now)
+    except throttle.OverLimit as over:  # a limit of 0
+        _commit_alone(accepted)
+        return False, _wait_and(row, claim.stamp, over)
+    # One statement in autocommit is its own transaction: a single round trip per email.
+    with server_cursor() as cursor:
+        cursor.execute(sql, params)
+        marked, *counts = cursor.fetchone()
+    if not marked:
+        return False, None
+    try:
+        throttle.check_counts(mailbox, now, counts)
+    except throttle.OverLimit as over:
+        # Rare (once per inbox and window): undo the mark and the token of the other window.
+        with transaction.atomic():
+            throttle.give_back(mailbox, now, counts)
+            _wait_and(row, now, over, undo_attempt=True)
+        return False, over
+    return True, None
+
+
+def _hand_over_orm(accepted, row, claim: Claim, mailbox, now):
+    # Other databases (SQLite in the embedded setup): the same, in one transaction.
+    try:
+        with transaction.atomic():
+            if accepted is not None:
+                _record_sent(accepted.row, accepted.result, now)
+            marked = _owned(row, claim).update(
+                status=SendStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
+            )
+            if marked:
+                throttle.take(mailbox, now)
+        return bool(marked), None
+    except throttle.OverLimit as over:
+        # Everything rolled back: record the accepted send alone, then let the row wait.
+        _commit_alone(accepted)
+        return False, _wait_and(row, claim.stamp, over)
+
+
+def _commit_alone(accepted: _Accepted | None) -> None:
+    if accepted is not None:
+        with transaction.atomic():
+            _record_sent(accepted.row, accepted.result)
+
+
+def _wait_and(row, stamp: datetime, over, undo_attempt: bool = False) -> throttle.OverLimit:
+    """Queue the row until the next window opens; return `over`."""
+    changes = {"attempts": F("attempts") - 1} if undo_attempt else {}
+    Outbound.objects.filter(pk=row.pk, claimed_at=stamp, status__in=ACTIVE).update(
+        status=SendStatus.QUEUED,
+        next_attempt_at=over.retry_at,
+        last_error=over.describe(),
+        claimed_at=None,
+        **changes,
+    )
+    return over
+
+
+def _hand_over_sql(accepted, row, claim: Claim, mailbox, now) -> tuple[str, list]:
+    """The statement of `_hand_over` on PostgreSQL, and its parameters."""
+    params = []
+    if accepted is not None:
+        provider_id, note, kept = _sent_fields(accepted.row, accepted.result)
+        params += [SendStatus.SENT, now, provider_id, note, accepted.row.pk, SendStatus.RECONCILED]
+        params += [now, kept, accepted.row.message_id]
+    params += [SendStatus.SENDING, now, row.pk, claim.stamp, *ACTIVE]
+    tokens, token_params = throttle.token_ctes(mailbox, now, only_if="marked")
+    return _hand_over_text(accepted is not None, tokens), params + token_params
+
+
+@functools.cache
+def _hand_over_text(records_a_send: bool, tokens: str) -> str:
+    """Built once per shape (it runs for every email).
+
+    CTEs: `sent` and `stamped` record the previous send; `marked` is the conditional update
+    that proves the claim still holds; `minute` and `day` (`tokens`) take tokens only if it did.
+    """
+    outbound = connection.ops.quote_name(Outbound._meta.db_table)
+    message = connection.ops.quote_name(EmailMessage._meta.db_table)
+    ctes = []
+    if records_a_send:
+        ctes.append(
+            f"sent AS (UPDATE {outbound} SET status = %s, sent_at = %s, provider_id = %s, "
+            "last_error = %s, claimed_at = NULL WHERE id = %s AND status <> %s RETURNING id)"
+        )
+        ctes.append(
+            f"stamped AS (UPDATE {message} SET sent_at = %s, "
+            "message_id = COALESCE(%s, message_id) WHERE id = %s RETURNING id)"
+        )
+    ctes.append(
+        f"marked AS (UPDATE {outbound} SET status = %s, attempts = attempts + 1, "
+        "claimed_at = %s WHERE id = %s AND claimed_at = %s AND status IN (%s, %s, %s) RETURNING id)"
+    )
+    ctes.append(tokens)
+    return (
+        "WITH " + ", ".join(ctes) + " SELECT (SELECT count(*) FROM marked), "
+        "(SELECT count FROM minute), (SELECT count FROM day)"
+    )
+
+
+def _owned(row: Outbound, claim: Claim, statuses=ACTIVE):
+    return Outbound.objects.filter(pk=row.pk, claimed_at=claim.stamp, status__in=statuses)
+
+
+def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None:
+    """Before a retry, find the message in Sent; return the outcome, or None to send.
+
+    A row orphaned in "sending" that is not found is uncertain over plain SMTP; a retry after
+    a temporary error is sent again (the lookup there only catches servers that file sent
+    mail themselves).
+    """
+    message_id = row.message.message_id
+    try:
+        folder = run.sent_folder(mailbox)
+        ref = provider.find_by_message_id(folder, message_id) if folder else None
+    except ProviderError as error:
+        return _lookup_failed(row, claim, error, provider)
+    if ref is not None:
+        sent_at = claim.previous_claim or timezone.now()
+        with transaction.atomic():
+            done = _owned(row, claim).update(
+                status=SendStatus.RECONCILED,
+                provider_id=str(ref)[:255],
+                sent_at=sent_at,
+                last_error="",
+                claimed_at=None,
+            )
+            if done:
+                EmailMessage.objects.filter(pk=row.message_id, sent_at__isnull=True).update(
+                    sent_at=sent_at
+                )
+        if done:
+            announce(row, SendStatus.RECONCILED)
+        return SendStatus.RECONCILED if done else "skipped"
+    if claim.orphaned and not provider.saves_sent_copy:
+        # claimed_at keeps when the dead worker started: "mark as sent" dates the email by it.
+        done = _owned(row, claim).update(
+            status=SendStatus.UNCERTAIN, last_error=UNCERTAIN_WORDS, claimed_at=claim.previous_claim
+        )
+        if done:
+            announce(row, SendStatus.UNCERTAIN, UNCERTAIN_WORDS)
+        return SendStatus.UNCERTAIN if done else "skipped"
+    return None
+
+
+def _lookup_failed(row, claim: Claim, error: ProviderError, provider) -> str | None:
+    words = f"Could not check the Sent folder before sending again: {error.message}"
+    if not claim.orphaned:
+        if not provider.saves_sent_copy:
+            return None  # advisory only over plain SMTP: go on and send
+        if error.permanent:
+            return _fail(row, claim, words)
+        return _retry_later(row, claim, row.attempts, error, words)
+    if error.permanent:
+        done = _owned(row, claim).update(
+            status=SendStatus.UNCERTAIN,
+            last_error=f"{UNCERTAIN_WORDS} ({words})",
+            claimed_at=claim.previous_claim,
+        )
+        if done:
+            announce(row, SendStatus.UNCERTAIN, f"{UNCERTAIN_WORDS} ({words})")
+        return SendStatus.UNCERTAIN if done else "skipped"
+    # Stay "sending" with a fresh lease: the check runs again once it expires.
+    _owned(row, claim).update(status=SendStatus.SENDING, last_error=words)
+    return "deferred"
+
+
+def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
+    refusals = []
+    for contact_id in row.contact_ids:
+        contact = contacts.get(contact_id)
+        if contact is None:
+            continue  # deleted since: no longer a CRM contact to protect
+        decision = authorize_send(
+            contact,
+            row.privacy_context,
+            actor=row.sender,
+            message_ref=row.message.message_id,
+            one_time_basis=row.one_time_basis_id,
+        )
+        if not decision.allowed:
+            refusals.append(decision.message)
+    if not refusals:
+        return ""
+    return "Not sent: the privacy check refused it when it was due to go out. " + " ".join(refusals)
+
+
+def _fail(row, claim: Claim, words: str) -> str:
+    done = _owned(row, claim).update(status=SendStatus.FAILED, last_error=words, claimed_at=None)
+    if done:
+        announce(row, SendStatus.FAILED, words)
+    return SendStatus.FAILED if done else "skipped"
+
+
+_OUTCOME_SIGNALS = {
+    SendStatus.SENT: signals.email_sent,
+    SendStatus.RECONCILED: signals.email_sent,
+    SendStatus.FAILED: signals.email_failed,
+    SendStatus.UNCERTAIN: signals.email_uncertain,
+}
+
+
+def announce(row: Outbound, status: str, detail: str = "") -> None:
+    """Tell the layers above how an email ended (email_sent / _failed / _uncertain), once
+    the change is committed."""
+    signal = _OUTCOME_SIGNALS[status]
+    if signal.has_listeners():
+        event = signals.SendOutcome(
+            outbound_id=row.pk,
+            message_id=row.message_id,
+            status=status,
+            source=row.source,
+            source_id=row.source_id,
+            contact_ids=tuple(row.contact_ids),
+            detail=detail,
+        )
+        signals.send_on_commit(signal, __name__, [event])
+
+
+def _wait(row, claim: Claim, over: throttle.OverLimit) -> str:
+    done = _owned(row, claim).update(
+        status=SendStatus.QUEUED,
+        next_attempt_at=over.retry_at,
+        last_error=over.describe(),
+        claimed_at=None,
+    )
+    return "throttled" if done else "skipped"
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """How long to wait after `attempts` failed attempts (at least the provider's hint)."""
+    minutes = BACKOFF_MINUTES[min(max(attempts, 1), len(BACKOFF_MINUTES)) - 1]
+    return max(timedelta(minutes=minutes), timedelta(seconds=retry_after or 0))
+
+
+def _retry_later(row, claim: Claim, attempts: int, error: ProviderError, words: str) -> str:
+    done = _owned(row, claim).update(
+        status=SendStatus.QUEUED,
+        next_attempt_at=timezone.now() + backoff(attempts, error.retry_after),
+        last_error=words,
+        claimed_at=None,
+    )
+    return "retry" if done else "skipped"
+
+
+def _failed_attempt(row, claim: Claim, attempts: int, error: ProviderError, mailbox) -> str:
+    if error.stage == "auth" and error.permanent:
+        mailbox.mark_needs_reconnect(error.message)
+    if error.permanent:
+        return _fail(row, claim, error.message)
+    if attempts >= MAX_ATTEMPTS:
+        return _fail(row, claim, f"{error.message} Gave up after {attempts} attempts.")
+    return _retry_later(row, claim, attempts, error, error.message)
+
+
+def _sent_fields(row, result: SendResult) -> tuple[str, str, str | None]:
+    """Return (provider id, note for the rep, Message-ID the provider kept if it changed it)."""
+    note = ""
+    if result.refused:
+        refused = "; ".join(
+            f"{rcpt} ({code} {text})" for rcpt, (code, text) in result.refused.items()
+        )
+        note = f"Sent, but the server refused some recipients: {refused}"
+    kept = getattr(result, "message_id", None)
+    # Gmail may replace a client-set Message-ID: replies will quote Gmail's.
+    kept = kept if kept and kept != row.message.message_id else None
+    return (result.provider_id or "")[:255], note, kept
+
+
+def _record_sent(row, result: SendResult, now: datetime | None = None) -> None:
+    """Record an accepted send; call inside the caller's transaction."""
+    now = now or timezone.now()
+    provider_id, note, kept = _sent_fields(row, result)
+    # Not conditional on the claim: the provider accepted it, whatever happened meanwhile.
+    Outbound.objects.filter(pk=row.pk).exclude(status=SendStatus.RECONCILED).update(
+        status=SendStatus.SENT,
+        sent_at=now,
+        provider_id=provider_id,
+        last_error=note,
+        claimed_at=None,
+    )
+    changes = {"sent_at": now, **({"message_id": kept} if kept else {})}
+    EmailMessage.objects.filter(pk=row.message_id).update(**changes)
+
+
+def with_bcc_header(raw: bytes, bcc: list[str]) -> bytes:
+    """Return the Sent copy: the sent bytes plus a Bcc header, as mail clients keep it."""
+    if not bcc:
+        return raw
+    newline = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
+    return b"Bcc: " + ", ".join(bcc).encode() + newline + raw
+
+
+def file_sent_copies(mailbox_id: int, outbound_ids: list[int]) -> int:
+    """APPEND copies of sent emails to the inbox's Sent folder, \\Seen; return how many.
+
+    For servers that do not file what they relay (plain SMTP). A copy that cannot be saved is
+    noted on its email, which stays sent. A redelivered task may file a copy twice (both with
+    the same Message-ID, which sync logs once); the sending itself is never repeated.
+    """
+    mailbox = Mailbox.objects.filter(pk=mailbox_id).first()
+    rows = list(
+        Outbound.objects.filter(pk__in=outbound_ids, status=SendStatus.SENT)
+        .select_related("message")
+        .only("pk", "bcc_addrs", "message__raw")
+        .order_by("pk")
+    )
+    if mailbox is None or not rows:
+        return 0
+    filed, failed = 0, {}
+    with provider_for(mailbox) as provider:
+        try:
+            folders = provider.list_folders()
+            folder = next((f.name for f in folders if f.role == "sent"), None)
+            append = getattr(provider, "append", None)
+            if folder is None or append is None:
+                words = "Sent. The inbox has no Sent folder, so no copy was saved there."
+                failed = dict.fromkeys((row.pk for row in rows), words)
+            else:
+                for row in rows:
+                    raw = with_bcc_header(bytes(row.message.raw), row.bcc_addrs)
+                    try:
+                        append(folder, raw, flags=(SEEN,))
+                        filed += 1
+                    except ProviderError as error:
+                        failed[row.pk] = (
+                            f"Sent. The copy for the Sent folder could not be saved: "
+                            f"{error.message}"
+                        )
+        except ProviderError as error:
+            words = f"Sent. The copy for the Sent folder could not be saved: {error.message}"
+            failed.update((row.pk, words) for row in rows if row.pk not in failed)
+    for outbound_id, words in failed.items():
+        Outbound.objects.filter(pk=outbound_id, status=SendStatus.SENT).update(last_error=words)
+    return filed

@@ -1,0 +1,23 @@
+"""Celery tasks of the outbox: thin wrappers that take ids and call sending.py."""
+
+from celery import shared_task
+
+from mailboxes import jobs
+from mailboxes.outbox import sending
+
+
+@shared_task(name=jobs.SEND_OUTBOUND, acks_late=True)
+def send_outbound(outbound_id: int) -> str | None:
+    # Idempotent: the row is claimed with SKIP LOCKED, so a redelivered task finds it taken
+    # or done and returns None.
+    return sending.send_outbound(outbound_id)
+
+
+@shared_task(name=jobs.SEND_DUE)
+def send_due() -> int:
+    return sum(sending.send_due().values())
+
+
+@shared_task(name=jobs.FILE_SENT_COPIES, acks_late=True)
+def file_sent_copies(mailbox_id: int, outbound_ids: list[int]) -> int:
+    return sending.file_sent_copies(mailbox_id, outbound_ids)

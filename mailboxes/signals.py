@@ -1,0 +1,105 @@
+"""What mailboxes tells the layers above it (sequences, transactional, reports), without
+importing them.
+
+Every signal is sent after the transaction that recorded the fact commits (never for work that
+rolled back), with `sender` the module that sent it and one keyword argument, `event`, a frozen
+dataclass below. Receivers run in the worker that recorded the fact; one that is slow should
+queue a task of its own. A receiver that raises is logged and does not stop the others
+(`send_robust`), so a bug in a feature above cannot lose a sync page or a send.
+
+- `reply_received`, event `ReplyReceived`: sync logged an incoming email from a CRM contact.
+  `replied_to` holds the CRM's own earlier emails of its thread (empty when a server rewrote
+  the headers: match on `contact_ids` then). Auto-replies come too, flagged, with the return
+  date an out-of-office message gave, if any.
+- `bounce_recorded`, event `BounceRecorded`: a delivery report marked an email sent from the
+  CRM hard- or soft-bounced.
+- `email_sent`, `email_failed`, `email_uncertain`, event `SendOutcome`: the outbound worker
+  finished with an email (uncertain: it may have gone out; the rep decides).
+- `email_opened`, `email_clicked`, event `TrackingRecorded`: an open or click was stored, with
+  its reason code (human, privacy proxy, security scanner, prefetch). Only sent when a receiver
+  is connected: the tracking flush writes thousands a second.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import transaction
+from django.dispatch import Signal
+
+log = logging.getLogger(__name__)
+
+reply_received = Signal()
+bounce_recorded = Signal()
+email_sent = Signal()
+email_failed = Signal()
+email_uncertain = Signal()
+email_opened = Signal()
+email_clicked = Signal()
+
+
+@dataclass(frozen=True)
+class ReplyReceived:
+    message_id: int  # EmailMessage pk
+    thread_id: int
+    mailbox_id: int
+    contact_ids: tuple[int, ...]
+    replied_to: tuple[int, ...]  # EmailMessage pks of the CRM's own emails it follows
+    received_at: datetime | None
+    is_auto_reply: bool
+    auto_reply_reason: str
+    return_date: date | None  # from an out-of-office text ("back on 14 March")
+
+
+@dataclass(frozen=True)
+class BounceRecorded:
+    message_id: int  # the email that bounced
+    outbound_id: int | None
+    address: str
+    hard: bool
+    reason: str
+    source: str
+    source_id: int | None
+    contact_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    outbound_id: int
+    message_id: int
+    status: str  # SendStatus: sent, failed or uncertain
+    source: str
+    source_id: int | None
+    contact_ids: tuple[int, ...]
+    detail: str  # the reason in words, for failed and uncertain
+
+
+@dataclass(frozen=True)
+class TrackingRecorded:
+    message_id: int
+    kind: str  # TrackingKind
+    reason: str  # TrackingReason: only "human" counts as a person
+    at: datetime
+    link_id: int | None
+    source: str
+    source_id: int | None
+
+
+def send_on_commit(signal: Signal, sender, events) -> None:
+    """Send `signal` once per event after the current transaction commits (at once outside
+    one)."""
+    events = list(events)
+    if not events or not signal.has_listeners():
+        return
+
+    def send():
+        for event in events:
+            for receiver, result in signal.send_robust(sender=sender, event=event):
+                if isinstance(result, Exception):
+                    log.error(
+                        "receiver %r of a mailboxes signal failed",
+                        receiver,
+                        exc_info=(type(result), result, result.__traceback__),
+                    )
+
+    transaction.on_commit(send)

@@ -1,0 +1,80 @@
+"""Actions on an email waiting in (or stuck in) the outbound queue, from the timeline."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from mailboxes.composer.views.composer import message_on_record
+from mailboxes.constants import SendStatus
+from mailboxes.models import Tombstone
+from mailboxes.outbox import actions
+from records import timeline
+from records.access import get_record_for_user, require_edit
+
+WAITING = (SendStatus.SCHEDULED, SendStatus.QUEUED, SendStatus.SENDING)
+ACTIONS = {
+    "cancel": actions.outbound_cancel,
+    "send-now": actions.outbound_send_now,
+    "send-again": actions.outbound_send_again,
+    "mark-sent": actions.outbound_mark_sent,
+}
+
+
+@login_required
+@require_POST
+def outbound_action(request, type_slug, pk, message_pk, action):
+    """Cancel, send now, send again or mark as sent; only the sender or an admin may."""
+    record_type, record = get_record_for_user(request.user, type_slug, pk)
+    message = message_on_record(record, message_pk)
+    outbound = getattr(message, "outbound", None)
+    if outbound is None or action not in ACTIONS:
+        raise PermissionDenied("This email was not sent from the CRM.")
+    if outbound.sender_id != request.user.pk and not request.user.is_staff:
+        raise PermissionDenied("Only the person who wrote this email can change its sending.")
+    error = ""
+    try:
+        ACTIONS[action](outbound)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if not request.htmx:
+        (messages.error if error else messages.success)(request, error or "Done.")
+        return redirect("records:detail", type_slug=type_slug, pk=pk)
+    activity = message.activity
+    timeline.prefetch([activity])
+    return render(
+        request,
+        activity.template_name,
+        {
+            "activity": activity,
+            "record": record,
+            "record_type": record_type,
+            "action_error": error,
+        },
+    )
+
+
+@login_required
+@require_POST
+def email_delete(request, type_slug, pk, message_pk):
+    """Delete a logged email from the CRM; sync remembers it (tombstone) and never re-imports it."""
+    _, record = get_record_for_user(request.user, type_slug, pk)
+    require_edit(request.user)
+    message = message_on_record(record, message_pk)
+    if getattr(message, "outbound", None) is not None and message.outbound.status in WAITING:
+        raise PermissionDenied("Cancel this email before deleting it.")
+    with transaction.atomic():
+        if message.mailbox_id and message.message_id:
+            Tombstone.objects.get_or_create(
+                mailbox_id=message.mailbox_id,
+                message_id=message.message_id,
+                defaults={"deleted_by": request.user},
+            )
+        message.activity.delete()  # the message row goes with its activity
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, "The email was deleted from the CRM.")
+    return redirect("records:detail", type_slug=type_slug, pk=pk)

@@ -1,0 +1,229 @@
+"""Who made a hit: a person, a privacy proxy, a security scanner or a link pre-fetcher.
+
+`classify()` is a pure function over the hit, the message's send time and its recent clicks,
+so every rule is table-tested; the rules, each with why, are listed above it. Only "human"
+hits count in timelines and reports (RPT-2); the others are kept, with a detail, so a rep can
+still see what happened to the email.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mailboxes.models import (
+    TrackingKind,
+    TrackingReason,
+)
+
+
+@dataclass
+class Hit:
+    """One request on a tracking endpoint (new), or an event already stored (with `pk`)."""
+
+    kind: str
+    message_id: int
+    at: datetime
+    link_id: int | None = None
+    ip: str | None = None
+    user_agent: str = ""
+    reason: str = ""
+    detail: str = ""
+    pk: int | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: str
+    detail: str = ""
+    # Earlier clicks of the same burst that were taken for a person's: re-mark them too.
+    remark: tuple[Hit, ...] = field(default=())
+    remark_detail: str = ""
+
+
+# A hit this soon after the send (or before the send was even recorded) is a machine: mail
+# gateways and MPP fetch on delivery, people take longer to open an email and click in it.
+PREFETCH_SECONDS = 10
+# Different links of one message clicked this close together from one address: a scanner
+# following every link. People go back to their mail client between two links.
+BURST_SECONDS = 2.0
+# How many of a message's latest clicks a burst is looked for in.
+RECENT_EVENTS = 50
+
+# Image proxies that fetch for the recipient and hide them: the open may be real but its
+# time, count and address are the proxy's. Matched on the lower-cased user agent.
+# - Google (Gmail web and apps) fetches through "... (via ggpht.com GoogleImageProxy)".
+# - Yahoo and AOL fetch through "YahooMailProxy".
+_PROXY_AGENTS = (
+    ("googleimageproxy", "Google image proxy"),
+    ("ggpht.com", "Google image proxy"),
+    ("yahoomailproxy", "Yahoo Mail image proxy"),
+)
+# Apple Mail Privacy Protection preloads every remote image on delivery, through Apple's
+# relays, whether or not the email is read. What we rely on: its requests carry the bare user
+# agent "Mozilla/5.0" (no real browser or mail client sends just that), and opens from Apple's
+# own 17.0.0.0/8 (no person's client fetches an email image from inside Apple's network
+# except Apple's). MPP's relays also egress from partner CDNs; those are caught by the bare
+# user agent, not the address.
+_APPLE_MPP_AGENT = "mozilla/5.0"
+_APPLE_NETWORK = ipaddress.ip_network("17.0.0.0/8")
+# Security gateways that fetch every link (and often every image) before the person sees the
+# email, matched on the lower-cased user agent; the first match names the detail.
+_SCANNER_AGENTS = (
+    ("proofpoint", "Proofpoint URL Defense"),
+    ("ppops", "Proofpoint URL Defense"),
+    ("mimecast", "Mimecast URL Protect"),
+    ("barracuda", "Barracuda Link Protection"),
+    ("cudasvc", "Barracuda Link Protection"),
+    ("safelinks", "Microsoft Safe Links"),
+    ("ironport", "Cisco Secure Email"),
+    ("cisco", "Cisco Secure Email"),
+    ("trendmicro", "Trend Micro Email Security"),
+    ("trend micro", "Trend Micro Email Security"),
+    ("symantec", "Symantec Email Security"),
+    ("messagelabs", "Symantec Email Security"),
+    ("fortimail", "FortiMail"),
+    ("sophos", "Sophos Email"),
+    ("vadesecure", "Vade Secure"),
+    ("headlesschrome", "headless browser"),
+    ("phantomjs", "headless browser"),
+    ("python-requests", "HTTP library"),
+    ("python-urllib", "HTTP library"),
+    ("aiohttp", "HTTP library"),
+    ("python-httpx", "HTTP library"),
+    ("curl/", "HTTP library"),
+    ("wget/", "HTTP library"),
+    ("go-http-client", "HTTP library"),
+    ("okhttp", "HTTP library"),
+    ("java/", "HTTP library"),
+    ("apache-httpclient", "HTTP library"),
+    ("libwww-perl", "HTTP library"),
+    ("node-fetch", "HTTP library"),
+    ("axios/", "HTTP library"),
+)
+# Link-preview fetchers (a link pasted into chat) act for nobody in particular: pre-fetchers.
+_PREFETCH_AGENTS = (
+    ("slackbot", "Slack link preview"),
+    ("facebookexternalhit", "link preview"),
+    ("linkedinbot", "LinkedIn link preview"),
+    ("twitterbot", "link preview"),
+    ("discordbot", "Discord link preview"),
+    ("telegrambot", "Telegram link preview"),
+    ("whatsapp", "WhatsApp link preview"),
+    ("skypeuripreview", "Microsoft Teams / Skype link preview"),
+)
+# Whatever else calls itself a robot.
+_BOT_WORDS = re.compile(r"bot\b|bot/|crawler|spider|scanner|monitor", re.IGNORECASE)
+# Microsoft Office's own HTTP client: Outlook desktop loads images with it when a person opens
+# an email (a real open), while a *click* with it is Office checking the link (Safe Links,
+# link previews); people's clicks open in their browser.
+_OFFICE_AGENTS = ("microsoft office", "ms-office", "msoffice")
+# What every browser's user agent has: "Mozilla/5.0 (platform) Engine/...". A click from
+# anything else, before any open, is a program following links.
+_BROWSER = re.compile(r"^Mozilla/5\.0 \([^)]+\).*\b(AppleWebKit|Gecko|Trident)/", re.IGNORECASE)
+
+
+def _in_apple_network(ip: str | None) -> bool:
+    if not ip:
+        return False
+    try:
+        return ipaddress.ip_address(ip) in _APPLE_NETWORK
+    except ValueError:
+        return False
+
+
+def _by_agent(hit: Hit) -> Verdict | None:
+    agent = hit.user_agent.strip().lower()
+    if not agent:
+        return Verdict(TrackingReason.SECURITY_SCANNER, "no user agent")
+    for needle, detail in _PROXY_AGENTS:
+        if needle in agent:
+            return Verdict(TrackingReason.PRIVACY_PROXY, detail)
+    if hit.kind == TrackingKind.OPEN and (agent == _APPLE_MPP_AGENT or _in_apple_network(hit.ip)):
+        return Verdict(TrackingReason.PRIVACY_PROXY, "Apple Mail Privacy Protection")
+    for needle, detail in _SCANNER_AGENTS:
+        if needle in agent:
+            return Verdict(TrackingReason.SECURITY_SCANNER, detail)
+    for needle, detail in _PREFETCH_AGENTS:
+        if needle in agent:
+            return Verdict(TrackingReason.PREFETCH, detail)
+    if hit.kind == TrackingKind.CLICK and any(office in agent for office in _OFFICE_AGENTS):
+        return Verdict(TrackingReason.SECURITY_SCANNER, "Microsoft Office link check")
+    if _BOT_WORDS.search(agent):
+        return Verdict(TrackingReason.SECURITY_SCANNER, "automated client")
+    return None
+
+
+def _burst(hit: Hit, recent: Sequence[Hit]) -> list[Hit]:
+    """The other clicks forming a burst over different links with this one (or none).
+
+    Within BURST_SECONDS either way: hits from several web processes reach the database in
+    batches, not strictly in order.
+    """
+    window = timedelta(seconds=BURST_SECONDS)
+    members = []
+    # The newest RECENT_EVENTS only: a flood on one message must not make every
+    # classification scan the whole flood.
+    for event in itertools.islice(reversed(recent), RECENT_EVENTS):
+        if (
+            event is not hit
+            and event.kind == TrackingKind.CLICK
+            and event.ip == hit.ip
+            and abs(event.at - hit.at) <= window
+        ):
+            members.append(event)
+    if any(m.link_id != hit.link_id for m in members):
+        return members
+    return []
+
+
+def classify(
+    hit: Hit, sent_at: datetime | None, recent: Sequence[Hit], *, opened: bool | None = None
+) -> Verdict:
+    """Say who (probably) made a hit: a person, a privacy proxy, a scanner or a pre-fetcher.
+
+    `recent` holds the message's other events, oldest first (the caller passes at least its
+    clicks within BURST_SECONDS of this hit); `opened` says whether a person or a privacy
+    proxy opened the message before (derived from `recent` when not given). The first rule
+    that matches decides; a click that makes a burst over different links also re-marks the
+    other clicks of that burst that were taken for a person's.
+
+    1. The user agent names a privacy proxy, a security gateway, an HTTP library, a link
+       previewer or a robot, or is missing (see the tables above for each one's why).
+    2. The hit came within PREFETCH_SECONDS of the send.
+    3. A click within BURST_SECONDS of a click on a different link from the same address:
+       every link clicked at once.
+    4. A click before any open, from something that is not a browser.
+    5. Otherwise, a person.
+    """
+    verdict = _by_agent(hit)
+    if verdict is None and sent_at is not None:
+        delay = (hit.at - sent_at).total_seconds()
+        if delay < PREFETCH_SECONDS:
+            verdict = Verdict(TrackingReason.PREFETCH, f"within {max(0, int(delay))} s of sending")
+    members = _burst(hit, recent) if hit.kind == TrackingKind.CLICK else []
+    remark = tuple(m for m in members if m.reason == TrackingReason.HUMAN)
+    burst = ""
+    if members:
+        links = len({m.link_id for m in members} | {hit.link_id})
+        burst = f"{links} links clicked within {BURST_SECONDS:g} s"
+        if verdict is None:
+            verdict = Verdict(TrackingReason.SECURITY_SCANNER, burst)
+    if verdict is None and hit.kind == TrackingKind.CLICK:
+        if opened is None:
+            opened = any(
+                e.kind == TrackingKind.OPEN
+                and e.reason in (TrackingReason.HUMAN, TrackingReason.PRIVACY_PROXY)
+                for e in recent
+            )
+        if not opened and not _BROWSER.match(hit.user_agent.strip()):
+            verdict = Verdict(TrackingReason.SECURITY_SCANNER, "click before any open, no browser")
+    if verdict is None:
+        verdict = Verdict(TrackingReason.HUMAN)
+    if remark:
+        verdict = Verdict(verdict.reason, verdict.detail, remark, burst)
+    return verdict
