@@ -8,9 +8,9 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
 (`send_robust`), so a bug in a feature above cannot lose a sync page or a send.
 
 - `reply_received`, event `ReplyReceived`: sync logged an incoming email from a CRM contact.
-  `replied_to` holds the CRM's own earlier emails of its thread (empty when a server rewrote
-  the headers: match on `contact_ids` then). Auto-replies come too, flagged, with the return
-  date an out-of-office message gave, if any.
+  `replied_to` holds the rep's emails of its thread, sent from the CRM or logged from the inbox
+  (empty when a server rewrote the headers: match on `contact_ids` then). Auto-replies come
+  too, flagged, with the return date an out-of-office message gave, if any.
 - `bounce_recorded`, event `BounceRecorded`: a delivery report marked an email sent from the
   CRM hard- or soft-bounced.
 - `email_sent`, `email_failed`, `email_uncertain`, event `SendOutcome`: the outbound worker
@@ -44,7 +44,7 @@ class ReplyReceived:
     thread_id: int
     mailbox_id: int
     contact_ids: tuple[int, ...]
-    replied_to: tuple[int, ...]  # EmailMessage pks of the CRM's own emails it follows
+    replied_to: tuple[int, ...]  # EmailMessage pks of the outgoing emails of its thread
     received_at: datetime | None
     is_auto_reply: bool
     auto_reply_reason: str

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mailboxes import signals
@@ -376,11 +375,15 @@ def _announce_replies(mailbox, kept, message_ids, reasons, raws) -> None:
         for k, pk, reason in zip(kept, message_ids, reasons, strict=True)
         if k.direction == Direction.INCOMING and k.contact_ids
     ]
-    ours: dict[int, list[tuple[int, object]]] = {}
-    for pk, thread_id, when in EmailMessage.objects.filter(
-        thread_id__in={k.thread_id for k, _, _ in incoming}, direction=Direction.OUTGOING
-    ).values_list("pk", "thread_id", Coalesce("sent_at", "created_at")):
-        ours.setdefault(thread_id, []).append((pk, when))
+    ours: dict[int, list[int]] = {}
+    for pk, thread_id in (
+        EmailMessage.objects.filter(
+            thread_id__in={k.thread_id for k, _, _ in incoming}, direction=Direction.OUTGOING
+        )
+        .order_by("pk")
+        .values_list("pk", "thread_id")
+    ):
+        ours.setdefault(thread_id, []).append(pk)
     events = []
     for k, pk, reason in incoming:
         received = k.header.date
@@ -394,9 +397,7 @@ def _announce_replies(mailbox, kept, message_ids, reasons, raws) -> None:
                 thread_id=k.thread_id,
                 mailbox_id=mailbox.pk,
                 contact_ids=tuple(k.contact_ids),
-                replied_to=tuple(
-                    o for o, when in ours.get(k.thread_id, ()) if not received or when < received
-                ),
+                replied_to=tuple(ours.get(k.thread_id, ())),
                 received_at=received,
                 is_auto_reply=bool(reason),
                 auto_reply_reason=reason,
