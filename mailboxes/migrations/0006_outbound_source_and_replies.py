@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 
 def fill_sources_and_replies(apps, schema_editor):
     """Everything queued so far came from the composer; count the replies sync already found
-    (what the timeline used to count each time it rendered)."""
+    to the rep's emails (what the timeline used to count each time it rendered)."""
     EmailMessage = apps.get_model("mailboxes", "EmailMessage")
     TrackingRollup = apps.get_model("mailboxes", "TrackingRollup")
     TrackingEvent = apps.get_model("mailboxes", "TrackingEvent")
@@ -22,7 +22,7 @@ def fill_sources_and_replies(apps, schema_editor):
         .filter(when__gt=Coalesce(OuterRef("sent_at"), OuterRef("created_at")))
     )
     counted = replies.order_by().values("thread").annotate(n=Count("pk")).values("n")
-    EmailMessage.objects.update(
+    EmailMessage.objects.filter(direction="out").update(
         reply_count=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
         first_reply_at=Subquery(replies.order_by("when").values("when")[:1]),
     )

@@ -1,8 +1,10 @@
-"""Count the replies each email got, as sync logs them, and tell the layers above.
+"""Count the replies each outgoing email got, as sync logs them.
 
 An email's replies are the later incoming messages of its thread that are neither auto-replies
 nor bounces. Sync refreshes the stored counts of the threads a page touched (one statement),
-so timelines and reports read a column instead of counting at render time.
+so timelines and reports read a column instead of counting at render time. Only the rep's
+emails (outgoing) are counted, and only rows whose count changes are written: most pages
+touch threads with nothing of ours in them.
 """
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -26,12 +28,23 @@ def _replies():
 
 
 def refresh_reply_counts(thread_ids: set[int]) -> None:
-    """Recount the replies of every email in these threads (idempotent)."""
+    """Recount the replies of every outgoing email in these threads (idempotent)."""
     if not thread_ids:
         return
     replies = _replies()
     counted = replies.order_by().values("thread").annotate(n=Count("pk")).values("n")
-    EmailMessage.objects.filter(thread_id__in=thread_ids).update(
-        reply_count=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
-        first_reply_at=Subquery(replies.order_by("when").values("when")[:1]),
+    rows = (
+        EmailMessage.objects.filter(thread_id__in=thread_ids, direction=Direction.OUTGOING)
+        .annotate(
+            new_count=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
+            new_first=Subquery(replies.order_by("when").values("when")[:1]),
+        )
+        .values_list("pk", "reply_count", "first_reply_at", "new_count", "new_first")
     )
+    changed = [
+        EmailMessage(pk=pk, reply_count=count, first_reply_at=first)
+        for pk, old_count, old_first, count, first in rows
+        if (old_count, old_first) != (count, first)
+    ]
+    if changed:
+        EmailMessage.objects.bulk_update(changed, ["reply_count", "first_reply_at"])
