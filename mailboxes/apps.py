@@ -6,6 +6,9 @@ class MailboxesConfig(AppConfig):
     verbose_name = "Connected inboxes"
 
     def ready(self):
+        # Registers the Celery tasks in every process (web included), so mailboxes.jobs can
+        # queue them by name.
+        from mailboxes import tasks  # noqa: F401
         from django.utils.translation import gettext_lazy as _
 
         from mailboxes.bounces import panel
