@@ -35,7 +35,6 @@ from urllib.parse import quote
 
 import requests
 
-from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers import microsoft_oauth
 from mailboxes.providers.base import (
     ChangePage,
@@ -48,7 +47,9 @@ from mailboxes.providers.base import (
     SendResult,
 )
 from mailboxes.providers.headers import (
+    CONTROL_CHARS,
     message_ids,
+    normalize_message_id,
     parse_addresses,
     split_header_fields,
 )
