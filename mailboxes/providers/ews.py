@@ -207,6 +207,7 @@ class EwsProvider(MailProvider):
     """
 
     kind = "exchange"
+    settings_class = EwsSettings
     # Exchange files the copy itself (CreateItem with SendAndSaveCopy).
     saves_sent_copy = True
 

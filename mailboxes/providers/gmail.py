@@ -148,6 +148,7 @@ class GmailProvider(MailProvider):
     """
 
     kind = "gmail"
+    settings_class = GmailSettings
     # Gmail files every message sent through the API under SENT itself.
     saves_sent_copy = True
 

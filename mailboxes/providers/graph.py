@@ -45,6 +45,7 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    SharedMailboxError,
 )
 from mailboxes.providers.headers import (
     CONTROL_CHARS,
@@ -111,10 +112,6 @@ REPLY_PREFIX = re.compile(
 )
 
 
-class SharedMailboxError(ProviderError):
-    """The account is an Office 365 shared mailbox, which cannot be connected (BOX-3)."""
-
-
 SHARED_MAILBOX_MESSAGE = (
     "{address} is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
     "nobody signs in as them. Connect a user mailbox instead (for a team inbox, a licensed "
@@ -155,6 +152,7 @@ class GraphProvider(MailProvider):
     """
 
     kind = "office365"
+    settings_class = GraphSettings
     # Exchange files sent mail in Sent Items itself.
     saves_sent_copy = True
 

@@ -94,6 +94,7 @@ class ImapSmtpProvider(MailProvider):
     """
 
     kind = "imap"
+    settings_class = ConnectionSettings
     # Plain SMTP servers rarely file what they relay; the sender appends to Sent itself.
     saves_sent_copy = False
     # Reading touches nothing but the IMAP connection (no database, no token refresh), so
