@@ -1,24 +1,34 @@
-"""Build the provider adapter for a connected inbox from its stored settings and secrets.
+"""Build the provider adapter for an inbox from its settings and secrets, stored or not yet.
+
+There is one settings builder per provider kind. Each takes the pieces an inbox is stored as
+(its `config`, its decrypted `secret` and its address) and fills in the adapter's settings
+dataclass, found through the registry, together with the server-wide settings (OAuth client,
+API endpoints). `provider_for` calls them for a stored inbox; the connect views and the OAuth
+callbacks call `build_provider` with what the user just typed or the provider just granted,
+the same pieces they then save, so a verified connection is the one later tasks rebuild.
 
 OAuth adapters hand back rotated or refreshed tokens through a saver that writes them to the
 inbox's encrypted secret at once, so a worker dying right after a refresh loses nothing.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
 
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
-from mailboxes.providers import get_provider
+from mailboxes.providers import get_provider, settings_class
 from mailboxes.providers.base import ConnectionSettings, MailProvider
+
+TokenSaver = Callable[[dict], None]
 
 
 def _jsonable(tokens: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in tokens.items()}
 
 
-def token_saver(mailbox: Mailbox):
+def token_saver(mailbox: Mailbox) -> TokenSaver:
     """Return a callback that stores new tokens in the inbox's encrypted secret immediately."""
 
     def save(tokens: dict) -> None:
@@ -28,8 +38,10 @@ def token_saver(mailbox: Mailbox):
     return save
 
 
-def imap_settings(config: dict, secret: dict, email: str) -> ConnectionSettings:
-    return ConnectionSettings(
+def imap_settings(
+    config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None
+) -> ConnectionSettings:
+    return settings_class(Provider.IMAP)(
         email=email,
         username=config.get("username") or email,
         password=secret.get("password", ""),
@@ -45,69 +57,73 @@ def imap_settings(config: dict, secret: dict, email: str) -> ConnectionSettings:
     )
 
 
-def gmail_settings(mailbox: Mailbox):
-    from mailboxes.providers.gmail import GmailSettings
-
-    expiry = mailbox.secret.get("expiry")
-    return GmailSettings(
-        email=mailbox.email,
+def gmail_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None):
+    expiry = secret.get("expiry")
+    return settings_class(Provider.GMAIL)(
+        email=email,
         client_id=settings.GOOGLE_CLIENT_ID,
         client_secret=settings.GOOGLE_CLIENT_SECRET,
-        refresh_token=mailbox.secret.get("refresh_token", ""),
-        access_token=mailbox.secret.get("access_token"),
+        refresh_token=secret.get("refresh_token", ""),
+        access_token=secret.get("access_token"),
         token_expiry=datetime.fromisoformat(expiry) if expiry else None,
         token_uri=settings.GOOGLE_TOKEN_URI,
         api_base=settings.GMAIL_API_BASE,
-        scopes=tuple(mailbox.secret.get("scope", "").split()),
-        token_saver=token_saver(mailbox),
+        scopes=tuple(secret.get("scope", "").split()),
+        token_saver=save_tokens,
     )
 
 
-def graph_settings(mailbox: Mailbox):
-    from mailboxes.providers.graph import GraphSettings
-
-    return GraphSettings(
-        email=mailbox.email,
+def graph_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None):
+    return settings_class(Provider.OFFICE365)(
+        email=email,
         client_id=settings.MICROSOFT_CLIENT_ID,
         client_secret=settings.MICROSOFT_CLIENT_SECRET,
         authority=settings.MICROSOFT_AUTHORITY,
         graph_base=settings.MICROSOFT_GRAPH_BASE,
-        access_token=mailbox.secret.get("access_token", ""),
-        refresh_token=mailbox.secret.get("refresh_token", ""),
-        expires_at=float(mailbox.secret.get("expires_at") or 0),
-        token_saver=token_saver(mailbox),
+        access_token=secret.get("access_token", ""),
+        refresh_token=secret.get("refresh_token", ""),
+        expires_at=float(secret.get("expires_at") or 0),
+        token_saver=save_tokens,
         verify=settings.OAUTH_VERIFY,
     )
 
 
-def ews_settings(mailbox: Mailbox):
-    from mailboxes.providers.ews import EwsSettings
-
-    return EwsSettings(
-        email=mailbox.email,
-        password=mailbox.secret.get("password", ""),
-        username=mailbox.config.get("username", ""),
-        ews_url=mailbox.config.get("ews_url", ""),
-        auth_type=mailbox.config.get("auth_type", ""),
-        trust_any_certificate=bool(mailbox.config.get("trust_any_certificate")),
+def ews_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None):
+    return settings_class(Provider.EXCHANGE)(
+        email=email,
+        password=secret.get("password", ""),
+        username=config.get("username", ""),
+        ews_url=config.get("ews_url", ""),
+        auth_type=config.get("auth_type", ""),
+        trust_any_certificate=bool(config.get("trust_any_certificate")),
     )
 
 
-def demo_settings(mailbox: Mailbox):
-    from mailboxes.providers.demo import DemoSettings
-
-    return DemoSettings(email=mailbox.email, smtp_port=settings.CRM_MAIL_CATCHER_PORT)
+def demo_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None):
+    return settings_class(Provider.DEMO)(email=email, smtp_port=settings.CRM_MAIL_CATCHER_PORT)
 
 
 SETTINGS_BUILDERS = {
     Provider.DEMO: demo_settings,
-    Provider.IMAP: lambda m: imap_settings(m.config, m.secret, m.email),
+    Provider.IMAP: imap_settings,
     Provider.GMAIL: gmail_settings,
     Provider.OFFICE365: graph_settings,
     Provider.EXCHANGE: ews_settings,
 }
 
 
+def build_provider(
+    kind: str, config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None
+) -> MailProvider:
+    """Return an adapter for an inbox of `kind` not saved yet; the caller closes it.
+
+    No token saver by default: the connect flow stores the tokens it verified with.
+    """
+    return get_provider(kind, SETTINGS_BUILDERS[kind](config, secret, email, save_tokens))
+
+
 def provider_for(mailbox: Mailbox) -> MailProvider:
     """Return a ready adapter for the inbox; the caller closes it."""
-    return get_provider(mailbox.provider, SETTINGS_BUILDERS[mailbox.provider](mailbox))
+    return build_provider(
+        mailbox.provider, mailbox.config, mailbox.secret, mailbox.email, token_saver(mailbox)
+    )

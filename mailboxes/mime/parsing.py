@@ -11,13 +11,16 @@ Two entry points, because sync decides from headers first and parses fully only 
 Neither raises, whatever the bytes: a message that is not RFC 5322 at all comes back with
 `malformed=True` and the caller stores the raw bytes, so nothing is lost. The MIME tree is built
 by `email.message_from_bytes(policy=compat32)`, five times cheaper than `policy.default`; every
-charset, transfer encoding and header decoding step is done here, leniently.
+charset, transfer encoding and header decoding step is done here, leniently. The rules for
+charsets, encoded-words and message ids live in `mailboxes/providers/headers.py`, because the
+provider adapters read headers by them too and providers/ imports nothing from the CRM; they
+are imported here and callers take them from this module (`decode_bytes`,
+`normalize_message_id`, ...).
 """
 
 from __future__ import annotations
 
 import binascii
-import codecs
 import email
 import re
 import urllib.parse
@@ -27,80 +30,26 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_tz
 
+from mailboxes.providers.headers import (
+    MAX_FIELD_CHARS,
+    b64decode_lenient,
+    decode_bytes,
+    decode_header_value,
+    normalize_message_id,
+    parse_message_ids,
+    text_from_surrogates,
+)
+
 # Work caps. The corpus has a 135 KB To: made of encoded-words (mimekit stack-overflow.txt);
 # real headers stay far below these.
 MAX_HEADER_BYTES = 256 * 1024
-MAX_FIELD_CHARS = 32 * 1024
-MAX_IDS = 500
 MAX_ADDRESSES = 500
 MAX_PARTS = 500
 MAX_DEPTH = 40
 
-# Charset labels Python does not know, or knows as a narrower set than mail clients mean.
-CHARSET_ALIASES = {
-    # Outlook labels Korean mail with this registered-but-unsupported name; cp949 is what it sends.
-    "ks_c_5601-1987": "cp949",
-    "ks_c_5601": "cp949",
-    "ksc5601": "cp949",
-    "ksc_5601": "cp949",
-    "euc-kr": "cp949",
-    "gb2312": "gb18030",
-    "gb_2312-80": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "cn-gb": "gb18030",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "ms_kanji": "cp932",
-    "windows-31j": "cp932",
-    # Senders write ISO-2022-JP with the NEC and IBM extensions; the _ext codec reads them.
-    "iso-2022-jp": "iso2022_jp_ext",
-    "big5": "big5hkscs",
-    "tis-620": "cp874",
-    "iso-8859-11": "cp874",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unicode20utf8": "utf-8",
-    "utf8": "utf-8",
-    # WHATWG practice: a Latin-1 label almost always means Windows-1252 (curly quotes, euro).
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "iso_8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "us-ascii": "ascii",
-}
-# Japanese mail is often labelled with the wrong one of its three encodings (sisimai's
-# lhost-ezweb-03 says ISO-2022-JP and is EUC-JP); try the others before replacing characters.
-CHARSET_SIBLINGS = {
-    "iso2022_jp_ext": ("euc_jp", "cp932"),
-    "iso2022_jp": ("euc_jp", "cp932"),
-    "euc_jp": ("cp932", "iso2022_jp_ext"),
-    "cp932": ("euc_jp", "iso2022_jp_ext"),
-    "shift_jis": ("euc_jp", "iso2022_jp_ext"),
-}
-# Codecs Python would accept for a label but that are not charsets (they would unescape or
-# transform the text instead of decoding it).
-_NOT_CHARSETS = {
-    "unicode_escape",
-    "raw_unicode_escape",
-    "punycode",
-    "idna",
-    "undefined",
-    "mbcs",
-    "oem",
-}
-
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([qQbB])\?([^?]*)\?=")
-_MSG_ID = re.compile(r"<([^<>]*)>")
 _BARE_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"]+@[^\s<>()\[\],;:\"]+")
 _WS = re.compile(r"\s+")
-# PostgreSQL text columns reject NUL, and other C0 controls only break rendering.
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
-_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _CTE_TOKEN = re.compile(r"[a-z0-9-]+")
 _PARAM = re.compile(r';\s*([^\s=;"]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)')
 _RFC2231_NAME = re.compile(r"^([^*]+)\*(?:(\d+)(\*)?)?$")
@@ -177,152 +126,11 @@ def normalize_newlines(raw: bytes) -> bytes:
     return raw
 
 
-def _codec_for(label: str | None) -> str | None:
-    if not label:
-        return None
-    label = label.strip().strip("\"'").lower()
-    label = CHARSET_ALIASES.get(label, label)
-    try:
-        info = codecs.lookup(label)
-    except (LookupError, ValueError):
-        return None
-    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
-        return None
-    return info.name
-
-
-def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
-    """Decode `data` as text in the declared charset, leniently; never raise.
-
-    Try the label (through CHARSET_ALIASES), then UTF-8 and the label's CHARSET_SIBLINGS, then,
-    when the label was known, the label again with replacement characters (a single bad byte
-    should not turn a whole Shift_JIS message into Windows-1252 mojibake); when the label was
-    unknown or missing, Windows-1252 and finally Latin-1, which never fails. The flag says a
-    fallback was needed.
-    """
-    codec = _codec_for(charset)
-    if codec:
-        try:
-            return data.decode(codec), False
-        except (UnicodeDecodeError, LookupError):
-            pass
-    for candidate in ("utf-8", *CHARSET_SIBLINGS.get(codec or "", ())):
-        try:
-            return data.decode(candidate), codec is not None and codec not in ("ascii", "utf-8")
-        except UnicodeDecodeError:
-            pass
-    if codec and codec != "ascii":
-        return data.decode(codec, "replace"), True
-    try:
-        return data.decode("cp1252"), bool(charset)
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), True
-
-
-def _text_from_surrogates(value: str, hint: str | None = None) -> str:
-    # compat32 and _split_fields keep raw 8-bit header bytes as lone surrogates. They are
-    # UTF-8 (RFC 6532) or, from older clients, the charset of the body: a Big5 Subject comes
-    # with a Big5 body (mikel/mail content_transfer_encoding_empty.eml).
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
-        return value
-    data = value.encode("utf-8", "surrogateescape")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return decode_bytes(data, hint)[0]
-
-
-def b64decode_lenient(data: bytes) -> tuple[bytes, bool]:
-    """Decode base64 that may be truncated or padded mid-way; the flag says it was damaged."""
-    try:
-        return binascii.a2b_base64(data), False
-    except (binascii.Error, ValueError):
-        pass
-    # Truncated or padded-in-the-middle base64 (nodemailer decoderended.eml): keep what decodes.
-    cleaned = _B64_JUNK.sub(b"", data)
-    cleaned = cleaned[: len(cleaned) - len(cleaned) % 4] if len(cleaned) % 4 == 1 else cleaned
-    cleaned += b"=" * (-len(cleaned) % 4)
-    try:
-        return binascii.a2b_base64(cleaned), True
-    except (binascii.Error, ValueError):
-        return b"", True
-
-
 # --- header fields --------------------------------------------------------------------------
-
-
-def decode_header_value(value: str, hint: str | None = None) -> str:
-    """Decode RFC 2047 encoded-words in an unfolded header value; never raise.
-
-    Adjacent encoded-words in the same charset are joined before decoding, because senders
-    split multibyte characters across them (ISO-2022-JP and UTF-8 base64 subjects do). Raw
-    8-bit bytes (surrogate-escaped) are decoded as UTF-8, else Windows-1252, except inside an
-    encoded-word, where they belong to its charset (Eudora, mail-mime-parser m2004).
-    """
-    if "=?" not in value:
-        return _text_from_surrogates(value, hint)
-    out: list[str] = []
-    pending: list[tuple[str, bytes]] = []  # (charset, bytes) of a run of encoded-words
-    pos = 0
-
-    def flush() -> None:
-        for charset, data in pending:
-            out.append(decode_bytes(data, charset)[0])
-        pending.clear()
-
-    for match in _ENCODED_WORD.finditer(value):
-        gap = value[pos : match.start()]
-        if gap and (gap.strip() or not pending):
-            flush()
-            out.append(_text_from_surrogates(gap, hint))
-        charset = match.group(1).split("*", 1)[0]  # RFC 2231 language suffix: =?utf-8*en?...
-        text = match.group(3)
-        if match.group(2) in "bB":
-            data = b64decode_lenient(text.encode("ascii", "replace"))[0]
-        else:
-            raw = text.replace("_", " ").encode("utf-8", "surrogateescape")
-            data = _Q_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
-        if pending and pending[-1][0].lower() == charset.lower():
-            pending[-1] = (charset, pending[-1][1] + data)
-        else:
-            pending.append((charset, data))
-        pos = match.end()
-    flush()
-    out.append(_text_from_surrogates(value[pos:], hint))
-    return "".join(out)
 
 
 def _unfold(value: str) -> str:
     return value.replace("\n", "").strip()
-
-
-def normalize_message_id(value: str | None) -> str | None:
-    """Return the first message id in a header value, with angle brackets, or None.
-
-    A lone token with neither brackets nor @ ("Message-ID: 12223") is still the message's
-    identity: it is kept, bracketed, so the message dedups and can be replied to.
-    """
-    ids = parse_message_ids(value, limit=1)
-    if ids:
-        return ids[0]
-    token = CONTROL_CHARS.sub("", value or "")[:MAX_FIELD_CHARS].strip().strip("<>").strip()
-    return f"<{token}>" if token and not any(c.isspace() for c in token) else None
-
-
-def parse_message_ids(value: str | None, *, limit: int = MAX_IDS) -> list[str]:
-    """Return the message ids in a header value, in order, whitespace removed, `<bracketed>`.
-
-    Ids without brackets (some list software, mikel/mail's "one invalid reference") are kept
-    when they contain an @, so a bare `abc@host` still threads.
-    """
-    if not value:
-        return []
-    value = CONTROL_CHARS.sub("", value[:MAX_FIELD_CHARS])
-    found = [_WS.sub("", m) for m in _MSG_ID.findall(value)]
-    ids = [f"<{m}>" for m in found if m]
-    if not ids:
-        ids = [f"<{tok.strip('<>,;')}>" for tok in value.split() if "@" in tok.strip("<>,;")]
-    return ids[:limit]
 
 
 def _split_address_list(value: str) -> list[str]:
@@ -419,7 +227,7 @@ def header_params(value: str | None) -> dict[str, str]:
             extended.setdefault(match.group(1), []).append((index, encoded, raw))
         else:
             plain.setdefault(name, raw)
-    params = {name: _text_from_surrogates(raw) for name, raw in plain.items()}
+    params = {name: text_from_surrogates(raw) for name, raw in plain.items()}
     for name, segments in extended.items():
         segments.sort(key=lambda seg: seg[0])
         charset = None

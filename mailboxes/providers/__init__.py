@@ -1,15 +1,34 @@
-"""Map an inbox's kind to the adapter that talks to its provider.
+"""The registry: the one way the rest of the product reaches provider code.
 
-The rest of the product calls `get_provider()` and the `MailProvider` interface, never a
-provider library directly. Adapters are imported on first use: exchangelib alone takes about
-a second to import, which web processes that never touch Exchange should not pay.
+Outside `mailboxes/providers/`, modules import only this registry and `providers.base` (the
+`MailProvider` interface, its dataclasses and the errors callers catch: `ProviderError`,
+`SharedMailboxError`), never an adapter module; adapters in turn import nothing from the CRM
+(no Django, no `mailboxes.*` outside providers/). `tests/mailboxes/test_provider_boundaries.py`
+holds both rules. What the registry offers:
+
+- `get_provider(kind, settings)`: a ready adapter (`provider_class(kind)` is its class).
+- `settings_class(kind)`: the settings dataclass the adapter is built from;
+  `mailboxes/connecting/connections.py` has the one builder per kind that fills it in from an
+  inbox's config, secret and address.
+- `oauth(kind)`: the OAuth sign-in flow of a provider connected through a consent screen, a
+  module of plain functions: "gmail" (`client_config`, `authorization_url`, `exchange_code`,
+  `revoke`, `looks_like_testing_mode`) and "office365" (`start_auth`, `finish_auth`).
+- `ews_url_from_webmail`, `autodiscover_candidates`: the Exchange connect form's URL helpers.
+
+Some adapters have extras the connect flow uses after `verify()`, documented on the adapter:
+Exchange's `ews_url` and `auth_type` (what Autodiscover found), Gmail's `send_as_aliases()`.
+
+Adapters are imported on first use: exchangelib alone takes about a second to import, which
+web processes that never touch Exchange should not pay.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from types import ModuleType
 
-from mailboxes.providers.base import MailProvider, ProviderError
+from mailboxes.providers.base import MailProvider, ProviderError, SharedMailboxError
+from mailboxes.providers.ews_urls import autodiscover_candidates, ews_url_from_webmail
 
 PROVIDERS: dict[str, str] = {
     "imap": "mailboxes.providers.imap_smtp.ImapSmtpProvider",
@@ -18,21 +37,51 @@ PROVIDERS: dict[str, str] = {
     "exchange": "mailboxes.providers.ews.EwsProvider",
     "demo": "mailboxes.providers.demo.DemoProvider",
 }
+# The sign-in flows of the providers connected through an OAuth consent screen.
+OAUTH_FLOWS: dict[str, str] = {
+    "gmail": "mailboxes.providers.google_oauth",
+    "office365": "mailboxes.providers.microsoft_oauth",
+}
 
-__all__ = ["PROVIDERS", "MailProvider", "ProviderError", "get_provider", "provider_class"]
+__all__ = [
+    "OAUTH_FLOWS",
+    "PROVIDERS",
+    "MailProvider",
+    "ProviderError",
+    "SharedMailboxError",
+    "autodiscover_candidates",
+    "ews_url_from_webmail",
+    "get_provider",
+    "oauth",
+    "provider_class",
+    "settings_class",
+]
+
+
+def _lookup(table: dict[str, str], kind: str, what: str) -> str:
+    try:
+        return table[kind]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise ValueError(f"No {what} for kind {kind!r} (known: {known})") from None
 
 
 def provider_class(kind: str) -> type[MailProvider]:
     """Return the adapter class for `kind`; ValueError for an unknown kind (a data error)."""
-    try:
-        path = PROVIDERS[kind]
-    except KeyError:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ValueError(f"No mail provider for kind {kind!r} (known: {known})") from None
-    module, _, name = path.rpartition(".")
+    module, _, name = _lookup(PROVIDERS, kind, "mail provider").rpartition(".")
     return getattr(import_module(module), name)
 
 
 def get_provider(kind: str, settings: object) -> MailProvider:
     """Return a provider adapter for `kind` built from its connection settings."""
     return provider_class(kind)(settings)
+
+
+def settings_class(kind: str) -> type:
+    """Return the settings dataclass the adapter for `kind` is built from."""
+    return provider_class(kind).settings_class
+
+
+def oauth(kind: str) -> ModuleType:
+    """Return the OAuth sign-in flow module of `kind`; ValueError for a kind without one."""
+    return import_module(_lookup(OAUTH_FLOWS, kind, "OAuth sign-in flow"))

@@ -68,6 +68,13 @@ def _rebuild_provider_error(message: str, kwargs: dict) -> ProviderError:
     return ProviderError(message, **kwargs)
 
 
+class SharedMailboxError(ProviderError):
+    """The account is an Office 365 shared mailbox, which cannot be connected (BOX-3).
+
+    Raised by the Graph adapter's `verify()`; the connect flow shows only its message.
+    """
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionSettings:
     """Hold what is needed to reach one IMAP/SMTP inbox.
@@ -201,13 +208,15 @@ class MailProvider(abc.ABC):
     Every method raises only `ProviderError` for failures a user or a worker can act on.
     Instances hold connections; they are not thread-safe, so use one per worker task and
     close it (or use it as a context manager). Each adapter takes its own settings
-    dataclass (`ConnectionSettings` for IMAP/SMTP); OAuth adapters call the settings'
-    token saver whenever the provider hands out new tokens, so rotated refresh tokens are
-    never lost. `ref`s are the provider's own message ids as strings (an IMAP UID, a Gmail
-    id); cursors are opaque strings only the adapter reads.
+    dataclass, its `settings_class` (`ConnectionSettings` for IMAP/SMTP); OAuth adapters
+    call the settings' token saver whenever the provider hands out new tokens, so rotated
+    refresh tokens are never lost. `ref`s are the provider's own message ids as strings (an
+    IMAP UID, a Gmail id); cursors are opaque strings only the adapter reads.
     """
 
     kind: str = ""
+    # The settings dataclass the adapter takes (the registry's `settings_class(kind)`).
+    settings_class: type
     # Whether the provider files a copy of sent mail in the Sent folder by itself.
     saves_sent_copy: bool = True
 

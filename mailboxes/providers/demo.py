@@ -29,6 +29,7 @@ class DemoSettings:
 
 class DemoProvider(MailProvider):
     kind = "demo"
+    settings_class = DemoSettings
     saves_sent_copy = True  # the catcher keeps every message; nothing to file
 
     def verify(self) -> None:

@@ -64,7 +64,6 @@ from exchangelib.services import SyncFolderItems
 from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from exchangelib.util import MNS, xml_text_to_value
 
-from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     FetchedHeader,
@@ -80,7 +79,9 @@ from mailboxes.providers.base import (
 )
 from mailboxes.providers.ews_urls import ews_url_from_webmail
 from mailboxes.providers.headers import (
+    CONTROL_CHARS,
     message_ids,
+    normalize_message_id,
     parse_addresses,
     split_header_fields,
 )
@@ -206,6 +207,7 @@ class EwsProvider(MailProvider):
     """
 
     kind = "exchange"
+    settings_class = EwsSettings
     # Exchange files the copy itself (CreateItem with SendAndSaveCopy).
     saves_sent_copy = True
 

@@ -29,7 +29,6 @@ import google.oauth2.credentials
 import requests
 import urllib3.exceptions
 
-from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     FetchedHeader,
@@ -43,9 +42,11 @@ from mailboxes.providers.base import (
     first_of,
 )
 from mailboxes.providers.headers import (
-    decode_bytes,
+    CONTROL_CHARS,
     decode_encoded_words,
+    decode_text,
     header_ids,
+    normalize_message_id,
     parse_addresses,
     parse_date,
     split_header_fields,
@@ -147,6 +148,7 @@ class GmailProvider(MailProvider):
     """
 
     kind = "gmail"
+    settings_class = GmailSettings
     # Gmail files every message sent through the API under SENT itself.
     saves_sent_copy = True
 
@@ -768,7 +770,7 @@ def header_from_metadata(message: dict) -> FetchedHeader:
             block.append(name.encode("utf-8", "replace") + b": " + flat + b"\r\n")
 
     def text(name: str) -> str:
-        return decode_bytes(fields[name][0]) if name in fields else ""
+        return decode_text(fields[name][0]) if name in fields else ""
 
     senders = parse_addresses(fields.get("from", []))
     return FetchedHeader(

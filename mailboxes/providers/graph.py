@@ -35,7 +35,6 @@ from urllib.parse import quote
 
 import requests
 
-from mailboxes.mime.parsing import CONTROL_CHARS, normalize_message_id
 from mailboxes.providers import microsoft_oauth
 from mailboxes.providers.base import (
     ChangePage,
@@ -46,9 +45,12 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    SharedMailboxError,
 )
 from mailboxes.providers.headers import (
+    CONTROL_CHARS,
     message_ids,
+    normalize_message_id,
     parse_addresses,
     split_header_fields,
 )
@@ -110,10 +112,6 @@ REPLY_PREFIX = re.compile(
 )
 
 
-class SharedMailboxError(ProviderError):
-    """The account is an Office 365 shared mailbox, which cannot be connected (BOX-3)."""
-
-
 SHARED_MAILBOX_MESSAGE = (
     "{address} is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
     "nobody signs in as them. Connect a user mailbox instead (for a team inbox, a licensed "
@@ -154,6 +152,7 @@ class GraphProvider(MailProvider):
     """
 
     kind = "office365"
+    settings_class = GraphSettings
     # Exchange files sent mail in Sent Items itself.
     saves_sent_copy = True
 

@@ -29,7 +29,6 @@ from imapclient.exceptions import (
 from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
-from mailboxes.mime.parsing import normalize_message_id
 from mailboxes.providers.base import (
     ChangePage,
     ConnectionSettings,
@@ -48,9 +47,10 @@ from mailboxes.providers.base import (
 )
 from mailboxes.providers.headers import (
     MAX_PARSED_ADDRESS_FIELD,
-    decode_bytes,
     decode_encoded_words,
+    decode_text,
     header_ids,
+    normalize_message_id,
     parse_addresses,
     parse_date,
     split_header_fields,
@@ -94,6 +94,7 @@ class ImapSmtpProvider(MailProvider):
     """
 
     kind = "imap"
+    settings_class = ConnectionSettings
     # Plain SMTP servers rarely file what they relay; the sender appends to Sent itself.
     saves_sent_copy = False
     # Reading touches nothing but the IMAP connection (no database, no token refresh), so
@@ -888,7 +889,7 @@ def header_from_fetch(uid: int, data: dict) -> FetchedHeader:
     fields = split_header_fields(bytes(block))
 
     def text(name: str) -> str:
-        return decode_bytes(fields[name][0]) if name in fields else ""
+        return decode_text(fields[name][0]) if name in fields else ""
 
     senders = addresses(fields.get("from", []))
     references = header_ids(fields, "references")
@@ -930,7 +931,7 @@ _SIMPLE_MAILBOX = re.compile(
 
 def addresses(values: list[bytes]) -> list[tuple[str, str]]:
     """`parse_addresses(values)`, with a fast path for the common shapes."""
-    raw = ", ".join(decode_bytes(v) for v in values)
+    raw = ", ".join(decode_text(v) for v in values)
     if not raw or len(raw) > MAX_PARSED_ADDRESS_FIELD:
         return parse_addresses(values)
     found = []

@@ -32,6 +32,7 @@ from mailboxes.connecting.connections import provider_for
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, MailboxStatus, MatchReason
 from mailboxes.mime import autoreply, parsing
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
+from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
 from mailboxes.sync import replies, threads
 from records import timeline
@@ -534,10 +535,9 @@ def testing_mode_hint(mailbox: Mailbox) -> str:
         return ""
     from datetime import datetime
 
-    from mailboxes.providers.google_oauth import looks_like_testing_mode
-
     granted_at = datetime.fromisoformat(mailbox.config["granted_at"])
-    if looks_like_testing_mode(granted_at, timezone.now(), mailbox.secret.get("scope", "").split()):
+    scopes = mailbox.secret.get("scope", "").split()
+    if oauth("gmail").looks_like_testing_mode(granted_at, timezone.now(), scopes):
         return (
             " The Google Cloud app this server uses seems to be in Testing mode, where Google "
             "expires access after 7 days: an admin should publish it (OAuth consent screen > "

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mailboxes.connecting import autodetect
-from mailboxes.connecting.connections import imap_settings
+from mailboxes.connecting.connections import build_provider
 from mailboxes.connecting.disclosures import DISCLOSURES
 from mailboxes.connecting.forms import AddressForm, ExchangeConnectForm, ImapConnectForm
 from mailboxes.connecting.services import (
@@ -24,8 +24,8 @@ from mailboxes.connecting.services import (
 from mailboxes.connecting.views.common import connected, provider_error_text
 from mailboxes.constants import Provider
 from mailboxes.models import DomainServerSettings
+from mailboxes.providers import autodiscover_candidates, ews_url_from_webmail
 from mailboxes.providers.base import ProviderError
-from mailboxes.providers.imap_smtp import ImapSmtpProvider
 
 
 def _require_sending_seat(user):
@@ -127,7 +127,7 @@ def connect_imap(request):
             try:
                 # Before verifying: no point signing in to an address someone else holds.
                 _check_address(request.user, email)
-                with ImapSmtpProvider(imap_settings(config, secret, email)) as provider:
+                with build_provider(Provider.IMAP, config, secret, email) as provider:
                     provider.verify()
                 mailbox = mailbox_connect_personal(
                     request.user,
@@ -176,9 +176,6 @@ def connect_imap(request):
 def connect_exchange(request):
     """Email and password; Autodiscover first, then the optional username and EWS URL."""
     _require_sending_seat(request.user)
-    from mailboxes.providers.ews import EwsProvider, EwsSettings
-    from mailboxes.providers.ews_urls import autodiscover_candidates, ews_url_from_webmail
-
     candidates = []
     if request.method == "POST":
         form = ExchangeConnectForm(request.POST)
@@ -192,27 +189,22 @@ def connect_exchange(request):
                     form.add_error("ews_url", "This is neither an EWS URL nor a webmail address.")
                 ews_url = guessed or ews_url
             if not form.errors:
-                settings_ = EwsSettings(
-                    email=data["email"],
-                    password=data["password"],
-                    username=data["username"],
-                    ews_url=ews_url,
-                )
+                secret = {"password": data["password"]}
+                config = {"username": data["username"], "ews_url": ews_url}
                 try:
                     _check_address(request.user, data["email"])
-                    with EwsProvider(settings_) as provider:
+                    with build_provider(
+                        Provider.EXCHANGE, config, secret, data["email"]
+                    ) as provider:
                         provider.verify()
-                        found_url, auth_type = provider.ews_url, provider.auth_type
+                        # Store what Autodiscover found, so later tasks skip it.
+                        config.update(ews_url=provider.ews_url, auth_type=provider.auth_type)
                     mailbox = mailbox_connect_personal(
                         request.user,
                         provider=Provider.EXCHANGE,
                         email=data["email"],
-                        secret={"password": data["password"]},
-                        config={
-                            "username": data["username"],
-                            "ews_url": found_url,
-                            "auth_type": auth_type,
-                        },
+                        secret=secret,
+                        config=config,
                     )
                 except ProviderError as exc:
                     form.add_error(None, provider_error_text(exc))

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
+from mailboxes.connecting.connections import build_provider
 from mailboxes.connecting.services import (
     MailboxRuleError,
     aliases_replace,
@@ -23,16 +24,14 @@ from mailboxes.connecting.services import (
 from mailboxes.connecting.views.common import connected, provider_error_text
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox, TeamInbox
-from mailboxes.providers import google_oauth, microsoft_oauth
-from mailboxes.providers.base import ProviderError
-from mailboxes.providers.gmail import GmailProvider, GmailSettings
-from mailboxes.providers.graph import GraphProvider, GraphSettings, SharedMailboxError
+from mailboxes.providers import oauth
+from mailboxes.providers.base import ProviderError, SharedMailboxError
 
 SESSION_KEY = "mailbox_oauth"
 
 
 def _google_config() -> dict:
-    return google_oauth.client_config(
+    return oauth(Provider.GMAIL).client_config(
         settings.GOOGLE_CLIENT_ID,
         settings.GOOGLE_CLIENT_SECRET,
         auth_uri=settings.GOOGLE_AUTH_URI,
@@ -79,7 +78,7 @@ def google_start(request):
             "to set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET (see the README).",
         )
     redirect_uri = request.build_absolute_uri(reverse("mailboxes:oauth-google-callback"))
-    url, state, verifier = google_oauth.authorization_url(
+    url, state, verifier = oauth(Provider.GMAIL).authorization_url(
         _google_config(), redirect_uri, request.GET.get("email") or None
     )
     request.session[SESSION_KEY] = {
@@ -109,7 +108,7 @@ def google_callback(request):
         return _fail(request, target, "Google access was not granted, so nothing was connected.")
     redirect_uri = request.build_absolute_uri(reverse("mailboxes:oauth-google-callback"))
     try:
-        tokens = google_oauth.exchange_code(
+        tokens = oauth(Provider.GMAIL).exchange_code(
             _google_config(),
             redirect_uri,
             request.GET.get("code", ""),
@@ -117,30 +116,18 @@ def google_callback(request):
             flow["state"],
             api_base=settings.GMAIL_API_BASE,
         )
-        provider = GmailProvider(
-            GmailSettings(
-                email=tokens["email"],
-                client_id=settings.GOOGLE_CLIENT_ID,
-                client_secret=settings.GOOGLE_CLIENT_SECRET,
-                refresh_token=tokens["refresh_token"],
-                access_token=tokens["access_token"],
-                token_expiry=tokens["expiry"],
-                token_uri=settings.GOOGLE_TOKEN_URI,
-                api_base=settings.GMAIL_API_BASE,
-            )
-        )
-        with provider:
+        secret = {
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "expiry": tokens["expiry"].isoformat() if tokens["expiry"] else None,
+            "scope": tokens["scope"],
+        }
+        config = {"granted_at": tokens["granted_at"].isoformat()}
+        with build_provider(Provider.GMAIL, config, secret, tokens["email"]) as provider:
             provider.verify()
             aliases = provider.send_as_aliases()
     except ProviderError as exc:
         return _fail(request, target, provider_error_text(exc))
-    secret = {
-        "access_token": tokens["access_token"],
-        "refresh_token": tokens["refresh_token"],
-        "expiry": tokens["expiry"].isoformat() if tokens["expiry"] else None,
-        "scope": tokens["scope"],
-    }
-    config = {"granted_at": tokens["granted_at"].isoformat()}
     mailbox = _save(request, target, Provider.GMAIL, tokens["email"], secret, config)
     if isinstance(mailbox, Mailbox):
         aliases_replace(mailbox, [(a.email, a.display_name, a.is_primary) for a in aliases])
@@ -178,7 +165,7 @@ def microsoft_start(request):
         )
     redirect_uri = request.build_absolute_uri(reverse("mailboxes:oauth-microsoft-callback"))
     try:
-        flow = microsoft_oauth.start_auth(
+        flow = oauth(Provider.OFFICE365).start_auth(
             settings.MICROSOFT_CLIENT_ID,
             settings.MICROSOFT_CLIENT_SECRET,
             settings.MICROSOFT_AUTHORITY,
@@ -205,7 +192,7 @@ def microsoft_callback(request):
             "you started. Start connecting again.",
         )
     try:
-        tokens = microsoft_oauth.finish_auth(
+        tokens = oauth(Provider.OFFICE365).finish_auth(
             settings.MICROSOFT_CLIENT_ID,
             settings.MICROSOFT_CLIENT_SECRET,
             settings.MICROSOFT_AUTHORITY,
@@ -213,28 +200,15 @@ def microsoft_callback(request):
             request.GET.dict(),
             verify=settings.OAUTH_VERIFY,
         )
-        provider = GraphProvider(
-            GraphSettings(
-                email=tokens["email"],
-                client_id=settings.MICROSOFT_CLIENT_ID,
-                client_secret=settings.MICROSOFT_CLIENT_SECRET,
-                authority=settings.MICROSOFT_AUTHORITY,
-                graph_base=settings.MICROSOFT_GRAPH_BASE,
-                access_token=tokens["access_token"],
-                refresh_token=tokens["refresh_token"],
-                expires_at=tokens["expires_at"],
-                verify=settings.OAUTH_VERIFY,
-            )
-        )
-        with provider:
+        secret = {k: tokens[k] for k in ("access_token", "refresh_token", "expires_at")}
+        config = {"home_account_id": tokens.get("home_account_id", "")}
+        with build_provider(Provider.OFFICE365, config, secret, tokens["email"]) as provider:
             provider.verify()  # refuses shared mailboxes with the explanation
     except SharedMailboxError as exc:
         # Say only why; "the server did not answer as expected" would mislead.
         return _fail(request, target, exc.message)
     except ProviderError as exc:
         return _fail(request, target, provider_error_text(exc))
-    secret = {k: tokens[k] for k in ("access_token", "refresh_token", "expires_at")}
-    config = {"home_account_id": tokens.get("home_account_id", "")}
     mailbox = _save(request, target, Provider.OFFICE365, tokens["email"], secret, config)
     if isinstance(mailbox, Mailbox):
         return redirect(_done_url(target))
