@@ -1,7 +1,7 @@
 """Decode raw header bytes defensively: any charset, broken encoded-words, odd addresses.
 
 Shared by every adapter for the fast header-only path of sync. The rules for charsets,
-encoded-words and message ids are the MIME parser's (`mailboxes/parsing.py`), so both paths
+encoded-words and message ids are the MIME parser's (`mailboxes/mime/parsing.py`), so both paths
 read a header alike; nothing here raises on bad input, and every string it returns is safe to
 store (no NUL or other control characters).
 """
