@@ -4,10 +4,10 @@ Each benchmark is a module here with a `run() -> bool` function. It fills its ow
 bench database on PostgreSQL (kept between runs), measures the project through Django's test
 Client, prints context lines, and ends with exactly one line:
 
-    BENCH name=<name> value=<number> unit=<unit> ref=<number or -> target=<what the issue asks>
+    BENCH name=<name> value=<number> unit=<unit> ref=<number or -> target=<the figure aimed at>
 
-`run()` returns False when an invariant the issue states is broken (not for a slow figure, whose
-verdict is printed beside the target).
+`run()` returns False when an invariant the benchmark checks is broken (not for a slow figure,
+whose verdict is printed beside the target).
 """
 
 BENCHMARKS = {

@@ -1,6 +1,6 @@
 """Searching 100,000 contacts by name and by email through the real list view.
 
-The issue: a search on the contacts list (GET /records/contacts/?q=...) answers in under 100 ms
+Target: a search on the contacts list (GET /records/contacts/?q=...) answers in under 100 ms
 server time with 100,000 contacts. The figure is the median over every term and both users of
 the time of the request through Django's test Client (full middleware, count, page, template).
 Terms: a surname and a first name many contacts share, a rare full name, an exact address, two

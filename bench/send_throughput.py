@@ -1,11 +1,10 @@
 """Outbound throughput to an aiosmtpd sink, beside raw aiosmtplib to the same sink.
 
-The issue (5, "Speed"): outbound throughput to an aiosmtpd sink, beside raw aiosmtplib to the
-same sink; target at least 70% of it, with zero rate-limit violations.
+Target: outbound throughput to an aiosmtpd sink at least 70% of raw aiosmtplib to the same
+sink, with zero rate-limit violations.
 
 Messages: MESSAGES emails of mixed sizes (MIN_SIZE-MAX_SIZE bytes, text + HTML, some with an
-attachment), generated from a fixed seed, the same bytes on both sides; DESIGN.md's "Measured
-costs" row for aiosmtplib -> aiosmtpd used the same kind of mix.
+attachment), generated from a fixed seed, the same bytes on both sides.
 
 The sink: aiosmtpd in its own process on loopback, with AUTH (the inbox logs in, so the
 reference does too) and a handler that records each message's envelope sender, Message-ID and
@@ -15,8 +14,8 @@ ref: aiosmtplib sending every message over one reused, logged-in connection, one
 other (concurrency 1); median of RUNS passes.
 value: the project's path with one worker (concurrency 1, like ref): MESSAGES Outbound rows
 (built raw MIME, one contact each, privacy on the one-to-one path) queued in the database, then
-`mailboxes.sending.send_due()` from the call until every row is sent: claims with SKIP LOCKED,
-privacy re-check, throttle tokens, "sending" committed before each send, SMTP through
+`mailboxes.outbox.sending.send_due()` from the call until every row is sent: claims with SKIP
+LOCKED, privacy re-check, throttle tokens, "sending" committed before each send, SMTP through
 ImapSmtpProvider, the result committed. Median of RUNS runs. The inbox's limits are set
 high enough not to bind here. The pass leaves the Sent copies (plain SMTP servers do not file
 sent mail) to a follow-up task, which runs after the timing and is timed and checked on its

@@ -1,6 +1,6 @@
 """A record page whose timeline holds 10,000 activities.
 
-The issue: the record page (GET /records/contacts/<pk>/) renders in under 150 ms server time
+Target: the record page (GET /records/contacts/<pk>/) renders in under 150 ms server time
 with 10,000 activities on the timeline, and the number of SQL queries does not depend on the
 timeline's length. The figure is the median time of the page for the 10,000-activity record,
 requested by a signed-in user with "all" access through Django's test Client (full middleware

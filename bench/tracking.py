@@ -1,6 +1,6 @@
 """The open pixel and the click redirect under load, beside a bare view answering the same bytes.
 
-The issue: under wrk at 16 connections, the open-pixel and click endpoints reach at least 80%
+Target: under wrk at 16 connections, the open-pixel and click endpoints reach at least 80%
 of the requests per second of a bare Django view returning the same response in the same
 server setup, with p99 under 50 ms. The server is gunicorn, sync workers x2, with the
 project's production settings (DJANGO_ENV=production, DEBUG off, every middleware) on the

@@ -7,11 +7,11 @@ The rules, in order:
 - Transactional email and email sent from a ticket need no basis (reason "transactional").
 - A contact who opted out of all email, or of the One to one subscription type, is "opted
   out". A one-to-one email to them needs a one-time legal basis recorded after the opt-out,
-  whatever the privacy setting (PRV-3). Sequences are automated and never take a one-time
+  whatever the privacy setting. Sequences are automated and never take a one-time
   basis: an opted-out contact cannot be sequenced.
 - Otherwise, with privacy off, anything goes ("privacy_off").
 - With privacy on, a standing legal basis or the One to one subscription allows one-to-one and
-  sequence email; a one-time basis allows one one-to-one email (PRV-2).
+  sequence email; a one-time basis allows one one-to-one email.
 
 `at` dates the legal bases (one recorded after it, or revoked before it, does not count).
 Opt-outs are always read as they stand now: an opt-out is honoured as soon as it is known,

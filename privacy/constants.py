@@ -12,7 +12,7 @@ class SenderContext(models.TextChoices):
     TRANSACTIONAL = "transactional", "Transactional email"
 
 
-# Contexts that need no legal basis and carry no unsubscribe link (PRV-3, TRX-2).
+# Contexts that need no legal basis and carry no unsubscribe link.
 EXEMPT_CONTEXTS = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTIONAL})
 
 
@@ -79,7 +79,7 @@ class EventKind(models.TextChoices):
     SUBSCRIPTION_TYPE_CHANGED = "subscription_type_changed", "Subscription type changed"
 
 
-# The audit trail of PRV-4: decisions that let an email out on a one-time basis or stopped it.
+# The audit trail: decisions that let an email out on a one-time basis or stopped it.
 DECISION_KINDS = (EventKind.SEND_ALLOWED_ONE_TIME, EventKind.SEND_REFUSED)
 
 

@@ -1,7 +1,7 @@
 """Act on delivery reports that arrive in an inbox: mark the email bounced, flag bad addresses.
 
 Sync hands every message it takes for a delivery report to `process_report`. The report is
-read by `bounces.parse_bounce`, then matched to an email sent from the CRM: by the original
+read by `reports.parse_bounce`, then matched to an email sent from the CRM: by the original
 Message-ID (in any inbox: a bounce may come back to another address of the team), or, when
 the report has none or it matches nothing, by the failed address and the most recent email
 sent to it in the last 30 days. A report that matches no email of ours changes nothing: a

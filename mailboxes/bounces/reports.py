@@ -610,7 +610,7 @@ def _quoted_headers(parts: _Parts) -> Headers:
 
 
 def _original_message_id(parts: _Parts, fields: dict[str, str], headers: Headers) -> str | None:
-    # In the order of providers.md section 8: the DSN's own extension field, the attached
+    # In this order: the DSN's own extension field, the attached
     # original, a Message-ID line quoted in the text, then what the bounce itself replies to.
     if fields.get("x-original-message-id"):
         return normalize_message_id(fields["x-original-message-id"])

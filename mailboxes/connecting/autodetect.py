@@ -1,4 +1,4 @@
-"""Guess who hosts an address and where its IMAP/SMTP servers are (BOX-1, BOX-5).
+"""Guess who hosts an address and where its IMAP/SMTP servers are.
 
 Used by the "Connect personal email" flow. Nothing here imports Django: the caller passes in
 what lives in the database (an admin's server settings for the domain), and every network
@@ -571,7 +571,7 @@ def detect_servers(
     http_get: HttpGet | None = None,
     probe: Probe | None = None,
 ) -> ServerGuess:
-    """Find the IMAP and SMTP servers for `email`, trying each source in turn (BOX-5).
+    """Find the IMAP and SMTP servers for `email`, trying each source in turn.
 
     Order: the admin's `domain_settings` (a mapping or object with imap_host/imap_port/
     imap_security/smtp_host/smtp_port/smtp_security, optionally username_form), the

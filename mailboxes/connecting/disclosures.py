@@ -1,4 +1,4 @@
-"""What each connection lets the product see, shown before the user connects (BOX-2)."""
+"""What each connection lets the product see, shown before the user connects."""
 
 from mailboxes.constants import Provider
 

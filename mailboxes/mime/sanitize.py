@@ -1,6 +1,6 @@
 """Sanitize email HTML for display, and turn HTML into plain text for previews.
 
-This is the one place email HTML is cleaned (DESIGN.md, "Rules that keep it safe"). The engine
+This is the one place email HTML is cleaned (see docs/architecture.md). The engine
 is the setting CRM_HTML_SANITIZER: "nh3" (the default; Rust's ammonia, maintained, ~24x
 faster here) or "bleach" (unmaintained since 6.4.0, kept as a fallback). Both engines get the
 same policy from this module: the tag and attribute allow-lists, the URL rule and the CSS

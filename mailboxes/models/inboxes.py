@@ -121,7 +121,7 @@ class Mailbox(models.Model):
 
     @property
     def from_name_supported(self) -> bool:
-        # Office 365 ignores a client-set From name (BOX-3).
+        # Office 365 ignores a client-set From name.
         return self.provider != Provider.OFFICE365
 
 

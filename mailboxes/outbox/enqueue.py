@@ -180,7 +180,7 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
     return message
 
 
-# Ticket replies and transactional email carry no unsubscribe link (PRV-3, TRX-2); sequence
+# Ticket replies and transactional email carry no unsubscribe link; sequence
 # email and one-to-one email to a single contact do.
 _NO_UNSUBSCRIBE = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTIONAL})
 

@@ -2,8 +2,8 @@
 
 The API is called with `requests` and a bearer token; google-auth only refreshes the token.
 (googleapiclient is deliberately not used: it adds a discovery layer and its own retries,
-and its media-upload URLs cannot be pointed at a local fake.) Google's wire formats are
-summarized in /work/shared/reference/providers.md, sections 1 and 2.
+and its media-upload URLs cannot be pointed at a local fake.) The wire formats are those of
+Google's Gmail API v1 and OAuth 2.0 references; tests/fakes/google.py serves the same subset.
 
 Cursors are "init:<historyId>:<pageToken>" while the first listing of a folder is under way
 and "h:<historyId>" (or "h:<historyId>:<pageToken>" in the middle of a long history) after.

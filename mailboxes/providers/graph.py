@@ -77,13 +77,13 @@ DELTA_SELECT = ",".join(
         "isDraft",
     ]
 )
-# Error codes Graph uses when a delta token is void (providers.md: 410, or 400
-# syncStateNotFound on some resources); compared lower-cased.
+# Error codes Graph uses when a delta token is void (410, or 400 syncStateNotFound on some
+# resources); compared lower-cased.
 EXPIRED_SYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 # Cursor phases (see the module docstring).
 BACKFILL, LIVE = "backfill", "live"
 # The internet headers kept in FetchedHeader.raw_headers: threading and addresses, plus the
-# automatic-mail markers sync checks (mailboxes/autoreply.py).
+# automatic-mail markers sync checks (mailboxes/mime/autoreply.py).
 RAW_HEADER_NAMES = {
     "message-id",
     "in-reply-to",

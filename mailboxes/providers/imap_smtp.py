@@ -305,7 +305,7 @@ class ImapSmtpProvider(MailProvider):
         except (OSError, IMAPClientError) as exc:
             raise connection_error(exc, "IMAP", s.imap_host, s.imap_port, s.timeout) from exc
         # imapclient turns on imaplib's debug copy of every response line, which makes bulk
-        # FETCH about six times slower (DESIGN.md, "Measured costs").
+        # FETCH about six times slower (0.6 ms against 0.095 ms a message from Dovecot).
         client._imap.debug = 0
         # Keep INTERNALDATE timezone-aware instead of converted to the worker's local time.
         client.normalise_times = False

@@ -6,7 +6,7 @@ refresh token for new tokens. Failures raise `MicrosoftAuthError`, a `ProviderEr
 `reason` says what the user or an administrator must do, decided on the AADSTS number
 (Microsoft documents the description text as unstable).
 
-msal quirks that shape this module (see the providers reference, section 3):
+msal quirks that shape this module:
 - A fresh `ConfidentialClientApplication` is built for every call. msal caches an HTTP 400
   answer to an identical token POST for 60 seconds and short-circuits requests after a
   429/5xx, so a long-lived app object would replay a stale failure to the next caller. The

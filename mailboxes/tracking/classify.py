@@ -2,7 +2,7 @@
 
 `classify()` is a pure function over the hit, the message's send time and its recent clicks,
 so every rule is table-tested; the rules, each with why, are listed above it. Only "human"
-hits count in timelines and reports (RPT-2); the others are kept, with a detail, so a rep can
+hits count in timelines and reports; the others are kept, with a detail, so a rep can
 still see what happened to the email.
 """
 

@@ -2,7 +2,7 @@
 
 `instrument()` rewrites every http(s) link of an email about to be queued into a signed click
 URL (one TrackedLink row per link) and appends a signed 1x1 open pixel. The endpoints
-(`views/tracking.py`) verify the token, hand the hit to `record_event()` and answer at once,
+(`views.py`) verify the token, hand the hit to `record_event()` and answer at once,
 without a database query.
 
 Where hits go. With Redis (TRACKING_BUFFER "redis", the default when REDIS_URL is set) a hit
@@ -17,7 +17,7 @@ transaction a hit); one redis-py XADD a request, ~40%; the process buffer, at pa
 
 Classification (`classify()`) is a pure function over the hit, the message's send time and
 its recent clicks, so every rule is table-tested; the rules, each with why, are listed above
-it. Only "human" hits count in timelines and reports (RPT-2); the others are kept, with a
+it. Only "human" hits count in timelines and reports; the others are kept, with a
 detail, so a rep can still see what happened to the email.
 
 A hit never has a side effect beyond its event row and the rollup: nothing here unsubscribes
@@ -325,7 +325,7 @@ def _insert_events(hits: list[Hit], sources: dict[int, tuple[str, int | None]]) 
             batch_size=500,
         )
         return
-    # COPY: ~6x the rows a second of a multi-row INSERT here (DESIGN, "Measured costs").
+    # COPY: ~6x the rows a second of a multi-row INSERT here (~163,000 against ~28,000).
     table = TrackingEvent._meta.db_table
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:

@@ -1,4 +1,4 @@
-"""Connecting and disconnecting inboxes as a person does it, from Settings > Email (BOX-1..7).
+"""Connecting and disconnecting inboxes as a person does it, from Settings > Email.
 
 The live server talks to the local fakes of Google, Microsoft and Exchange, and to a real
 Dovecot and aiosmtpd; the browser follows the fakes' consent redirects like real ones.

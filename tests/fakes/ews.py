@@ -12,8 +12,8 @@ One HTTPS server answers both endpoints, like a real Client Access server:
   EwsSupportedSchemas, or an autodiscover ErrorCode.
 
 Faults are injected per operation: SOAP ErrorServerBusy with BackOffMilliseconds, an HTTP
-status (401, 503), or a per-message ResponseCode. Envelopes follow
-/work/shared/reference/providers.md section 5. Mailboxes live in memory, belong to one test
+status (401, 503), or a per-message ResponseCode. Envelopes are the ones exchangelib sends
+and accepts (Microsoft's EWS SOAP reference). Mailboxes live in memory, belong to one test
 and are fed raw RFC 822 bytes; the header fields EWS returns are parsed from them with the
 stdlib email package.
 

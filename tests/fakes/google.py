@@ -12,7 +12,7 @@ gmail.googleapis.com:
   404 for history that has expired, messages.send (JSON and media upload) filing into SENT,
   settings/sendAs, and injected errors (401, 403 with errors[].reason, 429, 5xx).
 
-Wire formats follow /work/shared/reference/providers.md, sections 1 and 2: ids and
+Wire formats follow Google's OAuth 2.0 and Gmail API v1 references: ids and
 historyIds are strings, empty repeated fields are left out, errors have Google's body.
 State is in memory and belongs to one test; mailboxes are fed raw RFC 822 bytes. Plain http
 means tests set OAUTHLIB_INSECURE_TRANSPORT=1 for google-auth-oauthlib.

@@ -9,7 +9,8 @@ One server speaks both sides, like login.microsoftonline.com and graph.microsoft
   folder with nextLink/deltaLink paging and @removed, expiring delta tokens, $value,
   $filter by internetMessageId, MIME sendMail, and injected 429/5xx answers.
 
-Wire formats follow /work/shared/reference/providers.md (sections 3 and 4). msal insists on
+Wire formats follow Microsoft's identity platform (v2.0 endpoints) and Graph v1.0 mail
+references, as msal and the adapter use them. msal insists on
 https and a path segment in the authority, hence TLS with a self-signed certificate for
 127.0.0.1 whose path (`ca_path`) goes to msal's and requests' `verify=`. State is in memory
 and belongs to one test; mailboxes are fed raw RFC 822 bytes.
@@ -44,8 +45,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 TENANT = "tenant1"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000fa1e"
 FOLDERS = ("inbox", "sentitems")
-DEFAULT_PAGE_SIZE = 10  # Graph's default for message delta (unconfirmed, see providers.md)
-# The token endpoint's errors as Microsoft words them (providers.md, section 3).
+DEFAULT_PAGE_SIZE = 10  # Graph's default for message delta (unconfirmed)
+# The token endpoint's errors as Microsoft words them (its AADSTS error code reference).
 AADSTS_ERRORS = {
     700082: (
         "invalid_grant",

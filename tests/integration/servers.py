@@ -115,7 +115,7 @@ class DovecotAccount:
         return name
 
     def deliver(self, raw: bytes, folder: str = "INBOX", seen: bool = False) -> Path:
-        """Drop a message into the folder's Maildir: ~30x faster than APPEND (DESIGN.md).
+        """Drop a message into the folder's Maildir: ~30x faster than APPEND.
 
         The file is written to tmp/ and renamed into new/ (or cur/ with the S flag), the
         Maildir way of making a message appear atomically.

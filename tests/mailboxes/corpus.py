@@ -1,8 +1,8 @@
-"""The shared acceptance corpus of real-world messages, and its manifest, for ingestion tests.
+"""The acceptance corpus of real-world messages, and its manifest, for ingestion tests.
 
-The corpus is kept in the repository (tests/corpus, copied byte for byte from the shared
-acceptance corpus). MANIFEST.md is parsed here rather than retyped, so a corpus update changes
-the expectations in one place.
+The corpus is kept in the repository (tests/corpus: real messages copied byte for byte from
+public test suites, listed with their sources in tests/corpus/MANIFEST.md). MANIFEST.md is
+parsed here rather than retyped, so a corpus update changes the expectations in one place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Provider recommendation and IMAP/SMTP server detection for the connect flow (BOX-1, BOX-5).
+"""Provider recommendation and IMAP/SMTP server detection for the connect flow.
 
 Nothing here touches the internet or mocks autodetect's own functions: DNS answers come from
 a loopback DNS server (tests.fakes.dns), autoconfig files from a local http.server reached

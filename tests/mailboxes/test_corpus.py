@@ -1,7 +1,8 @@
 """Every ingestion path on every corpus message: nothing crashes, nothing is lost, nothing unsafe.
 
-The rule (DESIGN.md): parsing, bounce parsing, threading keys and sanitizing are tested on all
-of the shared corpus. Per-module behaviour is tested in the test_<module>.py files.
+The rule: parsing, bounce parsing, threading keys and sanitizing are tested on all of the
+acceptance corpus (tests/corpus, see its MANIFEST.md). Per-module behaviour is tested in the
+test_<module>.py files.
 """
 
 import email

@@ -1,4 +1,4 @@
-"""The account's address rules for personal and team inboxes (BOX-1, BOX-6)."""
+"""The account's address rules for personal and team inboxes."""
 
 import pytest
 

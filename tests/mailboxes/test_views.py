@@ -1,4 +1,4 @@
-"""The connect flows and Settings > Email, through the real views (BOX-1 to BOX-7).
+"""The connect flows and Settings > Email, through the real views.
 
 Servers are real where the design has them (Dovecot, aiosmtpd) and the local fakes of Google,
 Microsoft and Exchange elsewhere; nothing of the app is patched.

@@ -31,11 +31,11 @@ ALL_FIXES = ("add_subscription", "one_time_basis", "record_legal_basis")
 
 
 def expected(setting, one_to_one, global_opt_out, basis, context):
-    """The rules, stated from the issue and SPEC PRV-1..4 rather than from the code.
+    """The rules, stated from the product's requirements rather than from the code.
 
     - Email from a ticket and transactional email need nothing.
     - Opted out (of all email, or of the One to one type): a one-to-one email needs a one-time
-      basis (PRV-3, whatever the setting); a sequence can't send at all.
+      basis (whatever the setting); a sequence can't send at all.
     - Not opted out, privacy off: allowed.
     - Not opted out, privacy on: a standing basis (not revoked, not recorded later than the
       moment), or the One to one subscription, allows both; a one-time basis allows one-to-one.
@@ -67,7 +67,7 @@ def expected(setting, one_to_one, global_opt_out, basis, context):
 
 
 def arrange(owner, setting, one_to_one, global_opt_out, basis):
-    """Build the contact's state; opt-outs come before any basis (the PRV-3 order)."""
+    """Build the contact's state; opt-outs come before any basis."""
     PrivacySettings.objects.update_or_create(
         pk=1, defaults={"gdpr_enabled": setting == "privacy_on"}
     )
