@@ -8,9 +8,9 @@ class MailboxesConfig(AppConfig):
     def ready(self):
         # Registers the Celery tasks in every process (web included), so mailboxes.jobs can
         # queue them by name.
-        from mailboxes import tasks  # noqa: F401
         from django.utils.translation import gettext_lazy as _
 
+        from mailboxes import tasks  # noqa: F401
         from mailboxes.bounces import panel
         from mailboxes.constants import EMAIL_ACTIVITY
         from mailboxes.timeline import activity

@@ -3,10 +3,8 @@
 Every import statement counts, at module level or inside a function: a deferred import is
 still a dependency. tests/ and bench/ are not product code and are not read.
 
-Imports that break a rule today are listed in KNOWN_* below. For each rule, one test fails on
-any violation not listed (so nothing new slips in) and one, marked xfail(strict=True), fails
-while a listed one remains; once they are all fixed it passes, strict makes that an error, and
-the list and the mark are deleted.
+The boundary of mailboxes/providers (reached only through its registry, importing nothing of
+the CRM) has its own test, tests/mailboxes/test_provider_boundaries.py.
 """
 
 from __future__ import annotations
@@ -30,44 +28,8 @@ MAY_IMPORT = {
     "transactional": {"transactional", "mailboxes", "privacy", "records"},
     "crm_mail": set(APPS),
 }
-PROVIDERS = "mailboxes.providers"
-# What the rest of the product may import of providers/: the registry and the interface.
-PROVIDER_ENTRY_POINTS = {PROVIDERS, f"{PROVIDERS}.base"}
-# Libraries that would tie providers/ to the CRM.
-CRM_FRAMEWORKS = {"django", "celery"}
 # Modules at the top of mailboxes/ that only collect what the sub-packages declare.
 AGGREGATORS = {"mailboxes", *(f"mailboxes.{name}" for name in ("tasks", "urls", "apps", "admin"))}
-
-# -- violations found when the test was written, to be fixed -------------------------------
-
-# providers/ reads headers with helpers of mailboxes.mime.parsing; they belong in providers/.
-KNOWN_PROVIDERS_OUTSIDE = {
-    ("mailboxes.providers.ews", "mailboxes.mime.parsing"),
-    ("mailboxes.providers.gmail", "mailboxes.mime.parsing"),
-    ("mailboxes.providers.graph", "mailboxes.mime.parsing"),
-    ("mailboxes.providers.headers", "mailboxes.mime.parsing"),
-    ("mailboxes.providers.imap_smtp", "mailboxes.mime.parsing"),
-}
-# Concrete adapters, their settings dataclasses and OAuth helpers imported directly instead of
-# through the registry.
-KNOWN_PAST_THE_REGISTRY = {
-    ("mailboxes.connecting.connections", "mailboxes.providers.demo"),
-    ("mailboxes.connecting.connections", "mailboxes.providers.ews"),
-    ("mailboxes.connecting.connections", "mailboxes.providers.gmail"),
-    ("mailboxes.connecting.connections", "mailboxes.providers.graph"),
-    ("mailboxes.connecting.tasks", "mailboxes.providers.google_oauth"),
-    ("mailboxes.connecting.views.connect", "mailboxes.providers.ews"),
-    ("mailboxes.connecting.views.connect", "mailboxes.providers.ews_urls"),
-    ("mailboxes.connecting.views.connect", "mailboxes.providers.imap_smtp"),
-    ("mailboxes.connecting.views.oauth", "mailboxes.providers.gmail"),
-    ("mailboxes.connecting.views.oauth", "mailboxes.providers.google_oauth"),
-    ("mailboxes.connecting.views.oauth", "mailboxes.providers.graph"),
-    ("mailboxes.connecting.views.oauth", "mailboxes.providers.microsoft_oauth"),
-    ("mailboxes.sync.engine", "mailboxes.providers.google_oauth"),
-}
-# outbox/sending.py builds adapters with connecting/connections.py, and the admins' inbox
-# list in connecting/ reads outbox/throttle.py.
-KNOWN_SUBPACKAGE_CYCLES = {frozenset({"mailboxes.connecting", "mailboxes.outbox"})}
 
 
 @dataclass(frozen=True)
@@ -146,31 +108,6 @@ def layer_violations(found: list[Import]) -> list[Import]:
     return [i for i in found if i.in_product and _app(i.target) not in MAY_IMPORT[_app(i.importer)]]
 
 
-def providers_outside(found: list[Import]) -> list[Import]:
-    """Imports by providers/ of anything of the CRM: a product module outside providers/, or
-    Django / Celery."""
-    return [
-        i
-        for i in found
-        if _inside(i.importer, PROVIDERS)
-        and (
-            (i.in_product and not _inside(i.target, PROVIDERS))
-            or (not i.in_product and i.target in CRM_FRAMEWORKS)
-        )
-    ]
-
-
-def past_the_registry(found: list[Import]) -> list[Import]:
-    """Imports of providers/ from outside it that skip the registry and the interface."""
-    return [
-        i
-        for i in found
-        if not _inside(i.importer, PROVIDERS)
-        and _inside(i.target, PROVIDERS)
-        and i.target not in PROVIDER_ENTRY_POINTS
-    ]
-
-
 def cycles(edges: dict[str, dict[str, list[str]]]) -> list[list[str]]:
     """The strongly connected components of more than one node (Tarjan), each sorted."""
     index: dict[str, int] = {}
@@ -247,10 +184,6 @@ def subpackage_graph(found: list[Import]):
 FOUND = imports()
 
 
-def _unlisted(violations: list[Import], known: set) -> list[str]:
-    return [str(i) for i in violations if (i.importer, i.target) not in known]
-
-
 # -- the checker itself ---------------------------------------------------------------------
 
 
@@ -319,14 +252,6 @@ def test_the_checker_sees_the_rules_inside_mailboxes(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     found = imports(tmp_path)
-    assert [str(i) for i in providers_outside(found)] == [
-        "mailboxes/providers/gmail.py:2 mailboxes.providers.gmail -> django",
-        "mailboxes/providers/gmail.py:3 mailboxes.providers.gmail -> mailboxes.mime.parsing",
-    ]
-    assert [str(i) for i in past_the_registry(found)] == [
-        "mailboxes/connecting/connections.py:4 "
-        "mailboxes.connecting.connections -> mailboxes.providers.gmail"
-    ]
     # sync -> tasks -> sync goes through the aggregator, which is not followed.
     assert cycles(subpackage_graph(found)) == [["mailboxes.connecting", "mailboxes.outbox"]]
 
@@ -348,43 +273,6 @@ def test_app_imports_only_the_layers_below_it(app):
     assert not crossing, f"{app} may import only {allowed}:\n" + "\n".join(crossing)
 
 
-# -- providers/ -----------------------------------------------------------------------------
-
-
-def test_providers_import_nothing_new_of_the_crm():
-    unlisted = _unlisted(providers_outside(FOUND), KNOWN_PROVIDERS_OUTSIDE)
-    assert not unlisted, "providers/ imports nothing of the CRM:\n" + "\n".join(unlisted)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="providers/ adapters still import mailboxes.mime.parsing (KNOWN_PROVIDERS_OUTSIDE)",
-)
-def test_providers_import_nothing_of_the_crm():
-    outside = [str(i) for i in providers_outside(FOUND)]
-    assert not outside, "providers/ imports nothing of the CRM:\n" + "\n".join(outside)
-
-
-def test_providers_are_reached_through_the_registry_in_new_code():
-    unlisted = _unlisted(past_the_registry(FOUND), KNOWN_PAST_THE_REGISTRY)
-    assert not unlisted, (
-        "Outside providers/, import only mailboxes.providers (the registry) and "
-        "mailboxes.providers.base (the interface):\n" + "\n".join(unlisted)
-    )
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="connecting/ and sync/engine.py import concrete adapters (KNOWN_PAST_THE_REGISTRY)",
-)
-def test_providers_are_reached_only_through_the_registry():
-    past = [str(i) for i in past_the_registry(FOUND)]
-    assert not past, (
-        "Outside providers/, import only mailboxes.providers (the registry) and "
-        "mailboxes.providers.base (the interface):\n" + "\n".join(past)
-    )
-
-
 # -- cycles ---------------------------------------------------------------------------------
 
 
@@ -394,19 +282,6 @@ def test_no_import_cycle_between_modules():
     assert not found, "Import cycles between modules:\n" + "\n".join(found)
 
 
-def test_no_new_import_cycle_between_the_subpackages_of_mailboxes():
-    edges = subpackage_graph(FOUND)
-    found = [
-        describe(c, edges) for c in cycles(edges) if frozenset(c) not in KNOWN_SUBPACKAGE_CYCLES
-    ]
-    assert not found, "Import cycles between sub-packages of mailboxes:\n" + "\n".join(found)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="outbox/sending.py imports connecting/connections.py and connecting/views/"
-    "all_inboxes.py imports outbox/throttle.py (KNOWN_SUBPACKAGE_CYCLES)",
-)
 def test_no_import_cycle_between_the_subpackages_of_mailboxes():
     edges = subpackage_graph(FOUND)
     found = [describe(c, edges) for c in cycles(edges)]

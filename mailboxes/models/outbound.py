@@ -1,7 +1,10 @@
 """The outbound queue: email written in the CRM, waiting for (or done with) its provider."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models.content import EmailTemplate
@@ -105,6 +108,34 @@ class OutboundAttachment(models.Model):
         return self.filename
 
 
+MINUTE = "minute"
+DAY = "day"
+
+
+def window_start(window: str, now: datetime) -> datetime:
+    """Return the start of the minute or day window that `now` falls in (days run midnight to
+    midnight in the project's time zone)."""
+    if window == MINUTE:
+        return now.replace(second=0, microsecond=0)
+    local = timezone.localtime(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class SendCounterQuerySet(models.QuerySet):
+    def used_by(self, mailbox_ids: list[int], now: datetime | None = None) -> dict:
+        """Tokens taken in the current windows, in one query: {inbox id: {"minute": n,
+        "day": n}} (outbox/throttle.py takes them; settings pages show them)."""
+        now = now or timezone.now()
+        current = models.Q(window=MINUTE, starts_at=window_start(MINUTE, now)) | models.Q(
+            window=DAY, starts_at=window_start(DAY, now)
+        )
+        counts = {pk: dict.fromkeys((MINUTE, DAY), 0) for pk in mailbox_ids}
+        rows = self.filter(current, mailbox_id__in=mailbox_ids)
+        for mailbox_id, window, count in rows.values_list("mailbox_id", "window", "count"):
+            counts[mailbox_id][window] = count
+        return counts
+
+
 class SendCounter(models.Model):
     """Emails sent by one inbox in one window (a minute or a day): the shared throttle.
 
@@ -116,6 +147,8 @@ class SendCounter(models.Model):
     window = models.CharField(max_length=6)  # "minute" or "day"
     starts_at = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
+
+    objects = SendCounterQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -8,7 +8,7 @@ Message-ID, HTML and text parts and tracking, and the queue row; the send task i
 commit. Nothing is sent here: a worker sends it (`sending.py`), re-checking privacy then.
 
 Validation of what a person typed (addresses, the From menu, sizes) belongs to the caller;
-this checks what no caller may skip: privacy, and that the From inbox is connected.
+this checks what no caller may skip: the privacy check of every contact.
 """
 
 import mimetypes

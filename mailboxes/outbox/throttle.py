@@ -20,13 +20,11 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from mailboxes.models import Mailbox, SendCounter
-
-MINUTE = "minute"
-DAY = "day"
+from mailboxes.models.outbound import DAY, MINUTE, window_start
 
 
 class OverLimit(Exception):
@@ -44,14 +42,6 @@ class OverLimit(Exception):
             f"Waiting for this inbox's sending limit ({self.limit} emails {per}); "
             f"it goes out from {at}."
         )
-
-
-def window_start(window: str, now: datetime) -> datetime:
-    """Return the start of the minute or day window that `now` falls in."""
-    if window == MINUTE:
-        return now.replace(second=0, microsecond=0)
-    local = timezone.localtime(now)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def next_window_start(window: str, now: datetime) -> datetime:
@@ -156,20 +146,7 @@ def take(mailbox: Mailbox, now: datetime | None = None) -> None:
 
 def used(mailbox: Mailbox, now: datetime | None = None) -> dict[str, int]:
     """Return the tokens taken in the current minute and day windows (for pages and tests)."""
-    return used_by([mailbox.pk], now)[mailbox.pk]
-
-
-def used_by(mailbox_ids: list[int], now: datetime | None = None) -> dict[int, dict[str, int]]:
-    """`used` for many inboxes in one query: {inbox id: {"minute": n, "day": n}}."""
-    now = now or timezone.now()
-    current = Q(window=MINUTE, starts_at=window_start(MINUTE, now)) | Q(
-        window=DAY, starts_at=window_start(DAY, now)
-    )
-    counts = {pk: dict.fromkeys((MINUTE, DAY), 0) for pk in mailbox_ids}
-    rows = SendCounter.objects.filter(current, mailbox_id__in=mailbox_ids)
-    for mailbox_id, window, count in rows.values_list("mailbox_id", "window", "count"):
-        counts[mailbox_id][window] = count
-    return counts
+    return SendCounter.objects.used_by([mailbox.pk], now)[mailbox.pk]
 
 
 def forget_old(now: datetime | None = None, keep_days: int = 2) -> int:

@@ -9,8 +9,7 @@ from django.views.decorators.http import require_POST
 
 from mailboxes.connecting.views.common import disconnect_inbox
 from mailboxes.constants import MailboxStatus
-from mailboxes.models import Mailbox
-from mailboxes.outbox import throttle
+from mailboxes.models import Mailbox, SendCounter
 from records.views.admin_area import admin_required
 
 
@@ -19,7 +18,7 @@ def inbox_list(request):
     mailboxes = list(Mailbox.objects.select_related("owner", "team_inbox"))
     # Those needing attention first, then by address.
     mailboxes.sort(key=lambda m: (m.status == MailboxStatus.CONNECTED, m.email.lower()))
-    used = throttle.used_by([m.pk for m in mailboxes])
+    used = SendCounter.objects.used_by([m.pk for m in mailboxes])
     rows = [(mailbox, used[mailbox.pk]) for mailbox in mailboxes]
     return render(
         request,
