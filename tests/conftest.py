@@ -7,7 +7,10 @@
 - `admin`: account admin who sees everything.
 """
 
+import os
+
 import pytest
+from celery.signals import before_task_publish
 
 from records.constants import RecordAccess, Seat
 
@@ -23,6 +26,11 @@ from .fakes.fixtures import (  # noqa: F401
     fake_microsoft,
     smtp_sink,
 )
+from .servers import server_missing
+
+# Where queued jobs go during tests (pytest_configure): a broker in this process's memory,
+# which nothing consumes. A test that needs a job done runs the function its task wraps.
+TEST_BROKER_URL = "memory://"
 
 
 @pytest.fixture
@@ -72,10 +80,44 @@ def contact(owner):
     )
 
 
-def pytest_configure(config):
-    import os
+class QueuedJobs(list):
+    """(task name, args) of each job queued, in order."""
 
+    def args_of(self, name: str) -> list[tuple]:
+        """The args of each job queued under task `name`."""
+        return [args for task, args in self if task == name]
+
+
+@pytest.fixture
+def queued_jobs():
+    """Record every job queued during the test, as Celery publishes it (its
+    `before_task_publish` signal, on any thread): `mailboxes.jobs.later` queues on commit, so
+    a test in one transaction sees the jobs of code run under
+    `django_capture_on_commit_callbacks(execute=True)`."""
+    queued = QueuedJobs()
+
+    def record(sender=None, body=None, **_):
+        args, _kwargs, _embed = body  # task message protocol 2
+        queued.append((sender, tuple(args)))
+
+    before_task_publish.connect(record, weak=False)
+    yield queued
+    before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def redis_url():
+    """The Redis server of REDIS_URL (required under CI, else the test is skipped)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        server_missing("Redis (set REDIS_URL)")
+    return url
+
+
+def pytest_configure(config):
     from django.conf import settings
+
+    from crm_mail.celery import app
 
     # Under CI the suite runs on the real PostgreSQL: SQLite would hide what the product
     # relies on (trigram search, SKIP LOCKED, table locks in the fault tests).
@@ -85,3 +127,8 @@ def pytest_configure(config):
 
     # The real hasher costs ~0.3 s a password on these machines; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    # Jobs queued by the code under test go nowhere shared (the product's broker stays in
+    # settings.CELERY_BROKER_URL for the tests of the broker itself).
+    app.conf.broker_url = TEST_BROKER_URL
+    app.conf.broker_transport_options = {}

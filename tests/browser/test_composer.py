@@ -7,10 +7,10 @@ from email import policy
 import pytest
 from playwright.sync_api import expect
 
-from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, Outbound
 from mailboxes.outbox import sending
 from privacy.services import opt_out_of_all, privacy_settings_update
+from tests.mailboxes.inboxes import imap_mailbox
 
 pytestmark = pytest.mark.browser
 REP = "rep@crm.example"
@@ -18,23 +18,7 @@ REP = "rep@crm.example"
 
 @pytest.fixture
 def inbox(owner, dovecot, smtp_sink):
-    dovecot.create_folder("Sent")
-    return mailbox_connect_personal(
-        owner,
-        provider="imap",
-        email=REP,
-        secret={"password": dovecot.password, "smtp_password": smtp_sink.password},
-        config={
-            "username": dovecot.user,
-            "imap_host": dovecot.host,
-            "imap_port": dovecot.port,
-            "imap_security": "none",
-            "smtp_host": smtp_sink.host,
-            "smtp_port": smtp_sink.port,
-            "smtp_security": "none",
-            "smtp_username": smtp_sink.user,
-        },
-    )
+    return imap_mailbox(owner, dovecot, smtp_sink, email=REP)
 
 
 def open_composer(page, login, contact):

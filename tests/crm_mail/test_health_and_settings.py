@@ -13,7 +13,22 @@ from crm_mail.env import database_from_url, env_bool, env_int
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_health_reports_database_and_broker(client, db):
+@pytest.fixture
+def product_broker():
+    """Point the Celery app at the broker the settings name (the tests' jobs go to an
+    in-memory one, tests/conftest.py), so the health check reaches the real one."""
+    from django.conf import settings
+
+    from crm_mail.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    yield app
+    app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+def test_health_reports_database_and_broker(client, db, product_broker):
     response = client.get("/health/")
     body = response.json()
     assert body["checks"]["database"] == {"ok": True}
@@ -21,15 +36,9 @@ def test_health_reports_database_and_broker(client, db):
     assert response.status_code == 200 and body["status"] == "ok"
 
 
-def test_health_reports_an_unreachable_broker(client, db, settings):
-    from crm_mail.celery import app
-
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = client.get("/health/")
-    finally:
-        app.conf.broker_url = original
+def test_health_reports_an_unreachable_broker(client, db, product_broker):
+    product_broker.conf.broker_url = "redis://127.0.0.1:1/0"
+    response = client.get("/health/")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False
 

@@ -681,10 +681,16 @@ def test_send_reports_the_message_id_gmail_actually_kept(google, provider):
     assert provider.find_by_message_id("SENT", result.message_id) == result.provider_id
 
 
-def test_large_message_goes_through_media_upload(google, provider, monkeypatch):
-    monkeypatch.setattr(gmail, "JSON_SEND_LIMIT", 10)
+def test_large_message_goes_through_media_upload(google, provider):
+    message_id = "<big-1@crm.example.test>"
+    line = b"Quarterly figures, one more line of them.\r\n"
+    raw = message(message_id) + line * (gmail.JSON_SEND_LIMIT // len(line) + 1)
 
-    result = provider.send(outgoing("bob@example.test"))
+    result = provider.send(
+        OutgoingMessage(
+            envelope_from=ADDRESS, recipients=["bob@example.test"], raw=raw, message_id=message_id
+        )
+    )
 
     (upload,) = [r for r in google.requests if r.path.startswith("/upload/")]
     assert upload.query["uploadType"] == ["media"]

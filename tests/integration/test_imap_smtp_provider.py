@@ -12,7 +12,7 @@ import pytest
 
 from mailboxes.providers import get_provider
 from mailboxes.providers.base import ConnectionSettings, OutgoingMessage, ProviderError
-from mailboxes.providers.imap_smtp import ImapSmtpProvider
+from mailboxes.providers.imap_smtp import BURST_SECONDS, ImapSmtpProvider
 from tests.integration.flaky_proxy import CuttingProxy
 from tests.integration.servers import free_port
 from tests.servers import CORPUS_DIR, server_missing
@@ -391,17 +391,15 @@ def test_send_reuses_one_smtp_session(provider, smtp_sink):
     assert smtp_sink.sessions == 1
 
 
-def test_send_replaces_a_session_the_server_closed_while_idle(settings, smtp_sink, monkeypatch):
-    from mailboxes.providers import imap_smtp
-
+@pytest.mark.timeout(60)
+def test_send_replaces_a_session_the_server_closed_while_idle(settings, smtp_sink):
     proxy = CuttingProxy(smtp_sink.host, smtp_sink.port)
-    # Idle for "longer than a burst" without waiting a second in the test.
-    monkeypatch.setattr(imap_smtp, "BURST_SECONDS", 0.0)
     try:
         with ImapSmtpProvider(dataclasses.replace(settings, smtp_port=proxy.port)) as provider:
             provider.send(outgoing("bob@example.test", message_id="<a@example.test>"))
             proxy.cut_all()
-            time.sleep(0.1)  # the close reaches the client's socket
+            # Idle for longer than a burst of sends, so the next send looks at the session.
+            time.sleep(BURST_SECONDS + 0.1)
             provider.send(outgoing("bob@example.test", message_id="<b@example.test>"))
     finally:
         proxy.close()

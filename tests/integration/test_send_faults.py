@@ -24,31 +24,24 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mailboxes import tasks
-from mailboxes.composer import drafts as compose
 from mailboxes.constants import SendStatus
 from mailboxes.models import Mailbox, Outbound
-from mailboxes.outbox import sending
 from mailboxes.outbox.actions import outbound_send_again
 from mailboxes.outbox.sending import SEND_LEASE, UNCERTAIN_WORDS, send_due
-from tests.mailboxes.outbox import header, imap_inbox, message_of, reload, sent_copies, submit
+from tests.mailboxes.inboxes import imap_mailbox
+from tests.mailboxes.outbox import header, message_of, reload, sent_copies, submit
 from tests.servers import server_missing
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+    # Killed workers, held locks and a sink that sits on DATA: a bug here shows as a hang.
+    pytest.mark.timeout(120),
 ]
+# The tests commit (the worker under test is another process, started by hand): the jobs they
+# queue go to the tests' in-memory broker (tests/conftest.py), where nothing runs them.
 ROOT = Path(__file__).resolve().parents[2]
 GMAIL_ADDRESS = "ana@example.test"
-
-
-@pytest.fixture(autouse=True)
-def no_celery(monkeypatch):
-    # These tests commit (the worker is another process), so on_commit hooks run: the worker
-    # under test is started by hand instead of through the broker.
-    monkeypatch.setattr(compose, "enqueue_send", lambda outbound_id: None)
-    monkeypatch.setattr(tasks.send_outbound, "delay", lambda outbound_id: None)
-    monkeypatch.setattr(tasks.file_sent_copies, "delay", sending.file_sent_copies)
 
 
 @pytest.fixture
@@ -170,7 +163,7 @@ def hold_data(sink, nth: int = 1) -> tuple[threading.Event, threading.Event]:
 def test_worker_killed_while_smtp_holds_data_leaves_it_uncertain_and_sends_nothing_again(
     owner, contact, dovecot, smtp_sink
 ):
-    inbox = imap_inbox(owner, dovecot, smtp_sink)
+    inbox = imap_mailbox(owner, dovecot, smtp_sink)
     outbound = submit(owner, inbox)
     entered, release = hold_data(smtp_sink)
 
@@ -211,7 +204,7 @@ def test_worker_killed_in_a_batch_leaves_at_most_two_rows_unsettled_and_sends_no
     # The pass sends two deep: while the second email is on the wire, the first is recorded
     # and the third already marked "sending". Killed there, the worker leaves two rows to
     # recovery; over plain SMTP both become uncertain, and nothing reaches anyone twice.
-    inbox = imap_inbox(owner, dovecot, smtp_sink)
+    inbox = imap_mailbox(owner, dovecot, smtp_sink)
     first, second, third, fourth = (submit(owner, inbox, subject=f"Part {i}") for i in range(4))
     entered, release = hold_data(smtp_sink, nth=2)
 
@@ -284,7 +277,7 @@ def test_gmail_send_accepted_before_the_worker_died_is_reconciled_from_sent(owne
 def test_smtp_send_accepted_before_the_worker_died_is_uncertain_and_not_resent(
     owner, contact, dovecot, smtp_sink
 ):
-    inbox = imap_inbox(owner, dovecot, smtp_sink)
+    inbox = imap_mailbox(owner, dovecot, smtp_sink)
     outbound = submit(owner, inbox)
 
     run_until_final_write_blocks(outbound)

@@ -17,16 +17,17 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, FolderSync
 from mailboxes.sync.engine import sync_mailbox
 from records.models import ActivityLink
 from tests.factories import ContactFactory
+from tests.mailboxes.inboxes import imap_mailbox
 from tests.servers import server_missing
 
 from .flaky_proxy import CuttingProxy
 
-pytestmark = pytest.mark.integration
+# A dropped connection and a killed worker: a bug here shows as a hang.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 ROOT = Path(__file__).resolve().parents[2]
 ME = "rep@crm.example"
 MESSAGES = 40
@@ -40,24 +41,6 @@ def big_message(i: int) -> bytes:
     return bytes(msg)
 
 
-def connect(owner, dovecot, port):
-    return mailbox_connect_personal(
-        owner,
-        provider="imap",
-        email=ME,
-        secret={"password": dovecot.password},
-        config={
-            "username": dovecot.user,
-            "imap_host": "127.0.0.1",
-            "imap_port": port,
-            "imap_security": "none",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": 1,
-            "smtp_security": "none",
-        },
-    )
-
-
 @pytest.mark.django_db
 def test_connection_dropped_mid_fetch_loses_and_duplicates_nothing(dovecot, owner):
     ContactFactory(owner=owner, emails=["zoe@client.example"])
@@ -65,7 +48,7 @@ def test_connection_dropped_mid_fetch_loses_and_duplicates_nothing(dovecot, owne
         dovecot.deliver(big_message(i))
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        inbox = connect(owner, dovecot, proxy.port)
+        inbox = imap_mailbox(owner, dovecot, email=ME, config={"imap_port": proxy.port})
         proxy.cut_after = 150_000  # past the headers, inside the message bodies
         sync_mailbox(inbox.pk)
         assert proxy.cuts >= 1
@@ -107,7 +90,7 @@ def test_worker_killed_mid_batch_logs_everything_once_after_restart(dovecot, own
     ContactFactory(owner=owner, emails=["zoe@client.example"])
     for i in range(MESSAGES):
         dovecot.deliver(big_message(i))
-    inbox = connect(owner, dovecot, dovecot.port)
+    inbox = imap_mailbox(owner, dovecot, email=ME)
     settings = connection.settings_dict
     env = {
         **os.environ,

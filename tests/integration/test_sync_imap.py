@@ -6,12 +6,12 @@ from email.utils import format_datetime, make_msgid
 import pytest
 from django.utils import timezone
 
-from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
 from mailboxes.sync.engine import sync_mailbox
 from records.models import ActivityLink
 from records.services import association_create
 from tests.factories import CompanyFactory, ContactFactory
+from tests.mailboxes.inboxes import imap_mailbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -33,22 +33,7 @@ def mime(sender, to, subject="Hello", *, message_id=None, in_reply_to=None, extr
 
 @pytest.fixture
 def inbox(dovecot, owner):
-    dovecot.create_folder("Sent")
-    return mailbox_connect_personal(
-        owner,
-        provider="imap",
-        email=ME,
-        secret={"password": dovecot.password},
-        config={
-            "username": dovecot.user,
-            "imap_host": dovecot.host,
-            "imap_port": dovecot.port,
-            "imap_security": "none",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": 1,
-            "smtp_security": "none",
-        },
-    )
+    return imap_mailbox(owner, dovecot, email=ME)
 
 
 def test_mail_with_contacts_is_logged_on_contact_and_associated_records(dovecot, inbox, owner):

@@ -11,6 +11,7 @@ from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
 from mailboxes.sync.engine import reconcile_mailbox, sync_mailbox
 from records.models import ActivityLink
 from tests.factories import ContactFactory
+from tests.mailboxes.inboxes import imap_mailbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 ME = "ana@example.test"
@@ -74,22 +75,7 @@ def test_revoked_google_grant_marks_the_inbox_needs_reconnect(fake_google, gmail
 
 
 def test_reconciliation_finds_and_repairs_a_missing_message(dovecot, owner):
-    dovecot.create_folder("Sent")
-    box = mailbox_connect_personal(
-        owner,
-        provider="imap",
-        email="rep@crm.example",
-        secret={"password": dovecot.password},
-        config={
-            "username": dovecot.user,
-            "imap_host": dovecot.host,
-            "imap_port": dovecot.port,
-            "imap_security": "none",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": 1,
-            "smtp_security": "none",
-        },
-    )
+    box = imap_mailbox(owner, dovecot)
     ContactFactory(owner=owner, emails=["max@client.example"])
     for i in range(3):
         dovecot.deliver(mime("max@client.example", "rep@crm.example", f"Order {i}"))
@@ -104,22 +90,7 @@ def test_reconciliation_finds_and_repairs_a_missing_message(dovecot, owner):
 
 
 def test_an_email_deleted_from_the_crm_is_never_imported_again(client, dovecot, owner):
-    dovecot.create_folder("Sent")
-    box = mailbox_connect_personal(
-        owner,
-        provider="imap",
-        email="rep@crm.example",
-        secret={"password": dovecot.password},
-        config={
-            "username": dovecot.user,
-            "imap_host": dovecot.host,
-            "imap_port": dovecot.port,
-            "imap_security": "none",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": 1,
-            "smtp_security": "none",
-        },
-    )
+    box = imap_mailbox(owner, dovecot)
     contact = ContactFactory(owner=owner, emails=["zed@client.example"])
     dovecot.deliver(mime("zed@client.example", "rep@crm.example", "Private matter"))
     sync_mailbox(box.pk)
@@ -150,19 +121,18 @@ def test_a_grant_dying_after_seven_days_points_at_googles_testing_mode(fake_goog
 
 
 def test_disconnecting_a_gmail_inbox_revokes_its_grant_at_google(
-    fake_google, gmail_inbox, django_capture_on_commit_callbacks, settings
+    fake_google, gmail_inbox, queued_jobs, django_capture_on_commit_callbacks
 ):
+    from mailboxes import jobs
     from mailboxes.connecting.services import mailbox_disconnect
+    from mailboxes.connecting.tasks import revoke_google_token
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    from crm_mail.celery import app
+    grant = fake_google.grant_for(gmail_inbox.secret["refresh_token"])
+    with django_capture_on_commit_callbacks(execute=True):
+        mailbox_disconnect(gmail_inbox)
 
-    app.conf.task_always_eager = True
-    try:
-        grant = fake_google.grant_for(gmail_inbox.secret["refresh_token"])
-        with django_capture_on_commit_callbacks(execute=True):
-            mailbox_disconnect(gmail_inbox)
-    finally:
-        app.conf.task_always_eager = False
-    assert grant.revoked
     assert not Mailbox.objects.filter(pk=gmail_inbox.pk).exists()
+    assert not grant.revoked  # not by the request: by a worker, after the commit
+    (job,) = queued_jobs.args_of(jobs.REVOKE_GOOGLE_TOKEN)
+    assert revoke_google_token(*job)  # the task, run here as the worker would
+    assert grant.revoked

@@ -1,5 +1,5 @@
-"""Helpers shared by the sending tests: an IMAP inbox on Dovecot that sends through the sink,
-and a draft submitted the way the composer does it."""
+"""Helpers shared by the sending tests: a draft submitted the way the composer does it, and
+what came of it (the inbox itself: tests/mailboxes/inboxes.py)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,7 @@ from email import message_from_bytes
 from email.policy import compat32
 
 from mailboxes.composer.drafts import Draft, email_submit
-from mailboxes.connecting.services import mailbox_connect_personal
-from mailboxes.models import EmailMessage, Mailbox, Outbound
-
-REP_ADDRESS = "rep@crm.example"
-
-
-def imap_inbox(owner, dovecot, sink, **limits) -> Mailbox:
-    """Connect `owner`'s inbox: IMAP on Dovecot (with a Sent folder), SMTP through the sink."""
-    dovecot.create_folder("Sent")
-    mailbox = mailbox_connect_personal(
-        owner,
-        provider="imap",
-        email=REP_ADDRESS,
-        secret={"password": dovecot.password, "smtp_password": sink.password},
-        config={
-            "username": dovecot.user,
-            "imap_host": dovecot.host,
-            "imap_port": dovecot.port,
-            "imap_security": "none",
-            "smtp_host": sink.host,
-            "smtp_port": sink.port,
-            "smtp_security": "none",
-            "smtp_username": sink.user,
-        },
-    )
-    if limits:
-        for name, value in limits.items():
-            setattr(mailbox, name, value)
-        mailbox.save(update_fields=list(limits))
-    return mailbox
+from mailboxes.models import EmailMessage, Outbound
 
 
 def submit(owner, mailbox, to=("olivia@acme.example",), **fields) -> Outbound:

@@ -684,6 +684,7 @@ def test_nothing_found_returns_source_none_with_empty_hosts(dns_server, resolver
         guess.connection_settings("secret")
 
 
+@pytest.mark.timeout(30)
 def test_dns_timeout_stops_further_lookups_and_still_probes(dns_server):
     dns_server.drop("slow.test")
     resolver = dns_server.resolver(lifetime=0.3)

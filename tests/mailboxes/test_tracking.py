@@ -1,7 +1,6 @@
 """Open and click tracking: instrumenting, the endpoints, classification, rollups, timeline."""
 
 import base64
-import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -61,6 +60,21 @@ def _settings():
     # Written by the request (no Redis buffer) unless a test says otherwise.
     with override_settings(CRM_BASE_URL=BASE, TRACKING_BUFFER="direct"):
         yield
+
+
+@pytest.fixture
+def redis_buffer(redis_url):
+    """Hits buffered as in production: this process's buffer, pushed to a Redis stream (the
+    test's own), written to the database by `events.flush_events()`. Yields the stream."""
+    stream = f"test:tracking:{uuid.uuid4().hex}"
+    with override_settings(
+        TRACKING_BUFFER="redis", TRACKING_REDIS_URL=redis_url, TRACKING_STREAM=stream
+    ):
+        try:
+            yield stream
+        finally:
+            events.push_buffered()  # nothing left waiting for another test's stream
+            buffer.redis_client().delete(stream)
 
 
 def make_message(records=(), *, sent_at=None, owner=None, subject="Proposal"):
@@ -270,34 +284,42 @@ def test_endpoints_never_touch_the_user_or_session():
     assert TrackingEvent.objects.count() == 2
 
 
+@pytest.mark.integration
 @pytest.mark.django_db
-def test_buffered_endpoints_make_no_database_query(client, monkeypatch):
+def test_buffered_endpoints_make_no_database_query(client, redis_buffer, django_assert_num_queries):
     message = make_message()
     link = TrackedLink.objects.create(message=message, position=0, url="https://a.example/")
-    buffered = []
-    monkeypatch.setattr(buffer.process_buffer, "add", buffered.append)
-    with override_settings(TRACKING_BUFFER="redis"), CaptureQueriesContext(connection) as ctx:
-        client.get(f"/t/o/{tokens.open_token(message.pk)}.gif")
-        client.get(f"/t/c/{tokens.click_token(message.pk, link.pk, link.url)}")
-    assert len(ctx.captured_queries) == 0
-    assert [line.split("\t")[:3] for line in buffered] == [
-        ["o", str(message.pk), "0"],
-        ["c", str(message.pk), str(link.pk)],
+
+    with django_assert_num_queries(0):
+        assert_pixel(client.get(f"/t/o/{tokens.open_token(message.pk)}.gif"))
+        click = client.get(f"/t/c/{tokens.click_token(message.pk, link.pk, link.url)}")
+        assert click.status_code == 302
+
+    assert not TrackingEvent.objects.exists()  # waiting in the buffer
+    events.push_buffered()  # (the push thread may have sent them already)
+    assert events.flush_events() == 2
+    stored = TrackingEvent.objects.order_by("kind").values_list("kind", "message_id", "link_id")
+    assert list(stored) == [
+        (TrackingKind.CLICK, message.pk, link.pk),
+        (TrackingKind.OPEN, message.pk, None),
     ]
 
 
+@pytest.mark.integration
 @pytest.mark.django_db
-def test_a_signed_in_browser_loading_the_pixel_costs_no_session_lookup(client, owner, monkeypatch):
+def test_a_signed_in_browser_loading_the_pixel_costs_no_session_lookup(
+    client, owner, redis_buffer, django_assert_num_queries
+):
     # A rep reading the email in a webmail open in the same browser as the CRM sends the
     # session cookie along: it must not be looked up, nor make the answer vary by cookie.
     message = make_message()
     client.force_login(owner)
-    monkeypatch.setattr(buffer.process_buffer, "add", lambda line: None)
-    with override_settings(TRACKING_BUFFER="redis"), CaptureQueriesContext(connection) as ctx:
+    with django_assert_num_queries(0):
         response = client.get(f"/t/o/{tokens.open_token(message.pk)}.gif")
     assert_pixel(response)
-    assert len(ctx.captured_queries) == 0
     assert "Cookie" not in response.get("Vary", "")
+    events.push_buffered()
+    assert events.flush_events() == 1
 
 
 # --- classification -----------------------------------------------------------------------
@@ -467,36 +489,22 @@ def test_a_scanner_click_changes_nothing_but_its_event(client, contact):
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_buffered_hits_are_flushed_once():
-    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    stream = f"test:tracking:{uuid.uuid4().hex}"
-    with override_settings(
-        TRACKING_BUFFER="redis", TRACKING_REDIS_URL=redis_url, TRACKING_STREAM=stream
-    ):
-        try:
-            buffer.redis_client().ping()
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"no Redis at {redis_url}: {exc}")
-        try:
-            message = make_message()
-            for _ in range(3):
-                events.record_event(
-                    TrackingKind.OPEN, message.pk, ip="198.51.100.7", user_agent=SAFARI
-                )
-            events.record_event(
-                TrackingKind.OPEN, message.pk, ip="not an address", user_agent="Mozilla/5.0"
-            )
-            events.push_buffered()  # (the push thread may have sent some already)
-            # A line nobody can read is skipped, not retried by every later flush.
-            buffer.redis_client().xadd(stream, {"h": "garbage\no\tnot-a-number"})
-            assert not TrackingEvent.objects.exists()
-            assert events.flush_events() == 4
-            assert events.flush_events() == 0
-            rollup = TrackingRollup.objects.get(message=message)
-            assert (rollup.human_opens, rollup.other_opens) == (3, 1)
-            assert TrackingEvent.objects.filter(ip=None).count() == 1
-        finally:
-            buffer.redis_client().delete(stream)
+def test_buffered_hits_are_flushed_once(redis_buffer):
+    message = make_message()
+    for _ in range(3):
+        events.record_event(TrackingKind.OPEN, message.pk, ip="198.51.100.7", user_agent=SAFARI)
+    events.record_event(
+        TrackingKind.OPEN, message.pk, ip="not an address", user_agent="Mozilla/5.0"
+    )
+    events.push_buffered()  # (the push thread may have sent some already)
+    # A line nobody can read is skipped, not retried by every later flush.
+    buffer.redis_client().xadd(redis_buffer, {"h": "garbage\no\tnot-a-number"})
+    assert not TrackingEvent.objects.exists()
+    assert events.flush_events() == 4
+    assert events.flush_events() == 0
+    rollup = TrackingRollup.objects.get(message=message)
+    assert (rollup.human_opens, rollup.other_opens) == (3, 1)
+    assert TrackingEvent.objects.filter(ip=None).count() == 1
 
 
 # --- the timeline -------------------------------------------------------------------------
