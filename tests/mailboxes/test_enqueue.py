@@ -10,7 +10,8 @@ from privacy.services import opt_out_of_all
 from records.models import Activity, ActivityLink
 from tests.factories import CompanyFactory, ContactFactory
 
-from .outbox import REP_ADDRESS, header
+from .inboxes import REP_ADDRESS
+from .outbox import header
 
 pytestmark = pytest.mark.django_db
 

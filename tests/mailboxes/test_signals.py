@@ -21,7 +21,8 @@ from mailboxes.sync.engine import sync_mailbox
 from mailboxes.tracking import events
 from mailboxes.tracking.classify import Hit
 
-from .outbox import REP_ADDRESS, imap_inbox, submit
+from .inboxes import REP_ADDRESS, imap_mailbox
+from .outbox import submit
 
 SINK_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 CHROME = (
@@ -58,7 +59,7 @@ def received():
 
 @pytest.fixture
 def inbox(owner, dovecot, smtp_sink):
-    return imap_inbox(owner, dovecot, smtp_sink)
+    return imap_mailbox(owner, dovecot, smtp_sink)
 
 
 def mime(sender, to, subject, *, in_reply_to=None, extra=None, body="Thanks!", later=0):
