@@ -149,6 +149,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Which queues each exchange feeds; shared by every process, so never relative to
+        # the working directory (kombu's default is ./control).
+        "control_folder": str(BROKER_DIR / "control"),
     }
 )
 CELERY_TASK_IGNORE_RESULT = True
