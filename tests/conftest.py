@@ -21,6 +21,7 @@ from .fakes.fixtures import (  # noqa: F401
     fake_exchange,
     fake_google,
     fake_microsoft,
+    redis_url,
     smtp_sink,
 )
 

@@ -1,20 +1,8 @@
 """Redis is the cache and the Celery broker in production: both work against the real server."""
 
-import os
 import uuid
 
-import pytest
 from django.core.cache import cache
-
-from tests.servers import server_missing
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        server_missing("Redis (set REDIS_URL)")
-    return url
 
 
 def test_cache_is_redis_and_shared(redis_url):
