@@ -9,8 +9,9 @@ class CrmMailConfig(AppConfig):
     verbose_name = "CRM Mail"
 
     def ready(self):
-        # The embedded broker is two folders; create them so the first .delay() just works.
+        # The embedded broker is three folders under var/broker; create them so the first
+        # .delay() just works.
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-            for key in ("data_folder_in", "processed_folder"):
+            for key in ("data_folder_in", "processed_folder", "control_folder"):
                 Path(options[key]).mkdir(parents=True, exist_ok=True)

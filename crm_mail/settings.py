@@ -10,6 +10,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from mailboxes import jobs
+
 from .env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -147,20 +149,43 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Which queues each exchange feeds; shared by every process, so never relative to
+        # the working directory (kombu's default is ./control).
+        "control_folder": str(BROKER_DIR / "control"),
     }
 )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# One queue per job, each with workers of its own (docker-compose.yml, README "Scaling"), so
+# a long initial sync never holds the worker slot an email is waiting for. Routes apply to
+# beat's tasks too. The transactional feature will add a "transactional" queue here. Anything
+# not routed goes to the default queue, which every worker setup also consumes.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    # sync: reading inboxes (a first sync of a large inbox runs for minutes)
+    jobs.SYNC_MAILBOX: {"queue": "sync"},
+    jobs.SYNC_ALL: {"queue": "sync"},
+    jobs.RECONCILE_ALL: {"queue": "sync"},
+    # send: outgoing email, its periodic pass and the Sent-folder copies
+    jobs.SEND_OUTBOUND: {"queue": "send"},
+    jobs.SEND_DUE: {"queue": "send"},
+    jobs.FILE_SENT_COPIES: {"queue": "send"},
+    # bodies: parsing the bodies of logged messages
+    jobs.FILL_BODIES: {"queue": "bodies"},
+    # housekeeping: short periodic or one-off chores
+    jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
+    jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "sync-inboxes": {"task": "mailboxes.sync_all", "schedule": env_int("CRM_SYNC_SECONDS", 120)},
-    "parse-bodies": {"task": "mailboxes.fill_bodies", "schedule": 60.0},
-    "reconcile-inboxes": {"task": "mailboxes.reconcile_all", "schedule": 6 * 3600.0},
+    "sync-inboxes": {"task": jobs.SYNC_ALL, "schedule": env_int("CRM_SYNC_SECONDS", 120)},
+    "parse-bodies": {"task": jobs.FILL_BODIES, "schedule": 60.0},
+    "reconcile-inboxes": {"task": jobs.RECONCILE_ALL, "schedule": 6 * 3600.0},
     # Scheduled email, retries and mail held back by an inbox's sending limits.
-    "send-due-email": {"task": "mailboxes.send_due", "schedule": 30.0},
-    "tracking-flush": {"task": "mailboxes.tracking_flush", "schedule": 5.0},
+    "send-due-email": {"task": jobs.SEND_DUE, "schedule": 30.0},
+    "tracking-flush": {"task": jobs.TRACKING_FLUSH, "schedule": 5.0},
 }
 
 # Secrets at rest (inbox passwords, OAuth tokens): Fernet keys, the first one encrypts.

@@ -24,9 +24,9 @@ from .fakes.fixtures import (  # noqa: F401
     fake_exchange,
     fake_google,
     fake_microsoft,
+    redis_url,
     smtp_sink,
 )
-from .servers import server_missing
 
 # Where queued jobs go during tests (pytest_configure): a broker in this process's memory,
 # which nothing consumes. A test that needs a job done runs the function its task wraps.
@@ -103,15 +103,6 @@ def queued_jobs():
     before_task_publish.connect(record, weak=False)
     yield queued
     before_task_publish.disconnect(record)
-
-
-@pytest.fixture
-def redis_url():
-    """The Redis server of REDIS_URL (required under CI, else the test is skipped)."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        server_missing("Redis (set REDIS_URL)")
-    return url
 
 
 def pytest_configure(config):

@@ -8,6 +8,7 @@ process, another thread) sees them too, and everything is undone after the test.
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -91,6 +92,15 @@ def dovecot_server():
 def dovecot(dovecot_server):
     """A fresh IMAP account: host, port, user, password, email (plain login, no TLS)."""
     return dovecot_server.add_account()
+
+
+@pytest.fixture
+def redis_url():
+    """REDIS_URL, the broker and cache the settings use; skipped (failed under CI) without."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        server_missing("Redis (set REDIS_URL)")
+    return url
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Run the whole product on one machine for trying it out: web server, Celery worker and beat.
 
-With the embedded defaults the broker is kombu's filesystem transport under var/broker, so no
-Redis is needed; with REDIS_URL set the same command uses Redis.
+With the embedded defaults the broker is kombu's filesystem transport under var/broker (its
+folders are made by crm_mail's AppConfig.ready), so no Redis is needed; with REDIS_URL set the
+same command uses Redis. One worker consumes every queue (settings.CELERY_TASK_ROUTES) and the
+default one; production runs a worker per queue (docker-compose.yml).
 """
 
 import os
@@ -23,8 +25,6 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args, addrport, **options):
-        for folder in (settings.BROKER_DIR / "queue", settings.BROKER_DIR / "processed"):
-            folder.mkdir(parents=True, exist_ok=True)
         # Django's autoreloader re-runs this command in a child; start the worker only once.
         worker = None
         if os.environ.get("RUN_MAIN") != "true":
@@ -38,6 +38,7 @@ class Command(BaseCommand):
                     "worker",
                     "--beat",
                     "--pool=solo",
+                    f"--queues={','.join(worker_queues())}",
                     "--loglevel=warning",
                 ],
                 cwd=settings.BASE_DIR,
@@ -50,7 +51,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  Demo logins, password {DEMO_PASSWORD!r}: " + ", ".join(u[0] for u in DEMO_USERS)
             )
-            self.stdout.write("  Celery worker and beat run beside the web server.")
+            self.stdout.write(
+                f"  Celery worker (queues {', '.join(worker_queues())}) and beat run beside "
+                "the web server."
+            )
             catcher_dir = settings.CRM_MAIL_CATCHER_DIR
             start_catcher(catcher_dir, port=settings.CRM_MAIL_CATCHER_PORT)
             self.stdout.write(
@@ -62,3 +66,9 @@ class Command(BaseCommand):
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=10)
+
+
+def worker_queues() -> list[str]:
+    """Every queue a task is routed to, then the default queue, each once."""
+    routed = [route["queue"] for route in settings.CELERY_TASK_ROUTES.values()]
+    return list(dict.fromkeys([*routed, settings.CELERY_TASK_DEFAULT_QUEUE]))

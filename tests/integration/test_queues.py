@@ -1,0 +1,202 @@
+"""Queues by job: an email goes out within seconds while a large initial sync is running.
+
+Two real Celery workers on Redis, one for the "sync" queue and one for "send" (concurrency 1
+each, on the test database), as production runs them (docker-compose.yml). A rep connects an
+inbox on Dovecot that holds ten thousand messages from a contact (written as Maildir files),
+so its first sync runs far longer than a send may take, and sends an email from it as soon as
+the sync has begun. The SMTP sink must have the email within SEND_WITHIN seconds, while the
+inbox is still syncing. With one shared queue and one worker slot the email would wait for
+the whole sync.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from kombu import Connection
+
+from crm_mail.celery import app
+from mailboxes import jobs
+from mailboxes.constants import SendStatus
+from mailboxes.models import FolderSync, Mailbox
+from tests.factories import ContactFactory
+from tests.mailboxes.inboxes import REP_ADDRESS, imap_mailbox
+from tests.mailboxes.outbox import header, reload, submit
+from tests.servers import server_missing
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+    # Fail, never hang: a worker that never answers ends the test here.
+    pytest.mark.timeout(300),
+]
+ROOT = Path(__file__).resolve().parents[2]
+# An initial sync of 10,000 small messages from a contact takes 6-10 s here (and the raw bytes
+# of each are fetched and stored); a send takes a few tenths of a second.
+MESSAGES = 10_000
+SEND_WITHIN = 3.0
+SYNC_WITHIN = 240.0
+CLIENT = "zoe@client.example"
+CELERY_WORKER = [sys.executable, "-m", "celery", "-A", "crm_mail", "worker"]
+WORKER_OPTIONS = ["--without-mingle", "--without-gossip", "--loglevel=info"]
+
+
+def message(i: int, start: datetime) -> bytes:
+    """A small message from the contact: every one is logged, so every one costs the sync a
+    raw fetch and its database writes."""
+    stamp = format_datetime(start + timedelta(minutes=i))
+    return (
+        f"From: Zoe Client <{CLIENT}>\r\nTo: {REP_ADDRESS}\r\n"
+        f"Subject: Order {i} for the spring range\r\nDate: {stamp}\r\n"
+        f"Message-ID: <order-{i}.{uuid.uuid4().hex}@client.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Hello, here are the figures for order {i}.\r\n" + "Line of the order.\r\n" * 20
+    ).encode()
+
+
+def fill_inbox(account) -> None:
+    start = datetime(2025, 1, 6, 8, tzinfo=UTC)
+    for i in range(MESSAGES):
+        account.deliver(message(i, start))
+
+
+class Worker:
+    """`celery worker -Q <queue> --concurrency=1` in a subprocess on the test database."""
+
+    def __init__(self, queue: str, log_dir: Path) -> None:
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "crm_mail.settings",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}",
+        }
+        self.queue = queue
+        self.log = log_dir / f"worker-{queue}.log"
+        name = f"--hostname={queue}-{uuid.uuid4().hex[:8]}@%h"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*CELERY_WORKER, "-Q", queue, "--concurrency=1", name, *WORKER_OPTIONS],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: the pool child goes with it
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_until(lambda: " ready." in self.output(), f"the {self.queue} worker", timeout, [self])
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the {self.queue} worker exited:\n{self.output()}")
+
+    def stop(self) -> None:
+        """Warm shutdown (the task at hand may finish), then the whole group is killed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+
+
+def wait_until(condition, what: str, timeout: float, workers=()) -> float:
+    """Poll `condition` until true; return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        for worker in workers:
+            worker.check_alive()
+        time.sleep(0.05)
+    logs = "\n".join(f"--- {w.queue} worker:\n{w.output()[-3000:]}" for w in workers)
+    raise AssertionError(f"waited {timeout} s for {what}\n{logs}")
+
+
+def purge(broker: Connection, *queues: str) -> None:
+    """Empty the queues of what an interrupted earlier run may have left."""
+    for queue in queues:
+        broker.default_channel.queue_purge(queue)
+
+
+def publish(broker: Connection, name: str, args: tuple) -> None:
+    """Queue a job on the product's broker, routed by the settings as the web would."""
+    app.signature(name, args=args).apply_async(connection=broker)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_goes_out_within_seconds_while_a_large_sync_runs(
+    redis_url, owner, contact, dovecot, smtp_sink, tmp_path, queued_jobs
+):
+    if connection.vendor != "postgresql":
+        server_missing("PostgreSQL (the workers are other processes on the same database)")
+    ContactFactory(owner=owner, emails=[CLIENT])
+    fill_inbox(dovecot)
+    inbox = imap_mailbox(owner, dovecot, smtp_sink)
+    # The tests' own jobs go to a memory broker (tests/conftest.py); the workers read the
+    # product's, Redis, so the jobs of this test are published there.
+    broker = Connection(redis_url)
+    purge(broker, "sync", "send")
+    workers = [Worker("sync", tmp_path), Worker("send", tmp_path)]
+    try:
+        for worker in workers:
+            worker.wait_ready()
+
+        # The rep has just connected the inbox: its first sync starts...
+        publish(broker, jobs.SYNC_MAILBOX, (inbox.pk,))
+        reading = FolderSync.objects.filter(mailbox=inbox, last_attempt_at__isnull=False)
+        wait_until(reading.exists, "the sync to begin", 30.0, workers)
+        # ...and they send an email from it at once: the send job it queued on commit.
+        outbound = submit(owner, inbox, subject="Quote while you sync")
+        (queued,) = queued_jobs.args_of(jobs.SEND_OUTBOUND)
+        publish(broker, jobs.SEND_OUTBOUND, queued)
+        took = wait_until(lambda: smtp_sink.messages, "the email to go out", SEND_WITHIN, workers)
+
+        # Still syncing: the inbox has no finished sync and its folder is part-way through.
+        folder = FolderSync.objects.get(mailbox=inbox, role="inbox")
+        assert Mailbox.objects.get(pk=inbox.pk).last_sync_at is None, (
+            f"the sync ended before the send ({took:.1f} s)"
+        )
+        assert folder.progress_done < MESSAGES
+        (sent,) = smtp_sink.messages
+        assert header(sent.data, "Subject") == "Quote while you sync"
+        wait_until(
+            lambda: reload(outbound).status == SendStatus.SENT, "the send's result", 10.0, workers
+        )
+
+        # The sync goes on to the end undisturbed.
+        sync_took = wait_until(
+            lambda: Mailbox.objects.filter(pk=inbox.pk, last_sync_at__isnull=False).exists(),
+            "the sync to finish",
+            SYNC_WITHIN,
+            workers,
+        )
+        assert FolderSync.objects.get(pk=folder.pk).logged == MESSAGES
+        # Queued behind the sync, as on one shared queue, the email would have missed the limit.
+        assert took + sync_took > SEND_WITHIN, "the inbox is too small to show anything"
+    finally:
+        for worker in workers:
+            worker.stop()
+        broker.release()
+        # A worker stopped mid-sync leaves the inbox's sync lock (mailboxes/sync/tasks.py).
+        cache.delete(f"mailbox-sync-{inbox.pk}")
