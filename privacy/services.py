@@ -158,19 +158,7 @@ def legal_basis_record(
     It counts for one-to-one and sequence email from now until revoked, but does not override
     an opt-out: the contact's wish wins.
     """
-    basis, explanation = _clean_basis(basis, explanation)
-    row = LegalBasis.objects.create(
-        contact=contact, basis=basis, explanation=explanation, recorded_by=actor
-    )
-    privacy_event_log(
-        EventKind.BASIS_RECORDED,
-        contact,
-        actor,
-        legal_basis_id=row.pk,
-        basis=basis,
-        explanation=explanation,
-    )
-    return row
+    return _basis_create(contact, actor, basis, explanation, one_time=False)
 
 
 @transaction.atomic
@@ -182,12 +170,16 @@ def one_time_basis_record(
     The explanation is required (ValidationError otherwise). The basis is consumed by the first
     send `authorize_send` allows with it, and stops counting if the contact opts out later.
     """
+    return _basis_create(contact, actor, basis, explanation, one_time=True)
+
+
+def _basis_create(contact, actor, basis: str, explanation: str, *, one_time: bool) -> LegalBasis:
     basis, explanation = _clean_basis(basis, explanation)
     row = LegalBasis.objects.create(
-        contact=contact, basis=basis, explanation=explanation, recorded_by=actor, one_time=True
+        contact=contact, basis=basis, explanation=explanation, recorded_by=actor, one_time=one_time
     )
     privacy_event_log(
-        EventKind.ONE_TIME_BASIS_RECORDED,
+        EventKind.ONE_TIME_BASIS_RECORDED if one_time else EventKind.BASIS_RECORDED,
         contact,
         actor,
         legal_basis_id=row.pk,

@@ -80,6 +80,7 @@ from mailboxes.providers.base import (
 from mailboxes.providers.ews_urls import ews_url_from_webmail
 from mailboxes.providers.headers import (
     CONTROL_CHARS,
+    RAW_HEADER_NAMES,
     message_ids,
     normalize_message_id,
     parse_addresses,
@@ -111,24 +112,6 @@ HEADER_FIELDS = [
     "is_read",
     "headers",
 ]
-# The InternetMessageHeaders kept in FetchedHeader.raw_headers, as the other adapters fetch
-# them: threading and addresses, plus the automatic-mail markers sync checks.
-RAW_HEADER_NAMES = {
-    "message-id",
-    "in-reply-to",
-    "references",
-    "from",
-    "to",
-    "cc",
-    "subject",
-    "date",
-    "content-type",
-    "auto-submitted",
-    "x-autoreply",
-    "x-autorespond",
-    "precedence",
-    "x-auto-response-suppress",
-}
 # EWS refuses MaxChangesReturned above 512.
 MAX_SYNC_CHANGES = 512
 # Whole messages can be tens of megabytes; GetItem's default of 100 a request is too many.

@@ -49,6 +49,7 @@ from mailboxes.providers.base import (
 )
 from mailboxes.providers.headers import (
     CONTROL_CHARS,
+    RAW_HEADER_NAMES,
     message_ids,
     normalize_message_id,
     parse_addresses,
@@ -82,27 +83,6 @@ DELTA_SELECT = ",".join(
 EXPIRED_SYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 # Cursor phases (see the module docstring).
 BACKFILL, LIVE = "backfill", "live"
-# The internet headers kept in FetchedHeader.raw_headers: threading and addresses, plus the
-# automatic-mail markers sync checks (mailboxes/mime/autoreply.py).
-RAW_HEADER_NAMES = {
-    "message-id",
-    "in-reply-to",
-    "references",
-    "from",
-    "to",
-    "cc",
-    "subject",
-    "date",
-    "content-type",
-    "return-path",
-    "auto-submitted",
-    "x-autoreply",
-    "x-autorespond",
-    "precedence",
-    "list-id",
-    "list-unsubscribe",
-    "x-auto-response-suppress",
-}
 # A conversation's first message has a 22-byte conversationIndex; replies append 5 bytes.
 ROOT_CONVERSATION_INDEX_BYTES = 22
 REPLY_PREFIX = re.compile(

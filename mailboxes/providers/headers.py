@@ -21,6 +21,31 @@ MAX_FIELD_CHARS = 32 * 1024
 MAX_IDS = 500
 MAX_PARSED_ADDRESS_FIELD = 16_384
 
+# The headers an adapter keeps in FetchedHeader.raw_headers when its API hands them over one by
+# one (Graph, EWS): threading and addresses, plus the automatic-mail markers sync checks
+# (mailboxes/mime/autoreply.py).
+RAW_HEADER_NAMES = frozenset(
+    {
+        "message-id",
+        "in-reply-to",
+        "references",
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "content-type",
+        "return-path",
+        "auto-submitted",
+        "x-autoreply",
+        "x-autorespond",
+        "precedence",
+        "list-id",
+        "list-unsubscribe",
+        "x-auto-response-suppress",
+    }
+)
+
 # Charset labels Python does not know, or knows as a narrower set than mail clients mean.
 CHARSET_ALIASES = {
     # Outlook labels Korean mail with this registered-but-unsupported name; cp949 is what it sends.
