@@ -142,3 +142,31 @@ def test_opted_out_contact_needs_a_one_time_basis_for_one_email(page, login, con
         "Your contract"
     )
     assert Outbound.objects.get().one_time_basis_id is not None
+
+
+def test_rep_starts_from_a_template_and_the_email_remembers_it(
+    page, login, contact, inbox, smtp_sink
+):
+    from mailboxes.models import EmailTemplate
+
+    template = EmailTemplate.objects.create(
+        owner=contact.owner,
+        name="Intro call",
+        subject="Meeting {{ contact.first_name }}",
+        body="<p>Hello {{ contact.first_name }}, shall we talk on Tuesday?</p>",
+    )
+    open_composer(page, login, contact)
+    composer = page.locator("#composer")
+    composer.get_by_label("Insert template").select_option(label="Intro call")
+    expect(composer.get_by_label("Subject")).to_have_value("Meeting Olivia")
+    editor = composer.get_by_role("textbox", name="Message body")
+    expect(editor).to_contain_text("Hello Olivia, shall we talk on Tuesday?")
+    composer.get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text(
+        "Meeting Olivia"
+    )
+    outbound = Outbound.objects.get(message__subject="Meeting Olivia")
+    assert outbound.template_id == template.pk
+    sending.send_due()
+    (sent,) = caught(smtp_sink)
+    assert "shall we talk on Tuesday?" in sent.get_body(("html",)).get_content()
