@@ -27,6 +27,7 @@ from .fakes.fixtures import (  # noqa: F401
     redis_url,
     smtp_sink,
 )
+from .servers import server_missing
 
 # Where queued jobs go during tests (pytest_configure): a broker in this process's memory,
 # which nothing consumes. A test that needs a job done runs the function its task wraps.
@@ -103,6 +104,16 @@ def queued_jobs():
     before_task_publish.connect(record, weak=False)
     yield queued
     before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def postgresql(db):
+    """For tests of what only PostgreSQL does (table locks, prepared statements): skipped on
+    SQLite (make test without DATABASE_URL), a failure under CI."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        server_missing("PostgreSQL (set DATABASE_URL)")
 
 
 def pytest_configure(config):

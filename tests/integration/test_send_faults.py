@@ -248,7 +248,9 @@ def run_until_final_write_blocks(outbound: Outbound, google=None) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gmail_send_accepted_before_the_worker_died_is_reconciled_from_sent(owner, contact, google):
+def test_gmail_send_accepted_before_the_worker_died_is_reconciled_from_sent(
+    owner, contact, google, postgresql
+):
     inbox = gmail_inbox(owner, google)
     outbound = submit(owner, inbox)
     message_id = outbound.message.message_id
@@ -275,7 +277,7 @@ def test_gmail_send_accepted_before_the_worker_died_is_reconciled_from_sent(owne
 
 @pytest.mark.django_db(transaction=True)
 def test_smtp_send_accepted_before_the_worker_died_is_uncertain_and_not_resent(
-    owner, contact, dovecot, smtp_sink
+    owner, contact, dovecot, smtp_sink, postgresql
 ):
     inbox = imap_mailbox(owner, dovecot, smtp_sink)
     outbound = submit(owner, inbox)

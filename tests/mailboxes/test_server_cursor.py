@@ -31,7 +31,7 @@ def test_a_message_without_raw_bytes_is_left_out():
     assert raw_mime([message.pk]) == {}
 
 
-def test_statements_are_prepared_once_and_django_sees_them():
+def test_statements_are_prepared_once_and_django_sees_them(postgresql):
     seen = []
 
     def count(execute, sql, params, many, context):
