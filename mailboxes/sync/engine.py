@@ -356,13 +356,15 @@ def write_page(
             now,
             keys=False,
         )
-    known_threads = {k.thread_id for k in kept if not k.new_thread}
+    # Threads whose counts may change: those a person replied in, and older threads the rep's
+    # own email joined (synced from Sent, perhaps after replies already logged).
     replied = {
         k.thread_id
         for k, reason in zip(kept, reasons, strict=True)
         if k.direction == Direction.INCOMING and not reason
     }
-    replies.refresh_reply_counts(replied | known_threads)
+    joined = {k.thread_id for k in kept if k.direction == Direction.OUTGOING and not k.new_thread}
+    replies.refresh_reply_counts(replied | joined)
     _announce_replies(mailbox, kept, message_ids, reasons, raws)
     return message_ids
 
