@@ -380,6 +380,10 @@ def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[floa
     """Queue the messages, time send_due() until all are sent; return (msgs/s, problems)."""
     from django.db import connection
 
+    from celery.signals import before_task_publish
+
+    from crm_mail.celery import app
+    from mailboxes import jobs
     from mailboxes.constants import SendStatus
     from mailboxes.models import Outbound
     from mailboxes.outbox import sending
@@ -389,10 +393,16 @@ def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[floa
     ids = _queue(mailbox, messages, contacts)
     queries = []
     # The pass queues the Sent copies as a follow-up task; here it runs right after the
-    # timing (a broker would hand it to any worker), and is timed on its own.
+    # timing (a broker would hand it to any worker), and is timed on its own. The job is seen
+    # as Celery publishes it, to a broker in this process's memory.
     follow_ups = []
-    enqueue = sending._enqueue_copies
-    sending._enqueue_copies = lambda *args: follow_ups.append(args)
+
+    def queued(sender=None, body=None, **_):
+        if sender == jobs.FILE_SENT_COPIES:
+            follow_ups.append(tuple(body[0]))
+
+    app.conf.broker_url = "memory://"
+    before_task_publish.connect(queued, weak=False)
 
     def count(execute, sql, params, many, context):
         queries.append(1)
@@ -404,7 +414,7 @@ def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[floa
             outcomes = sending.send_due(seconds=3600)
             elapsed = time.perf_counter() - started
     finally:
-        sending._enqueue_copies = enqueue
+        before_task_publish.disconnect(queued)
     statements = len(queries)
     started = time.perf_counter()
     filed = sum(sending.file_sent_copies(*args) for args in follow_ups)
