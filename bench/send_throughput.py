@@ -378,9 +378,8 @@ def _sent_folder_count(account) -> int:
 
 def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[float, list[str]]:
     """Queue the messages, time send_due() until all are sent; return (msgs/s, problems)."""
-    from django.db import connection
-
     from celery.signals import before_task_publish
+    from django.db import connection
 
     from crm_mail.celery import app
     from mailboxes import jobs

@@ -48,7 +48,8 @@ def preferences_token(contact: Contact) -> str:
 
 
 def contact_for_token(token: str) -> Contact:
-    """Return the contact a token was made for, or raise BadPreferencesLink."""
+    """Return the contact a token was made for (or the one it was merged into since), or raise
+    BadPreferencesLink."""
     try:
         value = _signer().unsign(token, max_age=_max_age())
     except signing.SignatureExpired:
@@ -56,7 +57,13 @@ def contact_for_token(token: str) -> Contact:
     except (signing.BadSignature, ValueError):
         # ValueError: a validly signed value with no timestamp (a plain Signer's output).
         raise BadPreferencesLink("invalid") from None
-    contact = Contact.objects.filter(pk=int(value)).first() if value.isdigit() else None
+    contact = None
+    if value.isdigit():
+        # A contact merged into another since the link was sent: the link follows the person.
+        contact = (
+            Contact.objects.filter(pk=int(value)).first()
+            or Contact.objects.filter(merged_ids__merged_id=int(value)).first()
+        )
     if contact is None:
         raise BadPreferencesLink("unknown_contact")
     return contact

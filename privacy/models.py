@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from records.models import Contact
 
@@ -267,9 +268,14 @@ class PrivacyEvent(models.Model):
         if self.kind == EventKind.SUBSCRIPTION_CHANGED:
             who = " by the contact" if d.get("by_contact") else ""
             basis = f" ({basis_label(d['legal_basis'])})" if d.get("legal_basis") else ""
+            merged = (
+                _(" (kept from a duplicate contact merged into this one)")
+                if d.get("merged_from")
+                else ""
+            )
             return (
                 f"{d.get('subscription_type', 'Subscription')}: {state_label(d.get('old'))} → "
-                f"{state_label(d.get('new'))}{who}{basis}"
+                f"{state_label(d.get('new'))}{who}{basis}{merged}"
             )
         if self.kind == EventKind.OPTED_OUT_ALL:
             source = d.get("source", "")

@@ -6,8 +6,12 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
+from .access import visible_to
 from .constants import RESERVED_SLUGS, PropertyType, TaskType
 from .models import (
     Company,
@@ -20,6 +24,7 @@ from .models import (
     Ticket,
     User,
 )
+from .services import addresses_in_use, clean_addresses
 
 
 class OwnerChoiceMixin:
@@ -34,6 +39,10 @@ class OwnerChoiceMixin:
 
 
 class ContactForm(OwnerChoiceMixin, forms.ModelForm):
+    """A contact and its addresses. `user` is who fills it in: an address that belongs to
+    another contact is refused with a link to that contact if they may see it, and without a
+    word about it otherwise."""
+
     primary_email = forms.EmailField(label="Primary email", required=False)
     other_emails = forms.CharField(
         label="Other email addresses",
@@ -46,8 +55,9 @@ class ContactForm(OwnerChoiceMixin, forms.ModelForm):
         model = Contact
         fields = ["first_name", "last_name", "phone", "job_title", "lifecycle_stage", "owner"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         self._setup_owner()
         if self.instance.pk and not self.is_bound:
             addresses = [e.address for e in self.instance.emails.all()]
@@ -77,12 +87,51 @@ class ContactForm(OwnerChoiceMixin, forms.ModelForm):
             raise ValidationError("Give the contact a name or an email address.")
         if data.get("other_emails") and not data.get("primary_email"):
             self.add_error("primary_email", "Set a primary address before adding others.")
+        if not self.errors:
+            taken = addresses_in_use(self.emails, self.instance if self.instance.pk else None)
+            for address, contact_id in taken.items():
+                self.address_in_use(address, contact_id)
         return data
+
+    def address_in_use(self, address: str, contact_id: int) -> None:
+        """Refuse `address`, which belongs to contact `contact_id`, beside the field it is in.
+
+        Whoever may see that contact gets a link to it; anyone else learns only that some
+        contact they cannot see has it: not its name, owner or id.
+        """
+        address = address.lower()
+        on_primary = address == (self.cleaned_data.get("primary_email") or "").strip().lower()
+        other = (
+            visible_to(self.user, Contact.objects.filter(pk=contact_id)).only("name").first()
+            if self.user is not None
+            else None
+        )
+        if other is not None:
+            link = format_html(
+                '<a href="{}">{}</a>',
+                reverse("records:detail", args=["contacts", other.pk]),
+                other.name,
+            )
+            if on_primary:
+                message = format_html(_("This address is already used by {contact}."), contact=link)
+            else:
+                message = format_html(
+                    _("{address} is already used by {contact}."), address=address, contact=link
+                )
+        elif on_primary:
+            message = _("This address already belongs to another contact you don't have access to.")
+        else:
+            message = _(
+                "%(address)s already belongs to another contact you don't have access to."
+            ) % {"address": address}
+        self.add_error("primary_email" if on_primary else "other_emails", message)
 
     @property
     def emails(self) -> list[str]:
         primary = self.cleaned_data.get("primary_email") or ""
-        return ([primary] if primary else []) + self.cleaned_data.get("other_emails", [])
+        return clean_addresses(
+            ([primary] if primary else []) + self.cleaned_data.get("other_emails", [])
+        )
 
 
 class CompanyForm(OwnerChoiceMixin, forms.ModelForm):

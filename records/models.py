@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .constants import (
@@ -188,7 +189,15 @@ class Contact(Record):
 
 
 class ContactEmail(models.Model):
-    """One of a contact's addresses; exactly one is primary when there are any."""
+    """One of a contact's addresses; exactly one is primary when there are any.
+
+    An address belongs to at most one contact in the whole account, as in HubSpot: sync logs
+    an email on the one contact that owns the address, and nobody can take over another
+    team's customer by typing their address into a contact of their own. The database holds
+    it whatever wrote the row, case-insensitively (`contact_email_one_contact`, a unique
+    index on the lowercased address, which `selectors.contacts_by_address` looks up);
+    `services.contact_save` also stores addresses lowercased.
+    """
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
     address = models.EmailField()
@@ -198,7 +207,7 @@ class ContactEmail(models.Model):
         ordering = ["-is_primary", "address"]
         indexes = [models.Index(fields=["address"], name="contact_email_address")]
         constraints = [
-            models.UniqueConstraint(fields=["contact", "address"], name="contact_email_unique"),
+            models.UniqueConstraint(Lower("address"), name="contact_email_one_contact"),
             models.UniqueConstraint(
                 fields=["contact"], condition=Q(is_primary=True), name="contact_one_primary"
             ),
@@ -206,6 +215,22 @@ class ContactEmail(models.Model):
 
     def __str__(self):
         return self.address
+
+
+class ContactMerge(models.Model):
+    """A contact merged into another: its old id still names the one it became.
+
+    Written when duplicates are merged (the data migration that made addresses unique, and
+    any merge to come), so that what carries an old id outside the database, such as the
+    signed preferences and unsubscribe links of email already sent, still reaches the person.
+    """
+
+    merged_id = models.PositiveBigIntegerField(primary_key=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merged_ids")
+    merged_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"contact {self.merged_id} merged into {self.contact_id}"
 
 
 class Company(Record):

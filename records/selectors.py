@@ -1,13 +1,15 @@
 """Reads that pages need: filtered lists, associations and the timeline."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from .access import visible_to
-from .models import ActivityLink, Record, User
+from .models import ActivityLink, ContactEmail, Record, User
 from .types import RecordType, record_type_for
 
 
@@ -16,6 +18,21 @@ def records_search(qs: QuerySet, query: str) -> QuerySet:
     for word in query.lower().split():
         qs = qs.filter(search_text__contains=word)
     return qs
+
+
+def contacts_by_address(addresses: Iterable[str]) -> dict[str, int]:
+    """The id of the contact that owns each address, keyed by the lowercased address; an
+    address no contact has is left out. Any case matches, and an address has one contact at
+    most (the unique index on the lowercased address, which this query reads)."""
+    wanted = {a.strip().lower() for a in addresses if a and a.strip()}
+    if not wanted:
+        return {}
+    return dict(
+        ContactEmail.objects.annotate(lowered=Lower("address"))
+        .filter(lowered__in=wanted)
+        .order_by()
+        .values_list("lowered", "contact_id")
+    )
 
 
 # A search sorts its matches while they are fewer than 1/WALK_SHARE of all records (and fewer

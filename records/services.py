@@ -3,9 +3,9 @@ two-way associations; notes and tasks go on timelines through records.timeline."
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from . import timeline
+from . import selectors, timeline
 from .constants import ActivityKind, RecordKind, TaskStatus
 from .models import Activity, Association, Contact, ContactEmail, Record, User
 
@@ -25,17 +25,47 @@ def contact_display_name(first: str, last: str, email: str) -> str:
     return f"{first} {last}".strip() or email or "(no name)"
 
 
-@transaction.atomic
-def contact_save(contact: Contact, emails: list[str]) -> Contact:
-    """Save a contact with its addresses; the first address is primary.
+class AddressInUse(Exception):
+    """An address given to a contact already belongs to another contact.
 
-    Addresses are lowercased and de-duplicated; the contact's `email` mirrors the primary one.
+    Carries the address and the other contact's id for the caller to word the refusal for
+    its user: only a user who may see that contact may learn anything about it.
     """
+
+    def __init__(self, address: str, contact_id: int):
+        super().__init__(f"{address} already belongs to contact {contact_id}")
+        self.address = address
+        self.contact_id = contact_id
+
+
+def clean_addresses(emails: Iterable[str]) -> list[str]:
+    """Addresses as a contact stores them: stripped, lowercased, each once, in order."""
     clean: list[str] = []
     for address in emails:
         address = address.strip().lower()
         if address and address not in clean:
             clean.append(address)
+    return clean
+
+
+def addresses_in_use(emails: Iterable[str], contact: Contact | None = None) -> dict[str, int]:
+    """Which of `emails` belong to a contact other than `contact`: address -> its contact id."""
+    owners = selectors.contacts_by_address(emails)
+    return {a: c for a, c in owners.items() if contact is None or c != contact.pk}
+
+
+@transaction.atomic
+def contact_save(contact: Contact, emails: list[str]) -> Contact:
+    """Save a contact with its addresses; the first address is primary.
+
+    Addresses are lowercased and de-duplicated; the contact's `email` mirrors the primary one.
+    An address can belong to one contact only: one that already belongs to another contact
+    raises AddressInUse, and nothing is saved.
+    """
+    clean = clean_addresses(emails)
+    taken = addresses_in_use(clean, contact if contact.pk else None)
+    if taken:
+        raise AddressInUse(*next(iter(taken.items())))
     contact.kind = RecordKind.CONTACT
     contact.email = clean[0] if clean else ""
     contact.name = contact_display_name(contact.first_name, contact.last_name, contact.email)
@@ -50,11 +80,24 @@ def contact_save(contact: Contact, emails: list[str]) -> Contact:
     for position, address in enumerate(clean):
         row = existing.get(address)
         if row is None:
-            ContactEmail.objects.create(contact=contact, address=address, is_primary=position == 0)
+            _add_address(contact, address, primary=position == 0)
         elif row.is_primary != (position == 0):
             row.is_primary = position == 0
             row.save(update_fields=["is_primary"])
     return contact
+
+
+def _add_address(contact: Contact, address: str, *, primary: bool) -> None:
+    """Insert one address. Should another request have given it to another contact since
+    contact_save checked, the unique index refuses it: AddressInUse, as if it had been seen."""
+    try:
+        with transaction.atomic():
+            ContactEmail.objects.create(contact=contact, address=address, is_primary=primary)
+    except IntegrityError:
+        taken = addresses_in_use([address], contact)
+        if not taken:
+            raise
+        raise AddressInUse(address, taken[address]) from None
 
 
 def record_save(record: Record) -> Record:

@@ -31,8 +31,9 @@ from mailboxes.outbox.enqueue import (
     email_enqueue,
 )
 from privacy.constants import SenderContext
+from records import selectors
 from records.constants import RecordKind
-from records.models import Contact, ContactEmail, Record, Ticket, User
+from records.models import Contact, Record, Ticket, User
 from records.services import association_create, record_save
 
 LINE_BREAK = re.compile(r"[\r\n]")
@@ -163,9 +164,10 @@ def bounce_message(bounced: BouncedAddress) -> str:
 
 
 def recipient_contacts(draft: Draft) -> list[Contact]:
-    addresses = draft.to + draft.cc + draft.bcc
-    ids = ContactEmail.objects.filter(address__in=addresses).values_list("contact_id", flat=True)
-    return list(Contact.objects.filter(pk__in=set(ids)).order_by("pk"))
+    """The contacts the email goes to: the one contact that owns each recipient address (an
+    address belongs to one contact at most), in id order."""
+    owners = selectors.contacts_by_address(draft.to + draft.cc + draft.bcc)
+    return list(Contact.objects.filter(pk__in=set(owners.values())).order_by("pk"))
 
 
 def privacy_context(draft: Draft, choice: FromChoice) -> str:

@@ -35,9 +35,9 @@ from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tom
 from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
 from mailboxes.sync import replies, threads
-from records import timeline
+from records import selectors, timeline
 from records.bulk import insert_rows
-from records.models import ActivityLink, Association, ContactEmail
+from records.models import ActivityLink, Association
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,9 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
     participants = [
         {a.lower() for a in (h.from_addr, *h.to_addrs, *h.cc_addrs) if a} - mine for h in headers
     ]
-    all_addresses = set().union(*participants)
-    contacts_by_address: dict[str, set[int]] = {}
-    for address, contact_id in ContactEmail.objects.filter(address__in=all_addresses).values_list(
-        "address", "contact_id"
-    ):
-        contacts_by_address.setdefault(address, set()).add(contact_id)
+    # An address belongs to one contact at most (a unique index), so an email is logged on
+    # the contact that owns each participant's address and on no other.
+    contacts_by_address = selectors.contacts_by_address(set().union(*participants))
     keys = [threads.thread_keys(h) for h in headers]
     referenced = {ref for refs in keys for ref in refs}
     # One query answers both "which referenced emails does the CRM know" (threads) and
@@ -139,7 +136,7 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
             result.reports.append(header.ref)
             result.skipped[SKIP_REPORT] += 1
             continue
-        contact_ids = sorted({c for a in people for c in contacts_by_address.get(a, ())})
+        contact_ids = sorted({contacts_by_address[a] for a in people if a in contacts_by_address})
         thread_hit = next((known[r] for r in refs if r in known), None)
         direction = Direction.OUTGOING if header.from_addr.lower() in mine else Direction.INCOMING
         if contact_ids:

@@ -77,24 +77,24 @@ def record_edit(request, type_slug, pk):
     record_type, record = get_record_for_user(request.user, type_slug, pk)
     require_edit(request.user)
     if request.method == "POST":
-        form = form_for(record_type, request.POST, instance=record)
-        if form.is_valid():
-            record = save_record_form(record_type, form)
+        form = form_for(record_type, request.POST, instance=record, user=request.user)
+        saved = save_record_form(record_type, form) if form.is_valid() else None
+        if saved is not None:
             if request.htmx:
                 return render(
                     request,
                     "records/detail.html#properties",
                     {
                         "record_type": record_type,
-                        "record": record,
-                        "properties": property_rows(record_type, record),
+                        "record": saved,
+                        "properties": property_rows(record_type, saved),
                         "can_edit": True,
                         "saved": True,
                     },
                 )
-            return redirect("records:detail", type_slug=type_slug, pk=record.pk)
+            return redirect("records:detail", type_slug=type_slug, pk=saved.pk)
     else:
-        form = form_for(record_type, instance=record)
+        form = form_for(record_type, instance=record, user=request.user)
     template = "records/edit.html#edit-form" if request.htmx else "records/edit.html"
     return render(request, template, {"record_type": record_type, "record": record, "form": form})
 
@@ -105,10 +105,10 @@ def record_create(request, type_slug):
     record_type = get_record_type(type_slug)
     require_edit(request.user)
     if request.method == "POST":
-        form = form_for(record_type, request.POST)
-        if form.is_valid():
-            record = save_record_form(record_type, form)
+        form = form_for(record_type, request.POST, user=request.user)
+        record = save_record_form(record_type, form) if form.is_valid() else None
+        if record is not None:
             return redirect("records:detail", type_slug=type_slug, pk=record.pk)
     else:
-        form = form_for(record_type, initial={"owner": request.user.pk})
+        form = form_for(record_type, initial={"owner": request.user.pk}, user=request.user)
     return render(request, "records/edit.html", {"record_type": record_type, "form": form})

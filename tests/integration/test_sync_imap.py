@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
 from mailboxes.sync.engine import sync_mailbox
-from records.models import ActivityLink
+from records.access import visible_to
+from records.models import ActivityLink, Contact, Record
 from records.services import association_create
 from tests.factories import CompanyFactory, ContactFactory
 from tests.mailboxes.inboxes import imap_mailbox
@@ -58,6 +59,29 @@ def test_mail_with_contacts_is_logged_on_contact_and_associated_records(dovecot,
     assert inbox_state.skip_reasons == {"no CRM contact": 1}
     assert inbox_state.last_success_at is not None
     assert not EmailMessage.objects.filter(subject="Newsletter").exists()
+
+
+def test_mail_from_an_address_is_logged_only_on_the_contact_that_owns_it(
+    client, dovecot, outsider, contact
+):
+    """A rep of another team cannot make a contact of their own with the customer's address
+    (tests/records/test_one_contact_per_address.py), so the customer's email to them is
+    logged on the one contact that has the address, in any case, and on no record of theirs."""
+    box = imap_mailbox(outsider, dovecot, email="mallory@red.example")
+    client.force_login(outsider)
+    client.post(
+        "/records/contacts/new/",
+        {"first_name": "Mal", "primary_email": "olivia@acme.example", "lifecycle_stage": "lead"},
+    )
+    assert list(Contact.objects.all()) == [contact]
+    dovecot.deliver(mime("Olivia <OLIVIA@Acme.example>", "mallory@red.example", "Our order"))
+
+    assert sync_mailbox(box.pk) == 1
+
+    message = EmailMessage.objects.get()
+    assert list(message.contacts.all()) == [contact]
+    assert list(ActivityLink.objects.values_list("record_id", flat=True)) == [contact.pk]
+    assert not visible_to(outsider, Record.objects.filter(activity_links__isnull=False)).exists()
 
 
 def test_a_reply_joins_the_thread_of_the_email_it_answers(dovecot, inbox, owner):

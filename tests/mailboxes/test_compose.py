@@ -240,3 +240,13 @@ def test_send_now_moves_a_scheduled_email_to_now_on_the_timeline(owner, inbox, c
     link = ActivityLink.objects.get(activity=message.activity)
     assert abs((link.occurred_at - timezone.now()).total_seconds()) < 60
     assert Outbound.objects.get(pk=message.outbound.pk).status == "queued"
+
+
+def test_an_email_to_several_addresses_of_a_contact_names_that_contact_once(owner, inbox, contact):
+    """Each address belongs to one contact: the recipients' contacts are those owners, in any
+    case the rep typed them."""
+    message = email_submit(
+        draft(owner, inbox, contact, to=["OLIVIA@Acme.example"], cc=["o.owned@home.example"])
+    )
+    assert list(message.contacts.all()) == [contact]
+    assert Outbound.objects.get(message=message).contact_ids == [contact.pk]
