@@ -11,6 +11,14 @@ BEFORE = [("mailboxes", "0005_outbound_queue_indexes"), ("records", "0002_search
 AFTER = [("mailboxes", "0006_outbound_source_and_replies"), ("records", "0003_activity_kind_open")]
 
 
+@pytest.fixture(autouse=True)
+def latest_schema_afterwards():
+    """Each test migrates to some past state: the tests after it need today's schema back."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_replies_found_before_the_upgrade_are_counted_on_the_reps_emails():
     executor = MigrationExecutor(connection)
@@ -36,3 +44,27 @@ def test_replies_found_before_the_upgrade_are_counted_on_the_reps_emails():
     assert ours.first_reply_at == sent + timedelta(hours=1)
     rollup = apps.get_model("mailboxes", "TrackingRollup").objects.get(pk=rollup.pk)
     assert rollup.source == "one_to_one"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shared_templates_and_snippets_stay_shared_with_everyone_and_the_rest_private():
+    before = [("mailboxes", "0006_outbound_source_and_replies")]
+    after = [("mailboxes", "0007_content_sharing")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    owner = apps.get_model("records", "User").objects.create(username="rep")
+    made = {}
+    for name in ("EmailTemplate", "Snippet"):
+        model = apps.get_model("mailboxes", name)
+        for shared in (True, False):
+            made[name, shared] = model.objects.create(
+                owner_id=owner.pk, name=f"{name} {shared}", body="<p>x</p>", shared=shared
+            ).pk
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    apps = executor.loader.project_state(after).apps
+    for (name, shared), pk in made.items():
+        row = apps.get_model("mailboxes", name).objects.get(pk=pk)
+        assert row.sharing == ("everyone" if shared else "private"), (name, shared)
