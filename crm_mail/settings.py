@@ -8,6 +8,7 @@ REDIS_URL switch any environment to PostgreSQL and Redis.
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from mailboxes import jobs
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "csp",
     "crm_mail",
     "records",
     "privacy",
@@ -56,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy; every page gets CONTENT_SECURITY_POLICY.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -236,6 +240,33 @@ TIMELINE_PAGE_SIZE = env_int("CRM_TIMELINE_PAGE_SIZE", 20)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie; the token travels in hx-headers on <body>.
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every page (django-csp). Script only from the app's own static
+# files: no inline <script>, no on*= attributes, no javascript: URLs, no eval (htmx runs with
+# allowEval off, see base.html), so HTML that slips into a page runs nothing. Nothing loads from
+# other hosts either: pasted images are data: URLs, and a remote image in a snippet or a quoted
+# email is not fetched in the app's pages (it is in the email as sent). A view with its own
+# stricter policy sets the header itself (the email body frame: mailboxes/timeline/views/
+# threads.py, no script at all), which django-csp leaves alone; no view adds a nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # style="" attributes, not <style> elements: the composer's editor shows email HTML,
+        # whose layout lives in inline styles (signatures, quoted replies, the editor's own
+        # alignment and fonts). They cannot run script, and the sanitizer keeps only a list of
+        # layout properties without url() (no position, so no overlays).
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],  # the sandboxed email body frame
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:

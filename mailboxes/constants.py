@@ -1,6 +1,7 @@
 """Choices for connected inboxes and the email they sync."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Provider(models.TextChoices):
@@ -25,6 +26,14 @@ class SendSource(models.TextChoices):
 
 # Team inboxes are read by many people through the provider's API; IMAP is not offered there.
 TEAM_PROVIDERS = (Provider.GMAIL, Provider.OFFICE365)
+
+
+class Sharing(models.TextChoices):
+    """Who may use a template or snippet besides its owner (admins may also edit shared ones)."""
+
+    PRIVATE = "private", _("Only me")
+    TEAM = "team", _("My team")
+    EVERYONE = "everyone", _("Everyone")
 
 
 class MailboxKind(models.TextChoices):

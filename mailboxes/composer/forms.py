@@ -1,7 +1,9 @@
 """Forms of the composer and of its library (templates, snippets, signatures)."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
+from mailboxes.mime import sanitize
 from mailboxes.models import EmailTemplate, Signature, Snippet
 
 
@@ -75,25 +77,38 @@ class ComposeForm(forms.Form):
         return data
 
 
-class EmailTemplateForm(forms.ModelForm):
+class LibraryForm(forms.ModelForm):
+    """A template, snippet or signature: its HTML body is sanitized when saved, by the one
+    sanitizer (what the composer inserts is sanitized again, see composer/library.py)."""
+
+    def clean_body(self):
+        return sanitize.sanitize_html(self.cleaned_data["body"])
+
+
+SHARING_HELP = _("Who may use it besides you. Admins can also edit and delete shared ones.")
+
+
+class EmailTemplateForm(LibraryForm):
     class Meta:
         model = EmailTemplate
-        fields = ["name", "subject", "body", "shared"]
+        fields = ["name", "subject", "body", "sharing"]
         widgets = {"body": forms.Textarea(attrs={"rows": 8})}
         help_texts = {
             "body": "Tokens: {{ contact.first_name }}, {{ contact.last_name }}, "
             "{{ contact.email }}, {{ company.name }}, {{ sender.name }}.",
+            "sharing": SHARING_HELP,
         }
 
 
-class SnippetForm(forms.ModelForm):
+class SnippetForm(LibraryForm):
     class Meta:
         model = Snippet
-        fields = ["name", "body", "shared"]
+        fields = ["name", "body", "sharing"]
         widgets = {"body": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {"sharing": SHARING_HELP}
 
 
-class SignatureForm(forms.ModelForm):
+class SignatureForm(LibraryForm):
     class Meta:
         model = Signature
         fields = ["name", "body", "is_default"]

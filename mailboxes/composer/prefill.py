@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
+from mailboxes.composer import library
 from mailboxes.models import EmailMessage, Signature
 from mailboxes.sync.bodies import fill_body
 from records.models import Company, Contact, Record
@@ -40,8 +41,11 @@ def fill_tokens(text: str, *, contact: Contact | None, company: Company | None, 
 
 
 def signature_html(user) -> str:
+    """The user's default signature, sanitized again (it may predate the sanitizer)."""
     signature = Signature.objects.filter(owner=user, is_default=True).first()
-    return f'<br><div class="signature">{signature.body}</div>' if signature else ""
+    if signature is None:
+        return ""
+    return f'<br><div class="signature">{library.body_html(signature)}</div>'
 
 
 def reply_subject(subject: str) -> str:

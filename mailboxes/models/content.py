@@ -2,6 +2,9 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mailboxes.constants import Sharing
 
 
 class EmailTemplate(models.Model):
@@ -13,7 +16,9 @@ class EmailTemplate(models.Model):
     name = models.CharField(max_length=120)
     subject = models.CharField(max_length=500, blank=True)
     body = models.TextField(help_text="HTML; sanitized when saved.")
-    shared = models.BooleanField(default=False, help_text="Let the whole team use it.")
+    sharing = models.CharField(
+        _("shared with"), max_length=10, choices=Sharing.choices, default=Sharing.PRIVATE
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -30,8 +35,10 @@ class Snippet(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snippets"
     )
     name = models.CharField(max_length=120)
-    body = models.TextField()
-    shared = models.BooleanField(default=False)
+    body = models.TextField(help_text="HTML; sanitized when saved.")
+    sharing = models.CharField(
+        _("shared with"), max_length=10, choices=Sharing.choices, default=Sharing.PRIVATE
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,4 +1,6 @@
-// Multi-select on list pages and small focus helpers; everything else is htmx.
+// Multi-select on list pages, confirmations and small focus helpers; everything else is htmx.
+// The pages' CSP runs no inline script or on*= attribute: behaviour is attached here, by data-
+// attributes.
 (function () {
   function updateBulk(form) {
     var boxes = form.querySelectorAll('input[name="id"]');
@@ -22,6 +24,11 @@
       form.querySelectorAll('input[name="id"]').forEach(function (b) { b.checked = event.target.checked; });
     }
     updateBulk(form);
+  });
+  // <form data-confirm="Question?">: asks before it is sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
   });
   document.addEventListener("click", function (event) {
     var link = event.target.closest("[data-focus], [data-open]");

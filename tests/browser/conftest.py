@@ -3,6 +3,11 @@
 One Chromium for the browser tests, a fresh browser context (cookies, storage) per test. Tests reach
 the app only through what a person does: the login form, clicks, typing. A failing test leaves
 a screenshot under /tmp/browser-failures/.
+
+Every page is watched for what its Content-Security-Policy refused: a test during which the
+browser refused a script, a style sheet, a frame or a request of the app's own fails, since a
+page that needs what its policy forbids is broken (images from other hosts are refused on
+purpose). A test that provokes refusals on purpose is marked `csp_refusals_expected`.
 """
 
 import os
@@ -27,6 +32,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path("/tmp/browser-failures")
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+# How Chromium's console words a CSP refusal.
+CSP_REFUSAL = "violates the following Content Security Policy directive"
 
 
 @pytest.fixture(scope="package")
@@ -74,15 +81,30 @@ def new_page(browser, live_server, request):
     """Return a function opening a page in a fresh context; options go to `new_context`."""
     contexts = []
 
+    refused = []
+
+    def watch(message):
+        text = message.text
+        if CSP_REFUSAL in text and '"img-src' not in text:
+            refused.append(f"{message.page.url if message.page else ''}: {text}")
+
     def open_page(**options):
         options.setdefault("viewport", DESKTOP)
         context = browser.new_context(base_url=live_server.url, **options)
         context.set_default_timeout(5_000)
+        context.on("console", watch)
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     report = getattr(request.node, "report_call", None)
+    if (
+        refused
+        and report is not None
+        and report.passed
+        and request.node.get_closest_marker("csp_refusals_expected") is None
+    ):
+        pytest.fail("The page's CSP refused what it needs:\n" + "\n".join(refused))
     if report is not None and report.failed:
         SCREENSHOTS.mkdir(exist_ok=True)
         name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)

@@ -56,3 +56,15 @@ def imap_mailbox(
             setattr(mailbox, name, value)
         mailbox.save(update_fields=list(fields))
     return mailbox
+
+
+def unreachable_mailbox(owner, email: str = REP_ADDRESS) -> Mailbox:
+    """Connect `owner`'s personal IMAP inbox on servers nowhere: for tests that open the
+    composer or queue email, and never sync or send."""
+    return mailbox_connect_personal(
+        owner,
+        provider="imap",
+        email=email,
+        secret={"password": "x"},
+        config={"imap_host": "127.0.0.1", "imap_port": 1, "imap_security": "none", **NO_SMTP},
+    )

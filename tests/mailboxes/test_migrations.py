@@ -251,3 +251,27 @@ def test_contacts_sharing_an_address_are_merged_into_the_oldest_losing_nothing(c
     # And from now on, an address is one contact's.
     with pytest.raises(IntegrityError), transaction.atomic():
         model["ContactEmail"].objects.create(contact_id=ulla, address="Ann.Home@x.example")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shared_templates_and_snippets_stay_shared_with_everyone_and_the_rest_private():
+    before = [("mailboxes", "0007_merge_contacts_sharing_an_address")]
+    after = [("mailboxes", "0008_content_sharing")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    owner = apps.get_model("records", "User").objects.create(username="rep")
+    made = {}
+    for name in ("EmailTemplate", "Snippet"):
+        model = apps.get_model("mailboxes", name)
+        for shared in (True, False):
+            made[name, shared] = model.objects.create(
+                owner_id=owner.pk, name=f"{name} {shared}", body="<p>x</p>", shared=shared
+            ).pk
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    apps = executor.loader.project_state(after).apps
+    for (name, shared), pk in made.items():
+        row = apps.get_model("mailboxes", name).objects.get(pk=pk)
+        assert row.sharing == ("everyone" if shared else "private"), (name, shared)

@@ -17,9 +17,11 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from mailboxes.composer import library
 from mailboxes.composer import prefill as composing
 from mailboxes.composer.drafts import Attachment, ComposeError, Draft, email_submit, from_choices
 from mailboxes.composer.forms import ComposeForm, split_addresses
+from mailboxes.mime import sanitize
 from mailboxes.models import EmailMessage, EmailTemplate, Snippet
 from records import timeline
 from records.access import get_record_for_user, visible_to
@@ -124,9 +126,15 @@ def render_panel(request, record_type, record, form, parent, **extra):
         "contact": contact,
         "addresses": other_addresses,
         "parent": parent,
+        # What the editor starts with, sanitized again: the default signature, a quoted
+        # email, or what the rep sent back after an error. The editor parses it as HTML.
+        "body_html": sanitize.sanitize_html(form["html"].value() or ""),
         "templates": _templates(request.user),
-        "snippets": Snippet.objects.filter(owner=request.user)
-        | Snippet.objects.filter(shared=True),
+        # Inserted as HTML by the editor: sanitized again, whenever they were saved.
+        "snippets": [
+            {"name": s.name, "html": library.body_html(s)}
+            for s in library.usable(Snippet, request.user).order_by("name", "pk")
+        ],
         "has_inbox": bool(form.fields["from_key"].choices),
         "max_attachment_mb": settings.CRM_ATTACHMENTS_MAX_BYTES // (1024 * 1024),
         **extra,
@@ -222,17 +230,23 @@ def _one_time_basis(request):
 def insert_template(request, type_slug, pk, template_pk):
     """A template's subject and body with tokens filled from this record's contact."""
     _, record = get_record_for_user(request.user, type_slug, pk)
+    _require_sender(request.user)
     template = get_object_or_404(_templates(request.user), pk=template_pk)
     contact = composing.primary_contact(record)
     company = composing.first_company(contact)
     fill = lambda text: composing.fill_tokens(  # noqa: E731
         text, contact=contact, company=company, sender=request.user
     )
+    # Tokens are filled with escaped values; the result is sanitized again for the editor.
     return JsonResponse(
-        {"id": template.pk, "subject": fill(template.subject), "html": fill(template.body)}
+        {
+            "id": template.pk,
+            "subject": fill(template.subject),
+            "html": sanitize.sanitize_html(fill(template.body)),
+        }
     )
 
 
 def _templates(user):
-    """The templates a user may write from: their own and the shared ones."""
-    return EmailTemplate.objects.filter(owner=user) | EmailTemplate.objects.filter(shared=True)
+    """The templates a user may write from: their own, their team's and everyone's."""
+    return library.usable(EmailTemplate, user).order_by("name", "pk")

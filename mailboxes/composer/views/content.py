@@ -1,17 +1,29 @@
-"""Small management pages for the user's templates, snippets and signatures."""
+"""Small management pages for the user's templates, snippets and signatures.
+
+Who sees and changes what is decided in composer/library.py: the list shows what the user may
+use (admins: also every shared one), edit and delete are the owner's or an admin's, and a
+View-only seat changes nothing (403 on every POST). Bodies are sanitized by the forms.
+"""
 
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from mailboxes.composer import library
 from mailboxes.composer.forms import EmailTemplateForm, SignatureForm, SnippetForm
-from mailboxes.mime import sanitize
 from mailboxes.models import EmailTemplate, Signature, Snippet
+
+VIEW_ONLY = gettext_lazy(
+    "A View-only seat can't create or change templates, snippets or signatures."
+)
 
 
 @dataclass(frozen=True)
@@ -21,15 +33,26 @@ class Kind:
     plural: str
     model: type
     form: type
-    html_field: str | None  # sanitized when saved
 
 
 KINDS = {
     "templates": Kind(
-        "templates", "template", "Templates", EmailTemplate, EmailTemplateForm, "body"
+        "templates",
+        gettext_lazy("template"),
+        gettext_lazy("Templates"),
+        EmailTemplate,
+        EmailTemplateForm,
     ),
-    "snippets": Kind("snippets", "snippet", "Snippets", Snippet, SnippetForm, None),
-    "signatures": Kind("signatures", "signature", "Signatures", Signature, SignatureForm, "body"),
+    "snippets": Kind(
+        "snippets", gettext_lazy("snippet"), gettext_lazy("Snippets"), Snippet, SnippetForm
+    ),
+    "signatures": Kind(
+        "signatures",
+        gettext_lazy("signature"),
+        gettext_lazy("Signatures"),
+        Signature,
+        SignatureForm,
+    ),
 }
 
 
@@ -39,10 +62,22 @@ def _kind(slug: str) -> Kind:
     return KINDS[slug]
 
 
+def _editable(request, kind, pk):
+    """The item, if the user may see it (else 404) and change it (else 403)."""
+    item = get_object_or_404(library.listed(kind.model, request.user), pk=pk)
+    if not library.can_create(request.user):
+        raise PermissionDenied(VIEW_ONLY)
+    if not library.can_edit(request.user, item):
+        raise PermissionDenied(_("Only its owner or an admin can change this."))
+    return item
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def content_list(request, kind):
     kind = _kind(kind)
+    if request.method == "POST" and not library.can_create(request.user):
+        raise PermissionDenied(VIEW_ONLY)
     return _edit(request, kind, kind.model(owner=request.user), created=True)
 
 
@@ -50,27 +85,28 @@ def content_list(request, kind):
 @require_http_methods(["GET", "POST"])
 def content_edit(request, kind, pk):
     kind = _kind(kind)
-    item = get_object_or_404(kind.model, pk=pk, owner=request.user)  # only your own
-    return _edit(request, kind, item, created=False)
+    return _edit(request, kind, _editable(request, kind, pk), created=False)
 
 
 def _edit(request, kind, item, *, created):
-    form = kind.form(request.POST or None, instance=item)
+    writer = library.can_create(request.user)
+    form = kind.form(request.POST or None, instance=item) if writer else None
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             item = form.save(commit=False)
-            if kind.html_field:
-                setattr(
-                    item, kind.html_field, sanitize.sanitize_html(getattr(item, kind.html_field))
-                )
             if getattr(item, "is_default", False):
-                Signature.objects.filter(owner=request.user, is_default=True).exclude(
+                Signature.objects.filter(owner=item.owner_id, is_default=True).exclude(
                     pk=item.pk
                 ).update(is_default=False)
             item.save()
-        messages.success(request, f"Saved {kind.label} “{item.name}”.")
+        messages.success(
+            request, _("Saved %(kind)s “%(name)s”.") % {"kind": kind.label, "name": item.name}
+        )
         return redirect("mailboxes:content", kind=kind.slug)
-    items = kind.model.objects.filter(owner=request.user)
+    items = [
+        (i, library.can_edit(request.user, i))
+        for i in library.listed(kind.model, request.user).order_by("name", "pk")
+    ]
     return render(
         request,
         "mailboxes/composer/content.html",
@@ -81,6 +117,7 @@ def _edit(request, kind, item, *, created):
             "form": form,
             "item": item,
             "creating": created,
+            "view_only": VIEW_ONLY if not writer else "",
         },
     )
 
@@ -89,7 +126,9 @@ def _edit(request, kind, item, *, created):
 @require_POST
 def content_delete(request, kind, pk):
     kind = _kind(kind)
-    item = get_object_or_404(kind.model, pk=pk, owner=request.user)
+    item = _editable(request, kind, pk)
     item.delete()
-    messages.success(request, f"Deleted {kind.label} “{item.name}”.")
+    messages.success(
+        request, _("Deleted %(kind)s “%(name)s”.") % {"kind": kind.label, "name": item.name}
+    )
     return redirect("mailboxes:content", kind=kind.slug)
