@@ -6,6 +6,7 @@ turns on every HTTPS protection that `manage.py check --deploy` looks for. DATAB
 REDIS_URL switch any environment to PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_htmx",
     "template_partials",
     "crm_mail",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "records.middleware.UserTimezoneMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the login page's message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm_mail.urls"
@@ -96,6 +100,24 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "records.User"
+# Login throttling (django-axes): after CRM_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username, or from one client address, sign-in is refused for that username or address, the
+# right password included, until CRM_LOGIN_LOCKOUT_MINUTES pass without another failure or an
+# admin unlocks it (Settings > Users, /django-admin/, `manage.py axes_reset`). A successful
+# sign-in clears the username's failures. The client address is REMOTE_ADDR, or behind the
+# proxy (DJANGO_BEHIND_PROXY) the address the proxy put last in X-Forwarded-For.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CRM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CRM_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "crm_mail.login.client_ip"
+AXES_LOCKOUT_CALLABLE = "crm_mail.login.locked_out"
+# Failures are kept (that is the lockout); successful sign-ins are not logged by axes.
+AXES_DISABLE_ACCESS_LOG = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
