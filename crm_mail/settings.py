@@ -239,6 +239,12 @@ CRM_HTML_SANITIZER = env_str("CRM_HTML_SANITIZER", "nh3")
 if CRM_HTML_SANITIZER not in ("nh3", "bleach"):
     raise ImproperlyConfigured("CRM_HTML_SANITIZER must be nh3 or bleach")
 
+# Servers users name (IMAP/SMTP hosts, EWS and Autodiscover URLs) must have public addresses;
+# these networks (CIDR or single addresses) and host names are allowed as well: a self-hosted
+# mail server on the LAN. Loopback, private, link-local (cloud metadata) and the like are
+# refused otherwise (mailboxes/providers/network.py).
+CRM_MAIL_SERVER_ALLOWLIST = env_list("CRM_MAIL_SERVER_ALLOWLIST")
+
 # `make run` sends the demo inboxes' mail to a local catcher shown at /dev/mail/.
 CRM_MAIL_CATCHER_DIR = None if PRODUCTION else VAR_DIR / "catcher"
 CRM_MAIL_CATCHER_PORT = env_int("CRM_MAIL_CATCHER_PORT", 1025)
