@@ -6,6 +6,7 @@ turns on every HTTPS protection that `manage.py check --deploy` looks for. DATAB
 REDIS_URL switch any environment to PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_htmx",
     "template_partials",
     "csp",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "records.middleware.UserTimezoneMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the login page's message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm_mail.urls"
@@ -100,6 +104,24 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "records.User"
+# Login throttling (django-axes): after CRM_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username, or from one client address, sign-in is refused for that username or address, the
+# right password included, until CRM_LOGIN_LOCKOUT_MINUTES pass without another failure or an
+# admin unlocks it (Settings > Users, /django-admin/, `manage.py axes_reset`). A successful
+# sign-in clears the username's failures. The client address is REMOTE_ADDR, or behind the
+# proxy (DJANGO_BEHIND_PROXY) the address the proxy put last in X-Forwarded-For.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CRM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CRM_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "crm_mail.login.client_ip"
+AXES_LOCKOUT_CALLABLE = "crm_mail.login.locked_out"
+# Failures are kept (that is the lockout); successful sign-ins are not logged by axes.
+AXES_DISABLE_ACCESS_LOG = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -221,6 +243,12 @@ CRM_HTML_SANITIZER = env_str("CRM_HTML_SANITIZER", "nh3")
 if CRM_HTML_SANITIZER not in ("nh3", "bleach"):
     raise ImproperlyConfigured("CRM_HTML_SANITIZER must be nh3 or bleach")
 
+# Servers users name (IMAP/SMTP hosts, EWS and Autodiscover URLs) must have public addresses;
+# these networks (CIDR or single addresses) and host names are allowed as well: a self-hosted
+# mail server on the LAN. Loopback, private, link-local (cloud metadata) and the like are
+# refused otherwise (mailboxes/providers/network.py).
+CRM_MAIL_SERVER_ALLOWLIST = env_list("CRM_MAIL_SERVER_ALLOWLIST")
+
 # `make run` sends the demo inboxes' mail to a local catcher shown at /dev/mail/.
 CRM_MAIL_CATCHER_DIR = None if PRODUCTION else VAR_DIR / "catcher"
 CRM_MAIL_CATCHER_PORT = env_int("CRM_MAIL_CATCHER_PORT", 1025)
@@ -277,8 +305,14 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    if env_bool("DJANGO_BEHIND_PROXY", True):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Behind the reverse proxy that terminates TLS (Caddy in docker-compose.yml), and only then:
+# trust its X-Forwarded-Proto for "is this request HTTPS" and its X-Forwarded-For for the
+# client's address (login throttling). A server reached directly must not, or any client
+# could claim HTTPS or another address with a header.
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

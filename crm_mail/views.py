@@ -1,10 +1,11 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+
+from records.views.admin_area import admin_required
 
 from . import catcher, health
 
@@ -16,10 +17,11 @@ def health_view(request):
     return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
 
 
-@login_required
+@admin_required
 @require_GET
 def dev_mail(request, name: str = ""):
-    """The mail the demo inboxes sent, caught locally (development only)."""
+    """The mail the demo inboxes sent, caught locally (development only, admins only: every
+    user's outgoing mail lands in the one catcher)."""
     folder = settings.CRM_MAIL_CATCHER_DIR
     if folder is None:
         raise Http404("The mail catcher runs only in development")

@@ -8,15 +8,18 @@ class MailboxesConfig(AppConfig):
     def ready(self):
         # Registers the Celery tasks in every process (web included), so mailboxes.jobs can
         # queue them by name.
+        from django.core import checks
         from django.utils.translation import gettext_lazy as _
 
         from mailboxes import tasks  # noqa: F401
         from mailboxes.bounces import panel
+        from mailboxes.connecting.connections import check_server_allowlist
         from mailboxes.constants import EMAIL_ACTIVITY
         from mailboxes.timeline import activity
         from records import extensions, timeline
         from records.constants import RecordKind
 
+        checks.register(check_server_allowlist)
         timeline.register_kind(
             EMAIL_ACTIVITY, _("Email"), "mailboxes/timeline/email.html", activity.prefetch_emails
         )

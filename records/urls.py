@@ -33,6 +33,7 @@ urlpatterns = [
     path("settings/users/", admin_area.user_list, name="settings-users"),
     path("settings/users/new/", admin_area.user_edit, name="settings-user-new"),
     path("settings/users/<int:pk>/", admin_area.user_edit, name="settings-user"),
+    path("settings/users/<int:pk>/unlock/", admin_area.user_unlock, name="settings-user-unlock"),
     path("settings/teams/", admin_area.team_list, name="settings-teams"),
     path("settings/objects/", admin_area.object_type_list, name="settings-objects"),
     path("settings/objects/<slug:slug>/", admin_area.object_type_detail, name="settings-object"),

@@ -32,6 +32,8 @@ from .servers import server_missing
 # Where queued jobs go during tests (pytest_configure): a broker in this process's memory,
 # which nothing consumes. A test that needs a job done runs the function its task wraps.
 TEST_BROKER_URL = "memory://"
+# What the tests' servers listen on, allowed as an admin would allow a LAN mail server.
+LOOPBACK = ("127.0.0.0/8", "::1")
 
 
 @pytest.fixture
@@ -129,6 +131,13 @@ def pytest_configure(config):
 
     # The real hasher costs ~0.3 s a password on these machines; tests create hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    # The suite's own mail servers and fakes (Dovecot, aiosmtpd, the EWS and OAuth fakes)
+    # listen on loopback, which the product refuses for servers users name unless an admin
+    # allows it (tests/mailboxes/test_network_policy.py empties this to see the refusals).
+    # The environment too, for the Celery workers some tests start in subprocesses.
+    os.environ["CRM_MAIL_SERVER_ALLOWLIST"] = ",".join(LOOPBACK)
+    settings.CRM_MAIL_SERVER_ALLOWLIST = list(LOOPBACK)
 
     # Jobs queued by the code under test go nowhere shared (the product's broker stays in
     # settings.CELERY_BROKER_URL for the tests of the broker itself).

@@ -9,6 +9,7 @@ makes the guess less specific.
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import ssl
@@ -24,6 +25,7 @@ import dns.exception
 import dns.resolver
 import requests
 
+from mailboxes.providers import GuardedAdapter, NetworkPolicy, guarded_http, open_connection
 from mailboxes.providers.base import SECURITY_MODES, ConnectionSettings, Security
 
 ProviderKind = Literal["gmail", "office365", "exchange", "imap"]
@@ -570,6 +572,7 @@ def detect_servers(
     resolver: dns.resolver.Resolver | None = None,
     http_get: HttpGet | None = None,
     probe: Probe | None = None,
+    network: NetworkPolicy | None = None,
 ) -> ServerGuess:
     """Find the IMAP and SMTP servers for `email`, trying each source in turn.
 
@@ -580,7 +583,9 @@ def detect_servers(
     standard ports. A side missing from one source is looked for in the next ones, so SMTP
     may come from a later source than IMAP. Never raises: when nothing is found the guess
     has source "none" and empty hosts. `http_get` defaults to `fetch_url`, `probe` to
-    `probe_server`, `resolver` to the system's with 2-second timeouts.
+    `probe_server`, `resolver` to the system's with 2-second timeouts. `network`, when given,
+    is the policy the default fetch and probe connect under: the names come from the
+    address's DNS, which whoever typed the address may control.
     """
     parts = split_address(email)
     if parts is None:
@@ -591,9 +596,19 @@ def detect_servers(
     stages: tuple[tuple[Source, Callable[[], _Found | None]], ...] = (
         ("admin", lambda: _from_admin(domain_settings)),
         ("known", lambda: _from_known(domain, lookup)),
-        ("autoconfig", lambda: _from_autoconfig(email, domain, http_get or fetch_url)),
+        (
+            "autoconfig",
+            lambda: _from_autoconfig(
+                email, domain, http_get or functools.partial(fetch_url, network=network)
+            ),
+        ),
         ("srv", lambda: _from_srv(domain, lookup)),
-        ("probe", lambda: _from_probe(domain, lookup, probe or probe_server)),
+        (
+            "probe",
+            lambda: _from_probe(
+                domain, lookup, probe or functools.partial(probe_server, network=network)
+            ),
+        ),
     )
     imap: Endpoint | None = None
     smtp: Endpoint | None = None
@@ -852,15 +867,23 @@ def _from_probe(domain: str, lookup: _Dns, probe: Probe) -> _Found | None:
 # -- network defaults --------------------------------------------------------------------
 
 
-def fetch_url(url: str, timeout: float) -> tuple[int, bytes]:
+def fetch_url(url: str, timeout: float, network: NetworkPolicy | None = None) -> tuple[int, bytes]:
     """GET `url` and return (status, body), following up to 3 redirects that stay https.
 
     Raise OSError on network failure (requests' exceptions are OSErrors) and ValueError for
     a body over MAX_AUTOCONFIG_BYTES. Certificates are verified: the autoconfig answer is
-    trusted only because of them.
+    trusted only because of them. With `network`, every connection (redirects included) goes
+    only to addresses the policy allows.
     """
+    with requests.Session() as session, guarded_http(network):
+        session.mount("https://", GuardedAdapter())
+        session.mount("http://", GuardedAdapter())
+        return _fetch(session, url, timeout)
+
+
+def _fetch(session: requests.Session, url: str, timeout: float) -> tuple[int, bytes]:
     for _ in range(MAX_REDIRECTS + 1):
-        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True) as response:
+        with session.get(url, timeout=timeout, allow_redirects=False, stream=True) as response:
             location = response.headers.get("Location")
             if response.is_redirect and location:
                 url = urljoin(url, location)
@@ -884,6 +907,7 @@ def probe_server(
     protocol: Protocol,
     *,
     timeout: float = PROBE_TIMEOUT,
+    network: NetworkPolicy | None = None,
 ) -> bool:
     """Connect to host:port and return whether it greets like an IMAP or SMTP server.
 
@@ -893,7 +917,7 @@ def probe_server(
     """
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with open_connection(host, port, timeout, network) as sock:
             if security == "ssl":
                 context = ssl.create_default_context()
                 context.check_hostname = False

@@ -9,8 +9,15 @@ the same pieces they then save, so a verified connection is the one later tasks 
 
 OAuth adapters hand back rotated or refreshed tokens through a saver that writes them to the
 inbox's encrypted secret at once, so a worker dying right after a refresh loses nothing.
+
+The adapters that reach servers a user named (IMAP/SMTP hosts, EWS URLs and what Autodiscover
+finds) get the network policy: non-public addresses are refused unless CRM_MAIL_SERVER_ALLOWLIST
+lets them through, checked on the address each connection is made to (providers/network.py).
+Gmail and Office 365 talk to the endpoints in settings only, and the demo inbox to the local
+catcher, so they get none.
 """
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,7 +25,7 @@ from django.conf import settings
 
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
-from mailboxes.providers import get_provider, settings_class
+from mailboxes.providers import NetworkPolicy, get_provider, settings_class
 from mailboxes.providers.base import ConnectionSettings, MailProvider
 
 TokenSaver = Callable[[dict], None]
@@ -26,6 +33,22 @@ TokenSaver = Callable[[dict], None]
 
 def _jsonable(tokens: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in tokens.items()}
+
+
+def network_policy() -> NetworkPolicy:
+    """The policy for servers users name: public addresses, plus the admin's allow-list."""
+    return NetworkPolicy.from_entries(settings.CRM_MAIL_SERVER_ALLOWLIST)
+
+
+def check_server_allowlist(app_configs=None, **kwargs) -> list:
+    """System check: every CRM_MAIL_SERVER_ALLOWLIST entry is a network, address or host."""
+    from django.core.checks import Error
+
+    try:
+        network_policy()
+    except ValueError as exc:
+        return [Error(f"CRM_MAIL_SERVER_ALLOWLIST: {exc}", id="mailboxes.E001")]
+    return []
 
 
 def token_saver(mailbox: Mailbox) -> TokenSaver:
@@ -54,6 +77,7 @@ def imap_settings(
         smtp_username=config.get("smtp_username") or None,
         smtp_password=secret.get("smtp_password") or None,
         trust_any_certificate=bool(config.get("trust_any_certificate")),
+        network=network_policy(),
     )
 
 
@@ -96,6 +120,7 @@ def ews_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver
         ews_url=config.get("ews_url", ""),
         auth_type=config.get("auth_type", ""),
         trust_any_certificate=bool(config.get("trust_any_certificate")),
+        network=network_policy(),
     )
 
 
@@ -113,13 +138,24 @@ SETTINGS_BUILDERS = {
 
 
 def build_provider(
-    kind: str, config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None
+    kind: str,
+    config: dict,
+    secret: dict,
+    email: str,
+    save_tokens: TokenSaver | None = None,
+    *,
+    timeout: float | None = None,
 ) -> MailProvider:
     """Return an adapter for an inbox of `kind` not saved yet; the caller closes it.
 
-    No token saver by default: the connect flow stores the tokens it verified with.
+    No token saver by default: the connect flow stores the tokens it verified with. `timeout`
+    replaces the adapter's own (per network operation) where its settings have one: the
+    connect forms test a connection with a short one, while a person waits.
     """
-    return get_provider(kind, SETTINGS_BUILDERS[kind](config, secret, email, save_tokens))
+    built = SETTINGS_BUILDERS[kind](config, secret, email, save_tokens)
+    if timeout is not None and "timeout" in {f.name for f in dataclasses.fields(built)}:
+        built = dataclasses.replace(built, timeout=timeout)
+    return get_provider(kind, built)
 
 
 def provider_for(mailbox: Mailbox) -> MailProvider:

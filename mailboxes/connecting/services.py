@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
 
 from mailboxes import jobs
 from mailboxes.constants import TEAM_PROVIDERS, MailboxKind, Provider
@@ -14,26 +15,24 @@ class MailboxRuleError(ValueError):
 
 
 def address_holder(email: str) -> Mailbox | None:
-    return (
-        Mailbox.objects.select_related("owner", "team_inbox")
-        .filter(email__iexact=email.strip())
-        .first()
-    )
-
-
-def describe_holder(mailbox: Mailbox) -> str:
-    if mailbox.kind == MailboxKind.TEAM:
-        return f"the team address of the “{mailbox.team_inbox.name}” inbox"
-    return f"{mailbox.owner.display_name}'s personal inbox ({mailbox.owner.username})"
+    return Mailbox.objects.filter(email__iexact=email.strip()).first()
 
 
 def check_address_free(email: str, *, reconnecting: Mailbox | None = None) -> None:
-    """Refuse an address connected anywhere else in the account, naming who holds it."""
+    """Refuse an address connected anywhere else in the account.
+
+    The message says only that it is taken, never by whom: anyone may type any address on
+    the connect page, and it must not tell them who in the account holds it (or that a team
+    inbox does). Admins find the holder under Settings > Connected inboxes.
+    """
     holder = address_holder(email)
     if holder is not None and (reconnecting is None or holder.pk != reconnecting.pk):
         raise MailboxRuleError(
-            f"{email} is already connected as {describe_holder(holder)}. An address can be "
-            "connected only once: ask its holder to disconnect it first."
+            _(
+                "%(email)s is already connected. An address can be connected only once: "
+                "an admin can find it under Settings > Connected inboxes and disconnect it."
+            )
+            % {"email": email}
         )
 
 

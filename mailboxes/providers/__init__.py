@@ -14,6 +14,10 @@ holds both rules. What the registry offers:
   module of plain functions: "gmail" (`client_config`, `authorization_url`, `exchange_code`,
   `revoke`, `looks_like_testing_mode`) and "office365" (`start_auth`, `finish_auth`).
 - `ews_url_from_webmail`, `autodiscover_candidates`: the Exchange connect form's URL helpers.
+- `NetworkPolicy`: which addresses servers may resolve to (non-public ones only when an admin
+  allow-listed them), passed to the IMAP/SMTP and EWS adapters in their settings' `network`;
+  `open_connection` and `guarded_http` / `GuardedAdapter` apply it to the connections other
+  code opens to servers named by users or their DNS (the connect flow's server detection).
 
 Some adapters have extras the connect flow uses after `verify()`, documented on the adapter:
 Exchange's `ews_url` and `auth_type` (what Autodiscover found), Gmail's `send_as_aliases()`.
@@ -29,6 +33,12 @@ from types import ModuleType
 
 from mailboxes.providers.base import MailProvider, ProviderError, SharedMailboxError
 from mailboxes.providers.ews_urls import autodiscover_candidates, ews_url_from_webmail
+from mailboxes.providers.network import (
+    GuardedAdapter,
+    NetworkPolicy,
+    guarded_http,
+    open_connection,
+)
 
 PROVIDERS: dict[str, str] = {
     "imap": "mailboxes.providers.imap_smtp.ImapSmtpProvider",
@@ -46,13 +56,17 @@ OAUTH_FLOWS: dict[str, str] = {
 __all__ = [
     "OAUTH_FLOWS",
     "PROVIDERS",
+    "GuardedAdapter",
     "MailProvider",
+    "NetworkPolicy",
     "ProviderError",
     "SharedMailboxError",
     "autodiscover_candidates",
     "ews_url_from_webmail",
     "get_provider",
+    "guarded_http",
     "oauth",
+    "open_connection",
     "provider_class",
     "settings_class",
 ]

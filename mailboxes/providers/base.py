@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-Stage = Literal["dns", "tcp", "tls", "auth", "protocol", "other"]
+Stage = Literal["dns", "tcp", "tls", "auth", "protocol", "blocked", "other"]
 Security = Literal["ssl", "starttls", "none"]
 FolderRole = Literal["inbox", "sent", "drafts", "trash", "junk", "archive"]
 
-STAGES = ("dns", "tcp", "tls", "auth", "protocol", "other")
+STAGES = ("dns", "tcp", "tls", "auth", "protocol", "blocked", "other")
 SECURITY_MODES = ("ssl", "starttls", "none")
 
 
@@ -25,7 +25,8 @@ class ProviderError(Exception):
     `message` is written for the inbox owner ("check the server name"), never a traceback.
     `permanent` tells workers to stop retrying and mark the inbox as needing attention;
     `retry_after` (seconds) is a hint for temporary failures. `stage` says where it failed:
-    "dns", "tcp", "tls", "auth", "protocol" (wrong kind of server, unexpected reply) or
+    "dns", "tcp", "tls", "auth", "protocol" (wrong kind of server, unexpected reply),
+    "blocked" (the server's address is one the network policy refuses; nothing was sent) or
     "other". `code` carries the server's numeric reply when there is one (SMTP 550 etc.).
     """
 
@@ -68,6 +69,30 @@ def _rebuild_provider_error(message: str, kwargs: dict) -> ProviderError:
     return ProviderError(message, **kwargs)
 
 
+class AddressNotAllowed(OSError):
+    """A host resolved to an address the network policy refuses; nothing was connected.
+
+    An OSError, so that the libraries adapters use pass it on as a failed connection; adapters
+    turn it into `refused_address(error)`.
+    """
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} resolves to {address}, which is not a public address")
+        self.host = host
+        self.address = address
+
+
+def refused_address(error: AddressNotAllowed) -> ProviderError:
+    """Explain a refused address to the inbox's owner, without the address it resolved to
+    (an internal name's address is not for everyone who can type the name)."""
+    return ProviderError(
+        f"{error.host} is on a private or local network, which this CRM connects to only when "
+        "an admin has allowed it. Use the server's public name, or ask an admin to allow it.",
+        stage="blocked",
+        permanent=True,
+    )
+
+
 class SharedMailboxError(ProviderError):
     """The account is an Office 365 shared mailbox, which cannot be connected (BOX-3).
 
@@ -97,6 +122,9 @@ class ConnectionSettings:
     smtp_password: str | None = field(default=None, repr=False)
     trust_any_certificate: bool = False
     timeout: float = 30.0
+    # Which addresses the servers may resolve to: a providers.network.NetworkPolicy (not
+    # imported here, which network.py imports), or None for no check.
+    network: object | None = None
 
     def __post_init__(self) -> None:
         for name in ("imap_security", "smtp_security"):

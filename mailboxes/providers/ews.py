@@ -14,6 +14,10 @@ exchangelib keeps process-wide state, and this module keeps each inbox's setting
   `trust_any_certificate` (a context variable: other threads and other inboxes keep
   verifying). requests keys its connection pools on the verification mode, so a
   connection opened without verification is never reused for a verifying request.
+- Addresses: the same adapter class opens its connections through providers/network.py,
+  which refuses addresses the inbox's `network` policy does not allow (loopback, the LAN,
+  cloud metadata), for the EWS URL and every URL Autodiscover tries alike; the policy is in
+  force inside this provider's calls only (the same context variable pattern).
 - Timeouts: `Protocol.TIMEOUT` is a class attribute; it is set on the inbox's own protocol.
 - Protocols: exchangelib caches one Protocol (sessions, detected version) per EWS URL and
   credentials for the life of the process; `close()` closes it and drops it from the cache.
@@ -65,6 +69,7 @@ from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from exchangelib.util import MNS, xml_text_to_value
 
 from mailboxes.providers.base import (
+    AddressNotAllowed,
     ChangePage,
     FetchedHeader,
     FetchedMessage,
@@ -76,6 +81,7 @@ from mailboxes.providers.base import (
     SendResult,
     exception_chain,
     first_of,
+    refused_address,
 )
 from mailboxes.providers.ews_urls import ews_url_from_webmail
 from mailboxes.providers.headers import (
@@ -85,6 +91,11 @@ from mailboxes.providers.headers import (
     normalize_message_id,
     parse_addresses,
     split_header_fields,
+)
+from mailboxes.providers.network import (
+    GuardedPools,
+    NetworkPolicy,
+    guarded_http,
 )
 
 # Cursors carry the SyncFolderItems state; the prefix leaves room for another format later.
@@ -168,6 +179,8 @@ class EwsSettings:
     auth_type: str = ""
     trust_any_certificate: bool = False
     timeout: float = 30.0
+    # Which addresses the EWS and Autodiscover hosts may resolve to; None: no check.
+    network: NetworkPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.auth_type not in AUTH_TYPES:
@@ -337,7 +350,8 @@ class EwsProvider(MailProvider):
         """Run exchangelib calls with this inbox's certificate policy; map their errors."""
         token = _trust_any_certificate.set(self.settings.trust_any_certificate)
         try:
-            yield
+            with guarded_http(self.settings.network):
+                yield
         except (EWSError, requests.RequestException, OSError) as exc:
             raise ews_error(exc, action, self.ews_url, sending=sending) from exc
         finally:
@@ -476,7 +490,7 @@ def install_scoped_certificate_checks() -> None:
     if issubclass(current, ScopedCertificateChecks):
         return
     BaseProtocol.HTTP_ADAPTER_CLS = type(
-        f"Scoped{current.__name__}", (ScopedCertificateChecks, current), {}
+        f"Scoped{current.__name__}", (ScopedCertificateChecks, GuardedPools, current), {}
     )
 
 
@@ -589,6 +603,8 @@ def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError 
         if sending
         else ""
     )
+    if refused := first_of(chain, AddressNotAllowed):
+        return refused_address(refused)
     if first_of(chain, socket.gaierror):
         return ProviderError(
             f"Could not resolve {host}: check the server name in the EWS URL.", stage="dns"

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import aiosmtplib
-from imapclient import IMAPClient
+from imapclient import IMAPClient, imap4, tls
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.exceptions import (
     CapabilityError,
@@ -30,6 +30,7 @@ from imapclient.response_parser import parse_fetch_response
 from imapclient.util import to_unicode
 
 from mailboxes.providers.base import (
+    AddressNotAllowed,
     ChangePage,
     ConnectionSettings,
     FetchedHeader,
@@ -44,6 +45,7 @@ from mailboxes.providers.base import (
     Stage,
     exception_chain,
     first_of,
+    refused_address,
 )
 from mailboxes.providers.headers import (
     MAX_PARSED_ADDRESS_FIELD,
@@ -55,6 +57,7 @@ from mailboxes.providers.headers import (
     parse_date,
     split_header_fields,
 )
+from mailboxes.providers.network import NetworkPolicy, open_connection
 
 T = TypeVar("T")
 
@@ -295,12 +298,13 @@ class ImapSmtpProvider(MailProvider):
         s = self.settings
         context = ssl_context(s)
         try:
-            client = IMAPClient(
+            client = GuardedIMAPClient(
                 s.imap_host,
                 port=s.imap_port,
                 ssl=s.imap_security == "ssl",
                 ssl_context=context,
                 timeout=s.timeout,
+                network=s.network,
             )
         except (OSError, IMAPClientError) as exc:
             raise connection_error(exc, "IMAP", s.imap_host, s.imap_port, s.timeout) from exc
@@ -398,11 +402,17 @@ class ImapSmtpProvider(MailProvider):
     async def _smtp_connect(self) -> aiosmtplib.SMTP:
         s = self.settings
         host, port = s.smtp_host, s.smtp_port
+        try:
+            # The socket is ours, opened to an address the network policy allowed; TLS still
+            # checks the certificate against the host name.
+            sock = open_connection(host, port, s.timeout, s.network)
+        except OSError as exc:
+            raise smtp_connection_error(exc, s) from exc
         # STARTTLS is done by hand below so a server that does not offer it gets a clear
         # message instead of a silent plain-text session.
         smtp = aiosmtplib.SMTP(
             hostname=host,
-            port=port,
+            sock=sock,
             use_tls=s.smtp_security == "ssl",
             start_tls=False,
             tls_context=ssl_context(s),
@@ -505,6 +515,44 @@ class ImapSmtpProvider(MailProvider):
 # -- connection and error helpers ----------------------------------------------------------
 
 
+class GuardedIMAPClient(IMAPClient):
+    """IMAPClient whose socket comes from `open_connection`, so the network policy is checked
+    on the address actually connected to (imaplib would resolve the name again itself)."""
+
+    def __init__(self, *args, network: NetworkPolicy | None = None, **kwargs) -> None:
+        self._network = network  # read by _create_IMAP4, which IMAPClient.__init__ calls
+        super().__init__(*args, **kwargs)
+
+    def _create_IMAP4(self):
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _GuardedIMAP4TLS(self.host, self.port, self.ssl_context, timeout, self._network)
+        return _GuardedIMAP4(self.host, self.port, timeout, self._network)
+
+
+class _GuardedIMAP4(imap4.IMAP4WithTimeout):
+    def __init__(self, host, port, timeout, network) -> None:
+        self._network = network
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout=None):
+        return open_connection(
+            self.host, self.port, timeout if timeout is not None else self._timeout, self._network
+        )
+
+
+class _GuardedIMAP4TLS(tls.IMAP4_TLS):
+    def __init__(self, host, port, ssl_context, timeout, network) -> None:
+        self._network = network
+        super().__init__(host, port, ssl_context, timeout)
+
+    def _create_socket(self, timeout=None):
+        sock = open_connection(
+            self.host, self.port, timeout if timeout is not None else self._timeout, self._network
+        )
+        return tls.wrap_socket(sock, self.ssl_context, self.host)
+
+
 def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
     """Build a verifying TLS context, or one that trusts any certificate when asked to."""
     context = ssl.create_default_context()
@@ -542,6 +590,8 @@ def connection_error(
     chain = exception_chain(exc)
 
     where = f"{host} port {port}"
+    if refused := first_of(chain, AddressNotAllowed):
+        return refused_address(refused)
     if first_of(chain, socket.gaierror):
         return ProviderError(f"Could not resolve {host}: check the server name.", stage="dns")
     if cert_error := first_of(chain, ssl.SSLCertVerificationError):

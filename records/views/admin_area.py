@@ -2,10 +2,16 @@
 
 from functools import wraps
 
+from axes.models import AccessAttempt
+from axes.utils import reset as reset_login_failures
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..forms import CustomObjectTypeForm, PropertyDefinitionForm, TeamForm, UserForm
@@ -28,10 +34,35 @@ def settings_home(request):
     return redirect("records:settings-users")
 
 
+def locked_usernames() -> set[str]:
+    """Usernames whose failed sign-ins within the cool-off reached the limit (django-axes)."""
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    failures = (
+        AccessAttempt.objects.filter(attempt_time__gte=since)
+        .values("username")
+        .annotate(failures=Sum("failures_since_start"))
+    )
+    return {row["username"] for row in failures if row["failures"] >= settings.AXES_FAILURE_LIMIT}
+
+
 @admin_required
 def user_list(request):
-    users = User.objects.select_related("team").order_by("username")
+    users = list(User.objects.select_related("team").order_by("username"))
+    locked = locked_usernames()
+    for user in users:
+        user.sign_in_locked = user.username in locked
     return render(request, "records/settings/users.html", {"users": users})
+
+
+@admin_required
+@require_POST
+def user_unlock(request, pk):
+    """Forget a user's failed sign-ins, which lifts a lockout of their username (and of an
+    address whose failures were all theirs)."""
+    user = get_object_or_404(User, pk=pk)
+    reset_login_failures(username=user.username)
+    messages.success(request, _("%(username)s can sign in again.") % {"username": user.username})
+    return redirect("records:settings-users")
 
 
 @admin_required

@@ -45,3 +45,23 @@ def test_logging_in_returns_to_the_page_first_asked_for(page, owner, contact):
 
     expect(page).to_have_url(re.compile(rf"/records/contacts/{contact.pk}/$"))
     expect(page.get_by_role("heading", name="Olivia Owned", level=1)).to_be_visible()
+
+
+def test_too_many_wrong_passwords_lock_sign_in_and_the_page_says_so(page, owner, settings):
+    page.goto("/login/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.get_by_label("Username").fill("owner")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Too many failed sign-ins for this username or from this address, so signing in is "
+        "locked for 15 minutes."
+    )
+    expect(page).to_have_url(re.compile(r"/login/"))
+    expect(page.get_by_label("Username")).to_have_value("owner")

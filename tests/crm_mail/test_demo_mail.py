@@ -7,6 +7,7 @@ from mailboxes.connecting.connections import provider_for
 from mailboxes.models import Mailbox
 from mailboxes.providers.base import OutgoingMessage
 from records.demo import load_demo
+from records.models import User
 from tests.integration.servers import free_port
 
 
@@ -32,8 +33,19 @@ def test_demo_inbox_sends_to_the_catcher_and_the_page_shows_it(client, db, setti
     finally:
         controller.stop()
     (caught,) = list(tmp_path.glob("*.eml"))
-    client.force_login(box.owner)
+    # Every user's mail lands in the one catcher: only admins read it.
+    client.force_login(User.objects.get(username="admin"))
     listing = client.get("/dev/mail/").content.decode()
     assert "Demo hello" in listing
     assert "Hi!" in client.get(f"/dev/mail/{caught.name}").content.decode()
     assert client.get("/dev/mail/..%2Fsecrets").status_code == 404
+
+
+def test_the_mail_catcher_is_for_admins_only(client, owner, settings, tmp_path):
+    settings.CRM_MAIL_CATCHER_DIR = tmp_path
+    (tmp_path / "1.eml").write_bytes(b"From: sam@crm-demo.example\r\nSubject: Private\r\n\r\nx")
+
+    assert client.get("/dev/mail/").status_code == 302  # to the login page
+    client.force_login(owner)
+    assert client.get("/dev/mail/").status_code == 403
+    assert client.get("/dev/mail/1.eml").status_code == 403

@@ -8,7 +8,12 @@ touching the internet. Built on dnspython's own message and rrset classes.
         server.add("acme.test", "MX", "10 aspmx.l.google.com.")
         server.fail("broken.test")   # SERVFAIL
         server.drop("slow.test")     # never answers: the resolver times out
+        server.rebind("imap.acme.test", "A", "127.0.0.1", "127.0.0.2")  # 1st answer, then 2nd
         resolver = server.resolver()
+
+`serve_system_lookups(monkeypatch, server)` answers `socket.getaddrinfo` (what imaplib,
+asyncio and urllib3 resolve with) from the fake for names under .test, so code that connects
+by name reaches the addresses the test gave them.
 
 A name with no records at all gets NXDOMAIN; a name with records of other types gets an
 empty NOERROR answer. Every query is logged in `queries` as (name, type) text pairs.
@@ -37,6 +42,7 @@ class FakeDnsServer:
         self._records: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]] = {}
         self._servfail: set[dns.name.Name] = set()
         self._silent: set[dns.name.Name] = set()
+        self._later: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], list[str]] = {}
         self._lock = threading.Lock()
         self.queries: list[tuple[str, str]] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -54,6 +60,14 @@ class FakeDnsServer:
         key = (_name(name), dns.rdatatype.from_text(rdtype))
         with self._lock:
             self._records.setdefault(key, []).extend(rdatas)
+
+    def rebind(self, name: str, rdtype: str, first: str, then: str) -> None:
+        """Answer the first query for `name` with `first` and every later one with `then`,
+        as a DNS-rebinding attacker's server does."""
+        key = (_name(name), dns.rdatatype.from_text(rdtype))
+        with self._lock:
+            self._records[key] = [first]
+            self._later[key] = [then]
 
     def fail(self, name: str) -> None:
         """Answer every query for `name` with SERVFAIL."""
@@ -133,6 +147,8 @@ class FakeDnsServer:
                         name, 300, dns.rdataclass.IN, rdtype, self._records[name, rdtype]
                     )
                 )
+                if (name, rdtype) in self._later:
+                    self._records[name, rdtype] = self._later.pop((name, rdtype))
             elif not any(owner == name for owner, _ in self._records):
                 response.set_rcode(dns.rcode.NXDOMAIN)
         return response
@@ -141,3 +157,40 @@ class FakeDnsServer:
 def _name(text: str) -> dns.name.Name:
     # Names compare case-insensitively in dnspython; make them absolute like the queries.
     return dns.name.from_text(text.rstrip(".") + ".")
+
+
+def serve_system_lookups(monkeypatch, server: FakeDnsServer, ports: dict[str, int] | None = None):
+    """Answer `socket.getaddrinfo` for names under .test from `server` (A and AAAA records).
+
+    A name without records fails like an unknown host; other names go to the system. `ports`
+    maps names to the port their addresses are given with, whatever port was asked for (a
+    client that always uses 443, like Autodiscover, then reaches a test server's port).
+    """
+    original = socket.getaddrinfo
+    resolver = server.resolver()
+    remap = {name.lower(): port for name, port in (ports or {}).items()}
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        name = name.lower().rstrip(".")
+        if not name.endswith(".test"):
+            return original(host, port, family, type, proto, flags)
+        port = remap.get(name, port)
+        found = []
+        for rdtype, af in (("A", socket.AF_INET), ("AAAA", socket.AF_INET6)):
+            if family not in (0, af):
+                continue
+            try:
+                answer = resolver.resolve(name + ".", rdtype, search=False)
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+                continue
+            for record in answer:
+                sockaddr = (record.address, int(port or 0)) + (
+                    (0, 0) if af == socket.AF_INET6 else ()
+                )
+                found.append((af, type or socket.SOCK_STREAM, proto or 6, "", sockaddr))
+        if not found:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return found
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

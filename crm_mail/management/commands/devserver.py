@@ -58,7 +58,8 @@ class Command(BaseCommand):
             catcher_dir = settings.CRM_MAIL_CATCHER_DIR
             start_catcher(catcher_dir, port=settings.CRM_MAIL_CATCHER_PORT)
             self.stdout.write(
-                f"  Mail from the demo inboxes is caught at http://{host}:{port}/dev/mail/\n"
+                f"  Mail from the demo inboxes is caught at http://{host}:{port}/dev/mail/ "
+                "(admins only)\n"
             )
         try:
             call_command("runserver", addrport)

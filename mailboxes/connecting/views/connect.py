@@ -1,27 +1,37 @@
 """The "Connect personal email" flow: address, recommended provider, disclosure, credentials.
 
 Every connection is verified against the real servers before anything is saved; a failure
-says what failed in words a user can act on and keeps what they typed.
+says what failed in words a user can act on and keeps what they typed. The servers are ones
+the user named, so a test runs with a short timeout, a few times a minute per user at most
+(limits.py), only to addresses the network policy allows (connections.network_policy), and
+says the same thing whether a port is closed or answered by something else.
 """
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mailboxes.connecting import autodetect
-from mailboxes.connecting.connections import build_provider
+from mailboxes.connecting.connections import build_provider, network_policy
 from mailboxes.connecting.disclosures import DISCLOSURES
 from mailboxes.connecting.forms import AddressForm, ExchangeConnectForm, ImapConnectForm
+from mailboxes.connecting.limits import (
+    CONNECTION_TEST_TIMEOUT,
+    CONNECTION_TESTS_PER_MINUTE,
+    take_connection_test,
+)
 from mailboxes.connecting.services import (
     MailboxRuleError,
     check_address_free,
     mailbox_connect_personal,
 )
-from mailboxes.connecting.views.common import connected, provider_error_text
+from mailboxes.connecting.views.common import connected, connection_test_error_text
 from mailboxes.constants import Provider
 from mailboxes.models import DomainServerSettings
 from mailboxes.providers import autodiscover_candidates, ews_url_from_webmail
@@ -49,6 +59,13 @@ def _check_address(user, email: str) -> None:
     refused = autodetect.recommend_provider(email).refused
     if refused:  # Amazon SES / WorkMail, whichever form the user came through
         raise MailboxRuleError(refused)
+
+
+def _too_many_tests() -> str:
+    return _(
+        "You have tested %(limit)s connections in the last minute, the most allowed. Wait a "
+        "minute, then try again."
+    ) % {"limit": CONNECTION_TESTS_PER_MINUTE}
 
 
 def _choice(provider: str, email: str, recommended: bool) -> dict:
@@ -127,7 +144,11 @@ def connect_imap(request):
             try:
                 # Before verifying: no point signing in to an address someone else holds.
                 _check_address(request.user, email)
-                with build_provider(Provider.IMAP, config, secret, email) as provider:
+                if not take_connection_test(request.user):
+                    raise MailboxRuleError(_too_many_tests())
+                with build_provider(
+                    Provider.IMAP, config, secret, email, timeout=CONNECTION_TEST_TIMEOUT
+                ) as provider:
                     provider.verify()
                 mailbox = mailbox_connect_personal(
                     request.user,
@@ -137,7 +158,7 @@ def connect_imap(request):
                     config=config,
                 )
             except ProviderError as exc:
-                error = provider_error_text(exc)
+                error = connection_test_error_text(exc, Provider.IMAP, config)
             except MailboxRuleError as exc:
                 error = str(exc)
             if error is None:
@@ -147,11 +168,14 @@ def connect_imap(request):
         guess = None
     else:
         email = request.GET.get("email", "").strip().lower()
-        guess = (
-            autodetect.detect_servers(email, domain_settings=_domain_settings(email))
-            if email
-            else None
-        )
+        guess = None
+        if email and take_connection_test(request.user):
+            # Detection probes hosts under the address's domain: a connection test too.
+            guess = autodetect.detect_servers(
+                email, domain_settings=_domain_settings(email), network=network_policy()
+            )
+        elif email:
+            messages.warning(request, _too_many_tests())
         initial = {"email": email}
         if guess and guess.imap_host:
             initial.update(
@@ -193,8 +217,14 @@ def connect_exchange(request):
                 config = {"username": data["username"], "ews_url": ews_url}
                 try:
                     _check_address(request.user, data["email"])
+                    if not take_connection_test(request.user):
+                        raise MailboxRuleError(_too_many_tests())
                     with build_provider(
-                        Provider.EXCHANGE, config, secret, data["email"]
+                        Provider.EXCHANGE,
+                        config,
+                        secret,
+                        data["email"],
+                        timeout=CONNECTION_TEST_TIMEOUT,
                     ) as provider:
                         provider.verify()
                         # Store what Autodiscover found, so later tasks skip it.
@@ -207,7 +237,7 @@ def connect_exchange(request):
                         config=config,
                     )
                 except ProviderError as exc:
-                    form.add_error(None, provider_error_text(exc))
+                    form.add_error(None, connection_test_error_text(exc, Provider.EXCHANGE, config))
                     if not ews_url:
                         candidates = autodiscover_candidates(data["email"])
                 except MailboxRuleError as exc:

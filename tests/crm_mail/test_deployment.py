@@ -1,0 +1,89 @@
+"""The production stack: TLS ends at Caddy, and only the web service behind it trusts the
+proxy's headers.
+
+docker-compose.yml is read as YAML (merge keys resolved, as Compose reads them); when the
+docker-compose tool is installed, `docker-compose config` checks the whole file too.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.crm_mail.test_health_and_settings import _manage
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = {
+    "DJANGO_SECRET_KEY": "x",
+    "DJANGO_ALLOWED_HOSTS": "x",
+    "CRM_ENCRYPTION_KEYS": "x",
+    "CRM_BASE_URL": "https://x",
+}
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": "x" * 50,
+    "DJANGO_ALLOWED_HOSTS": "crm.example.com",
+    "CRM_ENCRYPTION_KEYS": "kK8tqZQKZcJ5m8yq5m3r1YwzV7y9bS2jv2lQeTgL0aA=",
+}
+PRINT_PROXY_HEADER = (
+    "from django.conf import settings; print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
+)
+
+
+def services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_only_caddy_is_published_and_web_is_reached_through_it():
+    stack = services()
+    published = {name for name, service in stack.items() if service.get("ports")}
+    assert published == {"caddy"}
+    assert {"80:80", "443:443"} <= set(stack["caddy"]["ports"])
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in stack["caddy"]["volumes"]
+    caddyfile = (ROOT / "Caddyfile").read_text()
+    assert "{$CRM_BASE_URL}" in caddyfile
+    assert "reverse_proxy web:8000" in caddyfile
+
+
+def test_only_the_web_service_trusts_the_proxy_headers():
+    stack = services()
+    trusting = {
+        name
+        for name, service in stack.items()
+        if str(service.get("environment", {}).get("DJANGO_BEHIND_PROXY", "")).lower() == "true"
+    }
+    assert trusting == {"web"}
+    # The rest of web's environment is the shared one, not replaced by the override.
+    assert stack["web"]["environment"]["DJANGO_ENV"] == "production"
+    assert "CRM_ENCRYPTION_KEYS" in stack["web"]["environment"]
+
+
+def test_docker_compose_config_passes_with_the_required_variables():
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("docker-compose is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in REQUIRED}
+    result = subprocess.run(
+        [tool, "config", "--quiet"],
+        cwd=ROOT,
+        env={**env, **REQUIRED},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_does_not_trust_x_forwarded_proto_by_default():
+    result = _manage("shell", "-c", PRINT_PROXY_HEADER, **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "None"
+
+
+def test_production_behind_the_proxy_trusts_x_forwarded_proto():
+    result = _manage("shell", "-c", PRINT_PROXY_HEADER, DJANGO_BEHIND_PROXY="true", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https')"
