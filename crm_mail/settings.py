@@ -122,6 +122,7 @@ AXES_CLIENT_IP_CALLABLE = "crm_mail.login.client_ip"
 AXES_LOCKOUT_CALLABLE = "crm_mail.login.locked_out"
 # Failures are kept (that is the lockout); successful sign-ins are not logged by axes.
 AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
