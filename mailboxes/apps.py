@@ -14,6 +14,7 @@ class MailboxesConfig(AppConfig):
         from mailboxes.bounces import panel
         from mailboxes.constants import EMAIL_ACTIVITY
         from mailboxes.timeline import activity
+        from mailboxes.tracking import revocation  # noqa: F401 - connects its receiver
         from records import extensions, timeline
         from records.constants import RecordKind
 
