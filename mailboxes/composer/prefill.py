@@ -8,10 +8,10 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
-from mailboxes.mime import sanitize
+from mailboxes.mime import images, sanitize
 from mailboxes.models import EmailMessage, Signature
 from mailboxes.sync.bodies import fill_body
-from mailboxes.tracking.links import QUOTE_CLASS
+from mailboxes.tracking.links import QUOTE_CLASS, is_tracking_url
 from records.models import Company, Contact, Record
 
 TOKEN = re.compile(r"\{\{\s*(contact|company|sender)\.(\w+)\s*\}\}")
@@ -118,13 +118,18 @@ _FORWARD_OPEN = f'<blockquote class="{QUOTE_CLASS}" style="margin:0">'
 
 
 def quote_html(message: EmailMessage, *, quote: bool) -> str:
-    """The message quoted (a reply) or forwarded, in the marked block, as the composer shows it,
-    sanitized again."""
+    """The message quoted (a reply) or forwarded, in the marked block, as the composer shows it.
+
+    Sanitized again, and its remote images blocked (mime/images.py): opening Reply or Forward
+    loads nothing from the sender's servers. The composer gives them back their URLs when the
+    email is sent (`unblock_images`); the CRM's own tracking pixels are dropped.
+    """
     if not message.body_parsed:
         fill_body(message)
     when = timezone.localtime(message.sent_at or message.created_at).strftime("%a, %d %b %Y %H:%M")
     sender = escape(message.from_name or message.from_addr)
     body = sanitize.sanitize_html(message.html_body or linebreaks(escape(message.text_body)))
+    body = images.rewrite_images(body, block_remote=True, drop=is_tracking_url)
     if quote:
         header = _("On %(when)s, %(sender)s wrote:") % {"when": when, "sender": sender}
         return f"<div>{header}</div>{_QUOTE_OPEN}{body}</blockquote>"
@@ -139,3 +144,7 @@ def quote_html(message: EmailMessage, *, quote: bool) -> str:
     )
     return f"{_FORWARD_OPEN}<div>{header}</div><br>{body}</blockquote>"
 
+
+def unblock_images(html: str) -> str:
+    """What the rep sends: the quote's blocked images with their URLs back (see quote_html)."""
+    return images.unblock(html)
