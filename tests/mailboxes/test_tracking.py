@@ -77,7 +77,8 @@ def redis_buffer(redis_url):
             yield stream
         finally:
             events.push_buffered()  # nothing left waiting for another test's stream
-            buffer.redis_client().delete(stream, revocation.deleted_key())
+            client = buffer.redis_client()
+            client.delete(*client.keys(f"{stream}*"))  # the stream and the keys named after it
 
 
 def make_message(records=(), *, sent_at=None, owner=None, subject="Proposal"):
