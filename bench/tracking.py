@@ -16,7 +16,9 @@ slices' p99 (the worst is printed too).
 Context: p99 of both, and the flush that writes the buffered hits to the database afterwards:
 every hit wrk got an answer for must be there once gunicorn has stopped (its workers push what
 they hold on the way out), or the benchmark fails. BENCH_TRACKING_BUFFER=direct measures the
-unbuffered mode for comparison."""
+unbuffered mode for comparison. Before the runs, the click endpoint must answer 410 (not a
+redirect) to a link of an email deleted from the CRM; that deleted email stays in the set the
+workers check during the runs."""
 
 import os
 import re
@@ -39,6 +41,7 @@ from django.utils import timezone
 
 from mailboxes.constants import Direction
 from mailboxes.models import (
+    DeletedTrackedEmail,
     EmailMessage,
     EmailThread,
     TrackedLink,
@@ -46,7 +49,7 @@ from mailboxes.models import (
     TrackingEvent,
     TrackingRollup,
 )
-from mailboxes.tracking import buffer, events, tokens
+from mailboxes.tracking import buffer, events, revocation, tokens
 from mailboxes.tracking import links as tracked_links
 
 from .common import bench_line, ensure_dataset
@@ -269,8 +272,22 @@ def _wrk(base: str, paths: list[str], workdir: Path, duration: str) -> dict:
     }
 
 
-def _check_answers(base: str, project: list[str], kind: str) -> bool:
-    """The project's endpoint answers as the reference does, and refuses a forged token."""
+def _deleted_email_path() -> tuple[int, str]:
+    """A click link of an email deleted from the CRM (an id past the bench's, marked deleted as
+    the timeline's Delete marks one): it must answer 410, never redirect."""
+    gone = (_bench_messages().order_by("-pk").values_list("pk", flat=True).first() or 0) + 10**6
+    revocation.mark_deleted([gone])  # autocommit: in Redis at once
+    return gone, f"/t/c/{tokens.click_token(gone, 1, _link_url(0, 0))}"
+
+
+def _forget_deleted_email(gone: int) -> None:
+    DeletedTrackedEmail.objects.filter(pk=gone).delete()
+    revocation.rebuild()
+
+
+def _check_answers(base: str, project: list[str], kind: str, gone_path: str = "") -> bool:
+    """The project's endpoint answers as the reference does, refuses a forged token and, for
+    clicks, a deleted email's link."""
     ok = True
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -295,6 +312,10 @@ def _check_answers(base: str, project: list[str], kind: str) -> bool:
         ok = status == 302 and headers["Location"].startswith("https://www.example.com/")
         forged_status, _, _ = get(project[0][:-2] + ("AA" if project[0][-2:] != "AA" else "BB"))
         ok = ok and forged_status == 404
+        gone_status, gone_headers, _ = get(gone_path)
+        if gone_status != 410 or "Location" in gone_headers:
+            print(f"FAIL a deleted email's link answered {gone_status}, not 410")
+            ok = False
     if not ok:
         print(f"FAIL the {kind} endpoint does not answer as it should ({status}, {forged_status})")
     return ok
@@ -331,12 +352,13 @@ def _run(kind: str) -> bool:
             f"{SLICES} slices of -d{SLICE} each, interleaved with the bare view's"
         )
         bare, ours = [], []
+        gone, gone_path = _deleted_email_path() if kind == "click" else (None, "")
         with (
             tempfile.TemporaryDirectory(prefix="bench-tracking-") as tmp,
             _gunicorn(Path(tmp)) as base,
         ):
             workdir = Path(tmp)
-            ok = _check_answers(base, project, kind)
+            ok = _check_answers(base, project, kind, gone_path)
             _wrk(base, ref, workdir, WARMUP)
             _wrk(base, project, workdir, WARMUP)
             # Let the workers push what they hold, then start the measured runs from nothing.
@@ -351,6 +373,8 @@ def _run(kind: str) -> bool:
                     else:
                         ours.append(_wrk(base, project, workdir, SLICE))
         # gunicorn has stopped: its workers pushed what they held on the way out.
+        if gone is not None:
+            _forget_deleted_email(gone)
 
         ref_value, ref_p99 = _aggregate("bare view", bare)
         value, p99 = _aggregate(f"{kind} endpoint", ours)

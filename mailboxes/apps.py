@@ -16,6 +16,7 @@ class MailboxesConfig(AppConfig):
         from mailboxes.connecting.connections import check_server_allowlist
         from mailboxes.constants import EMAIL_ACTIVITY
         from mailboxes.timeline import activity
+        from mailboxes.tracking import revocation  # noqa: F401 - connects its receiver
         from records import extensions, timeline
         from records.constants import RecordKind
 

@@ -239,6 +239,7 @@ def email_submit(draft: Draft) -> EmailMessage:
                     records=records,
                     thread=thread,
                     reply_to=draft.reply_to,
+                    quoted=draft.reply_to or draft.forward_of,
                     privacy_context=privacy_context(draft, choice),
                     source=Source(SendSource.ONE_TO_ONE, template_id=draft.template_id),
                     sender=draft.sender,

@@ -6,10 +6,13 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
+from django.utils.translation import gettext as _
 
 from mailboxes.composer import library
+from mailboxes.mime import images, sanitize
 from mailboxes.models import EmailMessage, Signature
 from mailboxes.sync.bodies import fill_body
+from mailboxes.tracking.links import QUOTE_CLASS, is_tracking_url
 from records.models import Company, Contact, Record
 
 TOKEN = re.compile(r"\{\{\s*(contact|company|sender)\.(\w+)\s*\}\}")
@@ -102,25 +105,50 @@ def send_time(choice: str, custom: datetime | None, now: datetime | None = None)
 
 
 def forward_body(parent: EmailMessage) -> str:
-    return "<br><br>---------- Forwarded message ----------<br>" + quote_html(parent, quote=False)
+    return "<br><br>" + quote_html(parent, quote=False)
 
 
 def reply_body(parent: EmailMessage) -> str:
     return "<br><br>" + quote_html(parent, quote=True)
 
 
+# The quote's block: its class tells tracking not to track a link inside it (tracking/links.py,
+# which also leaves alone any link of the quoted email wherever the rep moves it).
+_QUOTE_OPEN = (
+    f'<blockquote class="{QUOTE_CLASS}" '
+    'style="margin:0 0 0 .8ex;border-left:1px solid #ccc;padding-left:1ex">'
+)
+_FORWARD_OPEN = f'<blockquote class="{QUOTE_CLASS}" style="margin:0">'
+
+
 def quote_html(message: EmailMessage, *, quote: bool) -> str:
+    """The message quoted (a reply) or forwarded, in the marked block, as the composer shows it.
+
+    Sanitized again, and its remote images blocked (mime/images.py): opening Reply or Forward
+    loads nothing from the sender's servers. The composer gives them back their URLs when the
+    email is sent (`unblock_images`); the CRM's own tracking pixels are dropped.
+    """
     if not message.body_parsed:
         fill_body(message)
     when = timezone.localtime(message.sent_at or message.created_at).strftime("%a, %d %b %Y %H:%M")
     sender = escape(message.from_name or message.from_addr)
-    header = (
-        f"On {when}, {sender} wrote:"
-        if quote
-        else f"From: {sender}<br>Date: {when}<br>Subject: {escape(message.subject)}<br>"
-        f"To: {escape(', '.join(message.to_addrs))}"
-    )
-    body = message.html_body or linebreaks(escape(message.text_body))
+    body = sanitize.sanitize_html(message.html_body or linebreaks(escape(message.text_body)))
+    body = images.rewrite_images(body, block_remote=True, drop=is_tracking_url)
     if quote:
-        return f"<div>{header}</div><blockquote>{body}</blockquote>"
-    return f"<div>{header}</div><br>{body}"
+        header = _("On %(when)s, %(sender)s wrote:") % {"when": when, "sender": sender}
+        return f"<div>{header}</div>{_QUOTE_OPEN}{body}</blockquote>"
+    header = "<br>".join(
+        [
+            _("---------- Forwarded message ----------"),
+            _("From: %(sender)s") % {"sender": sender},
+            _("Date: %(when)s") % {"when": when},
+            _("Subject: %(subject)s") % {"subject": escape(message.subject)},
+            _("To: %(to)s") % {"to": escape(", ".join(message.to_addrs))},
+        ]
+    )
+    return f"{_FORWARD_OPEN}<div>{header}</div><br>{body}</blockquote>"
+
+
+def unblock_images(html: str) -> str:
+    """What the rep sends: the quote's blocked images with their URLs back (see quote_html)."""
+    return images.unblock(html)

@@ -492,6 +492,43 @@ def _parse_message(raw: bytes) -> ParsedMessage:
     )
 
 
+# Inline images a message body may show through cid: URLs: the raster types the sanitizer
+# allows as data: URLs (never SVG), and at most this many bytes of them for one message.
+INLINE_IMAGE_TYPES = frozenset(
+    {"image/png", "image/gif", "image/jpeg", "image/jpg", "image/webp", "image/bmp"}
+)
+INLINE_IMAGES_MAX_BYTES = 10 * 1024 * 1024
+
+
+def inline_images(raw: bytes) -> dict[str, tuple[str, bytes]]:
+    """The message's images that have a Content-ID: {content id: (content type, bytes)}.
+
+    What its HTML's `cid:` URLs name (the id without angle brackets, as those URLs write it).
+    Raster types only, INLINE_IMAGES_MAX_BYTES in all (the first ones win). Never raises.
+    """
+    found: dict[str, tuple[str, bytes]] = {}
+    try:
+        raw = normalize_newlines(bytes(raw or b""))
+        if not raw or not _looks_like_rfc5322(raw):
+            return found
+        _, _, header_block, body = _split_header(raw)
+        msg = email.message_from_bytes(header_block + b"\n\n" + body, policy=compat32)
+        total = 0
+        for part in _walk(msg, []):
+            ctype, _ = split_content_type(raw_header(part, "content-type") or None)
+            cid = normalize_message_id(raw_header(part, "content-id") or None)
+            if ctype not in INLINE_IMAGE_TYPES or not cid:
+                continue
+            data, _ = payload_bytes(part)
+            if not data or total + len(data) > INLINE_IMAGES_MAX_BYTES:
+                continue
+            total += len(data)
+            found.setdefault(cid[1:-1], ("image/jpeg" if ctype == "image/jpg" else ctype, data))
+    except Exception:  # noqa: BLE001 - a picture missing is better than a page failing
+        return found
+    return found
+
+
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse a whole message: headers, text and raw HTML bodies, attachments, defects.
 

@@ -8,7 +8,9 @@ from mailboxes.models.inboxes import (
 )
 from mailboxes.models.messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
 from mailboxes.models.outbound import Outbound, OutboundAttachment, SendCounter
+from mailboxes.models.reading import TrustedImageSender
 from mailboxes.models.tracking import (
+    DeletedTrackedEmail,
     TrackedLink,
     TrackingCursor,
     TrackingEvent,
@@ -19,6 +21,7 @@ from mailboxes.models.tracking import (
 
 __all__ = [
     "BouncedAddress",
+    "DeletedTrackedEmail",
     "DomainServerSettings",
     "EmailMessage",
     "EmailTemplate",
@@ -39,4 +42,5 @@ __all__ = [
     "TrackingKind",
     "TrackingReason",
     "TrackingRollup",
+    "TrustedImageSender",
 ]

@@ -116,3 +116,18 @@ class TrackingCursor(models.Model):
 
     def __str__(self):
         return f"{self.stream} at {self.last_id}"
+
+
+class DeletedTrackedEmail(models.Model):
+    """A tracked email deleted from the CRM: its click links no longer redirect.
+
+    Written in the transaction that deletes the email (tracking/revocation.py), so it outlasts
+    the Redis set the click endpoint reads, which is rebuilt from these rows when Redis loses
+    it. Not a foreign key: the message row is gone.
+    """
+
+    message_id = models.BigIntegerField(primary_key=True)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"deleted tracked email {self.message_id}"

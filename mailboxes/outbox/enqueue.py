@@ -26,7 +26,8 @@ from mailboxes import jobs
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
 from mailboxes.mime import sanitize
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
-from mailboxes.tracking.links import instrument
+from mailboxes.sync.bodies import fill_body
+from mailboxes.tracking.links import instrument, link_urls
 from privacy.constants import SenderContext
 from privacy.links import list_unsubscribe_headers
 from privacy.services import authorize_send
@@ -82,6 +83,9 @@ class OutgoingEmail:
     records: list[Record] = field(default_factory=list)  # logged on these and the contacts
     thread: EmailThread | None = None  # None: a new thread
     reply_to: EmailMessage | None = None
+    # The email whose content this one quotes or forwards (default: `reply_to`): its links are
+    # never tracked, wherever they sit in `html` (tracking/links.py says why).
+    quoted: EmailMessage | None = None
     one_time_basis: int | None = None
     track: bool = True
     scheduled_at: datetime | None = None
@@ -136,7 +140,11 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
             activity=activity,
         )
         message.contacts.set(email.contacts)
-        tracked_html = instrument(html, message, email.source) if email.track else html
+        tracked_html = (
+            instrument(html, message, email.source, untracked=_quoted_links(email))
+            if email.track
+            else html
+        )
         unsubscribe = {}
         if email.privacy_context not in _NO_UNSUBSCRIBE and len(email.contacts) == 1:
             unsubscribe = list_unsubscribe_headers(email.contacts[0], email.privacy_context)
@@ -178,6 +186,16 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
             # A scheduled email waits for the periodic pass (send_due) that finds it due.
             jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
     return message
+
+
+def _quoted_links(email: OutgoingEmail) -> frozenset[str]:
+    """The URLs of the links of the email being quoted or forwarded, read from its stored row."""
+    quoted = email.quoted or email.reply_to
+    if quoted is None:
+        return frozenset()
+    if not quoted.body_parsed:
+        fill_body(quoted)
+    return link_urls(quoted.html_body)
 
 
 # Ticket replies and transactional email carry no unsubscribe link; sequence

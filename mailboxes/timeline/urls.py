@@ -9,6 +9,7 @@ _record = "records/<slug:type_slug>/<int:pk>/"
 urlpatterns = [
     path(_record + "email/<int:message_pk>/thread/", threads.thread, name="thread"),
     path(_record + "email/<int:message_pk>/delete/", outbound.email_delete, name="email-delete"),
+    path(_record + "email/<int:message_pk>/images/", threads.email_images, name="email-images"),
     re_path(
         r"^records/(?P<type_slug>[-\w]+)/(?P<pk>\d+)/email/(?P<message_pk>\d+)/"
         r"(?P<action>cancel|send-now|send-again|mark-sent)/$",

@@ -1,15 +1,31 @@
 """Instrument outgoing HTML: signed click links (one TrackedLink row per link) and an open
-pixel, written in the transaction that queues the email."""
+pixel, written in the transaction that queues the email.
+
+Only the links the CRM user wrote are tracked. A signed click link redirects to its URL for as
+long as its email is kept, so tracking a link someone else wrote (a stranger's email quoted in
+a reply, a forwarded message) would make this application redirect wherever that stranger
+chose. Two rules keep quoted content out, and either is enough:
+
+- The composer puts the quoted or forwarded message in a marked block, `<blockquote
+  class="crm-quote">` (QUOTE_CLASS; the sanitizer keeps `class`): no link inside it is
+  tracked.
+- The marker alone could be lost (a rep's editor may drop attributes, a rep may copy quoted
+  text above the quote), so the caller also passes the URLs of the message being quoted,
+  read from that stored message (`link_urls(parent.html_body)`), not from what the editor
+  sent: a link to any of them is left as it is wherever it sits. Pasting cannot bypass this;
+  the price is that a rep's own link to a URL that also appears in the quoted email is not
+  tracked. A marker a rep fakes only leaves their own links untracked.
+"""
 
 from __future__ import annotations
 
-import html
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.urls import reverse
 
+from mailboxes.mime.markup import attribute, value
 from mailboxes.models import (
     EmailMessage,
     TrackedLink,
@@ -17,11 +33,14 @@ from mailboxes.models import (
 )
 from mailboxes.tracking.tokens import click_token, open_token
 
-# An <a> start tag (quoted attribute values may hold ">"), or a comment to step over.
-_A_TAG = re.compile(r"<!--.*?-->|<a\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE | re.DOTALL)
-# One attribute of a start tag, its value consumed whole, so an "href=" inside another
-# attribute's quoted value is never taken for the link.
-_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+# An <a> or <blockquote> start tag or a </blockquote> (quoted attribute values may hold ">"),
+# or a comment to step over.
+_SCAN = re.compile(
+    r"<!--.*?-->|<(/?)(a|blockquote)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
+    re.IGNORECASE | re.DOTALL,
+)
+# The class of the block holding a quoted or forwarded message (composer/prefill.py).
+QUOTE_CLASS = "crm-quote"
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 # Longer targets stay as they are: a redirect that long is refused by some clients anyway.
 MAX_TRACKED_URL = 2048
@@ -46,12 +65,78 @@ def _trackable(url: str) -> bool:
     return not (url.startswith(f"{base}/preferences/") or url.startswith(f"{base}/t/"))
 
 
+def is_tracking_url(url: str) -> bool:
+    """Whether a URL is one of this CRM's open pixels or click links (an email quoting one of
+    ours carries them): never loaded when mail is read, so reading counts no open or click."""
+    return url.startswith(f"{settings.CRM_BASE_URL}/t/")
+
+
 def _href(tag: str) -> re.Match | None:
     """The href attribute of an <a> start tag, if it has a value."""
-    for attr in _ATTR.finditer(tag, 2):  # after "<a"
-        if attr.group(1).lower() == "href":
-            return attr if attr.lastindex and attr.lastindex > 1 else None
-    return None
+    return attribute(tag, "href", 2)  # after "<a"
+
+
+def _links(html_text: str):
+    """Yield (tag match, href match, URL, inside a quote block) for every <a href> of the HTML.
+
+    Blockquotes are counted from the marked one on, so a quote nested in the quote (the
+    thread's history) is inside it too. Sanitized HTML (all the callers pass) has its tags
+    balanced.
+    """
+    depth = 0  # blockquotes open since the marked one, that one included
+    for tag in _SCAN.finditer(html_text):
+        text = tag.group(0)
+        if text.startswith("<!--"):
+            continue
+        closing, name = tag.group(1), tag.group(2).lower()
+        if name == "blockquote":
+            if closing:
+                depth = max(depth - 1, 0)
+            elif depth:
+                depth += 1
+            else:
+                marker = attribute(text, "class", len("<blockquote"))
+                if marker is not None and QUOTE_CLASS in value(marker).split():
+                    depth = 1
+            continue
+        if closing:
+            continue
+        href = _href(text)
+        if href is not None:
+            yield tag, href, value(href), depth > 0
+
+
+def canonical_url(url: str) -> str:
+    """The URL as a browser would write it back: scheme and host lowercased, an empty path as
+    "/", non-ASCII characters and spaces percent-encoded. Compares a quoted link with the same
+    link after an editor or a copy and paste went over it."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        host = host.encode("idna").decode("ascii") if host else ""
+        port = parts.port
+    except (ValueError, UnicodeError):
+        return url.strip()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    netloc = host if port is None else f"{host}:{port}"
+    if "@" in parts.netloc:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    keep = "/%:@!$&'()*+,;=-._~?#[]"
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path or "/", safe=keep),
+            quote(parts.query, safe=keep),
+            quote(parts.fragment, safe=keep),
+        )
+    )
+
+
+def link_urls(html_text: str) -> frozenset[str]:
+    """The canonical URLs of every link of an HTML body (see `instrument`'s `untracked`)."""
+    return frozenset(canonical_url(url) for _, _, url, _ in _links(html_text))
 
 
 def _absolute(path: str) -> str:
@@ -66,7 +151,13 @@ def _pixel(message_id: int) -> str:
     )
 
 
-def instrument(html_text: str, message: EmailMessage, source=None) -> str:
+def instrument(
+    html_text: str,
+    message: EmailMessage,
+    source=None,
+    *,
+    untracked: frozenset[str] = frozenset(),
+) -> str:
     """Return the HTML with signed click links and a signed open pixel for `message`.
 
     `message` must be saved. Call inside the transaction that queues the email: the
@@ -74,18 +165,18 @@ def instrument(html_text: str, message: EmailMessage, source=None) -> str:
     again (an edited scheduled email) adds new link rows after the old ones, so a token in a
     version already built still resolves. `source` (outbox's Source) is kept on the rollup,
     which is what reports group by.
+
+    Links inside a `<blockquote class="crm-quote">` and links to any of the `untracked` URLs
+    (`link_urls()` of the message being quoted or forwarded) stay as they are: see the
+    module's docstring.
     """
     found: list[tuple[re.Match, re.Match, str]] = []
-    for tag in _A_TAG.finditer(html_text):
-        if tag.group(0).startswith("<!--"):
+    for tag, href, url, quoted in _links(html_text):
+        if quoted or not _trackable(url):
             continue
-        href = _href(tag.group(0))
-        if href is None:
+        if untracked and canonical_url(url) in untracked:
             continue
-        raw = next(g for g in href.groups()[1:] if g is not None)
-        url = html.unescape(raw).strip()
-        if _trackable(url):
-            found.append((tag, href, url))
+        found.append((tag, href, url))
 
     start = 0
     if found:

@@ -22,12 +22,14 @@ from django.utils.crypto import salted_hmac
 # TrackedLink row and the exact URL: change any of them and it verifies as nothing.
 #
 # The URL travels in the click token instead of being looked up: the redirect needs no
-# database read (measured: a read per click cost more than the whole bare view under wrk), and
-# a recipient's links keep working even after the email is deleted from the CRM. The price is
-# a longer link, about 4/3 of the URL's length plus 30 characters.
+# database read (measured: a read per click cost more than the whole bare view under wrk). The
+# price is a longer link, about 4/3 of the URL's length plus 30 characters.
 #
-# Tokens never expire: links in sent email must keep working. SECRET_KEY_FALLBACKS verify
-# tokens made before a key rotation.
+# Tokens never expire: links in sent email must keep working. But every click token names its
+# email, and once that email is deleted from the CRM its links stop redirecting
+# (revocation.py). Only links the CRM user wrote get tokens: quoted and forwarded content keeps
+# its links as they are (links.instrument). SECRET_KEY_FALLBACKS verify tokens made before a
+# key rotation.
 
 MAC_BYTES = 16
 _SALT = "mailboxes.tracking.token"

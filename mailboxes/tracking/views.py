@@ -2,7 +2,9 @@
 
 No login, no session, no CSRF (GET only), no database: neither view touches `request.user` or
 `request.session` (nor does any middleware: `public_view`), the token carries everything (see
-tokens.py), and the hit goes to the process's buffer. A HEAD request (link checkers, Apple
+tokens.py), and the hit goes to the process's buffer. A click asks one more thing, whether its
+email was deleted from the CRM (revocation.py: one Redis round trip); a deleted email's links
+answer 410 with a short page, never a redirect. A HEAD request (link checkers, Apple
 Mail's URL check) gets the same answer but is not recorded: no person's client opens or clicks
 with HEAD.
 """
@@ -11,10 +13,11 @@ import base64
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods
 
 from mailboxes.models import TrackingKind
-from mailboxes.tracking import events, tokens
+from mailboxes.tracking import events, revocation, tokens
 from records.middleware import public_view
 
 # The smallest transparent GIF: 1x1, one transparent colour, 43 bytes.
@@ -56,7 +59,8 @@ def open_pixel(request, token):
 @public_view
 @require_http_methods(["GET", "HEAD"])
 def click(request, token):
-    """Redirect to the URL this token was signed for; 404 for anything else.
+    """Redirect to the URL this token was signed for; 404 for anything else, 410 once its
+    email was deleted from the CRM.
 
     A tracked link never carries a query string, so one on the request means the link was
     altered (e.g. `?url=` pointing elsewhere): 404, like a tampered token.
@@ -66,6 +70,8 @@ def click(request, token):
     target = tokens.verify_click_token(token)
     if target is None:
         raise Http404
+    if revocation.is_deleted(target.message_id):
+        return link_gone()
     if request.method == "GET":
         events.record_event(
             TrackingKind.CLICK,
@@ -76,4 +82,19 @@ def click(request, token):
         )
     response = HttpResponseRedirect(target.url)
     response["Cache-Control"] = NO_STORE
+    return response
+
+
+def link_gone() -> HttpResponse:
+    """A plain page: the link is no longer available (its email was deleted from the CRM).
+
+    Rendered without the request: no user, no session, nothing of the app's layout.
+    """
+    response = HttpResponse(
+        render_to_string("mailboxes/tracking/link_gone.html"),
+        status=410,
+        content_type="text/html; charset=utf-8",
+    )
+    response["Cache-Control"] = NO_STORE
+    response["X-Robots-Tag"] = "noindex"
     return response

@@ -9,6 +9,15 @@ from mailboxes.models import Mailbox
 REP_ADDRESS = "rep@crm.example"
 # Where nothing listens: an inbox that only syncs never reaches its SMTP side.
 NO_SMTP = {"smtp_host": "127.0.0.1", "smtp_port": 1, "smtp_security": "none"}
+NO_IMAP = {"imap_host": "127.0.0.1", "imap_port": 1, "imap_security": "none"}
+
+
+def offline_mailbox(owner, *, email: str = REP_ADDRESS) -> Mailbox:
+    """`owner`'s personal IMAP inbox on servers nobody reaches: for tests that only queue
+    email from it (nothing syncs it, nothing sends)."""
+    return mailbox_connect_personal(
+        owner, provider="imap", email=email, secret={"password": "x"}, config=NO_IMAP | NO_SMTP
+    )
 
 
 def imap_mailbox(

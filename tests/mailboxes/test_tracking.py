@@ -21,7 +21,7 @@ from mailboxes.models import (
     TrackingRollup,
 )
 from mailboxes.sync import replies
-from mailboxes.tracking import buffer, events, tokens, views
+from mailboxes.tracking import buffer, events, revocation, tokens, views
 from mailboxes.tracking import links as tracked_links
 from mailboxes.tracking.classify import Hit, classify
 from records import timeline
@@ -65,16 +65,20 @@ def _settings():
 @pytest.fixture
 def redis_buffer(redis_url):
     """Hits buffered as in production: this process's buffer, pushed to a Redis stream (the
-    test's own), written to the database by `events.flush_events()`. Yields the stream."""
+    test's own), written to the database by `events.flush_events()`. Yields the stream.
+
+    The set of deleted emails beside it is built as the periodic flush task builds it."""
     stream = f"test:tracking:{uuid.uuid4().hex}"
     with override_settings(
         TRACKING_BUFFER="redis", TRACKING_REDIS_URL=redis_url, TRACKING_STREAM=stream
     ):
         try:
+            revocation.verify()
             yield stream
         finally:
             events.push_buffered()  # nothing left waiting for another test's stream
-            buffer.redis_client().delete(stream)
+            client = buffer.redis_client()
+            client.delete(*client.keys(f"{stream}*"))  # the stream and the keys named after it
 
 
 def make_message(records=(), *, sent_at=None, owner=None, subject="Proposal"):
@@ -162,6 +166,54 @@ def test_instrument_without_body_tag_appends_the_pixel_at_the_end():
     assert html.startswith("<p>Hi</p><img src=") and html.endswith(">")
 
 
+QUOTED = (
+    '<p>Hi Olivia, our <a href="https://acme.example/offer">offer</a>.</p>'
+    '<div>On Monday, Mallory wrote:</div><blockquote class="note crm-quote">'
+    '<p>Claim it <a href="https://evil.example/">here</a></p>'
+    '<blockquote><a href="https://older.example/thread">older</a></blockquote>'
+    '<a href="https://evil.example/after-nested">still quoted</a></blockquote>'
+    '<p>-- <a href="https://acme.example/">Acme</a></p>'
+)
+
+
+@pytest.mark.django_db
+def test_instrument_leaves_every_link_of_the_quote_block_alone():
+    message = make_message()
+    out = hrefs(tracked_links.instrument(QUOTED, message))
+    assert [link.url for link in TrackedLink.objects.filter(message=message)] == [
+        "https://acme.example/offer",
+        "https://acme.example/",
+    ]
+    for kept in (
+        "https://evil.example/",
+        "https://older.example/thread",
+        "https://evil.example/after-nested",
+    ):
+        assert kept in out
+    assert sum(h.startswith(f"{BASE}/t/c/") for h in out) == 2
+
+
+@pytest.mark.django_db
+def test_instrument_leaves_links_of_the_quoted_email_alone_wherever_they_sit():
+    """The editor dropped the marker and the rep moved a quoted link into their own text (as
+    a browser writes it back): still not tracked, since the server read the quoted email."""
+    parent = (
+        '<p>Claim it <a href="HTTPS://Evil.Example">here</a> or '
+        '<a href="https://b\u00fccher.example/a b">b</a></p>'
+    )
+    rep = (
+        '<p>Mine: <a href="https://acme.example/offer">offer</a>, theirs: '
+        '<a href="https://evil.example/">here</a></p><blockquote>'
+        '<a href="https://xn--bcher-kva.example/a%20b">b</a></blockquote>'
+    )
+    message = make_message()
+    out = hrefs(tracked_links.instrument(rep, message, untracked=tracked_links.link_urls(parent)))
+    assert [link.url for link in TrackedLink.objects.filter(message=message)] == [
+        "https://acme.example/offer"
+    ]
+    assert "https://evil.example/" in out and "https://xn--bcher-kva.example/a%20b" in out
+
+
 # --- the click endpoint -------------------------------------------------------------------
 
 
@@ -242,6 +294,85 @@ def test_head_requests_are_answered_but_not_recorded(client, clicked):
     assert client.head(paths[0]).status_code == 302
     assert client.head(f"/t/o/{tokens.open_token(message.pk)}.gif").status_code == 200
     assert not TrackingEvent.objects.exists()
+
+
+# --- deleted emails ------------------------------------------------------------------------
+
+
+def delete_from_timeline(client, owner, contact, message):
+    client.force_login(owner)
+    response = client.post(f"/records/contacts/{contact.pk}/email/{message.pk}/delete/")
+    assert response.status_code == 302
+    client.logout()  # the recipient who clicks is nobody the CRM knows
+
+
+def assert_gone(response):
+    assert response.status_code == 410
+    assert "Location" not in response
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_deleted_emails_links_stop_redirecting(client, owner, contact):
+    message = make_message([contact], owner=owner)
+    html = tracked_links.instrument(HTML, message)
+    paths = [path_of(h) for h in hrefs(html) if h.startswith(f"{BASE}/t/c/")]
+    assert client.get(paths[0]).status_code == 302
+    delete_from_timeline(client, owner, contact, message)
+
+    for path in paths:
+        response = client.get(path)
+        assert_gone(response)
+        assert b"This link is no longer available" in response.content
+    assert_gone(client.head(paths[0]))
+    assert not TrackingEvent.objects.exists()  # the click before went with the email
+    assert revocation.DeletedTrackedEmail.objects.filter(pk=message.pk).exists()
+
+
+@pytest.mark.integration
+def test_buffered_click_of_a_deleted_email_is_410_without_a_database_query(
+    client,
+    owner,
+    contact,
+    redis_buffer,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    message = make_message([contact], owner=owner)
+    kept = make_message([contact], owner=owner, subject="Kept")
+    link = TrackedLink.objects.create(message=message, position=0, url="https://a.example/")
+    other = TrackedLink.objects.create(message=kept, position=0, url="https://b.example/")
+    TrackingRollup.objects.create(message=message)
+    TrackingRollup.objects.create(message=kept)
+    path = f"/t/c/{tokens.click_token(message.pk, link.pk, link.url)}"
+    kept_path = f"/t/c/{tokens.click_token(kept.pk, other.pk, other.url)}"
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_from_timeline(client, owner, contact, message)
+
+    with django_assert_num_queries(0):
+        assert_gone(client.get(path))
+        assert client.get(kept_path).status_code == 302
+    members = buffer.redis_client().smembers(revocation.deleted_key())
+    assert str(message.pk).encode() in members and str(kept.pk).encode() not in members
+
+    # Redis lost the set (restarted without its data): rebuilt from the table, still 410.
+    buffer.redis_client().delete(revocation.deleted_key())
+    revocation.refresh()
+    assert_gone(client.get(path))
+    assert str(message.pk).encode() in buffer.redis_client().smembers(revocation.deleted_key())
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_tracking_flush_puts_back_a_deleted_email_the_redis_set_lost(redis_buffer):
+    message = make_message()
+    TrackingRollup.objects.create(message=message)
+    deleted = message.pk
+    message.delete()
+    client, key = buffer.redis_client(), revocation.deleted_key()
+    client.srem(key, deleted)  # lost in a way nobody saw (or never added: no commit here)
+    assert revocation.verify() is True
+    assert str(deleted).encode() in client.smembers(key)
+    assert revocation.verify() is False
 
 
 # --- the open pixel -----------------------------------------------------------------------

@@ -168,7 +168,7 @@ def compose(request, type_slug, pk):
     if not form.is_valid():
         return render_panel(request, record_type, record, form, parent)
     data = form.cleaned_data
-    html, images = inline_images(data["html"])
+    html, images = inline_images(composing.unblock_images(data["html"]))
     records = list(
         visible_to(request.user, Record.objects.all()).filter(
             pk__in=[int(p) for p in data["records"]]

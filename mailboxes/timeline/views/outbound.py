@@ -60,7 +60,11 @@ def outbound_action(request, type_slug, pk, message_pk, action):
 @login_required
 @require_POST
 def email_delete(request, type_slug, pk, message_pk):
-    """Delete a logged email from the CRM; sync remembers it (tombstone) and never re-imports it."""
+    """Delete a logged email from the CRM; sync remembers it (tombstone) and never re-imports it.
+
+    A tracked email's click links stop redirecting (tracking/revocation.py, on the deletion of
+    its tracking rollup).
+    """
     _, record = get_record_for_user(request.user, type_slug, pk)
     require_edit(request.user)
     message = message_on_record(record, message_pk)

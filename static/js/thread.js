@@ -1,0 +1,8 @@
+// The thread view: "Show images" loads one email's frame with its images (the link targets
+// the frame by name, so it works without JavaScript too); here its note and button go away.
+document.addEventListener("click", function (event) {
+  var show = event.target.closest("[data-show-images]");
+  if (!show) return;
+  var banner = show.closest("[data-images-banner]");
+  if (banner) banner.classList.add("shown");
+});
