@@ -149,6 +149,14 @@ def quote_html(message: EmailMessage, *, quote: bool) -> str:
     return f"{_FORWARD_OPEN}<div>{header}</div><br>{body}</blockquote>"
 
 
+def editor_html(html: str) -> str:
+    """What the editor starts with (a signature, a quote, or what the rep sent back after an
+    error), sanitized again with its remote images blocked: blocked images are given their URLs
+    back first, so sanitizing (which drops unknown attributes) does not lose them."""
+    body = sanitize.sanitize_html(images.unblock(html or ""))
+    return images.rewrite_images(body, block_remote=True, drop=is_tracking_url)
+
+
 def unblock_images(html: str) -> str:
     """What the rep sends: the quote's blocked images with their URLs back (see quote_html)."""
     return images.unblock(html)

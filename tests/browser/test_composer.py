@@ -157,7 +157,11 @@ def test_rep_starts_from_a_template_and_the_email_remembers_it(
     )
     open_composer(page, login, contact)
     composer = page.locator("#composer")
-    composer.get_by_label("Insert template").select_option(label="Intro call")
+    # The editor is ready (its toolbar shows) before a template can be inserted.
+    expect(composer.get_by_role("toolbar", name="Formatting")).to_be_visible()
+    with page.expect_response(lambda r: "/email/templates/" in r.url) as answer:
+        composer.get_by_label("Insert template").select_option(label="Intro call")
+    assert answer.value.ok
     expect(composer.get_by_label("Subject")).to_have_value("Meeting Olivia")
     editor = composer.get_by_role("textbox", name="Message body")
     expect(editor).to_contain_text("Hello Olivia, shall we talk on Tuesday?")

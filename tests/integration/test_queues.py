@@ -2,7 +2,7 @@
 
 Two real Celery workers on Redis, one for the "sync" queue and one for "send" (concurrency 1
 each, on the test database), as production runs them (docker-compose.yml). A rep connects an
-inbox on Dovecot that holds twenty thousand messages from a contact (written as Maildir files),
+inbox on Dovecot that holds thirty thousand messages from a contact (written as Maildir files),
 so its first sync runs far longer than a send may take, and sends an email from it as soon as
 the sync has begun. The SMTP sink must have the email within SEND_WITHIN seconds, while the
 inbox is still syncing. With one shared queue and one worker slot the email would wait for
@@ -42,9 +42,9 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 ROOT = Path(__file__).resolve().parents[2]
-# An initial sync of 20,000 small messages from a contact takes 6-20 s here (and the raw bytes
+# An initial sync of 30,000 small messages from a contact takes 6-30 s here (and the raw bytes
 # of each are fetched and stored); a send takes a few tenths of a second.
-MESSAGES = 20_000
+MESSAGES = 30_000
 SEND_WITHIN = 3.0
 SYNC_WITHIN = 240.0
 CLIENT = "zoe@client.example"

@@ -126,9 +126,9 @@ def render_panel(request, record_type, record, form, parent, **extra):
         "contact": contact,
         "addresses": other_addresses,
         "parent": parent,
-        # What the editor starts with, sanitized again: the default signature, a quoted
-        # email, or what the rep sent back after an error. The editor parses it as HTML.
-        "body_html": sanitize.sanitize_html(form["html"].value() or ""),
+        # What the editor starts with: the default signature, a quoted email, or what the rep
+        # sent back after an error. The editor parses it as HTML.
+        "body_html": composing.editor_html(form["html"].value()),
         "templates": _templates(request.user),
         # Inserted as HTML by the editor: sanitized again, whenever they were saved.
         "snippets": [
