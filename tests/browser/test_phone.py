@@ -64,3 +64,10 @@ def test_record_page_with_a_long_address_does_not_scroll_sideways_on_a_phone(pho
 
     expect(phone.get_by_role("heading", name="Christopher Vanderbilt", level=1)).to_be_visible()
     assert_fits_the_screen(phone)
+
+
+def test_settings_pages_fit_a_phone(phone, login, admin_user, owner):
+    login(phone, admin_user.username)
+    for path in ("/settings/users/", "/settings/connected-inboxes/", "/settings/inboxes/"):
+        phone.goto(path)
+        assert_fits_the_screen(phone)
