@@ -25,6 +25,9 @@ def configure_environment() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "crm_mail.settings"
     # Embedded defaults for everything else; DEBUG is turned off by setup_django().
     os.environ["DJANGO_ENV"] = "development"
+    # The benches' Dovecot and SMTP sink listen on loopback, which the product refuses for
+    # servers users name unless allowed (README, "Connecting inboxes").
+    os.environ["CRM_MAIL_SERVER_ALLOWLIST"] = "127.0.0.0/8,::1"
 
 
 def _database_settings() -> dict:
