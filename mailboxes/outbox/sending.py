@@ -737,13 +737,7 @@ def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None
             announce(row, SendStatus.RECONCILED)
         return SendStatus.RECONCILED if done else "skipped"
     if claim.orphaned and not provider.saves_sent_copy:
-        # claimed_at keeps when the dead worker started: "mark as sent" dates the email by it.
-        done = _owned(row, claim).update(
-            status=SendStatus.UNCERTAIN, last_error=UNCERTAIN_WORDS, claimed_at=claim.previous_claim
-        )
-        if done:
-            announce(row, SendStatus.UNCERTAIN, UNCERTAIN_WORDS)
-        return SendStatus.UNCERTAIN if done else "skipped"
+        return _uncertain(row, claim, UNCERTAIN_WORDS)
     return None
 
 
@@ -756,14 +750,7 @@ def _lookup_failed(row, claim: Claim, error: ProviderError, provider) -> str | N
             return _fail(row, claim, words)
         return _retry_later(row, claim, row.attempts, error, words)
     if error.permanent:
-        done = _owned(row, claim).update(
-            status=SendStatus.UNCERTAIN,
-            last_error=f"{UNCERTAIN_WORDS} ({words})",
-            claimed_at=claim.previous_claim,
-        )
-        if done:
-            announce(row, SendStatus.UNCERTAIN, f"{UNCERTAIN_WORDS} ({words})")
-        return SendStatus.UNCERTAIN if done else "skipped"
+        return _uncertain(row, claim, f"{UNCERTAIN_WORDS} ({words})")
     # Stay "sending" with a fresh lease: the check runs again once it expires.
     _owned(row, claim).update(status=SendStatus.SENDING, last_error=words)
     return "deferred"
@@ -790,10 +777,20 @@ def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
 
 
 def _fail(row, claim: Claim, words: str) -> str:
-    done = _owned(row, claim).update(status=SendStatus.FAILED, last_error=words, claimed_at=None)
+    return _settle(row, claim, SendStatus.FAILED, words, claimed_at=None)
+
+
+def _uncertain(row, claim: Claim, words: str) -> str:
+    # claimed_at keeps when the dead worker started: "mark as sent" dates the email by it.
+    return _settle(row, claim, SendStatus.UNCERTAIN, words, claimed_at=claim.previous_claim)
+
+
+def _settle(row, claim: Claim, status: str, words: str, claimed_at) -> str:
+    """End the row we still own in `status` with `words`; tell the layers above."""
+    done = _owned(row, claim).update(status=status, last_error=words, claimed_at=claimed_at)
     if done:
-        announce(row, SendStatus.FAILED, words)
-    return SendStatus.FAILED if done else "skipped"
+        announce(row, status, words)
+    return status if done else "skipped"
 
 
 _OUTCOME_SIGNALS = {

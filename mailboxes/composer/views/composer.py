@@ -190,10 +190,11 @@ def compose(request, type_slug, pk):
         scheduled_at=composing.send_time(data["send_when"], data["send_at"]),
         one_time_basis=data["one_time_basis"] or _one_time_basis(request),
         track=data["track"],
-        template_id=(
-            _templates(request.user).filter(pk=data["template_id"]).values_list("pk", flat=True)
-            or [None]
-        )[0],
+        # Only a template the rep may use is recorded; any other id counts as none.
+        template_id=_templates(request.user)
+        .filter(pk=data["template_id"])
+        .values_list("pk", flat=True)
+        .first(),
     )
     try:
         message = email_submit(draft)
