@@ -385,7 +385,7 @@ def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[floa
     from mailboxes import jobs
     from mailboxes.constants import SendStatus
     from mailboxes.models import Outbound
-    from mailboxes.outbox import sending
+    from mailboxes.outbox import copies, sending
 
     _clear(mailbox)
     before = _sent_folder_count(account)
@@ -416,7 +416,7 @@ def project_rate(mailbox, account, sink: Sink, messages, contacts) -> tuple[floa
         before_task_publish.disconnect(queued)
     statements = len(queries)
     started = time.perf_counter()
-    filed = sum(sending.file_sent_copies(*args) for args in follow_ups)
+    filed = sum(copies.file_sent_copies(*args) for args in follow_ups)
     filing = time.perf_counter() - started
     problems = []
     statuses = Counter(Outbound.objects.filter(pk__in=ids).values_list("status", flat=True))

@@ -203,6 +203,7 @@ CELERY_TASK_ROUTES = {
     jobs.SEND_OUTBOUND: {"queue": "send"},
     jobs.SEND_DUE: {"queue": "send"},
     jobs.FILE_SENT_COPIES: {"queue": "send"},
+    jobs.FILE_OWED_COPIES: {"queue": "send"},
     # bodies: parsing the bodies of logged messages
     jobs.FILL_BODIES: {"queue": "bodies"},
     # housekeeping: short periodic or one-off chores
@@ -216,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-inboxes": {"task": jobs.RECONCILE_ALL, "schedule": 6 * 3600.0},
     # Scheduled email, retries and mail held back by an inbox's sending limits.
     "send-due-email": {"task": jobs.SEND_DUE, "schedule": 30.0},
+    # Sent-folder copies a crashed worker or an unreachable server left owed.
+    "file-owed-copies": {"task": jobs.FILE_OWED_COPIES, "schedule": 60.0},
     "tracking-flush": {"task": jobs.TRACKING_FLUSH, "schedule": 5.0},
 }
 

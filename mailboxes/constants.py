@@ -74,11 +74,34 @@ class SendStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
-    # A send whose outcome is unknown (the worker died mid-send) until the Sent folder says.
+    # The connection dropped before the provider answered: it may have gone out. The worker
+    # asks the provider (the Sent folder by Message-ID) before anything is sent again.
+    CHECKING = "checking", _("Uncertain, checking")
+    # A send whose outcome is unknown and that the provider cannot settle: the rep decides.
     UNCERTAIN = "uncertain", "Uncertain"
     RECONCILED = "reconciled", "Sent (confirmed from the Sent folder)"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class SentCopy(models.TextChoices):
+    """Where the copy for the Sent folder of a sent email stands (for servers that do not file
+    what they relay themselves: plain SMTP)."""
+
+    NONE = "", _("Not needed")
+    OWED = "owed", _("Owed")
+    FILING = "filing", _("Being filed")
+    FILED = "filed", _("Filed")
+
+
+class OutboundEventKind(models.TextChoices):
+    """What an email's history records: the moments off the plain queued-then-sent path."""
+
+    UNCERTAIN = "uncertain", _("May or may not have gone out")
+    CHECKED = "checked", _("Checked with the provider")
+    RETRY = "retry", _("Will try again")
+    FAILED = "failed", _("Failed")
+    REP = "rep", _("Changed by a person")
 
 
 class Security(models.TextChoices):

@@ -22,6 +22,7 @@ FILL_BODIES = "mailboxes.fill_bodies"
 SEND_OUTBOUND = "mailboxes.send_outbound"
 SEND_DUE = "mailboxes.send_due"
 FILE_SENT_COPIES = "mailboxes.file_sent_copies"
+FILE_OWED_COPIES = "mailboxes.file_owed_copies"
 TRACKING_FLUSH = "mailboxes.tracking_flush"
 REVOKE_GOOGLE_TOKEN = "mailboxes.revoke_google_token"
 

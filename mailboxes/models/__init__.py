@@ -7,7 +7,7 @@ from mailboxes.models.inboxes import (
     TeamInbox,
 )
 from mailboxes.models.messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
-from mailboxes.models.outbound import Outbound, OutboundAttachment, SendCounter
+from mailboxes.models.outbound import Outbound, OutboundAttachment, OutboundEvent, SendCounter
 from mailboxes.models.reading import TrustedImageSender
 from mailboxes.models.tracking import (
     DeletedTrackedEmail,
@@ -30,6 +30,7 @@ __all__ = [
     "Mailbox",
     "Outbound",
     "OutboundAttachment",
+    "OutboundEvent",
     "SendAsAddress",
     "SendCounter",
     "Signature",

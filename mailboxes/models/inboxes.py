@@ -78,6 +78,10 @@ class Mailbox(models.Model):
     # Sending limits; mail over them waits in the queue, visibly "queued".
     send_per_minute = models.PositiveIntegerField(default=20)
     send_per_day = models.PositiveIntegerField(default=500)
+    # Whether the sending server files what it relays in the Sent folder by itself (learned
+    # by the Sent-copy filer; unknown until then). Only then does "not in Sent" prove that a
+    # plain SMTP send whose answer was lost never went out.
+    server_files_sent = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
 

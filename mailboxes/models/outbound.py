@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from mailboxes.constants import SendSource, SendStatus
+from mailboxes.constants import OutboundEventKind, SendSource, SendStatus, SentCopy
 from mailboxes.models.content import EmailTemplate
 from mailboxes.models.inboxes import Mailbox
 from mailboxes.models.messages import EmailMessage
@@ -45,6 +45,13 @@ class Outbound(models.Model):
     last_error = models.TextField(blank=True)
     provider_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the send whose outcome is unknown was handed to the provider ("checking" and
+    # "uncertain" rows): "it was sent" dates the email by it.
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    # The copy for the Sent folder, for servers that do not file what they relay: "owed" is
+    # written in the same commit that records the send, so a worker killed before filing it
+    # leaves a row the periodic filer finds (outbox/copies.py).
+    sent_copy = models.CharField(max_length=8, choices=SentCopy.choices, blank=True, default="")
     # The privacy check's inputs, re-checked when the email actually goes out.
     privacy_context = models.CharField(max_length=20)
     one_time_basis_id = models.PositiveBigIntegerField(null=True, blank=True)
@@ -73,10 +80,21 @@ class Outbound(models.Model):
             models.Index(
                 fields=["next_attempt_at"],
                 condition=models.Q(
-                    status__in=[SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING]
+                    status__in=[
+                        SendStatus.QUEUED,
+                        SendStatus.SCHEDULED,
+                        SendStatus.SENDING,
+                        SendStatus.CHECKING,
+                    ]
                 ),
                 name="outbound_due",
-            )
+            ),
+            # Only the copies still to file: filed ones pile up, owed ones do not.
+            models.Index(
+                fields=["mailbox", "sent_copy"],
+                condition=models.Q(sent_copy__in=[SentCopy.OWED, SentCopy.FILING]),
+                name="outbound_copy_owed",
+            ),
         ]
 
     def __str__(self):
@@ -92,6 +110,23 @@ class Outbound(models.Model):
         if self.status == SendStatus.FAILED:
             return [("send-again", "Try again")]
         return []
+
+
+class OutboundEvent(models.Model):
+    """One line of an email's sending history, off the plain queued-then-sent path: a send
+    that may or may not have gone out, what the provider said when asked, a retry, a failure,
+    a person's decision. The timeline shows them under the email."""
+
+    outbound = models.ForeignKey(Outbound, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10, choices=OutboundEventKind.choices)
+    detail = models.TextField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.detail}"
 
 
 class OutboundAttachment(models.Model):

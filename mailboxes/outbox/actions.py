@@ -6,18 +6,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailboxes import jobs
-from mailboxes.constants import SendStatus
+from mailboxes.constants import OutboundEventKind, SendStatus
 from mailboxes.models import EmailMessage, Outbound
-from mailboxes.outbox.sending import WAITING, announce
+from mailboxes.outbox.sending import WAITING, announce, record
 from records import timeline
 
 
-def _change(outbound: Outbound, statuses, words: str, **changes) -> Outbound:
+def _change(outbound: Outbound, statuses, words: str, history: str = "", **changes) -> Outbound:
+    """Change the email if it is still in one of `statuses`; `history`, when given, is the
+    line its history keeps of the change."""
     with transaction.atomic():
         done = Outbound.objects.filter(pk=outbound.pk, status__in=statuses).update(**changes)
         if not done:
             outbound.refresh_from_db()
             raise ValidationError(words.format(status=outbound.get_status_display().lower()))
+        if history:
+            record(outbound, OutboundEventKind.REP, history)
         outbound.refresh_from_db()
     return outbound
 
@@ -67,11 +71,13 @@ def outbound_send_again(outbound: Outbound) -> Outbound:
         outbound,
         (SendStatus.UNCERTAIN, SendStatus.FAILED),
         "This email can't be sent again: it is {status}.",
+        history="Sent again by the rep.",
         status=SendStatus.QUEUED,
         next_attempt_at=now,
         attempts=0,
         last_error="",
         claimed_at=None,
+        attempted_at=None,
     )
     timeline.move(outbound.message.activity_id, now)
     jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
@@ -80,12 +86,13 @@ def outbound_send_again(outbound: Outbound) -> Outbound:
 
 def outbound_mark_sent(outbound: Outbound) -> Outbound:
     """Record that an uncertain email did go out (the rep checked with the recipient)."""
-    sent_at = outbound.claimed_at or timezone.now()
+    sent_at = outbound.attempted_at or timezone.now()
     with transaction.atomic():
         outbound = _change(
             outbound,
             (SendStatus.UNCERTAIN,),
             "Only an email whose sending is uncertain can be marked as sent; it is {status}.",
+            history="Marked as sent by the rep.",
             status=SendStatus.SENT,
             sent_at=sent_at,
             last_error="Marked as sent by the rep.",

@@ -5,8 +5,11 @@ An `Outbound` row goes through these states:
     scheduled ─┐
     queued ────┴─> sending ─> sent
        ^    │        │  ├───> failed       (permanent error, too many attempts, privacy refusal)
-       └────┼────────┘  ├───> uncertain    (worker died mid-send, no copy in Sent: the rep decides)
-            │           └───> reconciled   (worker died mid-send, the copy is in Sent)
+       │    │        │  ├───> checking ──> (the provider is asked: sent, reconciled, sending
+       │    │        │  │                   again, or uncertain)
+       │    │        │  ├───> uncertain    (it may have gone out and the provider cannot tell:
+       │    │        │  │                   the rep decides)
+       └────┼────────┘  └───> reconciled   (it may have gone out, and the copy is in Sent)
             └─> cancelled
 
 Claiming. A worker claims due rows with SELECT ... FOR UPDATE SKIP LOCKED and stamps them with
@@ -16,12 +19,14 @@ queued is free again after CLAIM_LEASE (its worker died before reaching it); a r
 "sending" is presumed orphaned after SEND_LEASE, far longer than any provider timeout.
 
 One attempt, for one row:
-1. A row found in "sending" (its worker died) is looked up in the inbox's Sent folder first:
-   found -> reconciled, nothing sent. Not found, and the provider files sent mail itself
-   (Gmail, Graph, EWS) -> the send never happened, so it goes on below. Not found over plain
-   SMTP -> uncertain, never resent automatically: SMTP may have delivered a message whose
-   answer never came back, and only the rep can tell (`outbound_send_again`,
-   `outbound_mark_sent`). A retry after a temporary error is looked up the same way first.
+1. A row that may already have gone out is looked up in the inbox's Sent folder first
+   (`_look_in_sent`): one found in "sending" (its worker died), or one in "checking" (its
+   answer was lost, step 4). Found -> reconciled, nothing sent. Not found, where the provider
+   files everything it sends (Gmail, Graph, EWS; an SMTP server learned to, copies.py) -> it
+   never went out, so it goes on below. Not found elsewhere (plain SMTP) -> uncertain, never
+   resent automatically: only the rep can tell (`outbound_send_again`, `outbound_mark_sent`).
+   A retry after a definite temporary refusal is looked up too (it finds sends that an API
+   provider completed despite its error).
 2. The privacy check runs again for every contact, at most SCREEN_SECONDS before the email
    goes out (`_PrivacyScreen`: `can_email_many` for the batch, `authorize_send` with the
    Message-ID as reference for anything it does not plainly allow, so refusals are audited
@@ -32,10 +37,16 @@ One attempt, for one row:
    accepted send of the inbox is recorded. Only then does any byte go to the provider. Over a
    limit, the row waits, queued, until the next window, and so do the inbox's other rows.
 4. `provider.send()`. Accepted -> sent (provider id; sent_at on the message too), recorded
-   by the next commit. A temporary ProviderError -> queued again with backoff; permanent, or
-   MAX_ATTEMPTS reached -> failed with the provider's words.
-5. Providers that do not file sent mail (plain SMTP) get a copy APPENDed to Sent, \\Seen,
-   by a follow-up task (`file_sent_copies`), queued when the pass ends.
+   by the next commit, with the Sent copy it owes (copies.py). An error that says the
+   message may have gone out (`ProviderError.maybe_sent`: the connection dropped after the
+   message was handed over, before the answer) -> "checking" at once, looked up as in step 1
+   after CHECK_DELAY, never retried blind. Another temporary error -> queued again with
+   backoff; permanent, or MAX_ATTEMPTS reached -> failed with the provider's words.
+5. Providers that do not file sent mail (plain SMTP) owe a copy APPENDed to Sent, \\Seen,
+   by a follow-up task (copies.py) queued when the pass ends, or by the periodic filer.
+
+Everything off the plain queued-then-sent path (a lost answer, what a lookup found, a retry,
+a failure, a person's decision) is a line of the email's history (`OutboundEvent`).
 
 A worker pass (`send_due`) keeps one adapter per inbox open across its batches, so SMTP and
 IMAP sessions are reused. Over plain SMTP, sends run on a helper thread two deep: the commit
@@ -64,8 +75,8 @@ from django.utils import timezone
 
 from mailboxes import jobs, signals
 from mailboxes.connecting.connections import provider_for
-from mailboxes.constants import SendStatus
-from mailboxes.models import EmailMessage, Mailbox, Outbound
+from mailboxes.constants import OutboundEventKind, SendStatus, SentCopy
+from mailboxes.models import EmailMessage, Mailbox, Outbound, OutboundEvent
 from mailboxes.outbox import throttle
 from mailboxes.outbox.server_cursor import server_cursor
 from mailboxes.providers.base import MailProvider, OutgoingMessage, ProviderError, SendResult
@@ -84,14 +95,17 @@ MAX_ATTEMPTS = 8
 BATCH = 200
 # A beat-driven pass stops claiming after this long, so runs every 30 s do not pile up.
 PASS_SECONDS = 25.0
-SEEN = "\\Seen"
 # Adapters whose send() may run on the sender thread: nothing in it touches the database.
 # (OAuth adapters save refreshed tokens through the ORM from inside send().)
 THREADED_SENDS = frozenset({"imap"})
 # The bulk privacy decisions of a batch are taken again when older than this.
 SCREEN_SECONDS = 2.0
 
-ACTIVE = (SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING)
+# How long after a lost answer the provider is asked whether the email went out: Graph files
+# sent mail in Sent Items a few seconds after accepting it, not at once.
+CHECK_DELAY = timedelta(minutes=1)
+
+ACTIVE = (SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.CHECKING)
 WAITING = (SendStatus.QUEUED, SendStatus.SCHEDULED)
 
 NO_INBOX_WORDS = "The inbox this email was to be sent from is no longer connected."
@@ -101,6 +115,16 @@ UNCERTAIN_WORDS = (
     "The worker sending this email stopped before the server's answer was recorded, and no "
     "copy is in the Sent folder: it may or may not have gone out. Check with the recipient, "
     "then send it again or mark it as sent."
+)
+LOST_ANSWER_WORDS = (
+    "The server's answer was lost, and no copy is in the Sent folder; this server does not "
+    "file what it sends there, so that proves nothing: it may or may not have gone out. Check "
+    "with the recipient, then send it again or mark it as sent."
+)
+FOUND_WORDS = "Found in the Sent folder: it went out."
+ABSENT_WORDS = (
+    "Not in the Sent folder, where this inbox's server files everything it sends: it did not "
+    "go out. Sending it again."
 )
 
 
@@ -112,13 +136,14 @@ class Claim:
     stamp: datetime
     orphaned: bool  # found in "sending": its worker died
     previous_claim: datetime | None = None  # when the dead worker started
+    checking: bool = False  # "checking": its answer was lost; ask the provider first
 
 
 # -- claiming ------------------------------------------------------------------------------
 
 
 def _due(now: datetime) -> Q:
-    waiting = Q(status__in=WAITING, next_attempt_at__lte=now) & (
+    waiting = Q(status__in=(*WAITING, SendStatus.CHECKING), next_attempt_at__lte=now) & (
         Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
     )
     orphaned = Q(status=SendStatus.SENDING) & (
@@ -139,15 +164,16 @@ def _claim(where: Q, limit: int) -> list[Claim]:
         if rows:
             Outbound.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(claimed_at=now)
     return [
-        Claim(pk, now, status == SendStatus.SENDING, claimed_at) for pk, status, claimed_at in rows
+        Claim(pk, now, status == SendStatus.SENDING, claimed_at, status == SendStatus.CHECKING)
+        for pk, status, claimed_at in rows
     ]
 
 
 def claim_due(limit: int = BATCH) -> list[Claim]:
     """Claim up to `limit` rows that are due, oldest first, skipping rows others hold.
 
-    Due: queued or scheduled with next_attempt_at in the past and no live claim, or left in
-    "sending" longer than SEND_LEASE by a worker that died.
+    Due: queued, scheduled or checking with next_attempt_at in the past and no live claim, or
+    left in "sending" longer than SEND_LEASE by a worker that died.
     """
     return _claim(_due(timezone.now()), limit)
 
@@ -208,14 +234,15 @@ class _PrivacyScreen:
 class Pass:
     """One worker's pass over claimed rows: adapters opened once per inbox and reused.
 
-    Sent copies for inboxes whose server does not file them are left to one follow-up task
-    per inbox (`file_sent_copies`), queued when the pass ends: an IMAP APPEND costs as much as
-    the SMTP send (more against a remote server), and delivery should not wait for it.
+    Sent copies for inboxes whose server does not file them are owed in the database (see
+    copies.py) and filed by one follow-up task per inbox, queued when the pass ends: an IMAP
+    APPEND costs as much as the SMTP send (more against a remote server), and delivery should
+    not wait for it.
     """
 
     providers: dict[int, MailProvider] = field(default_factory=dict)
     sent_folders: dict[int, str | None] = field(default_factory=dict)
-    copies: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    owing: set[int] = field(default_factory=set)  # inboxes owed a Sent copy by this pass
     over_limit: dict[int, throttle.OverLimit] = field(default_factory=dict)
     outcomes: Counter = field(default_factory=Counter)
     # The inbox whose sends are in progress: kept from one batch to the next, so claiming and
@@ -245,9 +272,6 @@ class Pass:
             )
         return self.sent_folders[mailbox.pk]
 
-    def file_copy(self, mailbox: Mailbox, row: Outbound) -> None:
-        self.copies[mailbox.pk].append(row.pk)
-
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
 
@@ -269,9 +293,9 @@ class Pass:
             self.finish_sends()
         except Exception:  # the rows keep "sending": recovery looks them up after the lease
             log.exception("recording the last sends of a pass failed")
-        copies, self.copies = self.copies, defaultdict(list)
-        for mailbox_id, outbound_ids in copies.items():
-            jobs.later(jobs.FILE_SENT_COPIES, mailbox_id, outbound_ids)
+        owing, self.owing = self.owing, set()
+        for mailbox_id in sorted(owing):
+            jobs.later(jobs.FILE_SENT_COPIES, mailbox_id)
         if self._sender is not None:
             self._sender.shutdown(wait=True)
             self._sender = None
@@ -410,6 +434,7 @@ class _Accepted:
 
     row: Outbound
     result: SendResult
+    copy: str = SentCopy.NONE  # whether a copy for the Sent folder is now owed
 
 
 @dataclass
@@ -452,7 +477,7 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
     for row in rows:
         claim = claims[row.pk]
         try:
-            if claim.orphaned or row.attempts:
+            if claim.orphaned or claim.checking or row.attempts:
                 # The lookup uses the adapter's IMAP side: nothing may be in flight.
                 pipe.drain(run)
                 outcome = _look_in_sent(row, claim, run, mailbox, provider)
@@ -520,7 +545,7 @@ class _Pipeline:
             return
         with transaction.atomic():
             for item in accepted:
-                _record_sent(item.row, item.result)
+                _record_sent(item)
         for item in accepted:
             _committed(run, self.mailbox, self.provider, item)
 
@@ -579,17 +604,33 @@ def _land(run: Pass, mailbox, flight: _Flight | None) -> _Accepted | None:
     if flight is None:
         return None
     try:
-        return _Accepted(flight.row, flight.future.result())
+        result = flight.future.result()
     except ProviderError as error:
-        run.count(_failed_attempt(flight.row, flight.claim, flight.attempts, error, mailbox))
+        if error.maybe_sent:
+            run.count(_unconfirmed(flight.row, flight.claim, error))
+        else:
+            run.count(_failed_attempt(flight.row, flight.claim, flight.attempts, error, mailbox))
         return None
+    copy = SentCopy.OWED if owes_copy(run.provider(mailbox), mailbox) else SentCopy.NONE
+    return _Accepted(flight.row, result, copy)
+
+
+def owes_copy(provider: MailProvider, mailbox: Mailbox) -> bool:
+    """Whether an email sent through this inbox needs a copy filed in its Sent folder."""
+    return not provider.saves_sent_copy and mailbox.server_files_sent is not True
+
+
+def absence_proves(provider: MailProvider, mailbox: Mailbox) -> bool:
+    """Whether "not in the Sent folder" proves that a send did not go out: only where the
+    provider files everything it sends there itself."""
+    return provider.saves_sent_copy or mailbox.server_files_sent is True
 
 
 def _committed(run: Pass, mailbox, provider, accepted: _Accepted) -> None:
     run.count(SendStatus.SENT)
     announce(accepted.row, SendStatus.SENT)
-    if not provider.saves_sent_copy:
-        run.file_copy(mailbox, accepted.row)
+    if accepted.copy == SentCopy.OWED:
+        run.owing.add(mailbox.pk)
 
 
 def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now):
@@ -628,7 +669,7 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now):
     try:
         with transaction.atomic():
             if accepted is not None:
-                _record_sent(accepted.row, accepted.result, now)
+                _record_sent(accepted, now)
             marked = _owned(row, claim).update(
                 status=SendStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
             )
@@ -644,7 +685,7 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now):
 def _commit_alone(accepted: _Accepted | None) -> None:
     if accepted is not None:
         with transaction.atomic():
-            _record_sent(accepted.row, accepted.result)
+            _record_sent(accepted)
 
 
 def _wait_and(row, stamp: datetime, over, undo_attempt: bool = False) -> throttle.OverLimit:
@@ -665,8 +706,8 @@ def _hand_over_sql(accepted, row, claim: Claim, mailbox, now) -> tuple[str, list
     params = []
     if accepted is not None:
         provider_id, note, kept = _sent_fields(accepted.row, accepted.result)
-        params += [SendStatus.SENT, now, provider_id, note, accepted.row.pk, SendStatus.RECONCILED]
-        params += [now, kept, accepted.row.message_id]
+        params += [SendStatus.SENT, now, provider_id, note, accepted.copy, accepted.row.pk]
+        params += [SendStatus.RECONCILED, now, kept, accepted.row.message_id]
     params += [SendStatus.SENDING, now, row.pk, claim.stamp, *ACTIVE]
     tokens, token_params = throttle.token_ctes(mailbox, now, only_if="marked")
     return _hand_over_text(accepted is not None, tokens), params + token_params
@@ -685,15 +726,18 @@ def _hand_over_text(records_a_send: bool, tokens: str) -> str:
     if records_a_send:
         ctes.append(
             f"sent AS (UPDATE {outbound} SET status = %s, sent_at = %s, provider_id = %s, "
-            "last_error = %s, claimed_at = NULL WHERE id = %s AND status <> %s RETURNING id)"
+            "last_error = %s, claimed_at = NULL, sent_copy = %s WHERE id = %s AND status <> %s "
+            "RETURNING id)"
         )
         ctes.append(
             f"stamped AS (UPDATE {message} SET sent_at = %s, "
             "message_id = COALESCE(%s, message_id) WHERE id = %s RETURNING id)"
         )
+    statuses = ", ".join(["%s"] * len(ACTIVE))
     ctes.append(
         f"marked AS (UPDATE {outbound} SET status = %s, attempts = attempts + 1, "
-        "claimed_at = %s WHERE id = %s AND claimed_at = %s AND status IN (%s, %s, %s) RETURNING id)"
+        f"claimed_at = %s WHERE id = %s AND claimed_at = %s AND status IN ({statuses}) "
+        "RETURNING id)"
     )
     ctes.append(tokens)
     return (
@@ -707,11 +751,12 @@ def _owned(row: Outbound, claim: Claim, statuses=ACTIVE):
 
 
 def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None:
-    """Before a retry, find the message in Sent; return the outcome, or None to send.
+    """Before a row is sent again, find it in Sent; return the outcome, or None to send.
 
-    A row orphaned in "sending" that is not found is uncertain over plain SMTP; a retry after
-    a temporary error is sent again (the lookup there only catches servers that file sent
-    mail themselves).
+    Found: it went out ("reconciled"). Not found after a definite refusal (a retry): send.
+    Not found when it may have gone out (its worker died, or its answer was lost): send only
+    where the provider files everything it sends (`absence_proves`); elsewhere "uncertain",
+    for the rep. The email's history records what the lookup said.
     """
     message_id = row.message.message_id
     try:
@@ -719,8 +764,9 @@ def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None
         ref = provider.find_by_message_id(folder, message_id) if folder else None
     except ProviderError as error:
         return _lookup_failed(row, claim, error, provider)
+    may_have_gone = claim.orphaned or claim.checking
     if ref is not None:
-        sent_at = claim.previous_claim or timezone.now()
+        sent_at = row.attempted_at or claim.previous_claim or timezone.now()
         with transaction.atomic():
             done = _owned(row, claim).update(
                 status=SendStatus.RECONCILED,
@@ -733,27 +779,62 @@ def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None
                 EmailMessage.objects.filter(pk=row.message_id, sent_at__isnull=True).update(
                     sent_at=sent_at
                 )
+                record(row, OutboundEventKind.CHECKED, FOUND_WORDS)
         if done:
             announce(row, SendStatus.RECONCILED)
         return SendStatus.RECONCILED if done else "skipped"
-    if claim.orphaned and not provider.saves_sent_copy:
-        return _uncertain(row, claim, UNCERTAIN_WORDS)
-    return None
+    if not may_have_gone:
+        return None
+    if absence_proves(provider, mailbox):
+        record(row, OutboundEventKind.CHECKED, ABSENT_WORDS)
+        return None
+    words = UNCERTAIN_WORDS if claim.orphaned else LOST_ANSWER_WORDS
+    return _uncertain(row, claim, words)
 
 
 def _lookup_failed(row, claim: Claim, error: ProviderError, provider) -> str | None:
     words = f"Could not check the Sent folder before sending again: {error.message}"
-    if not claim.orphaned:
+    if not (claim.orphaned or claim.checking):
         if not provider.saves_sent_copy:
-            return None  # advisory only over plain SMTP: go on and send
+            return None  # a retry after a definite refusal: the lookup was only advisory
         if error.permanent:
             return _fail(row, claim, words)
         return _retry_later(row, claim, row.attempts, error, words)
     if error.permanent:
-        return _uncertain(row, claim, f"{UNCERTAIN_WORDS} ({words})")
+        return _uncertain(row, claim, words)
+    if claim.checking:
+        done = _owned(row, claim).update(
+            next_attempt_at=timezone.now() + backoff(row.attempts, error.retry_after),
+            last_error=words,
+            claimed_at=None,
+        )
+        return "deferred" if done else "skipped"
     # Stay "sending" with a fresh lease: the check runs again once it expires.
     _owned(row, claim).update(status=SendStatus.SENDING, last_error=words)
     return "deferred"
+
+
+def _unconfirmed(row, claim: Claim, error: ProviderError) -> str:
+    """A send whose answer was lost: "checking" at once, never retried blind. A pass after
+    CHECK_DELAY asks the provider whether it went out (`_look_in_sent`)."""
+    check_at = timezone.now() + CHECK_DELAY
+    words = f"{error.message} Checking the Sent folder before anything else."
+    with transaction.atomic():
+        done = _owned(row, claim).update(
+            status=SendStatus.CHECKING,
+            next_attempt_at=check_at,
+            attempted_at=claim.stamp,
+            last_error=words,
+            claimed_at=None,
+        )
+        if done:
+            record(row, OutboundEventKind.UNCERTAIN, error.message)
+    return SendStatus.CHECKING if done else "skipped"
+
+
+def record(row: Outbound, kind: str, detail: str) -> None:
+    """Add a line to the email's history (OutboundEvent)."""
+    OutboundEvent.objects.create(outbound_id=row.pk, kind=kind, detail=detail)
 
 
 def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
@@ -777,17 +858,27 @@ def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
 
 
 def _fail(row, claim: Claim, words: str) -> str:
-    return _settle(row, claim, SendStatus.FAILED, words, claimed_at=None)
+    return _settle(row, claim, SendStatus.FAILED, words, OutboundEventKind.FAILED)
 
 
 def _uncertain(row, claim: Claim, words: str) -> str:
-    # claimed_at keeps when the dead worker started: "mark as sent" dates the email by it.
-    return _settle(row, claim, SendStatus.UNCERTAIN, words, claimed_at=claim.previous_claim)
+    # attempted_at: when the send that may have gone out started ("It was sent" dates by it).
+    attempted_at = row.attempted_at or claim.previous_claim
+    return _settle(
+        row, claim, SendStatus.UNCERTAIN, words, OutboundEventKind.UNCERTAIN, attempted_at
+    )
 
 
-def _settle(row, claim: Claim, status: str, words: str, claimed_at) -> str:
-    """End the row we still own in `status` with `words`; tell the layers above."""
-    done = _owned(row, claim).update(status=status, last_error=words, claimed_at=claimed_at)
+def _settle(row, claim: Claim, status: str, words: str, kind: str, attempted_at=None) -> str:
+    """End the row we still own in `status` with `words`, in its history too; tell the
+    layers above."""
+    changes = {"attempted_at": attempted_at} if attempted_at else {}
+    with transaction.atomic():
+        done = _owned(row, claim).update(
+            status=status, last_error=words, claimed_at=None, **changes
+        )
+        if done:
+            record(row, kind, words)
     if done:
         announce(row, status, words)
     return status if done else "skipped"
@@ -835,12 +926,14 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 
 def _retry_later(row, claim: Claim, attempts: int, error: ProviderError, words: str) -> str:
-    done = _owned(row, claim).update(
-        status=SendStatus.QUEUED,
-        next_attempt_at=timezone.now() + backoff(attempts, error.retry_after),
-        last_error=words,
-        claimed_at=None,
-    )
+    retry_at = timezone.now() + backoff(attempts, error.retry_after)
+    with transaction.atomic():
+        done = _owned(row, claim).update(
+            status=SendStatus.QUEUED, next_attempt_at=retry_at, last_error=words, claimed_at=None
+        )
+        if done:
+            when = timezone.localtime(retry_at).strftime("%H:%M")
+            record(row, OutboundEventKind.RETRY, f"{words} Trying again at {when}.")
     return "retry" if done else "skipped"
 
 
@@ -868,10 +961,12 @@ def _sent_fields(row, result: SendResult) -> tuple[str, str, str | None]:
     return (result.provider_id or "")[:255], note, kept
 
 
-def _record_sent(row, result: SendResult, now: datetime | None = None) -> None:
-    """Record an accepted send; call inside the caller's transaction."""
+def _record_sent(accepted: _Accepted, now: datetime | None = None) -> None:
+    """Record an accepted send, and the Sent copy it owes; call inside the caller's
+    transaction."""
+    row = accepted.row
     now = now or timezone.now()
-    provider_id, note, kept = _sent_fields(row, result)
+    provider_id, note, kept = _sent_fields(row, accepted.result)
     # Not conditional on the claim: the provider accepted it, whatever happened meanwhile.
     Outbound.objects.filter(pk=row.pk).exclude(status=SendStatus.RECONCILED).update(
         status=SendStatus.SENT,
@@ -879,58 +974,7 @@ def _record_sent(row, result: SendResult, now: datetime | None = None) -> None:
         provider_id=provider_id,
         last_error=note,
         claimed_at=None,
+        sent_copy=accepted.copy,
     )
     changes = {"sent_at": now, **({"message_id": kept} if kept else {})}
     EmailMessage.objects.filter(pk=row.message_id).update(**changes)
-
-
-def with_bcc_header(raw: bytes, bcc: list[str]) -> bytes:
-    """Return the Sent copy: the sent bytes plus a Bcc header, as mail clients keep it."""
-    if not bcc:
-        return raw
-    newline = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
-    return b"Bcc: " + ", ".join(bcc).encode() + newline + raw
-
-
-def file_sent_copies(mailbox_id: int, outbound_ids: list[int]) -> int:
-    """APPEND copies of sent emails to the inbox's Sent folder, \\Seen; return how many.
-
-    For servers that do not file what they relay (plain SMTP). A copy that cannot be saved is
-    noted on its email, which stays sent. A redelivered task may file a copy twice (both with
-    the same Message-ID, which sync logs once); the sending itself is never repeated.
-    """
-    mailbox = Mailbox.objects.filter(pk=mailbox_id).first()
-    rows = list(
-        Outbound.objects.filter(pk__in=outbound_ids, status=SendStatus.SENT)
-        .select_related("message")
-        .only("pk", "bcc_addrs", "message__raw")
-        .order_by("pk")
-    )
-    if mailbox is None or not rows:
-        return 0
-    filed, failed = 0, {}
-    with provider_for(mailbox) as provider:
-        try:
-            folders = provider.list_folders()
-            folder = next((f.name for f in folders if f.role == "sent"), None)
-            append = getattr(provider, "append", None)
-            if folder is None or append is None:
-                words = "Sent. The inbox has no Sent folder, so no copy was saved there."
-                failed = dict.fromkeys((row.pk for row in rows), words)
-            else:
-                for row in rows:
-                    raw = with_bcc_header(bytes(row.message.raw), row.bcc_addrs)
-                    try:
-                        append(folder, raw, flags=(SEEN,))
-                        filed += 1
-                    except ProviderError as error:
-                        failed[row.pk] = (
-                            f"Sent. The copy for the Sent folder could not be saved: "
-                            f"{error.message}"
-                        )
-        except ProviderError as error:
-            words = f"Sent. The copy for the Sent folder could not be saved: {error.message}"
-            failed.update((row.pk, words) for row in rows if row.pk not in failed)
-    for outbound_id, words in failed.items():
-        Outbound.objects.filter(pk=outbound_id, status=SendStatus.SENT).update(last_error=words)
-    return filed

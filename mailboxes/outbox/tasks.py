@@ -1,9 +1,9 @@
-"""Celery tasks of the outbox: thin wrappers that take ids and call sending.py."""
+"""Celery tasks of the outbox: thin wrappers that take ids and call sending.py, copies.py."""
 
 from celery import shared_task
 
 from mailboxes import jobs
-from mailboxes.outbox import sending
+from mailboxes.outbox import copies, sending
 
 
 @shared_task(name=jobs.SEND_OUTBOUND, acks_late=True)
@@ -19,5 +19,10 @@ def send_due() -> int:
 
 
 @shared_task(name=jobs.FILE_SENT_COPIES, acks_late=True)
-def file_sent_copies(mailbox_id: int, outbound_ids: list[int]) -> int:
-    return sending.file_sent_copies(mailbox_id, outbound_ids)
+def file_sent_copies(mailbox_id: int, *old_args) -> int:
+    return copies.file_sent_copies(mailbox_id, *old_args)
+
+
+@shared_task(name=jobs.FILE_OWED_COPIES)
+def file_owed_copies() -> int:
+    return copies.file_owed_copies()

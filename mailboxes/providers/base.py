@@ -28,6 +28,9 @@ class ProviderError(Exception):
     "dns", "tcp", "tls", "auth", "protocol" (wrong kind of server, unexpected reply),
     "blocked" (the server's address is one the network policy refuses; nothing was sent) or
     "other". `code` carries the server's numeric reply when there is one (SMTP 550 etc.).
+    `maybe_sent` marks a send whose request reached the provider and whose answer was lost
+    (a connection dropped after the message went out): it may or may not have been accepted,
+    so the caller must look it up before sending it again, never retry it blind.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class ProviderError(Exception):
         permanent: bool = False,
         retry_after: float | None = None,
         code: int | None = None,
+        maybe_sent: bool = False,
     ) -> None:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
@@ -47,6 +51,7 @@ class ProviderError(Exception):
         self.permanent = permanent
         self.retry_after = retry_after
         self.code = code
+        self.maybe_sent = maybe_sent
 
     def __reduce__(self):
         # Keep stage/permanent when the error crosses a process boundary (Celery results).
@@ -55,13 +60,15 @@ class ProviderError(Exception):
             "permanent": self.permanent,
             "retry_after": self.retry_after,
             "code": self.code,
+            "maybe_sent": self.maybe_sent,
         }
         return (_rebuild_provider_error, (self.message, kwargs))
 
     def __repr__(self) -> str:
         return (
             f"ProviderError({self.message!r}, stage={self.stage!r}, "
-            f"permanent={self.permanent!r}, retry_after={self.retry_after!r}, code={self.code!r})"
+            f"permanent={self.permanent!r}, retry_after={self.retry_after!r}, code={self.code!r}, "
+            f"maybe_sent={self.maybe_sent!r})"
         )
 
 

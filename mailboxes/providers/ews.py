@@ -625,14 +625,16 @@ def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError 
             stage="tls",
         )
     if first_of(chain, ConnectionRefusedError):
-        return ProviderError(
-            f"{where} refused the connection: check the EWS URL.{unsure}", stage="tcp"
-        )
+        return ProviderError(f"{where} refused the connection: check the EWS URL.", stage="tcp")
     if first_of(chain, TimeoutError) or first_of(chain, requests.Timeout):
-        return ProviderError(f"{where} did not answer in time.{unsure}", stage="tcp")
+        return ProviderError(
+            f"{where} did not answer in time.{unsure}", stage="tcp", maybe_sent=sending
+        )
     if os_error := first_of(chain, OSError) or first_of(chain, requests.ConnectionError):
         reason = getattr(os_error, "strerror", None) or os_error
-        return ProviderError(f"Could not talk to {where} ({reason}).{unsure}", stage="tcp")
+        return ProviderError(
+            f"Could not talk to {where} ({reason}).{unsure}", stage="tcp", maybe_sent=sending
+        )
     return None
 
 

@@ -252,8 +252,8 @@ class GmailProvider(MailProvider):
 
         Gmail delivers to the To, Cc and Bcc headers, not to an envelope, so envelope
         recipients missing from those headers are added as Bcc. A connection lost after the
-        request went out raises a temporary "tcp" error: the message may have been sent, so
-        look it up with find_by_message_id() before sending again.
+        request went out raises a temporary "tcp" error with `maybe_sent`: the message may
+        have been sent, so look it up with find_by_message_id() before sending again.
         """
         check_recipients(message.recipients)
         raw = with_envelope_bcc(message.raw, message.recipients)
@@ -279,6 +279,7 @@ class GmailProvider(MailProvider):
             raise ProviderError(
                 "Gmail accepted the message but returned no id; it may have been sent.",
                 stage="protocol",
+                maybe_sent=True,
             )
         try:
             stored = self._metadata(provider_id)
@@ -468,6 +469,7 @@ class GmailProvider(MailProvider):
                     f"{error.message} The request was cut off while {action}; it may or may "
                     "not have taken effect.",
                     stage=error.stage,
+                    maybe_sent=True,
                 )
             raise error from exc
 

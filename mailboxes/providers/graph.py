@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from mailboxes.providers import microsoft_oauth
 from mailboxes.providers.base import (
@@ -46,6 +47,8 @@ from mailboxes.providers.base import (
     ProviderError,
     SendResult,
     SharedMailboxError,
+    exception_chain,
+    first_of,
 )
 from mailboxes.providers.headers import (
     CONTROL_CHARS,
@@ -407,11 +410,17 @@ class GraphProvider(MailProvider):
                 stage="tls",
             ) from exc
         except requests.exceptions.RequestException as exc:
-            maybe = " The message may or may not have been sent." if method == "POST" else ""
+            # A request that never connected cannot have sent anything.
+            unsent = isinstance(exc, requests.exceptions.ConnectTimeout) or first_of(
+                exception_chain(exc), (ConnectionRefusedError, NewConnectionError)
+            )
+            maybe_sent = method == "POST" and not unsent
+            maybe = " The message may or may not have been sent." if maybe_sent else ""
             raise ProviderError(
                 f"Microsoft Graph could not be reached while {action}; try again in a moment."
                 f"{maybe}",
                 stage="tcp",
+                maybe_sent=maybe_sent,
             ) from exc
 
     def _http(self) -> requests.Session:
@@ -663,6 +672,7 @@ def graph_failure(
             f"Microsoft Graph failed while {action} ({detail}); try again later.{unknown}",
             retry_after=retry_after(response),
             code=status,
+            maybe_sent=maybe_sent,
         )
     if status in (401, 403):
         return ProviderError(

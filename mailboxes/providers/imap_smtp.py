@@ -249,8 +249,9 @@ class ImapSmtpProvider(MailProvider):
         """Submit the message over SMTP once; never retry here (the caller owns retries).
 
         Raises a permanent ProviderError for 5xx refusals, a temporary one with
-        `retry_after` for 4xx, and a temporary "tcp" one when the connection drops, in which
-        case the message may or may not have been accepted: look it up before resending.
+        `retry_after` for 4xx, and a temporary "tcp" one when the connection drops: before
+        DATA nothing went out; after it the error has `maybe_sent` (the message may or may
+        not have been accepted: look it up, never resend blind).
         """
         check_envelope(message)
         return self._run(self._smtp_send(message))
@@ -410,7 +411,7 @@ class ImapSmtpProvider(MailProvider):
             raise smtp_connection_error(exc, s) from exc
         # STARTTLS is done by hand below so a server that does not offer it gets a clear
         # message instead of a silent plain-text session.
-        smtp = aiosmtplib.SMTP(
+        smtp = _SMTP(
             hostname=host,
             sock=sock,
             use_tls=s.smtp_security == "ssl",
@@ -463,6 +464,7 @@ class ImapSmtpProvider(MailProvider):
 
     async def _smtp_send(self, message: OutgoingMessage) -> SendResult:
         smtp = await self._smtp_client()
+        smtp.in_data = False
         addresses = [message.envelope_from, *message.recipients]
         # Non-ASCII mailboxes need SMTPUTF8 (RFC 6531); aiosmtplib refuses them otherwise.
         options = [] if all(a.isascii() for a in addresses) else ["SMTPUTF8"]
@@ -484,10 +486,18 @@ class ImapSmtpProvider(MailProvider):
             raise smtp_refusal(exc, "the message") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
+            if not smtp.in_data:
+                # Dropped during MAIL FROM or RCPT TO: the server has no message to deliver.
+                raise ProviderError(
+                    f"The connection to {self.settings.smtp_host} dropped before the message "
+                    "was sent; nothing went out.",
+                    stage="tcp",
+                ) from exc
             raise ProviderError(
-                f"The connection to {self.settings.smtp_host} dropped while sending; the "
-                "message may or may not have been accepted.",
+                f"The connection to {self.settings.smtp_host} dropped while sending, before "
+                "the server answered; the message may or may not have been accepted.",
                 stage="tcp",
+                maybe_sent=True,
             ) from exc
         except ValueError as exc:
             # aiosmtplib's own check for characters that cannot go on an SMTP command line.
@@ -513,6 +523,18 @@ class ImapSmtpProvider(MailProvider):
 
 
 # -- connection and error helpers ----------------------------------------------------------
+
+
+class _SMTP(aiosmtplib.SMTP):
+    """aiosmtplib's client, noting when DATA starts: a connection lost before it cannot have
+    delivered anything, one lost after it may have (the server may have stored the message
+    and dropped the connection before its 250)."""
+
+    in_data = False
+
+    async def data(self, *args, **kwargs):
+        self.in_data = True
+        return await super().data(*args, **kwargs)
 
 
 class GuardedIMAPClient(IMAPClient):

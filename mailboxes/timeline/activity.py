@@ -9,13 +9,13 @@ def prefetch_emails(activities: list) -> None:
 
     The same query brings each message's tracking rollup (`engagement`, None when the email
     was not tracked); `reply_count` is stored on the message by sync. No query per email, none
-    per tracking event.
+    per tracking event; one more brings every sending history (lost answers, checks, retries).
     """
     by_activity = {
         m.activity_id: m
-        for m in EmailMessage.objects.filter(
-            activity__in=[a.pk for a in activities]
-        ).select_related("mailbox", "tracking", "outbound")
+        for m in EmailMessage.objects.filter(activity__in=[a.pk for a in activities])
+        .select_related("mailbox", "tracking", "outbound")
+        .prefetch_related("outbound__events")
     }
     fill_bodies(list(by_activity.values()))
     for message in by_activity.values():

@@ -31,6 +31,7 @@ import json
 import random
 import re
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -405,6 +406,9 @@ class FakeGoogle:
         self.testing_mode = False
         self.rotate_refresh_tokens = False
         self.rewrite_message_id = False
+        # Requests whose path contains one of these are carried out, then the connection is
+        # dropped before the answer (a lost reply); each entry counts down per request.
+        self.lost_replies: dict[str, int] = {}
         self._ids = itertools.count(self.rng.randrange(1 << 40, 1 << 41))
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -632,6 +636,21 @@ class FakeGoogle:
         """Answer the next `times` requests whose path contains `path` with an error."""
         with self.lock:
             self.faults.append(Fault(status, reason, path, method, times, retry_after, message))
+
+    def lose_replies(self, path: str, times: int = 1) -> None:
+        """Carry out the next `times` requests whose path contains `path`, then drop the
+        connection without answering: the client cannot tell whether they took effect."""
+        with self.lock:
+            self.lost_replies[path] = times
+
+    def reply_lost(self, path: str) -> bool:
+        """Whether the answer to this request is to be lost (counting it down)."""
+        with self.lock:
+            for part, left in self.lost_replies.items():
+                if left > 0 and part in path:
+                    self.lost_replies[part] = left - 1
+                    return True
+        return False
 
     def api_requests(self, suffix: str = "") -> list[RecordedRequest]:
         """Return the Gmail API requests whose path ends with `suffix`."""
@@ -1119,6 +1138,10 @@ class GoogleHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.fake.handle(self.command, self.path, headers, body)
+        if self.fake.reply_lost(self.path):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         payload, content_type = reply.encoded()
         self.send_response(reply.status)
         self.send_header("Content-Type", content_type)

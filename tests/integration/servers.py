@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -352,13 +353,24 @@ class ReceivedMessage:
 
 
 class SinkHandler:
-    """Store accepted messages; answer chosen recipients with a chosen reply."""
+    """Store accepted messages; answer chosen recipients with a chosen reply.
+
+    Fault switches: `lose_answer(n)` decides, for the n-th DATA (from 1), whether to drop the
+    connection before answering it: "stored" keeps the message first (a server that queued
+    it, then lost the connection), "unstored" keeps nothing; `drop_at_rcpt` drops the
+    connection at RCPT TO, before any message. `on_store(data)` runs for every message kept
+    (e.g. to file it in a Sent folder, as Gmail's and Office 365's SMTP do).
+    """
 
     def __init__(self) -> None:
         self.messages: list[ReceivedMessage] = []
         self.recipient_replies: dict[str, str] = {}
         self.sessions = 0
         self.quits = 0
+        self.data_commands = 0
+        self.lose_answer: Callable[[int], str | None] | None = None
+        self.drop_at_rcpt = False
+        self.on_store: Callable[[bytes], None] | None = None
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         # A client says EHLO once per connection (twice around STARTTLS, not used here).
@@ -371,6 +383,9 @@ class SinkHandler:
         return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.drop_at_rcpt:
+            server.transport.abort()
+            return "250 OK"  # never reaches the client
         reply = self.recipient_replies.get(address.lower())
         if reply is not None:
             return reply
@@ -378,17 +393,26 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        auth = session.auth_data
-        login = auth.login.decode() if isinstance(auth, LoginPassword) else None
-        self.messages.append(
-            ReceivedMessage(
-                mail_from=envelope.mail_from,
-                rcpt_tos=list(envelope.rcpt_tos),
-                data=bytes(envelope.original_content or envelope.content),
-                login=login,
-                tls=session.ssl is not None,
+        self.data_commands += 1
+        lost = self.lose_answer(self.data_commands) if self.lose_answer else None
+        if lost != "unstored":
+            auth = session.auth_data
+            login = auth.login.decode() if isinstance(auth, LoginPassword) else None
+            data = bytes(envelope.original_content or envelope.content)
+            self.messages.append(
+                ReceivedMessage(
+                    mail_from=envelope.mail_from,
+                    rcpt_tos=list(envelope.rcpt_tos),
+                    data=data,
+                    login=login,
+                    tls=session.ssl is not None,
+                )
             )
-        )
+            if self.on_store is not None:
+                self.on_store(data)
+        if lost:
+            server.transport.abort()
+            return "250 OK"  # never reaches the client
         return f"250 2.0.0 Ok: queued as Q{len(self.messages)}"
 
 

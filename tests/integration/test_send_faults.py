@@ -24,8 +24,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mailboxes.constants import SendStatus
+from mailboxes import jobs
+from mailboxes.constants import SendStatus, SentCopy
 from mailboxes.models import Mailbox, Outbound
+from mailboxes.outbox import copies
 from mailboxes.outbox.actions import outbound_send_again
 from mailboxes.outbox.sending import SEND_LEASE, UNCERTAIN_WORDS, send_due
 from tests.mailboxes.inboxes import imap_mailbox
@@ -227,6 +229,64 @@ def test_worker_killed_in_a_batch_leaves_at_most_two_rows_unsettled_and_sends_no
     Outbound.objects.filter(pk=fourth.pk).update(claimed_at=None)  # its claim expired too
     assert send_due() == {SendStatus.UNCERTAIN: 2, SendStatus.SENT: 1}
     assert [header(m.data, "Subject") for m in smtp_sink.messages] == ["Part 0", "Part 3"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sent_copies_owed_by_a_killed_worker_are_filed_later_exactly_once(
+    owner, contact, dovecot, smtp_sink, queued_jobs
+):
+    # The pass files Sent copies after its last send; killed before that, it used to leave
+    # sent email without a copy and no trace of it. The copy is owed in the send's commit.
+    inbox = imap_mailbox(owner, dovecot, smtp_sink)
+    rows = [submit(owner, inbox, subject=f"Part {i}") for i in range(5)]
+    entered, release = hold_data(smtp_sink, nth=4)
+
+    worker = start_worker(None)
+    try:
+        wait_until(entered.is_set, worker, "the middle of the fourth DATA")
+        wait_until(lambda: reload(rows[2]).status == SendStatus.SENT, worker, "the third")
+        kill(worker)
+    finally:
+        release.set()
+
+    sent = [o for o in rows if reload(o).status == SendStatus.SENT]
+    assert len(sent) >= 2
+    assert {reload(o).sent_copy for o in sent} == {SentCopy.OWED}
+    assert all(sent_copies(dovecot, o.message.message_id) == [] for o in sent)
+
+    # The periodic filer leaves fresh debts to the pass's own filer, then steps in.
+    assert copies.file_owed_copies() == 0
+    Outbound.objects.filter(pk__in=[o.pk for o in sent]).update(
+        sent_at=timezone.now() - copies.OWED_GRACE - timedelta(seconds=1)
+    )
+    assert copies.file_owed_copies() == 1
+    assert queued_jobs.args_of(jobs.FILE_SENT_COPIES) == [(inbox.pk,)]
+    assert copies.file_sent_copies(inbox.pk) == len(sent)
+    for o in sent:
+        assert len(sent_copies(dovecot, o.message.message_id)) == 1
+        assert reload(o).sent_copy == SentCopy.FILED
+    assert copies.file_owed_copies() == 0
+
+
+@pytest.mark.django_db
+def test_a_filer_that_died_mid_chunk_appends_only_the_copies_not_yet_in_sent(
+    owner, contact, dovecot, smtp_sink
+):
+    inbox = imap_mailbox(owner, dovecot, smtp_sink)
+    Mailbox.objects.filter(pk=inbox.pk).update(server_files_sent=False)
+    first, second = submit(owner, inbox), submit(owner, inbox, subject="Two")
+    # A filer took both, appended the first, and died before recording anything.
+    dead_filer = timezone.now() - copies.FILING_LEASE - timedelta(seconds=1)
+    Outbound.objects.filter(pk__in=[first.pk, second.pk]).update(
+        status=SendStatus.SENT, sent_copy=SentCopy.FILING, claimed_at=dead_filer
+    )
+    dovecot.deliver(bytes(message_of(first).raw), folder="Sent", seen=True)
+
+    assert copies.file_sent_copies(inbox.pk) == 1
+
+    assert len(sent_copies(dovecot, first.message.message_id)) == 1
+    assert len(sent_copies(dovecot, second.message.message_id)) == 1
+    assert {reload(o).sent_copy for o in (first, second)} == {SentCopy.FILED}
 
 
 def run_until_final_write_blocks(outbound: Outbound, google=None) -> None:

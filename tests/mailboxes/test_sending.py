@@ -14,9 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from mailboxes import jobs
-from mailboxes.constants import SendStatus
-from mailboxes.models import Outbound, SendCounter
-from mailboxes.outbox import sending, throttle
+from mailboxes.constants import SendStatus, SentCopy
+from mailboxes.models import Mailbox, Outbound, SendCounter
+from mailboxes.outbox import copies, sending, throttle
 from mailboxes.outbox.actions import (
     outbound_cancel,
     outbound_mark_sent,
@@ -58,7 +58,7 @@ def run_worker(queued_jobs, django_capture_on_commit_callbacks):
             result = call(*args, **kwargs)
         for name, job in queued_jobs[done:]:
             if name == jobs.FILE_SENT_COPIES:
-                sending.file_sent_copies(*job)
+                copies.file_sent_copies(*job)
         return result
 
     return run
@@ -113,7 +113,7 @@ def test_submitted_email_reaches_the_sink_once_and_its_copy_lands_in_sent(
 @pytest.mark.integration
 @pytest.mark.filterwarnings(SINK_WARNING)
 @pytest.mark.django_db
-def test_sent_copies_are_left_to_one_follow_up_task_per_inbox(
+def test_sent_copies_are_owed_in_the_database_and_left_to_one_follow_up_task_per_inbox(
     owner, contact, inbox, smtp_sink, dovecot, queued_jobs, django_capture_on_commit_callbacks
 ):
     outbounds = [submit(owner, inbox, subject=f"Note {i}") for i in range(3)]
@@ -122,26 +122,43 @@ def test_sent_copies_are_left_to_one_follow_up_task_per_inbox(
         assert send_due() == {SendStatus.SENT: 3}
 
     queued = queued_jobs.args_of(jobs.FILE_SENT_COPIES)
-    assert queued == [(inbox.pk, [o.pk for o in outbounds])]
+    assert queued == [(inbox.pk,)]
+    # Owed with the send itself: a worker killed now leaves them for the periodic filer.
+    assert {reload(o).sent_copy for o in outbounds} == {SentCopy.OWED}
     message_id = outbounds[0].message.message_id
     assert sent_copies(dovecot, message_id) == []  # not filed by the sending pass itself
-    assert sending.file_sent_copies(*queued[0]) == 3
+    assert copies.file_sent_copies(*queued[0]) == 3
     assert len(sent_copies(dovecot, message_id)) == 1
+    assert {reload(o).sent_copy for o in outbounds} == {SentCopy.FILED}
+    assert Mailbox.objects.get(pk=inbox.pk).server_files_sent is False  # learned: sink files none
+    assert copies.file_sent_copies(inbox.pk) == 0  # nothing owed any more
 
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_a_sent_copy_that_cannot_be_saved_is_noted_on_the_sent_email(owner, contact, dovecot):
+def test_a_sent_copy_the_server_cannot_take_now_stays_owed_for_the_periodic_filer(
+    owner, contact, dovecot, queued_jobs
+):
     # The IMAP server is gone by the time the copy is to be saved.
     inbox = imap_mailbox(owner, dovecot, config={"imap_port": free_port()})
     outbound = submit(owner, inbox)
-    Outbound.objects.filter(pk=outbound.pk).update(status=SendStatus.SENT)
+    long_ago = timezone.now() - copies.OWED_GRACE * 2
+    Outbound.objects.filter(pk=outbound.pk).update(
+        status=SendStatus.SENT, sent_at=long_ago, sent_copy=SentCopy.OWED
+    )
 
-    assert sending.file_sent_copies(inbox.pk, [outbound.pk]) == 0
+    assert copies.file_sent_copies(inbox.pk) == 0
 
     outbound = reload(outbound)
     assert outbound.status == SendStatus.SENT
-    assert outbound.last_error.startswith("Sent. The copy for the Sent folder could not be saved")
+    assert outbound.sent_copy == SentCopy.OWED
+    # The periodic filer finds it and queues a filer for its inbox once the server is back.
+    assert copies.file_owed_copies() == 1
+    assert queued_jobs.args_of(jobs.FILE_SENT_COPIES) == [(inbox.pk,)]
+    Mailbox.objects.filter(pk=inbox.pk).update(config={**inbox.config, "imap_port": dovecot.port})
+    assert copies.file_sent_copies(inbox.pk) == 1
+    assert reload(outbound).sent_copy == SentCopy.FILED
+    assert len(sent_copies(dovecot, outbound.message.message_id)) == 1
 
 
 # -- provider errors ---------------------------------------------------------------------------
@@ -642,7 +659,7 @@ def test_uncertain_email_can_be_sent_again_or_marked_sent(
     first, second = submit(owner, inbox), submit(owner, inbox, subject="Two")
     attempt = timezone.now() - timedelta(minutes=20)
     for row in (first, second):
-        row.status, row.attempts, row.claimed_at = SendStatus.UNCERTAIN, 1, attempt
+        row.status, row.attempts, row.attempted_at = SendStatus.UNCERTAIN, 1, attempt
         row.last_error = sending.UNCERTAIN_WORDS
         row.save()
     activity = first.message.activity
@@ -662,6 +679,9 @@ def test_uncertain_email_can_be_sent_again_or_marked_sent(
     assert {link.occurred_at for link in activity.links.all()} == {first.next_attempt_at}
     assert second.status == SendStatus.SENT
     assert second.sent_at == attempt
+    # Each decision is a line of the email's history.
+    assert [e.detail for e in first.events.all()] == ["Sent again by the rep."]
+    assert [e.detail for e in second.events.all()] == ["Marked as sent by the rep."]
     assert message_of(second).sent_at == attempt
     with pytest.raises(Exception, match="Only an email whose sending is uncertain"):
         outbound_mark_sent(first)
