@@ -3,8 +3,10 @@ and the legal-basis check's two paths."""
 
 import email
 from email import policy
+from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from mailboxes.models import EmailMessage, Outbound
@@ -14,6 +16,7 @@ from tests.mailboxes.inboxes import imap_mailbox
 
 pytestmark = pytest.mark.browser
 REP = "rep@crm.example"
+SCREENSHOTS = Path("/tmp/composer-screens")
 
 
 @pytest.fixture
@@ -174,3 +177,51 @@ def test_rep_starts_from_a_template_and_the_email_remembers_it(
     sending.send_due()
     (sent,) = caught(smtp_sink)
     assert "shall we talk on Tuesday?" in sent.get_body(("html",)).get_content()
+
+
+def test_rep_sees_a_lost_answer_checked_and_settles_it(
+    page, new_page, login, contact, inbox, smtp_sink
+):
+    # The server keeps the message and drops the connection before answering.
+    smtp_sink.handler.lose_answer = lambda n: "stored" if n == 1 else None
+    open_composer(page, login, contact)
+    composer = page.locator("#composer")
+    composer.get_by_label("Subject").fill("Contract")
+    composer.get_by_role("button", name="Send").click()
+    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Queued")
+
+    sending.send_due()
+    page.reload()
+    item = page.locator("#timeline-items > li.activity-email").first
+    expect(item).to_contain_text("Uncertain, checking")
+    expect(item).to_contain_text("Checking the Sent folder before anything else.")
+
+    Outbound.objects.update(next_attempt_at=timezone.now())  # the check is due
+    sending.send_due()
+    page.reload()
+    item = page.locator("#timeline-items > li.activity-email").first
+    expect(item.locator(".status")).to_have_text("Uncertain")
+    item.get_by_text("Sending history").click()
+    history = item.locator(".email-history li")
+    expect(history).to_have_count(2)
+    expect(history.nth(0)).to_contain_text("before the server answered")
+    expect(history.nth(1)).to_contain_text("this server does not file what it sends")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, shot in ((1280, page), (390, new_page(viewport={"width": 390, "height": 844}))):
+        if shot is not page:
+            login(shot, contact.owner.username)
+            shot.goto(page.url)
+            shot.locator("#timeline-items > li.activity-email").first.get_by_text(
+                "Sending history"
+            ).click()
+        width_used = shot.evaluate("document.documentElement.scrollWidth")
+        assert width_used <= width, f"the page is {width_used} px wide at {width}"
+        shot.screenshot(path=SCREENSHOTS / f"lost-answer-{width}.png", full_page=True)
+
+    item.get_by_role("button", name="It was sent").click()
+    item = page.locator("#timeline-items > li.activity-email").first
+    expect(item.locator(".status")).to_have_text("Sent")
+    item.get_by_text("Sending history").click()
+    expect(item.locator(".email-history li")).to_have_count(3)
+    expect(item.locator(".email-history li").nth(2)).to_contain_text("Marked as sent by the rep.")
+    assert len(smtp_sink.messages) == 1
