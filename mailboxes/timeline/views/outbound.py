@@ -9,13 +9,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from mailboxes.composer.views.composer import message_on_record
-from mailboxes.constants import SendStatus
 from mailboxes.models import Tombstone
 from mailboxes.outbox import actions
+from mailboxes.outbox.sending import ACTIVE
 from records import timeline
 from records.access import get_record_for_user, require_edit
 
-WAITING = (SendStatus.SCHEDULED, SendStatus.QUEUED, SendStatus.SENDING)
 ACTIONS = {
     "cancel": actions.outbound_cancel,
     "send-now": actions.outbound_send_now,
@@ -68,8 +67,9 @@ def email_delete(request, type_slug, pk, message_pk):
     _, record = get_record_for_user(request.user, type_slug, pk)
     require_edit(request.user)
     message = message_on_record(record, message_pk)
-    if getattr(message, "outbound", None) is not None and message.outbound.status in WAITING:
-        raise PermissionDenied("Cancel this email before deleting it.")
+    if getattr(message, "outbound", None) is not None and message.outbound.status in ACTIVE:
+        # A worker may still send it (or is checking whether it went out).
+        raise PermissionDenied("Cancel this email, or wait until it is sent, before deleting it.")
     with transaction.atomic():
         if message.mailbox_id and message.message_id:
             Tombstone.objects.get_or_create(
