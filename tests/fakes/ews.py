@@ -267,6 +267,7 @@ class Reply:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    lost: bool = False  # carried out, then the connection drops before this answer
 
 
 @dataclass
@@ -293,6 +294,7 @@ class FakeExchange:
         self.autodiscover_error: str | None = None
         self.server: LocalHttpsServer | None = None
         self.ews_url = ""
+        self.lost_replies: dict[str, int] = {}  # operation -> answers still to lose
         self._lock = threading.RLock()
 
     # -- setup ---------------------------------------------------------------------------
@@ -315,6 +317,12 @@ class FakeExchange:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def lose_replies(self, operation: str, times: int = 1) -> None:
+        """Carry out the next `times` `operation` requests, then drop the connection without
+        answering (a lost reply)."""
+        with self._lock:
+            self.lost_replies[operation] = times
 
     def operations(self) -> list[str]:
         """Return the authenticated operations received so far, in order."""
@@ -363,7 +371,12 @@ class FakeExchange:
         if fault is not None:
             make = sync_error if operation == "SyncFolderItems" else error_message
             messages = [make(fault.code, f"Injected {fault.code}.") for _ in messages]
-        return ews_reply(operation, messages)
+        reply = ews_reply(operation, messages)
+        with self._lock:
+            if self.lost_replies.get(operation, 0) > 0:
+                self.lost_replies[operation] -= 1
+                reply.lost = True
+        return reply
 
     def _authenticate(self, header: str) -> FakeMailbox | None:
         scheme, _, token = header.partition(" ")
@@ -828,6 +841,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         reply = self.server.app(self.command, self.path, self.headers, body)
+        if reply.lost:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

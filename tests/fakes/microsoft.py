@@ -29,6 +29,7 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -262,6 +263,7 @@ class Reply:
     body: dict | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/octet-stream"
+    lost: bool = False  # carried out, then the connection drops before this answer
 
     def encoded(self) -> tuple[bytes, str]:
         """Return the body bytes and their Content-Type."""
@@ -393,6 +395,9 @@ class FakeMicrosoft:
         self._delta_generation = 0
         self._delta_expiry_style = "gone"
         self._lock = threading.RLock()
+        # Path parts whose next requests are carried out and then answered by a dropped
+        # connection (a lost reply), with how many are left.
+        self.lost_replies: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.ca_path = directory / "ca.pem"
@@ -439,6 +444,19 @@ class FakeMicrosoft:
         box = FakeMailbox(upn=upn, display_name=display_name or upn, user_purpose=purpose)
         self.users[upn.lower()] = box
         return box
+
+    def lose_replies(self, path: str, times: int = 1) -> None:
+        """Carry out the next `times` Graph requests whose path contains `path`, then drop
+        the connection without answering."""
+        with self._lock:
+            self.lost_replies[path] = times
+
+    def _reply_lost(self, path: str) -> bool:
+        for part, left in self.lost_replies.items():
+            if left > 0 and part in path:
+                self.lost_replies[part] = left - 1
+                return True
+        return False
 
     def inject(
         self,
@@ -493,7 +511,9 @@ class FakeMicrosoft:
         with self._lock:
             if segments[0] == "v1.0":
                 self.requests.append(RecordedRequest(method, target, headers))
-                return self._graph(method, segments[1:], query, headers, body)
+                reply = self._graph(method, segments[1:], query, headers, body)
+                reply.lost = self._reply_lost(parts.path)
+                return reply
             return self._identity(method, segments, query, body)
 
     # -- identity platform
@@ -921,6 +941,10 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = self.server.fake.handle(method, self.path, headers, body)  # type: ignore[attr-defined]
+        if reply.lost:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         payload, content_type = reply.encoded()
         self.send_response(reply.status)
         self.send_header("Content-Type", content_type)

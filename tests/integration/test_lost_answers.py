@@ -20,6 +20,7 @@ from mailboxes.outbox import sending
 from mailboxes.outbox.sending import send_due, send_outbound
 from tests.mailboxes.inboxes import imap_mailbox
 from tests.mailboxes.outbox import header, reload, submit
+from tests.mailboxes.test_views import EWS_PASSWORD, EXCHANGE_URL, microsoft_round_trip
 
 from .test_send_faults import gmail_inbox
 
@@ -156,4 +157,47 @@ def test_a_lost_gmail_answer_is_looked_up_in_sent_not_sent_again(owner, contact,
     assert row.status == SendStatus.RECONCILED
     assert row.provider_id == delivered.id
     assert len(google.outbox) == 1
+    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, sending.FOUND_WORDS)
+
+
+def test_a_lost_graph_answer_is_looked_up_in_sent_items_not_sent_again(
+    client, owner, contact, fake_microsoft
+):
+    fake_microsoft.add_user("ana@contoso.test", "Ana Lopez")
+    client.force_login(owner)
+    microsoft_round_trip(client, fake_microsoft, "ana@contoso.test")
+    inbox = Mailbox.objects.get(owner=owner)
+    fake_microsoft.lose_replies("sendMail")
+    outbound = submit(owner, inbox)
+
+    assert send_outbound(outbound.pk) == SendStatus.CHECKING
+    assert len(fake_microsoft.outbox) == 1
+    check_now(outbound)
+    assert send_due() == {SendStatus.RECONCILED: 1}
+
+    assert reload(outbound).status == SendStatus.RECONCILED
+    assert len(fake_microsoft.outbox) == 1
+    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, sending.FOUND_WORDS)
+
+
+def test_a_lost_ews_answer_is_looked_up_in_sent_items_not_sent_again(
+    client, owner, contact, fake_exchange
+):
+    box = fake_exchange.add_mailbox("ana@example.test", password=EWS_PASSWORD)
+    client.force_login(owner)
+    client.post(
+        EXCHANGE_URL,
+        {"email": "ana@example.test", "password": EWS_PASSWORD, "ews_url": fake_exchange.url},
+    )
+    inbox = Mailbox.objects.get(owner=owner)
+    fake_exchange.lose_replies("CreateItem")
+    outbound = submit(owner, inbox)
+
+    assert send_outbound(outbound.pk) == SendStatus.CHECKING
+    assert len(box.outbox) == 1
+    check_now(outbound)
+    assert send_due() == {SendStatus.RECONCILED: 1}
+
+    assert reload(outbound).status == SendStatus.RECONCILED
+    assert len(box.outbox) == 1
     assert history(outbound)[-1] == (OutboundEventKind.CHECKED, sending.FOUND_WORDS)
