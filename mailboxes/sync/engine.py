@@ -11,6 +11,10 @@ header block and size (`stable_message_id`), never by its UID, so a folder the s
 renumbered (new UIDVALIDITY) is read again without logging anything twice either. Bodies
 are parsed and sanitized afterwards (`bodies.py`).
 
+One worker syncs an inbox at a time: it holds the inbox's lease (`lease.py`), renewed while
+it lives and checked in the transaction of every page, so a killed worker's inbox syncs again
+within a minute and a worker that lost its lease writes nothing more.
+
 Pages are written with COPY (a few statements per page) and, for adapters that allow it,
 the next page is read from the server on a helper thread while this one is written
 (`sync_folder`): an initial IMAP sync runs at about a third of the raw FETCH rate
@@ -37,7 +41,7 @@ from mailboxes.mime import autoreply, parsing
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
 from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
-from mailboxes.sync import replies, threads
+from mailboxes.sync import lease, replies, threads
 from records import selectors, timeline
 from records.bulk import insert_rows
 from records.models import ActivityLink, Association
@@ -468,8 +472,14 @@ def fetch_raws(provider, folder: str, refs: list[str]) -> dict[str, bytes]:
     return {m.ref: m.raw for m in provider.fetch_raw(folder, refs)} if refs else {}
 
 
-def sync_folder(mailbox: Mailbox, provider, folder: FolderSync, *, page_size=PAGE_SIZE) -> int:
+def sync_folder(
+    mailbox: Mailbox, provider, folder: FolderSync, held: lease.Lease, *, page_size=PAGE_SIZE
+) -> int:
     """Bring one folder up to date; return how many messages were logged.
+
+    Each page is written only if the folder's cursor is still where this sync read it from
+    and this sync still holds the inbox's lease (`held`); a sync that lost it raises
+    LeaseLost, its page rolled back.
 
     With an adapter that allows it (`reads_off_thread`: it keeps no state in the database,
     like IMAP's), reading runs ahead on one helper thread: while this thread writes a page,
@@ -522,6 +532,7 @@ def sync_folder(mailbox: Mailbox, provider, folder: FolderSync, *, page_size=PAG
                 locked.last_success_at = timezone.now()
                 locked.last_error = ""
                 locked.save()
+                held.confirm()
                 folder = locked
             logged += len(decision.kept)
             if decision.reports:
@@ -555,22 +566,35 @@ def ensure_folders(mailbox: Mailbox, provider) -> list[FolderSync]:
 def sync_mailbox(mailbox_id: int) -> int:
     """Sync every folder of an inbox; record failures on the inbox in words its owner reads.
 
+    One sync of an inbox at a time: while another worker holds the inbox's lease, this
+    returns 0 at once and the Email page says who holds it (`lease.py`).
     A refused sign-in or revoked grant marks the inbox "needs reconnect"; other permanent
     failures mark it "error"; temporary ones are noted on the folder and retried next run.
     """
     mailbox = Mailbox.objects.get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
+    held = lease.acquire(mailbox.pk)
+    if held is None:
+        return 0
+    with held:
+        return _sync_held(mailbox, held)
+
+
+def _sync_held(mailbox: Mailbox, held: lease.Lease) -> int:
     logged = 0
     try:
         with provider_for(mailbox) as provider:
             for folder in ensure_folders(mailbox, provider):
                 try:
-                    logged += sync_folder(mailbox, provider, folder)
+                    logged += sync_folder(mailbox, provider, folder, held)
                 except ProviderError as exc:
                     FolderSync.objects.filter(pk=folder.pk).update(last_error=exc.message)
                     if exc.permanent:
                         raise
+    except lease.LeaseLost:
+        log.warning("sync of mailbox %s stopped: another worker took it over", mailbox.pk)
+        return logged
     except ProviderError as exc:
         if exc.stage == "auth":
             mailbox.mark_needs_reconnect(exc.message + testing_mode_hint(mailbox))
@@ -606,7 +630,7 @@ def mailboxes_to_sync():
     return Mailbox.objects.exclude(status=MailboxStatus.NEEDS_RECONNECT)
 
 
-def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync) -> int:
+def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync, held: lease.Lease) -> int:
     """Re-read the whole folder's headers and log what should be logged but is missing.
 
     This is what keeps "connected" honest: a cursor bug, a server that reordered UIDs or a
@@ -623,6 +647,7 @@ def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync) -> int:
         with transaction.atomic():
             rename_stand_ins(mailbox, decision.renamed)
             write_page(mailbox, folder, decision.kept, raws)
+            held.confirm()
         missing += len(decision.kept)
         cursor = page.cursor
         if not page.more:
@@ -640,10 +665,17 @@ def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync) -> int:
 
 
 def reconcile_mailbox(mailbox_id: int) -> int:
+    """Reconcile every synced folder of an inbox, holding its lease as a sync does."""
     mailbox = Mailbox.objects.get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
-    with provider_for(mailbox) as provider:
-        return sum(
-            reconcile_folder(mailbox, provider, f) for f in ensure_folders(mailbox, provider)
-        )
+    held = lease.acquire(mailbox.pk)
+    if held is None:
+        return 0
+    try:
+        with held, provider_for(mailbox) as provider:
+            folders = ensure_folders(mailbox, provider)
+            return sum(reconcile_folder(mailbox, provider, f, held) for f in folders)
+    except lease.LeaseLost:
+        log.warning("reconciliation of mailbox %s stopped: another worker took over", mailbox.pk)
+        return 0
