@@ -4,6 +4,7 @@ from mailboxes.models.inboxes import (
     FolderSync,
     Mailbox,
     SendAsAddress,
+    SyncLease,
     TeamInbox,
 )
 from mailboxes.models.messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
@@ -35,6 +36,7 @@ __all__ = [
     "SendCounter",
     "Signature",
     "Snippet",
+    "SyncLease",
     "TeamInbox",
     "Tombstone",
     "TrackedLink",

@@ -193,3 +193,41 @@ class FolderSync(models.Model):
 
     def __str__(self):
         return f"{self.mailbox} / {self.folder}"
+
+
+class SyncLease(models.Model):
+    """Which worker is syncing an inbox, and until when: one sync of an inbox at a time.
+
+    A row in the database rather than a lock in the cache, because the embedded setup's cache
+    is per process, and a Redis key outlives a killed worker for its whole expiry; rather than
+    a PostgreSQL advisory lock (which would die with the connection), because SQLite has none.
+    Rather than fields on Mailbox, because connect flows save Mailbox rows whole, and a stale
+    copy would write an old holder back. The holder ("host:pid:random") renews `expires_at`
+    while it is alive (`mailboxes/sync/lease.py`); a dead one's lease simply runs out.
+    `waiting_since` is set when a sync was turned away during this holder's lease, for the
+    Email page to say why that inbox is not syncing.
+    """
+
+    mailbox = models.OneToOneField(
+        Mailbox, primary_key=True, on_delete=models.CASCADE, related_name="sync_lease"
+    )
+    holder = models.CharField(max_length=255, blank=True)  # "" when free
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.mailbox_id}: {self.holder or 'free'}"
+
+    @property
+    def holder_host(self) -> str:
+        return self.holder.rsplit(":", 2)[0]
+
+    @property
+    def holder_pid(self) -> str:
+        parts = self.holder.rsplit(":", 2)
+        return parts[1] if len(parts) == 3 else ""
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

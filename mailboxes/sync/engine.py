@@ -6,7 +6,14 @@ which participants are CRM contacts, one which referenced messages the CRM alrea
 messages that concern a contact or a known thread are fetched whole; their timeline rows, the
 message rows and the new cursor are committed in one transaction, so a connection dropped
 mid-fetch or a worker killed mid-batch re-reads the page and the Message-ID uniqueness keeps
-it from logging anything twice. Bodies are parsed and sanitized afterwards (`bodies.py`).
+it from logging anything twice. A message without a Message-ID is known by a digest of its
+header block and size (`stable_message_id`), never by its UID, so a folder the server
+renumbered (new UIDVALIDITY) is read again without logging anything twice either. Bodies
+are parsed and sanitized afterwards (`bodies.py`).
+
+One worker syncs an inbox at a time: it holds the inbox's lease (`lease.py`), renewed while
+it lives and checked in the transaction of every page, so a killed worker's inbox syncs again
+within a minute and a worker that lost its lease writes nothing more.
 
 Pages are written with COPY (a few statements per page) and, for adapters that allow it,
 the next page is read from the server on a helper thread while this one is written
@@ -34,7 +41,7 @@ from mailboxes.mime import autoreply, parsing
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
 from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
-from mailboxes.sync import replies, threads
+from mailboxes.sync import lease, replies, threads
 from records import selectors, timeline
 from records.bulk import insert_rows
 from records.models import ActivityLink, Association
@@ -71,18 +78,65 @@ class PageResult:
     kept: list[Kept] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)  # refs of bounces / feedback reports
     skipped: Counter = field(default_factory=Counter)
+    # Old UID stand-ins found stored, and the stable ids their rows get (`rename_stand_ins`).
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 def stable_message_id(header: FetchedHeader, mailbox: Mailbox) -> str:
-    """The message's Message-ID, or a stable stand-in so a message without one dedupes too."""
+    """The message's Message-ID, or a stand-in derived from the message itself.
+
+    The stand-in must name a message the same way every time it is read, also after the
+    server renumbered the folder (a new UIDVALIDITY: the adapter says `reset` and the whole
+    folder is read again), so it is a digest of what the folder does not change: the header
+    block the adapter read (IMAP reads From, To, Cc, Subject, Date, Content-Type with its
+    multipart boundary, and the automatic-mail fields) and the size. Never the UID (`ref`),
+    nor the arrival time, which a restore may change and which `header.date` is for a message
+    without a Date field.
+
+    The trade-off: two messages alike in all of those are one. Different bodies differ in
+    size or boundary in all but rare cases (same length, single part, same second); Received
+    fields are not among those IMAP sync reads (reading them would slow every header fetch),
+    so two deliveries that differ only there, with equal sizes, are one. The other way, a
+    server that counted a message's size differently after a migration would give it a new
+    stand-in and it would be logged again, once; Dovecot reports the same size before and
+    after a UIDVALIDITY change (tests/integration/test_sync_imap.py).
+    """
     if header.message_id:
         return header.message_id
+    digest = hashlib.sha256()
+    if header.raw_headers:
+        digest.update(parsing.normalize_newlines(header.raw_headers).strip())
+    else:  # adapters that read no header block: the decoded fields
+        fields = [header.from_addr, *header.to_addrs, "", *header.cc_addrs, "", header.subject]
+        digest.update("\n".join([*fields, str(header.date)]).encode("utf-8", "replace"))
+    digest.update(b"\nsize %d" % header.size)
+    return f"<{digest.hexdigest()}@no-message-id.{mailbox.pk}.crm-mail>"
+
+
+def uid_stand_in_id(header: FetchedHeader, mailbox: Mailbox) -> str | None:
+    """The stand-in earlier versions gave a message without a Message-ID (from its UID).
+
+    Rows stored then still carry it: sync recognizes them by it as long as the UIDs are the
+    same, and renames them to `stable_message_id`'s form when it does (`rename_stand_ins`), so
+    that they are recognized after a later UIDVALIDITY change too. Only a reset before any
+    re-read since the upgrade (sync reads a folder again in full every six hours, in
+    `reconcile_folder`) logs such a message a second time.
+    """
+    if header.message_id:
+        return None
     digest = hashlib.sha1(
         "|".join(
             [header.from_addr, header.subject, str(header.date), str(header.size), header.ref]
         ).encode("utf-8", "replace")
     ).hexdigest()
     return f"<{digest}@no-message-id.{mailbox.pk}.crm-mail>"
+
+
+def rename_stand_ins(mailbox: Mailbox, renamed: dict[str, str]) -> None:
+    """Give rows stored under an old UID stand-in (and their tombstones) the stable one."""
+    for old, new in renamed.items():
+        EmailMessage.objects.filter(mailbox=mailbox, message_id=old).update(message_id=new)
+        Tombstone.objects.filter(mailbox=mailbox, message_id=old).update(message_id=new)
 
 
 def own_addresses(mailbox: Mailbox) -> set[str]:
@@ -96,7 +150,8 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
         return result
     mine = own_addresses(mailbox)
     ids = [stable_message_id(h, mailbox) for h in headers]
-    page_ids = set(ids)
+    old_ids = [uid_stand_in_id(h, mailbox) for h in headers]
+    page_ids = set(ids) | (set(old_ids) - {None})
     participants = [
         {a.lower() for a in (h.from_addr, *h.to_addrs, *h.cc_addrs) if a} - mine for h in headers
     ]
@@ -124,11 +179,16 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
         )
     )
     batch_ids: set[str] = set()
-    for header, message_id, people, refs in zip(headers, ids, participants, keys, strict=True):
-        if message_id in stored_here or message_id in batch_ids:
+    claimed = stored_here | tombstoned  # ids rows have: never the new name of another row
+    each = zip(headers, ids, old_ids, participants, keys, strict=True)
+    for header, message_id, old_id, people, refs in each:
+        if old_id in claimed and message_id not in claimed:
+            result.renamed[old_id] = message_id
+            claimed.add(message_id)
+        if message_id in stored_here or old_id in stored_here or message_id in batch_ids:
             result.skipped[SKIP_DUPLICATE] += 1
             continue
-        if message_id in tombstoned:
+        if message_id in tombstoned or old_id in tombstoned:
             result.skipped[SKIP_TOMBSTONE] += 1
             continue
         if looks_like_report(header):
@@ -412,8 +472,14 @@ def fetch_raws(provider, folder: str, refs: list[str]) -> dict[str, bytes]:
     return {m.ref: m.raw for m in provider.fetch_raw(folder, refs)} if refs else {}
 
 
-def sync_folder(mailbox: Mailbox, provider, folder: FolderSync, *, page_size=PAGE_SIZE) -> int:
+def sync_folder(
+    mailbox: Mailbox, provider, folder: FolderSync, held: lease.Lease, *, page_size=PAGE_SIZE
+) -> int:
     """Bring one folder up to date; return how many messages were logged.
+
+    Each page is written only if the folder's cursor is still where this sync read it from
+    and this sync still holds the inbox's lease (`held`); a sync that lost it raises
+    LeaseLost, its page rolled back.
 
     With an adapter that allows it (`reads_off_thread`: it keeps no state in the database,
     like IMAP's), reading runs ahead on one helper thread: while this thread writes a page,
@@ -452,6 +518,7 @@ def sync_folder(mailbox: Mailbox, provider, folder: FolderSync, *, page_size=PAG
                 if locked.cursor != folder.cursor:
                     # Another worker moved this folder on meanwhile; its pages win.
                     return logged
+                rename_stand_ins(mailbox, decision.renamed)
                 write_page(mailbox, locked, decision.kept, raws)
                 locked.cursor = page.cursor
                 locked.seen += decision.seen
@@ -465,6 +532,7 @@ def sync_folder(mailbox: Mailbox, provider, folder: FolderSync, *, page_size=PAG
                 locked.last_success_at = timezone.now()
                 locked.last_error = ""
                 locked.save()
+                held.confirm()
                 folder = locked
             logged += len(decision.kept)
             if decision.reports:
@@ -498,22 +566,35 @@ def ensure_folders(mailbox: Mailbox, provider) -> list[FolderSync]:
 def sync_mailbox(mailbox_id: int) -> int:
     """Sync every folder of an inbox; record failures on the inbox in words its owner reads.
 
+    One sync of an inbox at a time: while another worker holds the inbox's lease, this
+    returns 0 at once and the Email page says who holds it (`lease.py`).
     A refused sign-in or revoked grant marks the inbox "needs reconnect"; other permanent
     failures mark it "error"; temporary ones are noted on the folder and retried next run.
     """
     mailbox = Mailbox.objects.get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
+    held = lease.acquire(mailbox.pk)
+    if held is None:
+        return 0
+    with held:
+        return _sync_held(mailbox, held)
+
+
+def _sync_held(mailbox: Mailbox, held: lease.Lease) -> int:
     logged = 0
     try:
         with provider_for(mailbox) as provider:
             for folder in ensure_folders(mailbox, provider):
                 try:
-                    logged += sync_folder(mailbox, provider, folder)
+                    logged += sync_folder(mailbox, provider, folder, held)
                 except ProviderError as exc:
                     FolderSync.objects.filter(pk=folder.pk).update(last_error=exc.message)
                     if exc.permanent:
                         raise
+    except lease.LeaseLost:
+        log.warning("sync of mailbox %s stopped: another worker took it over", mailbox.pk)
+        return logged
     except ProviderError as exc:
         if exc.stage == "auth":
             mailbox.mark_needs_reconnect(exc.message + testing_mode_hint(mailbox))
@@ -549,21 +630,25 @@ def mailboxes_to_sync():
     return Mailbox.objects.exclude(status=MailboxStatus.NEEDS_RECONNECT)
 
 
-def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync) -> int:
+def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync, held: lease.Lease) -> int:
     """Re-read the whole folder's headers and log what should be logged but is missing.
 
     This is what keeps "connected" honest: a cursor bug, a server that reordered UIDs or a
-    skipped page shows up here as a gap, is reported on the folder and repaired.
+    skipped page shows up here as a gap, is reported on the folder and repaired. Rows stored
+    under an old UID stand-in get their stable id here (`uid_stand_in_id`).
     """
     missing = 0
     cursor = ""
     while True:
         page = provider.changes(folder.folder, cursor, PAGE_SIZE)
         decision = decide(mailbox, page.headers)
-        if decision.kept:
-            raws = fetch_raws(provider, folder.folder, [k.header.ref for k in decision.kept])
+        refs = [k.header.ref for k in decision.kept]
+        raws = fetch_raws(provider, folder.folder, refs)
+        with transaction.atomic():
+            rename_stand_ins(mailbox, decision.renamed)
             write_page(mailbox, folder, decision.kept, raws)
-            missing += len(decision.kept)
+            held.confirm()
+        missing += len(decision.kept)
         cursor = page.cursor
         if not page.more:
             break
@@ -580,10 +665,17 @@ def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync) -> int:
 
 
 def reconcile_mailbox(mailbox_id: int) -> int:
+    """Reconcile every synced folder of an inbox, holding its lease as a sync does."""
     mailbox = Mailbox.objects.get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
-    with provider_for(mailbox) as provider:
-        return sum(
-            reconcile_folder(mailbox, provider, f) for f in ensure_folders(mailbox, provider)
-        )
+    held = lease.acquire(mailbox.pk)
+    if held is None:
+        return 0
+    try:
+        with held, provider_for(mailbox) as provider:
+            folders = ensure_folders(mailbox, provider)
+            return sum(reconcile_folder(mailbox, provider, f, held) for f in folders)
+    except lease.LeaseLost:
+        log.warning("reconciliation of mailbox %s stopped: another worker took over", mailbox.pk)
+        return 0

@@ -1,28 +1,19 @@
-"""Celery tasks of sync: thin wrappers that take ids and call engine.py or bodies.py."""
+"""Celery tasks of sync: thin wrappers that take ids and call engine.py or bodies.py.
+
+One sync or reconciliation of an inbox at a time: the engine holds the inbox's lease in the
+database (`lease.py`), so a worker killed mid-sync stalls nothing for longer than
+`lease.SYNC_LEASE`.
+"""
 
 from celery import shared_task
-from django.core.cache import cache
 
 from mailboxes import jobs
 from mailboxes.sync import bodies, engine
 
-LOCK_SECONDS = 15 * 60
-
-
-def _locked(key: str):
-    # One sync per inbox at a time across every worker (the cache is Redis in production).
-    return cache.add(key, "1", LOCK_SECONDS)
-
 
 @shared_task(name=jobs.SYNC_MAILBOX, acks_late=True)
 def sync_mailbox(mailbox_id: int) -> int:
-    key = f"mailbox-sync-{mailbox_id}"
-    if not _locked(key):
-        return 0
-    try:
-        return engine.sync_mailbox(mailbox_id)
-    finally:
-        cache.delete(key)
+    return engine.sync_mailbox(mailbox_id)
 
 
 @shared_task(name=jobs.SYNC_ALL)
@@ -35,15 +26,10 @@ def sync_all() -> int:
 
 @shared_task(name=jobs.RECONCILE_ALL)
 def reconcile_all() -> int:
-    found = 0
-    for mailbox_id in engine.mailboxes_to_sync().values_list("pk", flat=True):
-        key = f"mailbox-sync-{mailbox_id}"
-        if _locked(key):
-            try:
-                found += engine.reconcile_mailbox(mailbox_id)
-            finally:
-                cache.delete(key)
-    return found
+    return sum(
+        engine.reconcile_mailbox(mailbox_id)
+        for mailbox_id in engine.mailboxes_to_sync().values_list("pk", flat=True)
+    )
 
 
 @shared_task(name=jobs.FILL_BODIES)

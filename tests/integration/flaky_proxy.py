@@ -1,4 +1,5 @@
-"""A TCP proxy that can cut a connection after N bytes from the server: a real dropped link."""
+"""A TCP proxy that can cut a connection after N bytes from the server (a real dropped link),
+or stall it there (a client stuck mid-read, for as long as a test needs)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import threading
 
 class CuttingProxy:
     """Relay loopback TCP to `upstream`; with `cut_after` set, drop each connection once the
-    server has sent that many bytes through it."""
+    server has sent that many bytes through it; with `stall_after`, stop relaying the server's
+    bytes there (and set `stalled`) until the proxy is closed. Both apply to connections
+    opened after they are set."""
 
     def __init__(self, upstream_host: str, upstream_port: int):
         self.upstream = (upstream_host, upstream_port)
         self.cut_after: int | None = None
+        self.stall_after: int | None = None
         self.cuts = 0
+        self.stalled = threading.Event()
+        self._release = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
@@ -28,11 +34,17 @@ class CuttingProxy:
                 return
             server = socket.create_connection(self.upstream)
             self._open += [client, server]
-            limit = self.cut_after
-            threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, limit), daemon=True).start()
+            limits = (self.cut_after, self.stall_after)
+            threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, *limits), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket, limit: int | None):
+    def _pipe(
+        self,
+        src: socket.socket,
+        dst: socket.socket,
+        limit: int | None = None,
+        stall: int | None = None,
+    ):
         sent = 0
         try:
             while True:
@@ -42,6 +54,11 @@ class CuttingProxy:
                 if limit is not None and sent + len(data) >= limit:
                     dst.sendall(data[: max(0, limit - sent)])
                     self.cuts += 1
+                    break
+                if stall is not None and sent + len(data) >= stall:
+                    dst.sendall(data[: max(0, stall - sent)])
+                    self.stalled.set()
+                    self._release.wait()
                     break
                 dst.sendall(data)
                 sent += len(data)
@@ -65,4 +82,5 @@ class CuttingProxy:
 
     def close(self):
         self._closed = True
+        self._release.set()
         self._listener.close()

@@ -134,17 +134,31 @@ class DovecotAccount:
         tmp.rename(target)
         return target
 
-    def bump_uidvalidity(self, folder: str = "INBOX") -> None:
+    def bump_uidvalidity(self, folder: str = "INBOX", *, reorder: bool = False) -> None:
         """Make Dovecot give the folder a new UIDVALIDITY, as after a server-side restore.
 
         Deleting the uidlist and indexes makes Dovecot renumber the messages it finds on
-        its next access. Close every session on the folder first.
+        its next access. It numbers them in the order of their file names, so on its own that
+        gives each message its old UID again; with `reorder`, the files are renamed so that
+        the first comes last, as a restore that copied them in another order, and each
+        message gets another UID (its bytes, flags and arrival time unchanged). Close every
+        session on the folder first.
         """
         directory = self.folder_dir(folder)
         for path in directory.glob("dovecot-uidlist*"):
             path.unlink()
         for path in directory.glob("dovecot.index*"):
             path.unlink()
+        if reorder:
+            files = sorted(
+                (p for sub in ("cur", "new") for p in (directory / sub).iterdir()),
+                key=lambda p: p.name,
+            )
+            # A Maildir name starts with the delivery time, which Dovecot numbers by: the first
+            # file takes the last one's time, each other the time of the one before it.
+            times = [path.name.split(".", 1)[0] for path in files]
+            for path, time_ in zip(files, times[-1:] + times[:-1], strict=True):
+                path.rename(path.parent / f"{time_}.{path.name.split('.', 1)[1]}")
 
 
 @dataclass

@@ -6,8 +6,14 @@ from email.utils import format_datetime, make_msgid
 import pytest
 from django.utils import timezone
 
+from mailboxes.connecting.connections import provider_for
 from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
-from mailboxes.sync.engine import sync_mailbox
+from mailboxes.sync.engine import (
+    reconcile_mailbox,
+    stable_message_id,
+    sync_mailbox,
+    uid_stand_in_id,
+)
 from records.access import visible_to
 from records.models import ActivityLink, Contact, Record
 from records.services import association_create
@@ -111,6 +117,86 @@ def test_sync_is_idempotent_and_survives_a_uidvalidity_change(dovecot, inbox, ow
     assert ActivityLink.objects.count() == 4
     state = FolderSync.objects.get(mailbox=inbox, role="inbox")
     assert state.skip_reasons.get("already logged") == 3
+
+
+def without_message_id(raw: bytes) -> bytes:
+    head, body = raw.split(b"\n\n", 1)
+    lines = [line for line in head.split(b"\n") if not line.lower().startswith(b"message-id:")]
+    return b"\n".join(lines) + b"\n\n" + body
+
+
+def uids(dovecot) -> dict[tuple[bytes, int], int]:
+    """Each message's UID by its Subject field and size (unique among the test's messages)."""
+    subject = "BODY[HEADER.FIELDS (SUBJECT)]"
+    with dovecot.imap() as client:
+        client.select_folder("INBOX", readonly=True)
+        fetched = client.fetch(
+            client.search(["ALL"]), [f"{subject[:4]}.PEEK{subject[4:]}", "RFC822.SIZE"]
+        )
+    return {(data[subject.encode()], data[b"RFC822.SIZE"]): uid for uid, data in fetched.items()}
+
+
+def test_a_folder_renumbered_by_the_server_is_read_again_without_logging_anything_twice(
+    dovecot, inbox, owner
+):
+    """Messages without a Message-ID are known by what they are, not by their UID."""
+    ContactFactory(owner=owner, emails=["cara@client.example"])
+    for i in range(20):
+        raw = mime("cara@client.example", ME, f"Note {i}")
+        dovecot.deliver(raw if i % 2 else without_message_id(raw))
+    # Alike but for their bodies (same sender, subject and Date): two messages, not one.
+    twin = mime("cara@client.example", ME, "Twin")
+    dovecot.deliver(without_message_id(twin))
+    dovecot.deliver(without_message_id(twin.replace(b"Body of Twin", b"Body of the other Twin")))
+    # No Date either: its date is the arrival time, which a restore need not keep.
+    dovecot.deliver(
+        without_message_id(mime("cara@client.example", ME, "Undated")).replace(
+            b"Date:", b"X-Old-Date:"
+        )
+    )
+    assert sync_mailbox(inbox.pk) == 23
+    before = uids(dovecot)
+    assert len(before) == 23
+
+    dovecot.bump_uidvalidity("INBOX", reorder=True)
+    dovecot.deliver(without_message_id(mime("cara@client.example", ME, "After the restore")))
+    sync_mailbox(inbox.pk)
+
+    after = uids(dovecot)  # the same messages, every one with another UID
+    assert all(after[key] != uid for key, uid in before.items())
+    assert EmailMessage.objects.count() == 24
+    assert EmailMessage.objects.values("message_id").distinct().count() == 24
+    assert ActivityLink.objects.count() == 24
+    assert EmailMessage.objects.filter(subject="Twin").count() == 2
+    state = FolderSync.objects.get(mailbox=inbox, role="inbox")
+    assert state.skip_reasons.get("already logged") == 23
+
+
+def test_emails_stored_under_the_old_uid_stand_ins_are_found_and_renamed(dovecot, inbox, owner):
+    """Rows logged before stand-ins were made from the message carry one made from the UID: a
+    full re-read finds them by it and gives them the stable one, which survives renumbering."""
+    ContactFactory(owner=owner, emails=["cara@client.example"])
+    for i in range(4):
+        dovecot.deliver(without_message_id(mime("cara@client.example", ME, f"Old {i}")))
+    sync_mailbox(inbox.pk)
+    with provider_for(inbox) as provider:
+        headers = provider.changes("INBOX", "", 100).headers
+    for header in headers:  # as the earlier version stored them
+        EmailMessage.objects.filter(provider_ref=header.ref).update(
+            message_id=uid_stand_in_id(header, inbox)
+        )
+    deleted = EmailMessage.objects.get(subject="Old 0")
+    Tombstone.objects.create(mailbox=inbox, message_id=deleted.message_id, deleted_by=owner)
+    deleted.activity.delete()
+
+    assert reconcile_mailbox(inbox.pk) == 0  # nothing twice, the deleted one not again
+    stored = set(EmailMessage.objects.values_list("message_id", flat=True))
+    stored |= set(Tombstone.objects.values_list("message_id", flat=True))
+    assert stored == {stable_message_id(header, inbox) for header in headers}
+
+    dovecot.bump_uidvalidity("INBOX", reorder=True)
+    sync_mailbox(inbox.pk)
+    assert EmailMessage.objects.count() == ActivityLink.objects.count() == 3
 
 
 def test_a_message_deleted_in_the_crm_is_not_imported_again(dovecot, inbox, owner):

@@ -14,9 +14,14 @@ from mailboxes.models import FolderSync, Mailbox, SendAsAddress
 @login_required
 @require_GET
 def email_settings(request):
-    mailboxes = Mailbox.objects.filter(owner=request.user).prefetch_related(
-        Prefetch("folders", queryset=FolderSync.objects.order_by("role", "folder")),
-        Prefetch("aliases", queryset=SendAsAddress.objects.all()),
+    # The sync lease says when an inbox's sync waits for another worker, and why.
+    mailboxes = (
+        Mailbox.objects.filter(owner=request.user)
+        .select_related("sync_lease")
+        .prefetch_related(
+            Prefetch("folders", queryset=FolderSync.objects.order_by("role", "folder")),
+            Prefetch("aliases", queryset=SendAsAddress.objects.all()),
+        )
     )
     return render(request, "mailboxes/connecting/email_settings.html", {"mailboxes": mailboxes})
 
