@@ -173,7 +173,11 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {}
+    # No wait on Redis is endless: one that accepts connections and never answers (hung, or
+    # gone behind a firewall) fails a publish of beat or of a task after these seconds, and a
+    # worker reconnects. Well above BRPOP's 1 s wait, so an idle worker never times out. A job
+    # queued by the web waits far less (mailboxes/jobs.py, ENQUEUE_TIMEOUT).
+    {"socket_connect_timeout": 5, "socket_timeout": 5}
     if REDIS_URL
     else {
         "data_folder_in": str(BROKER_DIR / "queue"),

@@ -18,12 +18,14 @@ from .factories import ContactFactory, TeamFactory, UserFactory
 
 # Real servers and provider fakes, for every test module that asks for them.
 from .fakes.fixtures import (  # noqa: F401
+    dead_broker,
     dovecot,
     dovecot_server,
     exchange_certificate,
     fake_exchange,
     fake_google,
     fake_microsoft,
+    redis_server,
     redis_url,
     smtp_sink,
 )
@@ -106,6 +108,31 @@ def queued_jobs():
     before_task_publish.connect(record, weak=False)
     yield queued
     before_task_publish.disconnect(record)
+
+
+@pytest.fixture
+def celery_broker():
+    """`celery_broker(url)`: from then on the test queues jobs as a web process whose broker is
+    `url` does, through an app configured from the settings on that broker, made Celery's
+    current app (the one `mailboxes.jobs` and /health/ use). Afterwards the product's app, on
+    the tests' in-memory broker, is current again."""
+    from celery import Celery
+
+    from crm_mail.celery import app as product_app
+
+    made = []
+
+    def point(url: str) -> Celery:
+        app = Celery("crm_mail")  # the current app from now on, in this thread
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.conf.broker_url = url
+        made.append(app)
+        return app
+
+    yield point
+    product_app.set_current()
+    for app in made:
+        app.close()
 
 
 @pytest.fixture

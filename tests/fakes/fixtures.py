@@ -104,6 +104,29 @@ def redis_url():
 
 
 @pytest.fixture
+def redis_server():
+    """A private redis-server of the test's own, to stop, hang and start again."""
+    binary = servers.find_redis_server()
+    if binary is None:
+        server_missing("redis-server (Debian package redis-server)")
+    server = servers.start_redis(binary)
+    yield server
+    servers.stop_redis(server)
+
+
+@pytest.fixture(params=["refused", "hung"])
+def dead_broker(request):
+    """The URL of a Redis that is down: nothing listens on its port ("refused"), or it
+    accepts connections and never answers ("hung")."""
+    if request.param == "refused":
+        yield f"redis://127.0.0.1:{servers.free_port()}/0"
+        return
+    server = servers.HungServer()
+    yield f"redis://127.0.0.1:{server.port}/0"
+    server.close()
+
+
+@pytest.fixture
 def smtp_sink():
     """An aiosmtpd server that requires AUTH as `sink.user` / `sink.password`, no TLS."""
     sink = servers.start_smtp_sink()

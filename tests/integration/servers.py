@@ -12,6 +12,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -28,6 +29,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from imapclient import IMAPClient
 
 DOVECOT_CANDIDATES = ("dovecot", "/usr/sbin/dovecot")
+REDIS_CANDIDATES = ("redis-server", "/usr/bin/redis-server")
 # Folders that carry a SPECIAL-USE attribute once created; none exists until a test asks,
 # so a fresh user has only INBOX.
 SPECIAL_USE = {
@@ -350,6 +352,79 @@ def stop_dovecot(server: DovecotServer) -> None:
     """Stop the server and remove its temp dir."""
     server.stop()
     shutil.rmtree(server.root, ignore_errors=True)
+
+
+# -- Redis, and a server that hangs ------------------------------------------------------------
+
+
+def find_redis_server() -> str | None:
+    """Return the redis-server binary's path, or None when it is not installed."""
+    for candidate in REDIS_CANDIDATES:
+        path = shutil.which(candidate)
+        if path:
+            return path
+    return None
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server on a loopback port, keeping nothing on disk: stopped and started
+    again, it is back on the same port and empty, as a Redis restarted without its data."""
+
+    binary: str
+    root: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        with (self.root / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+                + ["--appendonly", "no", "--dir", str(self.root)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port, self.process)
+
+    def stop(self) -> None:
+        """Stop it as a crash does: connections are refused until it starts again."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """Hang it: the kernel still accepts connections, nothing answers (SIGSTOP)."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+def start_redis(binary: str) -> RedisServer:
+    server = RedisServer(binary=binary, root=Path(tempfile.mkdtemp(prefix="crm-redis-")))
+    server.start()
+    return server
+
+
+def stop_redis(server: RedisServer) -> None:
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+class HungServer:
+    """A loopback port whose connections the kernel completes and nobody ever reads or answers:
+    a server that hangs after accepting (a stuck Redis, a dead peer behind a firewall)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)  # never accept()ed
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 # -- SMTP sink -----------------------------------------------------------------------------
