@@ -11,8 +11,9 @@ A broker outage costs the caller nothing: the work it asks for is already commit
 queueing tries once, waits at most ENQUEUE_TIMEOUT for the broker (a Redis that accepts
 connections and never answers included), and on failure logs one line, at most once a minute
 per process. An email is not lost that way: its due row is the source of truth, and the
-periodic `send_due` sends it. (A Sent-folder copy or a Google token revocation asked for
-during the outage is not done.) The workers and beat keep the patient connection settings of
+periodic `send_due` sends it, and a Sent-folder copy is owed on its row, which the periodic
+`file_owed_copies` files. (A Google token revocation asked for during the outage is not
+done.) The workers and beat keep the patient connection settings of
 CELERY_BROKER_TRANSPORT_OPTIONS.
 """
 
