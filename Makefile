@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
 ONLY ?=
 
-.PHONY: run test bench lint check install
+.PHONY: run test bench faults lint check install
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench $(ONLY)
+
+faults: install
+	$(BIN)/python -m faults $(ONLY)
 
 lint: install
 	$(BIN)/ruff check .

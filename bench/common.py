@@ -4,7 +4,8 @@
 (default postgres://postgres@127.0.0.1:5432/crm_mail_bench, BENCH_DATABASE_URL overrides it) is
 created when missing, migrated on every run, and keeps each benchmark's data between runs: a
 row in `bench_meta` records the signature of each filled data set. BENCH_REBUILD=1 drops the
-database and fills everything again.
+database and fills everything again. `make faults` (faults/) sets up its own database the same
+way, through `configure_environment(database_url, redis_url)`.
 """
 
 import math
@@ -18,10 +19,13 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_mail_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
-def configure_environment() -> None:
-    """Point Django at the bench database and Redis; call before Django settings load."""
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+def configure_environment(database_url: str | None = None, redis_url: str | None = None) -> None:
+    """Point Django at the bench database and Redis (or the ones given: the fault runs of
+    faults/ have their own); call before Django settings load."""
+    os.environ["DATABASE_URL"] = database_url or os.environ.get(
+        "BENCH_DATABASE_URL", DEFAULT_DATABASE_URL
+    )
+    os.environ["REDIS_URL"] = redis_url or os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     os.environ["DJANGO_SETTINGS_MODULE"] = "crm_mail.settings"
     # Embedded defaults for everything else; DEBUG is turned off by setup_django().
     os.environ["DJANGO_ENV"] = "development"
@@ -35,7 +39,7 @@ def _database_settings() -> dict:
 
     db = database_from_url(os.environ["DATABASE_URL"], ".")
     if not db["ENGINE"].endswith("postgresql"):
-        sys.exit("bench: BENCH_DATABASE_URL must point to PostgreSQL")
+        sys.exit("BENCH_DATABASE_URL (FAULTS_DATABASE_URL for make faults) must be PostgreSQL")
     return db
 
 
@@ -58,9 +62,9 @@ def create_database(*, drop: bool = False) -> None:
     from psycopg import sql
 
     name = _database_settings()["NAME"]
-    if drop and "bench" not in name:
-        # Never drop a database that is not obviously a benchmark's own.
-        sys.exit(f"bench: refusing to drop {name!r}; its name must contain 'bench'")
+    if drop and "bench" not in name and "faults" not in name:
+        # Never drop a database that is not obviously a benchmark's or a fault run's own.
+        sys.exit(f"refusing to drop {name!r}; its name must contain 'bench' or 'faults'")
     with _admin_connection() as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and drop:

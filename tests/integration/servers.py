@@ -529,13 +529,16 @@ class SmtpSink:
         self.handler.recipient_replies[recipient.lower()] = reply
 
 
-def start_smtp_sink(tls_context: ssl.SSLContext | None = None) -> SmtpSink:
+def start_smtp_sink(
+    tls_context: ssl.SSLContext | None = None, handler: SinkHandler | None = None
+) -> SmtpSink:
     """Start an AUTH-requiring aiosmtpd Controller and return it.
 
-    With `tls_context`, the sink also offers STARTTLS (without requiring it).
+    With `tls_context`, the sink also offers STARTTLS (without requiring it); `handler` is a
+    SinkHandler that misbehaves on purpose (faults/harness.py).
     """
     user, password = "sender", secrets.token_urlsafe(12)
-    handler = SinkHandler()
+    handler = handler or SinkHandler()
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (
