@@ -92,7 +92,7 @@ def run_one(name: str, run: Run) -> bool:
     harness.purge(broker_url)
     owner = prepare()
     dovecot = servers.start_dovecot(binary)
-    handler = harness.DroppingHandler(run.drop_every) if run.drop_every else None
+    handler = harness.dropping_sink(run.drop_every) if run.drop_every else None
     sink = servers.start_smtp_sink(handler=handler)
     try:
         inbox = imap_mailbox(owner, dovecot.add_account(), sink, email=INBOX, **NO_LIMIT)
@@ -105,7 +105,8 @@ def run_one(name: str, run: Run) -> bool:
             ids, sink, broker_url, log_dir, run.kills, run.settle_seconds, random.Random()
         )
         if run.drop_every:
-            print(f"  the sink dropped the connection instead of its 250 {handler.dropped} times")
+            dropped = handler.data_commands // run.drop_every
+            print(f"  the sink dropped the connection instead of its 250 {dropped} times")
         print("\n".join(outcome.report()))
         if outcome.ok:
             shutil.rmtree(log_dir)

@@ -7,7 +7,8 @@ the pool child down mid-task with no cleanup, as `docker kill` or the OOM killer
 part is played by the harness, faster: a `send_due` job every BEAT_SECONDS (beat: every 30 s),
 and the run's waits cut short where the product would only wait for the clock:
 
-- a retry's or a throttled row's next_attempt_at is brought forward to now;
+- a retry's, a throttled row's or a lost answer's check's next_attempt_at is brought forward
+  to now (the check waits CHECK_DELAY for providers that file sent mail a little late);
 - after a kill, the dead worker's claims are expired (SEND_LEASE, 10 minutes, for a row left in
   "sending"; CLAIM_LEASE for rows it had claimed but not started), as time would expire them.
 
@@ -51,24 +52,12 @@ MESSAGE_ID = re.compile(rb"^message-id:\s*(<[^>\s]*>)", re.I | re.M)
 ADMITTED = (SendStatus.UNCERTAIN, SendStatus.FAILED)
 
 
-class DroppingHandler(SinkHandler):
-    """Store every message; for every nth, drop the connection instead of answering 250.
-
-    The message is kept (the server took it) but the client never learns so: the lost reply.
-    """
-
-    def __init__(self, every: int) -> None:
-        super().__init__()
-        self.every = every
-        self.dropped = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        reply = await super().handle_DATA(server, session, envelope)
-        if len(self.messages) % self.every == 0:
-            self.dropped += 1
-            # abort(), not close(): close() would still flush the 250 written after it.
-            server.transport.abort()
-        return reply
+def dropping_sink(every: int) -> SinkHandler:
+    """A sink handler that keeps every message but, for every nth, drops the connection
+    instead of answering 250: the server took it, the client never learns so (a lost reply)."""
+    handler = SinkHandler()
+    handler.lose_answer = lambda n: "stored" if n % every == 0 else None
+    return handler
 
 
 # -- queueing ------------------------------------------------------------------------------
@@ -181,7 +170,7 @@ class SendService:
         self.beat_at = time.monotonic()
         now = timezone.now()
         Outbound.objects.filter(
-            pk__in=self.ids, status__in=WAITING, next_attempt_at__gt=now
+            pk__in=self.ids, status__in=(*WAITING, SendStatus.CHECKING), next_attempt_at__gt=now
         ).update(next_attempt_at=now)
         app.signature(jobs.SEND_DUE).apply_async(connection=self.broker)
 

@@ -11,6 +11,7 @@ import pytest
 from faults import harness
 from mailboxes.constants import SendStatus
 from mailboxes.models import Outbound
+from tests.integration import servers
 from tests.integration.servers import ReceivedMessage
 from tests.mailboxes.inboxes import imap_mailbox, unreachable_mailbox
 
@@ -82,5 +83,29 @@ def test_a_send_worker_killed_mid_run_loses_and_duplicates_nothing(
     assert tally.line("send_kill") == (
         f"FAULTS name=send_kill queued=30 received={tally.received} duplicated=0 lost=0 "
         f"uncertain={tally.uncertain}"
+    )
+    assert outcome.ok, outcome.report()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replies_the_sink_drops_are_checked_never_sent_again(
+    owner, contact, dovecot, redis_url, postgresql, tmp_path
+):
+    sink = servers.start_smtp_sink(handler=harness.dropping_sink(5))
+    try:
+        inbox = imap_mailbox(owner, dovecot, sink, send_per_minute=1_000, send_per_day=1_000)
+        harness.purge(redis_url)
+        ids = harness.queue_emails(owner, inbox, [TO], 20)
+
+        outcome = harness.run_sends(
+            ids, sink, redis_url, tmp_path, kills=0, settle_seconds=30.0, rng=random.Random(5)
+        )
+    finally:
+        sink.controller.stop()
+
+    assert outcome.settled_in is not None, outcome.report()
+    tally = outcome.tally
+    assert tally.line("dropped_reply") == (
+        "FAULTS name=dropped_reply queued=20 received=20 duplicated=0 lost=0 uncertain=4"
     )
     assert outcome.ok, outcome.report()
