@@ -33,9 +33,10 @@ One attempt, for one row:
    and a one-time basis consumed at submit time still counts). A refusal fails the email with
    the check's words; nothing is sent.
 3. One commit (one statement on PostgreSQL): the row becomes "sending" with attempts + 1, a
-   token is taken from the inbox's minute and day windows (`throttle.py`), and an earlier
-   accepted send of the inbox is recorded. Only then does any byte go to the provider. Over a
-   limit, the row waits, queued, until the next window, and so do the inbox's other rows.
+   token is taken from each of the inbox's minute and day windows the message may land in
+   (`throttle.py`; two of each near the end of a minute, see below), and an earlier accepted
+   send of the inbox is recorded. Only then does any byte go to the provider. Over a limit,
+   the row waits, queued, until the next window, and so do the inbox's other rows.
 4. `provider.send()`. Accepted -> sent (provider id; sent_at on the message too), recorded
    by the next commit, with the Sent copy it owes (copies.py). An error that says the
    message may have gone out (`ProviderError.maybe_sent`: the connection dropped after the
@@ -55,6 +56,16 @@ of step 3 for the next row happens while the current message is on the wire (see
 second helper thread claims and loads meanwhile (`_Ahead`, on PostgreSQL). A worker that
 dies therefore leaves at most two rows in "sending"; both are treated as in step 1, never
 sent twice. What each of these saves is measured by bench/send_throughput.py.
+
+The limits hold to the moment a message lands (the server counts it when DATA completes), not
+to its hand-over, which can come two sends earlier: a send's tokens cover every window it may
+land in until twice "the longest recent send plus a second" after its hand-over, so in the
+last seconds of a minute it takes a token of the next minute too, and gives back, once the
+server has answered, the token of a window it cannot have landed in; just before its bytes go
+out the sender thread checks that it can still land before the last minute it holds ends, or
+holds it back (queued again as it was, its tokens given back: nothing was sent). See
+`_Pipeline` and throttle.py; the bench and tests/integration/test_send_limits.py check the
+sink's arrival times against every limit.
 """
 
 from __future__ import annotations
@@ -62,10 +73,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from django.core.cache import cache
@@ -100,6 +111,14 @@ PASS_SECONDS = 25.0
 THREADED_SENDS = frozenset({"imap"})
 # The bulk privacy decisions of a batch are taken again when older than this.
 SCREEN_SECONDS = 2.0
+# How long a send may take, for counting it in the window it lands in (`_Pipeline`): the
+# longest of the inbox's last RECENT_SENDS, plus WINDOW_SLACK seconds for a send a little
+# slower than those; before the first one is measured, FIRST_SEND_GUESS (it connects too).
+# At most SLOWEST_SEND, so that a send's tokens span no more than two minute windows.
+WINDOW_SLACK = 1.0
+RECENT_SENDS = 16
+FIRST_SEND_GUESS = 2.0
+SLOWEST_SEND = 20.0
 
 # How long after a lost answer the provider is asked whether the email went out: Graph files
 # sent mail in Sent Items a few seconds after accepting it, not at once.
@@ -445,6 +464,7 @@ class _Flight:
     claim: Claim
     attempts: int
     future: Future
+    wire: _Wire
 
 
 def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], screen) -> None:
@@ -458,6 +478,11 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
     one on the wire and one whose outcome it knew (accepted but not yet recorded, or marked
     and queued), and recovery deals with both as with any orphan: never sent twice, at worst
     "uncertain".
+
+    The limits hold to when a message lands, although its tokens are taken at hand-over, up
+    to two sends earlier: the tokens cover every window it may land in until `margin` after
+    its hand-over, and the sender thread holds it back when its last window would close
+    before it could land (see `_Pipeline`).
     """
     mailbox = rows[0].mailbox
     if mailbox is None:
@@ -498,28 +523,30 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
                 continue
             now = timezone.now()
             accepted, pipe.done = pipe.done, None
-            marked, over = _hand_over(accepted, row, claim, mailbox, now)
+            tokens, over = _hand_over(accepted, row, claim, mailbox, now, pipe.margin())
             if accepted is not None:
                 _committed(run, mailbox, provider, accepted)
             if over is not None:
                 run.over_limit[mailbox.pk] = over
                 run.count("throttled")
                 continue
-            if not marked:
+            if tokens is None:
                 run.count("skipped")  # cancelled, or taken over after our claim expired
                 continue
             # Queued behind the send on the wire, so the sender thread goes straight on to it;
             # then wait for the one before.
+            wire = _Wire(tokens)
             landed, pipe.flight = (
                 pipe.flight,
                 _Flight(
                     row,
                     Claim(row.pk, now, False),
                     row.attempts + 1,
-                    executor.submit(provider.send, outgoing),
+                    executor.submit(pipe.send, outgoing, wire),
+                    wire,
                 ),
             )
-            pipe.done = _land(run, mailbox, landed)
+            pipe.done = pipe.land(run, landed)
         except Exception:
             # The row keeps its claim (or "sending"), so a later pass picks it up after the
             # lease, through the Sent-folder check if it may have gone out.
@@ -528,19 +555,79 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
 
 
 @dataclass
+class _Wire:
+    """What the sender thread needs to know and notes about one send (time.time() stamps)."""
+
+    tokens: throttle.Tokens
+    started_at: float = 0.0
+    landed_at: float = 0.0  # when the provider answered
+
+    def settle(self) -> None:
+        """Keep the tokens of the windows the message may have landed in (see throttle)."""
+        moments = (datetime.fromtimestamp(t, UTC) for t in (self.started_at, self.landed_at))
+        throttle.settle(self.tokens, *moments)
+
+
+class _HeldBack(Exception):
+    """Nothing was sent: the message could not land before its last window closes."""
+
+
+@dataclass
 class _Pipeline:
     """One inbox's sends in progress: the one handed to the provider (maybe still queued
-    behind the one on the wire) and the one before it, accepted but not yet recorded."""
+    behind the one on the wire) and the one before it, accepted but not yet recorded.
+
+    And how long its sends take, so that each is counted in the window it lands in. A send
+    may land up to `margin()` after its hand-over: one send for the one ahead of it on the
+    wire, one for itself, each the longest of the last RECENT_SENDS plus WINDOW_SLACK; its
+    tokens cover every window until then. Just before the bytes go out, the sender thread
+    checks that one such send still fits before the end of the last minute it holds: if the
+    one ahead of it took longer than that, it sends nothing and the row goes back to the
+    queue, its tokens given back (`_hold_back`). Once accepted, the send keeps the tokens of
+    the windows between its start and the server's answer only (`throttle.settle`).
+    """
 
     mailbox: Mailbox
     provider: MailProvider
     flight: _Flight | None = None
     done: _Accepted | None = None
+    # Read by this thread, written by the sender thread: a float swaps whole.
+    slowest: float = FIRST_SEND_GUESS
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_SENDS))
+
+    def guard(self) -> float:
+        return WINDOW_SLACK + self.slowest
+
+    def margin(self) -> float:
+        return 2 * self.guard()
+
+    def send(self, outgoing: OutgoingMessage, wire: _Wire) -> SendResult:
+        """On the sender thread: put the message on the wire if it can land in its windows."""
+        wire.started_at = time.time()
+        if wire.started_at + self.guard() >= wire.tokens.until.timestamp():
+            raise _HeldBack
+        try:
+            return self.provider.send(outgoing)
+        finally:
+            wire.landed_at = time.time()
+            self.recent.append(wire.landed_at - wire.started_at)
+            self.slowest = min(max(self.recent), SLOWEST_SEND)
+
+    def land(self, run: Pass, flight: _Flight | None) -> _Accepted | None:
+        """Wait for the send in flight; return it if accepted (see `_land`)."""
+        if flight is not None and isinstance(flight.future.exception(), _HeldBack):
+            _hold_back(flight)
+            run.count("held back")
+            return None
+        accepted = _land(run, self.mailbox, flight)
+        if accepted is not None:
+            flight.wire.settle()
+        return accepted
 
     def drain(self, run: Pass) -> None:
         """Wait for the send in flight and record every accepted send not yet recorded."""
         flight, done, self.flight, self.done = self.flight, self.done, None, None
-        accepted = [a for a in (done, _land(run, self.mailbox, flight)) if a is not None]
+        accepted = [a for a in (done, self.land(run, flight)) if a is not None]
         if not accepted:
             return
         with transaction.atomic():
@@ -633,38 +720,42 @@ def _committed(run: Pass, mailbox, provider, accepted: _Accepted) -> None:
         run.owing.add(mailbox.pk)
 
 
-def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now):
+def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now, margin: float):
     """Record an accepted send, mark `row` "sending" and take its tokens, in one commit.
 
-    Return (marked, OverLimit or None). The commit comes before any byte of `row` goes to the
-    provider, and it is the only one per email sent. Over a limit, `row` is queued for the
-    next window and the accepted send is recorded all the same.
+    The tokens are those of every window `row` may land in if it does within `margin`
+    seconds (`throttle.tokens_for`). Return (the tokens taken, or None when not marked;
+    OverLimit or None). The commit comes before any byte of `row` goes to the provider, and
+    it is the only one per email sent, but for one handed over in a minute's last seconds,
+    which gives back a spare token once answered (`throttle.settle`). Over a limit, `row` is
+    queued for the next window and the accepted send is recorded all the same.
     """
     if connection.vendor != "postgresql":
-        return _hand_over_orm(accepted, row, claim, mailbox, now)
+        return _hand_over_orm(accepted, row, claim, mailbox, now, margin)
     try:
-        sql, params = _hand_over_sql(accepted, row, claim, mailbox, now)
+        tokens = throttle.tokens_for(mailbox, now, margin)
     except throttle.OverLimit as over:  # a limit of 0
         _commit_alone(accepted)
-        return False, _wait_and(row, claim.stamp, over)
+        return None, _wait_and(row, claim.stamp, over)
+    sql, params = _hand_over_sql(accepted, row, claim, tokens, now)
     # One statement in autocommit is its own transaction: a single round trip per email.
     with server_cursor() as cursor:
         cursor.execute(sql, params)
         marked, *counts = cursor.fetchone()
     if not marked:
-        return False, None
+        return None, None
     try:
-        throttle.check_counts(mailbox, now, counts)
+        throttle.check_counts(tokens, counts)
     except throttle.OverLimit as over:
-        # Rare (once per inbox and window): undo the mark and the token of the other window.
+        # Rare (once per inbox and window): undo the mark and the tokens of other windows.
         with transaction.atomic():
-            throttle.give_back(mailbox, now, counts)
+            throttle.give_back(tokens, counts)
             _wait_and(row, now, over, undo_attempt=True)
-        return False, over
-    return True, None
+        return None, over
+    return tokens, None
 
 
-def _hand_over_orm(accepted, row, claim: Claim, mailbox, now):
+def _hand_over_orm(accepted, row, claim: Claim, mailbox, now, margin: float):
     # Other databases (SQLite in the embedded setup): the same, in one transaction.
     try:
         with transaction.atomic():
@@ -673,13 +764,12 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now):
             marked = _owned(row, claim).update(
                 status=SendStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
             )
-            if marked:
-                throttle.take(mailbox, now)
-        return bool(marked), None
+            tokens = throttle.take(mailbox, now, margin) if marked else None
+        return tokens, None
     except throttle.OverLimit as over:
         # Everything rolled back: record the accepted send alone, then let the row wait.
         _commit_alone(accepted)
-        return False, _wait_and(row, claim.stamp, over)
+        return None, _wait_and(row, claim.stamp, over)
 
 
 def _commit_alone(accepted: _Accepted | None) -> None:
@@ -701,7 +791,7 @@ def _wait_and(row, stamp: datetime, over, undo_attempt: bool = False) -> throttl
     return over
 
 
-def _hand_over_sql(accepted, row, claim: Claim, mailbox, now) -> tuple[str, list]:
+def _hand_over_sql(accepted, row, claim: Claim, tokens, now) -> tuple[str, list]:
     """The statement of `_hand_over` on PostgreSQL, and its parameters."""
     params = []
     if accepted is not None:
@@ -709,16 +799,17 @@ def _hand_over_sql(accepted, row, claim: Claim, mailbox, now) -> tuple[str, list
         params += [SendStatus.SENT, now, provider_id, note, accepted.copy, accepted.row.pk]
         params += [SendStatus.RECONCILED, now, kept, accepted.row.message_id]
     params += [SendStatus.SENDING, now, row.pk, claim.stamp, *ACTIVE]
-    tokens, token_params = throttle.token_ctes(mailbox, now, only_if="marked")
-    return _hand_over_text(accepted is not None, tokens), params + token_params
+    ctes, counts, token_params = throttle.token_ctes(tokens, only_if="marked")
+    return _hand_over_text(accepted is not None, ctes, counts), params + token_params
 
 
 @functools.cache
-def _hand_over_text(records_a_send: bool, tokens: str) -> str:
+def _hand_over_text(records_a_send: bool, tokens: str, counts: str) -> str:
     """Built once per shape (it runs for every email).
 
     CTEs: `sent` and `stamped` record the previous send; `marked` is the conditional update
-    that proves the claim still holds; `minute` and `day` (`tokens`) take tokens only if it did.
+    that proves the claim still holds; one per window (`tokens`: `minute0`, `day0`, and near
+    a boundary `minute1`, `day1`) takes a token only if it did, its count read by `counts`.
     """
     outbound = connection.ops.quote_name(Outbound._meta.db_table)
     message = connection.ops.quote_name(EmailMessage._meta.db_table)
@@ -740,10 +831,7 @@ def _hand_over_text(records_a_send: bool, tokens: str) -> str:
         "RETURNING id)"
     )
     ctes.append(tokens)
-    return (
-        "WITH " + ", ".join(ctes) + " SELECT (SELECT count(*) FROM marked), "
-        "(SELECT count FROM minute), (SELECT count FROM day)"
-    )
+    return "WITH " + ", ".join(ctes) + f" SELECT (SELECT count(*) FROM marked), {counts}"
 
 
 def _owned(row: Outbound, claim: Claim, statuses=ACTIVE):
@@ -907,6 +995,16 @@ def announce(row: Outbound, status: str, detail: str = "") -> None:
             detail=detail,
         )
         signals.send_on_commit(signal, __name__, [event])
+
+
+def _hold_back(flight: _Flight) -> None:
+    """Queue a row the sender thread held back as it was before its hand-over (nothing of it
+    was sent), and give its tokens back."""
+    with transaction.atomic():
+        throttle.give_back(flight.wire.tokens)
+        Outbound.objects.filter(
+            pk=flight.row.pk, claimed_at=flight.claim.stamp, status=SendStatus.SENDING
+        ).update(status=SendStatus.QUEUED, attempts=F("attempts") - 1, claimed_at=None)
 
 
 def _wait(row, claim: Claim, over: throttle.OverLimit) -> str:

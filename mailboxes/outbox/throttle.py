@@ -12,19 +12,47 @@ has used its token on an email that may have gone out, which is the safe way to 
 Windows are fixed, not rolling: a minute runs from :00 to :59 and a day from midnight to
 midnight in the project's time zone (settings.TIME_ZONE). Providers' own limits are often
 rolling 24 hours; an inbox's limits should be set a little under them.
+
+A send counts in the window it lands in. A limit is about when mail reaches the server, which
+counts a message when its DATA completes, not when a worker decided to send it; and a worker
+takes its tokens before the message goes out, sometimes behind another one on the wire. So:
+
+- While in flight, a send holds a token of every window it may land in: those that the span
+  from its hand-over to `margin` seconds later touches (`tokens_for`). One minute and one day
+  mostly; in the last `margin` seconds of a minute the next minute too (and before midnight
+  the next day: a day ends at a minute boundary, every time zone's offset being whole
+  minutes). The caller (sending.py) picks the margin to cover the wait behind the send on the
+  wire plus the send itself.
+- Just before the bytes go out, the caller checks that the send can still land before
+  `Tokens.until`, the end of the last minute it holds; when it cannot (the send ahead of it
+  took far longer than before), it sends nothing and gives the tokens back (`give_back`).
+- Once the server has answered, the send keeps the tokens of the windows it may have landed in,
+  between the moment its bytes started and the answer (`settle`): a message handed over at
+  12:00:59.7 that went out and was answered before 12:01 gives its 12:01 token back, one that
+  went out at 12:00:59.9 and was answered at 12:01:00.1 keeps both. A window it may have
+  landed in but held no token of (the server itself stalled past `until`) counts it then,
+  over the limit if need be: the count stays true and the window gives out one token fewer,
+  though a worker that took its last token meanwhile has then sent one too many.
+
+Only sends in a minute's last seconds cost a second statement (the token given back); pausing
+there instead would idle every worker of every inbox at every minute's end, limits binding or
+not. The worker's clock and the server's are taken to agree to well under a second (NTP).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from mailboxes.models import Mailbox, SendCounter
 from mailboxes.models.outbound import DAY, MINUTE, window_start
+
+ONE_MINUTE = timedelta(minutes=1)
 
 
 class OverLimit(Exception):
@@ -48,77 +76,135 @@ def next_window_start(window: str, now: datetime) -> datetime:
     """Return when the window after the one `now` falls in starts."""
     start = window_start(window, now)
     if window == MINUTE:
-        return start + timedelta(minutes=1)
+        return start + ONE_MINUTE
     # Midnight of the next calendar day, right across DST changes.
     following = timezone.localtime(start + timedelta(hours=26))
     return following.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _upsert_sql(only_if: str = "") -> str:
-    table = connection.ops.quote_name(SendCounter._meta.db_table)
-    window = connection.ops.quote_name("window")
-    condition = f" WHERE EXISTS (SELECT 1 FROM {only_if})" if only_if else ""
-    # A fresh window starts at 1; an existing one grows only while under the limit. When the
-    # WHERE fails nothing is returned, but the row stays locked until the transaction ends,
-    # so the answer cannot go stale before the caller commits.
-    return (
-        f"INSERT INTO {table} (mailbox_id, {window}, starts_at, count) "
-        f"SELECT %s, %s, %s, 1{condition} "
-        f"ON CONFLICT (mailbox_id, {window}, starts_at) DO UPDATE SET count = {table}.count + 1 "
-        f"WHERE {table}.count < %s RETURNING count"
-    )
+@dataclass(frozen=True)
+class Tokens:
+    """The windows one send takes a token from: (window, start, limit) each, minutes first."""
+
+    mailbox_id: int
+    windows: tuple[tuple[str, datetime, int], ...]
+    # The end of the last minute held: the send must land before it.
+    until: datetime
 
 
 def limits(mailbox: Mailbox) -> tuple[tuple[str, int], ...]:
     return ((MINUTE, mailbox.send_per_minute), (DAY, mailbox.send_per_day))
 
 
-def _params(mailbox: Mailbox, now: datetime) -> list[list]:
+def tokens_for(mailbox: Mailbox, now: datetime, margin: float = 0.0) -> Tokens:
+    """Return the windows of a send handed over at `now` that lands within `margin` seconds
+    (under a minute): those of `now` and, when later, those of `now + margin`.
+
+    Raises OverLimit for a limit of 0, which pauses the inbox's sending until it is raised.
+    """
     for window, limit in limits(mailbox):
         if limit <= 0:
             raise OverLimit(window, limit, next_window_start(window, now))
+    minute = window_start(MINUTE, now)
+    last = now + timedelta(seconds=margin)
+    moments = (now,) if last < minute + ONE_MINUTE else (now, last)
+    windows = []
+    for window, limit in limits(mailbox):
+        starts = dict.fromkeys(window_start(window, moment) for moment in moments)
+        windows += [(window, start, limit) for start in starts]
+    return Tokens(mailbox.pk, tuple(windows), window_start(MINUTE, last) + ONE_MINUTE)
+
+
+def _upsert_sql(only_if: str = "", bounded: bool = True) -> str:
+    table = connection.ops.quote_name(SendCounter._meta.db_table)
+    window = connection.ops.quote_name("window")
+    condition = f" WHERE EXISTS (SELECT 1 FROM {only_if})" if only_if else ""
+    # A fresh window starts at 1; an existing one grows only while under the limit. When the
+    # WHERE fails nothing is returned, but the row stays locked until the transaction ends,
+    # so the answer cannot go stale before the caller commits.
+    under = f" WHERE {table}.count < %s" if bounded else ""
+    return (
+        f"INSERT INTO {table} (mailbox_id, {window}, starts_at, count) "
+        f"SELECT %s, %s, %s, 1{condition} "
+        f"ON CONFLICT (mailbox_id, {window}, starts_at) DO UPDATE SET count = {table}.count + 1"
+        f"{under} RETURNING count"
+    )
+
+
+def _params(tokens: Tokens) -> list[list]:
     # Adapted as the ORM stores it (SQLite keeps datetimes as text in its own format).
     adapt = connection.ops.adapt_datetimefield_value
-    return [[mailbox.pk, w, adapt(window_start(w, now)), limit] for w, limit in limits(mailbox)]
+    return [[tokens.mailbox_id, w, adapt(start), limit] for w, start, limit in tokens.windows]
 
 
-def token_ctes(mailbox: Mailbox, now: datetime, only_if: str = "") -> tuple[str, list]:
-    """Return `minute AS (...), day AS (...)` and its parameters, for a WITH on PostgreSQL.
+def token_ctes(tokens: Tokens, only_if: str = "") -> tuple[str, str, list]:
+    """Return `minute0 AS (...), day0 AS (...)` (one CTE per window), the select list of their
+    counts, and the parameters, for a WITH on PostgreSQL.
 
     Each CTE returns the window's new count, or no row when the window is full; with
     `only_if`, tokens are taken only when that CTE returned a row. Pass the counts to
     `check_counts`; when it refuses, roll the transaction back, or, after a statement that
-    committed on its own, `give_back` the token of the other window. Raises OverLimit for a
-    limit of 0.
+    committed on its own, `give_back` the tokens it did take.
     """
-    minute, day = _params(mailbox, now)
-    return _token_sql(only_if), minute + day
+    names = tuple(window for window, _, _ in tokens.windows)
+    ctes, counts = _token_sql(only_if, names)
+    return ctes, counts, [value for values in _params(tokens) for value in values]
 
 
 @cache
-def _token_sql(only_if: str) -> str:
-    # Built once: sending runs it for every email.
-    return f"minute AS ({_upsert_sql(only_if)}), day AS ({_upsert_sql(only_if)})"
+def _token_sql(only_if: str, windows: tuple[str, ...]) -> tuple[str, str]:
+    # Built once per shape: sending runs it for every email.
+    names = [f"{window}{windows[:n].count(window)}" for n, window in enumerate(windows)]
+    ctes = ", ".join(f"{name} AS ({_upsert_sql(only_if)})" for name in names)
+    return ctes, ", ".join(f"(SELECT count FROM {name})" for name in names)
 
 
-def check_counts(mailbox: Mailbox, now: datetime, counts) -> None:
-    """Raise OverLimit for the first window whose token was refused (count None)."""
-    for (window, limit), count in zip(limits(mailbox), counts, strict=True):
+def check_counts(tokens: Tokens, counts) -> None:
+    """Raise OverLimit for the first window whose token was refused (count None): the mail
+    waits until the window after it."""
+    for (window, start, limit), count in zip(tokens.windows, counts, strict=True):
         if count is None:
-            raise OverLimit(window, limit, next_window_start(window, now))
+            raise OverLimit(window, limit, next_window_start(window, start))
 
 
-def give_back(mailbox: Mailbox, now: datetime, counts) -> None:
-    """Return the tokens a refused `token_ctes` statement did take (count not None)."""
-    for (window, _), count in zip(limits(mailbox), counts, strict=True):
+def give_back(tokens: Tokens, counts=None) -> None:
+    """Return the tokens taken: all of them, or those a refused `token_ctes` statement did
+    take (count not None)."""
+    counts = counts if counts is not None else [1] * len(tokens.windows)
+    for (window, start, _), count in zip(tokens.windows, counts, strict=True):
         if count is not None:
             SendCounter.objects.filter(
-                mailbox=mailbox, window=window, starts_at=window_start(window, now)
+                mailbox_id=tokens.mailbox_id, window=window, starts_at=start
             ).update(count=F("count") - 1)
 
 
-def take(mailbox: Mailbox, now: datetime | None = None) -> None:
-    """Take one token from each of the inbox's windows, or raise OverLimit.
+def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
+    """Keep only the tokens of the windows an accepted send may have landed in, between
+    `first` (its bytes started) and `last` (the server's answer): give the others back, and
+    count it in any of those it held no token of, over the limit if need be (it went out)."""
+    if len(tokens.windows) == 2 and last < tokens.until:
+        return  # one minute and one day held, landed in them: most sends
+    landed = {(DAY, window_start(DAY, first)), (DAY, window_start(DAY, last))}
+    minute = window_start(MINUTE, first)
+    while minute <= last:
+        landed.add((MINUTE, minute))
+        minute += ONE_MINUTE
+    held = {(window, start) for window, start, _ in tokens.windows}
+    spare = Q()
+    for window, start in held - landed:
+        spare |= Q(window=window, starts_at=start)
+    if spare:
+        SendCounter.objects.filter(spare, mailbox_id=tokens.mailbox_id).update(count=F("count") - 1)
+    adapt = connection.ops.adapt_datetimefield_value
+    for window, start in landed - held:
+        with connection.cursor() as cursor:
+            params = [tokens.mailbox_id, window, adapt(start)]
+            cursor.execute(_upsert_sql(bounded=False), params)
+
+
+def take(mailbox: Mailbox, now: datetime | None = None, margin: float = 0.0) -> Tokens:
+    """Take one token from each window of a send handed over at `now` (see `tokens_for`), or
+    raise OverLimit; return what was taken.
 
     Call inside a transaction (`transaction.atomic`) and let OverLimit roll it back: the minute
     token taken before the day limit refused must not count. A limit of 0 pauses the inbox's
@@ -126,22 +212,21 @@ def take(mailbox: Mailbox, now: datetime | None = None) -> None:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("throttle.take() must run inside the caller's transaction")
-    now = now or timezone.now()
+    tokens = tokens_for(mailbox, now or timezone.now(), margin)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Both windows in one statement: one round trip per email sent.
-            ctes, params = token_ctes(mailbox, now)
-            cursor.execute(
-                f"WITH {ctes} SELECT (SELECT count FROM minute), (SELECT count FROM day)", params
-            )
+            # Every window in one statement: one round trip per email sent.
+            ctes, counts, params = token_ctes(tokens)
+            cursor.execute(f"WITH {ctes} SELECT {counts}", params)
             counts = cursor.fetchone()
         else:  # SQLite (the embedded setup) has no INSERT inside WITH
             counts = []
-            for values in _params(mailbox, now):
+            for values in _params(tokens):
                 cursor.execute(_upsert_sql(), values)
                 row = cursor.fetchone()
                 counts.append(row[0] if row else None)
-    check_counts(mailbox, now, counts)
+    check_counts(tokens, counts)
+    return tokens
 
 
 def used(mailbox: Mailbox, now: datetime | None = None) -> dict[str, int]:

@@ -6,6 +6,7 @@ runs on the same machine (or pytest-xdist workers) never share a server or a mai
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import itertools
 import os
@@ -18,7 +19,8 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -432,17 +434,20 @@ class HungServer:
 
 @dataclass
 class ReceivedMessage:
-    """One message the sink accepted, with the login that sent it."""
+    """One message the sink accepted, with the login that sent it and when (time.time())
+    it answered DATA: the moment a server counts it against a sending limit."""
 
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
     login: str | None
     tls: bool
+    received_at: float = 0.0
 
 
 class SinkHandler:
-    """Store accepted messages; answer chosen recipients with a chosen reply.
+    """Store accepted messages; answer chosen recipients with a chosen reply, and DATA after
+    `data_delay` seconds (a slow server).
 
     Fault switches: `lose_answer(n)` decides, for the n-th DATA (from 1), whether to drop the
     connection before answering it: "stored" keeps the message first (a server that queued
@@ -460,6 +465,7 @@ class SinkHandler:
         self.lose_answer: Callable[[int], str | None] | None = None
         self.drop_at_rcpt = False
         self.on_store: Callable[[bytes], None] | None = None
+        self.data_delay = 0.0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         # A client says EHLO once per connection (twice around STARTTLS, not used here).
@@ -484,6 +490,8 @@ class SinkHandler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.data_commands += 1
         lost = self.lose_answer(self.data_commands) if self.lose_answer else None
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if lost != "unstored":
             auth = session.auth_data
             login = auth.login.decode() if isinstance(auth, LoginPassword) else None
@@ -495,6 +503,7 @@ class SinkHandler:
                     data=data,
                     login=login,
                     tls=session.ssl is not None,
+                    received_at=time.time(),
                 )
             )
             if self.on_store is not None:
@@ -600,3 +609,26 @@ def self_signed_tls_context(directory: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
     return context
+
+
+def arrivals_by_window(arrivals: Iterable[tuple[str, float]]) -> Counter:
+    """Count each (sender, time.time()) arrival in its (sender, "minute" or "day", window
+    start): what a server keeping the CRM's fixed windows counts against an inbox's limits."""
+    from mailboxes.models.outbound import DAY, MINUTE, window_start
+
+    counts: Counter = Counter()
+    for sender, at in arrivals:
+        moment = datetime.fromtimestamp(at, UTC)
+        for window in (MINUTE, DAY):
+            counts[sender, window, window_start(window, moment)] += 1
+    return counts
+
+
+def over_limits(arrivals: Iterable[tuple[str, float]], limits: dict[str, dict]) -> list[str]:
+    """Windows in which a sender's mail reached the sink more often than its limit
+    (`limits`: {sender: {"minute": n, "day": n}}), described."""
+    return [
+        f"{sender}: {count} in the {window} from {start.isoformat()} (limit {limit})"
+        for (sender, window, start), count in arrivals_by_window(arrivals).items()
+        if count > (limit := limits[sender][window])
+    ]

@@ -1,0 +1,136 @@
+"""Which windows a send's tokens come from (mailboxes/outbox/throttle.py): every minute and day
+window it may land in, given when it is handed over and how long it may take to land.
+
+The moments are given, not waited for: these run at any time of day, on every database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import transaction
+
+from mailboxes.models import Mailbox, SendCounter
+from mailboxes.outbox import throttle
+
+NOON = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def inbox(owner):
+    return Mailbox.objects.create(
+        kind="personal",
+        provider="imap",
+        email="limits@crm.example",
+        owner=owner,
+        send_per_minute=2,
+        send_per_day=100,
+    )
+
+
+def take(mailbox, now: datetime, margin: float = 0.0) -> throttle.Tokens:
+    with transaction.atomic():
+        return throttle.take(mailbox, now, margin)
+
+
+def counts(mailbox, window: str) -> dict[datetime, int]:
+    rows = SendCounter.objects.filter(mailbox=mailbox, window=window)
+    return {start.astimezone(UTC): count for start, count in rows.values_list("starts_at", "count")}
+
+
+@pytest.mark.django_db
+def test_a_send_that_can_only_land_in_this_minute_takes_this_minutes_token_alone(inbox):
+    tokens = take(inbox, NOON + 50 * SECOND, margin=5.0)
+
+    assert counts(inbox, "minute") == {NOON: 1}
+    assert counts(inbox, "day") == {NOON.replace(hour=0): 1}
+    assert tokens.until == NOON + MINUTE
+
+
+@pytest.mark.django_db
+def test_a_send_that_may_land_in_the_next_minute_counts_in_both(inbox):
+    tokens = take(inbox, NOON + 57 * SECOND, margin=5.0)
+
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 1}
+    assert counts(inbox, "day") == {NOON.replace(hour=0): 1}  # the same day, once
+    assert tokens.until == NOON + 2 * MINUTE
+    # The next minute has one token left for sends made in it.
+    take(inbox, NOON + MINUTE + SECOND)
+    with pytest.raises(throttle.OverLimit) as over:
+        take(inbox, NOON + MINUTE + 2 * SECOND)
+    assert over.value.retry_at == NOON + 2 * MINUTE
+
+
+@pytest.mark.django_db
+def test_when_the_next_minute_is_full_the_send_waits_for_the_one_after(inbox):
+    take(inbox, NOON + 58 * SECOND, margin=5.0)
+    take(inbox, NOON + 58 * SECOND, margin=5.0)
+
+    with pytest.raises(throttle.OverLimit) as over:
+        take(inbox, NOON + 10 * SECOND)  # this minute is full
+    assert over.value.retry_at == NOON + MINUTE
+    SendCounter.objects.filter(mailbox=inbox, starts_at=NOON, window="minute").update(count=1)
+    with pytest.raises(throttle.OverLimit) as over:
+        take(inbox, NOON + 59 * SECOND, margin=5.0)  # this one has room, the next has none
+    assert over.value.retry_at == NOON + 2 * MINUTE
+    # Refused, it took nothing.
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 2}
+    assert counts(inbox, "day") == {NOON.replace(hour=0): 2}
+
+
+@pytest.mark.django_db
+def test_before_local_midnight_a_send_counts_in_both_days(inbox, settings):
+    # Days run midnight to midnight in the project's time zone, half an hour off UTC here.
+    settings.TIME_ZONE = "Asia/Kolkata"
+    midnight = datetime(2025, 3, 15, tzinfo=ZoneInfo("Asia/Kolkata"))
+
+    take(inbox, midnight - 2 * SECOND, margin=5.0)
+
+    assert counts(inbox, "minute") == {midnight - MINUTE: 1, midnight: 1}
+    assert counts(inbox, "day") == {midnight - timedelta(days=1): 1, midnight: 1}
+
+
+@pytest.mark.django_db
+def test_once_answered_a_send_gives_back_the_token_of_a_minute_it_cannot_have_landed_in(inbox):
+    tokens = take(inbox, NOON + 57 * SECOND, margin=5.0)
+
+    throttle.settle(tokens, NOON + 57.1 * SECOND, NOON + 57.2 * SECOND)
+
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 0}
+    assert counts(inbox, "day") == {NOON.replace(hour=0): 1}
+
+
+@pytest.mark.django_db
+def test_a_send_answered_after_the_minute_turned_keeps_both_tokens(inbox):
+    tokens = take(inbox, NOON + 57 * SECOND, margin=5.0)
+
+    # It may have landed on either side: the server stamps it before its answer arrives.
+    throttle.settle(tokens, NOON + 59.9 * SECOND, NOON + MINUTE + 0.1 * SECOND)
+
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 1}
+
+
+@pytest.mark.django_db
+def test_a_send_that_landed_late_counts_where_it_landed_over_the_limit(inbox):
+    tokens = take(inbox, NOON + 30 * SECOND, margin=5.0)
+    take(inbox, NOON + MINUTE + SECOND)
+    take(inbox, NOON + MINUTE + SECOND)  # the next minute is full
+
+    throttle.settle(tokens, NOON + 30 * SECOND, NOON + MINUTE + 2 * SECOND)
+
+    # Counted in the minute it landed in, over the limit: that minute gives out no more.
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 3}
+    assert counts(inbox, "day") == {NOON.replace(hour=0): 3}  # its day was already counted
+
+
+@pytest.mark.django_db
+def test_tokens_given_back_leave_every_window_as_it_was(inbox):
+    tokens = take(inbox, NOON + 58 * SECOND, margin=5.0)
+
+    throttle.give_back(tokens)
+
+    assert counts(inbox, "minute") == {NOON: 0, NOON + MINUTE: 0}
+    assert counts(inbox, "day") == {NOON.replace(hour=0): 0}
