@@ -17,7 +17,12 @@ class UserTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # The thread serves other requests (and, in tests, other code) next: never leave a
+            # viewer's zone behind for whatever runs there.
+            timezone.deactivate()
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = None if getattr(view_func, "public_view", False) else getattr(request, "user", None)

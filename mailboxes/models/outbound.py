@@ -152,7 +152,9 @@ def window_start(window: str, now: datetime) -> datetime:
     midnight in the project's time zone)."""
     if window == MINUTE:
         return now.replace(second=0, microsecond=0)
-    local = timezone.localtime(now)
+    # The project's zone, never the one a web request activated for its viewer: the worker
+    # and the settings page must count the same day.
+    local = timezone.localtime(now, timezone.get_default_timezone())
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -78,7 +78,7 @@ def next_window_start(window: str, now: datetime) -> datetime:
     if window == MINUTE:
         return start + ONE_MINUTE
     # Midnight of the next calendar day, right across DST changes.
-    following = timezone.localtime(start + timedelta(hours=26))
+    following = timezone.localtime(start + timedelta(hours=26), timezone.get_default_timezone())
     return following.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
