@@ -1,9 +1,12 @@
 """Turn what a rep wrote into an outbound email: checked, then queued through the outbox.
 
 `email_submit` validates everything a user could get wrong (addresses, header injection, the
-From address, bounced recipients, attachment sizes), picks the thread and the records (a
-help-desk email may open a ticket), and hands the email to `outbox.enqueue.email_enqueue`,
-which runs the privacy check and writes it with its timeline activity in one transaction.
+From address, bounced recipients, attachment sizes, an empty body, a subject left empty without
+saying so, tokens with no value), fills the tokens (`tokens.py`), makes the web addresses the rep
+typed into links (so they are tracked like the links they made), picks the thread and the
+records (a help-desk email may open a ticket), and hands the email to
+`outbox.enqueue.email_enqueue`, which runs the privacy check and writes it with its timeline
+activity in one transaction.
 """
 
 import logging
@@ -15,7 +18,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from mailboxes.composer import body, tokens
 from mailboxes.constants import MailboxKind, SendSource, TeamInboxKind
 from mailboxes.models import (
     BouncedAddress,
@@ -30,6 +35,7 @@ from mailboxes.outbox.enqueue import (
     Source,
     email_enqueue,
 )
+from mailboxes.sync.bodies import fill_body
 from privacy.constants import SenderContext
 from records import selectors
 from records.constants import RecordKind
@@ -41,7 +47,15 @@ log = logging.getLogger(__name__)
 
 
 class ComposeError(ValidationError):
-    """What is wrong with an email, keyed by composer field, in words for the rep."""
+    """What is wrong with an email, keyed by composer field, in words for the rep.
+    `missing_tokens` names the tokens that have no value (tokens.Filled.missing)."""
+
+    def __init__(self, message, *, missing_tokens=(), **kwargs):
+        super().__init__(message, **kwargs)
+        self.missing_tokens = list(missing_tokens)
+
+
+NO_SUBJECT = "no_subject"  # the code of the error a "Send without subject" answers
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,9 @@ class Draft:
     one_time_basis: int | None = None
     track: bool = True
     template_id: int | None = None  # the template the rep started from, if any
+    # What tokens are filled from; None: the first of `records` and the To addresses.
+    token_context: tokens.Context | None = None
+    no_subject_confirmed: bool = False  # the rep chose to send it without a subject
 
 
 def from_choices(user: User) -> list[FromChoice]:
@@ -152,7 +169,42 @@ def validate(draft: Draft) -> FromChoice:
     for attachment in draft.attachments:
         if LINE_BREAK.search(attachment.filename):
             raise ComposeError({"attachments": "An attachment's name has a line break."})
+    check_content(draft)
     return choice
+
+
+def check_content(draft: Draft) -> None:
+    """Refuse an empty body and a subject left empty unconfirmed; fill the tokens, refusing
+    those left without a value. Reports all three at once, so one round trip fixes them."""
+    errors: dict[str, list] = {}
+    if not draft.subject.strip() and not draft.no_subject_confirmed:
+        errors["subject"] = [
+            ValidationError(
+                _("This email has no subject. Add one, or send it without a subject."),
+                code=NO_SUBJECT,
+            )
+        ]
+    # A forward may carry the forwarded email alone; anything else needs words of the rep's.
+    if draft.forward_of is None and body.is_empty(draft.html):
+        errors["html"] = [_("Write a message: the email's body is empty.")]
+    context = draft.token_context or tokens.context_for(
+        draft.sender, draft.records[0] if draft.records else None, draft.to
+    )
+    subject = tokens.fill_text(draft.subject, context)
+    html = tokens.fill_html(draft.html, context)
+    missing = list(dict.fromkeys(subject.missing + html.missing))
+    if missing:
+        names = ", ".join(tokens.token_text(key) for key in missing)
+        errors.setdefault("html", []).append(
+            _(
+                "These tokens have no value for this email: %(names)s. Fill each in, or give "
+                'it a fallback, as in {{ contact.first_name | default:"there" }}.'
+            )
+            % {"names": names}
+        )
+    if errors:
+        raise ComposeError(errors, missing_tokens=missing)
+    draft.subject, draft.html = subject.text, html.text
 
 
 def bounce_message(bounced: BouncedAddress) -> str:
@@ -212,6 +264,18 @@ def thread_for(draft: Draft, choice: FromChoice, contacts) -> tuple[EmailThread,
     return EmailThread.objects.create(subject=draft.subject[:500]), records
 
 
+def _quoted_text_of(draft: Draft):
+    """Which typed URLs stay text: those the quoted or forwarded email shows, which the rep
+    did not write (tracking/links.py says why those are never tracked)."""
+    quoted = draft.reply_to or draft.forward_of
+    if quoted is None:
+        return lambda url: False
+    if not quoted.body_parsed:
+        fill_body(quoted)
+    text = f"{quoted.text_body}\n{quoted.html_body}"
+    return lambda url: url in text
+
+
 def email_submit(draft: Draft) -> EmailMessage:
     """Validate a rep's email and queue it through the outbox; return its message row.
 
@@ -220,6 +284,7 @@ def email_submit(draft: Draft) -> EmailMessage:
     """
     choice = validate(draft)
     contacts = recipient_contacts(draft)
+    html = body.linkify(draft.html, keep=_quoted_text_of(draft))
     with transaction.atomic():
         # A help-desk email may open a ticket here; a refusal below rolls it back with the rest.
         thread, records = thread_for(draft, choice, contacts)
@@ -230,7 +295,7 @@ def email_submit(draft: Draft) -> EmailMessage:
                     from_address=choice.address,
                     from_name=choice.name,
                     subject=draft.subject,
-                    html=draft.html,
+                    html=html,
                     to=draft.to,
                     cc=draft.cc,
                     bcc=draft.bcc,

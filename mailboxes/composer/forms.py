@@ -3,8 +3,24 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from mailboxes.mime import sanitize
+from mailboxes.composer import library, tokens
 from mailboxes.models import EmailTemplate, Signature, Snippet
+
+
+class RichTextarea(forms.Textarea):
+    """A textarea the rich-text editor takes over (static/js/editor.js); without script, the
+    plain textarea. `token_menu`: its toolbar offers the tokens (templates)."""
+
+    template_name = "mailboxes/composer/rich_text.html"
+
+    def __init__(self, attrs=None, *, token_menu: bool = False):
+        super().__init__(attrs)
+        self.token_menu = token_menu
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["token_menu"] = tokens.menu() if self.token_menu else ()
+        return context
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -57,6 +73,8 @@ class ComposeForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     track = forms.BooleanField(label="Track opens and clicks", required=False, initial=True)
+    # Sent by the "Send without subject" button, once the rep was asked.
+    no_subject_confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
     one_time_basis = forms.IntegerField(required=False, widget=forms.HiddenInput)
     reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
     # Set by the composer's script when the rep inserts a template (reports group by it).
@@ -82,20 +100,25 @@ class LibraryForm(forms.ModelForm):
     sanitizer (what the composer inserts is sanitized again, see composer/library.py)."""
 
     def clean_body(self):
-        return sanitize.sanitize_html(self.cleaned_data["body"])
+        return library.rich_text(self.cleaned_data["body"])
 
 
 SHARING_HELP = _("Who may use it besides you. Admins can also edit and delete shared ones.")
+TOKENS_HELP = _(
+    "Tokens such as {{ contact.first_name }} are filled from the record the email is written "
+    "on, its contact and company (the Personalize menu lists them). Give one a fallback for "
+    'records without a value: {{ contact.first_name | default:"there" }}.'
+)
 
 
 class EmailTemplateForm(LibraryForm):
     class Meta:
         model = EmailTemplate
         fields = ["name", "subject", "body", "sharing"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 8})}
+        widgets = {"body": RichTextarea(attrs={"rows": 8}, token_menu=True)}
         help_texts = {
-            "body": "Tokens: {{ contact.first_name }}, {{ contact.last_name }}, "
-            "{{ contact.email }}, {{ company.name }}, {{ sender.name }}.",
+            "subject": _("Tokens work here too."),
+            "body": TOKENS_HELP,
             "sharing": SHARING_HELP,
         }
 
@@ -104,7 +127,7 @@ class SnippetForm(LibraryForm):
     class Meta:
         model = Snippet
         fields = ["name", "body", "sharing"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 4})}
+        widgets = {"body": RichTextarea(attrs={"rows": 4})}
         help_texts = {"sharing": SHARING_HELP}
 
 
@@ -112,5 +135,5 @@ class SignatureForm(LibraryForm):
     class Meta:
         model = Signature
         fields = ["name", "body", "is_default"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 4})}
+        widgets = {"body": RichTextarea(attrs={"rows": 4})}
         labels = {"is_default": "Add it to new emails"}

@@ -9,10 +9,15 @@ harmful one can be taken down.
 
 Their bodies are HTML written by users and inserted into the composer in other users' pages:
 they are sanitized when saved (the forms) and again on the way out (`body_html`), so rows
-saved before the sanitizer covered them are safe too.
+saved before the sanitizer covered them are safe too. A body written as plain text (rows saved
+from the old plain textarea) keeps its line breaks: they become paragraphs and <br>
+(`rich_text`), where HTML would run the lines together.
 """
 
+import re
+
 from django.db.models import Q, QuerySet
+from django.utils.html import linebreaks
 
 from mailboxes.constants import Sharing
 from mailboxes.mime import sanitize
@@ -61,6 +66,17 @@ def can_edit(user, item) -> bool:
     return user.is_staff and _shared(type(item)) and item.sharing != Sharing.PRIVATE
 
 
+# A tag that breaks lines: a body with none of them is plain text whose line breaks count.
+_LINE_TAGS = re.compile(r"<(?:br|p|div|li|tr|pre|blockquote|h[1-6])\b", re.IGNORECASE)
+
+
+def rich_text(body: str) -> str:
+    """A body as sanitized HTML, its line breaks kept when it was written as plain text."""
+    if "\n" in body.strip() and not _LINE_TAGS.search(body):
+        body = linebreaks(body.strip())
+    return sanitize.sanitize_html(body)
+
+
 def body_html(item) -> str:
     """The body, sanitized again: what the composer inserts into the page."""
-    return sanitize.sanitize_html(item.body)
+    return rich_text(item.body)

@@ -1,7 +1,9 @@
-"""What the composer pre-fills: recipients, subject and body for new emails, replies and forwards,
-templates with their tokens filled, and the time a "send later" choice means."""
+"""What the composer pre-fills: recipients (and the associated contacts it offers), subject and
+body for new emails, replies and forwards, and the time a "send later" choice means. Templates'
+tokens are filled by tokens.py."""
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.utils import timezone
@@ -9,38 +11,49 @@ from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
 from mailboxes.composer import library
-from mailboxes.mime import images, sanitize
+from mailboxes.mime import images, parsing, sanitize
 from mailboxes.models import EmailMessage, Signature
 from mailboxes.sync.bodies import fill_body
 from mailboxes.tracking.links import QUOTE_CLASS, is_tracking_url
-from records.models import Company, Contact, Record
+from records import selectors
+from records.constants import RecordKind
+from records.models import Contact, Record
 
-TOKEN = re.compile(r"\{\{\s*(contact|company|sender)\.(\w+)\s*\}\}")
-TOKEN_FIELDS = {
-    "contact": ("first_name", "last_name", "email", "phone", "job_title", "name"),
-    "company": ("name", "domain", "city", "industry"),
-    "sender": ("name", "email"),
-}
 REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|r)\s*:", re.I)
 
 
-def fill_tokens(text: str, *, contact: Contact | None, company: Company | None, sender) -> str:
-    """Replace {{ contact.first_name }}-style tokens with escaped values ("" when unknown)."""
-    sources = {
-        "contact": contact,
-        "company": company,
-        "sender": {"name": sender.display_name, "email": sender.email},
-    }
+@dataclass(frozen=True)
+class Recipient:
+    """A contact the composer offers for To."""
 
-    def value(match):
-        source, attr = match.group(1), match.group(2)
-        if attr not in TOKEN_FIELDS[source]:
-            return match.group(0)
-        obj = sources[source]
-        raw = obj.get(attr, "") if isinstance(obj, dict) else getattr(obj, attr, "") if obj else ""
-        return escape(raw or "")
+    name: str
+    address: str
 
-    return TOKEN.sub(value, text)
+
+def associated_recipients(user, record: Record) -> list[Recipient]:
+    """The contacts associated with a deal, company, ticket or custom object that `user` may
+    see and that have an address, by name: what the composer offers for To."""
+    if record.kind == RecordKind.CONTACT:
+        return []
+    ids = [
+        r.pk
+        for group in selectors.associations_for(user, record)
+        if group.record_type.kind == RecordKind.CONTACT
+        for r in group.records
+    ]
+    contacts = Contact.objects.filter(pk__in=ids).exclude(email="").order_by("name", "pk")
+    return [Recipient(c.name, c.email) for c in contacts]
+
+
+def new_email_to(record: Record, offered: list[Recipient]) -> str:
+    """To of a new email: a contact's own address; on a deal, company or ticket its one
+    associated contact (with several, the rep chooses among those offered); on a custom object
+    nobody, as in HubSpot."""
+    if record.kind == RecordKind.CONTACT:
+        return record.typed.email
+    if record.kind != RecordKind.CUSTOM and len(offered) == 1:
+        return offered[0].address
+    return ""
 
 
 def signature_html(user) -> str:
@@ -71,18 +84,6 @@ def reply_recipients(parent: EmailMessage, mine: set[str], *, everyone: bool, us
         if address and address.lower() not in mine and address.lower() not in out:
             out.append(address.lower())
     return out
-
-
-def primary_contact(record: Record) -> Contact | None:
-    if record.kind == "contact":
-        return record.typed
-    return None
-
-
-def first_company(contact: Contact | None) -> Company | None:
-    if contact is None:
-        return None
-    return Company.objects.filter(links_in__from_record_id=contact.pk).first()
 
 
 def send_time(choice: str, custom: datetime | None, now: datetime | None = None):
@@ -126,14 +127,18 @@ def quote_html(message: EmailMessage, *, quote: bool) -> str:
 
     Sanitized again, and its remote images blocked (mime/images.py): opening Reply or Forward
     loads nothing from the sender's servers. The composer gives them back their URLs when the
-    email is sent (`unblock_images`); the CRM's own tracking pixels are dropped.
+    email is sent (`unblock_images`); the CRM's own tracking pixels are dropped. The pictures the
+    message carries itself (cid: parts) come as data: URLs, which the composer sends as inline
+    parts again. Its attached files are listed apart (composer/attachments.py).
     """
     if not message.body_parsed:
         fill_body(message)
     when = timezone.localtime(message.sent_at or message.created_at).strftime("%a, %d %b %Y %H:%M")
     sender = escape(message.from_name or message.from_addr)
     body = sanitize.sanitize_html(message.html_body or linebreaks(escape(message.text_body)))
-    body = images.rewrite_images(body, block_remote=True, drop=is_tracking_url)
+    body = images.rewrite_images(
+        body, block_remote=True, drop=is_tracking_url, inline=parsing.inline_images(message.raw)
+    )
     if quote:
         header = _("On %(when)s, %(sender)s wrote:") % {"when": when, "sender": sender}
         return f"<div>{header}</div>{_QUOTE_OPEN}{body}</blockquote>"

@@ -435,17 +435,19 @@ def _walk(msg: Message, defects: list[str]):
             yield part
 
 
-def _parse_message(raw: bytes) -> ParsedMessage:
-    raw = normalize_newlines(raw)
-    if not _looks_like_rfc5322(raw):
-        return ParsedMessage(Headers(), "", "", (), True, ("not an RFC 5322 message",))
-    fields, defects, header_block, body = _split_header(raw)
-    headers = _headers_from_fields(fields)
-    msg = email.message_from_bytes(header_block + b"\n\n" + body, policy=compat32)
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    """A leaf part: a body text (`attachment` None) or an attachment; `data` is None for a
+    part whose payload is a list (a message/rfc822 part, say)."""
 
-    texts: list[str] = []
-    htmls: list[str] = []
-    attachments: list[Attachment] = []
+    content_type: str
+    charset: str | None
+    data: bytes | None
+    attachment: Attachment | None
+
+
+def _leaves(msg: Message, defects: list[str]):
+    """Yield the leaf parts of a message, each a body text or an attachment."""
     for part in _walk(msg, defects):
         defects.extend(type(d).__name__ for d in part.defects)
         ctype, params = split_content_type(raw_header(part, "content-type") or None)
@@ -466,21 +468,38 @@ def _parse_message(raw: bytes) -> ParsedMessage:
             and not filename
             and data is not None
         ):
-            text, fallback = decode_bytes(data, params.get("charset"))
-            if fallback:
-                defects.append(f"charset fallback for {params.get('charset') or 'none'}")
-            (htmls if ctype == "text/html" else texts).append(text)
+            yield _Leaf(ctype, params.get("charset"), data, None)
             continue
         cid = normalize_message_id(raw_header(part, "content-id") or None)
-        attachments.append(
-            Attachment(
-                filename=filename,
-                content_type=ctype,
-                size=_part_size(part, data),
-                content_id=cid[1:-1] if cid else None,
-                is_inline=disposition == "inline" or (not disposition and cid is not None),
-            )
+        attachment = Attachment(
+            filename=filename,
+            content_type=ctype,
+            size=_part_size(part, data),
+            content_id=cid[1:-1] if cid else None,
+            is_inline=disposition == "inline" or (not disposition and cid is not None),
         )
+        yield _Leaf(ctype, params.get("charset"), data, attachment)
+
+
+def _parse_message(raw: bytes) -> ParsedMessage:
+    raw = normalize_newlines(raw)
+    if not _looks_like_rfc5322(raw):
+        return ParsedMessage(Headers(), "", "", (), True, ("not an RFC 5322 message",))
+    fields, defects, header_block, body = _split_header(raw)
+    headers = _headers_from_fields(fields)
+    msg = email.message_from_bytes(header_block + b"\n\n" + body, policy=compat32)
+
+    texts: list[str] = []
+    htmls: list[str] = []
+    attachments: list[Attachment] = []
+    for leaf in _leaves(msg, defects):
+        if leaf.attachment is None:
+            text, fallback = decode_bytes(leaf.data, leaf.charset)
+            if fallback:
+                defects.append(f"charset fallback for {leaf.charset or 'none'}")
+            (htmls if leaf.content_type == "text/html" else texts).append(text)
+        else:
+            attachments.append(leaf.attachment)
     defects = list(dict.fromkeys(defects))
     return ParsedMessage(
         headers=headers,
@@ -527,6 +546,27 @@ def inline_images(raw: bytes) -> dict[str, tuple[str, bytes]]:
     except Exception:  # noqa: BLE001 - a picture missing is better than a page failing
         return found
     return found
+
+
+def attached_files(raw: bytes) -> list[tuple[Attachment, bytes]]:
+    """The files a message carries, with their bytes, in order: every attachment but the
+    images its HTML shows through cid: URLs (`inline_images`). What a forward carries on.
+    Never raises: a message that cannot be read carries nothing."""
+    try:
+        raw = normalize_newlines(bytes(raw or b""))
+        if not raw or not _looks_like_rfc5322(raw):
+            return []
+        _, _, header_block, body = _split_header(raw)
+        msg = email.message_from_bytes(header_block + b"\n\n" + body, policy=compat32)
+        return [
+            (leaf.attachment, leaf.data)
+            for leaf in _leaves(msg, [])
+            if leaf.attachment is not None
+            and leaf.data is not None
+            and not (leaf.attachment.is_inline and leaf.attachment.content_id)
+        ]
+    except Exception:  # noqa: BLE001 - a forward without the files beats a page failing
+        return []
 
 
 def parse_message(raw: bytes) -> ParsedMessage:

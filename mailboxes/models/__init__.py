@@ -8,7 +8,13 @@ from mailboxes.models.inboxes import (
     TeamInbox,
 )
 from mailboxes.models.messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
-from mailboxes.models.outbound import Outbound, OutboundAttachment, OutboundEvent, SendCounter
+from mailboxes.models.outbound import (
+    DraftAttachment,
+    Outbound,
+    OutboundAttachment,
+    OutboundEvent,
+    SendCounter,
+)
 from mailboxes.models.reading import TrustedImageSender
 from mailboxes.models.tracking import (
     DeletedTrackedEmail,
@@ -23,6 +29,7 @@ from mailboxes.models.tracking import (
 __all__ = [
     "BouncedAddress",
     "DeletedTrackedEmail",
+    "DraftAttachment",
     "DomainServerSettings",
     "EmailMessage",
     "EmailTemplate",

@@ -1,5 +1,6 @@
 """The outbound queue: email written in the CRM, waiting for (or done with) its provider."""
 
+import uuid
 from datetime import datetime
 
 from django.conf import settings
@@ -138,6 +139,24 @@ class OutboundAttachment(models.Model):
     size = models.PositiveIntegerField()
     content_id = models.CharField(max_length=120, blank=True, help_text="Inline images only.")
     data = models.BinaryField()
+
+    def __str__(self):
+        return self.filename
+
+
+class DraftAttachment(models.Model):
+    """A file a rep chose in the composer, kept while their email is not sent yet: a send the
+    composer refused (a bad address, a missing token) gives the form back with its files still
+    attached. Known to the page by `key` only, and only to its owner; the send that uses it
+    deletes it, and rows left behind are deleted after a day (composer/attachments.py)."""
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    data = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self):
         return self.filename

@@ -101,11 +101,7 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
     message_id = make_msgid(domain=domain)
     html = sanitize.sanitize_html(email.html or "")
     text = sanitize.html_to_text(html)
-    references = []
-    if email.reply_to is not None:
-        # The parent's References already end with its own id; keep each id once, in order.
-        parent = email.reply_to
-        references = list(dict.fromkeys([*parent.references.split(), parent.message_id]))
+    references = _references(email.reply_to)
     with transaction.atomic():
         _check_privacy(email, message_id)
         now = timezone.now()
@@ -123,7 +119,7 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
             mailbox=email.mailbox,
             message_id=message_id,
             in_reply_to=email.reply_to.message_id if email.reply_to else "",
-            references=" ".join([*references, message_id]),
+            references=" ".join(references),
             thread=thread,
             direction=Direction.OUTGOING,
             from_addr=email.from_address,
@@ -188,6 +184,15 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
     return message
 
 
+def _references(parent: EmailMessage | None) -> list[str]:
+    """The References of a reply (RFC 5322 3.6.4): the parent's References, or else its
+    In-Reply-To, then the parent's own id; each id once, in order. A new email has none."""
+    if parent is None:
+        return []
+    trail = parent.references.split() or parent.in_reply_to.split()[:1]
+    return [i for i in dict.fromkeys([*trail, parent.message_id]) if i]
+
+
 def _quoted_links(email: OutgoingEmail) -> frozenset[str]:
     """The URLs of the links of the email being quoted or forwarded, read from its stored row."""
     quoted = email.quoted or email.reply_to
@@ -234,9 +239,8 @@ def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe)
     mime["Message-ID"] = message_id
     if email.reply_to is not None:
         mime["In-Reply-To"] = email.reply_to.message_id
-    # Our own id goes last in References too: some servers rewrite Message-ID or drop
-    # References, and a reply still carries this trail back to the email it answers.
-    mime["References"] = " ".join([*references, message_id])
+    if references:
+        mime["References"] = " ".join(references)
     for name, value in unsubscribe.items():
         mime[name] = value
     # Quoted-printable keeps every line under SMTP's 1,000-octet limit: an editor's HTML (and

@@ -1,10 +1,11 @@
 """Instrument outgoing HTML: signed click links (one TrackedLink row per link) and an open
 pixel, written in the transaction that queues the email.
 
-Only the links the CRM user wrote are tracked. A signed click link redirects to its URL for as
-long as its email is kept, so tracking a link someone else wrote (a stranger's email quoted in
-a reply, a forwarded message) would make this application redirect wherever that stranger
-chose. Two rules keep quoted content out, and either is enough:
+Only the links the CRM user wrote are tracked (a web address a rep typed in the composer is
+made a link first, composer/body.linkify, so it is tracked too). A signed click link
+redirects to its URL for as long as its email is kept, so tracking a link someone else wrote
+(a stranger's email quoted in a reply, a forwarded message) would make this application
+redirect wherever that stranger chose. Two rules keep quoted content out, and either is enough:
 
 - The composer puts the quoted or forwarded message in a marked block, `<blockquote
   class="crm-quote">` (QUOTE_CLASS; the sanitizer keeps `class`): no link inside it is

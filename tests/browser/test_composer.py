@@ -31,6 +31,14 @@ def open_composer(page, login, contact):
     expect(page.locator("#composer")).to_be_visible()
 
 
+def write(composer, text):
+    """Type the body of the email, as the rep would."""
+    editor = composer.get_by_role("textbox", name="Message body")
+    editor.click()
+    editor.press("Control+Home")  # above a quoted email
+    editor.press_sequentially(text)
+
+
 def caught(smtp_sink):
     return [email.message_from_bytes(m.data, policy=policy.default) for m in smtp_sink.messages]
 
@@ -66,6 +74,7 @@ def test_rep_schedules_an_email_and_cancels_it(page, login, contact, inbox, smtp
     open_composer(page, login, contact)
     composer = page.locator("#composer")
     composer.get_by_label("Subject").fill("Follow-up")
+    write(composer, "Following up on our call.")
     composer.get_by_label("When").select_option("tomorrow_morning")
     composer.get_by_role("button", name="Send").click()
     item = page.locator("#timeline-items > li.activity-email").first
@@ -81,6 +90,7 @@ def test_rep_replies_and_forwards_from_the_timeline(page, login, contact, inbox,
     open_composer(page, login, contact)
     composer = page.locator("#composer")
     composer.get_by_label("Subject").fill("Kickoff")
+    write(composer, "Shall we start on Monday?")
     composer.get_by_role("button", name="Send").click()
     expect(page.locator("#timeline-items > li.activity-email")).to_have_count(1)
 
@@ -89,6 +99,7 @@ def test_rep_replies_and_forwards_from_the_timeline(page, login, contact, inbox,
     ).click()
     composer = page.locator("#composer")
     expect(composer.get_by_label("Subject")).to_have_value("Re: Kickoff")
+    write(composer, "Monday works.")
     composer.get_by_role("button", name="Send").click()
     expect(page.locator("#timeline-items > li.activity-email")).to_have_count(2)
 
@@ -121,6 +132,7 @@ def test_privacy_on_rep_adds_the_subscription_then_sends(page, login, contact, o
     check.get_by_role("button", name="Add subscription").click()
     expect(page.locator("#privacy-check")).to_contain_text("continue writing")
     page.locator("#composer").get_by_label("Subject").fill("Our offer")
+    write(page.locator("#composer"), "Here is our offer.")
     page.locator("#composer").get_by_role("button", name="Send").click()
     expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Our offer")
 
@@ -140,6 +152,7 @@ def test_opted_out_contact_needs_a_one_time_basis_for_one_email(page, login, con
     check.get_by_role("button", name="Provide one-time legal basis").click()
     expect(page.locator("#privacy-check")).to_contain_text("continue writing")
     page.locator("#composer").get_by_label("Subject").fill("Your contract")
+    write(page.locator("#composer"), "Your signed contract is attached.")
     page.locator("#composer").get_by_role("button", name="Send").click()
     expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text(
         "Your contract"
@@ -187,6 +200,7 @@ def test_rep_sees_a_lost_answer_checked_and_settles_it(
     open_composer(page, login, contact)
     composer = page.locator("#composer")
     composer.get_by_label("Subject").fill("Contract")
+    write(composer, "The contract, as promised.")
     composer.get_by_role("button", name="Send").click()
     expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Queued")
 

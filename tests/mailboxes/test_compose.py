@@ -59,7 +59,9 @@ def test_submit_writes_message_activity_and_queue_row_together(owner, inbox, con
     assert mime["Message-ID"] == message.message_id
     assert mime["From"] == f"{owner.display_name} <olivia.rep@crm.example>"
     assert "Bcc" not in mime and "boss@crm.example" not in bytes(message.raw).decode()
-    assert mime["References"].split()[-1] == message.message_id  # own id in References
+    # A new email is no reply: it names no other message, nor itself (RFC 5322 3.6.4).
+    assert "References" not in mime and "In-Reply-To" not in mime
+    assert message.references == ""
     assert ActivityLink.objects.filter(activity=message.activity, record=contact).exists()
     assert "Hello" in message.text_body and "<b>there</b>" in message.html_body
 
@@ -127,7 +129,19 @@ def test_reply_joins_the_thread_and_references_the_parent(owner, inbox, contact)
     assert reply.thread_id == first.thread_id
     mime = parsed(reply)
     assert mime["In-Reply-To"] == first.message_id
-    assert mime["References"].split() == [first.message_id, reply.message_id]
+    # The parent's trail and the parent, never the reply's own id.
+    assert mime["References"].split() == [first.message_id]
+    assert reply.references.split() == [first.message_id]
+    answer = email_submit(draft(owner, inbox, contact, subject="Re: Proposal", reply_to=reply))
+    assert parsed(answer)["References"].split() == [first.message_id, reply.message_id]
+
+
+def test_a_reply_to_a_message_without_references_follows_its_in_reply_to(owner, inbox, contact):
+    first = email_submit(draft(owner, inbox, contact))
+    EmailMessage.objects.filter(pk=first.pk).update(references="", in_reply_to="<root@x.example>")
+    first.refresh_from_db()
+    reply = email_submit(draft(owner, inbox, contact, subject="Re: Proposal", reply_to=first))
+    assert parsed(reply)["References"].split() == ["<root@x.example>", first.message_id]
 
 
 def test_forward_is_logged_as_email_fwd(owner, inbox, contact):

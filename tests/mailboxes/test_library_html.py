@@ -108,3 +108,24 @@ def test_bodies_are_sanitized_when_saved(client, owner, kind, engine, settings):
     body = KINDS[kind].objects.get(name="Mine").body
     assert "<p>Hello</p>" in body
     assert_harmless(body)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_body_written_as_plain_text_keeps_its_line_breaks(client, owner, kind):
+    client.force_login(owner)
+    page = client.get(f"/settings/email/{kind}/").content.decode()
+    assert "data-rich-text" in page  # the editor takes the textarea over
+    data = {"name": "Mine", "subject": "s", "body": "Hi,\n\nsee you\nsoon & <b>then</b>"}
+    client.post(f"/settings/email/{kind}/", {**data, "sharing": "private"})
+    body = KINDS[kind].objects.get(name="Mine").body
+    assert body == "<p>Hi,</p>\n\n<p>see you<br>soon &amp; <b>then</b></p>"
+
+
+def test_a_plain_text_row_saved_before_keeps_its_line_breaks_in_the_composer(
+    client, owner, contact
+):
+    unreachable_mailbox(owner, "rep@crm.example")
+    Snippet.objects.create(owner=owner, name="Old", body="Thanks,\nAnn")
+    client.force_login(owner)
+    response = client.get(f"/records/contacts/{contact.pk}/email/")
+    assert snippet_menu(response) == {"Old": "<p>Thanks,<br>Ann</p>"}

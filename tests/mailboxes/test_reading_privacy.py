@@ -208,7 +208,8 @@ def test_the_quote_is_marked_sanitized_and_loads_no_remote_image(
     client.force_login(owner)
     html = composer_html(client, contact, message, mode)
     assert '<blockquote class="crm-quote"' in html
-    assert img_src_of(html) == ["cid:chart@stranger.example"]
+    # Its own picture (a cid: part) comes along as a data: URL, loading nothing.
+    assert img_src_of(html) == ["data:image/png;base64," + base64.b64encode(PNG).decode()]
     assert 'data-crm-src="https://tracker.example/open.gif?u=42"' in html
     assert "OURPIXEL" not in html and "onclick" not in html
     panel = client.get(
@@ -237,6 +238,10 @@ def test_a_reply_or_forward_tracks_the_reps_links_never_the_quoted_ones(
     # The quote is sent as it was: its images have their URLs back.
     assert 'src="https://tracker.example/open.gif?u=42"' in out
     assert "data-crm-src" not in out
+    # Its own picture goes out as an inline part of the new email.
+    cid = re.search(r'src="cid:([^"]+@crm-mail)"', out).group(1)
+    mime = email.message_from_bytes(bytes(sent.raw), policy=policy.default)
+    assert [p.get_content() for p in mime.walk() if p["Content-ID"] == f"<{cid}>"] == [PNG]
 
 
 def test_a_quoted_link_moved_out_of_the_quote_is_still_not_tracked(client, owner, inbox, contact):

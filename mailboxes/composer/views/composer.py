@@ -1,7 +1,9 @@
 """The composer opened from a record's Email action, and reply / reply all / forward.
 
 The panel is an htmx partial loaded into the record page; the send posts back to it. Access
-is checked on the server for the record, the email being answered and the From address.
+is checked on the server for the record, the email being answered and the From address. A
+refused send comes back with everything the rep wrote and chose, files included
+(composer/attachments.py), and with the tokens that have no value listed for filling in.
 """
 
 import base64
@@ -15,16 +17,25 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from mailboxes.composer import library
+from mailboxes.composer import attachments, library, tokens
 from mailboxes.composer import prefill as composing
-from mailboxes.composer.drafts import Attachment, ComposeError, Draft, email_submit, from_choices
+from mailboxes.composer.drafts import (
+    NO_SUBJECT,
+    Attachment,
+    ComposeError,
+    Draft,
+    email_submit,
+    from_choices,
+)
 from mailboxes.composer.forms import ComposeForm, split_addresses
 from mailboxes.mime import sanitize
 from mailboxes.models import EmailMessage, EmailTemplate, Snippet
 from records import timeline
 from records.access import get_record_for_user, visible_to
+from records.constants import RecordKind
 from records.models import ContactEmail, Record
 from records.selectors import associations_for
 
@@ -77,7 +88,6 @@ def initial_values(request, record, parent, mode) -> dict:
     user = request.user
     choices = from_choices(user)
     mine = {c.address.lower() for c in choices}
-    contact = composing.primary_contact(record)
     initial = {
         "from_key": choices[0].key if choices else "",
         "records": [str(record.pk)],
@@ -87,7 +97,9 @@ def initial_values(request, record, parent, mode) -> dict:
     }
     signature = composing.signature_html(user)
     if parent is None:
-        initial["to"] = contact.email if contact is not None else ""
+        initial["to"] = composing.new_email_to(
+            record, composing.associated_recipients(user, record)
+        )
         initial["html"] = signature
         return initial
     initial["reply_to"] = parent.pk
@@ -111,8 +123,12 @@ def initial_values(request, record, parent, mode) -> dict:
     return initial
 
 
-def render_panel(request, record_type, record, form, parent, **extra):
-    contact = composing.primary_contact(record)
+def _contact_of(record):
+    return record.typed if record.kind == RecordKind.CONTACT else None
+
+
+def render_panel(request, record_type, record, form, parent, *, kept=(), missing=(), **extra):
+    contact = _contact_of(record)
     other_addresses = (
         list(ContactEmail.objects.filter(contact_id=contact.pk).values_list("address", flat=True))
         if contact is not None
@@ -125,17 +141,26 @@ def render_panel(request, record_type, record, form, parent, **extra):
         "form_id": FORM_ID,
         "contact": contact,
         "addresses": other_addresses,
+        # The contacts of a deal, company, ticket or custom object, offered for To.
+        "offered": composing.associated_recipients(request.user, record),
         "parent": parent,
         # What the editor starts with: the default signature, a quoted email, or what the rep
         # sent back after an error. The editor parses it as HTML.
         "body_html": composing.editor_html(form["html"].value()),
         "templates": _templates(request.user),
+        "token_menu": tokens.menu(),
         # Inserted as HTML by the editor: sanitized again, whenever they were saved.
         "snippets": [
             {"name": s.name, "html": library.body_html(s)}
             for s in library.usable(Snippet, request.user).order_by("name", "pk")
         ],
+        # Files attached besides those chosen in the form: kept from a refused send, or carried
+        # on from the email being forwarded; each with a Remove button.
+        "kept": kept,
+        "missing_tokens": [_missing(key) for key in missing],
+        "fallback_example": FALLBACK_EXAMPLE,
         "has_inbox": bool(form.fields["from_key"].choices),
+        "max_attachment_bytes": settings.CRM_ATTACHMENTS_MAX_BYTES,
         "max_attachment_mb": settings.CRM_ATTACHMENTS_MAX_BYTES // (1024 * 1024),
         **extra,
     }
@@ -145,6 +170,13 @@ def render_panel(request, record_type, record, form, parent, **extra):
         else "mailboxes/composer/composer_page.html"
     )
     return render(request, template, context)
+
+
+FALLBACK_EXAMPLE = '{{ contact.first_name | default:"there" }}'
+
+
+def _missing(key: str) -> dict:
+    return {"key": key, "text": tokens.token_text(key), "label": tokens.label(key)}
 
 
 @login_required
@@ -157,16 +189,24 @@ def compose(request, type_slug, pk):
     mode = request.GET.get("mode") or request.POST.get("mode") or ""
     if parent is not None and mode not in ("reply", "reply_all", "forward"):
         mode = "reply"
+    forward_of = parent if mode == "forward" else None
     kwargs = {
         "from_choices": from_choices(request.user),
         "record_choices": record_choices(request, record),
     }
     if request.method == "GET":
         form = ComposeForm(initial=initial_values(request, record, parent, mode), **kwargs)
-        return render_panel(request, record_type, record, form, parent)
+        kept = attachments.forwarded(forward_of) if forward_of is not None else []
+        return render_panel(request, record_type, record, form, parent, kept=kept)
     form = ComposeForm(request.POST, request.FILES, **kwargs)
+    kept_values = request.POST.getlist(attachments.FIELD)
+    kept, kept_files = attachments.resolve(request.user, kept_values, forward_of)
+    uploads = [
+        Attachment(f.name, f.content_type or "", f.read())
+        for f in request.FILES.getlist("attachments")
+    ]
     if not form.is_valid():
-        return render_panel(request, record_type, record, form, parent)
+        return _refused(request, record_type, record, form, parent, kept, uploads)
     data = form.cleaned_data
     html, images = inline_images(composing.unblock_images(data["html"]))
     records = list(
@@ -174,19 +214,19 @@ def compose(request, type_slug, pk):
             pk__in=[int(p) for p in data["records"]]
         )
     )
+    to = split_addresses(data["to"])
     draft = Draft(
         sender=request.user,
         from_key=data["from_key"],
-        to=split_addresses(data["to"]),
+        to=to,
         cc=split_addresses(data["cc"]),
         bcc=split_addresses(data["bcc"]),
         subject=data["subject"],
         html=html,
-        attachments=images
-        + [Attachment(f.name, f.content_type or "", f.read()) for f in data["attachments"]],
+        attachments=images + kept_files + uploads,
         records=records or [record],
         reply_to=parent if mode in ("reply", "reply_all") else None,
-        forward_of=parent if mode == "forward" else None,
+        forward_of=forward_of,
         scheduled_at=composing.send_time(data["send_when"], data["send_at"]),
         one_time_basis=data["one_time_basis"] or _one_time_basis(request),
         track=data["track"],
@@ -195,13 +235,29 @@ def compose(request, type_slug, pk):
         .filter(pk=data["template_id"])
         .values_list("pk", flat=True)
         .first(),
+        # Tokens are filled from the record the composer is on, whatever it is logged on.
+        token_context=tokens.context_for(request.user, record, to),
+        no_subject_confirmed=data["no_subject_confirmed"],
     )
     try:
         message = email_submit(draft)
     except ComposeError as exc:
         for field, errors in exc.message_dict.items():
             form.add_error(None if field not in form.fields else field, errors)
-        return render_panel(request, record_type, record, form, parent)
+        return _refused(
+            request,
+            record_type,
+            record,
+            form,
+            parent,
+            kept,
+            uploads,
+            missing=exc.missing_tokens,
+            confirm_subject=any(
+                e.code == NO_SUBJECT for e in getattr(exc, "error_dict", {}).get("subject", [])
+            ),
+        )
+    attachments.discard(request.user, kept_values)
     if not request.htmx:
         messages.success(
             request,
@@ -222,6 +278,20 @@ def compose(request, type_slug, pk):
     )
 
 
+def _refused(request, record_type, record, form, parent, kept, uploads, **extra):
+    """The panel again after a refused send, with the files the rep chose still attached:
+    stored for the next try, unless they are over the size limit (then the rep is told)."""
+    total = sum(k.size for k in kept) + sum(len(u.data) for u in uploads)
+    if uploads and total > settings.CRM_ATTACHMENTS_MAX_BYTES:
+        form.add_error(
+            "attachments",
+            _("The files just chosen were not kept: choose fewer or smaller ones again."),
+        )
+        uploads = []
+    kept = [*kept, *attachments.store(request.user, uploads)] if uploads else list(kept)
+    return render_panel(request, record_type, record, form, parent, kept=kept, **extra)
+
+
 def _one_time_basis(request):
     value = request.POST.get("one_time_basis", "")
     return int(value) if value.isdigit() else None
@@ -229,21 +299,22 @@ def _one_time_basis(request):
 
 @login_required
 def insert_template(request, type_slug, pk, template_pk):
-    """A template's subject and body with tokens filled from this record's contact."""
+    """A template's subject and body with tokens filled for this record and the To addresses
+    typed so far (`?to=`), and the tokens left without a value."""
     _, record = get_record_for_user(request.user, type_slug, pk)
     _require_sender(request.user)
     template = get_object_or_404(_templates(request.user), pk=template_pk)
-    contact = composing.primary_contact(record)
-    company = composing.first_company(contact)
-    fill = lambda text: composing.fill_tokens(  # noqa: E731
-        text, contact=contact, company=company, sender=request.user
-    )
+    context = tokens.context_for(request.user, record, split_addresses(request.GET.get("to", "")))
+    subject = tokens.fill_text(template.subject, context)
     # Tokens are filled with escaped values; the result is sanitized again for the editor.
+    body = tokens.fill_html(library.body_html(template), context)
+    missing = list(dict.fromkeys(subject.missing + body.missing))
     return JsonResponse(
         {
             "id": template.pk,
-            "subject": fill(template.subject),
-            "html": sanitize.sanitize_html(fill(template.body)),
+            "subject": subject.text,
+            "html": sanitize.sanitize_html(body.text),
+            "missing": [_missing(key) for key in missing],
         }
     )
 
