@@ -3,6 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.utils.html import urlize
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from records.views.admin_area import admin_required
@@ -41,8 +43,14 @@ def dev_mail(request, name: str = ""):
         opened = {
             "name": name,
             "headers": parsed.headers,
-            "text": parsed.text,
+            "text": _linked(parsed.text),
             "html": sanitize.sanitize_html(parsed.html) if parsed.html else "",
             "attachments": parsed.attachments,
         }
     return render(request, "dev_mail.html", {"items": items, "opened": opened})
+
+
+def _linked(text: str):
+    """The text part with its addresses as links that open in a new tab. urlize escapes the
+    text, so every "<a " left is one of its own links."""
+    return mark_safe(urlize(text, autoescape=True).replace("<a ", '<a target="_blank" '))

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from .access import visible_to
 from .constants import RESERVED_SLUGS, PropertyType, TaskType
 from .models import (
+    AccountSettings,
     Company,
     Contact,
     CustomObjectType,
@@ -24,6 +25,7 @@ from .models import (
     Ticket,
     User,
 )
+from .money import currency_choices, number_locale_choices
 from .services import addresses_in_use, clean_addresses
 
 
@@ -160,6 +162,8 @@ class DealForm(OwnerChoiceMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_owner()
+        currency = AccountSettings.load().currency
+        self.fields["amount"].help_text = _("In %(currency)s.") % {"currency": currency}
 
     def clean_amount(self):
         amount = self.cleaned_data.get("amount")
@@ -329,7 +333,7 @@ class UserForm(forms.ModelForm):
     """Create or edit a user; a password is required when creating."""
 
     password = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
+        widget=forms.PasswordInput(render_value=True),
         required=False,
         help_text="Leave empty to keep the current password.",
     )
@@ -368,3 +372,22 @@ class UserForm(forms.ModelForm):
         if commit:
             user.save()
         return user
+
+
+class AccountSettingsForm(forms.ModelForm):
+    """The account's currency and the way its amounts are written."""
+
+    # Choices from Babel's data, listed when the form is made: the model keeps plain codes.
+    currency = forms.ChoiceField(
+        label="Currency", choices=currency_choices, help_text="Deal amounts are in this currency."
+    )
+    number_locale = forms.ChoiceField(
+        label="Number format",
+        choices=number_locale_choices,
+        help_text="How amounts are written: separators, decimals and where the currency's "
+        "sign goes (the samples show euros).",
+    )
+
+    class Meta:
+        model = AccountSettings
+        fields = ["currency", "number_locale"]

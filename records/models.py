@@ -41,6 +41,31 @@ class Team(models.Model):
         return self.name
 
 
+class AccountSettings(models.Model):
+    """Settings of the whole account: one row, always pk 1, read with `load()`.
+
+    Deal amounts are shown in `currency`, written the way `number_locale` writes numbers
+    (records/money.py): "€12,500.00" for en_US, "12.500,00 €" for de_DE.
+    """
+
+    currency = models.CharField("Currency", max_length=3, default="EUR")
+    number_locale = models.CharField("Number format", max_length=20, default="en_US")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "account settings"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="account_settings_single")]
+
+    def __str__(self):
+        return "Account settings"
+
+    @classmethod
+    def load(cls) -> "AccountSettings":
+        """Return the settings row, or the defaults (unsaved) until an admin saves some: a
+        page that only reads them writes nothing."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
 class User(AbstractUser):
     """A person who signs in. `is_staff` makes them an account admin.
 

@@ -25,6 +25,8 @@ class Column:
     key: str  # attribute on the record, or "prop:<key>" for a custom property
     label: str
     sort: str | None = None  # ORM ordering field, when sortable
+    money: bool = False  # an amount in the account's currency (records/money.py)
+    wide_only: bool = False  # left out of the compact list a phone shows
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ class RecordType:
 
 
 _OWNER = Column("owner", "Owner", "owner__username")
-_CREATED = Column("created_at", "Created", "created_at")
-_UPDATED = Column("updated_at", "Last updated", "updated_at")
+_CREATED = Column("created_at", "Created", "created_at", wide_only=True)
+_UPDATED = Column("updated_at", "Last updated", "updated_at", wide_only=True)
 
 BUILTIN_TYPES: dict[str, RecordType] = {
     "contacts": RecordType(
@@ -103,7 +105,7 @@ BUILTIN_TYPES: dict[str, RecordType] = {
         columns=(
             Column("name", "Name", "name"),
             Column("stage", "Stage", "stage"),
-            Column("amount", "Amount", "amount"),
+            Column("amount", "Amount", "amount", money=True),
             Column("close_date", "Close date", "close_date"),
             _OWNER,
             _UPDATED,

@@ -36,6 +36,7 @@ urlpatterns = [
     path("settings/users/<int:pk>/unlock/", admin_area.user_unlock, name="settings-user-unlock"),
     path("settings/teams/", admin_area.team_list, name="settings-teams"),
     path("settings/objects/", admin_area.object_type_list, name="settings-objects"),
+    path("settings/currency/", admin_area.currency_settings, name="settings-currency"),
     path("settings/objects/<slug:slug>/", admin_area.object_type_detail, name="settings-object"),
     path(
         "settings/objects/<slug:slug>/properties/<int:pk>/delete/",

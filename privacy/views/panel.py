@@ -108,8 +108,14 @@ def basis_revoke(request, pk, basis_pk):
 def subscription_change(request, pk):
     contact = load_contact(request, pk, edit=True)
     form = SubscriptionChangeForm(request.POST)
+    # A refused Subscribe form comes back open with the basis and explanation as typed.
+    typed = {
+        k: request.POST.get(k, "") for k in ("subscription_type", "legal_basis", "explanation")
+    }
     if not form.is_valid():
-        return _panel_response(request, contact, error=_form_error_text(form))
+        return _panel_response(
+            request, contact, error=_form_error_text(form), subscribe_typed=typed
+        )
     data = form.cleaned_data
     try:
         subscription_set(
@@ -121,7 +127,7 @@ def subscription_change(request, pk):
             explanation=data["explanation"],
         )
     except ValidationError as error:
-        return _panel_response(request, contact, error=_error_text(error))
+        return _panel_response(request, contact, error=_error_text(error), subscribe_typed=typed)
     name = data["subscription_type"].name
     return _panel_response(request, contact, notice=f"{name}: saved.")
 

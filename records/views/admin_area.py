@@ -1,4 +1,5 @@
-"""The admin area: users (seats, teams, record access), teams and custom object types."""
+"""The admin area: users (seats, teams, record access), teams, custom object types and the
+account's currency."""
 
 from functools import wraps
 
@@ -14,8 +15,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..forms import CustomObjectTypeForm, PropertyDefinitionForm, TeamForm, UserForm
-from ..models import CustomObjectType, PropertyDefinition, Team, User
+from ..forms import (
+    AccountSettingsForm,
+    CustomObjectTypeForm,
+    PropertyDefinitionForm,
+    TeamForm,
+    UserForm,
+)
+from ..models import AccountSettings, CustomObjectType, PropertyDefinition, Team, User
+from ..money import SAMPLE, Money
 
 
 def admin_required(view):
@@ -136,3 +144,22 @@ def property_delete(request, slug, pk):
     definition.delete()
     messages.success(request, f"Property {definition.label} deleted.")
     return redirect("records:settings-object", slug=slug)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def currency_settings(request):
+    form = AccountSettingsForm(request.POST or None, instance=AccountSettings.load())
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(
+            request,
+            _("Deal amounts now read like %(sample)s.")
+            % {"sample": Money.for_account().format(SAMPLE)},
+        )
+        return redirect("records:settings-currency")
+    return render(
+        request,
+        "records/settings/currency.html",
+        {"form": form, "sample": Money.for_account().format(SAMPLE)},
+    )

@@ -3,27 +3,37 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import extensions
 from ..access import get_record_for_user, require_edit
 from ..forms import NoteForm, TaskForm
 from ..models import ContactEmail
+from ..money import Money
 from ..selectors import associations_for, timeline_for_record
-from ..types import get_record_type, record_types_for
+from ..types import Column, get_record_type, record_types_for
 from .forms_for import form_for, save_record_form
-from .lists import cell_value
+from .lists import cell_display
 
 
 def property_rows(record_type, record) -> list[tuple[str, object]]:
     """Label and display value of each property shown in the left panel."""
     form = form_for(record_type, instance=record)
+    columns = {c.key: c for c in record_type.columns}
+    money = SimpleLazyObject(Money.for_account)  # read only for an amount
     rows = []
     for name, field in form.fields.items():
         if name in ("primary_email", "other_emails"):
             continue
         key = f"prop:{name[5:]}" if name.startswith("prop_") else name
-        rows.append((field.label or name.replace("_", " ").capitalize(), cell_value(record, key)))
+        column = columns.get(key, Column(key, ""))
+        rows.append(
+            (
+                field.label or name.replace("_", " ").capitalize(),
+                cell_display(record, column, money),
+            )
+        )
     if record_type.kind == "contact":
         addresses = ContactEmail.objects.filter(contact_id=record.pk)
         rows.insert(1, ("Email addresses", [e for e in addresses]))

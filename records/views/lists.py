@@ -1,6 +1,7 @@
 """List pages for every record type: search, filters, sort, pagination, multi-select, CSV."""
 
 import csv
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -8,12 +9,15 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.functional import cached_property
+from django.utils.formats import date_format
+from django.utils.functional import SimpleLazyObject, cached_property
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET
 
 from ..models import User
+from ..money import Money
 from ..selectors import records_list
-from ..types import RecordType, get_record_type
+from ..types import Column, RecordType, get_record_type
 
 
 def _list_params(request, record_type: RecordType) -> dict:
@@ -26,12 +30,24 @@ def _list_params(request, record_type: RecordType) -> dict:
 
 
 def cell_value(record, key: str):
+    """The value of a column as stored (CSV exports write it as it is)."""
     if key.startswith("prop:"):
         return record.properties.get(key[5:], "")
     if key == "owner":
         return record.owner.display_name if record.owner else ""
     display = getattr(record, f"get_{key}_display", None)
     return display() if display else getattr(record, key)
+
+
+def cell_display(record, column: Column, money: Money):
+    """The value of a column as a page shows it: amounts in the account's currency, times
+    (created, last updated) as their day in the user's time zone, so a row stays one line."""
+    value = cell_value(record, column.key)
+    if column.money:
+        return money.format(value)
+    if isinstance(value, datetime):
+        return date_format(localtime(value), "DATE_FORMAT")
+    return value
 
 
 class CappedPaginator(Paginator):
@@ -56,7 +72,10 @@ def record_list(request, type_slug):
     params = _list_params(request, record_type)
     qs = records_list(request.user, record_type, **params)
     page = CappedPaginator(qs, settings.RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(r, [cell_value(r, c.key) for c in record_type.columns]) for r in page.object_list]
+    money = SimpleLazyObject(Money.for_account)  # read only for an amount
+    rows = [
+        (r, [(c, cell_display(r, c, money)) for c in record_type.columns]) for r in page.object_list
+    ]
     context = {
         "record_type": record_type,
         "page": page,
@@ -85,7 +104,11 @@ def record_export(request, type_slug):
     ids = [int(i) for i in request.GET.getlist("id") if i.isdigit()] or None
     qs = records_list(request.user, record_type, ids=ids, **params)
     writer = csv.writer(_Echo())
-    header = ["id"] + [c.label for c in record_type.columns]
+    # Amounts stay plain numbers a spreadsheet can add up; the header says their currency.
+    currency = Money.for_account().currency
+    header = ["id"] + [
+        f"{c.label} ({currency})" if c.money else c.label for c in record_type.columns
+    ]
 
     # Rows are written as the response streams out, after the middleware has put the
     # viewer's time zone away: dates keep it all the same.

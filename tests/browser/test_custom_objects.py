@@ -69,4 +69,5 @@ def test_non_admin_gets_403_from_settings(page, login, owner):
     response = page.goto("/settings/")
 
     assert response.status == 403
-    expect(page.get_by_role("heading", name="403 Forbidden")).to_be_visible()
+    expect(page.get_by_role("heading", name="You don't have access to this")).to_be_visible()
+    expect(page.get_by_text("Only account admins can open the admin area.")).to_be_visible()

@@ -205,7 +205,8 @@ def connect_exchange(request):
         form = ExchangeConnectForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            ews_url = data["ews_url"].strip()
+            # Kept aside: add_error() below takes the field out of cleaned_data.
+            typed_url = ews_url = data["ews_url"].strip()
             if ews_url and not ews_url.lower().endswith(".asmx"):
                 # A pasted webmail address: use the EWS URL it most likely stands for.
                 guessed = ews_url_from_webmail(ews_url)
@@ -245,7 +246,7 @@ def connect_exchange(request):
                 else:
                     connected(request, mailbox)
                     return redirect("mailboxes:settings")
-            if ews_url != data["ews_url"].strip():
+            if ews_url != typed_url:
                 form.data = form.data.copy()
                 form.data["ews_url"] = ews_url
     else:
