@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,8 +14,6 @@ class CrmMailConfig(AppConfig):
 
         # The embedded broker's SQLite file is made on first use; its folder must exist.
         if broker.is_embedded():
-            from django.conf import settings
-
             settings.BROKER_FILE.parent.mkdir(parents=True, exist_ok=True)
         extensions.register_settings_section(
             extensions.SettingsSection("health", _("System health"), "system-health")

@@ -29,7 +29,7 @@ def queue_key(queue: str) -> str:
 def record(*names: str) -> None:
     """Stamp each named heartbeat with the current time. A database that does not answer
     costs a warning, never the caller (beat, a worker starting)."""
-    from .models import Heartbeat
+    from .models import Heartbeat  # here: settings import this module for HEARTBEAT
 
     now = timezone.now()
     try:
