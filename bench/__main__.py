@@ -1,14 +1,16 @@
 """Run the benchmarks: `python -m bench` runs them all, `python -m bench timeline` one of them.
 
-Exits non-zero when a benchmark crashes or reports a broken invariant.
+Exits non-zero when a benchmark crashes or reports a broken invariant, and at once when what it
+needs is missing (bench/tools.py: wrk and Dovecot are installed when it can, asked for when not).
 """
 
 import importlib
+import os
 import sys
 import time
 import traceback
 
-from . import BENCHMARKS
+from . import BENCHMARKS, tools
 from .common import configure_environment, setup_django
 
 
@@ -18,7 +20,9 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"bench: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
         return 2
+    tools.ensure([t for name in names for t in tools.BENCH_NEEDS.get(name, ())], who="make bench")
     configure_environment()
+    tools.ensure_servers(os.environ["DATABASE_URL"], os.environ["REDIS_URL"], who="make bench")
     setup_django()
     failed = []
     for name in names:

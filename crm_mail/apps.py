@@ -1,7 +1,6 @@
-from pathlib import Path
-
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class CrmMailConfig(AppConfig):
@@ -9,9 +8,13 @@ class CrmMailConfig(AppConfig):
     verbose_name = "CRM Mail"
 
     def ready(self):
-        # The embedded broker is three folders under var/broker; create them so the first
-        # .delay() just works.
-        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-            for key in ("data_folder_in", "processed_folder", "control_folder"):
-                Path(options[key]).mkdir(parents=True, exist_ok=True)
+        from records import extensions
+
+        from . import broker
+
+        # The embedded broker's SQLite file is made on first use; its folder must exist.
+        if broker.is_embedded():
+            settings.BROKER_FILE.parent.mkdir(parents=True, exist_ok=True)
+        extensions.register_settings_section(
+            extensions.SettingsSection("health", _("System health"), "system-health")
+        )

@@ -4,7 +4,9 @@ import gc
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
+
+from . import heartbeats
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_mail.settings")
 
@@ -23,3 +25,8 @@ def freeze_startup_objects(**_) -> None:
     thousand emails, during which nothing is sent (bench/send_throughput.py).
     """
     gc.freeze()
+
+
+# Beat and the workers say they are alive; /health/ reads it (heartbeats.py).
+worker_ready.connect(heartbeats.worker_ready, weak=False)
+beat_init.connect(heartbeats.beat_started, weak=False)

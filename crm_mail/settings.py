@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from mailboxes import jobs
 
 from .env import database_from_url, env_bool, env_int, env_list, env_str
+from .heartbeats import HEARTBEAT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CRM_VAR_DIR", str(BASE_DIR / "var")))
@@ -168,10 +169,15 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport so that
-# `make run` needs no server. Tasks are thin wrappers; results are not kept.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-BROKER_DIR = VAR_DIR / "broker"
+# Celery: Redis when REDIS_URL is set, otherwise kombu's SQLAlchemy transport on a SQLite file
+# under var/, so that `make run` needs no server. Chosen by measure: web, worker and beat on
+# one embedded broker, five starts of 600 jobs each. kombu's filesystem transport killed the
+# worker in one start of five ("Unrecoverable error: JSONDecodeError": a reader may open a
+# message or exchange file before its writer has written it); SQLite's transactions lost,
+# doubled and crashed nothing, once its tables and queues exist before the processes start
+# (crm_mail/broker.py, called by the dev runner).
+BROKER_FILE = VAR_DIR / "broker.sqlite3"
+CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{BROKER_FILE}"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     # No wait on Redis is endless: one that accepts connections and never answers (hung, or
     # gone behind a firewall) fails a publish of beat or of a task after these seconds, and a
@@ -179,15 +185,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     # queued by the web waits far less (mailboxes/jobs.py, ENQUEUE_TIMEOUT).
     {"socket_connect_timeout": 5, "socket_timeout": 5}
     if REDIS_URL
-    else {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-        # Which queues each exchange feeds; shared by every process, so never relative to
-        # the working directory (kombu's default is ./control).
-        "control_folder": str(BROKER_DIR / "control"),
-    }
+    # Passed to SQLAlchemy's create_engine: wait this many seconds for SQLite's write lock,
+    # which the worker takes for a moment on each poll of each queue.
+    else {"connect_args": {"timeout": 20}}
 )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -214,9 +214,11 @@ CELERY_TASK_ROUTES = {
     jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
     jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
 }
+# How often every inbox is synced; /health/ measures how late the most belated sync is by it.
+CRM_SYNC_SECONDS = env_int("CRM_SYNC_SECONDS", 120)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "sync-inboxes": {"task": jobs.SYNC_ALL, "schedule": env_int("CRM_SYNC_SECONDS", 120)},
+    "sync-inboxes": {"task": jobs.SYNC_ALL, "schedule": float(CRM_SYNC_SECONDS)},
     "parse-bodies": {"task": jobs.FILL_BODIES, "schedule": 60.0},
     "reconcile-inboxes": {"task": jobs.RECONCILE_ALL, "schedule": 6 * 3600.0},
     # Scheduled email, retries and mail held back by an inbox's sending limits.
@@ -225,6 +227,26 @@ CELERY_BEAT_SCHEDULE = {
     "file-owed-copies": {"task": jobs.FILE_OWED_COPIES, "schedule": 60.0},
     "tracking-flush": {"task": jobs.TRACKING_FLUSH, "schedule": 5.0},
 }
+# Every queue some worker must consume: each routed one, then the default.
+CRM_QUEUES = list(
+    dict.fromkeys([*(r["queue"] for r in CELERY_TASK_ROUTES.values()), CELERY_TASK_DEFAULT_QUEUE])
+)
+# Beat queues a heartbeat job to each queue this often; the worker that runs it records that
+# the queue moves, and beat records its own tick as it queues them (crm_mail/heartbeats.py).
+# /health/ reports a part whose last heartbeat is four of these old.
+CRM_HEARTBEAT_SECONDS = env_int("CRM_HEARTBEAT_SECONDS", 15)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"heartbeat-{queue}": {
+            "task": HEARTBEAT,
+            "schedule": float(CRM_HEARTBEAT_SECONDS),
+            "args": (queue,),
+            # One that waited longer than /health/ allows proves nothing: dropped unrun.
+            "options": {"queue": queue, "expires": 4 * CRM_HEARTBEAT_SECONDS},
+        }
+        for queue in CRM_QUEUES
+    }
+)
 
 # Secrets at rest (inbox passwords, OAuth tokens): Fernet keys, the first one encrypts.
 # Required in production; development derives one from SECRET_KEY.

@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("health/", views.health_view, name="health"),
+    path("settings/health/", views.system_health, name="system-health"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),

@@ -2,8 +2,9 @@
 
 On PostgreSQL (FAULTS_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/crm_mail_faults,
 created and migrated when missing) and Redis (FAULTS_REDIS_URL, default
-redis://127.0.0.1:6379/13), with a private Dovecot (Debian package dovecot-imapd). Exits
-non-zero when a run duplicates or loses email, leaves a row unsettled, or crashes.
+redis://127.0.0.1:6379/13), with a private Dovecot (Debian package dovecot-imapd, installed
+when it can be, asked for when not: bench/tools.py). Exits non-zero when a run duplicates or
+loses email, leaves a row unsettled, or crashes, and at once when what it needs is missing.
 """
 
 import logging
@@ -17,6 +18,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from bench import tools
 from bench.common import configure_environment, setup_django
 
 from . import RUNS, Run
@@ -37,10 +39,12 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"faults: unknown run(s) {', '.join(unknown)}; known: {', '.join(RUNS)}")
         return 2
+    tools.ensure([tools.DOVECOT], who="make faults")
     configure_environment(
         os.environ.get("FAULTS_DATABASE_URL", DEFAULT_DATABASE_URL),
         os.environ.get("FAULTS_REDIS_URL", DEFAULT_REDIS_URL),
     )
+    tools.ensure_servers(os.environ["DATABASE_URL"], os.environ["REDIS_URL"], who="make faults")
     setup_django()
     # aiosmtpd logs every SMTP line, and warns of AUTH without TLS (loopback only here) on
     # every connection.

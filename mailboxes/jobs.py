@@ -46,15 +46,13 @@ WARN_EVERY = 60.0
 
 
 def broker_connection(timeout: float):
-    """A connection to the broker that tries once and waits at most `timeout` seconds to
-    connect and for each reply (kombu's Redis transport; the filesystem one never waits)."""
-    return current_app.connection_for_write(
-        transport_options={
-            "socket_connect_timeout": timeout,
-            "socket_timeout": timeout,
-            "max_retries": 0,
-        }
-    )
+    """A connection to the broker that tries once and, on Redis, waits at most `timeout`
+    seconds to connect and for each reply. The embedded broker (a SQLite file) keeps its own
+    options: SQLAlchemy would refuse socket ones, and its lock waits last milliseconds."""
+    options = {"max_retries": 0}
+    if current_app.conf.broker_url.startswith(("redis:", "rediss:")):
+        options |= {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    return current_app.connection_for_write(transport_options=options)
 
 
 def now(name: str, *args) -> None:

@@ -31,7 +31,7 @@ def product_broker():
     app.conf.broker_url, app.conf.broker_transport_options = saved
 
 
-def test_health_reports_database_and_broker(client, db, product_broker):
+def test_health_reports_database_and_broker(client, background_alive, product_broker):
     response = client.get("/health/")
     body = response.json()
     assert body["checks"]["database"] == {"ok": True}
@@ -62,7 +62,9 @@ def test_health_answers_503_at_once_when_the_broker_is_down(client, db, celery_b
 
 
 @pytest.mark.timeout(60)
-def test_health_follows_redis_stopped_hung_and_back(client, db, celery_broker, redis_server):
+def test_health_follows_redis_stopped_hung_and_back(
+    client, background_alive, celery_broker, redis_server
+):
     celery_broker(redis_server.url)
     assert health(client)[1:] == (200, {"ok": True})
 

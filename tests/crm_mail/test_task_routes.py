@@ -1,10 +1,10 @@
 """Every task goes to the queue of its job (settings.CELERY_TASK_ROUTES), beat's included, and
-the one worker of `make run` consumes them all."""
+the one worker of `make run` consumes them all; beat's heartbeat goes to every queue."""
 
 from django.conf import settings
 
 from crm_mail.celery import app
-from crm_mail.management.commands.devserver import worker_queues
+from crm_mail.heartbeats import HEARTBEAT
 from mailboxes import jobs
 
 QUEUES = {
@@ -38,12 +38,22 @@ def test_every_name_in_jobs_is_routed_and_expected_here():
 def test_every_registered_task_is_named_in_jobs():
     app.loader.import_default_modules()
     ours = {name for name in app.tasks if not name.startswith("celery.")}
-    assert ours == job_names()
+    assert ours == job_names() | {HEARTBEAT}
 
 
 def test_beat_sends_each_periodic_task_to_its_queue():
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
-        assert queue_of(entry["task"], entry.get("options")) == EXPECTED[entry["task"]]
+        if entry["task"] != HEARTBEAT:
+            assert queue_of(entry["task"], entry.get("options")) == EXPECTED[entry["task"]]
+
+
+def test_beat_sends_a_heartbeat_to_every_queue_naming_it():
+    sent = [
+        (queue_of(entry["task"], entry["options"]), entry["args"])
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == HEARTBEAT
+    ]
+    assert sent == [(queue, (queue,)) for queue in settings.CRM_QUEUES]
 
 
 def test_an_unrouted_task_stays_on_the_default_queue():
@@ -51,4 +61,4 @@ def test_an_unrouted_task_stays_on_the_default_queue():
 
 
 def test_the_embedded_worker_consumes_every_queue_and_the_default_one():
-    assert worker_queues() == ["sync", "send", "bodies", "housekeeping", "celery"]
+    assert settings.CRM_QUEUES == ["sync", "send", "bodies", "housekeeping", "celery"]

@@ -1,75 +1,173 @@
 """Run the whole product on one machine for trying it out: web server, Celery worker and beat.
 
-With the embedded defaults the broker is kombu's filesystem transport under var/broker (its
-folders are made by crm_mail's AppConfig.ready), so no Redis is needed; with REDIS_URL set the
-same command uses Redis. One worker consumes every queue (settings.CELERY_TASK_ROUTES) and the
-default one; production runs a worker per queue (docker-compose.yml).
+Each runs in a process of its own, watched by this one: a worker or beat that exits is started
+again, and the runner says so in its output (a web server that exits ends the run: it would
+only fail again, on a port in use say). Ctrl-C or SIGTERM stops all three.
+
+With the embedded defaults the broker is kombu's SQLAlchemy transport on var/broker.sqlite3
+(crm_mail/broker.py), prepared here before anything else starts and pruned now and then, so no
+Redis is needed; with REDIS_URL set the same command uses Redis. One worker consumes every
+queue (settings.CRM_QUEUES); production runs a worker per queue (docker-compose.yml).
 """
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from crm_mail import broker
 from crm_mail.catcher import start_catcher
+from crm_mail.celery import app as celery_app
 from records.demo import DEMO_PASSWORD, DEMO_USERS
+
+# A process that exits sooner than this after its start is started again only after a pause
+# that doubles each time, up to MAX_PAUSE: a worker that cannot start must not spin.
+QUICK_EXIT = 10.0
+MAX_PAUSE = 30.0
+# How often the embedded broker's taken messages are deleted.
+PRUNE_EVERY = 300.0
+CELERY = [sys.executable, "-m", "celery", "-A", "crm_mail"]
+
+
+class Child:
+    """One process of the run, in a session of its own so that stopping it stops what it
+    started too (runserver's autoreloader serves from a child process)."""
+
+    def __init__(self, name: str, argv: list[str]):
+        self.name = name
+        self.argv = argv
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.quick_exits = 0
+        self.restart_at: float | None = None
+
+    def start(self) -> int:
+        self.process = subprocess.Popen(self.argv, cwd=settings.BASE_DIR, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        return self.process.pid
+
+    def exit_status(self) -> int | None:
+        """The status it exited with, once; None while it runs or waits to start again."""
+        if self.process is None or self.restart_at is not None:
+            return None
+        return self.process.poll()
+
+    def schedule_restart(self) -> float:
+        """When to start it again: at once after a long run, later after quick exits."""
+        if time.monotonic() - self.started_at < QUICK_EXIT:
+            self.quick_exits += 1
+        else:
+            self.quick_exits = 0
+        pause = min(MAX_PAUSE, 2.0 ** (self.quick_exits - 1)) if self.quick_exits else 0.0
+        self.restart_at = time.monotonic() + pause
+        return pause
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        self._signal(signal.SIGTERM)  # Celery's warm shutdown; runserver just exits
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self._signal(signal.SIGKILL)  # whatever is left of its session
+        self.process.wait()
+
+    def _signal(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def describe(status: int) -> str:
+    if status < 0:
+        return f"was killed by {signal.Signals(-status).name}"
+    return f"exited with status {status}"
 
 
 class Command(BaseCommand):
-    help = "Start the web server with a Celery worker and beat beside it."
+    help = "Start the web server with a Celery worker and beat beside it, and keep them running."
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
+    def say(self, line: str, style=None) -> None:
+        self.stdout.write(style(line) if style else line)
+        self.stdout.flush()
+
     def handle(self, *args, addrport, **options):
-        # Django's autoreloader re-runs this command in a child; start the worker only once.
-        worker = None
-        if os.environ.get("RUN_MAIN") != "true":
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "crm_mail",
-                    "worker",
-                    "--beat",
-                    "--pool=solo",
-                    f"--queues={','.join(worker_queues())}",
-                    "--loglevel=warning",
-                ],
-                cwd=settings.BASE_DIR,
-            )
-            host = addrport.split(":")[0]
-            port = addrport.rsplit(":", 1)[-1]
-            self.stdout.write(
-                self.style.SUCCESS(f"\n  CRM Mail is starting on http://{host}:{port}/\n")
-            )
-            self.stdout.write(
+        queues = settings.CRM_QUEUES
+        if broker.is_embedded():
+            broker.prepare(celery_app, queues)
+        web = Child("web server", [sys.executable, "manage.py", "runserver", addrport])
+        worker = Child(
+            "Celery worker",
+            [
+                *CELERY,
+                "worker",
+                "--pool=solo",
+                f"--queues={','.join(queues)}",
+                "--loglevel=warning",
+            ],
+        )
+        beat = Child("Celery beat", [*CELERY, "beat", "--loglevel=warning"])
+        host, port = addrport.split(":")[0], addrport.rsplit(":", 1)[-1]
+        catcher = start_catcher(settings.CRM_MAIL_CATCHER_DIR, port=settings.CRM_MAIL_CATCHER_PORT)
+        # SIGTERM stops the run as Ctrl-C does, so the three processes go with it.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            self.say(f"\n  CRM Mail is starting on http://{host}:{port}/\n", self.style.SUCCESS)
+            self.say(
                 f"  Demo logins, password {DEMO_PASSWORD!r}: " + ", ".join(u[0] for u in DEMO_USERS)
             )
-            self.stdout.write(
-                f"  Celery worker (queues {', '.join(worker_queues())}) and beat run beside "
-                "the web server."
+            self.say(f"  The web server (pid {web.start()}) serves http://{host}:{port}/")
+            self.say(
+                f"  The Celery worker (pid {worker.start()}) consumes the queues "
+                f"{', '.join(queues)}."
             )
-            catcher_dir = settings.CRM_MAIL_CATCHER_DIR
-            start_catcher(catcher_dir, port=settings.CRM_MAIL_CATCHER_PORT)
-            self.stdout.write(
+            self.say(f"  The Celery beat (pid {beat.start()}) queues the periodic jobs.")
+            self.say("  The worker and beat are started again whenever one exits.")
+            self.say(
                 f"  Mail from the demo inboxes is caught at http://{host}:{port}/dev/mail/ "
                 "(admins only)\n"
             )
-        try:
-            call_command("runserver", addrport)
+            return self.watch(web, [worker, beat])
+        except KeyboardInterrupt:
+            return None
         finally:
-            if worker is not None:
-                worker.terminate()
-                worker.wait(timeout=10)
+            for child in (web, worker, beat):
+                child.stop()
+            catcher.stop()
 
+    def watch(self, web: Child, restartable: list[Child]) -> None:
+        pruned_at = time.monotonic()
+        while True:
+            time.sleep(0.5)
+            status = web.exit_status()
+            if status is not None:
+                self.say(f"The web server {describe(status)}; stopping.", self.style.ERROR)
+                sys.exit(status or 1)
+            for child in restartable:
+                self.keep_running(child)
+            if broker.is_embedded() and time.monotonic() - pruned_at > PRUNE_EVERY:
+                broker.prune()
+                pruned_at = time.monotonic()
 
-def worker_queues() -> list[str]:
-    """Every queue a task is routed to, then the default queue, each once."""
-    routed = [route["queue"] for route in settings.CELERY_TASK_ROUTES.values()]
-    return list(dict.fromkeys([*routed, settings.CELERY_TASK_DEFAULT_QUEUE]))
+    def keep_running(self, child: Child) -> None:
+        status = child.exit_status()
+        if status is not None:
+            pid = child.process.pid
+            pause = child.schedule_restart()
+            later = f" in {pause:.0f} s" if pause else ""
+            self.say(
+                f"The {child.name} (pid {pid}) {describe(status)}; starting it again{later}.",
+                self.style.WARNING,
+            )
+        if child.restart_at is not None and time.monotonic() >= child.restart_at:
+            self.say(f"The {child.name} (pid {child.start()}) is running again.")

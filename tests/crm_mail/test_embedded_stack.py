@@ -1,0 +1,259 @@
+"""`make run`'s stack as a new user gets it: the runner (`manage.py devserver`) starting the web
+server, a Celery worker and beat on the embedded broker, on a fresh var dir with no
+DATABASE_URL or REDIS_URL.
+
+The emails go through the composer of the running web server, as a rep sends them, to the demo
+inbox's catcher. Beat's heartbeat runs every second here (CRM_HEARTBEAT_SECONDS), so /health/
+notices a stopped worker within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from email import message_from_bytes
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.servers import free_port, wait_for_port
+
+pytestmark = pytest.mark.timeout(300)
+ROOT = Path(__file__).resolve().parents[2]
+EMAILS = 50
+HEARTBEAT_SECONDS = 1
+# What a person gets in the repository folder from `make run`: nothing beyond var/.
+RUNTIME_LEFTOVERS = ("control", "celerybeat-schedule", "broker.sqlite3", "db.sqlite3")
+# The demo contact, inbox and composer URL the emails use, read through the ORM. The inbox
+# may send them all within a minute: by default it holds back what passes 20 a minute.
+DEMO_TARGET = f"""
+import json
+from django.urls import reverse
+from mailboxes.models import Mailbox
+from records.models import ContactEmail
+box = Mailbox.objects.get(owner__username="admin")
+Mailbox.objects.filter(pk=box.pk).update(send_per_minute={EMAILS + 10})
+address = ContactEmail.objects.select_related("contact").order_by("pk").first()
+print(json.dumps({{
+    "compose": reverse("mailboxes:compose", args=["contacts", address.contact_id]),
+    "from_key": f"{{box.pk}}:{{box.email}}",
+    "to": address.address,
+}}))
+"""
+
+
+class Stack:
+    """The runner in a subprocess, its output in a file, its var dir of its own."""
+
+    def __init__(self, folder: Path):
+        self.var = folder / "var"
+        self.var.mkdir()
+        self.log = folder / "devserver.log"
+        self.port = free_port()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+            "DJANGO_ENV": "development",
+            "CRM_VAR_DIR": str(self.var),
+            "CRM_MAIL_CATCHER_PORT": str(free_port()),
+            "CRM_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process: subprocess.Popen | None = None
+        self.session = requests.Session()
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start(self) -> None:
+        # What `make run` does before the runner (Makefile).
+        self.manage("migrate", "--noinput")
+        self.manage("load_demo")
+        self.manage("load_demo_inboxes")
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "devserver", f"127.0.0.1:{self.port}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port, self.process, timeout=120)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def pid(self, part: str) -> int:
+        """The pid of the runner's current `part` ("Celery worker", "Celery beat", ...)."""
+        found = re.findall(
+            rf"The {part} \(pid (\d+)\) (?:serves|consumes|queues|is running)", self.output()
+        )
+        assert found, self.output()
+        return int(found[-1])
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def health(self) -> tuple[int, dict]:
+        response = requests.get(self.url("/health/"), timeout=10)
+        return response.status_code, response.json()
+
+    def wait(self, condition, what: str, timeout: float = 60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the runner exited:\n{self.output()[-5000:]}"
+            result = condition()
+            if result:
+                return result
+            time.sleep(0.2)
+        raise AssertionError(f"waited {timeout} s for {what}\n{self.output()[-5000:]}")
+
+    def login(self, username: str) -> None:
+        self.session.get(self.url("/login/"), timeout=10)
+        response = self.session.post(
+            self.url("/login/"),
+            data={
+                "username": username,
+                "password": "demo",
+                "csrfmiddlewaretoken": self.session.cookies["csrftoken"],
+            },
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, response.text[:2000]
+
+    def send(self, target: dict, subject: str) -> None:
+        """Send one email through the composer, as the rep's browser posts it."""
+        response = self.session.post(
+            self.url(target["compose"]),
+            data={
+                "from_key": target["from_key"],
+                "to": target["to"],
+                "subject": subject,
+                "html": f"<p>{subject}</p>",
+                "send_when": "now",
+                "csrfmiddlewaretoken": self.session.cookies["csrftoken"],
+            },
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, response.text[:3000]
+
+    def caught_subjects(self) -> list[str]:
+        folder = self.var / "catcher"
+        return [
+            str(message_from_bytes(path.read_bytes(), policy=compat32)["Subject"])
+            for path in folder.glob("*.eml")
+        ]
+
+    def stop(self) -> None:
+        known = [self.pid(p) for p in ("web server", "Celery worker", "Celery beat")]
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        # Each child leads a session of its own; nothing of them may outlive the runner.
+        for pid in known:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    before = set(os.listdir(ROOT))
+    running = Stack(tmp_path_factory.mktemp("stack"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+    leftovers = {
+        name for name in set(os.listdir(ROOT)) - before if name.startswith(RUNTIME_LEFTOVERS)
+    }
+    assert not leftovers, f"the run left {leftovers} in the repository folder"
+
+
+def demo_target(stack: Stack) -> dict:
+    # The shell's last line: it starts by saying what it imported.
+    return json.loads(stack.manage("shell", "-c", DEMO_TARGET).strip().splitlines()[-1])
+
+
+def healthy(stack: Stack):
+    status, body = stack.health()
+    return body if status == 200 else None
+
+
+def test_fifty_emails_sent_on_the_embedded_stack_arrive_exactly_once(stack):
+    stack.wait(lambda: healthy(stack), "/health/ to answer 200")
+    target = demo_target(stack)
+    stack.login("admin")
+    subjects = [f"Stack check {n}" for n in range(EMAILS)]
+    for subject in subjects:
+        stack.send(target, subject)
+
+    stack.wait(lambda: len(stack.caught_subjects()) >= EMAILS, "50 emails in the catcher", 180)
+    # A second delivery would come from a job run twice or a row sent again by send_due.
+    time.sleep(5)
+    assert sorted(stack.caught_subjects()) == sorted(subjects)
+    assert "exited" not in stack.output() and "was killed" not in stack.output()
+    # The broker's files are in the var dir, and only there (see the fixture).
+    assert (stack.var / "broker.sqlite3").is_file()
+
+
+def kill_and_see_it_restarted(stack: Stack, part: str) -> None:
+    old = stack.pid(part)
+    os.kill(old, signal.SIGKILL)
+    said = f"The {part} (pid {old}) was killed by SIGKILL; starting it again."
+    stack.wait(lambda: said in stack.output(), f"the runner to notice the {part} died")
+    stack.wait(lambda: stack.pid(part) != old, f"the {part} to run again")
+    assert f"The {part} (pid {stack.pid(part)}) is running again." in stack.output()
+
+
+def test_the_runner_starts_a_killed_worker_and_beat_again_and_says_so(stack):
+    kill_and_see_it_restarted(stack, "Celery worker")
+    kill_and_see_it_restarted(stack, "Celery beat")
+
+    # The new worker and beat do the work: heartbeats, and an email sent now goes out.
+    stack.wait(lambda: healthy(stack), "/health/ to answer 200 again")
+    stack.login("admin")
+    stack.send(demo_target(stack), "After the restart")
+    stack.wait(lambda: "After the restart" in stack.caught_subjects(), "the email after it")
+
+
+def test_health_answers_503_with_the_reason_while_the_worker_is_stopped(stack):
+    stack.wait(lambda: healthy(stack), "/health/ to answer 200")
+    worker = stack.pid("Celery worker")
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        status, body = stack.wait(
+            lambda: (answer := stack.health())[0] == 503 and answer, "/health/ to answer 503", 30
+        )
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert body["status"] == "error"
+    checks = body["checks"]
+    assert checks["database"]["ok"] and checks["broker"]["ok"] and checks["beat"]["ok"]
+    assert checks["workers"]["ok"] is False
+    assert "queue send: no worker took a job (no heartbeat for " in checks["workers"]["error"]
+    assert checks["workers"]["queues"]["send"]["last_heartbeat_seconds"] >= 4 * HEARTBEAT_SECONDS
+
+    # Going again, the worker takes the next heartbeat.
+    stack.wait(lambda: healthy(stack), "/health/ to answer 200 once the worker goes on", 30)
