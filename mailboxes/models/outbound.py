@@ -101,6 +101,11 @@ class Outbound(models.Model):
         return f"{self.message} ({self.status})"
 
     @property
+    def went_out(self) -> bool:
+        """Whether the email is known to have been sent (what opens and clicks need)."""
+        return self.status in (SendStatus.SENT, SendStatus.RECONCILED)
+
+    @property
     def available_actions(self) -> list[tuple[str, str]]:
         """What the rep can do with it now, as (action, label) for the timeline."""
         if self.status in (SendStatus.SCHEDULED, SendStatus.QUEUED):

@@ -130,7 +130,7 @@ def test_reply_joins_the_thread_and_references_the_parent(owner, inbox, contact)
     assert mime["References"].split() == [first.message_id, reply.message_id]
 
 
-def test_forward_is_logged_as_email_fwd(owner, inbox, contact):
+def test_forward_is_titled_email_forwarded(owner, inbox, contact):
     first = email_submit(draft(owner, inbox, contact))
     forward = email_submit(
         draft(
@@ -142,7 +142,7 @@ def test_forward_is_logged_as_email_fwd(owner, inbox, contact):
             to=["colleague@else.example"],
         )
     )
-    assert forward.activity.title == "Email - Fwd: Proposal"
+    assert forward.activity.title == "Email forwarded"
 
 
 def test_scheduled_email_waits_in_the_queue(owner, inbox, contact):
