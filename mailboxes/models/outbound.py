@@ -1,6 +1,7 @@
 """The outbound queue: email written in the CRM, waiting for (or done with) its provider."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -153,12 +154,39 @@ DAY = "day"
 
 
 def window_start(window: str, now: datetime) -> datetime:
-    """Return the start of the minute or day window that `now` falls in (days run midnight to
-    midnight in the project's time zone)."""
+    """Return the start of the minute or day window that `now` falls in.
+
+    Days run midnight to midnight in the project's time zone (settings.TIME_ZONE), whatever
+    time zone is active: a web request runs in its viewer's, and the page must count the
+    same day as the worker that takes the tokens.
+    """
     if window == MINUTE:
         return now.replace(second=0, microsecond=0)
-    local = timezone.localtime(now)
+    local = timezone.localtime(now, timezone.get_default_timezone())
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class SendingDay:
+    """The day window the limits count in, for pages to name: its date in the project's time
+    zone, and its start and end (aware: templates show them in the viewer's time zone)."""
+
+    start: datetime
+    end: datetime
+    zone: str
+
+    @property
+    def date(self):
+        return self.start.date()
+
+
+def sending_day(now: datetime | None = None) -> SendingDay:
+    """The current day window of the sending limits (see `window_start`)."""
+    start = window_start(DAY, now or timezone.now())
+    # Midnight of the next calendar day, right across DST changes.
+    following = timezone.localtime(start + timedelta(hours=26), start.tzinfo)
+    end = following.replace(hour=0, minute=0, second=0, microsecond=0)
+    return SendingDay(start, end, timezone.get_default_timezone_name())
 
 
 class SendCounterQuerySet(models.QuerySet):
