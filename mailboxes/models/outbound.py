@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus, SentCopy
@@ -77,6 +78,12 @@ class Outbound(models.Model):
 
     class Meta:
         indexes = [
+            # The ledger: a rep's emails, newest first (the order of `LEDGER_DATE`).
+            models.Index(
+                models.F("sender"),
+                Coalesce("sent_at", "scheduled_at", "created_at").desc(),
+                name="outbound_ledger",
+            ),
             # Only the rows a worker may claim: sent mail piles up forever, the queue does not.
             models.Index(
                 fields=["next_attempt_at"],
@@ -151,6 +158,10 @@ class OutboundAttachment(models.Model):
 
 MINUTE = "minute"
 DAY = "day"
+
+
+# An email's date in the ledger: when it went out, or will, or else when it was written.
+LEDGER_DATE = Coalesce("sent_at", "scheduled_at", "created_at")
 
 
 def window_start(window: str, now: datetime) -> datetime:
