@@ -85,10 +85,12 @@ def _start_of(day: date) -> datetime:
 def ledger(user, filters: Filters) -> QuerySet[Outbound]:
     """The emails `user` may see in the ledger, filtered, newest first; each row carries
     `date` (sent, scheduled or else written) and `readable`."""
+    # Correlated on the row's activity: the planner may probe each row's links by index
+    # rather than read every link of every record the user can see.
     readable = Exists(
-        ActivityLink.objects.filter(
-            activity_id=OuterRef("message__activity_id"),
-            record__in=visible_to(user, Record.objects.all()),
+        visible_to(
+            user,
+            Record.objects.filter(activity_links__activity_id=OuterRef("message__activity_id")),
         )
     )
     rows = Outbound.objects.annotate(date=LEDGER_DATE, readable=readable)

@@ -24,7 +24,11 @@ from tests.factories import ContactFactory, UserFactory
 from tests.mailboxes.inboxes import imap_mailbox, offline_mailbox
 from tests.mailboxes.outbox import submit
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # The SMTP sink takes AUTH without TLS on purpose (loopback only).
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+]
 SCREENSHOTS = Path("/tmp/ledger-screens")
 HTML = '<p>Hello Olivia, the <a href="https://shop.example/pricing">pricing</a> is ready.</p>'
 SAFARI = (
@@ -187,7 +191,7 @@ def test_the_ledger_lists_a_reps_email_filters_it_and_acts_on_it(
 
 
 def test_settings_show_sent_today_as_the_throttle_counts_it_in_a_reps_time_zone(
-    page, new_page, login, owner, contact, inbox
+    page, new_page, login, owner, admin_user, contact, inbox
 ):
     owner.time_zone = "Asia/Kolkata"  # midnight UTC is 05:30 there
     owner.save()
@@ -216,3 +220,22 @@ def test_settings_show_sent_today_as_the_throttle_counts_it_in_a_reps_time_zone(
         expect(day).to_contain_text("In your time zone (Asia/Kolkata) that is")
         expect(day).to_contain_text("05:30 to")
         shoot(shot, "settings-inboxes", width)
+
+    # An admin in California finds the same count among every inbox, under Account.
+    admin_user.time_zone = "America/Los_Angeles"
+    admin_user.save()
+    admin_phone = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    for shot, width in ((new_page(), 1280), (admin_phone, PHONE["width"])):
+        login(shot, "admin")
+        shot.goto("/settings/")
+        settings_nav = shot.get_by_role("navigation", name="Settings")
+        expect(settings_nav.get_by_role("group")).to_have_count(2)
+        settings_nav.get_by_role("group", name="Account").get_by_role(
+            "link", name="All inboxes"
+        ).click()
+        row = shot.get_by_role("row").filter(has_text="rep@crm.example")
+        expect(row).to_contain_text(re.compile(r"\d+ of 20 / 6 of 500"))
+        expect(shot.locator("#sending-day")).to_contain_text(
+            "In your time zone (America/Los_Angeles) that is"
+        )
+        shoot(shot, "settings-all-inboxes", width)

@@ -221,3 +221,13 @@ def test_the_top_bar_email_opens_the_ledger_and_inbox_settings_moved_under_setti
     settings_page = client.get(old["Location"]).content.decode()
     assert '<nav class="subnav settings-nav" aria-label="Settings">' in settings_page
     assert 'aria-current="page">Connected inboxes</a>' in settings_page
+
+
+def test_the_ledger_pages_newest_first(client, owner, inbox, contact):
+    for i in range(27):
+        submit(owner, inbox, subject=f"Email number {i:02}")
+    first = ledger_page(client, owner)
+    assert "27 emails" in first and rows(first) == 25
+    assert first.index("Email number 26") < first.index("Email number 25")
+    second = ledger_page(client, owner, page=2)
+    assert rows(second) == 2 and "Email number 00" in second and "Page 2 of 2" in second
