@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from records.extensions import settings_sections
+from records.extensions import settings_groups
 from records.types import record_types_for
 
 
@@ -13,5 +13,5 @@ def base(request):
         "PRODUCT_NAME": "CRM Mail",
         "DEBUG": settings.DEBUG,
         "nav_record_types": SimpleLazyObject(lambda: record_types_for(request)),
-        "settings_sections": settings_sections(),
+        "settings_nav": SimpleLazyObject(lambda: settings_groups(request.user)),
     }

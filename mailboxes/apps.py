@@ -29,12 +29,24 @@ class MailboxesConfig(AppConfig):
                 "email", "Email", "mailboxes:compose", lambda user, record: user.can_reach_out
             )
         )
+        # Every user's: Settings > Email.
+        email = _("Email")
+        for key, label, url_name, args in (
+            ("email-inboxes", _("Connected inboxes"), "mailboxes:settings", ()),
+            ("email-templates", _("Templates"), "mailboxes:content", ("templates",)),
+            ("email-snippets", _("Snippets"), "mailboxes:content", ("snippets",)),
+            ("email-signatures", _("Signatures"), "mailboxes:content", ("signatures",)),
+        ):
+            extensions.register_settings_section(
+                extensions.SettingsSection(key, label, url_name, args, email, admin_only=False)
+            )
+        # The admin area's.
         extensions.register_settings_section(
-            extensions.SettingsSection("inboxes", "Team inboxes", "mailboxes:team-inboxes")
+            extensions.SettingsSection("inboxes", _("Team inboxes"), "mailboxes:team-inboxes")
         )
         extensions.register_settings_section(
             extensions.SettingsSection(
-                "connected-inboxes", "Connected inboxes", "mailboxes:all-inboxes"
+                "connected-inboxes", _("All inboxes"), "mailboxes:all-inboxes"
             )
         )
         extensions.register_record_panel(

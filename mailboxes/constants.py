@@ -14,6 +14,8 @@ class Provider(models.TextChoices):
 
 # The timeline kind of an email, registered with records.timeline in apps.py.
 EMAIL_ACTIVITY = "email"
+# The timeline title of an email forwarded from the CRM, once it went out.
+FORWARDED_TITLE = "Email forwarded"
 
 
 class SendSource(models.TextChoices):

@@ -2,8 +2,11 @@
 
 from mailboxes.composer import urls as composer
 from mailboxes.connecting import urls as connecting
+from mailboxes.ledger import urls as ledger
 from mailboxes.timeline import urls as timeline
 
 app_name = "mailboxes"
 
-urlpatterns = connecting.urlpatterns + composer.urlpatterns + timeline.urlpatterns
+urlpatterns = (
+    connecting.urlpatterns + composer.urlpatterns + timeline.urlpatterns + ledger.urlpatterns
+)

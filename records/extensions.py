@@ -3,11 +3,18 @@
 - Record panels: a block in the left column of a record page (privacy adds "Communication
   preferences" to contacts). A panel is a template plus a function that builds its context.
 - Record actions: buttons beside Note and Task (mailboxes adds Email) that open a panel.
-- Settings sections: links in the admin area's navigation.
+- Settings sections: links in the settings navigation, in groups: the admin area's ("Account",
+  admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# The group of the admin area's sections.
+ACCOUNT = _("Account")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,13 @@ class SettingsSection:
     key: str
     label: str
     url_name: str
+    url_args: tuple = ()
+    group: str = ACCOUNT
+    admin_only: bool = True
+
+    @property
+    def href(self) -> str:
+        return reverse(self.url_name, args=self.url_args)
 
 
 _panels: dict[str, RecordPanel] = {}
@@ -67,3 +81,14 @@ def panels_for(request, record) -> list[dict]:
 
 def settings_sections() -> list[SettingsSection]:
     return list(_sections.values())
+
+
+def settings_groups(user) -> list[tuple[str, list[SettingsSection]]]:
+    """The sections `user` may open, as (group, sections): the user's own groups first, then
+    the admin area's, each in the order registered."""
+    groups: dict[str, list[SettingsSection]] = {}
+    mine = [s for s in _sections.values() if not s.admin_only]
+    account = [s for s in _sections.values() if s.admin_only] if user.is_staff else []
+    for section in mine + account:
+        groups.setdefault(str(section.group), []).append(section)
+    return list(groups.items())

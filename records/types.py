@@ -163,6 +163,14 @@ def get_record_type(slug: str) -> RecordType:
     return custom_record_type(object_type)
 
 
+def type_slug_for(record: Record) -> str:
+    """The URL slug of a record's type, without a query for a built-in one (load a custom
+    record with its `custom_type`)."""
+    if record.kind == RecordKind.CUSTOM:
+        return record.custom_type.slug
+    return next(t.slug for t in BUILTIN_TYPES.values() if t.kind == record.kind)
+
+
 def record_type_for(record: Record) -> RecordType:
     if record.kind == RecordKind.CUSTOM:
         return custom_record_type(record.custom_type)

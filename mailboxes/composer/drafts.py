@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from mailboxes.composer import body, tokens
-from mailboxes.constants import MailboxKind, SendSource, TeamInboxKind
+from mailboxes.constants import FORWARDED_TITLE, MailboxKind, SendSource, TeamInboxKind
 from mailboxes.models import (
     BouncedAddress,
     EmailMessage,
@@ -311,9 +311,8 @@ def email_submit(draft: Draft) -> EmailMessage:
                     one_time_basis=draft.one_time_basis,
                     track=draft.track,
                     scheduled_at=draft.scheduled_at,
-                    timeline_title=(
-                        f"Email - {draft.subject}" if draft.forward_of is not None else ""
-                    ),
+                    # Once it went out; until then its state names it (timeline/activity.py).
+                    timeline_title=FORWARDED_TITLE if draft.forward_of is not None else "",
                 )
             )
         except SendRefused as refused:

@@ -23,14 +23,14 @@ def check_address_free(email: str, *, reconnecting: Mailbox | None = None) -> No
 
     The message says only that it is taken, never by whom: anyone may type any address on
     the connect page, and it must not tell them who in the account holds it (or that a team
-    inbox does). Admins find the holder under Settings > Connected inboxes.
+    inbox does). Admins find the holder under Settings > All inboxes.
     """
     holder = address_holder(email)
     if holder is not None and (reconnecting is None or holder.pk != reconnecting.pk):
         raise MailboxRuleError(
             _(
                 "%(email)s is already connected. An address can be connected only once: "
-                "an admin can find it under Settings > Connected inboxes and disconnect it."
+                "an admin can find it under Settings > All inboxes and disconnect it."
             )
             % {"email": email}
         )

@@ -1,6 +1,7 @@
 """Settings pages for connecting inboxes: personal, team and the admins' list of all of them."""
 
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 
 from mailboxes.connecting.views import (
     all_inboxes,
@@ -11,7 +12,9 @@ from mailboxes.connecting.views import (
 )
 
 urlpatterns = [
-    path("settings/email/", settings_email.email_settings, name="settings"),
+    path("settings/email/inboxes/", settings_email.email_settings, name="settings"),
+    # Where the top bar's "Email" used to lead.
+    path("settings/email/", RedirectView.as_view(pattern_name="mailboxes:settings")),
     path("settings/email/<int:pk>/default/", settings_email.set_default_from, name="default"),
     path("settings/email/<int:pk>/disconnect/", settings_email.disconnect, name="disconnect"),
     path("settings/email/connect/", connect.connect_start, name="connect"),

@@ -1,10 +1,12 @@
 """The outbound queue: email written in the CRM, waiting for (or done with) its provider."""
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus, SentCopy
@@ -77,6 +79,12 @@ class Outbound(models.Model):
 
     class Meta:
         indexes = [
+            # The ledger: a rep's emails, newest first (the order of `LEDGER_DATE`).
+            models.Index(
+                models.F("sender"),
+                Coalesce("sent_at", "scheduled_at", "created_at").desc(),
+                name="outbound_ledger",
+            ),
             # Only the rows a worker may claim: sent mail piles up forever, the queue does not.
             models.Index(
                 fields=["next_attempt_at"],
@@ -100,6 +108,11 @@ class Outbound(models.Model):
 
     def __str__(self):
         return f"{self.message} ({self.status})"
+
+    @property
+    def went_out(self) -> bool:
+        """Whether the email is known to have been sent (what opens and clicks need)."""
+        return self.status in (SendStatus.SENT, SendStatus.RECONCILED)
 
     @property
     def available_actions(self) -> list[tuple[str, str]]:
@@ -166,15 +179,44 @@ MINUTE = "minute"
 DAY = "day"
 
 
+# An email's date in the ledger: when it went out, or will, or else when it was written.
+LEDGER_DATE = Coalesce("sent_at", "scheduled_at", "created_at")
+
+
 def window_start(window: str, now: datetime) -> datetime:
-    """Return the start of the minute or day window that `now` falls in (days run midnight to
-    midnight in the project's time zone)."""
+    """Return the start of the minute or day window that `now` falls in.
+
+    Days run midnight to midnight in the project's time zone (settings.TIME_ZONE), whatever
+    time zone is active: a web request runs in its viewer's, and the page must count the
+    same day as the worker that takes the tokens.
+    """
     if window == MINUTE:
         return now.replace(second=0, microsecond=0)
-    # The project's zone, never the one a web request activated for its viewer: the worker
-    # and the settings page must count the same day.
     local = timezone.localtime(now, timezone.get_default_timezone())
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class SendingDay:
+    """The day window the limits count in, for pages to name: its date in the project's time
+    zone, and its start and end (aware: templates show them in the viewer's time zone)."""
+
+    start: datetime
+    end: datetime
+    zone: str
+
+    @property
+    def date(self):
+        return self.start.date()
+
+
+def sending_day(now: datetime | None = None) -> SendingDay:
+    """The current day window of the sending limits (see `window_start`)."""
+    start = window_start(DAY, now or timezone.now())
+    # Midnight of the next calendar day, right across DST changes.
+    following = timezone.localtime(start + timedelta(hours=26), start.tzinfo)
+    end = following.replace(hour=0, minute=0, second=0, microsecond=0)
+    return SendingDay(start, end, timezone.get_default_timezone_name())
 
 
 class SendCounterQuerySet(models.QuerySet):

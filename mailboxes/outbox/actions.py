@@ -1,7 +1,7 @@
 """What a rep can do with an email in the outbox: cancel it, send it now, send it again,
-or say that an uncertain one did go out."""
+or say that an uncertain one did go out; and who may (`perform`, which every page calls)."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -103,3 +103,32 @@ def outbound_mark_sent(outbound: Outbound) -> Outbound:
         )
         announce(outbound, SendStatus.SENT, "Marked as sent by the rep.")
     return outbound
+
+
+ACTIONS = {
+    "cancel": outbound_cancel,
+    "send-now": outbound_send_now,
+    "send-again": outbound_send_again,
+    "mark-sent": outbound_mark_sent,
+}
+
+
+def may_change(user, outbound: Outbound) -> bool:
+    """Only the person who wrote an email, or an admin, changes its sending."""
+    return outbound.sender_id == user.pk or user.is_staff
+
+
+def perform(user, outbound: Outbound, action: str) -> str:
+    """Do one of ACTIONS for `user`; return "" or why the email's state refused it.
+
+    Raises PermissionDenied for an unknown action or a user who may not change this email.
+    """
+    if action not in ACTIONS:
+        raise PermissionDenied("No such action.")
+    if not may_change(user, outbound):
+        raise PermissionDenied("Only the person who wrote this email can change its sending.")
+    try:
+        ACTIONS[action](outbound)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return ""

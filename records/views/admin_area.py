@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ..extensions import settings_groups
 from ..forms import (
     AccountSettingsForm,
     CustomObjectTypeForm,
@@ -37,9 +38,13 @@ def admin_required(view):
     return wrapper
 
 
-@admin_required
+@login_required
 def settings_home(request):
-    return redirect("records:settings-users")
+    """The first section the user may open (their own come before the admin area's)."""
+    groups = settings_groups(request.user)
+    if not groups:
+        raise PermissionDenied("There are no settings to open.")
+    return redirect(groups[0][1][0].href)
 
 
 def locked_usernames() -> set[str]:

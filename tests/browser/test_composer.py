@@ -79,7 +79,7 @@ def test_rep_schedules_an_email_and_cancels_it(page, login, contact, inbox, smtp
     composer.get_by_role("button", name="Send").click()
     item = page.locator("#timeline-items > li.activity-email").first
     expect(item).to_contain_text("Scheduled")
-    expect(item.locator(".kind")).to_have_text("Email")  # not "Email sent" before it is
+    expect(item.locator(".kind")).to_have_text("Email scheduled")  # not "Email sent" before it is
     item.get_by_role("button", name="Cancel").click()
     expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text("Cancelled")
     sending.send_due()
@@ -92,7 +92,12 @@ def test_rep_replies_and_forwards_from_the_timeline(page, login, contact, inbox,
     composer.get_by_label("Subject").fill("Kickoff")
     write(composer, "Shall we start on Monday?")
     composer.get_by_role("button", name="Send").click()
-    expect(page.locator("#timeline-items > li.activity-email")).to_have_count(1)
+    first_item = page.locator("#timeline-items > li.activity-email").first
+    expect(first_item.locator(".kind")).to_have_text("Email queued")
+    # Replying and forwarding wait until the email went out.
+    expect(first_item.get_by_role("link", name="Reply", exact=True)).to_have_count(0)
+    sending.send_due()
+    page.reload()
 
     page.locator("#timeline-items > li.activity-email").first.get_by_role(
         "link", name="Reply", exact=True
@@ -102,6 +107,8 @@ def test_rep_replies_and_forwards_from_the_timeline(page, login, contact, inbox,
     write(composer, "Monday works.")
     composer.get_by_role("button", name="Send").click()
     expect(page.locator("#timeline-items > li.activity-email")).to_have_count(2)
+    sending.send_due()
+    page.reload()
 
     page.locator("#timeline-items > li.activity-email").first.get_by_role(
         "link", name="Forward"
@@ -110,8 +117,13 @@ def test_rep_replies_and_forwards_from_the_timeline(page, login, contact, inbox,
     expect(composer.get_by_label("Subject")).to_have_value("Fwd: Re: Kickoff")
     composer.get_by_label("To").fill("colleague@partner.example")
     composer.get_by_role("button", name="Send").click()
-    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text(
-        "Email - Fwd: Re: Kickoff"
+    forward = page.locator("#timeline-items > li.activity-email").first
+    expect(forward).to_contain_text("Fwd: Re: Kickoff")
+    expect(forward.locator(".kind")).to_have_text("Email queued")
+    sending.send_due()
+    page.reload()
+    expect(page.locator("#timeline-items > li.activity-email").first.locator(".kind")).to_have_text(
+        "Email forwarded"
     )
     first, reply = EmailMessage.objects.order_by("pk")[:2]
     assert reply.thread_id == first.thread_id

@@ -1,4 +1,5 @@
-"""Connecting and disconnecting inboxes as a person does it, from Settings > Email.
+"""Connecting and disconnecting inboxes as a person does it, from Settings > Email > Connected
+inboxes.
 
 The live server talks to the local fakes of Google, Microsoft and Exchange, and to a real
 Dovecot and aiosmtpd; the browser follows the fakes' consent redirects like real ones.
@@ -23,16 +24,25 @@ pytestmark = [
 EWS_PASSWORD = "correct horse battery"
 
 
+def open_inbox_settings(page):
+    """From any page: Settings > Email > Connected inboxes."""
+    page.get_by_role("banner").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Settings").get_by_role("group", name="Email").get_by_role(
+        "link", name="Connected inboxes"
+    ).click()
+
+
 def start_connecting(page, email):
-    """From any page: Email > Connect personal email, type the address, Continue."""
-    page.get_by_role("banner").get_by_role("link", name="Email", exact=True).click()
+    """From any page: Settings > Email > Connected inboxes > Connect personal email, type the
+    address, Continue."""
+    open_inbox_settings(page)
     page.get_by_role("link", name="Connect personal email").click()
     page.get_by_label("Email address").fill(email)
     page.get_by_role("button", name="Continue").click()
 
 
 def expect_connected(page, email):
-    expect(page).to_have_url(re.compile(r"/settings/email/$"))
+    expect(page).to_have_url(re.compile(r"/settings/email/inboxes/$"))
     expect(page.get_by_role("status").filter(has_text=f"{email} is connected")).to_be_visible()
     inbox = page.locator("section.mailbox", has=page.get_by_role("heading", name=email))
     expect(inbox.locator(".status")).to_have_text("Connected")
@@ -167,7 +177,7 @@ def test_disconnecting_an_inbox_asks_first_then_removes_it(page, login, owner):
         is_default_from=True,
     )
     login(page, "owner")
-    page.get_by_role("banner").get_by_role("link", name="Email", exact=True).click()
+    open_inbox_settings(page)
     asked = []
 
     def accept(dialog):
@@ -196,9 +206,7 @@ def test_an_admin_finds_a_reps_broken_inbox_and_disconnects_it(page, login, admi
     inbox.mark_needs_reconnect("Google ended this grant after seven days: the app is in Testing.")
     login(page, admin_user.username)
     page.get_by_role("banner").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role(
-        "link", name="Connected inboxes"
-    ).click()
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="All inboxes").click()
 
     row = page.get_by_role("row").filter(has_text="teammate@gmail.com")
     expect(row).to_contain_text(teammate.display_name)

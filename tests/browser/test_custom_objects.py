@@ -61,12 +61,19 @@ def test_admin_defines_vehicles_and_creates_one_with_its_properties(page, login,
     expect(row).to_contain_text("Diesel")
 
 
-def test_non_admin_gets_403_from_settings(page, login, owner):
+def test_a_non_admin_finds_only_their_own_settings_and_gets_403_from_the_admin_area(
+    page, login, owner
+):
     login(page, "owner")
-    main_nav = page.get_by_role("navigation", name="Main")
-    expect(main_nav.get_by_role("link", name="Settings")).to_have_count(0)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    settings_nav = page.get_by_role("navigation", name="Settings")
+    expect(settings_nav.get_by_role("group")).to_have_count(1)
+    expect(settings_nav.get_by_role("group", name="Email").get_by_role("link")).to_have_text(
+        ["Connected inboxes", "Templates", "Snippets", "Signatures"]
+    )
+    expect(settings_nav.get_by_role("link", name="Custom objects")).to_have_count(0)
 
-    response = page.goto("/settings/")
+    response = page.goto("/settings/objects/")
 
     assert response.status == 403
     expect(page.get_by_role("heading", name="You don't have access to this")).to_be_visible()

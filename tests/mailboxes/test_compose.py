@@ -144,7 +144,7 @@ def test_a_reply_to_a_message_without_references_follows_its_in_reply_to(owner, 
     assert parsed(reply)["References"].split() == ["<root@x.example>", first.message_id]
 
 
-def test_forward_is_logged_as_email_fwd(owner, inbox, contact):
+def test_forward_is_titled_email_forwarded(owner, inbox, contact):
     first = email_submit(draft(owner, inbox, contact))
     forward = email_submit(
         draft(
@@ -156,7 +156,7 @@ def test_forward_is_logged_as_email_fwd(owner, inbox, contact):
             to=["colleague@else.example"],
         )
     )
-    assert forward.activity.title == "Email - Fwd: Proposal"
+    assert forward.activity.title == "Email forwarded"
 
 
 def test_scheduled_email_waits_in_the_queue(owner, inbox, contact):

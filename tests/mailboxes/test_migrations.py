@@ -275,3 +275,32 @@ def test_shared_templates_and_snippets_stay_shared_with_everyone_and_the_rest_pr
     for (name, shared), pk in made.items():
         row = apps.get_model("mailboxes", name).objects.get(pk=pk)
         assert row.sharing == ("everyone" if shared else "private"), (name, shared)
+
+
+LEDGER_BEFORE = [("mailboxes", "0012_draft_attachments")]
+LEDGER_AFTER = [("mailboxes", "0013_ledger")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forwards_logged_before_the_upgrade_are_titled_like_the_rest():
+    executor = MigrationExecutor(connection)
+    executor.migrate(LEDGER_BEFORE)
+    apps = executor.loader.project_state(LEDGER_BEFORE).apps
+    activity = apps.get_model("records", "Activity")
+    forward = activity.objects.create(kind="email", title="Email - Fwd: Quote")
+    plain = activity.objects.create(kind="email")
+    task = activity.objects.create(kind="task", title="Email - call back first")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(LEDGER_AFTER)
+    apps = executor.loader.project_state(LEDGER_AFTER).apps
+    titles = dict(
+        apps.get_model("records", "Activity")
+        .objects.filter(pk__in=[forward.pk, plain.pk, task.pk])
+        .values_list("pk", "title")
+    )
+    assert titles == {
+        forward.pk: "Email forwarded",
+        plain.pk: "",
+        task.pk: "Email - call back first",
+    }

@@ -721,7 +721,7 @@ def test_team_address_held_as_a_personal_inbox_is_refused_saying_only_it_is_take
 
     (error,) = response.context["address_form"].errors["email"]
     assert error.startswith("help@gmail.com is already connected.")
-    assert "Settings > Connected inboxes" in error
+    assert "Settings > All inboxes" in error
     assert teammate.display_name not in error and "teammate" not in error
     assert Mailbox.objects.get().owner == teammate
 
@@ -811,7 +811,7 @@ def test_team_oauth_start_for_no_such_team_inbox_is_a_404(admin_client, team_inb
     assert response.status_code == 404
 
 
-# -- Settings > Connected inboxes (admins) -----------------------------------------------------
+# -- Settings > All inboxes (admins) --------------------------------------------------------------
 
 ALL_INBOXES_URL = reverse("mailboxes:all-inboxes")
 

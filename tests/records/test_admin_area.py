@@ -6,7 +6,6 @@ from records.constants import RecordAccess, Seat
 from records.models import CustomObjectType, PropertyDefinition, Record, User
 
 ADMIN_PAGES = [
-    "/settings/",
     "/settings/users/",
     "/settings/users/new/",
     "/settings/teams/",
@@ -18,6 +17,16 @@ ADMIN_PAGES = [
 def test_admin_area_is_closed_to_non_admins(client, teammate, url):
     client.force_login(teammate)
     assert client.get(url).status_code == 403
+
+
+def test_settings_open_on_the_users_own_email_settings_and_name_only_theirs(client, teammate):
+    client.force_login(teammate)
+    response = client.get("/settings/")
+    assert response.status_code == 302
+    assert response["Location"] == "/settings/email/inboxes/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Connected inboxes" in page and "Signatures" in page
+    assert "/settings/users/" not in page and "Privacy audit" not in page
 
 
 def test_admin_creates_a_user_with_seat_team_and_access(client, admin_user, blue):

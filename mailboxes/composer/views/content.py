@@ -112,7 +112,6 @@ def _edit(request, kind, item, *, created):
         "mailboxes/composer/content.html",
         {
             "kind": kind,
-            "kinds": KINDS.values(),
             "items": items,
             "form": form,
             "item": item,

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from mailboxes.connecting.views.common import disconnect_inbox
 from mailboxes.constants import MailboxStatus
 from mailboxes.models import Mailbox, SendCounter
+from mailboxes.models.outbound import sending_day
 from records.views.admin_area import admin_required
 
 
@@ -23,7 +24,7 @@ def inbox_list(request):
     return render(
         request,
         "mailboxes/connecting/all_inboxes.html",
-        {"rows": rows, "section": "connected-inboxes"},
+        {"rows": rows, "section": "connected-inboxes", "day": sending_day()},
     )
 
 

@@ -1,4 +1,5 @@
-"""Settings > Email: the user's connected inboxes, their sync health, default From."""
+"""Settings > Email > Connected inboxes: the user's inboxes, their sync health, what they sent
+today against their limits, default From."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,14 +9,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mailboxes.connecting.services import mailbox_set_default_from
 from mailboxes.connecting.views.common import disconnect_inbox, own_mailbox
-from mailboxes.models import FolderSync, Mailbox, SendAsAddress
+from mailboxes.models import FolderSync, Mailbox, SendAsAddress, SendCounter
+from mailboxes.models.outbound import sending_day
 
 
 @login_required
 @require_GET
 def email_settings(request):
+    """Settings > Email > Connected inboxes."""
     # The sync lease says when an inbox's sync waits for another worker, and why.
-    mailboxes = (
+    mailboxes = list(
         Mailbox.objects.filter(owner=request.user)
         .select_related("sync_lease")
         .prefetch_related(
@@ -23,7 +26,12 @@ def email_settings(request):
             Prefetch("aliases", queryset=SendAsAddress.objects.all()),
         )
     )
-    return render(request, "mailboxes/connecting/email_settings.html", {"mailboxes": mailboxes})
+    # What each sent in the throttle's current windows, and which day that is.
+    used = SendCounter.objects.used_by([box.pk for box in mailboxes])
+    for box in mailboxes:
+        box.used = used[box.pk]
+    context = {"mailboxes": mailboxes, "day": sending_day(), "section": "email-inboxes"}
+    return render(request, "mailboxes/connecting/email_settings.html", context)
 
 
 @login_required

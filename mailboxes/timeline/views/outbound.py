@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -15,13 +15,6 @@ from mailboxes.outbox.sending import ACTIVE
 from records import timeline
 from records.access import get_record_for_user, require_edit
 
-ACTIONS = {
-    "cancel": actions.outbound_cancel,
-    "send-now": actions.outbound_send_now,
-    "send-again": actions.outbound_send_again,
-    "mark-sent": actions.outbound_mark_sent,
-}
-
 
 @login_required
 @require_POST
@@ -30,15 +23,9 @@ def outbound_action(request, type_slug, pk, message_pk, action):
     record_type, record = get_record_for_user(request.user, type_slug, pk)
     message = message_on_record(record, message_pk)
     outbound = getattr(message, "outbound", None)
-    if outbound is None or action not in ACTIONS:
+    if outbound is None:
         raise PermissionDenied("This email was not sent from the CRM.")
-    if outbound.sender_id != request.user.pk and not request.user.is_staff:
-        raise PermissionDenied("Only the person who wrote this email can change its sending.")
-    error = ""
-    try:
-        ACTIONS[action](outbound)
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
+    error = actions.perform(request.user, outbound, action)
     if not request.htmx:
         (messages.error if error else messages.success)(request, error or "Done.")
         return redirect("records:detail", type_slug=type_slug, pk=pk)
