@@ -410,9 +410,8 @@ def test_a_forward_carries_the_forwarded_files_each_removable(
     expect(kept.get_by_role("listitem")).to_have_count(1)
     composer.get_by_label("To", exact=True).fill("boss@crm.example")
     send(composer)
-    expect(page.locator("#timeline-items > li.activity-email").first).to_contain_text(
-        "Email - Fwd: Signed documents"
-    )
+    forwarded = page.locator("#timeline-items > li.activity-email").first
+    expect(forwarded).to_contain_text("Fwd: Signed documents")
     sending.send_due()
     (sent,) = [email.message_from_bytes(m.data, policy=policy.default) for m in smtp_sink.messages]
     assert [(p.get_filename(), p.get_content()) for p in sent.iter_attachments()] == [
