@@ -119,6 +119,9 @@ def test_your_email_is_on_its_way_is_a_styled_notice(new_page, login, contact, s
     expect(notice).to_be_hidden()  # nothing to say yet
     page.get_by_role("group", name="Actions").get_by_role("link", name="Email").click()
     page.locator("#composer").get_by_label("Subject").fill("Your quote")
+    body = page.locator("#composer").get_by_role("textbox", name="Message body")
+    body.click()
+    body.press_sequentially("Here it is.")  # an empty body is refused
     page.locator("#composer").get_by_role("button", name="Send").click()
 
     # Sending runs the privacy check and queues the email: slower than a page on a busy host.
