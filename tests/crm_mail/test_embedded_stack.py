@@ -243,8 +243,16 @@ def test_health_answers_503_with_the_reason_while_the_worker_is_stopped(stack):
     worker = stack.pid("Celery worker")
     os.kill(worker, signal.SIGSTOP)
     try:
+        # Each queue's heartbeat goes stale in turn (they were taken at slightly different
+        # moments): wait until the send queue's has.
         status, body = stack.wait(
-            lambda: (answer := stack.health())[0] == 503 and answer, "/health/ to answer 503", 30
+            lambda: (
+                (answer := stack.health())[0] == 503
+                and "queue send:" in (answer[1]["checks"]["workers"].get("error") or "")
+                and answer
+            ),
+            "/health/ to answer 503 for the send queue",
+            30,
         )
     finally:
         os.kill(worker, signal.SIGCONT)
