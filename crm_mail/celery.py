@@ -6,7 +6,8 @@ import os
 from celery import Celery
 from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
 
-from . import heartbeats
+from .heartbeats import beat_started
+from .heartbeats import worker_ready as record_worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_mail.settings")
 
@@ -28,5 +29,5 @@ def freeze_startup_objects(**_) -> None:
 
 
 # Beat and the workers say they are alive; /health/ reads it (heartbeats.py).
-worker_ready.connect(heartbeats.worker_ready, weak=False)
-beat_init.connect(heartbeats.beat_started, weak=False)
+worker_ready.connect(record_worker_ready, weak=False)
+beat_init.connect(beat_started, weak=False)
