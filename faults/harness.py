@@ -40,7 +40,7 @@ from mailboxes.composer.drafts import Draft, email_submit
 from mailboxes.constants import SendStatus
 from mailboxes.models import Outbound
 from mailboxes.outbox.sending import ACTIVE, CLAIM_LEASE, SEND_LEASE, WAITING
-from tests.integration.servers import SinkHandler
+from tests.integration.servers import SinkHandler, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 BEAT_SECONDS = 2.0
@@ -151,16 +151,7 @@ class SendService:
     def stop(self) -> None:
         """Warm shutdown (the task at hand may finish), then the group is killed."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=10)
+            stop_process_group(self.process, grace=20)
         self.broker.release()
 
     def beat(self) -> None:

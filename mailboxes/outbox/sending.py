@@ -907,22 +907,32 @@ def _unconfirmed(row, claim: Claim, error: ProviderError) -> str:
     CHECK_DELAY asks the provider whether it went out (`_look_in_sent`)."""
     check_at = timezone.now() + CHECK_DELAY
     words = f"{error.message} Checking the Sent folder before anything else."
-    with transaction.atomic():
-        done = _owned(row, claim).update(
-            status=SendStatus.CHECKING,
-            next_attempt_at=check_at,
-            attempted_at=claim.stamp,
-            last_error=words,
-            claimed_at=None,
-        )
-        if done:
-            record(row, OutboundEventKind.UNCERTAIN, error.message)
+    done = _change_owned(
+        row,
+        claim,
+        (OutboundEventKind.UNCERTAIN, error.message),
+        status=SendStatus.CHECKING,
+        next_attempt_at=check_at,
+        attempted_at=claim.stamp,
+        last_error=words,
+        claimed_at=None,
+    )
     return SendStatus.CHECKING if done else "skipped"
 
 
 def record(row: Outbound, kind: str, detail: str) -> None:
     """Add a line to the email's history (OutboundEvent)."""
     OutboundEvent.objects.create(outbound_id=row.pk, kind=kind, detail=detail)
+
+
+def _change_owned(row, claim: Claim, event: tuple[str, str], **changes) -> bool:
+    """Change a row we still own and add `event` (kind, detail) to its history, in one
+    transaction; return whether we still owned it."""
+    with transaction.atomic():
+        done = _owned(row, claim).update(**changes)
+        if done:
+            record(row, *event)
+    return bool(done)
 
 
 def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
@@ -961,12 +971,9 @@ def _settle(row, claim: Claim, status: str, words: str, kind: str, attempted_at=
     """End the row we still own in `status` with `words`, in its history too; tell the
     layers above."""
     changes = {"attempted_at": attempted_at} if attempted_at else {}
-    with transaction.atomic():
-        done = _owned(row, claim).update(
-            status=status, last_error=words, claimed_at=None, **changes
-        )
-        if done:
-            record(row, kind, words)
+    done = _change_owned(
+        row, claim, (kind, words), status=status, last_error=words, claimed_at=None, **changes
+    )
     if done:
         announce(row, status, words)
     return status if done else "skipped"
@@ -1025,13 +1032,16 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
 
 def _retry_later(row, claim: Claim, attempts: int, error: ProviderError, words: str) -> str:
     retry_at = timezone.now() + backoff(attempts, error.retry_after)
-    with transaction.atomic():
-        done = _owned(row, claim).update(
-            status=SendStatus.QUEUED, next_attempt_at=retry_at, last_error=words, claimed_at=None
-        )
-        if done:
-            when = timezone.localtime(retry_at).strftime("%H:%M")
-            record(row, OutboundEventKind.RETRY, f"{words} Trying again at {when}.")
+    when = timezone.localtime(retry_at).strftime("%H:%M")
+    done = _change_owned(
+        row,
+        claim,
+        (OutboundEventKind.RETRY, f"{words} Trying again at {when}."),
+        status=SendStatus.QUEUED,
+        next_attempt_at=retry_at,
+        last_error=words,
+        claimed_at=None,
+    )
     return "retry" if done else "skipped"
 
 

@@ -54,6 +54,22 @@ def find_dovecot() -> str | None:
     return None
 
 
+def stop_process_group(process: subprocess.Popen, grace: float) -> None:
+    """Warm shutdown (the task at hand may finish within `grace` seconds), then the process's
+    whole group is killed (a Celery worker's pool children with it)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+
+
 def free_port() -> int:
     """Return a loopback port that nothing listens on right now."""
     with socket.socket() as sock:

@@ -12,7 +12,6 @@ the whole sync.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from mailboxes import jobs
 from mailboxes.constants import SendStatus
 from mailboxes.models import FolderSync, Mailbox
 from tests.factories import ContactFactory
+from tests.integration.servers import stop_process_group
 from tests.mailboxes.inboxes import REP_ADDRESS, imap_mailbox
 from tests.mailboxes.outbox import header, reload, submit
 from tests.servers import server_missing
@@ -105,18 +105,7 @@ class Worker:
             raise AssertionError(f"the {self.queue} worker exited:\n{self.output()}")
 
     def stop(self) -> None:
-        """Warm shutdown (the task at hand may finish), then the whole group is killed."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
+        stop_process_group(self.process, grace=10)
 
 
 def wait_until(condition, what: str, timeout: float, workers=()) -> float:
