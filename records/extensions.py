@@ -5,6 +5,9 @@
 - Record actions: buttons beside Note and Task (mailboxes adds Email) that open a panel.
 - Settings sections: links in the settings navigation, in groups: the admin area's ("Account",
   admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates).
+- Preference sections: parts of each user's own Settings > General page (mailboxes adds the
+  email defaults). The page validates every section's form and saves them all in one
+  transaction, or none.
 """
 
 from collections.abc import Callable
@@ -49,9 +52,21 @@ class SettingsSection:
         return reverse(self.url_name, args=self.url_args)
 
 
+@dataclass(frozen=True)
+class PreferencesSection:
+    """A part of Settings > General. `form(user, data)` returns a bound (data) or unbound
+    (None) form with `is_valid()` and `save()`; `template` renders it as `form`."""
+
+    key: str
+    label: str
+    form: Callable
+    template: str = "components/form_fields.html"
+
+
 _panels: dict[str, RecordPanel] = {}
 _actions: dict[str, RecordAction] = {}
 _sections: dict[str, SettingsSection] = {}
+_preferences: dict[str, PreferencesSection] = {}
 
 
 def register_record_panel(panel: RecordPanel) -> None:
@@ -92,3 +107,11 @@ def settings_groups(user) -> list[tuple[str, list[SettingsSection]]]:
     for section in mine + account:
         groups.setdefault(str(section.group), []).append(section)
     return list(groups.items())
+
+
+def register_preferences_section(section: PreferencesSection) -> None:
+    _preferences[section.key] = section
+
+
+def preferences_sections() -> list[PreferencesSection]:
+    return list(_preferences.values())

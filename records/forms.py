@@ -1,6 +1,7 @@
 """Forms for records, activities and the admin area. Errors are shown beside each field."""
 
 import re
+import zoneinfo
 from decimal import Decimal
 
 from django import forms
@@ -10,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .access import visible_to
 from .constants import RESERVED_SLUGS, PropertyType, TaskType
@@ -391,3 +393,27 @@ class AccountSettingsForm(forms.ModelForm):
     class Meta:
         model = AccountSettings
         fields = ["currency", "number_locale"]
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class ProfileForm(forms.ModelForm):
+    """A user's own profile on Settings > General: the From name and their time zone."""
+
+    time_zone = forms.ChoiceField(
+        label=gettext_lazy("Time zone"),
+        choices=time_zone_choices,
+        help_text=gettext_lazy("Dates and times in the CRM show in this zone."),
+    )
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "profile_name", "time_zone"]
+        labels = {"profile_name": gettext_lazy("Profile name")}
+        help_texts = {
+            "profile_name": gettext_lazy(
+                "The From name of the email you send. Empty: your first and last name."
+            )
+        }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import activities, admin_area, associations, detail, lists
+from .views import activities, admin_area, associations, detail, lists, preferences
 
 app_name = "records"
 
@@ -30,6 +30,7 @@ urlpatterns = [
         name="association-remove",
     ),
     path("settings/", admin_area.settings_home, name="settings"),
+    path("settings/general/", preferences.general, name="settings-general"),
     path("settings/users/", admin_area.user_list, name="settings-users"),
     path("settings/users/new/", admin_area.user_edit, name="settings-user-new"),
     path("settings/users/<int:pk>/", admin_area.user_edit, name="settings-user"),

@@ -19,11 +19,11 @@ def test_admin_area_is_closed_to_non_admins(client, teammate, url):
     assert client.get(url).status_code == 403
 
 
-def test_settings_open_on_the_users_own_email_settings_and_name_only_theirs(client, teammate):
+def test_settings_open_on_the_users_own_general_page_and_name_only_theirs(client, teammate):
     client.force_login(teammate)
     response = client.get("/settings/")
     assert response.status_code == 302
-    assert response["Location"] == "/settings/email/inboxes/"
+    assert response["Location"] == "/settings/general/"
     page = client.get(response["Location"]).content.decode()
     assert "Connected inboxes" in page and "Signatures" in page
     assert "/settings/users/" not in page and "Privacy audit" not in page
