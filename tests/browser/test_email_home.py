@@ -207,7 +207,12 @@ def test_settings_show_sent_today_as_the_throttle_counts_it_in_a_reps_time_zone(
             shot.get_by_text("☰").tap()
         shot.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
         settings_nav = shot.get_by_role("navigation", name="Settings")
-        expect(settings_nav.get_by_role("group", name="Email")).to_be_visible()
+        expect(settings_nav.get_by_role("link", name="General")).to_have_attribute(
+            "aria-current", "page"
+        )
+        settings_nav.get_by_role("group", name="Email").get_by_role(
+            "link", name="Connected inboxes"
+        ).click()
         expect(settings_nav.get_by_role("link", name="Connected inboxes")).to_have_attribute(
             "aria-current", "page"
         )
