@@ -296,14 +296,7 @@ def _inbox(email: str, account, sink: Sink, per_minute: int, per_day: int):
     mailbox = Mailbox.objects.filter(email=email).first()
     if mailbox is None:
         owner = User.objects.get(username=OWNER)
-        first = not Mailbox.objects.filter(owner=owner).exists()
-        mailbox = Mailbox(
-            kind=MailboxKind.PERSONAL,
-            provider="imap",
-            email=email,
-            owner=owner,
-            is_default_from=first,
-        )
+        mailbox = Mailbox(kind=MailboxKind.PERSONAL, provider="imap", email=email, owner=owner)
     mailbox.secret = {"password": account.password, "smtp_password": SINK_PASSWORD}
     mailbox.config = {
         "username": account.user,

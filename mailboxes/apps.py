@@ -15,6 +15,7 @@ class MailboxesConfig(AppConfig):
         from mailboxes.bounces import panel
         from mailboxes.connecting.connections import check_server_allowlist
         from mailboxes.constants import EMAIL_ACTIVITY
+        from mailboxes.preferences.forms import section_form
         from mailboxes.timeline import activity
         from mailboxes.tracking import revocation  # noqa: F401 - connects its receiver
         from records import extensions, timeline
@@ -40,6 +41,12 @@ class MailboxesConfig(AppConfig):
             extensions.register_settings_section(
                 extensions.SettingsSection(key, label, url_name, args, email, admin_only=False)
             )
+        # Every user's own part of Settings > General: their email defaults.
+        extensions.register_preferences_section(
+            extensions.PreferencesSection(
+                "email", email, section_form, "mailboxes/preferences/section.html"
+            )
+        )
         # The admin area's.
         extensions.register_settings_section(
             extensions.SettingsSection("inboxes", _("Team inboxes"), "mailboxes:team-inboxes")

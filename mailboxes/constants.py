@@ -38,6 +38,35 @@ class Sharing(models.TextChoices):
     EVERYONE = "everyone", _("Everyone")
 
 
+class FontFamily(models.TextChoices):
+    """The fonts offered for email: those every mail client has, or a close fallback."""
+
+    DEFAULT = "", _("The recipient's default")
+    ARIAL = "arial", "Arial"
+    HELVETICA = "helvetica", "Helvetica"
+    VERDANA = "verdana", "Verdana"
+    TAHOMA = "tahoma", "Tahoma"
+    TREBUCHET = "trebuchet", "Trebuchet MS"
+    GEORGIA = "georgia", "Georgia"
+    TIMES = "times", "Times New Roman"
+    COURIER = "courier", "Courier New"
+
+
+# Each font as CSS writes it in the email, with the fallbacks a client lacking it uses.
+FONT_STACKS = {
+    FontFamily.ARIAL: "Arial, Helvetica, sans-serif",
+    FontFamily.HELVETICA: "Helvetica, Arial, sans-serif",
+    FontFamily.VERDANA: "Verdana, Geneva, sans-serif",
+    FontFamily.TAHOMA: "Tahoma, Verdana, sans-serif",
+    FontFamily.TREBUCHET: "'Trebuchet MS', Helvetica, sans-serif",
+    FontFamily.GEORGIA: "Georgia, serif",
+    FontFamily.TIMES: "'Times New Roman', Times, serif",
+    FontFamily.COURIER: "'Courier New', Courier, monospace",
+}
+# The sizes offered for email text, in CSS pixels.
+FONT_SIZES = (10, 11, 12, 13, 14, 16, 18)
+
+
 class MailboxKind(models.TextChoices):
     PERSONAL = "personal", "Personal"
     TEAM = "team", "Team"

@@ -10,6 +10,7 @@ from mailboxes.models import TeamInbox
 from privacy.models import PrivacySettings, SubscriptionType
 from records.models import CustomObjectType, PropertyDefinition
 from tests.factories import CompanyFactory, ContactFactory, TeamFactory
+from tests.mailboxes.inboxes import offline_mailbox
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -148,6 +149,27 @@ def test_a_refused_task_keeps_every_field(client, owner, contact, headers):
     }
     response = client.post(f"/records/contacts/{contact.pk}/tasks/", typed, **headers)
     assert_kept(response, typed, form_id="task-form")
+
+
+# Settings > General
+
+
+def test_refused_email_preferences_keep_every_field_of_the_page(client, owner, teammate):
+    offline_mailbox(owner)  # the rep's own: the page offers a From menu
+    theirs = offline_mailbox(teammate, email="teammate@crm.example")
+    client.force_login(owner)
+    typed = {
+        "profile-profile_name": "Owen at Acme",
+        "profile-time_zone": "Europe/Rome",
+        "email-font_family": "georgia",
+        "email-font_size": "16",
+        "email-track_by_default": "on",  # and "log" left unticked
+    }
+    response = client.post(
+        "/settings/general/", {**typed, "email-default_from": f"{theirs.pk}:{theirs.email}"}
+    )
+    assert_kept(response, typed)
+    assert "Choose one of your own addresses." in response.content.decode()
 
 
 # The admin area

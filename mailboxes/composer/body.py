@@ -130,6 +130,15 @@ def linkify(html_text: str, keep: Callable[[str], bool] = lambda url: False) -> 
     return map_text(html_text, change, links=False)
 
 
+def in_font(html_text: str, style: str) -> str:
+    """The body in one block whose inline style carries the rep's font (mail clients apply no
+    style sheet of ours). The whole body, as the composer shows it: the quoted email and the
+    signature keep their own inline styles, which win over it."""
+    if not style:
+        return html_text
+    return f'<div style="{html.escape(style)}">{html_text}</div>'
+
+
 def _has_host(url: str) -> bool:
     try:
         return "." in (urlsplit(url).hostname or "")

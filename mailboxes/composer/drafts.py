@@ -3,10 +3,11 @@
 `email_submit` validates everything a user could get wrong (addresses, header injection, the
 From address, bounced recipients, attachment sizes, an empty body, a subject left empty without
 saying so, tokens with no value), fills the tokens (`tokens.py`), makes the web addresses the rep
-typed into links (so they are tracked like the links they made), picks the thread and the
-records (a help-desk email may open a ticket), and hands the email to
-`outbox.enqueue.email_enqueue`, which runs the privacy check and writes it with its timeline
-activity in one transaction.
+typed into links (so they are tracked like the links they made), puts the body in the rep's
+font (their email preferences), picks the thread and the records (a help-desk email may open a
+ticket), and hands the email to `outbox.enqueue.email_enqueue`, which runs the privacy check
+and writes it, with its timeline activity unless the rep chose not to log it, in one
+transaction.
 """
 
 import logging
@@ -35,6 +36,7 @@ from mailboxes.outbox.enqueue import (
     Source,
     email_enqueue,
 )
+from mailboxes.preferences.defaults import FromChoice, font_of, own_addresses, preferences_for
 from mailboxes.sync.bodies import fill_body
 from privacy.constants import SenderContext
 from records import selectors
@@ -58,19 +60,6 @@ class ComposeError(ValidationError):
 NO_SUBJECT = "no_subject"  # the code of the error a "Send without subject" answers
 
 
-@dataclass(frozen=True)
-class FromChoice:
-    """One entry of the From menu: an inbox, or an alias of one."""
-
-    mailbox: Mailbox
-    address: str
-    name: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.mailbox.pk}:{self.address}"
-
-
 @dataclass
 class Draft:
     sender: User
@@ -87,6 +76,7 @@ class Draft:
     scheduled_at: datetime | None = None
     one_time_basis: int | None = None
     track: bool = True
+    log: bool = True  # on the timelines of its records and contacts (help-desk email always is)
     template_id: int | None = None  # the template the rep started from, if any
     # What tokens are filled from; None: the first of `records` and the To addresses.
     token_context: tokens.Context | None = None
@@ -96,18 +86,7 @@ class Draft:
 def from_choices(user: User) -> list[FromChoice]:
     """The addresses `user` may send from: their inboxes and aliases, then team addresses of
     inboxes routed to them or their team (admins: every team inbox)."""
-    choices = []
-    own = (
-        Mailbox.objects.filter(owner=user)
-        .prefetch_related("aliases")
-        .order_by("-is_default_from", "email")
-    )
-    name = user.display_name
-    for mailbox in own:
-        choices.append(FromChoice(mailbox, mailbox.email, name))
-        for alias in mailbox.aliases.all():
-            if alias.email != mailbox.email:
-                choices.append(FromChoice(mailbox, alias.email, alias.display_name or name))
+    choices = own_addresses(user)
     teams = Mailbox.objects.filter(kind=MailboxKind.TEAM).select_related("team_inbox")
     if not user.is_staff:
         teams = teams.filter(team_inbox__route_to_user=user) | teams.filter(
@@ -222,13 +201,18 @@ def recipient_contacts(draft: Draft) -> list[Contact]:
     return list(Contact.objects.filter(pk__in=set(owners.values())).order_by("pk"))
 
 
+def help_desk(choice: FromChoice) -> bool:
+    return choice.mailbox.kind == MailboxKind.TEAM and (
+        choice.mailbox.team_inbox.kind == TeamInboxKind.HELP_DESK
+    )
+
+
 def privacy_context(draft: Draft, choice: FromChoice) -> str:
     """Email from a ticket, or from a help-desk address, is a ticket reply (no basis needed)."""
     on_ticket = any(r.kind == RecordKind.TICKET for r in draft.records)
-    help_desk = choice.mailbox.kind == MailboxKind.TEAM and (
-        choice.mailbox.team_inbox.kind == TeamInboxKind.HELP_DESK
+    return (
+        SenderContext.TICKET_REPLY if on_ticket or help_desk(choice) else SenderContext.ONE_TO_ONE
     )
-    return SenderContext.TICKET_REPLY if on_ticket or help_desk else SenderContext.ONE_TO_ONE
 
 
 def thread_for(draft: Draft, choice: FromChoice, contacts) -> tuple[EmailThread, list[Record]]:
@@ -241,11 +225,8 @@ def thread_for(draft: Draft, choice: FromChoice, contacts) -> tuple[EmailThread,
     parent = draft.reply_to
     if parent is not None:
         return parent.thread, records
-    help_desk = choice.mailbox.kind == MailboxKind.TEAM and (
-        choice.mailbox.team_inbox.kind == TeamInboxKind.HELP_DESK
-    )
     tickets = [r for r in draft.records if r.kind == RecordKind.TICKET]
-    if help_desk and tickets:
+    if help_desk(choice) and tickets:
         latest = (
             EmailMessage.objects.filter(activity__links__record=tickets[0])
             .order_by("-pk")
@@ -254,7 +235,7 @@ def thread_for(draft: Draft, choice: FromChoice, contacts) -> tuple[EmailThread,
         )
         if latest is not None:
             return latest.thread, records
-    if help_desk and not tickets:
+    if help_desk(choice) and not tickets:
         ticket = record_save(
             Ticket(name=draft.subject or "(no subject)", owner=draft.sender, description="")
         )
@@ -285,6 +266,7 @@ def email_submit(draft: Draft) -> EmailMessage:
     choice = validate(draft)
     contacts = recipient_contacts(draft)
     html = body.linkify(draft.html, keep=_quoted_text_of(draft))
+    html = body.in_font(html, font_of(preferences_for(draft.sender)).style)
     with transaction.atomic():
         # A help-desk email may open a ticket here; a refusal below rolls it back with the rest.
         thread, records = thread_for(draft, choice, contacts)
@@ -310,6 +292,8 @@ def email_submit(draft: Draft) -> EmailMessage:
                     sender=draft.sender,
                     one_time_basis=draft.one_time_basis,
                     track=draft.track,
+                    # A help-desk email is the ticket's conversation: it is always on the ticket.
+                    log=draft.log or help_desk(choice),
                     scheduled_at=draft.scheduled_at,
                     # Once it went out; until then its state names it (timeline/activity.py).
                     timeline_title=FORWARDED_TITLE if draft.forward_of is not None else "",

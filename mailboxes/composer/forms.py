@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mailboxes.composer import library, tokens
 from mailboxes.models import EmailTemplate, Signature, Snippet
+from mailboxes.preferences.defaults import FONTS
 
 
 class RichTextarea(forms.Textarea):
@@ -20,6 +21,7 @@ class RichTextarea(forms.Textarea):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["widget"]["token_menu"] = tokens.menu() if self.token_menu else ()
+        context["widget"]["fonts"] = FONTS
         return context
 
 
@@ -72,7 +74,22 @@ class ComposeForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    track = forms.BooleanField(label="Track opens and clicks", required=False, initial=True)
+    # Both start from the rep's email preferences (views/composer.initial_values).
+    log = forms.BooleanField(
+        label=_("Log in CRM"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Puts this email on the timeline of the records it is associated with. Off: it is "
+            "sent all the same, and listed only under Email."
+        ),
+    )
+    track = forms.BooleanField(
+        label=_("Track opens and clicks"),
+        required=False,
+        initial=True,
+        help_text=_("An invisible image counts opens; links pass through the CRM to count clicks."),
+    )
     # Sent by the "Send without subject" button, once the rep was asked.
     no_subject_confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
     one_time_basis = forms.IntegerField(required=False, widget=forms.HiddenInput)

@@ -1,7 +1,6 @@
 """Connect, configure and disconnect inboxes, keeping the account's address rules."""
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from mailboxes import jobs
@@ -50,7 +49,8 @@ def mailbox_connect_personal(
     """Save a verified personal inbox, or refresh the credentials of the user's own one.
 
     Reconnecting keeps the mailbox row, so its sync cursors survive and nothing is imported
-    twice. The user's first inbox becomes their default From.
+    twice. Until the user chooses another, their first inbox is their default From
+    (mailboxes/preferences/defaults.py).
     """
     check_can_connect_personal(user)
     email = email.strip().lower()
@@ -67,7 +67,6 @@ def mailbox_connect_personal(
         existing.mark_connected()
         return existing
     check_address_free(email)
-    first = not Mailbox.objects.filter(owner=user).exists()
     try:
         with transaction.atomic():
             return Mailbox.objects.create(
@@ -78,7 +77,6 @@ def mailbox_connect_personal(
                 secret=secret,
                 config=config,
                 display_name=display_name,
-                is_default_from=first,
             )
     except IntegrityError:
         # Two people connecting the same address at once: the database's unique index wins.
@@ -121,27 +119,17 @@ def mailbox_connect_team(
 
 
 @transaction.atomic
-def mailbox_set_default_from(user: User, mailbox: Mailbox) -> None:
-    Mailbox.objects.filter(owner=user, is_default_from=True).update(is_default_from=False)
-    Mailbox.objects.filter(pk=mailbox.pk, owner=user).update(is_default_from=True)
-
-
-@transaction.atomic
 def mailbox_disconnect(mailbox: Mailbox) -> None:
     """Forget the inbox and its credentials; emails already logged stay on the timelines.
 
     A Gmail grant is also revoked at Google, after the commit and by a worker (a network call
-    has no place in the request; a failure there must not keep the inbox connected).
+    has no place in the request; a failure there must not keep the inbox connected). The
+    owner's default From, if it was this inbox, falls back to their first remaining inbox.
     """
-    owner, was_default = mailbox.owner, mailbox.is_default_from
     token = mailbox.secret.get("refresh_token") if mailbox.provider == Provider.GMAIL else None
     mailbox.delete()
     if token:
         jobs.later(jobs.REVOKE_GOOGLE_TOKEN, token)
-    if owner is not None and was_default:
-        successor = Mailbox.objects.filter(owner=owner).order_by(Lower("email")).first()
-        if successor is not None:
-            mailbox_set_default_from(owner, successor)
 
 
 def aliases_replace(mailbox: Mailbox, aliases: list[tuple[str, str, bool]]) -> None:

@@ -4,7 +4,8 @@ Who sees what:
 - A rep sees the emails they wrote (`Outbound.sender`); an admin may also ask for everyone's.
 - What an email says (subject, recipients, the records it is on, its opens and clicks) follows
   the records it is logged on, as everywhere in the CRM: it shows only to a user who can open
-  at least one of them (`records.access.visible_to`). A rep's own email on records since
+  at least one of them (`records.access.visible_to`); an email the rep chose not to log
+  (on no record) shows only to them. A rep's own email on records since
   moved out of their reach is listed with its status and actions, its content hidden
   (`readable` False), and a search never matches it (a match would tell what it says).
   Someone else's email the admin cannot read is not listed at all.
@@ -20,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -87,11 +88,16 @@ def ledger(user, filters: Filters) -> QuerySet[Outbound]:
     `date` (sent, scheduled or else written) and `readable`."""
     # Correlated on the row's activity: the planner may probe each row's links by index
     # rather than read every link of every record the user can see.
-    readable = Exists(
+    on_readable_record = Exists(
         visible_to(
             user,
             Record.objects.filter(activity_links__activity_id=OuterRef("message__activity_id")),
         )
+    )
+    # An email not logged is on no record: it is its sender's alone.
+    readable = ExpressionWrapper(
+        on_readable_record | Q(message__activity__isnull=True, sender=user),
+        output_field=BooleanField(),
     )
     rows = Outbound.objects.annotate(date=LEDGER_DATE, readable=readable)
     if filters.everyone:
@@ -112,9 +118,9 @@ def ledger(user, filters: Filters) -> QuerySet[Outbound]:
 
 
 def describe(user, rows: list[Outbound]) -> None:
-    """Attach what each row shows: `records` it is on that `user` can open (as (slug,
-    record)), how many more, its `engagement` (opens and clicks once it went out) and
-    whether `user` may change its sending."""
+    """Attach what each row shows: whether it is `logged`, the `records` it is on that `user`
+    can open (as (slug, record)), how many more, its `engagement` (opens and clicks once it
+    went out) and whether `user` may change its sending."""
     activity_ids = [row.message.activity_id for row in rows if row.readable]
     on = defaultdict(list)
     if activity_ids:
@@ -129,6 +135,7 @@ def describe(user, rows: list[Outbound]) -> None:
         for link in links:
             on[link.activity_id].append((type_slug_for(link.record), link.record))
     for row in rows:
+        row.logged = row.message.activity_id is not None
         records = on[row.message.activity_id] if row.readable else []
         row.records, row.more_records = records[:RECORDS_SHOWN], len(records[RECORDS_SHOWN:])
         tracking = getattr(row.message, "tracking", None)

@@ -15,6 +15,7 @@ from mailboxes.models.outbound import (
     OutboundEvent,
     SendCounter,
 )
+from mailboxes.models.preferences import EmailPreferences
 from mailboxes.models.reading import TrustedImageSender
 from mailboxes.models.tracking import (
     DeletedTrackedEmail,
@@ -32,6 +33,7 @@ __all__ = [
     "DraftAttachment",
     "DomainServerSettings",
     "EmailMessage",
+    "EmailPreferences",
     "EmailTemplate",
     "EmailThread",
     "FolderSync",

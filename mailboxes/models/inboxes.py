@@ -74,7 +74,6 @@ class Mailbox(models.Model):
     status_changed_at = models.DateTimeField(default=timezone.now)
     secret = EncryptedJSONField(blank=True, default=dict)
     config = models.JSONField(default=dict, blank=True)
-    is_default_from = models.BooleanField(default=False)
     # Sending limits; mail over them waits in the queue, visibly "queued".
     send_per_minute = models.PositiveIntegerField(default=20)
     send_per_day = models.PositiveIntegerField(default=500)
@@ -100,9 +99,6 @@ class Mailbox(models.Model):
                     )
                 ),
                 name="mailbox_kind_consistent",
-            ),
-            models.UniqueConstraint(
-                fields=["owner"], condition=Q(is_default_from=True), name="one_default_from"
             ),
         ]
 

@@ -3,9 +3,10 @@
 The composer, sequences and transactional email all hand it a rendered message, the inbox it
 goes out from, its recipients, the records to log it on, the privacy context and its source
 (what sent it). In one transaction it runs the privacy check for every recipient who is a
-contact, writes the timeline activity (records.timeline), the message with its final
-Message-ID, HTML and text parts and tracking, and the queue row; the send task is queued on
-commit. Nothing is sent here: a worker sends it (`sending.py`), re-checking privacy then.
+contact, writes the timeline activity (records.timeline; none for an email not to be logged,
+`OutgoingEmail.log`), the message with its final Message-ID, HTML and text parts and tracking,
+and the queue row; the send task is queued on commit. Nothing is sent here: a worker sends it
+(`sending.py`), re-checking privacy then.
 
 Validation of what a person typed (addresses, the From menu, sizes) belongs to the caller;
 this checks what no caller may skip: the privacy check of every contact.
@@ -88,6 +89,9 @@ class OutgoingEmail:
     quoted: EmailMessage | None = None
     one_time_basis: int | None = None
     track: bool = True
+    # False: sent as any other, but put on no timeline (no activity); the sender's Email home
+    # still lists it, as "not logged".
+    log: bool = True
     scheduled_at: datetime | None = None
     timeline_title: str = ""
 
@@ -106,12 +110,16 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
         _check_privacy(email, message_id)
         now = timezone.now()
         scheduled = email.scheduled_at is not None and email.scheduled_at > now
-        activity = timeline.log(
-            EMAIL_ACTIVITY,
-            [*email.records, *email.contacts],
-            created_by=email.sender,
-            occurred_at=email.scheduled_at if scheduled else now,
-            title=email.timeline_title,
+        activity = (
+            timeline.log(
+                EMAIL_ACTIVITY,
+                [*email.records, *email.contacts],
+                created_by=email.sender,
+                occurred_at=email.scheduled_at if scheduled else now,
+                title=email.timeline_title,
+            )
+            if email.log
+            else None
         )
         thread = email.thread or EmailThread.objects.create(subject=email.subject[:500])
         from_name = email.from_name if email.mailbox.from_name_supported else ""

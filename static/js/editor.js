@@ -130,6 +130,10 @@
     var root = wrapper.querySelector(".editor");
     var toolbar = wrapper.querySelector(".editor-toolbar");
     if (!textarea || !root || !toolbar || !window.Squire || !window.DOMPurify) return null;
+    // The writer's font, as the email will carry it (their email preferences): set through the
+    // CSSOM, since the page's CSP allows no style attribute in its markup.
+    if (root.dataset.fontFamily) root.style.fontFamily = root.dataset.fontFamily;
+    if (root.dataset.fontSize) root.style.fontSize = root.dataset.fontSize;
     var squire = new window.Squire(root, { sanitizeToDOMFragment: purify, addLinks: true });
     squire.setHTML(textarea.value);
     var sync = function () { textarea.value = squire.getHTML(); };

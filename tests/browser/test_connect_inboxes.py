@@ -174,7 +174,6 @@ def test_disconnecting_an_inbox_asks_first_then_removes_it(page, login, owner):
         email="o'brien@acme.example",
         owner=owner,
         secret={"password": "x"},
-        is_default_from=True,
     )
     login(page, "owner")
     open_inbox_settings(page)

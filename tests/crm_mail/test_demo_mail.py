@@ -5,6 +5,7 @@ from django.core.management import call_command
 from crm_mail.catcher import start_catcher
 from mailboxes.connecting.connections import provider_for
 from mailboxes.models import Mailbox
+from mailboxes.preferences.defaults import default_from, own_addresses
 from mailboxes.providers.base import OutgoingMessage
 from records.demo import load_demo
 from records.models import User
@@ -19,7 +20,8 @@ def test_demo_inbox_sends_to_the_catcher_and_the_page_shows_it(client, db, setti
         load_demo(contacts=5)
         call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
         box = Mailbox.objects.get(email="sam@crm-demo.example")
-        assert box.provider == "demo" and box.is_default_from
+        assert box.provider == "demo"
+        assert default_from(box.owner, own_addresses(box.owner)).mailbox == box
         assert not Mailbox.objects.filter(owner__username="victor").exists()  # View-only
         raw = (
             b"From: sam@crm-demo.example\r\nTo: a@client.example\r\nSubject: Demo hello\r\n"

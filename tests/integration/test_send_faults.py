@@ -59,7 +59,6 @@ def gmail_inbox(owner, google) -> Mailbox:
         provider="gmail",
         email=GMAIL_ADDRESS,
         owner=owner,
-        is_default_from=True,
         secret={
             "refresh_token": tokens["refresh_token"],
             "access_token": tokens["access_token"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.models import Mailbox
+from mailboxes.preferences.defaults import default_from, own_addresses
 
 REP_ADDRESS = "rep@crm.example"
 # Where nothing listens: an inbox that only syncs never reaches its SMTP side.
@@ -77,3 +78,9 @@ def unreachable_mailbox(owner, email: str = REP_ADDRESS) -> Mailbox:
         secret={"password": "x"},
         config={"imap_host": "127.0.0.1", "imap_port": 1, "imap_security": "none", **NO_SMTP},
     )
+
+
+def default_inbox(user) -> Mailbox | None:
+    """The inbox a new email of `user`'s starts from (their default From's)."""
+    chosen = default_from(user, own_addresses(user))
+    return chosen.mailbox if chosen is not None else None

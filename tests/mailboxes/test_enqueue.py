@@ -64,6 +64,19 @@ def test_a_sequence_step_is_queued_with_its_source_on_the_outbound_row_and_rollu
     assert len(callbacks) == 1  # the send job, queued on commit
 
 
+def test_an_email_not_to_be_logged_is_queued_tracked_and_on_no_timeline(
+    owner, contact, inbox, django_capture_on_commit_callbacks
+):
+    company = CompanyFactory(owner=owner)
+    with django_capture_on_commit_callbacks() as callbacks:
+        message = email_enqueue(email(inbox, owner, [contact], records=[company], log=False))
+    assert message.activity is None and not Activity.objects.exists()
+    assert Outbound.objects.get(message=message).status == SendStatus.QUEUED
+    assert list(message.contacts.all()) == [contact]  # replies and bounces still find them
+    assert b"/t/o/" in bytes(message.raw)  # tracking is a choice of its own
+    assert len(callbacks) == 1
+
+
 def test_a_refusal_writes_nothing_and_names_the_contact(owner, contact, inbox):
     opt_out_of_all(contact, source=OptOutSource.ONE_CLICK)
     other = ContactFactory(owner=owner, emails=["paul@partner.example"])

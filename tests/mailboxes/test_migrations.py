@@ -16,6 +16,13 @@ BEFORE = [("mailboxes", "0005_outbound_queue_indexes"), ("records", "0002_search
 AFTER = [("mailboxes", "0006_outbound_source_and_replies"), ("records", "0003_activity_kind_open")]
 
 
+def migrated(targets):
+    """Migrate the test database to `targets`; return the models as they are there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
 @pytest.fixture(autouse=True)
 def back_to_the_latest_migrations():
     """Leave the test database fully migrated, as the tests after these expect it."""
@@ -26,9 +33,7 @@ def back_to_the_latest_migrations():
 
 @pytest.mark.django_db(transaction=True)
 def test_replies_found_before_the_upgrade_are_counted_on_the_reps_emails():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    apps = executor.loader.project_state(BEFORE).apps
+    apps = migrated(BEFORE)
     thread = apps.get_model("mailboxes", "EmailThread").objects.create(subject="Quote")
     message = apps.get_model("mailboxes", "EmailMessage")
     sent = timezone.now() - timedelta(days=2)
@@ -41,9 +46,7 @@ def test_replies_found_before_the_upgrade_are_counted_on_the_reps_emails():
         )
     rollup = apps.get_model("mailboxes", "TrackingRollup").objects.create(message=ours)
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(AFTER)
-    apps = executor.loader.project_state(AFTER).apps
+    apps = migrated(AFTER)
     ours = apps.get_model("mailboxes", "EmailMessage").objects.get(pk=ours.pk)
     assert ours.reply_count == 1
     assert ours.first_reply_at == sent + timedelta(hours=1)
@@ -64,9 +67,7 @@ MERGE_AFTER = [
 
 @pytest.mark.django_db(transaction=True)
 def test_contacts_sharing_an_address_are_merged_into_the_oldest_losing_nothing(capsys):
-    executor = MigrationExecutor(connection)
-    executor.migrate(MERGE_BEFORE)
-    apps = executor.loader.project_state(MERGE_BEFORE).apps
+    apps = migrated(MERGE_BEFORE)
     model = {
         name: apps.get_model(app, name)
         for app, name in [
@@ -182,9 +183,7 @@ def test_contacts_sharing_an_address_are_merged_into_the_oldest_losing_nothing(c
         model["PrivacyEvent"].objects.create(contact_id=contact_id, kind="basis_recorded")
     model["ContactOptOut"].objects.create(contact_id=third, source="one_click")
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(MERGE_AFTER)
-    apps = executor.loader.project_state(MERGE_AFTER).apps
+    apps = migrated(MERGE_AFTER)
     model = {name: apps.get_model(m._meta.app_label, name) for name, m in model.items()}
 
     assert set(model["Contact"].objects.values_list("pk", flat=True)) == {ann, ulla}
@@ -257,9 +256,7 @@ def test_contacts_sharing_an_address_are_merged_into_the_oldest_losing_nothing(c
 def test_shared_templates_and_snippets_stay_shared_with_everyone_and_the_rest_private():
     before = [("mailboxes", "0007_merge_contacts_sharing_an_address")]
     after = [("mailboxes", "0008_content_sharing")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    apps = executor.loader.project_state(before).apps
+    apps = migrated(before)
     owner = apps.get_model("records", "User").objects.create(username="rep")
     made = {}
     for name in ("EmailTemplate", "Snippet"):
@@ -269,9 +266,7 @@ def test_shared_templates_and_snippets_stay_shared_with_everyone_and_the_rest_pr
                 owner_id=owner.pk, name=f"{name} {shared}", body="<p>x</p>", shared=shared
             ).pk
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(after)
-    apps = executor.loader.project_state(after).apps
+    apps = migrated(after)
     for (name, shared), pk in made.items():
         row = apps.get_model("mailboxes", name).objects.get(pk=pk)
         assert row.sharing == ("everyone" if shared else "private"), (name, shared)
@@ -283,17 +278,13 @@ LEDGER_AFTER = [("mailboxes", "0013_ledger")]
 
 @pytest.mark.django_db(transaction=True)
 def test_forwards_logged_before_the_upgrade_are_titled_like_the_rest():
-    executor = MigrationExecutor(connection)
-    executor.migrate(LEDGER_BEFORE)
-    apps = executor.loader.project_state(LEDGER_BEFORE).apps
+    apps = migrated(LEDGER_BEFORE)
     activity = apps.get_model("records", "Activity")
     forward = activity.objects.create(kind="email", title="Email - Fwd: Quote")
     plain = activity.objects.create(kind="email")
     task = activity.objects.create(kind="task", title="Email - call back first")
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(LEDGER_AFTER)
-    apps = executor.loader.project_state(LEDGER_AFTER).apps
+    apps = migrated(LEDGER_AFTER)
     titles = dict(
         apps.get_model("records", "Activity")
         .objects.filter(pk__in=[forward.pk, plain.pk, task.pk])
@@ -304,3 +295,26 @@ def test_forwards_logged_before_the_upgrade_are_titled_like_the_rest():
         plain.pk: "",
         task.pk: "Email - call back first",
     }
+
+
+PREFERENCES_BEFORE = [("mailboxes", "0013_ledger")]
+PREFERENCES_AFTER = [("mailboxes", "0016_email_preferences")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_users_default_from_becomes_their_email_preference():
+    apps = migrated(PREFERENCES_BEFORE)
+    user = apps.get_model("records", "User")
+    mailbox = apps.get_model("mailboxes", "Mailbox")
+    ann, bob = (user.objects.create(username=name) for name in ("ann", "bob"))
+    mailbox.objects.create(kind="personal", provider="imap", email="a1@x.example", owner=ann)
+    chosen = mailbox.objects.create(
+        kind="personal", provider="imap", email="a2@x.example", owner=ann, is_default_from=True
+    )
+    mailbox.objects.create(kind="personal", provider="imap", email="b@x.example", owner=bob)
+
+    apps = migrated(PREFERENCES_AFTER)
+    preferences = apps.get_model("mailboxes", "EmailPreferences").objects.all()
+    assert [(p.user_id, p.from_mailbox_id, p.from_address) for p in preferences] == [
+        (ann.pk, chosen.pk, "a2@x.example")
+    ]  # bob chose nothing: his first inbox stays his default without a row

@@ -7,9 +7,10 @@ from mailboxes.connecting.services import (
     mailbox_connect_personal,
     mailbox_connect_team,
     mailbox_disconnect,
-    mailbox_set_default_from,
 )
-from mailboxes.models import Mailbox, TeamInbox
+from mailboxes.models import EmailPreferences, Mailbox, TeamInbox
+from mailboxes.preferences.services import email_preferences_save
+from tests.mailboxes.inboxes import default_inbox
 
 IMAP = {"provider": "imap", "secret": {"password": "pw"}, "config": {"imap_host": "h"}}
 
@@ -76,10 +77,22 @@ def test_view_only_seat_cannot_connect(viewer):
 
 
 def test_first_inbox_is_default_from_and_disconnect_hands_it_on(owner):
-    a = mailbox_connect_personal(owner, email="a@acme.example", **IMAP)
     b = mailbox_connect_personal(owner, email="b@acme.example", **IMAP)
-    assert (a.is_default_from, b.is_default_from) == (True, False)
-    mailbox_set_default_from(owner, b)
-    assert Mailbox.objects.get(pk=b.pk).is_default_from
-    mailbox_disconnect(Mailbox.objects.get(pk=b.pk))
-    assert Mailbox.objects.get(pk=a.pk).is_default_from
+    a = mailbox_connect_personal(owner, email="a@acme.example", **IMAP)
+    assert default_inbox(owner) == b  # the first connected, whatever its address
+    email_preferences_save(owner, from_mailbox=a, from_address=a.email)
+    assert default_inbox(owner) == a
+    mailbox_disconnect(Mailbox.objects.get(pk=a.pk))
+    assert EmailPreferences.objects.get(user=owner).from_mailbox is None
+    assert default_inbox(owner) == b
+
+
+def test_a_default_from_must_be_one_of_the_users_own_inboxes(owner, teammate, support):
+    theirs = mailbox_connect_personal(teammate, email="t@acme.example", **IMAP)
+    team = mailbox_connect_team(
+        support, provider="gmail", email="help@acme.example", secret={}, config={}
+    )
+    for mailbox in (theirs, team):
+        with pytest.raises(ValueError):
+            email_preferences_save(owner, from_mailbox=mailbox, from_address=mailbox.email)
+    assert not EmailPreferences.objects.exists()

@@ -14,9 +14,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mailboxes.constants import MailboxKind, MailboxStatus, Provider
-from mailboxes.models import DomainServerSettings, FolderSync, Mailbox, SendAsAddress, TeamInbox
+from mailboxes.models import (
+    DomainServerSettings,
+    EmailPreferences,
+    FolderSync,
+    Mailbox,
+    SendAsAddress,
+    TeamInbox,
+)
 from mailboxes.providers.graph import SHARED_MAILBOX_MESSAGE
 from tests.integration.servers import free_port
+from tests.mailboxes.inboxes import default_inbox
 
 # The fakes' and servers' pytest fixtures, made visible to this module's tests.
 
@@ -90,7 +98,7 @@ def support(db):
 def test_settings_list_only_my_inboxes_with_status_and_reconnect_reason(
     owner_client, owner, teammate
 ):
-    personal(owner, "owner@acme.example", is_default_from=True)
+    personal(owner, "owner@acme.example")
     broken = personal(owner, "owner@gmail.com", provider=Provider.GMAIL)
     broken.mark_needs_reconnect("Google says the access was revoked; reconnect the inbox.")
     personal(teammate, "teammate@acme.example")
@@ -108,7 +116,7 @@ def test_settings_list_only_my_inboxes_with_status_and_reconnect_reason(
 
 def test_settings_page_costs_the_same_queries_for_one_inbox_or_many(owner_client, owner):
     def add_inbox(n):
-        box = personal(owner, f"box{n}@acme.example", is_default_from=n == 0)
+        box = personal(owner, f"box{n}@acme.example")
         FolderSync.objects.create(mailbox=box, folder="INBOX", role="inbox")
         FolderSync.objects.create(mailbox=box, folder="Sent", role="sent")
         SendAsAddress.objects.create(mailbox=box, email=f"alias{n}@acme.example")
@@ -137,30 +145,37 @@ def test_reconnect_link_opens_the_connect_page_with_the_address_and_its_recommen
 
 
 def test_default_from_moves_to_the_chosen_inbox(owner_client, owner):
-    first = personal(owner, "a@acme.example", is_default_from=True)
+    first = personal(owner, "a@acme.example")
     second = personal(owner, "b@acme.example")
+    assert default_inbox(owner) == first  # the first connected, until the rep chooses
 
     response = owner_client.post(reverse("mailboxes:default", args=[second.pk]))
 
     assert response.status_code == 302
-    assert Mailbox.objects.get(is_default_from=True, owner=owner) == second
-    first.refresh_from_db()
-    assert not first.is_default_from
+    assert default_inbox(owner) == second
+    page = page_text(owner_client.get(SETTINGS_URL))
+    sections = {
+        box: page.split(f'id="mailbox-{box.pk}"')[1].split("</section>")[0]
+        for box in (first, second)
+    }
+    badge = '<span class="badge">default From</span>'
+    assert badge in sections[second] and badge not in sections[first]
 
 
 def test_default_from_refuses_someone_elses_inbox_and_get(owner_client, owner, teammate):
-    mine = personal(owner, "a@acme.example", is_default_from=True)
-    theirs = personal(teammate, "t@acme.example", is_default_from=True)
+    mine = personal(owner, "a@acme.example")
+    theirs = personal(teammate, "t@acme.example")
 
     assert owner_client.post(reverse("mailboxes:default", args=[theirs.pk])).status_code == 404
     assert owner_client.get(reverse("mailboxes:default", args=[mine.pk])).status_code == 405
-    theirs.refresh_from_db()
-    assert theirs.is_default_from
+    assert not EmailPreferences.objects.exists()
+    assert (default_inbox(owner), default_inbox(teammate)) == (mine, theirs)
 
 
 def test_disconnect_deletes_the_inbox_and_its_credentials(owner_client, owner):
-    box = personal(owner, "a@acme.example", is_default_from=True)
+    box = personal(owner, "a@acme.example")
     other = personal(owner, "b@acme.example")
+    owner_client.post(reverse("mailboxes:default", args=[box.pk]))
     SendAsAddress.objects.create(mailbox=box, email="alias@acme.example")
     FolderSync.objects.create(mailbox=box, folder="INBOX")
 
@@ -173,8 +188,7 @@ def test_disconnect_deletes_the_inbox_and_its_credentials(owner_client, owner):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM mailboxes_mailbox WHERE id = %s", [box.pk])
         assert cursor.fetchone()[0] == 0
-    other.refresh_from_db()
-    assert other.is_default_from  # the remaining inbox takes over as default From
+    assert default_inbox(owner) == other  # the remaining inbox takes over as default From
 
 
 def test_disconnecting_someone_elses_inbox_is_a_404_and_keeps_it(owner_client, teammate):
@@ -361,7 +375,7 @@ def test_imap_connect_verifies_with_the_servers_and_saves_the_inbox(
     assert f"{dovecot.email} is connected" in page_text(response)
     box = Mailbox.objects.get(owner=owner)
     assert (box.provider, box.kind, box.status) == ("imap", "personal", "connected")
-    assert box.is_default_from
+    assert default_inbox(owner) == box  # the first inbox connected
     assert box.config["imap_port"] == dovecot.port and box.config["username"] == dovecot.user
     assert box.config["smtp_username"] == smtp_sink.user
     assert box.secret == {"password": dovecot.password, "smtp_password": smtp_sink.password}
@@ -825,7 +839,7 @@ def test_admins_see_every_inbox_those_needing_attention_first(
 ):
     from mailboxes.outbox import throttle
 
-    mine = personal(owner, "owner@acme.example", is_default_from=True)
+    mine = personal(owner, "owner@acme.example")
     with transaction.atomic():
         throttle.take(mine)
     broken = personal(teammate, "teammate@gmail.com", provider=Provider.GMAIL)
@@ -861,7 +875,7 @@ def test_the_inbox_list_costs_the_same_queries_for_one_inbox_or_many(admin_clien
 
 
 def test_an_admin_disconnects_a_reps_inbox(admin_client, teammate):
-    inbox = personal(teammate, "leaver@acme.example", is_default_from=True)
+    inbox = personal(teammate, "leaver@acme.example")
 
     assert admin_client.get(all_inboxes_disconnect_url(inbox)).status_code == 405
     response = admin_client.post(all_inboxes_disconnect_url(inbox), follow=True)

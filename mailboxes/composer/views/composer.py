@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from mailboxes.composer import attachments, library, tokens
@@ -33,6 +34,7 @@ from mailboxes.composer.drafts import (
 from mailboxes.composer.forms import ComposeForm, split_addresses
 from mailboxes.mime import sanitize
 from mailboxes.models import EmailMessage, EmailTemplate, Snippet
+from mailboxes.preferences.defaults import FONTS, default_from, font_of, preferences_for
 from records import timeline
 from records.access import get_record_for_user, visible_to
 from records.constants import RecordKind
@@ -84,15 +86,17 @@ def inline_images(html: str) -> tuple[str, list[Attachment]]:
     return DATA_IMAGE.sub(replace, html), found
 
 
-def initial_values(request, record, parent, mode) -> dict:
+def initial_values(request, record, parent, mode, prefs) -> dict:
     user = request.user
     choices = from_choices(user)
     mine = {c.address.lower() for c in choices}
+    start = default_from(user, choices, prefs) or (choices[0] if choices else None)
     initial = {
-        "from_key": choices[0].key if choices else "",
+        "from_key": start.key if start else "",
         "records": [str(record.pk)],
         "mode": mode,
-        "track": True,
+        "log": prefs.log_by_default,
+        "track": prefs.track_by_default,
         "send_when": "now",
     }
     signature = composing.signature_html(user)
@@ -160,6 +164,9 @@ def render_panel(request, record_type, record, form, parent, *, kept=(), missing
         "missing_tokens": [_missing(key) for key in missing],
         "fallback_example": FALLBACK_EXAMPLE,
         "has_inbox": bool(form.fields["from_key"].choices),
+        # The editor shows the body in the rep's font, as the email will carry it.
+        "font": font_of(preferences_for(request.user)),
+        "fonts": FONTS,
         "max_attachment_bytes": settings.CRM_ATTACHMENTS_MAX_BYTES,
         "max_attachment_mb": settings.CRM_ATTACHMENTS_MAX_BYTES // (1024 * 1024),
         **extra,
@@ -173,6 +180,7 @@ def render_panel(request, record_type, record, form, parent, *, kept=(), missing
 
 
 FALLBACK_EXAMPLE = '{{ contact.first_name | default:"there" }}'
+NOT_LOGGED = gettext_lazy("It is not logged in the CRM: you find it under Email.")
 
 
 def _missing(key: str) -> dict:
@@ -195,7 +203,8 @@ def compose(request, type_slug, pk):
         "record_choices": record_choices(request, record),
     }
     if request.method == "GET":
-        form = ComposeForm(initial=initial_values(request, record, parent, mode), **kwargs)
+        prefs = preferences_for(request.user)
+        form = ComposeForm(initial=initial_values(request, record, parent, mode, prefs), **kwargs)
         kept = attachments.forwarded(forward_of) if forward_of is not None else []
         return render_panel(request, record_type, record, form, parent, kept=kept)
     form = ComposeForm(request.POST, request.FILES, **kwargs)
@@ -230,6 +239,7 @@ def compose(request, type_slug, pk):
         scheduled_at=composing.send_time(data["send_when"], data["send_at"]),
         one_time_basis=data["one_time_basis"] or _one_time_basis(request),
         track=data["track"],
+        log=data["log"],
         # Only a template the rep may use is recorded; any other id counts as none.
         template_id=_templates(request.user)
         .filter(pk=data["template_id"])
@@ -259,13 +269,16 @@ def compose(request, type_slug, pk):
         )
     attachments.discard(request.user, kept_values)
     if not request.htmx:
-        messages.success(
-            request,
-            "Your email is on its way." if not draft.scheduled_at else "Your email is scheduled.",
+        notice = (
+            _("Your email is scheduled.") if draft.scheduled_at else _("Your email is on its way.")
         )
+        if message.activity_id is None:
+            notice = f"{notice} {NOT_LOGGED}"
+        messages.success(request, notice)
         return redirect("records:detail", type_slug=type_slug, pk=pk)
-    activity = message.activity
-    timeline.prefetch([activity])
+    activity = message.activity  # None: not logged, so on no timeline
+    if activity is not None:
+        timeline.prefetch([activity])
     return render(
         request,
         "mailboxes/composer/composer.html#sent",

@@ -7,10 +7,11 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mailboxes.connecting.services import mailbox_set_default_from
 from mailboxes.connecting.views.common import disconnect_inbox, own_mailbox
 from mailboxes.models import FolderSync, Mailbox, SendAsAddress, SendCounter
 from mailboxes.models.outbound import sending_day
+from mailboxes.preferences.defaults import default_from, own_addresses
+from mailboxes.preferences.services import email_preferences_save
 
 
 @login_required
@@ -28,8 +29,11 @@ def email_settings(request):
     )
     # What each sent in the throttle's current windows, and which day that is.
     used = SendCounter.objects.used_by([box.pk for box in mailboxes])
+    # The badge goes on the inbox of the user's default From (their email preferences).
+    chosen = default_from(request.user, own_addresses(request.user))
     for box in mailboxes:
         box.used = used[box.pk]
+        box.is_default_from = chosen is not None and chosen.mailbox.pk == box.pk
     context = {"mailboxes": mailboxes, "day": sending_day(), "section": "email-inboxes"}
     return render(request, "mailboxes/connecting/email_settings.html", context)
 
@@ -38,7 +42,7 @@ def email_settings(request):
 @require_POST
 def set_default_from(request, pk):
     mailbox = own_mailbox(request, pk)
-    mailbox_set_default_from(request.user, mailbox)
+    email_preferences_save(request.user, from_mailbox=mailbox, from_address=mailbox.email)
     messages.success(request, f"Email you write will come from {mailbox.email} by default.")
     return redirect("mailboxes:settings")
 

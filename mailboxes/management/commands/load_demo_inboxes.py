@@ -19,7 +19,6 @@ class Command(BaseCommand):
                 email=user.email,
                 owner=user,
                 display_name=user.display_name,
-                is_default_from=True,
             )
             created += 1
         self.stdout.write(f"Demo inboxes: {created} created.")
