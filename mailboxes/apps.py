@@ -40,6 +40,12 @@ class MailboxesConfig(AppConfig):
             extensions.register_settings_section(
                 extensions.SettingsSection(key, label, url_name, args, email, admin_only=False)
             )
+        # The account's logging rules: in the Email group, for admins only.
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "email-logging", _("Logging"), "mailboxes:logging-rules", (), email
+            )
+        )
         # The admin area's.
         extensions.register_settings_section(
             extensions.SettingsSection("inboxes", _("Team inboxes"), "mailboxes:team-inboxes")
