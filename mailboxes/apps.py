@@ -41,6 +41,12 @@ class MailboxesConfig(AppConfig):
             extensions.register_settings_section(
                 extensions.SettingsSection(key, label, url_name, args, email, admin_only=False)
             )
+        # The account's logging rules: in the Email group, for admins only.
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "email-logging", _("Logging"), "mailboxes:logging-rules", (), email
+            )
+        )
         # Every user's own part of Settings > General: their email defaults.
         extensions.register_preferences_section(
             extensions.PreferencesSection(

@@ -139,3 +139,10 @@ class Security(models.TextChoices):
     SSL = "ssl", "SSL/TLS"
     STARTTLS = "starttls", "STARTTLS"
     NONE = "none", "None (not encrypted)"
+
+
+class LogMode(models.TextChoices):
+    """Which synced mail with known contacts is logged (Settings > Email > Logging)."""
+
+    ALL = "all", _("All mail with known contacts")
+    REPLIES = "replies", _("Only replies to email sent from the CRM")

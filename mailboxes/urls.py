@@ -3,10 +3,15 @@
 from mailboxes.composer import urls as composer
 from mailboxes.connecting import urls as connecting
 from mailboxes.ledger import urls as ledger
+from mailboxes.logging_rules import urls as logging_rules
 from mailboxes.timeline import urls as timeline
 
 app_name = "mailboxes"
 
 urlpatterns = (
-    connecting.urlpatterns + composer.urlpatterns + timeline.urlpatterns + ledger.urlpatterns
+    connecting.urlpatterns
+    + composer.urlpatterns
+    + timeline.urlpatterns
+    + ledger.urlpatterns
+    + logging_rules.urlpatterns
 )

@@ -11,7 +11,9 @@ from django.db.models import JSONField
 def insert_rows(model, values: dict[str, list], now, *, keys: bool = True) -> list[int]:
     """Insert rows given column by column (field attnames, equal lengths); return their keys.
 
-    Fields not given take their defaults (auto_now fields `now`), as with bulk_create. On
+    Fields not given take their defaults (auto_now fields `now`), as with bulk_create. A child
+    model of multi-table inheritance (Contact) fills its own table only: its parent's rows
+    (Record) are inserted first, and their keys given as the child's primary key. On
     PostgreSQL the rows go in by binary COPY, with keys drawn from the table's sequence first
     (or left to the table when `keys` is false, and none returned): bulk_create would build
     one INSERT whose text holds every value escaped (psycopg binds client-side under Django),
@@ -21,23 +23,32 @@ def insert_rows(model, values: dict[str, list], now, *, keys: bool = True) -> li
     count = len(next(iter(values.values())))
     if not count:
         return []
+    meta = model._meta
     if connection.vendor != "postgresql":
         rows = [model(**{name: column[i] for name, column in values.items()}) for i in range(count)]
+        if meta.parents:
+            # bulk_create refuses a child table: each row alone, its parent's left as it is.
+            for row in rows:
+                row.save_base(raw=True, force_insert=True)
+            return [row.pk for row in rows] if keys else []
         created = model.objects.bulk_create(rows)
         return [row.pk for row in created] if keys else []
-    meta = model._meta
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         ids = []
-        if keys:
+        if keys and meta.pk.attname not in values:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [meta.db_table, meta.pk.column, count],
             )
             ids = [row[0] for row in cursor.fetchall()]
         names, types, columns = [], [], []
-        for f in meta.concrete_fields:
-            if f.primary_key:
+        # A child table of multi-table inheritance holds only its own fields.
+        for f in meta.local_concrete_fields:
+            if f.primary_key and f.attname in values:
+                column = list(values[f.attname])
+                ids = column if keys else []
+            elif f.primary_key:
                 if not keys:
                     continue
                 column = ids
@@ -56,7 +67,8 @@ def insert_rows(model, values: dict[str, list], now, *, keys: bool = True) -> li
             types.append(f.db_type(connection).split("(")[0])
             columns.append(column)
         statement = f"COPY {quote(meta.db_table)} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-        with cursor.cursor.copy(statement) as copy:
+        # psycopg's own cursor: its errors are made Django's (IntegrityError, ...) here.
+        with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
             copy.set_types(types)
             for row in zip(*columns, strict=True):
                 copy.write_row(row)

@@ -4,8 +4,10 @@ two-way associations; notes and tasks go on timelines through records.timeline."
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from . import selectors, timeline
+from .bulk import insert_rows
 from .constants import ActivityKind, RecordKind, TaskStatus
 from .models import Activity, Association, Contact, ContactEmail, Record, User
 
@@ -98,6 +100,74 @@ def _add_address(contact: Contact, address: str, *, primary: bool) -> None:
         if not taken:
             raise
         raise AddressInUse(address, taken[address]) from None
+
+
+@transaction.atomic
+def contacts_for_addresses(
+    people: dict[str, tuple[str, str]], owner_id: int | None
+) -> dict[str, int]:
+    """The contact of each address, created for those no contact has: address -> contact id.
+
+    `people` maps lowercased addresses to (first name, last name); each new contact has one
+    address, primary, and `owner_id` as owner. The contacts are inserted in bulk (a few
+    statements whatever their number). Should another writer give one of the addresses a
+    contact meanwhile, the unique index on addresses refuses the batch; the owners are read
+    again and only the rest created, so an address still ends with one contact.
+    """
+    for _attempt in range(len(people) + 1):
+        owners = selectors.contacts_by_address(people)
+        missing = {a: name for a, name in people.items() if a not in owners}
+        if not missing:
+            return owners
+        try:
+            with transaction.atomic():
+                return owners | _insert_contacts(missing, owner_id)
+        except IntegrityError:
+            continue  # read the owners again: each round leaves fewer to create
+    raise IntegrityError("Addresses kept being taken while their contacts were created.")
+
+
+def _insert_contacts(people: dict[str, tuple[str, str]], owner_id: int | None) -> dict[str, int]:
+    now = timezone.now()
+    contacts = [
+        Contact(first_name=first[:100], last_name=last[:100], email=address, owner_id=owner_id)
+        for address, (first, last) in people.items()
+    ]
+    for contact in contacts:
+        contact.name = contact_display_name(contact.first_name, contact.last_name, contact.email)
+        contact.search_text = search_text_for(contact, [contact.email])
+    ids = insert_rows(
+        Record,
+        {
+            "kind": [RecordKind.CONTACT] * len(contacts),
+            "name": [c.name[:255] for c in contacts],
+            "owner_id": [owner_id] * len(contacts),
+            "search_text": [c.search_text for c in contacts],
+            "created_at": [now] * len(contacts),
+        },
+        now,
+    )
+    insert_rows(
+        Contact,
+        {
+            "record_ptr_id": ids,
+            "first_name": [c.first_name for c in contacts],
+            "last_name": [c.last_name for c in contacts],
+            "email": [c.email for c in contacts],
+        },
+        now,
+        keys=False,
+    )
+    insert_rows(
+        ContactEmail,
+        {
+            "contact_id": ids,
+            "address": [c.email for c in contacts],
+            "is_primary": [True] * len(contacts),
+        },
+        now,
+    )
+    return dict(zip(people, ids, strict=True))
 
 
 def record_save(record: Record) -> Record:

@@ -239,6 +239,18 @@ def test_a_refused_team_address_keeps_every_field(client, admin_user):
     assert_kept(response, typed)
 
 
+def test_refused_logging_rules_keep_every_field(client, admin_user):
+    client.force_login(admin_user)
+    typed = {
+        "never_log": "partner.example\nnot a domain\nkim@home.example",
+        "create_contacts": "on",
+        "log_mode": "replies",
+        "on_companies": "on",
+        "on_open_tickets": "on",
+    }
+    assert_kept(client.post("/settings/email/logging/", typed), typed)
+
+
 # Connecting an inbox
 
 

@@ -7,6 +7,7 @@ from mailboxes.models.inboxes import (
     SyncLease,
     TeamInbox,
 )
+from mailboxes.models.logging_rules import LoggingRules
 from mailboxes.models.messages import BouncedAddress, EmailMessage, EmailThread, Tombstone
 from mailboxes.models.outbound import (
     DraftAttachment,
@@ -37,6 +38,7 @@ __all__ = [
     "EmailTemplate",
     "EmailThread",
     "FolderSync",
+    "LoggingRules",
     "Mailbox",
     "Outbound",
     "OutboundAttachment",

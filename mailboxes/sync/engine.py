@@ -29,6 +29,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -37,13 +39,15 @@ from mailboxes import signals
 from mailboxes.bounces import processing as bounce_processing
 from mailboxes.connecting.connections import provider_for
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, MailboxStatus, MatchReason
+from mailboxes.logging_rules import rules as logging_rules
 from mailboxes.mime import autoreply, parsing
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
 from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
-from mailboxes.sync import lease, replies, threads
+from mailboxes.sync import lease, replies, senders, threads
 from records import selectors, timeline
 from records.bulk import insert_rows
+from records.constants import DealStage, RecordKind, TicketStatus
 from records.models import ActivityLink, Association
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,11 @@ SKIP_NO_CONTACT = "no CRM contact"
 SKIP_DUPLICATE = "already logged"
 SKIP_TOMBSTONE = "deleted in the CRM"
 SKIP_REPORT = "delivery or spam report"
+# The logging rules' (Settings > Email > Logging).
+SKIP_NEVER_LOG = "never-log list"
+SKIP_NOT_CRM_REPLY = "not a reply to email sent from the CRM"
 REPORT_SENDERS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
+CLOSED_DEAL_STAGES = (DealStage.WON, DealStage.LOST)
 
 
 @dataclass
@@ -70,6 +78,8 @@ class Kept:
     thread_activity_id: int | None = None  # the earlier email this one replies to
     record_ids: set[int] = field(default_factory=set)
     new_thread: bool = False  # its thread is created by this page
+    # An unknown sender a contact is created for when the page is written: (address, name).
+    new_sender: tuple[str, str] | None = None
 
 
 @dataclass
@@ -143,11 +153,22 @@ def own_addresses(mailbox: Mailbox) -> set[str]:
     return {mailbox.email.lower()} | {a.email.lower() for a in mailbox.aliases.all()}
 
 
-def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
-    """Choose which messages to log and on which records, from headers only."""
+def decide(
+    mailbox: Mailbox, headers: list[FetchedHeader], rules: logging_rules.Rules | None = None
+) -> PageResult:
+    """Choose which messages to log and on which records, from headers only.
+
+    The account's logging rules (`rules`, read once per page when not given) decide too: a
+    message whose participants besides this inbox are all on the never-log list is skipped,
+    and the others on it count for nothing; in replies-only mode a message outside the
+    threads of email sent from the CRM is skipped; with contacts created for unknown senders,
+    a person's email from an unknown address is kept and its sender becomes a contact when
+    the page is written.
+    """
     result = PageResult(seen=len(headers))
     if not headers:
         return result
+    rules = rules if rules is not None else logging_rules.for_sync()
     mine = own_addresses(mailbox)
     ids = [stable_message_id(h, mailbox) for h in headers]
     old_ids = [uid_stand_in_id(h, mailbox) for h in headers]
@@ -155,9 +176,11 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
     participants = [
         {a.lower() for a in (h.from_addr, *h.to_addrs, *h.cc_addrs) if a} - mine for h in headers
     ]
+    # Never-logged participants count for nothing: an email is logged on none of them.
+    loggable = [{a for a in people if not rules.never_logged(a)} for people in participants]
     # An address belongs to one contact at most (a unique index), so an email is logged on
     # the contact that owns each participant's address and on no other.
-    contacts_by_address = selectors.contacts_by_address(set().union(*participants))
+    contacts_by_address = selectors.contacts_by_address(set().union(*loggable))
     keys = [threads.thread_keys(h) for h in headers]
     referenced = {ref for refs in keys for ref in refs}
     # One query answers both "which referenced emails does the CRM know" (threads) and
@@ -178,10 +201,11 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
             "message_id", flat=True
         )
     )
+    crm_threads = threads_sent_from_crm(rows) if rules.replies_only else set()
     batch_ids: set[str] = set()
     claimed = stored_here | tombstoned  # ids rows have: never the new name of another row
-    each = zip(headers, ids, old_ids, participants, keys, strict=True)
-    for header, message_id, old_id, people, refs in each:
+    each = zip(headers, ids, old_ids, participants, loggable, keys, strict=True)
+    for header, message_id, old_id, everyone, people, refs in each:
         if old_id in claimed and message_id not in claimed:
             result.renamed[old_id] = message_id
             claimed.add(message_id)
@@ -196,13 +220,26 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
             result.reports.append(header.ref)
             result.skipped[SKIP_REPORT] += 1
             continue
-        contact_ids = sorted({contacts_by_address[a] for a in people if a in contacts_by_address})
-        thread_hit = next((known[r] for r in refs if r in known), None)
+        if everyone and not people:
+            result.skipped[SKIP_NEVER_LOG] += 1
+            continue
+        hits = [known[r] for r in refs if r in known]
+        if rules.replies_only and not any(hit["thread_id"] in crm_threads for hit in hits):
+            result.skipped[SKIP_NOT_CRM_REPLY] += 1
+            continue
+        matched = sorted(a for a in people if a in contacts_by_address)
+        contact_ids = sorted({contacts_by_address[a] for a in matched})
+        thread_hit = hits[0] if hits else None
         direction = Direction.OUTGOING if header.from_addr.lower() in mine else Direction.INCOMING
-        if contact_ids:
+        new_sender = None
+        if direction == Direction.INCOMING and wants_new_contact(header, people, matched, rules):
+            new_sender = (header.from_addr.lower(), header.from_name)
+        if contact_ids or new_sender:
             reason = MatchReason.ADDRESS
-            matched = [a for a in people if a in contacts_by_address]
-            detail = "Matched address " + ", ".join(sorted(matched)[:3])
+            details = ["Matched address " + ", ".join(matched[:3])] if matched else []
+            if new_sender:
+                details.append(f"New contact for the unknown sender {new_sender[0]}")
+            detail = "; ".join(details)
         elif thread_hit is not None:
             reason, detail = MatchReason.THREAD, "Replies to an email logged in the CRM"
         else:
@@ -218,11 +255,45 @@ def decide(mailbox: Mailbox, headers: list[FetchedHeader]) -> PageResult:
                 contact_ids,
                 thread_id=thread_hit["thread_id"] if thread_hit else None,
                 thread_activity_id=thread_hit["activity_id"] if thread_hit else None,
+                new_sender=new_sender,
             )
         )
         batch_ids.add(message_id)
-    resolve_records(result.kept)
+    resolve_records(result.kept, rules)
     return result
+
+
+def threads_sent_from_crm(rows: list[dict]) -> set[int]:
+    """Which of the threads of `rows` hold an email sent from the CRM (one query)."""
+    thread_ids = {row["thread_id"] for row in rows}
+    return set(
+        EmailMessage.objects.filter(thread_id__in=thread_ids, outbound__isnull=False)
+        .order_by()
+        .values_list("thread_id", flat=True)
+        .distinct()
+    )
+
+
+def wants_new_contact(
+    header: FetchedHeader, people: set[str], matched: list[str], rules: logging_rules.Rules
+) -> bool:
+    """Whether an incoming message's sender becomes a contact under the rules: an address no
+    contact has and the never-log list spares, of a person (no automatic or list mail), on
+    mail received since the rule was turned on."""
+    if not rules.create_contacts:
+        return False
+    sender = header.from_addr.lower()
+    if sender not in people or sender in matched:
+        return False
+    if rules.contacts_since and header.date and header.date < rules.contacts_since:
+        return False
+    if senders.machine_sender(sender) or auto_reply_reason(header):
+        return False
+    try:
+        validate_email(sender)  # as a contact's address must be
+    except ValidationError:
+        return False
+    return True
 
 
 def looks_like_report(header: FetchedHeader) -> bool:
@@ -239,14 +310,25 @@ def apply_reports(mailbox: Mailbox, raws: dict[str, bytes]) -> None:
             log.info("mailbox %s, report %s: %s", mailbox.pk, ref, outcome)
 
 
-def resolve_records(kept: list[Kept]) -> None:
-    """Fill each kept message's records: its contacts, their associated records, and the
-    records the email it replies to is already on. Two queries for the whole page."""
+def resolve_records(kept: list[Kept], rules: logging_rules.Rules) -> None:
+    """Fill each kept message's records: its contacts, those of their associated records the
+    rules name (companies, open deals, open tickets; other contacts and custom objects
+    always), and the records the email it replies to is already on. Two queries for the
+    whole page."""
     contact_ids = {c for k in kept for c in k.contact_ids}
+    links = Association.objects.filter(from_record_id__in=contact_ids)
+    if not rules.on_companies:
+        links = links.exclude(to_record__kind=RecordKind.COMPANY)
+    if rules.on_open_deals:
+        links = links.exclude(to_record__deal__stage__in=CLOSED_DEAL_STAGES)
+    else:
+        links = links.exclude(to_record__kind=RecordKind.DEAL)
+    if rules.on_open_tickets:
+        links = links.exclude(to_record__ticket__status=TicketStatus.CLOSED)
+    else:
+        links = links.exclude(to_record__kind=RecordKind.TICKET)
     associated: dict[int, set[int]] = {}
-    for src, dst in Association.objects.filter(from_record_id__in=contact_ids).values_list(
-        "from_record_id", "to_record_id"
-    ):
+    for src, dst in links.values_list("from_record_id", "to_record_id"):
         associated.setdefault(src, set()).add(dst)
     thread_records: dict[int, set[int]] = {}
     activity_ids = {k.thread_activity_id for k in kept if k.thread_activity_id}
@@ -259,6 +341,19 @@ def resolve_records(kept: list[Kept]) -> None:
         for contact_id in k.contact_ids:
             k.record_ids |= associated.get(contact_id, set())
         k.record_ids |= thread_records.get(k.thread_activity_id, set())
+
+
+def create_new_senders(mailbox: Mailbox, kept: list[Kept]) -> None:
+    """Make a contact of each new sender of the page (in bulk, owned by the inbox's owner)
+    and put the messages on it."""
+    contact_of = senders.contacts_for_senders(
+        [k.new_sender for k in kept if k.new_sender], mailbox.owner_id
+    )
+    for k in kept:
+        if k.new_sender:
+            contact_id = contact_of[k.new_sender[0]]
+            k.contact_ids = sorted({*k.contact_ids, contact_id})
+            k.record_ids.add(contact_id)
 
 
 def auto_reply_reason(header: FetchedHeader) -> str:
@@ -338,6 +433,7 @@ def write_page(
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(FAST_TOAST_COMPRESSION)
+    create_new_senders(mailbox, kept)
     now = timezone.now()
     thread_of: dict[str, int] = {}
     new_subjects: list[str] = []
