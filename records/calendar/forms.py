@@ -125,6 +125,7 @@ class WorkingHoursForm(WeeklyHoursMixin, forms.ModelForm):
 
     def __init__(self, *args, account: BusinessCalendar, **kwargs):
         super().__init__(*args, **kwargs)
+        self.account_zone = account.time_zone
         account_week = from_stored(account.weekly_hours)
         self.add_hours_fields(
             self.instance.working_hours,

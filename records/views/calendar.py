@@ -5,9 +5,12 @@ of a country's holidays. A refused one shows its errors beside its fields and ke
 typed; the others show as they are.
 """
 
+from zoneinfo import ZoneInfo
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -62,13 +65,6 @@ def calendar_settings(request):
         return redirect(_holidays_url())
     if action is not None:
         messages.error(request, _("Nothing was saved: correct the fields marked below."))
-    # Yearly ones first, by month and day; then one-off dates in order.
-    holidays = sorted(
-        Holiday.objects.all(),
-        key=lambda h: (not h.yearly, (h.date.month, h.date.day) if h.yearly else h.date),
-    )
-    for row in holidays:
-        row.source = country_name(row.country) if row.country else _("Typed")
     return render(
         request,
         "records/settings/calendar.html",
@@ -76,9 +72,21 @@ def calendar_settings(request):
             "hours_form": hours,
             "holiday_form": holiday,
             "import_form": importing,
-            "holidays": holidays,
+            **holiday_lists(ZoneInfo(calendar.time_zone)),
         },
     )
+
+
+def holiday_lists(tz: ZoneInfo) -> dict:
+    """The holidays to come (yearly ones first, by month and day; then one-off dates) and the
+    one-off ones past, today being a date of the account's zone."""
+    today = timezone.now().astimezone(tz).date()
+    coming, past = [], []
+    for row in Holiday.objects.all():
+        row.source = country_name(row.country) if row.country else _("Typed")
+        (coming if row.yearly or row.date >= today else past).append(row)
+    coming.sort(key=lambda h: (not h.yearly, (h.date.month, h.date.day) if h.yearly else h.date))
+    return {"holidays": coming, "past_holidays": sorted(past, key=lambda h: h.date, reverse=True)}
 
 
 @admin_required
