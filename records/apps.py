@@ -8,6 +8,7 @@ class RecordsConfig(AppConfig):
 
     def ready(self):
         from . import extensions, timeline
+        from .calendar.forms import working_hours_form
 
         timeline.register_builtin_kinds()
         # Every user's own page comes first in Settings.
@@ -21,5 +22,15 @@ class RecordsConfig(AppConfig):
             ("teams", "Teams", "records:settings-teams"),
             ("objects", "Custom objects", "records:settings-objects"),
             ("currency", "Currency", "records:settings-currency"),
+            ("calendar", _("Sending calendar"), "records:settings-calendar"),
         ):
             extensions.register_settings_section(extensions.SettingsSection(key, label, url_name))
+        # Each user's working hours, on their own Settings > General.
+        extensions.register_preferences_section(
+            extensions.PreferencesSection(
+                "working-hours",
+                _("Working hours"),
+                working_hours_form,
+                "records/settings/_working_hours.html",
+            )
+        )

@@ -399,14 +399,16 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
+def time_zone_field(help_text) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=gettext_lazy("Time zone"), choices=time_zone_choices, help_text=help_text
+    )
+
+
 class ProfileForm(forms.ModelForm):
     """A user's own profile on Settings > General: the From name and their time zone."""
 
-    time_zone = forms.ChoiceField(
-        label=gettext_lazy("Time zone"),
-        choices=time_zone_choices,
-        help_text=gettext_lazy("Dates and times in the CRM show in this zone."),
-    )
+    time_zone = time_zone_field(gettext_lazy("Dates and times in the CRM show in this zone."))
 
     class Meta:
         model = User

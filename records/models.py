@@ -10,6 +10,11 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .calendar.hours import (
+    default_weekly_hours,
+    validate_weekly_hours,
+    validate_working_hours,
+)
 from .constants import (
     DealStage,
     LifecycleStage,
@@ -66,6 +71,68 @@ class AccountSettings(models.Model):
         return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+class BusinessCalendar(models.Model):
+    """The account's sending calendar: business hours per weekday in one time zone.
+
+    One row, always pk 1, read with `load()`. Holidays are `Holiday` rows. The clock over it
+    is `records.calendar.clock.Calendar`; each user's `working_hours` replace the hours (not
+    the holidays) for that user.
+    """
+
+    time_zone = models.CharField(
+        max_length=64, default=default_time_zone, validators=[validate_time_zone]
+    )
+    # Seven days, Monday first, each a list of ["HH:MM", "HH:MM"] (records/calendar/hours.py).
+    weekly_hours = models.JSONField(
+        default=default_weekly_hours, validators=[validate_weekly_hours]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="business_calendar_single")]
+
+    def __str__(self):
+        return "Sending calendar"
+
+    @classmethod
+    def load(cls) -> "BusinessCalendar":
+        """Return the calendar row, or the defaults (unsaved: Monday to Friday 09:00-17:00
+        in the project's TIME_ZONE) until an admin saves one."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class Holiday(models.Model):
+    """A day the account does not work: once (`date`), or every year on its month and day.
+
+    `country` names the national calendar it was imported from (records/calendar/
+    countries.py); empty when an admin typed it. A yearly 29 February falls in leap years
+    only.
+    """
+
+    date = models.DateField()
+    name = models.CharField(max_length=200)
+    yearly = models.BooleanField(default=False)
+    country = models.CharField(max_length=2, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            # One one-off holiday a date; yearly ones are kept apart by their month and day
+            # (the form and the import check both).
+            models.UniqueConstraint(
+                fields=["date"], condition=Q(yearly=False), name="holiday_one_a_date"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.date})"
+
+
 class User(AbstractUser):
     """A person who signs in. `is_staff` makes them an account admin.
 
@@ -84,6 +151,9 @@ class User(AbstractUser):
         max_length=10, choices=RecordAccess.choices, default=RecordAccess.OWN
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Weekly hours in `time_zone` (records/calendar/hours.py); empty: the account's business
+    # hours, in the account's zone.
+    working_hours = models.JSONField(default=list, blank=True, validators=[validate_working_hours])
 
     @property
     def display_name(self) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import activities, admin_area, associations, detail, lists, preferences
+from .views import activities, admin_area, associations, calendar, detail, lists, preferences
 
 app_name = "records"
 
@@ -38,6 +38,12 @@ urlpatterns = [
     path("settings/teams/", admin_area.team_list, name="settings-teams"),
     path("settings/objects/", admin_area.object_type_list, name="settings-objects"),
     path("settings/currency/", admin_area.currency_settings, name="settings-currency"),
+    path("settings/calendar/", calendar.calendar_settings, name="settings-calendar"),
+    path(
+        "settings/calendar/holidays/<int:pk>/delete/",
+        calendar.holiday_delete,
+        name="settings-holiday-delete",
+    ),
     path("settings/objects/<slug:slug>/", admin_area.object_type_detail, name="settings-object"),
     path(
         "settings/objects/<slug:slug>/properties/<int:pk>/delete/",

@@ -3,6 +3,7 @@ sideways, neither the page nor a table inside its frame, with long names and add
 them. On a phone a list is a column of cards. Screenshots go to /tmp/pages-screens/."""
 
 import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from playwright.sync_api import expect
 from mailboxes.models import FolderSync, TeamInbox
 from privacy.constants import OptOutSource
 from privacy.services import legal_basis_record, opt_out_of_all
-from records.models import CustomObjectType, PropertyDefinition, Record
+from records.models import CustomObjectType, Holiday, PropertyDefinition, Record
 from records.services import record_save
 from tests.browser.fit import assert_fits, open_at
 from tests.factories import CompanyFactory, ContactFactory, DealFactory, TicketFactory, UserFactory
@@ -29,6 +30,7 @@ SETTINGS_PAGES = [
     "/settings/objects/",
     "/settings/objects/projects/",
     "/settings/currency/",
+    "/settings/calendar/",
     "/settings/privacy/",
     "/settings/privacy/audit/?kind=all",
     "/settings/connected-inboxes/",
@@ -95,6 +97,9 @@ def account(admin_user, owner):
         skip_reasons={"not from or to a contact": 30000, "automated mail": 2800},
     )
     TeamInbox.objects.create(name="Support for enterprise customers", kind="help_desk")
+    Holiday.objects.create(
+        date=date(2031, 8, 14), name="Ferragosto bridge: the warehouse and the office close " * 2
+    )
     return admin_user
 
 
