@@ -12,13 +12,26 @@ from privacy.links import contact_for_token, preferences_token
 from privacy.models import PrivacyEvent
 from records.models import Contact
 
+PROJECT_APPS = {"records", "privacy", "mailboxes", "crm_mail"}
 BEFORE = [("mailboxes", "0005_outbound_queue_indexes"), ("records", "0002_search_trigram")]
 AFTER = [("mailboxes", "0006_outbound_source_and_replies"), ("records", "0003_activity_kind_open")]
 
 
 def migrated(targets):
-    """Migrate the test database to `targets`; return the models as they are there."""
+    """Migrate the test database to `targets`, and the project's other apps back to the last of
+    their migrations those depend on (a later column of another app would be missing from the
+    models returned, and refuse their inserts); return the models as they are there."""
     executor = MigrationExecutor(connection)
+    graph = executor.loader.graph
+    named = {app for app, _name in targets}
+    needed = {node for target in targets for node in graph.forwards_plan(target)}
+    latest: dict[str, tuple[str, str]] = {}
+    for node in needed:
+        app = node[0]
+        if app in PROJECT_APPS and app not in named:
+            if app not in latest or latest[app] in graph.forwards_plan(node):
+                latest[app] = node
+    targets = [*targets, *latest.values()]
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 
