@@ -40,6 +40,12 @@ class MailboxesConfig(AppConfig):
             extensions.register_settings_section(
                 extensions.SettingsSection(key, label, url_name, args, email, admin_only=False)
             )
+        # Admins only, under Email.
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "email-sending", _("Sending"), "mailboxes:sending-settings", group=email
+            )
+        )
         # The admin area's.
         extensions.register_settings_section(
             extensions.SettingsSection("inboxes", _("Team inboxes"), "mailboxes:team-inboxes")

@@ -110,3 +110,14 @@ class Security(models.TextChoices):
     SSL = "ssl", "SSL/TLS"
     STARTTLS = "starttls", "STARTTLS"
     NONE = "none", "None (not encrypted)"
+
+
+class TrackingDomainCheck(models.TextChoices):
+    """What the last DNS check of the account's tracking domain found (Settings > Email >
+    Sending)."""
+
+    NOT_CHECKED = "", _("Not checked yet")
+    RESOLVES = "resolves", _("Resolves to this CRM")
+    ELSEWHERE = "elsewhere", _("Points elsewhere")
+    MISSING = "missing", _("Does not exist")
+    FAILED = "failed", _("DNS failed")

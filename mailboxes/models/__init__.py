@@ -16,6 +16,7 @@ from mailboxes.models.outbound import (
     SendCounter,
 )
 from mailboxes.models.reading import TrustedImageSender
+from mailboxes.models.sending import SendingSettings
 from mailboxes.models.tracking import (
     DeletedTrackedEmail,
     TrackedLink,
@@ -41,6 +42,7 @@ __all__ = [
     "OutboundEvent",
     "SendAsAddress",
     "SendCounter",
+    "SendingSettings",
     "Signature",
     "Snippet",
     "SyncLease",

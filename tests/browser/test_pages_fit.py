@@ -34,6 +34,7 @@ SETTINGS_PAGES = [
     "/settings/connected-inboxes/",
     "/settings/inboxes/",
     "/settings/email/",
+    "/settings/email/sending/",
 ]
 
 
