@@ -4,11 +4,11 @@ CRM's own (Settings > Email > Sending).
 An admin names a host of their own domain (t.example.com) and creates a CNAME from it to the
 host of CRM_BASE_URL. Links use it only once a check found it leading here (a CNAME to the
 CRM's host, or A/AAAA records among the CRM host's addresses) and while this server accepts
-requests for it (DJANGO_ALLOWED_HOSTS, which the environment sets: the page tells the admin
-to add the name there). Until then, and if either stops being true, links use CRM_BASE_URL, so
-no email goes out with links that cannot answer. Links already sent keep working whatever
-the setting becomes: the /t/ endpoints answer on every host the server accepts, and their
-tokens are the same on all of them.
+requests for it (ALLOWED_HOSTS, which the environment sets: CRM_TRACKING_HOST adds the name,
+and the page tells the admin so). Until then, and if either stops being true, links use
+CRM_BASE_URL, so no email goes out with links that cannot answer. Links already sent keep
+working whatever the setting becomes: the /t/ endpoints answer on every host the server
+accepts, and their tokens are the same on all of them.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def cname_record(domain: str) -> str:
 
 
 def host_allowed(domain: str) -> bool:
-    """Whether this server accepts requests for `domain` (DJANGO_ALLOWED_HOSTS)."""
+    """Whether this server accepts requests for `domain` (ALLOWED_HOSTS: DJANGO_ALLOWED_HOSTS
+    and CRM_TRACKING_HOST)."""
     return validate_host(domain, settings.ALLOWED_HOSTS)
 
 

@@ -100,7 +100,7 @@ def test_an_admin_sets_limits_within_the_caps_and_a_tracking_domain(
     page.get_by_role("button", name="Check DNS").click()
     expect(page.locator("#dns-check")).to_contain_text("Resolves to this CRM")
     expect(page.locator("#allowed-host")).to_contain_text(
-        "Add links.acme.test to DJANGO_ALLOWED_HOSTS"
+        "Set CRM_TRACKING_HOST=links.acme.test in the server's environment"
     )
     expect(page.locator("#links-use")).to_contain_text(f"https://{BASE_HOST}")
     assert_fits(page, SCREENSHOTS / f"tracking-resolves-{width}.png")

@@ -404,7 +404,7 @@ def test_links_use_the_tracking_domain_only_once_its_check_passed_and_the_server
     crm_host.add(TRACKING_HOST, "CNAME", f"{BASE_HOST}.")
     page = text(check_dns(admin_client))
     assert f"{TRACKING_HOST} is a CNAME to {BASE_HOST}." in page
-    assert "Add t.acme.test to DJANGO_ALLOWED_HOSTS" in page
+    assert "Set CRM_TRACKING_HOST=t.acme.test in the server's environment" in page
     assert SendingSettings.load().tracking_check == TrackingDomainCheck.RESOLVES
     assert tracking_base_url() == f"https://{BASE_HOST}"
 

@@ -80,8 +80,7 @@ def _say_what_the_check_found(request, account: SendingSettings) -> None:
             request,
             _(
                 "%(domain)s leads to this CRM, but this server does not accept requests for it "
-                "yet: links keep the CRM's own address until it is added to "
-                "DJANGO_ALLOWED_HOSTS."
+                "yet: links keep the CRM's own address until CRM_TRACKING_HOST names it."
             )
             % {"domain": account.tracking_domain},
         )
