@@ -6,6 +6,7 @@ turns on every HTTPS protection that `manage.py check --deploy` looks for. DATAB
 REDIS_URL switch any environment to PostgreSQL and Redis.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,6 +36,15 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production")
+# The account's tracking domain (Settings > Email > Sending), served like the hosts above: one
+# variable for the app and for docker-compose's Caddy, which gets its certificate.
+CRM_TRACKING_HOST = env_str("CRM_TRACKING_HOST").strip().lower().rstrip(".")
+if CRM_TRACKING_HOST:
+    if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", CRM_TRACKING_HOST):
+        raise ImproperlyConfigured(
+            f"CRM_TRACKING_HOST must be a host name like t.example.com, not {CRM_TRACKING_HOST!r}"
+        )
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, CRM_TRACKING_HOST]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [

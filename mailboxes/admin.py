@@ -15,7 +15,14 @@ class MailboxAdmin(admin.ModelAdmin):
     exclude = ("secret",)
     list_display = ("email", "kind", "provider", "owner", "status", "last_sync_at")
     list_filter = ("kind", "provider", "status")
-    readonly_fields = ("status_reason", "last_sync_at", "created_at")
+    # Limits change under Settings > All inboxes, which keeps them within the provider's caps.
+    readonly_fields = (
+        "status_reason",
+        "last_sync_at",
+        "created_at",
+        "send_per_minute",
+        "send_per_day",
+    )
 
 
 admin.site.register(TeamInbox)

@@ -53,6 +53,12 @@ class MailboxesConfig(AppConfig):
                 "email", email, section_form, "mailboxes/preferences/section.html"
             )
         )
+        # Admins only, under Email.
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "email-sending", _("Sending"), "mailboxes:sending-settings", group=email
+            )
+        )
         # The admin area's.
         extensions.register_settings_section(
             extensions.SettingsSection("inboxes", _("Team inboxes"), "mailboxes:team-inboxes")

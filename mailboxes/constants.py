@@ -146,3 +146,14 @@ class LogMode(models.TextChoices):
 
     ALL = "all", _("All mail with known contacts")
     REPLIES = "replies", _("Only replies to email sent from the CRM")
+
+
+class TrackingDomainCheck(models.TextChoices):
+    """What the last DNS check of the account's tracking domain found (Settings > Email >
+    Sending)."""
+
+    NOT_CHECKED = "", _("Not checked yet")
+    RESOLVES = "resolves", _("Resolves to this CRM")
+    ELSEWHERE = "elsewhere", _("Points elsewhere")
+    MISSING = "missing", _("Does not exist")
+    FAILED = "failed", _("DNS failed")

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urljoin, urlsplit
 
-import dns.exception
 import dns.resolver
 import requests
 
+from mailboxes.dns import DnsLookup
 from mailboxes.providers import GuardedAdapter, NetworkPolicy, guarded_http, open_connection
 from mailboxes.providers.base import SECURITY_MODES, ConnectionSettings, Security
 
@@ -39,8 +39,7 @@ HttpGet = Callable[[str, float], tuple[int, bytes]]
 # probe(host, port, security, protocol) -> whether a server of that kind answered there.
 Probe = Callable[[str, int, Security, Protocol], bool]
 
-# The connect form waits on these while the user watches a spinner.
-DNS_TIMEOUT = 2.0
+# The connect form waits on these while the user watches a spinner (DNS: mailboxes/dns.py).
 PROBE_TIMEOUT = 2.0
 HTTP_TIMEOUT = 3.0
 # A clientConfig file is a few KB; anything far larger is not one.
@@ -369,64 +368,6 @@ def _username(email: str, form: UsernameForm, template: str = "") -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
-    records: tuple[Any, ...]
-    status: Literal["ok", "nxdomain", "nodata", "failed"]
-    detail: str = ""
-
-
-class _Dns:
-    """Run one call's DNS queries, and stop asking once DNS has timed out.
-
-    A resolver that timed out once will time out again, and the connect form should not
-    wait two seconds per lookup for each of a dozen lookups.
-    """
-
-    def __init__(self, resolver: dns.resolver.Resolver | None) -> None:
-        self.broken = ""
-        if resolver is None:
-            try:
-                resolver = dns.resolver.Resolver()
-            except (dns.exception.DNSException, OSError) as exc:
-                self.broken = f"no DNS resolver is configured ({exc})"
-            else:
-                resolver.timeout = resolver.lifetime = DNS_TIMEOUT
-        self.resolver = resolver
-
-    def query(self, name: str, rdtype: str) -> _Answer:
-        if self.broken or self.resolver is None:
-            return _Answer((), "failed", self.broken)
-        # An injected resolver may be quicker still, never slower.
-        lifetime = min(float(self.resolver.lifetime or DNS_TIMEOUT), DNS_TIMEOUT)
-        try:
-            answer = self.resolver.resolve(name, rdtype, lifetime=lifetime, search=False)
-        except dns.resolver.NXDOMAIN:
-            return _Answer((), "nxdomain")
-        except dns.resolver.NoAnswer:
-            return _Answer((), "nodata")
-        except dns.exception.Timeout:
-            self.broken = "the DNS lookup timed out"
-            return _Answer((), "failed", self.broken)
-        except dns.resolver.NoNameservers:
-            # Usually a SERVFAIL for this one name (broken DNSSEC, a lame delegation), so
-            # other names may still resolve.
-            return _Answer((), "failed", "no DNS server could answer")
-        except (dns.exception.DNSException, OSError, ValueError) as exc:
-            return _Answer((), "failed", f"DNS error: {exc}")
-        return _Answer(tuple(answer), "ok")
-
-    def exists(self, host: str) -> bool:
-        """Return False only when DNS says `host` has no address; True when unsure."""
-        statuses = []
-        for rdtype in ("A", "AAAA"):
-            answer = self.query(host, rdtype)
-            if answer.status == "ok":
-                return True
-            statuses.append(answer.status)
-        return "failed" in statuses
-
-
-@dataclass(frozen=True, slots=True)
 class _MailHost:
     family: str | None
     host: str | None
@@ -434,7 +375,7 @@ class _MailHost:
     detail: str = ""
 
 
-def _lookup_mail_host(domain: str, lookup: _Dns) -> _MailHost:
+def _lookup_mail_host(domain: str, lookup: DnsLookup) -> _MailHost:
     answer = lookup.query(domain, "MX")
     if answer.status != "ok":
         return _MailHost(None, None, answer.status, answer.detail)
@@ -483,7 +424,7 @@ def recommend_provider(
     if known is not None:
         return _recommend_known(domain, known)
 
-    mail_host = _lookup_mail_host(domain, _Dns(resolver))
+    mail_host = _lookup_mail_host(domain, DnsLookup(resolver))
     if mail_host.status == "ok" and mail_host.family == "amazon":
         return Recommendation(
             domain=domain,
@@ -592,7 +533,7 @@ def detect_servers(
         return ServerGuess(email=email, source="none")
     email = email.strip()
     domain = parts[1]
-    lookup = _Dns(resolver)
+    lookup = DnsLookup(resolver)
     stages: tuple[tuple[Source, Callable[[], _Found | None]], ...] = (
         ("admin", lambda: _from_admin(domain_settings)),
         ("known", lambda: _from_known(domain, lookup)),
@@ -703,7 +644,7 @@ def _valid_host(host: str) -> bool:
     return 0 < len(host) <= 253 and all(_LABEL.fullmatch(label) for label in host.split("."))
 
 
-def _from_known(domain: str, lookup: _Dns) -> _Found | None:
+def _from_known(domain: str, lookup: DnsLookup) -> _Found | None:
     known = known_provider(domain)
     if known is None:
         mail_host = _lookup_mail_host(domain, lookup)
@@ -807,7 +748,7 @@ SRV_SERVICES: tuple[tuple[str, Protocol, Security], ...] = (
 )
 
 
-def _from_srv(domain: str, lookup: _Dns) -> _Found | None:
+def _from_srv(domain: str, lookup: DnsLookup) -> _Found | None:
     found: dict[Protocol, Endpoint] = {}
     for service, protocol, security in SRV_SERVICES:
         if protocol in found:
@@ -826,7 +767,7 @@ def _from_srv(domain: str, lookup: _Dns) -> _Found | None:
     return _Found(found.get("imap"), found.get("smtp"))
 
 
-def _from_probe(domain: str, lookup: _Dns, probe: Probe) -> _Found | None:
+def _from_probe(domain: str, lookup: DnsLookup, probe: Probe) -> _Found | None:
     imap_candidates = [
         (host, port, security, "imap")
         for host in (f"imap.{domain}", f"mail.{domain}", domain)

@@ -1,10 +1,14 @@
-"""Forms of the connect flows and the team inbox settings."""
+"""Forms of the connect flows, the team inbox settings and the sending settings."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
 
+from mailboxes.connecting import caps
 from mailboxes.constants import Provider, Security, TeamInboxKind
-from mailboxes.models import TeamInbox
+from mailboxes.models import Mailbox, SendingSettings, TeamInbox
+from mailboxes.tracking.domain import normalize_domain
 from records.models import Team, User
 
 
@@ -127,3 +131,88 @@ class TeamAddressForm(forms.Form):
             (Provider.OFFICE365, Provider.OFFICE365.label),
         ]
     )
+
+
+# -- sending limits (Settings > Email > Sending, Settings > All inboxes) ----------------------
+
+# The most an inbox without a provider cap may be given: far beyond any server's, and within
+# the database column.
+MAX_LIMIT = 1_000_000
+WINDOW_LABELS = {caps.MINUTE: _("Emails a minute"), caps.DAY: _("Recipients a day")}
+
+
+def limit_field(plan: caps.Plan, window: str, initial: int) -> forms.IntegerField:
+    """A limit, refused under 1 and over its plan's cap with a message that says so.
+
+    The browser's own checks are off (the forms are `novalidate`): the page says what is
+    wrong beside the field instead."""
+    return forms.IntegerField(
+        label=WINDOW_LABELS[window],
+        initial=initial,
+        min_value=1,
+        max_value=plan.cap(window) or MAX_LIMIT,
+        error_messages={
+            "min_value": _("A limit must be 1 or more."),
+            "max_value": caps.over_cap_message(plan, window)
+            or _("At most %(max)s.") % {"max": number_format(MAX_LIMIT, force_grouping=True)},
+            "invalid": _("Type a whole number."),
+            "required": _("Type a limit."),
+        },
+    )
+
+
+class NewInboxLimitsForm(forms.Form):
+    """The limits a new inbox starts with, one pair per provider plan, each within its cap."""
+
+    def __init__(self, *args, account: SendingSettings, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        for plan in caps.PLANS:
+            current = caps.account_defaults(account, plan)
+            for window in (caps.MINUTE, caps.DAY):
+                self.fields[self.name(plan, window)] = limit_field(plan, window, current[window])
+
+    @staticmethod
+    def name(plan: caps.Plan, window: str) -> str:
+        return f"{plan.key}-{window}"
+
+    def rows(self):
+        """(plan, its minute field, its day field) for each plan, for the page's table."""
+        for plan in caps.PLANS:
+            yield plan, self[self.name(plan, caps.MINUTE)], self[self.name(plan, caps.DAY)]
+
+    def save(self) -> None:
+        data = self.cleaned_data
+        self.account.new_inbox_limits = {
+            plan.key: {window: data[self.name(plan, window)] for window in (caps.MINUTE, caps.DAY)}
+            for plan in caps.PLANS
+        }
+        self.account.save()
+
+
+class InboxLimitsForm(forms.Form):
+    """One inbox's limits, within its plan's cap."""
+
+    def __init__(self, *args, mailbox: Mailbox, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = caps.mailbox_plan(mailbox)
+        self.fields["per_minute"] = limit_field(self.plan, caps.MINUTE, mailbox.send_per_minute)
+        self.fields["per_day"] = limit_field(self.plan, caps.DAY, mailbox.send_per_day)
+        for name, window in (("per_minute", caps.MINUTE), ("per_day", caps.DAY)):
+            self.fields[name].help_text = caps.cap_help(self.plan, window)
+
+
+class TrackingDomainForm(forms.Form):
+    tracking_domain = forms.CharField(
+        label=_("Tracking domain"),
+        required=False,
+        max_length=300,
+        help_text=_(
+            "A host name of your own domain, like t.example.com. Leave it empty to use the "
+            "CRM's own address."
+        ),
+    )
+
+    def clean_tracking_domain(self):
+        value = self.cleaned_data["tracking_domain"].strip()
+        return normalize_domain(value) if value else ""

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from mailboxes import jobs
+from mailboxes.connecting import caps
 from mailboxes.constants import TEAM_PROVIDERS, MailboxKind, Provider
 from mailboxes.models import Mailbox, SendAsAddress, TeamInbox
 from records.models import User
@@ -11,6 +12,16 @@ from records.models import User
 
 class MailboxRuleError(ValueError):
     """A connection the account's rules forbid; the message is for the person connecting."""
+
+
+# The sending limits of an inbox (outbox/throttle.py counts them).
+LIMITS = ("send_per_minute", "send_per_day")
+
+
+def _keep_within_caps(mailbox: Mailbox) -> None:
+    """Lower a reconnected inbox's limits to its (maybe new) provider's caps."""
+    for field, value in caps.clamped_limits(mailbox).items():
+        setattr(mailbox, field, value)
 
 
 def address_holder(email: str) -> Mailbox | None:
@@ -63,7 +74,8 @@ def mailbox_connect_personal(
         existing.provider, existing.secret = provider, secret
         existing.config = {**existing.config, **config}
         existing.display_name = display_name or existing.display_name
-        existing.save(update_fields=["provider", "secret", "config", "display_name"])
+        _keep_within_caps(existing)
+        existing.save(update_fields=["provider", "secret", "config", "display_name", *LIMITS])
         existing.mark_connected()
         return existing
     check_address_free(email)
@@ -77,6 +89,7 @@ def mailbox_connect_personal(
                 secret=secret,
                 config=config,
                 display_name=display_name,
+                **caps.new_inbox_limits(provider, email, config),
             )
     except IntegrityError:
         # Two people connecting the same address at once: the database's unique index wins.
@@ -104,7 +117,8 @@ def mailbox_connect_team(
     if current is not None:
         current.provider, current.secret = provider, secret
         current.config = {**current.config, **config}
-        current.save(update_fields=["provider", "secret", "config"])
+        _keep_within_caps(current)
+        current.save(update_fields=["provider", "secret", "config", *LIMITS])
         current.mark_connected()
         return current
     return Mailbox.objects.create(
@@ -115,7 +129,17 @@ def mailbox_connect_team(
         secret=secret,
         config=config,
         display_name=team_inbox.display_name,
+        **caps.new_inbox_limits(provider, email, config),
     )
+
+
+def mailbox_set_limits(mailbox: Mailbox, *, per_minute: int, per_day: int) -> None:
+    """Save an inbox's sending limits (the caller checked them against its plan's caps).
+
+    Only these two columns are written: a connect flow or the sync saving the row meanwhile
+    keeps what it wrote, and this keeps what the admin typed."""
+    Mailbox.objects.filter(pk=mailbox.pk).update(send_per_minute=per_minute, send_per_day=per_day)
+    mailbox.send_per_minute, mailbox.send_per_day = per_minute, per_day
 
 
 @transaction.atomic

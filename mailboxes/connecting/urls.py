@@ -7,12 +7,14 @@ from mailboxes.connecting.views import (
     all_inboxes,
     connect,
     oauth,
+    sending,
     settings_email,
     team_inboxes,
 )
 
 urlpatterns = [
     path("settings/email/inboxes/", settings_email.email_settings, name="settings"),
+    path("settings/email/sending/", sending.sending_settings, name="sending-settings"),
     # Where the top bar's "Email" used to lead.
     path("settings/email/", RedirectView.as_view(pattern_name="mailboxes:settings")),
     path("settings/email/<int:pk>/default/", settings_email.set_default_from, name="default"),
@@ -38,6 +40,11 @@ urlpatterns = [
         name="oauth-microsoft-callback",
     ),
     path("settings/connected-inboxes/", all_inboxes.inbox_list, name="all-inboxes"),
+    path(
+        "settings/connected-inboxes/<int:pk>/limits/",
+        all_inboxes.inbox_limits,
+        name="all-inbox-limits",
+    ),
     path(
         "settings/connected-inboxes/<int:pk>/disconnect/",
         all_inboxes.inbox_disconnect,

@@ -26,7 +26,7 @@ def default_from_to_flags(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailboxes", "0014_logging_rules"),
+        ("mailboxes", "0015_sending_defaults"),
         ("records", "0006_account_settings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

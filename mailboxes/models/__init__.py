@@ -18,6 +18,7 @@ from mailboxes.models.outbound import (
 )
 from mailboxes.models.preferences import EmailPreferences
 from mailboxes.models.reading import TrustedImageSender
+from mailboxes.models.sending import SendingSettings
 from mailboxes.models.tracking import (
     DeletedTrackedEmail,
     TrackedLink,
@@ -45,6 +46,7 @@ __all__ = [
     "OutboundEvent",
     "SendAsAddress",
     "SendCounter",
+    "SendingSettings",
     "Signature",
     "Snippet",
     "SyncLease",

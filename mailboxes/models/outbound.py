@@ -235,7 +235,8 @@ class SendCounterQuerySet(models.QuerySet):
 
 
 class SendCounter(models.Model):
-    """Emails sent by one inbox in one window (a minute or a day): the shared throttle.
+    """What one inbox sent in one window: emails in a minute, recipients in a day (the shared
+    throttle, outbox/throttle.py).
 
     A row per window, incremented under a row lock, so every worker on every machine sees the
     same count without Redis (the embedded setup has none).

@@ -32,9 +32,10 @@ One attempt, for one row:
    Message-ID as reference for anything it does not plainly allow, so refusals are audited
    and a one-time basis consumed at submit time still counts). A refusal fails the email with
    the check's words; nothing is sent.
-3. One commit (one statement on PostgreSQL): the row becomes "sending" with attempts + 1, a
-   token is taken from each of the inbox's minute and day windows the message may land in
-   (`throttle.py`; two of each near the end of a minute, see below), and an earlier accepted
+3. One commit (one statement on PostgreSQL): the row becomes "sending" with attempts + 1,
+   tokens are taken from each of the inbox's minute and day windows the message may land in
+   (`throttle.py`: one a minute, one per recipient a day; two windows of each near the end
+   of a minute, see below), and an earlier accepted
    send of the inbox is recorded. Only then does any byte go to the provider. Over a limit,
    the row waits, queued, until the next window, and so do the inbox's other rows.
 4. `provider.send()`. Accepted -> sent (provider id; sent_at on the message too), recorded
@@ -733,7 +734,7 @@ def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now, marg
     if connection.vendor != "postgresql":
         return _hand_over_orm(accepted, row, claim, mailbox, now, margin)
     try:
-        tokens = throttle.tokens_for(mailbox, now, margin)
+        tokens = throttle.tokens_for(mailbox, now, margin, len(row.recipients))
     except throttle.OverLimit as over:  # a limit of 0
         _commit_alone(accepted)
         return None, _wait_and(row, claim.stamp, over)
@@ -764,7 +765,8 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now, margin: float):
             marked = _owned(row, claim).update(
                 status=SendStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
             )
-            tokens = throttle.take(mailbox, now, margin) if marked else None
+            recipients = len(row.recipients)
+            tokens = throttle.take(mailbox, now, margin, recipients) if marked else None
         return tokens, None
     except throttle.OverLimit as over:
         # Everything rolled back: record the accepted send alone, then let the row wait.

@@ -1,9 +1,16 @@
 """Per-inbox sending limits shared by every worker: a minute and a day window in PostgreSQL.
 
-Each window is one `SendCounter` row (inbox, "minute" or "day", window start). Taking a token is
-one atomic upsert per window: insert the row with count 1, or add one to it only while it is
-under the limit. The row lock that the upsert takes is held until the caller's transaction ends,
-so two workers on two machines can never both take the last token of a window.
+The minute window counts emails and the day window recipients (every envelope address, Bcc
+too): an email to three people takes one of the minute's tokens and three of the day's.
+Providers cap both ways (Exchange Online: 30 emails a minute, 10,000 recipients a day; Google:
+emails a day, and recipients too for Workspace), and counting recipients a day keeps under a
+cap on emails as well, each email having at least one; connecting/caps.py lists the caps.
+
+Each window is one `SendCounter` row (inbox, "minute" or "day", window start). Taking tokens is
+one atomic upsert per window: insert the row with the send's count, or add it only while the
+total stays within the limit. The row lock that the upsert takes is held until the caller's
+transaction ends, so two workers on two machines can never both take the last token of a
+window.
 
 The caller takes the tokens in the same transaction that marks the email "sending" (see
 `sending.py`): a worker that dies before that commit takes nothing, and one that dies after it
@@ -34,7 +41,7 @@ takes its tokens before the message goes out, sometimes behind another one on th
   over the limit if need be: the count stays true and the window gives out one token fewer,
   though a worker that took its last token meanwhile has then sent one too many.
 
-Only sends in a minute's last seconds cost a second statement (the token given back); pausing
+Only sends in a minute's last seconds cost a second statement (the tokens given back); pausing
 there instead would idle every worker of every inbox at every minute's end, limits binding or
 not. The worker's clock and the server's are taken to agree to well under a second (NTP).
 """
@@ -46,7 +53,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from mailboxes.models import Mailbox, SendCounter
@@ -63,12 +70,11 @@ class OverLimit(Exception):
         self.window, self.limit, self.retry_at = window, limit, retry_at
 
     def describe(self) -> str:
-        per = "a minute" if self.window == MINUTE else "a day"
+        per = "emails a minute" if self.window == MINUTE else "recipients a day"
         when = timezone.localtime(self.retry_at)
         at = when.strftime("%H:%M") if self.window == MINUTE else when.strftime("%Y-%m-%d %H:%M")
         return (
-            f"Waiting for this inbox's sending limit ({self.limit} emails {per}); "
-            f"it goes out from {at}."
+            f"Waiting for this inbox's sending limit ({self.limit} {per}); it goes out from {at}."
         )
 
 
@@ -84,23 +90,30 @@ def next_window_start(window: str, now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Tokens:
-    """The windows one send takes a token from: (window, start, limit) each, minutes first."""
+    """The windows one send takes tokens from, minutes first: (window, start, limit, tokens)
+    each, tokens being 1 in a minute and the recipients in a day."""
 
     mailbox_id: int
-    windows: tuple[tuple[str, datetime, int], ...]
+    windows: tuple[tuple[str, datetime, int, int], ...]
     # The end of the last minute held: the send must land before it.
     until: datetime
+
+    def weight(self, window: str) -> int:
+        return next(n for w, _, _, n in self.windows if w == window)
 
 
 def limits(mailbox: Mailbox) -> tuple[tuple[str, int], ...]:
     return ((MINUTE, mailbox.send_per_minute), (DAY, mailbox.send_per_day))
 
 
-def tokens_for(mailbox: Mailbox, now: datetime, margin: float = 0.0) -> Tokens:
-    """Return the windows of a send handed over at `now` that lands within `margin` seconds
-    (under a minute): those of `now` and, when later, those of `now + margin`.
+def tokens_for(mailbox: Mailbox, now: datetime, margin: float = 0.0, recipients: int = 1) -> Tokens:
+    """Return the windows of a send to `recipients` addresses handed over at `now` that lands
+    within `margin` seconds (under a minute): those of `now` and, when later, those of
+    `now + margin`.
 
     Raises OverLimit for a limit of 0, which pauses the inbox's sending until it is raised.
+    An email to more recipients than the day's limit takes the whole of a day, so it still
+    goes out (alone that day) instead of waiting for ever.
     """
     for window, limit in limits(mailbox):
         if limit <= 0:
@@ -110,8 +123,9 @@ def tokens_for(mailbox: Mailbox, now: datetime, margin: float = 0.0) -> Tokens:
     moments = (now,) if last < minute + ONE_MINUTE else (now, last)
     windows = []
     for window, limit in limits(mailbox):
+        weight = 1 if window == MINUTE else min(max(recipients, 1), limit)
         starts = dict.fromkeys(window_start(window, moment) for moment in moments)
-        windows += [(window, start, limit) for start in starts]
+        windows += [(window, start, limit, weight) for start in starts]
     return Tokens(mailbox.pk, tuple(windows), window_start(MINUTE, last) + ONE_MINUTE)
 
 
@@ -119,22 +133,23 @@ def _upsert_sql(only_if: str = "", bounded: bool = True) -> str:
     table = connection.ops.quote_name(SendCounter._meta.db_table)
     window = connection.ops.quote_name("window")
     condition = f" WHERE EXISTS (SELECT 1 FROM {only_if})" if only_if else ""
-    # A fresh window starts at 1; an existing one grows only while under the limit. When the
-    # WHERE fails nothing is returned, but the row stays locked until the transaction ends,
-    # so the answer cannot go stale before the caller commits.
-    under = f" WHERE {table}.count < %s" if bounded else ""
+    # A fresh window starts at the send's tokens (never more than the limit: tokens_for); an
+    # existing one grows only while it stays within the limit. When the WHERE fails nothing
+    # is returned, but the row stays locked until the transaction ends, so the answer cannot
+    # go stale before the caller commits.
+    within = f" WHERE {table}.count + EXCLUDED.count <= %s" if bounded else ""
     return (
         f"INSERT INTO {table} (mailbox_id, {window}, starts_at, count) "
-        f"SELECT %s, %s, %s, 1{condition} "
-        f"ON CONFLICT (mailbox_id, {window}, starts_at) DO UPDATE SET count = {table}.count + 1"
-        f"{under} RETURNING count"
+        f"SELECT %s, %s, %s, %s{condition} "
+        f"ON CONFLICT (mailbox_id, {window}, starts_at) DO UPDATE "
+        f"SET count = {table}.count + EXCLUDED.count{within} RETURNING count"
     )
 
 
 def _params(tokens: Tokens) -> list[list]:
     # Adapted as the ORM stores it (SQLite keeps datetimes as text in its own format).
     adapt = connection.ops.adapt_datetimefield_value
-    return [[tokens.mailbox_id, w, adapt(start), limit] for w, start, limit in tokens.windows]
+    return [[tokens.mailbox_id, w, adapt(start), n, limit] for w, start, limit, n in tokens.windows]
 
 
 def token_ctes(tokens: Tokens, only_if: str = "") -> tuple[str, str, list]:
@@ -146,7 +161,7 @@ def token_ctes(tokens: Tokens, only_if: str = "") -> tuple[str, str, list]:
     `check_counts`; when it refuses, roll the transaction back, or, after a statement that
     committed on its own, `give_back` the tokens it did take.
     """
-    names = tuple(window for window, _, _ in tokens.windows)
+    names = tuple(window for window, _, _, _ in tokens.windows)
     ctes, counts = _token_sql(only_if, names)
     return ctes, counts, [value for values in _params(tokens) for value in values]
 
@@ -162,7 +177,7 @@ def _token_sql(only_if: str, windows: tuple[str, ...]) -> tuple[str, str]:
 def check_counts(tokens: Tokens, counts) -> None:
     """Raise OverLimit for the first window whose token was refused (count None): the mail
     waits until the window after it."""
-    for (window, start, limit), count in zip(tokens.windows, counts, strict=True):
+    for (window, start, limit, _), count in zip(tokens.windows, counts, strict=True):
         if count is None:
             raise OverLimit(window, limit, next_window_start(window, start))
 
@@ -171,11 +186,11 @@ def give_back(tokens: Tokens, counts=None) -> None:
     """Return the tokens taken: all of them, or those a refused `token_ctes` statement did
     take (count not None)."""
     counts = counts if counts is not None else [1] * len(tokens.windows)
-    for (window, start, _), count in zip(tokens.windows, counts, strict=True):
+    for (window, start, _, weight), count in zip(tokens.windows, counts, strict=True):
         if count is not None:
             SendCounter.objects.filter(
                 mailbox_id=tokens.mailbox_id, window=window, starts_at=start
-            ).update(count=F("count") - 1)
+            ).update(count=F("count") - weight)
 
 
 def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
@@ -189,22 +204,23 @@ def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
     while minute <= last:
         landed.add((MINUTE, minute))
         minute += ONE_MINUTE
-    held = {(window, start) for window, start, _ in tokens.windows}
-    spare = Q()
+    held = {(window, start) for window, start, _, _ in tokens.windows}
     for window, start in held - landed:
-        spare |= Q(window=window, starts_at=start)
-    if spare:
-        SendCounter.objects.filter(spare, mailbox_id=tokens.mailbox_id).update(count=F("count") - 1)
+        SendCounter.objects.filter(
+            mailbox_id=tokens.mailbox_id, window=window, starts_at=start
+        ).update(count=F("count") - tokens.weight(window))
     adapt = connection.ops.adapt_datetimefield_value
     for window, start in landed - held:
         with connection.cursor() as cursor:
-            params = [tokens.mailbox_id, window, adapt(start)]
+            params = [tokens.mailbox_id, window, adapt(start), tokens.weight(window)]
             cursor.execute(_upsert_sql(bounded=False), params)
 
 
-def take(mailbox: Mailbox, now: datetime | None = None, margin: float = 0.0) -> Tokens:
-    """Take one token from each window of a send handed over at `now` (see `tokens_for`), or
-    raise OverLimit; return what was taken.
+def take(
+    mailbox: Mailbox, now: datetime | None = None, margin: float = 0.0, recipients: int = 1
+) -> Tokens:
+    """Take the tokens of a send to `recipients` addresses handed over at `now` from each of
+    its windows (see `tokens_for`), or raise OverLimit; return what was taken.
 
     Call inside a transaction (`transaction.atomic`) and let OverLimit roll it back: the minute
     token taken before the day limit refused must not count. A limit of 0 pauses the inbox's
@@ -212,7 +228,7 @@ def take(mailbox: Mailbox, now: datetime | None = None, margin: float = 0.0) -> 
     """
     if not connection.in_atomic_block:
         raise RuntimeError("throttle.take() must run inside the caller's transaction")
-    tokens = tokens_for(mailbox, now or timezone.now(), margin)
+    tokens = tokens_for(mailbox, now or timezone.now(), margin, recipients)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Every window in one statement: one round trip per email sent.

@@ -32,7 +32,13 @@ from mailboxes.models import (
     TrackedLink,
     TrackingRollup,
 )
-from mailboxes.tracking.tokens import click_token, open_token
+from mailboxes.tracking.domain import tracking_base_url
+from mailboxes.tracking.tokens import (
+    click_token,
+    open_token,
+    verify_click_token,
+    verify_open_token,
+)
 
 # An <a> or <blockquote> start tag or a </blockquote> (quoted attribute values may hold ">"),
 # or a comment to step over.
@@ -45,6 +51,10 @@ QUOTE_CLASS = "crm-quote"
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 # Longer targets stay as they are: a redirect that long is refused by some clients anyway.
 MAX_TRACKED_URL = 2048
+
+
+# The path of a pixel or click link below the site's root (crm_mail/urls.py mounts /t/).
+_TRACKING_PATH = re.compile(r"/t/(?:o/(?P<open>[\w-]+)\.gif|c/(?P<click>[\w-]+))")
 
 
 def _trackable(url: str) -> bool:
@@ -62,14 +72,30 @@ def _trackable(url: str) -> bool:
         return False
     if len(url) > MAX_TRACKED_URL:
         return False
-    base = settings.CRM_BASE_URL
-    return not (url.startswith(f"{base}/preferences/") or url.startswith(f"{base}/t/"))
+    return not (url.startswith(f"{settings.CRM_BASE_URL}/preferences/") or is_tracking_url(url))
 
 
 def is_tracking_url(url: str) -> bool:
     """Whether a URL is one of this CRM's open pixels or click links (an email quoting one of
-    ours carries them): never loaded when mail is read, so reading counts no open or click."""
-    return url.startswith(f"{settings.CRM_BASE_URL}/t/")
+    ours carries them): never loaded when mail is read, so reading counts no open or click.
+
+    On the CRM's own host, anything under /t/. On another host (a tracking domain, today's or
+    an earlier one) only a link whose token verifies: no database read, whatever the
+    account's tracking domain is or was.
+    """
+    if url.startswith(f"{settings.CRM_BASE_URL}/t/"):
+        return True
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return False
+    root = urlsplit(settings.CRM_BASE_URL).path.rstrip("/")
+    found = _TRACKING_PATH.fullmatch(path.removeprefix(root)) if path.startswith(root) else None
+    if found is None:
+        return False
+    if found["open"]:
+        return verify_open_token(found["open"]) is not None
+    return verify_click_token(found["click"]) is not None
 
 
 def _href(tag: str) -> re.Match | None:
@@ -140,12 +166,8 @@ def link_urls(html_text: str) -> frozenset[str]:
     return frozenset(canonical_url(url) for _, _, url, _ in _links(html_text))
 
 
-def _absolute(path: str) -> str:
-    return f"{settings.CRM_BASE_URL}{path}"
-
-
-def _pixel(message_id: int) -> str:
-    src = _absolute(reverse("tracking:open", args=[open_token(message_id)]))
+def _pixel(base: str, message_id: int) -> str:
+    src = base + reverse("tracking:open", args=[open_token(message_id)])
     return (
         f'<img src="{src}" width="1" height="1" alt="" '
         'style="display:block;width:1px;height:1px;border:0;">'
@@ -205,11 +227,11 @@ def instrument(
         ignore_conflicts=True,
     )
 
+    # The account's tracking domain once its check passed, the CRM's own address otherwise.
+    base = tracking_base_url()
     out, at = [], 0
     for (tag, href, _), link in zip(found, links, strict=True):
-        click = _absolute(
-            reverse("tracking:click", args=[click_token(message.pk, link.pk, link.url)])
-        )
+        click = base + reverse("tracking:click", args=[click_token(message.pk, link.pk, link.url)])
         begin = tag.start() + href.start()
         out.append(html_text[at:begin])
         out.append(f'href="{click}"')
@@ -217,7 +239,7 @@ def instrument(
     out.append(html_text[at:])
     result = "".join(out)
 
-    pixel = _pixel(message.pk)
+    pixel = _pixel(base, message.pk)
     ends = list(_BODY_END.finditer(result))
     if ends:
         cut = ends[-1].start()

@@ -37,6 +37,7 @@ SETTINGS_PAGES = [
     "/settings/inboxes/",
     "/settings/email/",
     "/settings/email/logging/",
+    "/settings/email/sending/",
 ]
 
 

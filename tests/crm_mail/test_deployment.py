@@ -48,6 +48,17 @@ def test_only_caddy_is_published_and_web_is_reached_through_it():
     assert "reverse_proxy web:8000" in caddyfile
 
 
+def test_the_tracking_host_reaches_the_app_and_caddy_serves_it():
+    stack = services()
+    for name in ("caddy", "web", "worker-send"):
+        assert stack[name]["environment"]["CRM_TRACKING_HOST"] == "${CRM_TRACKING_HOST:-}"
+    # Caddy replaces {$VAR} in the text before parsing: unset, the site has one address.
+    site = next(
+        line for line in (ROOT / "Caddyfile").read_text().splitlines() if line.endswith("{")
+    )
+    assert site == "{$CRM_BASE_URL} {$CRM_TRACKING_HOST} {"
+
+
 def test_only_the_web_service_trusts_the_proxy_headers():
     stack = services()
     trusting = {

@@ -148,3 +148,24 @@ def test_production_refuses_to_start_without_its_secrets(missing):
     }
     result = _manage("check", **env)
     assert result.returncode != 0 and f"{missing} is required" in result.stderr
+
+
+PRINT_ALLOWED_HOSTS = "from django.conf import settings; print(settings.ALLOWED_HOSTS)"
+
+
+def test_the_tracking_host_is_accepted_beside_the_allowed_hosts():
+    result = _manage(
+        "shell",
+        "-c",
+        PRINT_ALLOWED_HOSTS,
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+        CRM_TRACKING_HOST=" T.Example.com ",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("['crm.example.com', 't.example.com']")
+
+
+def test_a_tracking_host_that_is_no_host_name_stops_the_start():
+    result = _manage("check", CRM_TRACKING_HOST="https://t.example.com")
+    assert result.returncode != 0
+    assert "CRM_TRACKING_HOST must be a host name like t.example.com" in result.stderr

@@ -310,7 +310,7 @@ def test_forwards_logged_before_the_upgrade_are_titled_like_the_rest():
     }
 
 
-PREFERENCES_BEFORE = [("mailboxes", "0014_logging_rules")]
+PREFERENCES_BEFORE = [("mailboxes", "0015_sending_defaults")]
 PREFERENCES_AFTER = [("mailboxes", "0016_email_preferences")]
 
 

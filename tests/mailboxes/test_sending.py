@@ -364,9 +364,29 @@ def test_the_day_limit_holds_mail_until_tomorrow(owner, contact, dovecot, smtp_s
     second = reload(second)
     assert second.status == SendStatus.QUEUED
     assert second.next_attempt_at == throttle.next_window_start(throttle.DAY, timezone.now())
-    assert "1 emails a day" in second.last_error
+    assert "1 recipients a day" in second.last_error
     # The refused day token did not leak a minute token.
     assert throttle.used(inbox) == {"minute": 1, "day": 1}
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_the_day_limit_counts_every_recipient_cc_and_bcc_too(owner, contact, dovecot, smtp_sink):
+    # Exchange Online caps recipients a day, not emails: so does the throttle's day.
+    inbox = imap_mailbox(owner, dovecot, smtp_sink, send_per_day=4)
+    first = submit(owner, inbox, cc=["cc@partner.example"], bcc=["boss@crm.example"])
+    second = submit(owner, inbox, cc=["cc@partner.example"], subject="Two more")
+    away_from_the_minute_edge()
+
+    assert send_due() == {SendStatus.SENT: 1, "throttled": 1}
+
+    assert reload(first).status == SendStatus.SENT
+    second = reload(second)
+    assert second.status == SendStatus.QUEUED
+    assert "4 recipients a day" in second.last_error
+    assert throttle.used(inbox) == {"minute": 1, "day": 3}
+    assert len(smtp_sink.messages) == 1
 
 
 def _take_tokens(mailbox, tries: int, barrier: threading.Barrier, taken: list) -> None:

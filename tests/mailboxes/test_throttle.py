@@ -134,3 +134,73 @@ def test_tokens_given_back_leave_every_window_as_it_was(inbox):
 
     assert counts(inbox, "minute") == {NOON: 0, NOON + MINUTE: 0}
     assert counts(inbox, "day") == {NOON.replace(hour=0): 0}
+
+
+# -- the day counts recipients ---------------------------------------------------------------
+
+DAY_START = NOON.replace(hour=0)
+
+
+@pytest.mark.django_db
+def test_an_email_to_three_people_takes_one_token_of_the_minute_and_three_of_the_day(inbox):
+    with transaction.atomic():
+        throttle.take(inbox, NOON + 10 * SECOND, recipients=3)
+
+    assert counts(inbox, "minute") == {NOON: 1}
+    assert counts(inbox, "day") == {DAY_START: 3}
+
+
+@pytest.mark.django_db
+def test_recipients_over_what_is_left_of_the_day_wait_for_tomorrow_and_take_nothing(inbox):
+    inbox.send_per_day = 5
+    with transaction.atomic():
+        throttle.take(inbox, NOON, recipients=3)
+
+    with pytest.raises(throttle.OverLimit) as over, transaction.atomic():
+        throttle.take(inbox, NOON + MINUTE, recipients=3)  # 6 of 5
+
+    assert over.value.window == "day"
+    assert over.value.retry_at == DAY_START + timedelta(days=1)
+    assert "5 recipients a day" in over.value.describe()
+    assert counts(inbox, "day") == {DAY_START: 3}
+    assert counts(inbox, "minute") == {NOON: 1}  # rolled back with the refused day
+    with transaction.atomic():
+        throttle.take(inbox, NOON + MINUTE, recipients=2)  # exactly the day's last two
+    assert counts(inbox, "day") == {DAY_START: 5}
+
+
+@pytest.mark.django_db
+def test_an_email_to_more_people_than_the_day_allows_goes_alone_on_a_fresh_day(inbox):
+    inbox.send_per_day = 5
+    with transaction.atomic():
+        throttle.take(inbox, NOON, recipients=40)  # the whole day, not never
+
+    assert counts(inbox, "day") == {DAY_START: 5}
+    with pytest.raises(throttle.OverLimit), transaction.atomic():
+        throttle.take(inbox, NOON + MINUTE)
+
+
+@pytest.mark.django_db
+def test_tokens_of_many_recipients_are_given_back_and_settled_whole(inbox):
+    tokens = take(inbox, NOON + 58 * SECOND, margin=5.0)
+    many = throttle.tokens_for(inbox, NOON + 58 * SECOND, 5.0, recipients=4)
+    with transaction.atomic():
+        throttle.take(inbox, NOON + 58 * SECOND, 5.0, recipients=4)
+    assert counts(inbox, "day") == {DAY_START: 5}
+
+    throttle.give_back(tokens)
+    throttle.settle(many, NOON + 58.1 * SECOND, NOON + 58.2 * SECOND)
+
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 0}
+    assert counts(inbox, "day") == {DAY_START: 4}
+
+
+@pytest.mark.django_db
+def test_a_send_that_landed_on_the_next_day_counts_its_recipients_there(inbox):
+    midnight = DAY_START + timedelta(days=1)
+    with transaction.atomic():
+        tokens = throttle.take(inbox, midnight - 30 * SECOND, recipients=3)
+
+    throttle.settle(tokens, midnight - 30 * SECOND, midnight + SECOND)
+
+    assert counts(inbox, "day") == {DAY_START: 3, midnight: 3}

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from mailboxes.constants import MailboxKind, Provider
+from mailboxes.connecting.services import mailbox_connect_personal
+from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
 from records.models import User
 
@@ -13,11 +14,13 @@ class Command(BaseCommand):
         for user in User.objects.filter(email__endswith="@crm-demo.example").order_by("pk"):
             if not user.can_reach_out or Mailbox.objects.filter(email__iexact=user.email).exists():
                 continue
-            Mailbox.objects.create(
-                kind=MailboxKind.PERSONAL,
+            # Connected like any inbox: the account's limits for new inboxes apply.
+            mailbox_connect_personal(
+                user,
                 provider=Provider.DEMO,
                 email=user.email,
-                owner=user,
+                secret={},
+                config={},
                 display_name=user.display_name,
             )
             created += 1
