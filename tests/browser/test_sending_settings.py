@@ -39,7 +39,9 @@ def open_sending_page(page, login) -> None:
     if not nav.is_visible():  # a phone: the menu opens first
         page.get_by_text("☰").tap()
     nav.get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Sending").click()
+    page.get_by_role("navigation", name="Settings").get_by_role(
+        "link", name="Sending", exact=True
+    ).click()
     expect(page.get_by_role("heading", name="Sending", level=1)).to_be_visible()
 
 
