@@ -15,5 +15,6 @@ urlpatterns = [
     path("t/", include("mailboxes.tracking.urls")),
     path("", include("mailboxes.urls")),
     path("", include("privacy.urls")),
+    path("sequences/", include("sequences.urls")),
     path("", include("records.urls")),
 ]

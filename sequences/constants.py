@@ -45,3 +45,19 @@ class EndReason(models.TextChoices):
     MANUAL = "manual", _("Unenrolled by a user")
     AUTOMATION = "automation", _("Unenrolled by an automation rule")
     INBOX = "inbox", _("The From inbox was disconnected")
+
+
+class EventKind(models.TextChoices):
+    """The lines of an enrollment's history (EnrollmentEvent)."""
+
+    ENROLLED = "enrolled", _("Enrolled")
+    STEP_RAN = "step_ran", _("Step ran")
+    TASK_COMPLETED = "task_completed", _("Task completed")
+    PAUSED = "paused", _("Paused")
+    RESUMED = "resumed", _("Resumed")
+    RESCHEDULED = "rescheduled", _("Rescheduled")
+    REPLY = "reply", _("Reply received")
+    AUTO_REPLY = "auto_reply", _("Automatic reply received")
+    ENDED = "ended", _("Ended")
+    FINISHED = "finished", _("Finished")
+    SKIPPED = "skipped", _("Step skipped")

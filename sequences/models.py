@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from mailboxes.models import EmailMessage, EmailTemplate, EmailThread, Mailbox, Outbound
 from records.models import Activity, Contact, validate_time_zone
 
-from .constants import EndReason, EnrollmentStatus, StepKind
+from .constants import EndReason, EnrollmentStatus, EventKind, StepKind
 
 
 class Sequence(models.Model):
@@ -120,6 +120,10 @@ class Enrollment(models.Model):
     last_email = models.ForeignKey(
         EmailMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Its card on the contact's timeline (status, history, next step).
+    activity = models.OneToOneField(
+        Activity, null=True, blank=True, on_delete=models.SET_NULL, related_name="enrollment"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -174,7 +178,7 @@ class EnrollmentEvent(models.Model):
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=30)
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
     detail = models.CharField(max_length=500, blank=True)
     position = models.PositiveIntegerField(null=True, blank=True)
     actor = models.ForeignKey(

@@ -1,0 +1,84 @@
+"""Changing an enrollment's state, and the line of history each change writes: the one way
+to end, pause, resume or note anything on an enrollment, whoever does it (a rep, the tick, a
+reply that sync found, an automation rule).
+
+Each function expects to run inside the caller's transaction with the enrollment row locked
+(`locked(pk)`), so two writers never both act on the enrollment.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from .constants import EndReason, EnrollmentStatus, EventKind
+from .models import Enrollment, EnrollmentEvent
+
+
+def locked(pk: int) -> Enrollment:
+    """The enrollment, locked until the transaction ends (call inside `transaction.atomic`)."""
+    return Enrollment.objects.select_for_update().get(pk=pk)
+
+
+def record(
+    enrollment: Enrollment,
+    kind: str,
+    detail: str = "",
+    *,
+    position: int | None = None,
+    actor=None,
+    at: datetime | None = None,
+) -> EnrollmentEvent:
+    return EnrollmentEvent.objects.create(
+        enrollment=enrollment,
+        kind=kind,
+        detail=detail[:500],
+        position=position,
+        actor=actor,
+        at=at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def end(enrollment: Enrollment, reason: str, detail: str = "", *, actor=None) -> bool:
+    """End a live enrollment for `reason` (EndReason); False if it had ended already."""
+    if enrollment.status not in EnrollmentStatus.live():
+        return False
+    finished = reason == EndReason.FINISHED
+    enrollment.status = EnrollmentStatus.FINISHED if finished else EnrollmentStatus.ENDED
+    enrollment.end_reason = reason
+    enrollment.ended_at = timezone.now()
+    enrollment.due_at = None
+    enrollment.paused_until = None
+    enrollment.save(update_fields=["status", "end_reason", "ended_at", "due_at", "paused_until"])
+    kind = EventKind.FINISHED if finished else EventKind.ENDED
+    record(enrollment, kind, detail or str(EndReason(reason).label), actor=actor)
+    return True
+
+
+@transaction.atomic
+def pause(
+    enrollment: Enrollment, detail: str, *, until: datetime | None = None, actor=None
+) -> bool:
+    """Pause an active enrollment, for good (until resumed) or `until` a moment (the tick
+    resumes it then). False if it was not active."""
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        return False
+    enrollment.status = EnrollmentStatus.PAUSED
+    enrollment.paused_until = until
+    enrollment.save(update_fields=["status", "paused_until"])
+    record(enrollment, EventKind.PAUSED, detail, actor=actor)
+    return True
+
+
+@transaction.atomic
+def resume(enrollment: Enrollment, due_at: datetime, detail: str = "", *, actor=None) -> bool:
+    """Resume a paused enrollment with its next step due at `due_at`. False if not paused."""
+    if enrollment.status != EnrollmentStatus.PAUSED:
+        return False
+    enrollment.status = EnrollmentStatus.ACTIVE
+    enrollment.paused_until = None
+    enrollment.due_at = due_at
+    enrollment.save(update_fields=["status", "paused_until", "due_at"])
+    record(enrollment, EventKind.RESUMED, detail, actor=actor)
+    return True
