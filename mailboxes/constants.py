@@ -133,6 +133,8 @@ class OutboundEventKind(models.TextChoices):
     RETRY = "retry", _("Will try again")
     FAILED = "failed", _("Failed")
     REP = "rep", _("Changed by a person")
+    # Cancelled by what queued it (a send guard, or a sequence that ended).
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Security(models.TextChoices):

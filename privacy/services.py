@@ -31,6 +31,7 @@ from .models import (
     SubscriptionType,
 )
 from .selectors import gdpr_enabled, subscription_types_for_preferences
+from .signals import withdrawn_on_commit
 
 EXPLANATION_REQUIRED = (
     "Explain why you may contact them (for example: sending the contract they asked for)."
@@ -206,6 +207,7 @@ def legal_basis_revoke(legal_basis: LegalBasis, *, actor: User | None) -> LegalB
         basis=row.basis,
         one_time=row.one_time,
     )
+    withdrawn_on_commit(row.contact_id, EventKind.BASIS_REVOKED)
     return row
 
 
@@ -313,6 +315,8 @@ def subscription_set(
             explanation=explanation,
             by_contact=by_contact,
         )
+        if status == SubscriptionState.OPTED_OUT:
+            withdrawn_on_commit(contact.pk, EventKind.SUBSCRIPTION_CHANGED)
     if lifts_opt_out:
         opt_out.delete()
         privacy_event_log(
@@ -339,6 +343,7 @@ def opt_out_of_all(contact: Contact, *, source: str, actor: User | None = None) 
     )
     if created:
         privacy_event_log(EventKind.OPTED_OUT_ALL, contact, actor, source=source)
+        withdrawn_on_commit(contact.pk, EventKind.OPTED_OUT_ALL)
     return row
 
 

@@ -58,6 +58,7 @@ class EventKind(models.TextChoices):
     RESCHEDULED = "rescheduled", _("Rescheduled")
     REPLY = "reply", _("Reply received")
     AUTO_REPLY = "auto_reply", _("Automatic reply received")
+    BOUNCE = "bounce", _("Bounce received")
     ENDED = "ended", _("Ended")
     FINISHED = "finished", _("Finished")
     SKIPPED = "skipped", _("Step skipped")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .constants import EndReason, EnrollmentStatus, EventKind
 from .models import Enrollment, EnrollmentEvent
+from .stopping.outbox import cancel_queued
 
 
 def locked(pk: int) -> Enrollment:
@@ -53,6 +54,9 @@ def end(enrollment: Enrollment, reason: str, detail: str = "", *, actor=None) ->
     enrollment.save(update_fields=["status", "end_reason", "ended_at", "due_at", "paused_until"])
     kind = EventKind.FINISHED if finished else EventKind.ENDED
     record(enrollment, kind, detail or str(EndReason(reason).label), actor=actor)
+    if not finished:
+        # Its next step may be queued already: cancelled now (or refused when sent).
+        cancel_queued(enrollment)
     return True
 
 

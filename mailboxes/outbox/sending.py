@@ -32,6 +32,9 @@ One attempt, for one row:
    Message-ID as reference for anything it does not plainly allow, so refusals are audited
    and a one-time basis consumed at submit time still counts). A refusal fails the email with
    the check's words; nothing is sent.
+   Then the send guard of the email's source, if one is registered (guards.py: a sequence
+   asks whether the enrollment is still live): a refusal cancels the email with the guard's
+   words in its history; nothing is sent.
 3. One commit (one statement on PostgreSQL): the row becomes "sending" with attempts + 1,
    tokens are taken from each of the inbox's minute and day windows the message may land in
    (`throttle.py`: one a minute, one per recipient a day; two windows of each near the end
@@ -89,7 +92,7 @@ from mailboxes import jobs, signals
 from mailboxes.connecting.connections import provider_for
 from mailboxes.constants import OutboundEventKind, SendStatus, SentCopy
 from mailboxes.models import EmailMessage, Mailbox, Outbound, OutboundEvent
-from mailboxes.outbox import throttle
+from mailboxes.outbox import guards, throttle
 from mailboxes.outbox.server_cursor import server_cursor
 from mailboxes.providers.base import MailProvider, OutgoingMessage, ProviderError, SendResult
 from privacy.checks import can_email_many
@@ -517,6 +520,10 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
             refusal = screen.refusal(row)
             if refusal:
                 run.count(_fail(row, claim, refusal))
+                continue
+            refusal = guards.refusal(row)
+            if refusal:
+                run.count(_cancel(row, claim, refusal))
                 continue
             outgoing = _outgoing(row, contents.raw(row))
             if outgoing is None:
@@ -959,6 +966,19 @@ def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
 
 def _fail(row, claim: Claim, words: str) -> str:
     return _settle(row, claim, SendStatus.FAILED, words, OutboundEventKind.FAILED)
+
+
+def _cancel(row, claim: Claim, words: str) -> str:
+    """Cancel a row we still own that a send guard refused (guards.py): nothing is sent."""
+    done = _change_owned(
+        row,
+        claim,
+        (OutboundEventKind.CANCELLED, words),
+        status=SendStatus.CANCELLED,
+        last_error=words,
+        claimed_at=None,
+    )
+    return SendStatus.CANCELLED if done else "skipped"
 
 
 def _uncertain(row, claim: Claim, words: str) -> str:
