@@ -12,8 +12,9 @@ from mailboxes import signals
 from mailboxes.constants import Direction, OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, OutboundEvent
 from mailboxes.outbox import sending
-from privacy.constants import OptOutSource
-from privacy.services import opt_out_of_all
+from privacy.constants import LegalBasisKind, OptOutSource
+from privacy.models import PrivacySettings
+from privacy.services import legal_basis_record, legal_basis_revoke, opt_out_of_all
 from records.models import Holiday
 from records.services import association_create
 from sequences.constants import EndReason, EnrollmentStatus, EventKind
@@ -292,3 +293,18 @@ def test_the_send_guard_cancels_a_queued_email_of_an_ended_enrollment(running, i
     assert event.detail == (
         "Not sent: the sequence enrollment ended before it went out (Unenrolled by a user)."
     )
+
+
+def test_a_revoked_legal_basis_ends_the_enrollment_when_privacy_rules_are_on(
+    running, contact, owner, django_capture_on_commit_callbacks
+):
+    PrivacySettings.objects.update_or_create(pk=1, defaults={"gdpr_enabled": True})
+    basis = legal_basis_record(
+        contact, owner, LegalBasisKind.LEGITIMATE_INTEREST_PROSPECT, "Asked us."
+    )
+    enrollment, _first, second = running
+    with django_capture_on_commit_callbacks(execute=True):
+        legal_basis_revoke(basis, actor=owner)
+    enrollment.refresh_from_db()
+    assert enrollment.end_reason == EndReason.UNSUBSCRIBED
+    assert_cancelled(second)
