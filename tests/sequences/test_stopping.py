@@ -12,9 +12,14 @@ from mailboxes import signals
 from mailboxes.constants import Direction, OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, OutboundEvent
 from mailboxes.outbox import sending
-from privacy.constants import LegalBasisKind, OptOutSource
-from privacy.models import PrivacySettings
-from privacy.services import legal_basis_record, legal_basis_revoke, opt_out_of_all
+from privacy.constants import LegalBasisKind, OptOutSource, SubscriptionKind, SubscriptionState
+from privacy.models import PrivacySettings, SubscriptionType
+from privacy.services import (
+    legal_basis_record,
+    legal_basis_revoke,
+    opt_out_of_all,
+    subscription_set,
+)
 from records.models import Holiday
 from records.services import association_create
 from sequences.constants import EndReason, EnrollmentStatus, EventKind
@@ -308,3 +313,24 @@ def test_a_revoked_legal_basis_ends_the_enrollment_when_privacy_rules_are_on(
     enrollment.refresh_from_db()
     assert enrollment.end_reason == EndReason.UNSUBSCRIBED
     assert_cancelled(second)
+
+
+def test_opting_out_of_one_to_one_email_ends_it_and_of_a_newsletter_does_not(
+    running, contact, django_capture_on_commit_callbacks
+):
+    enrollment, _first, _second = running
+    newsletter = SubscriptionType.objects.create(name="Newsletter")
+    one_to_one = SubscriptionType.builtin(SubscriptionKind.ONE_TO_ONE)
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_set(
+            contact, newsletter, SubscriptionState.OPTED_OUT, actor=None, by_contact=True
+        )
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.ACTIVE
+
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_set(
+            contact, one_to_one, SubscriptionState.OPTED_OUT, actor=None, by_contact=True
+        )
+    enrollment.refresh_from_db()
+    assert enrollment.end_reason == EndReason.UNSUBSCRIBED
