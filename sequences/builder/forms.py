@@ -5,6 +5,7 @@ import html
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.html import strip_tags
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -97,9 +98,14 @@ class StepForm(forms.Form):
         label=_("Continue without completing the task"), required=False
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, kept_templates=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["template"].queryset = library.usable(EmailTemplate, user).order_by("name")
+        # What the user may use, and what the sequence's steps were made from already (an
+        # admin editing a rep's sequence keeps the rep's private template).
+        usable = library.usable(EmailTemplate, user).values("pk")
+        self.fields["template"].queryset = EmailTemplate.objects.filter(
+            Q(pk__in=usable) | Q(pk__in=list(kept_templates))
+        ).order_by("name")
 
     @property
     def kind_value(self) -> str:
@@ -158,7 +164,7 @@ class BaseStepFormSet(forms.BaseFormSet):
         kept = self.kept()
         for form in kept[1:]:  # the first step has no delay: it starts at enrollment
             self._check_delay(form)
-        if any(self.errors):
+        if any(form.errors for form in kept):  # a removed step's errors don't count
             return
         for form in self.forms:
             step_id = form.cleaned_data.get("id")

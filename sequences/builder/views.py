@@ -75,7 +75,9 @@ def _edit(request, sequence: Sequence):
     """The builder form: edit buttons answer the page as typed, "Save" saves all or nothing."""
     existing = list(sequence.steps.all()) if sequence.pk else []
     held = rules.held_steps(sequence) if sequence.pk else 0
-    kwargs = {"held": held, "existing": existing, "form_kwargs": {"user": request.user}}
+    kept_templates = {s.template_id for s in existing if s.template_id}
+    form_kwargs = {"user": request.user, "kept_templates": kept_templates}
+    kwargs = {"held": held, "existing": existing, "form_kwargs": form_kwargs}
     data = request.POST if request.method == "POST" else None
     edited = editing.apply(request.user, data) if data is not None else None
     if edited is not None:

@@ -247,3 +247,31 @@ def test_only_the_owner_or_an_admin_edits_and_archives(client, rep, teammate):
 def test_the_top_bar_links_to_automations(client, rep):
     page = client.get("/sequences/").content.decode()
     assert '<a href="/sequences/"' in page and ">Automations</a>" in page
+
+
+def test_remove_then_save_deletes_the_step(client, rep):
+    sequence = create(client, email(subject="One"), task(title="Two"))
+    one, two = sequence.steps.all()
+    data = posted({**email(subject="One"), "id": one.pk}, {**task(title="Two"), "id": two.pk})
+    data["step_action"] = "remove:0"
+    page = client.post(f"/sequences/{sequence.pk}/edit/", data)
+    assert [n for _f, n in page.context["step_rows"]] == [None, 1]
+    assert sequence.steps.count() == 2  # not until saved
+    # What the page then posts for the removed step: its id, kind and DELETE only.
+    # What the page then posts for the removed step: its id, kind and DELETE (no subject).
+    removed = {"kind": StepKind.AUTO_EMAIL, "id": one.pk, "DELETE": "on"}
+    data = posted(removed, {**task(title="Two"), "id": two.pk})
+    assert client.post(f"/sequences/{sequence.pk}/edit/", data).status_code == 302
+    assert list(sequence.steps.values_list("pk", "position")) == [(two.pk, 0)]
+
+
+def test_an_admin_editing_a_reps_sequence_keeps_its_private_template(client, rep, admin_user):
+    private = EmailTemplate.objects.create(
+        owner=rep, name="Mine", subject="S", body="<p>b</p>", sharing=Sharing.PRIVATE
+    )
+    sequence = create(client, email(template=private.pk))
+    client.force_login(admin_user)
+    step = sequence.steps.get()
+    data = posted({**email(template=private.pk), "id": step.pk}, name="Renamed by admin")
+    assert client.post(f"/sequences/{sequence.pk}/edit/", data).status_code == 302
+    assert sequence.steps.get().template == private
