@@ -15,7 +15,8 @@ ACTION = "step_action"
 
 def _rows(data: QueryDict) -> list[dict[str, str]]:
     """Each step's posted fields (without the prefix), in page order."""
-    total = int(data.get(f"{STEP_PREFIX}-TOTAL_FORMS") or 0)
+    total = data.get(f"{STEP_PREFIX}-TOTAL_FORMS", "")
+    total = int(total) if total.isdigit() else 0
     rows = [{} for _ in range(min(total, 200))]
     head = f"{STEP_PREFIX}-"
     for key, value in data.items():
