@@ -40,9 +40,13 @@ def test_a_rep_builds_clones_and_archives_a_sequence(new_page, login, owner, siz
     page.get_by_role("textbox", name="Name", exact=True).fill(NAME)
     page.get_by_label("Send window from").fill("09:00")
     page.get_by_label("Send window until").fill("17:30")
+    # The edit buttons swap the form in place (htmx): the page is not loaded again.
+    page.evaluate("window.stillHere = true")
     adding = page.get_by_role("group", name="Add a step")
     adding.get_by_role("button", name="Automated email").click()
     first = step(page, 1)
+    expect(first).to_be_visible()
+    assert page.evaluate("window.stillHere === true")
     first.get_by_label("Template").select_option(label="Fair intro")
     first.get_by_role("button", name="Use template").click()
     expect(step(page, 1).get_by_label("Subject")).to_have_value(
@@ -56,6 +60,14 @@ def test_a_rep_builds_clones_and_archives_a_sequence(new_page, login, owner, siz
     call.get_by_label("Task title").fill("Call about the fair")
     call.get_by_label("Continue without completing the task").check()
     call.get_by_label("Wait (days after the previous step)").fill("-1")
+    # A step added by mistake, moved up and removed: the typed steps stay as they were.
+    adding.get_by_role("button", name="Task", exact=True).click()
+    page.get_by_role("button", name="Move step 3 up").click()
+    expect(step(page, 2)).to_contain_text("Step 2: Task")
+    page.get_by_role("button", name="Remove step 2").click()
+    expect(page.locator(".seq-step")).to_have_count(2)
+    expect(step(page, 2).get_by_label("Task title")).to_have_value("Call about the fair")
+    assert page.evaluate("window.stillHere === true")
     page.get_by_role("button", name="Save sequence").click()
 
     call = step(page, 2)
