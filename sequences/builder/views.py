@@ -2,6 +2,8 @@
 edit, clone, archive and restore. Everyone signed in may look; changing needs a seat that may
 reach out, and editing, archiving and restoring the owner or an admin (rules.py)."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -97,6 +99,7 @@ def _edit(request, sequence: Sequence):
             return redirect("sequences:detail", pk=saved.pk)
     elif edited is not None:
         _quiet(form, steps)
+    _template_applies_on_change(steps, request.path)
     context = {
         "form": form,
         "steps": steps,
@@ -130,6 +133,18 @@ def _initial(step) -> dict:
         continue_without_completing=step.continue_without_completing,
     )
     return initial
+
+
+def _template_applies_on_change(steps, path: str) -> None:
+    """With script, choosing a template copies it into the step at once (as "Use template")."""
+    for index, step_form in enumerate(steps.forms):
+        step_form.fields["template"].widget.attrs.update(
+            {
+                "hx-post": path,
+                "hx-trigger": "change",
+                "hx-vals": json.dumps({editing.ACTION: f"template:{index}"}),
+            }
+        )
 
 
 def _quiet(form, steps) -> None:
