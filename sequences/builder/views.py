@@ -108,6 +108,7 @@ def _edit(request, sequence: Sequence):
         "held": held,
         "live": rules.live(sequence).count() if sequence.pk else 0,
         "kinds": StepKind.choices,
+        "refused": data is not None and edited is None,  # "Save" pressed, and refused
     }
     return render(request, "sequences/builder/edit.html", context)
 

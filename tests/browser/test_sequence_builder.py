@@ -17,6 +17,11 @@ SCREENSHOTS = Path("/tmp/pages-screens")
 NAME = "Milan trade fair follow-up for the logistics and warehousing contacts"
 
 
+def swapped(page):
+    """Wait for an edit button's htmx swap to finish, so the new form's buttons are live."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 def step(page, number):
     return page.locator(".seq-step").nth(number - 1)
 
@@ -45,10 +50,12 @@ def test_a_rep_builds_clones_and_archives_a_sequence(new_page, login, owner, siz
     adding = page.get_by_role("group", name="Add a step")
     adding.get_by_role("button", name="Automated email").click()
     first = step(page, 1)
-    expect(first).to_be_visible()
+    # The editor shows once htmx has processed the new step (htmx:load): its select is live.
+    expect(first.locator(".editor")).to_be_visible()
     assert page.evaluate("window.stillHere === true")
     # Choosing a template copies it into the step ("Use template" does the same without script).
     first.get_by_label("Template").select_option(label="Fair intro")
+    swapped(page)
     expect(step(page, 1).get_by_label("Subject")).to_have_value(
         "Good to meet you, {{ contact.first_name }}"
     )
@@ -56,13 +63,16 @@ def test_a_rep_builds_clones_and_archives_a_sequence(new_page, login, owner, siz
     expect(page.get_by_role("textbox", name="Name", exact=True)).to_have_value(NAME)
 
     adding.get_by_role("button", name="Call task").click()
+    swapped(page)
     call = step(page, 2)
     call.get_by_label("Task title").fill("Call about the fair")
     call.get_by_label("Continue without completing the task").check()
     call.get_by_label("Wait (days after the previous step)").fill("-1")
     # A step added by mistake, moved up and removed: the typed steps stay as they were.
     adding.get_by_role("button", name="Task", exact=True).click()
+    swapped(page)
     page.get_by_role("button", name="Move step 3 up").click()
+    swapped(page)
     expect(step(page, 2)).to_contain_text("Step 2: Task")
     page.get_by_role("button", name="Remove step 2").click()
     expect(page.locator(".seq-step")).to_have_count(2)
@@ -70,6 +80,7 @@ def test_a_rep_builds_clones_and_archives_a_sequence(new_page, login, owner, siz
     assert page.evaluate("window.stillHere === true")
     page.get_by_role("button", name="Save sequence").click()
 
+    expect(page.locator("#sequence-form > .message")).to_have_text(re.compile("Nothing was saved"))
     call = step(page, 2)
     expect(call.get_by_role("alert")).to_have_text("Wait between 0 and 365 days.")
     expect(call.get_by_label("Task title")).to_have_value("Call about the fair")

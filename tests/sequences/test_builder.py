@@ -275,3 +275,10 @@ def test_an_admin_editing_a_reps_sequence_keeps_its_private_template(client, rep
     data = posted({**email(template=private.pk), "id": step.pk}, name="Renamed by admin")
     assert client.post(f"/sequences/{sequence.pk}/edit/", data).status_code == 302
     assert sequence.steps.get().template == private
+
+
+def test_a_refused_save_says_nothing_was_saved_and_an_edit_button_does_not(client, rep):
+    data = posted(task(title=""))
+    assert "Nothing was saved" in client.post("/sequences/new/", data).content.decode()
+    data["step_action"] = "add:task"
+    assert "Nothing was saved" not in client.post("/sequences/new/", data).content.decode()
