@@ -11,6 +11,7 @@ from privacy.models import PrivacySettings, SubscriptionType
 from records.models import CustomObjectType, PropertyDefinition
 from tests.factories import CompanyFactory, ContactFactory, TeamFactory
 from tests.mailboxes.inboxes import offline_mailbox
+from tests.sequences.builder_data import email, posted, task
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -330,3 +331,18 @@ def test_the_helper_reads_what_a_form_shows(client, owner):
     assert_kept(response, {"first_name": "Shown"})
     with pytest.raises(AssertionError):
         assert_kept(response, {"first_name": "Not shown"})
+
+
+# Sequences
+
+
+def test_a_refused_sequence_keeps_every_field_of_every_step(client, owner):
+    client.force_login(owner)
+    data = posted(
+        email(subject="Hi {{ contact.first_name }}", body="<p>Typed body</p>", new_thread="on"),
+        task("call", "Call them", task_notes="Ask about the fair", delay_days="1000",
+             continue_without_completing="on"),
+        name="Typed sequence", window_start="08:30", window_end="12:15",
+    )  # fmt: skip
+    typed = {k: v for k, v in data.items() if not k.endswith(("FORMS", "kind", "-0-delay_days"))}
+    assert_kept(client.post("/sequences/new/", data), typed, "sequence-form")

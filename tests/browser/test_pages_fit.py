@@ -16,6 +16,7 @@ from privacy.constants import OptOutSource
 from privacy.services import legal_basis_record, opt_out_of_all
 from records.models import CustomObjectType, Holiday, PropertyDefinition, Record
 from records.services import record_save
+from sequences.models import Sequence
 from tests.browser.fit import assert_fits, open_at
 from tests.factories import CompanyFactory, ContactFactory, DealFactory, TicketFactory, UserFactory
 from tests.mailboxes.inboxes import unreachable_mailbox
@@ -38,6 +39,8 @@ SETTINGS_PAGES = [
     "/settings/email/",
     "/settings/email/logging/",
     "/settings/email/sending/",
+    "/sequences/",
+    "/sequences/new/",
 ]
 
 
@@ -98,6 +101,7 @@ def account(admin_user, owner):
         skip_reasons={"not from or to a contact": 30000, "automated mail": 2800},
     )
     TeamInbox.objects.create(name="Support for enterprise customers", kind="help_desk")
+    Sequence.objects.create(name="International Shipping follow-up " * 5, owner=admin_user)
     Holiday.objects.create(
         date=date(2031, 8, 14), name="Ferragosto bridge: the warehouse and the office close " * 2
     )
