@@ -7,7 +7,7 @@ class SequencesConfig(AppConfig):
     def ready(self):
         from django.utils.translation import gettext_lazy as _
 
-        from records import timeline
+        from records import extensions, timeline
 
         from .enrollment import card, services
 
@@ -17,4 +17,14 @@ class SequencesConfig(AppConfig):
             _("Sequence"),
             "sequences/enrollment/card.html",
             card.prefetch_enrollments,
+        )
+        # "Enroll in sequence" among a record's actions: a contact, or another record's
+        # associated contacts.
+        extensions.register_record_action(
+            extensions.RecordAction(
+                "sequence",
+                _("Enroll in sequence"),
+                "sequences:record-enroll",
+                lambda user, record: user.can_reach_out,
+            )
         )
