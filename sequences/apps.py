@@ -8,6 +8,7 @@ class SequencesConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from records import extensions, timeline
+        from records.constants import RecordKind
 
         from .enrollment import card, services
 
@@ -26,5 +27,15 @@ class SequencesConfig(AppConfig):
                 _("Enroll in sequence"),
                 "sequences:record-enroll",
                 lambda user, record: user.can_reach_out,
+            )
+        )
+        # "Enroll in sequence" on the contacts index, for the selected contacts.
+        extensions.register_list_action(
+            extensions.ListAction(
+                "sequence",
+                _("Enroll in sequence"),
+                "sequences:pick-sequence",
+                (RecordKind.CONTACT,),
+                lambda user: user.can_reach_out,
             )
         )

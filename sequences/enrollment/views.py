@@ -52,7 +52,8 @@ def contact_zone(contact: Contact) -> str | None:
 
 def _ids(request) -> list[int]:
     values = request.POST.getlist("contact") if request.method == "POST" else []
-    values = values or request.GET.getlist("contact")
+    # `id`: the contacts index's selection (records' list actions).
+    values = values or request.GET.getlist("contact") or request.GET.getlist("id")
     ids = []
     for value in values:
         for part in value.split(","):

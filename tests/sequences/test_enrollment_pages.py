@@ -238,3 +238,19 @@ def test_the_enrollments_page_lists_them_with_their_actions(rep, sequence, owner
     enroll(owner, sequence, plans([contact]), inbox)
     page = rep.get(reverse("sequences:enrollments", args=[sequence.pk])).content.decode()
     assert "Olivia Owned" in page and "Pause" in page and "Next:" in page
+
+
+def test_the_contacts_index_offers_enroll_in_sequence_for_the_selected(rep, sequence, contact):
+    page = rep.get(reverse("records:list", args=["contacts"])).content.decode()
+    assert f'formaction="{reverse("sequences:pick-sequence")}"' in page
+    picked = rep.get(reverse("sequences:pick-sequence") + f"?id={contact.pk}").content.decode()
+    assert "1 contact selected" in picked
+    assert bulk_url(sequence, [contact]) in picked.replace("&amp;", "&")
+    companies = rep.get(reverse("records:list", args=["companies"])).content.decode()
+    assert "Enroll in sequence" not in companies
+
+
+def test_more_than_fifty_selected_on_the_index_are_refused(rep, sequence):
+    ids = "&".join(f"id={i}" for i in range(1, 52))
+    page = rep.get(reverse("sequences:pick-sequence") + "?" + ids).content.decode()
+    assert "At most 50 contacts can be enrolled at once; 51 were chosen" in page
