@@ -23,7 +23,7 @@ from mailboxes.models import BouncedAddress, Mailbox, Outbound, SendCounter
 from mailboxes.models.outbound import DAY, window_start
 from mailboxes.outbox.throttle import next_window_start
 from privacy.checks import can_email_many
-from privacy.constants import SenderContext
+from privacy.constants import Reason, SenderContext
 from records import timeline
 from records.access import visible_to
 from records.models import Association, Company, Contact, User, validate_time_zone
@@ -263,13 +263,12 @@ def _contact_blockers(contact, bounced, live, decision) -> list[Blocker]:
             )
         )
     if contact.email and not decision.allowed:
-        found.append(
-            Blocker(
-                Code.PRIVACY,
-                decision.message,
-                _("Record a legal basis or a subscription for the contact, if they gave one."),
-            )
+        fix = (
+            _("Only the contact can lift an opt-out, on their preferences page: leave them out.")
+            if decision.reason == Reason.OPTED_OUT
+            else _("Record a legal basis or a subscription for the contact, if they gave one.")
         )
+        found.append(Blocker(Code.PRIVACY, decision.message, fix))
     if contact.pk in live:
         found.append(
             Blocker(

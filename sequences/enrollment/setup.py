@@ -40,6 +40,7 @@ class EmailEdit:
     step: Step
     subject_name: str
     subject: str
+    body_name: str
     body: SafeString  # the rich-text editor over this contact's body
 
 
@@ -53,8 +54,7 @@ class TaskEdit:
 @dataclass
 class Panel:
     contact: Contact
-    emails: list[EmailEdit] = field(default_factory=list)
-    tasks: list[TaskEdit] = field(default_factory=list)
+    edits: list[EmailEdit | TaskEdit] = field(default_factory=list)  # by position
     overrides: dict[str, dict] = field(default_factory=dict)
     missing: list[tuple[str, str, str]] = field(default_factory=list)  # key, label, field name
     blockers: list[Blocker] = field(default_factory=list)
@@ -88,14 +88,16 @@ def read_panel(data, contact: Contact, steps: list[Step], start: int, shared: di
             changed = {
                 n: v for n, v in (("subject", subject), ("body", body)) if v != getattr(step, n)
             }
-            editor = RichTextarea(token_menu=True).render(names["body"], body)
-            panel.emails.append(EmailEdit(step, names["subject"], subject, editor))
+            editor = RichTextarea(token_menu=True).render(
+                names["body"], body, attrs={"id": f"id_{names['body']}"}
+            )
+            panel.edits.append(EmailEdit(step, names["subject"], subject, names["body"], editor))
         else:
             name = f"{panel.prefix}-task_title_{step.position}"
             title = ((data or {}).get(name) or step.task_title).strip()
             if title != step.task_title:
                 changed["task_title"] = title
-            panel.tasks.append(TaskEdit(step, name, title))
+            panel.edits.append(TaskEdit(step, name, title))
         if changed:
             panel.overrides[str(step.position)] = changed
     return panel
