@@ -120,7 +120,12 @@ def _pick_contact(request, sequence):
     return render(
         request,
         "sequences/enrollment/pick_contact.html",
-        {"sequence": sequence, "query": query, "contacts": found.order_by("name", "pk")[:25]},
+        {
+            "sequence": sequence,
+            "query": query,
+            "contacts": found.order_by("name", "pk")[:BULK_LIMIT],
+            "limit": BULK_LIMIT,
+        },
     )
 
 

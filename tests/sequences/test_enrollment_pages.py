@@ -254,3 +254,11 @@ def test_more_than_fifty_selected_on_the_index_are_refused(rep, sequence):
     ids = "&".join(f"id={i}" for i in range(1, 52))
     page = rep.get(reverse("sequences:pick-sequence") + "?" + ids).content.decode()
     assert "At most 50 contacts can be enrolled at once; 51 were chosen" in page
+
+
+def test_the_sequence_pages_contact_picker_leads_to_bulk_enrollment(rep, sequence, owner, contact):
+    other = ContactFactory(owner=owner, first_name="Otto")
+    page = rep.get(reverse("sequences:enroll", args=[sequence.pk])).content.decode()
+    assert f'action="{reverse("sequences:enroll-bulk", args=[sequence.pk])}"' in page
+    page = rep.get(bulk_url(sequence, [contact, other])).content.decode()
+    assert "Enroll all 2 contacts" in page
