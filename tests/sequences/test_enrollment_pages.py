@@ -262,3 +262,26 @@ def test_the_sequence_pages_contact_picker_leads_to_bulk_enrollment(rep, sequenc
     assert f'action="{reverse("sequences:enroll-bulk", args=[sequence.pk])}"' in page
     page = rep.get(bulk_url(sequence, [contact, other])).content.decode()
     assert "Enroll all 2 contacts" in page
+
+
+def test_the_bulk_page_takes_as_many_queries_for_ten_contacts_as_for_two(
+    rep, sequence, owner, inbox
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    contacts = [ContactFactory(owner=owner) for _ in range(10)]
+    counted = []
+    for batch in (contacts[:2], contacts):
+        with CaptureQueriesContext(connection) as queries:
+            assert rep.get(bulk_url(sequence, batch)).status_code == 200
+        counted.append(len(queries))
+    assert counted[0] == counted[1]
+
+
+def test_a_view_only_seat_cannot_enroll(client, viewer, sequence, contact):
+    client.force_login(viewer)
+    assert client.get(one_url(sequence, contact)).status_code == 403
+    assert client.get(reverse("sequences:pick-sequence")).status_code == 403
+    page = client.get(reverse("records:detail", args=["contacts", contact.pk])).content.decode()
+    assert "Enroll in sequence" not in page
