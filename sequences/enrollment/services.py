@@ -366,30 +366,39 @@ def enroll(
 
 
 def _write(user, sequence, plans, mailbox, from_address, now) -> list[Enrollment]:
-    enrollments = []
-    for plan in plans:
-        activity = timeline.log(SEQUENCE_ACTIVITY, [plan.contact], created_by=user, occurred_at=now)
-        enrollment = Enrollment.objects.create(
-            sequence=sequence,
-            contact=plan.contact,
-            enrolled_by=user,
-            mailbox=mailbox,
-            from_address=from_address,
-            time_zone=plan.time_zone,
-            next_position=plan.start_position,
-            due_at=plan.send_at or now,
-            overrides=plan.overrides,
-            activity=activity,
-            started_at=now,
-        )
+    """The batch's timeline cards and enrollments in a few statements, then each one's line
+    of history."""
+    activity_ids = timeline.log_many(
+        SEQUENCE_ACTIVITY,
+        [timeline.Entry([p.contact.pk], now, user.pk) for p in plans],
+        now=now,
+    )
+    enrollments = Enrollment.objects.bulk_create(
+        [
+            Enrollment(
+                sequence=sequence,
+                contact=plan.contact,
+                enrolled_by=user,
+                mailbox=mailbox,
+                from_address=from_address,
+                time_zone=plan.time_zone,
+                next_position=plan.start_position,
+                due_at=plan.send_at or now,
+                overrides=plan.overrides,
+                activity_id=activity_id,
+                started_at=now,
+            )
+            for plan, activity_id in zip(plans, activity_ids, strict=True)
+        ]
+    )
+    for enrollment in enrollments:
         lifecycle.record(
             enrollment,
             EventKind.ENROLLED,
             _("Enrolled by %(name)s, starting at step %(step)d.")
-            % {"name": user.display_name, "step": plan.start_position + 1},
-            position=plan.start_position,
+            % {"name": user.display_name, "step": enrollment.next_position + 1},
+            position=enrollment.next_position,
             actor=user,
             at=now,
         )
-        enrollments.append(enrollment)
     return enrollments

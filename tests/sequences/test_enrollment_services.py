@@ -246,3 +246,15 @@ def test_preflight_of_fifty_contacts_takes_as_many_queries_as_of_one(owner, inbo
             preflight(admin, sequence, plans(batch), inbox)
         counted.append(len(queries))
     assert counted[0] == counted[1]
+
+
+def test_enrolling_fifty_adds_only_each_ones_line_of_history_to_the_queries_of_one(
+    owner, inbox, sequence
+):
+    counted = []
+    for size in (1, BULK_LIMIT):
+        batch = [ContactFactory(owner=owner) for _ in range(size)]
+        with CaptureQueriesContext(connection) as queries:
+            enroll(owner, sequence, plans(batch), inbox)
+        counted.append(len(queries))
+    assert counted[1] - counted[0] == BULK_LIMIT - 1
