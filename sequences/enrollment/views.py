@@ -105,10 +105,10 @@ def enroll_bulk(request, pk):
         ) % {"limit": BULK_LIMIT, "count": len(ids)}
         return _refused(request, sequence, message)
     contacts = _contacts(request.user, ids)
+    hidden = len(ids) - len(contacts)
     gone = request.POST.get("remove", "")
     if gone:
         contacts = [c for c in contacts if str(c.pk) != gone]
-    hidden = len(ids) - len(_contacts(request.user, ids))
     return _setup_page(request, sequence, contacts, bulk=True, hidden=hidden)
 
 
@@ -129,7 +129,7 @@ def _pick_contact(request, sequence):
     )
 
 
-def _defaults(sequence, steps, contacts, user, default) -> dict:
+def _defaults(steps, contacts, user, default) -> dict:
     zones = {contact_zone(c) for c in contacts}
     zone = zones.pop() if len(zones) == 1 and None not in zones else user.time_zone
     return {
@@ -152,7 +152,7 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
         return _refused(request, sequence, message)
     choices = own_addresses(user)
     default = default_from(user, choices)
-    initial = _defaults(sequence, steps, contacts, user, default)
+    initial = _defaults(steps, contacts, user, default)
     data = request.POST if request.method == "POST" else None
     action = data.get("action", "") if data else ""
     shared = SharedForm(data, initial=initial, steps=steps, from_choices=choices)
@@ -180,17 +180,7 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
     )
     mailbox = choice.mailbox if choice else None
     now = timezone.now()
-    blockers = preflight(user, sequence, plans, mailbox, now=now, steps=steps) if plans else {}
-    times = (
-        forecast(sequence, steps, plans, Capacity.of(mailbox, now), now)
-        if plans and mailbox
-        else {}
-    )
-    contexts = token_contexts(user, contacts)
-    for panel, plan in zip(panels, plans, strict=True):
-        panel.blockers = blockers.get(panel.contact.pk, [])
-        panel.times = times.get(panel.contact.pk, [])
-        setup.mark_missing(panel, plan, steps, contexts[panel.contact.pk])
+    _check(user, sequence, steps, panels, plans, mailbox, now)
     blocked = any(p.blocked for p in panels)
     if action in ("start", "enroll") and valid and plans and not blocked:
         try:
@@ -220,6 +210,19 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
     }
     template = "sequences/enrollment/bulk.html" if bulk else "sequences/enrollment/one.html"
     return render(request, template, context)
+
+
+def _check(user, sequence, steps, panels, plans, mailbox, now) -> None:
+    """Put each contact's blockers, forecast and tokens without a value on its panel."""
+    if not plans:
+        return
+    blockers = preflight(user, sequence, plans, mailbox, now=now, steps=steps)
+    times = forecast(sequence, steps, plans, Capacity.of(mailbox, now), now) if mailbox else {}
+    contexts = token_contexts(user, [p.contact for p in plans])
+    for panel, plan in zip(panels, plans, strict=True):
+        panel.blockers = blockers.get(panel.contact.pk, [])
+        panel.times = times.get(panel.contact.pk, [])
+        setup.mark_missing(panel, plan, steps, contexts[panel.contact.pk])
 
 
 def _enrolled(request, sequence, enrolled, bulk):
