@@ -181,6 +181,10 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
     mailbox = choice.mailbox if choice else None
     now = timezone.now()
     _check(user, sequence, steps, panels, plans, mailbox, now)
+    alone = data.get("enroll_one", "") if data else ""
+    if alone and valid:
+        # "Enroll <name>" on one contact's panel: that contact now, the rest stay.
+        panels, plans = _enroll_alone(request, sequence, panels, plans, alone, choice, now)
     blocked = any(p.blocked for p in panels)
     if action in ("start", "enroll") and valid and plans and not blocked:
         try:
@@ -210,6 +214,25 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
     }
     template = "sequences/enrollment/bulk.html" if bulk else "sequences/enrollment/one.html"
     return render(request, template, context)
+
+
+def _enroll_alone(request, sequence, panels, plans, pk, choice, now):
+    """Enroll the one contact `pk` of the batch; return the panels and plans left."""
+    index = next((i for i, p in enumerate(panels) if str(p.contact.pk) == pk), None)
+    if index is None or panels[index].blocked:
+        messages.error(request, _("Fix what stops this contact's enrollment first."))
+        return panels, plans
+    try:
+        enroll(request.user, sequence, [plans[index]], choice.mailbox, choice.address, now=now)
+    except EnrollRefused as refused:
+        messages.error(request, refused.message)
+        return panels, plans
+    messages.success(
+        request,
+        _("%(name)s is enrolled in “%(sequence)s”.")
+        % {"name": panels[index].contact.name, "sequence": sequence.name},
+    )
+    return panels[:index] + panels[index + 1 :], plans[:index] + plans[index + 1 :]
 
 
 def _check(user, sequence, steps, panels, plans, mailbox, now) -> None:

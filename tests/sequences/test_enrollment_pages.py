@@ -285,3 +285,14 @@ def test_a_view_only_seat_cannot_enroll(client, viewer, sequence, contact):
     assert client.get(reverse("sequences:pick-sequence")).status_code == 403
     page = client.get(reverse("records:detail", args=["contacts", contact.pk])).content.decode()
     assert "Enroll in sequence" not in page
+
+
+def test_one_contact_of_a_batch_is_enrolled_alone_and_the_rest_stay(rep, sequence, owner, inbox):
+    ann, bob = ContactFactory(owner=owner), ContactFactory(owner=owner)
+    url = bulk_url(sequence, [ann, bob])
+    page = rep.post(url, {**shared(inbox), "contact": [ann.pk, bob.pk], "enroll_one": ann.pk})
+    text = page.content.decode()
+    assert f"{ann.name} is enrolled in" in text
+    assert f'name="contact" value="{ann.pk}"' not in text
+    assert f'name="contact" value="{bob.pk}"' in text and "Enroll 1 contact" in text
+    assert list(Enrollment.objects.values_list("contact_id", flat=True)) == [ann.pk]
