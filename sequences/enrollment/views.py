@@ -207,6 +207,7 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
         "bulk": bulk,
         "hidden": hidden,
         "blocked": blocked,
+        "waiting": sum(t.waits_for_limit for p in panels for t in p.times),
         "missing_all": list(missing_all.values()),
         "confirm": bulk and action == "review" and valid and plans and not blocked,
         "has_inbox": bool(choices),

@@ -296,3 +296,17 @@ def test_one_contact_of_a_batch_is_enrolled_alone_and_the_rest_stay(rep, sequenc
     assert f'name="contact" value="{ann.pk}"' not in text
     assert f'name="contact" value="{bob.pk}"' in text and "Enroll 1 contact" in text
     assert list(Enrollment.objects.values_list("contact_id", flat=True)) == [ann.pk]
+
+
+def test_the_confirmation_says_how_many_emails_wait_for_the_daily_limit(
+    rep, sequence, owner, inbox
+):
+    inbox.send_per_day = 1
+    inbox.save()
+    ann, bob = ContactFactory(owner=owner), ContactFactory(owner=owner)
+    url = bulk_url(sequence, [ann, bob])
+    page = rep.post(url, {**shared(inbox), "contact": [ann.pk, bob.pk], "action": "review"})
+    text = page.content.decode()
+    assert "Enroll 2 contacts in" in text
+    assert "1 email will wait for the From inbox's daily limit" in text
+    assert "waits for the daily limit" in text
