@@ -211,6 +211,7 @@ def _setup_page(request, sequence, contacts, *, bulk: bool, hidden: int = 0):
         "missing_all": list(missing_all.values()),
         "confirm": bulk and action == "review" and valid and plans and not blocked,
         "has_inbox": bool(choices),
+        "own_zone": contact_zone(contacts[0]) if len(contacts) == 1 else None,
         "single_from": len(choices) == 1,
     }
     template = "sequences/enrollment/bulk.html" if bulk else "sequences/enrollment/one.html"

@@ -310,3 +310,10 @@ def test_the_confirmation_says_how_many_emails_wait_for_the_daily_limit(
     assert "Enroll 2 contacts in" in text
     assert "1 email will wait for the From inbox's daily limit" in text
     assert "waits for the daily limit" in text
+
+
+def test_the_contacts_own_time_zone_is_offered_first(rep, sequence, owner):
+    traveller = ContactFactory(owner=owner, properties={"time_zone": "Asia/Tokyo"})
+    page = rep.get(one_url(sequence, traveller)).content.decode()
+    assert '<option value="Asia/Tokyo" selected>' in page
+    assert "own zone: Asia/Tokyo" in page
