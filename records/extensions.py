@@ -3,6 +3,8 @@
 - Record panels: a block in the left column of a record page (privacy adds "Communication
   preferences" to contacts). A panel is a template plus a function that builds its context.
 - Record actions: buttons beside Note and Task (mailboxes adds Email) that open a panel.
+- List actions: buttons of a list page's bulk bar that send the selected ids (`id`) to an
+  app's page (sequences adds "Enroll in sequence" to contacts).
 - Settings sections: links in the settings navigation, in groups: the admin area's ("Account",
   admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates).
 - Preference sections: parts of each user's own Settings > General page (mailboxes adds the
@@ -39,6 +41,17 @@ class RecordAction:
 
 
 @dataclass(frozen=True)
+class ListAction:
+    """A bulk-bar button of a list page: GETs `url_name` with the selected records' `id`s."""
+
+    key: str
+    label: str
+    url_name: str
+    kinds: tuple[str, ...]  # record kinds whose list shows it
+    visible: Callable  # (user) -> bool
+
+
+@dataclass(frozen=True)
 class SettingsSection:
     key: str
     label: str
@@ -66,6 +79,7 @@ class PreferencesSection:
 _panels: dict[str, RecordPanel] = {}
 _actions: dict[str, RecordAction] = {}
 _sections: dict[str, SettingsSection] = {}
+_list_actions: dict[str, ListAction] = {}
 _preferences: dict[str, PreferencesSection] = {}
 
 
@@ -79,6 +93,14 @@ def register_record_action(action: RecordAction) -> None:
 
 def actions_for(user, record) -> list[RecordAction]:
     return [a for a in _actions.values() if a.visible(user, record)]
+
+
+def register_list_action(action: ListAction) -> None:
+    _list_actions[action.key] = action
+
+
+def list_actions_for(user, kind: str) -> list[ListAction]:
+    return [a for a in _list_actions.values() if kind in a.kinds and a.visible(user)]
 
 
 def register_settings_section(section: SettingsSection) -> None:

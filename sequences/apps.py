@@ -5,6 +5,41 @@ class SequencesConfig(AppConfig):
     name = "sequences"
 
     def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from records import extensions, timeline
+        from records.constants import RecordKind
+
+        from .enrollment import card, services
+
+        # The enrollment's card on the contact's timeline.
+        timeline.register_kind(
+            services.SEQUENCE_ACTIVITY,
+            _("Sequence"),
+            "sequences/enrollment/card.html",
+            card.prefetch_enrollments,
+        )
+        # "Enroll in sequence" among a record's actions: a contact, or another record's
+        # associated contacts.
+        extensions.register_record_action(
+            extensions.RecordAction(
+                "sequence",
+                _("Enroll in sequence"),
+                "sequences:record-enroll",
+                lambda user, record: user.can_reach_out,
+            )
+        )
+        # "Enroll in sequence" on the contacts index, for the selected contacts.
+        extensions.register_list_action(
+            extensions.ListAction(
+                "sequence",
+                _("Enroll in sequence"),
+                "sequences:pick-sequence",
+                (RecordKind.CONTACT,),
+                lambda user: user.can_reach_out,
+            )
+        )
+
         from .stopping.receivers import connect
 
         connect()

@@ -86,3 +86,14 @@ def resume(enrollment: Enrollment, due_at: datetime, detail: str = "", *, actor=
     enrollment.save(update_fields=["status", "paused_until", "due_at"])
     record(enrollment, EventKind.RESUMED, detail, actor=actor)
     return True
+
+
+@transaction.atomic
+def reschedule(enrollment: Enrollment, due_at: datetime, detail: str = "", *, actor=None) -> bool:
+    """Move an active enrollment's next step to `due_at`. False if it is not active."""
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        return False
+    enrollment.due_at = due_at
+    enrollment.save(update_fields=["due_at"])
+    record(enrollment, EventKind.RESCHEDULED, detail, actor=actor)
+    return True

@@ -346,3 +346,32 @@ def test_a_refused_sequence_keeps_every_field_of_every_step(client, owner):
     )  # fmt: skip
     typed = {k: v for k, v in data.items() if not k.endswith(("FORMS", "kind", "-0-delay_days"))}
     assert_kept(client.post("/sequences/new/", data), typed, "sequence-form")
+
+
+def test_a_refused_enrollment_keeps_every_field(client, owner, contact):
+    from tests.sequences.enrollment_support import inbox_of, three_steps
+
+    sequence = three_steps(owner)
+    inbox_of(owner)
+    second = inbox_of(owner, address="second@sales.example")
+    client.force_login(owner)
+    c = f"c{contact.pk}"
+    typed = {
+        "start": "0",
+        "time_zone": "Asia/Tokyo",
+        "send": "later",
+        "send_date": "2020-01-02",  # in the past: refused
+        "send_time": "09:30",
+        "sender": f"{second.pk}:{second.email}",
+        "delay_1": "4",
+        "delay_2": "6",
+        f"{c}-subject_0": "Typed subject",
+        f"{c}-body_0": "<p>Typed body</p>",
+        f"{c}-task_title_1": "Typed task title",
+        f"{c}-subject_2": "Typed later subject",
+        f"{c}-body_2": "<p>Typed later body</p>",
+    }
+    url = f"/sequences/{sequence.pk}/enroll/?contact={contact.pk}"
+    answer = client.post(url, {**typed, "contact": contact.pk, "action": "start"})
+    assert "in the past" in answer.content.decode()
+    assert_kept(answer, typed, "enroll-form")

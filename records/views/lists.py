@@ -14,6 +14,7 @@ from django.utils.functional import SimpleLazyObject, cached_property
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET
 
+from .. import extensions
 from ..models import User
 from ..money import Money
 from ..selectors import records_list
@@ -83,6 +84,7 @@ def record_list(request, type_slug):
         "params": params,
         "owners": User.objects.filter(is_active=True).order_by("username"),
         "sort": params["sort"],
+        "list_actions": extensions.list_actions_for(request.user, record_type.kind),
     }
     template = "records/list.html"
     if request.htmx and request.htmx.target == "results":

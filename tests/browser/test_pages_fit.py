@@ -176,3 +176,33 @@ def test_deal_amounts_read_in_the_currency_format_the_admin_chose(new_page, logi
     deal.get_by_role("link", name="Lumen Studios renewal").click()
     expect(page.locator("#properties")).to_contain_text("12.500,00\xa0CHF")
     assert_fits(page, SCREENSHOTS / size / "deal-page.png")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_sequence_enrollment_pages_fit_the_screen(new_page, login, account, size):
+    from sequences.enrollment.services import Plan, enroll
+    from tests.sequences.enrollment_support import inbox_of, three_steps
+
+    sequence = three_steps(account)
+    sequence.name = "Trade fair follow-up for the international shipping prospects " * 2
+    sequence.save()
+    inbox = inbox_of(account, address=f"rep.{LONG_ADDRESS}")
+    contacts = list(
+        Record.objects.filter(kind="contact").values_list("pk", flat=True).order_by("pk")
+    )
+    enrolled = ContactFactory(first_name="Enrolled", last_name="Long " * 8, owner=account)
+    enroll(account, sequence, [Plan(enrolled, "Asia/Tokyo")], inbox)
+    page = open_at(new_page, size)
+    login(page, account.username)
+    ids = "&".join(f"contact={pk}" for pk in contacts)
+    for name, path in (
+        ("pick-contact", f"/sequences/{sequence.pk}/enroll/"),
+        ("enroll-one", f"/sequences/{sequence.pk}/enroll/?contact={contacts[0]}"),
+        ("enroll-bulk", f"/sequences/{sequence.pk}/enroll/bulk/?{ids}"),
+        ("pick-sequence", f"/sequences/enroll/?{ids.replace('contact=', 'id=')}"),
+        ("enrollments", f"/sequences/{sequence.pk}/enrollments/"),
+        ("enrolled-contact", f"/records/contacts/{enrolled.pk}/"),
+    ):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert_fits(page, SCREENSHOTS / size / f"sequence-{name}.png")
