@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class SequencesConfig(AppConfig):
     name = "sequences"
+
+    def ready(self) -> None:
+        from .engine import receivers
+
+        receivers.connect()
