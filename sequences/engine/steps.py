@@ -59,10 +59,14 @@ def render(enrollment: Enrollment, step: Step, font: Font, replying: bool) -> Re
 
 def run_email(enrollment: Enrollment, step: Step, font: Font, now: datetime) -> str:
     """Queue the step's email, a reply in the enrollment's thread unless the step starts a
-    new one. Missing tokens pause the enrollment; a privacy refusal ends it."""
+    new one. Missing tokens or address pause the enrollment; a privacy refusal ends it."""
     replying = not step.new_thread and enrollment.last_email is not None
     rendered = render(enrollment, step, font, replying)
     number = step.position + 1
+    if not enrollment.contact.email:
+        detail = _("Step %(n)s: the contact has no email address; add one, then resume.")
+        lifecycle.pause(enrollment, detail % {"n": number})
+        return "paused"
     if rendered.missing:
         names = ", ".join(tokens.label(key) for key in rendered.missing)
         detail = _("Step %(n)s: no value for %(tokens)s; fill them in, then resume.")
@@ -108,6 +112,8 @@ def run_task(enrollment: Enrollment, step: Step, now: datetime) -> str:
         enrollment=enrollment, position=step.position, kind=step.kind, ran_at=now
     )
     title = _override(enrollment, step, "task_title") or str(step.get_kind_display())
+    context = tokens.context_for(enrollment.enrolled_by, enrollment.contact)
+    title = tokens.fill_text(title, context).text
     task = timeline.log(
         ActivityKind.TASK,
         [enrollment.contact_id],

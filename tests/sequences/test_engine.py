@@ -137,6 +137,13 @@ def test_a_token_without_a_value_pauses_the_enrollment_and_says_which(owner, inb
     assert not Outbound.objects.exists() and not StepRun.objects.exists()
 
 
+def test_a_contact_without_an_address_pauses_the_enrollment(owner, inbox):
+    addressless = ContactFactory(owner=owner, first_name="Ada", emails=[])
+    enrollment = enroll(make_sequence(owner, [email_step()]), addressless, inbox, TUESDAY)
+    assert tick(TUESDAY) == {"paused": 1}
+    assert "no email address" in enrollment.events.get().detail
+
+
 def test_a_task_step_waits_for_its_completion_then_the_next_step_falls_due(
     owner, contact, inbox, client, django_capture_on_commit_callbacks
 ):
@@ -147,7 +154,7 @@ def test_a_task_step_waits_for_its_completion_then_the_next_step_falls_due(
     enrollment.refresh_from_db()
     task = enrollment.waiting_task
     assert (task.title, task.assigned_to, task.due_at, task.status) == (
-        "Call {{ contact.first_name }}",
+        "Call Olivia",
         owner,
         TUESDAY,
         TaskStatus.NOT_STARTED,
