@@ -24,8 +24,9 @@ def delay_days(enrollment: Enrollment, step: Step) -> int:
 def schedule_next(
     enrollment: Enrollment, steps: list[Step], ran_at: datetime, account: Calendar | None = None
 ) -> datetime | None:
-    """Make the step at `next_position` due after `ran_at` (and save it); after the last
-    step, finish the enrollment. Return the new due time, None when finished."""
+    """Make the step at `next_position` due after `ran_at` (the caller saves `due_at`);
+    after the last step, finish the enrollment (saved). Return the new due time, None when
+    finished."""
     position = enrollment.next_position
     if position >= len(steps):
         lifecycle.end(enrollment, EndReason.FINISHED)
@@ -36,5 +37,4 @@ def schedule_next(
     enrollment.due_at = due_after(
         cal, enrollment.sequence, ran_at, delay_days(enrollment, step), immediately
     )
-    enrollment.save(update_fields=["due_at"])
     return enrollment.due_at

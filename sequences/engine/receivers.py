@@ -24,7 +24,6 @@ def task_completed(sender, event: TaskCompleted, **kwargs) -> None:
             if enrollment.waiting_task_id != event.activity_id:
                 continue
             enrollment.waiting_task = None
-            enrollment.save(update_fields=["waiting_task"])
             lifecycle.record(
                 enrollment,
                 EventKind.TASK_COMPLETED,
@@ -33,6 +32,7 @@ def task_completed(sender, event: TaskCompleted, **kwargs) -> None:
             )
             steps = list(enrollment.sequence.steps.order_by("position"))
             advance.schedule_next(enrollment, steps, event.completed_at)
+            enrollment.save(update_fields=["waiting_task", "due_at"])
 
 
 def connect() -> None:

@@ -44,12 +44,25 @@ def reply_subject(subject: str) -> str:
     return subject if subject[:3].lower() == "re:" else f"Re: {subject}"
 
 
+# Tokens of records other than the contact and the sender: only they need its associations.
+_ASSOCIATED = ("company.", "deal.", "ticket.")
+
+
+def token_context(enrollment: Enrollment, *texts: str) -> tokens.Context:
+    """What the texts' tokens are filled from: the contact and the sender, and the contact's
+    associated company, deal and ticket when a text may name them (a few queries)."""
+    if any(kind in text for text in texts for kind in _ASSOCIATED):
+        return tokens.context_for(enrollment.enrolled_by, enrollment.contact)
+    return tokens.Context(sender=enrollment.enrolled_by, contact=enrollment.contact)
+
+
 def render(enrollment: Enrollment, step: Step, font: Font, replying: bool) -> Rendered:
     """The step's subject and body for this contact: tokens filled, in the sender's font.
     A reply without a subject of its own takes the previous email's, as "Re: …"."""
-    context = tokens.context_for(enrollment.enrolled_by, enrollment.contact)
-    subject = tokens.fill_text(_override(enrollment, step, "subject"), context)
-    html = tokens.fill_html(_override(enrollment, step, "body"), context)
+    subject = _override(enrollment, step, "subject")
+    html = _override(enrollment, step, "body")
+    context = token_context(enrollment, subject, html)
+    subject, html = tokens.fill_text(subject, context), tokens.fill_html(html, context)
     missing = list(dict.fromkeys(subject.missing + html.missing))
     text = subject.text.strip()
     if not text and replying:
@@ -112,8 +125,7 @@ def run_task(enrollment: Enrollment, step: Step, now: datetime) -> str:
         enrollment=enrollment, position=step.position, kind=step.kind, ran_at=now
     )
     title = _override(enrollment, step, "task_title") or str(step.get_kind_display())
-    context = tokens.context_for(enrollment.enrolled_by, enrollment.contact)
-    title = tokens.fill_text(title, context).text
+    title = tokens.fill_text(title, token_context(enrollment, title)).text
     task = timeline.log(
         ActivityKind.TASK,
         [enrollment.contact_id],

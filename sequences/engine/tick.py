@@ -110,7 +110,7 @@ def run_one(
         position = enrollment.next_position
         if position >= len(sequence_steps):  # steps removed since it was scheduled
             advance.schedule_next(enrollment, sequence_steps, now, account)
-            return "finished", None
+            return "finished", None  # (ended: nothing left to save)
         step = sequence_steps[position]
         if step.is_email:
             outcome = steps.run_email(enrollment, step, batch.fonts[enrollment.enrolled_by_id], now)
@@ -118,13 +118,11 @@ def run_one(
             outcome = steps.run_task(enrollment, step, now)
         if outcome in RAN:
             enrollment.next_position = position + 1
-            fields = ["next_position", "thread", "last_email", "waiting_task"]
-            if enrollment.waiting_task_id is not None:
-                enrollment.due_at = None
-                fields.append("due_at")
-            enrollment.save(update_fields=fields)
+            enrollment.due_at = None  # waiting for the task, or finished
             if enrollment.waiting_task_id is None:
                 advance.schedule_next(enrollment, sequence_steps, now, account)
+            fields = ["next_position", "thread", "last_email", "waiting_task", "due_at"]
+            enrollment.save(update_fields=fields)
         return outcome, enrollment.due_at
 
 

@@ -16,10 +16,11 @@ from mailboxes.models import Outbound
 from privacy.services import opt_out_of_all
 from records.constants import TaskStatus
 from records.models import Activity
+from records.services import association_create
 from sequences.constants import EndReason, EnrollmentStatus, EventKind, StepKind
 from sequences.engine.tick import tick
 from sequences.models import Enrollment, StepRun
-from tests.factories import ContactFactory
+from tests.factories import CompanyFactory, ContactFactory
 from tests.mailboxes.inboxes import offline_mailbox
 from tests.sequences.engine_setup import email_step, enroll, make_sequence, task_step
 
@@ -87,6 +88,14 @@ def test_the_per_enrollment_edits_of_a_step_win(owner, contact, inbox):
     message = Outbound.objects.get().message
     assert message.subject == "Just for you"
     assert "Written for Olivia" in message.html_body
+
+
+def test_tokens_of_the_contacts_company_are_filled(owner, contact, inbox):
+    association_create(contact, CompanyFactory(name="Acme Rockets", owner=owner))
+    sequence = make_sequence(owner, [email_step(subject="News for {{ company.name }}")])
+    enroll(sequence, contact, inbox, TUESDAY)
+    tick(TUESDAY)
+    assert Outbound.objects.get().message.subject == "News for Acme Rockets"
 
 
 def test_a_step_already_run_is_not_run_again_and_its_work_rolls_back(owner, contact, inbox):
@@ -208,7 +217,7 @@ def test_completing_the_last_task_finishes_the_enrollment(
     with django_capture_on_commit_callbacks(execute=True):
         enrollment.waiting_task.complete()
     enrollment.refresh_from_db()
-    assert enrollment.status == EnrollmentStatus.FINISHED
+    assert (enrollment.status, enrollment.waiting_task) == (EnrollmentStatus.FINISHED, None)
 
 
 def test_a_pause_that_has_passed_is_resumed_and_its_step_runs(owner, contact, inbox):
