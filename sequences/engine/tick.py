@@ -52,7 +52,7 @@ RAN = ("email", "task")
 
 @dataclass
 class Batch:
-    """Due enrollments and what running their steps needs, loaded in four queries."""
+    """Due enrollments and what running their steps needs, loaded in three queries."""
 
     enrollments: list[Enrollment]
     steps: dict[int, list[Step]]  # by sequence, in order
