@@ -13,11 +13,18 @@ from django.test.utils import CaptureQueriesContext
 
 from mailboxes.constants import SendSource
 from mailboxes.models import Outbound
+from mailboxes.outbox.throttle import SOURCE_MINUTE_LIMITS
 from privacy.services import opt_out_of_all
 from records.constants import TaskStatus
 from records.models import Activity
 from records.services import association_create
-from sequences.constants import EndReason, EnrollmentStatus, EventKind, StepKind
+from sequences.constants import (
+    EMAILS_PER_MINUTE_PER_INBOX,
+    EndReason,
+    EnrollmentStatus,
+    EventKind,
+    StepKind,
+)
 from sequences.engine.tick import tick
 from sequences.models import Enrollment, StepRun
 from tests.factories import CompanyFactory, ContactFactory
@@ -258,3 +265,8 @@ def test_the_ticks_queries_do_not_grow_with_the_number_of_enrollments(owner, inb
     step = (eleven - one) // 10
     assert (one, eleven) == (3 + step, 3 + 11 * step)
     assert step <= 35
+
+
+def test_the_outbox_applies_the_sequences_own_per_minute_rule():
+    # The rule is sequences' (constants.py, the forecast reads it); the outbox enforces it.
+    assert SOURCE_MINUTE_LIMITS[SendSource.SEQUENCE] == EMAILS_PER_MINUTE_PER_INBOX == 3
