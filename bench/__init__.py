@@ -17,4 +17,5 @@ BENCHMARKS = {
     "tracking_open": "bench.tracking_open",
     "tracking_click": "bench.tracking_click",
     "send_throughput": "bench.send_throughput",
+    "sequence_tick": "bench.sequence_tick",
 }

@@ -223,9 +223,15 @@ CELERY_TASK_ROUTES = {
     # housekeeping: short periodic or one-off chores
     jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
     jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
+    # sequences: the tick that runs due sequence steps (a pass of a few seconds, every few
+    # seconds; a queue of its own so it never holds a send or housekeeping slot, and its
+    # workers scale apart: two ticks at once each run different enrollments)
+    jobs.SEQUENCE_TICK: {"queue": "sequences"},
 }
 # How often every inbox is synced; /health/ measures how late the most belated sync is by it.
 CRM_SYNC_SECONDS = env_int("CRM_SYNC_SECONDS", 120)
+# How often beat runs the sequence tick (due steps wait at most about this long).
+SEQUENCE_TICK_SECONDS = 5
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sync-inboxes": {"task": jobs.SYNC_ALL, "schedule": float(CRM_SYNC_SECONDS)},
@@ -236,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
     # Sent-folder copies a crashed worker or an unreachable server left owed.
     "file-owed-copies": {"task": jobs.FILE_OWED_COPIES, "schedule": 60.0},
     "tracking-flush": {"task": jobs.TRACKING_FLUSH, "schedule": 5.0},
+    # Due sequence steps; a tick not started within its period is dropped, not piled up.
+    "sequence-tick": {
+        "task": jobs.SEQUENCE_TICK,
+        "schedule": float(SEQUENCE_TICK_SECONDS),
+        "options": {"expires": float(SEQUENCE_TICK_SECONDS)},
+    },
 }
 # Every queue some worker must consume: each routed one, then the default.
 CRM_QUEUES = list(

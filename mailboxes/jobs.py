@@ -37,6 +37,8 @@ FILE_SENT_COPIES = "mailboxes.file_sent_copies"
 FILE_OWED_COPIES = "mailboxes.file_owed_copies"
 TRACKING_FLUSH = "mailboxes.tracking_flush"
 REVOKE_GOOGLE_TOKEN = "mailboxes.revoke_google_token"
+# Declared by sequences (sequences/engine/tasks.py); named here with the rest for the routes.
+SEQUENCE_TICK = "sequences.tick"
 
 # Seconds a job may wait for the broker to connect, and then for each reply: Redis answers in
 # well under a millisecond, and the caller is often a web request.

@@ -4,13 +4,15 @@ from django.apps import AppConfig
 class SequencesConfig(AppConfig):
     name = "sequences"
 
-    def ready(self):
+    def ready(self) -> None:
         from django.utils.translation import gettext_lazy as _
 
         from records import extensions, timeline
         from records.constants import RecordKind
 
+        from .engine import receivers as engine_receivers
         from .enrollment import card, services
+        from .stopping import receivers as stopping_receivers
 
         # The enrollment's card on the contact's timeline.
         timeline.register_kind(
@@ -39,7 +41,6 @@ class SequencesConfig(AppConfig):
                 lambda user: user.can_reach_out,
             )
         )
-
-        from .stopping.receivers import connect
-
-        connect()
+        # Steps go on when a task is completed; replies, bounces and opt-outs stop them.
+        engine_receivers.connect()
+        stopping_receivers.connect()

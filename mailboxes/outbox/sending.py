@@ -266,7 +266,8 @@ class Pass:
     providers: dict[int, MailProvider] = field(default_factory=dict)
     sent_folders: dict[int, str | None] = field(default_factory=dict)
     owing: set[int] = field(default_factory=set)  # inboxes owed a Sent copy by this pass
-    over_limit: dict[int, throttle.OverLimit] = field(default_factory=dict)
+    # By inbox, or by (inbox, source) for a source's own limit.
+    over_limit: dict[int | tuple[int, str], throttle.OverLimit] = field(default_factory=dict)
     outcomes: Counter = field(default_factory=Counter)
     # The inbox whose sends are in progress: kept from one batch to the next, so claiming and
     # loading a batch happens while the last messages of the one before are on the wire.
@@ -513,7 +514,7 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
                 if outcome is not None:
                     run.count(outcome)
                     continue
-            over = run.over_limit.get(mailbox.pk)
+            over = run.over_limit.get(mailbox.pk) or run.over_limit.get((mailbox.pk, row.source))
             if over is not None and over.retry_at > timezone.now():
                 run.count(_wait(row, claim, over))
                 continue
@@ -535,7 +536,8 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
             if accepted is not None:
                 _committed(run, mailbox, provider, accepted)
             if over is not None:
-                run.over_limit[mailbox.pk] = over
+                # A source's own limit holds back that source's mail only.
+                run.over_limit[(mailbox.pk, over.source) if over.source else mailbox.pk] = over
                 run.count("throttled")
                 continue
             if tokens is None:
@@ -741,7 +743,7 @@ def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now, marg
     if connection.vendor != "postgresql":
         return _hand_over_orm(accepted, row, claim, mailbox, now, margin)
     try:
-        tokens = throttle.tokens_for(mailbox, now, margin, len(row.recipients))
+        tokens = throttle.tokens_for(mailbox, now, margin, len(row.recipients), row.source)
     except throttle.OverLimit as over:  # a limit of 0
         _commit_alone(accepted)
         return None, _wait_and(row, claim.stamp, over)
@@ -773,7 +775,7 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now, margin: float):
                 status=SendStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
             )
             recipients = len(row.recipients)
-            tokens = throttle.take(mailbox, now, margin, recipients) if marked else None
+            tokens = throttle.take(mailbox, now, margin, recipients, row.source) if marked else None
         return tokens, None
     except throttle.OverLimit as over:
         # Everything rolled back: record the accepted send alone, then let the row wait.

@@ -41,6 +41,12 @@ takes its tokens before the message goes out, sometimes behind another one on th
   over the limit if need be: the count stays true and the window gives out one token fewer,
   though a worker that took its last token meanwhile has then sent one too many.
 
+Some sources have a minute limit of their own on top of the inbox's (`SOURCE_MINUTE_LIMITS`):
+sequence email goes out at most 3 a minute per inbox (a product rule: bulk enrollments must
+not flood an inbox). It is one more window of the same kind, a `SendCounter` row per inbox
+and minute named by the source (`source_window`), taken in the same statement as the others
+by the rows of that source only, so one-to-one mail of the inbox never waits for it.
+
 Only sends in a minute's last seconds cost a second statement (the tokens given back); pausing
 there instead would idle every worker of every inbox at every minute's end, limits binding or
 not. The worker's clock and the server's are taken to agree to well under a second (NTP).
@@ -56,10 +62,29 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from mailboxes.constants import SendSource
 from mailboxes.models import Mailbox, SendCounter
 from mailboxes.models.outbound import DAY, MINUTE, window_start
 
 ONE_MINUTE = timedelta(minutes=1)
+
+# Emails a minute per inbox for mail of these sources, beside the inbox's own limits. Here,
+# not registered by the app that queues them: the outbox applies it to every row of that
+# source in every sending process, whichever apps that process started.
+SOURCE_MINUTE_LIMITS = {SendSource.SEQUENCE: 3}
+# The name of a source's minute window in SendCounter.window (six characters at most).
+_SOURCE_WINDOWS = {SendSource.SEQUENCE: "seq"}
+_WINDOW_SOURCES = {name: source for source, name in _SOURCE_WINDOWS.items()}
+
+
+def source_window(source: str) -> str | None:
+    """The window of a source's own minute limit, or None when it has none."""
+    return _SOURCE_WINDOWS.get(source) if source in SOURCE_MINUTE_LIMITS else None
+
+
+def per_minute(window: str) -> bool:
+    """Whether `window` is a minute window (the inbox's or a source's)."""
+    return window != DAY
 
 
 class OverLimit(Exception):
@@ -69,10 +94,19 @@ class OverLimit(Exception):
         super().__init__(window, limit, retry_at)
         self.window, self.limit, self.retry_at = window, limit, retry_at
 
+    @property
+    def source(self) -> str | None:
+        """The source whose own limit this is (None: the inbox's, binding all its mail)."""
+        return _WINDOW_SOURCES.get(self.window)
+
     def describe(self) -> str:
-        per = "emails a minute" if self.window == MINUTE else "recipients a day"
         when = timezone.localtime(self.retry_at)
-        at = when.strftime("%H:%M") if self.window == MINUTE else when.strftime("%Y-%m-%d %H:%M")
+        at = when.strftime("%H:%M") if per_minute(self.window) else when.strftime("%Y-%m-%d %H:%M")
+        if self.source is not None:
+            kind = SendSource(self.source).label.lower()
+            limit = f"the {self.limit} a minute {kind} limit"
+            return f"Queued: waiting for {limit}; it goes out from {at}."
+        per = "emails a minute" if self.window == MINUTE else "recipients a day"
         return (
             f"Waiting for this inbox's sending limit ({self.limit} {per}); it goes out from {at}."
         )
@@ -80,9 +114,9 @@ class OverLimit(Exception):
 
 def next_window_start(window: str, now: datetime) -> datetime:
     """Return when the window after the one `now` falls in starts."""
+    if per_minute(window):
+        return window_start(MINUTE, now) + ONE_MINUTE
     start = window_start(window, now)
-    if window == MINUTE:
-        return start + ONE_MINUTE
     # Midnight of the next calendar day, right across DST changes.
     following = timezone.localtime(start + timedelta(hours=26), timezone.get_default_timezone())
     return following.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -90,8 +124,9 @@ def next_window_start(window: str, now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Tokens:
-    """The windows one send takes tokens from, minutes first: (window, start, limit, tokens)
-    each, tokens being 1 in a minute and the recipients in a day."""
+    """The windows one send takes tokens from, the inbox's minute, its day, then its source's
+    minute: (window, start, limit, tokens) each, tokens being 1 in a minute and the recipients
+    in a day."""
 
     mailbox_id: int
     windows: tuple[tuple[str, datetime, int, int], ...]
@@ -102,29 +137,39 @@ class Tokens:
         return next(n for w, _, _, n in self.windows if w == window)
 
 
-def limits(mailbox: Mailbox) -> tuple[tuple[str, int], ...]:
-    return ((MINUTE, mailbox.send_per_minute), (DAY, mailbox.send_per_day))
+def limits(mailbox: Mailbox, source: str | None = None) -> tuple[tuple[str, int], ...]:
+    """The inbox's windows and limits, and the source's own minute window when it has one."""
+    own = ((MINUTE, mailbox.send_per_minute), (DAY, mailbox.send_per_day))
+    window = source_window(source) if source else None
+    return own + ((window, SOURCE_MINUTE_LIMITS[source]),) if window else own
 
 
-def tokens_for(mailbox: Mailbox, now: datetime, margin: float = 0.0, recipients: int = 1) -> Tokens:
+def tokens_for(
+    mailbox: Mailbox,
+    now: datetime,
+    margin: float = 0.0,
+    recipients: int = 1,
+    source: str | None = None,
+) -> Tokens:
     """Return the windows of a send to `recipients` addresses handed over at `now` that lands
     within `margin` seconds (under a minute): those of `now` and, when later, those of
-    `now + margin`.
+    `now + margin`; with the `source`'s own minute windows when it has a limit.
 
     Raises OverLimit for a limit of 0, which pauses the inbox's sending until it is raised.
     An email to more recipients than the day's limit takes the whole of a day, so it still
     goes out (alone that day) instead of waiting for ever.
     """
-    for window, limit in limits(mailbox):
+    for window, limit in limits(mailbox, source):
         if limit <= 0:
             raise OverLimit(window, limit, next_window_start(window, now))
     minute = window_start(MINUTE, now)
     last = now + timedelta(seconds=margin)
     moments = (now,) if last < minute + ONE_MINUTE else (now, last)
     windows = []
-    for window, limit in limits(mailbox):
-        weight = 1 if window == MINUTE else min(max(recipients, 1), limit)
-        starts = dict.fromkeys(window_start(window, moment) for moment in moments)
+    for window, limit in limits(mailbox, source):
+        weight = 1 if per_minute(window) else min(max(recipients, 1), limit)
+        kind = MINUTE if per_minute(window) else DAY
+        starts = dict.fromkeys(window_start(kind, moment) for moment in moments)
         windows += [(window, start, limit, weight) for start in starts]
     return Tokens(mailbox.pk, tuple(windows), window_start(MINUTE, last) + ONE_MINUTE)
 
@@ -197,12 +242,13 @@ def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
     """Keep only the tokens of the windows an accepted send may have landed in, between
     `first` (its bytes started) and `last` (the server's answer): give the others back, and
     count it in any of those it held no token of, over the limit if need be (it went out)."""
-    if len(tokens.windows) == 2 and last < tokens.until:
-        return  # one minute and one day held, landed in them: most sends
+    minutes = [w for w in dict.fromkeys(w for w, _, _, _ in tokens.windows) if per_minute(w)]
+    if len(tokens.windows) == len(minutes) + 1 and last < tokens.until:
+        return  # one window of each kind held, landed in them: most sends
     landed = {(DAY, window_start(DAY, first)), (DAY, window_start(DAY, last))}
     minute = window_start(MINUTE, first)
     while minute <= last:
-        landed.add((MINUTE, minute))
+        landed.update((window, minute) for window in minutes)
         minute += ONE_MINUTE
     held = {(window, start) for window, start, _, _ in tokens.windows}
     for window, start in held - landed:
@@ -217,7 +263,11 @@ def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
 
 
 def take(
-    mailbox: Mailbox, now: datetime | None = None, margin: float = 0.0, recipients: int = 1
+    mailbox: Mailbox,
+    now: datetime | None = None,
+    margin: float = 0.0,
+    recipients: int = 1,
+    source: str | None = None,
 ) -> Tokens:
     """Take the tokens of a send to `recipients` addresses handed over at `now` from each of
     its windows (see `tokens_for`), or raise OverLimit; return what was taken.
@@ -228,7 +278,7 @@ def take(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("throttle.take() must run inside the caller's transaction")
-    tokens = tokens_for(mailbox, now or timezone.now(), margin, recipients)
+    tokens = tokens_for(mailbox, now or timezone.now(), margin, recipients, source)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Every window in one statement: one round trip per email sent.

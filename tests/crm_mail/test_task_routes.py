@@ -12,6 +12,7 @@ QUEUES = {
     "send": {jobs.SEND_OUTBOUND, jobs.SEND_DUE, jobs.FILE_SENT_COPIES, jobs.FILE_OWED_COPIES},
     "bodies": {jobs.FILL_BODIES},
     "housekeeping": {jobs.TRACKING_FLUSH, jobs.REVOKE_GOOGLE_TOKEN},
+    "sequences": {jobs.SEQUENCE_TICK},
 }
 EXPECTED = {name: queue for queue, names in QUEUES.items() for name in names}
 
@@ -61,4 +62,4 @@ def test_an_unrouted_task_stays_on_the_default_queue():
 
 
 def test_the_embedded_worker_consumes_every_queue_and_the_default_one():
-    assert settings.CRM_QUEUES == ["sync", "send", "bodies", "housekeeping", "celery"]
+    assert settings.CRM_QUEUES == ["sync", "send", "bodies", "housekeeping", "sequences", "celery"]

@@ -204,3 +204,52 @@ def test_a_send_that_landed_on_the_next_day_counts_its_recipients_there(inbox):
     throttle.settle(tokens, midnight - 30 * SECOND, midnight + SECOND)
 
     assert counts(inbox, "day") == {DAY_START: 3, midnight: 3}
+
+
+# -- a source's own minute limit (sequence email: 3 a minute per inbox) ---------------------------
+
+
+def take_for(mailbox, now: datetime, source: str, margin: float = 0.0) -> throttle.Tokens:
+    with transaction.atomic():
+        return throttle.take(mailbox, now, margin, source=source)
+
+
+@pytest.mark.django_db
+def test_sequence_email_counts_in_a_minute_window_of_its_own_beside_the_inboxs(inbox):
+    inbox.send_per_minute = 10
+    inbox.save()
+    for n in range(3):
+        take_for(inbox, NOON + n * SECOND, "sequence")
+    with pytest.raises(throttle.OverLimit) as over:
+        take_for(inbox, NOON + 5 * SECOND, "sequence")
+    assert over.value.source == "sequence"
+    assert over.value.retry_at == NOON + MINUTE
+    assert over.value.describe().startswith("Queued: waiting for the 3 a minute sequence limit")
+    # One-to-one mail of the same inbox still has the inbox's own minute.
+    take_for(inbox, NOON + 6 * SECOND, "one_to_one")
+    assert counts(inbox, "seq") == {NOON: 3}
+    assert counts(inbox, "minute") == {NOON: 4}
+    # The next minute takes sequence email again.
+    take_for(inbox, NOON + MINUTE, "sequence")
+    assert counts(inbox, "seq") == {NOON: 3, NOON + MINUTE: 1}
+
+
+@pytest.mark.django_db
+def test_a_sequence_send_near_the_minutes_end_holds_and_settles_both_sequence_minutes(inbox):
+    inbox.send_per_minute = 10
+    inbox.save()
+    tokens = take_for(inbox, NOON + 58 * SECOND, "sequence", margin=4.0)
+    assert counts(inbox, "seq") == {NOON: 1, NOON + MINUTE: 1}
+    # Answered before the minute turned: the next minute's sequence token comes back.
+    throttle.settle(tokens, NOON + 58 * SECOND, NOON + 59 * SECOND)
+    assert counts(inbox, "seq") == {NOON: 1, NOON + MINUTE: 0}
+    assert counts(inbox, "minute") == {NOON: 1, NOON + MINUTE: 0}
+
+
+@pytest.mark.django_db
+def test_the_inbox_limit_still_binds_sequence_email(inbox):
+    take_for(inbox, NOON, "sequence")
+    take_for(inbox, NOON + SECOND, "one_to_one")
+    with pytest.raises(throttle.OverLimit) as over:
+        take_for(inbox, NOON + 2 * SECOND, "sequence")
+    assert over.value.source is None  # the inbox's own limit: all its mail waits
