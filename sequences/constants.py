@@ -3,9 +3,12 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mailboxes.constants import SendSource
+from mailboxes.outbox.throttle import SOURCE_MINUTE_LIMITS
+
 # At most this many sequence emails a minute leave one inbox (SEQ-6), counted across every
-# worker and machine, beside the inbox's own limits.
-EMAILS_PER_MINUTE_PER_INBOX = 3
+# worker and machine, beside the inbox's own limits: the outbox's throttle enforces it.
+EMAILS_PER_MINUTE_PER_INBOX = SOURCE_MINUTE_LIMITS[SendSource.SEQUENCE]
 # Contacts enrolled at once (SEQ-3).
 BULK_LIMIT = 50
 # The longest delay a step may wait, in days: a longer one is a mistake, not a cadence.

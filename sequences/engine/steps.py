@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from mailboxes.composer import body, tokens
-from mailboxes.constants import SendSource
+from mailboxes.constants import MailboxStatus, SendSource
 from mailboxes.outbox.enqueue import OutgoingEmail, SendRefused, Source, email_enqueue
 from mailboxes.preferences.defaults import Font
 from privacy.constants import SenderContext
@@ -79,6 +79,13 @@ def run_email(enrollment: Enrollment, step: Step, font: Font, now: datetime) -> 
     if not enrollment.contact.email:
         detail = _("Step %(n)s: the contact has no email address; add one, then resume.")
         lifecycle.pause(enrollment, detail % {"n": number})
+        return "paused"
+    if enrollment.mailbox.status != MailboxStatus.CONNECTED:
+        # Queued, it would only fail in the outbox: wait for the rep to reconnect the inbox.
+        detail = _(
+            "Step %(n)s: the From inbox %(inbox)s is not connected; reconnect it, then resume."
+        )
+        lifecycle.pause(enrollment, detail % {"n": number, "inbox": enrollment.mailbox.email})
         return "paused"
     if rendered.missing:
         names = ", ".join(tokens.label(key) for key in rendered.missing)

@@ -160,6 +160,14 @@ def test_a_contact_without_an_address_pauses_the_enrollment(owner, inbox):
     assert "no email address" in enrollment.events.get().detail
 
 
+def test_a_disconnected_from_inbox_pauses_the_enrollment_instead_of_queueing(owner, contact, inbox):
+    inbox.mark_needs_reconnect("Token expired")
+    enrollment = enroll(make_sequence(owner, [email_step()]), contact, inbox, TUESDAY)
+    assert tick(TUESDAY) == {"paused": 1}
+    assert "is not connected" in enrollment.events.get().detail
+    assert not Outbound.objects.exists() and not StepRun.objects.exists()
+
+
 def test_a_task_step_waits_for_its_completion_then_the_next_step_falls_due(
     owner, contact, inbox, client, django_capture_on_commit_callbacks
 ):
@@ -267,6 +275,5 @@ def test_the_ticks_queries_do_not_grow_with_the_number_of_enrollments(owner, inb
     assert step <= 35
 
 
-def test_the_outbox_applies_the_sequences_own_per_minute_rule():
-    # The rule is sequences' (constants.py, the forecast reads it); the outbox enforces it.
+def test_the_forecast_reads_the_per_minute_rule_the_outbox_enforces():
     assert SOURCE_MINUTE_LIMITS[SendSource.SEQUENCE] == EMAILS_PER_MINUTE_PER_INBOX == 3
