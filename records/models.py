@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from . import signals
 from .calendar.hours import (
     default_weekly_hours,
     validate_weekly_hours,
@@ -415,9 +416,12 @@ class Activity(models.Model):
         return f"{self.kind} {self.pk}"
 
     def complete(self, when=None) -> None:
+        """Mark the task completed; `task_completed` is sent once that commits."""
         self.status = TaskStatus.COMPLETED
         self.completed_at = when or timezone.now()
         self.save(update_fields=["status", "completed_at"])
+        event = signals.TaskCompleted(activity_id=self.pk, completed_at=self.completed_at)
+        signals.send_on_commit(signals.task_completed, __name__, event)
 
     def reopen(self) -> None:
         self.status = TaskStatus.NOT_STARTED

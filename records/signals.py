@@ -1,0 +1,43 @@
+"""What records tells the apps built on it, without importing them.
+
+- `task_completed`, event `TaskCompleted`: a task was marked completed (`Activity.complete`,
+  the one place that completes a task). Sent once the transaction that recorded it commits,
+  with `send_robust`: a receiver that raises is logged and cannot undo the completion.
+  Sequences resumes an enrollment waiting on the task.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.dispatch import Signal
+
+log = logging.getLogger(__name__)
+
+task_completed = Signal()
+
+
+@dataclass(frozen=True)
+class TaskCompleted:
+    activity_id: int
+    completed_at: datetime
+
+
+def send_on_commit(signal: Signal, sender: str, event) -> None:
+    """Send `signal` with `event` once the current transaction commits (at once outside one);
+    log what a receiver raised."""
+
+    if not signal.has_listeners():
+        return
+
+    def send() -> None:
+        for receiver, result in signal.send_robust(sender=sender, event=event):
+            if isinstance(result, Exception):
+                log.error(
+                    "receiver %r of a records signal failed",
+                    receiver,
+                    exc_info=(type(result), result, result.__traceback__),
+                )
+
+    transaction.on_commit(send)
