@@ -40,6 +40,8 @@ class SequencesConfig(AppConfig):
             )
         )
 
+        from .automation import services as automation
         from .stopping.receivers import connect
 
         connect()
+        automation.connect()
