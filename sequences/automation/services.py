@@ -18,7 +18,7 @@ from records.models import Contact
 from records.signals import RecordChanged, record_changed
 
 from .. import lifecycle
-from ..constants import EndReason, EnrollmentStatus
+from ..constants import EndReason, EnrollmentStatus, EventKind
 from ..enrollment.services import EnrollRefused, Plan, enroll, steps_of
 from ..enrollment.views import contact_zone
 from ..models import Enrollment
@@ -86,6 +86,14 @@ def _enroll(rule: AutomationRule, contact: Contact):
         blockers = refused.blockers.get(contact.pk) or []
         reason = " ".join(b.message for b in blockers) or refused.message
         return Outcome.SKIPPED, reason, None
+    # The enrollment's history (its timeline card) says which rule enrolled the contact.
+    lifecycle.record(
+        enrollment,
+        EventKind.ENROLLED,
+        _("By the automation rule “%(rule)s”.") % {"rule": describe(rule)},
+        position=enrollment.next_position,
+        actor=owner,
+    )
     return Outcome.ENROLLED, "", enrollment
 
 

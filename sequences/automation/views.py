@@ -47,7 +47,8 @@ def automation(request, pk):
             return redirect("sequences:automation", pk=sequence.pk)
     _redraw_on_property(form, request.path)
     if request.htmx and request.htmx.target == "rule-form":
-        return render(request, "sequences/automation/page.html#rule-form", {"form": form})
+        context = {"form": form, "sequence": sequence}
+        return render(request, "sequences/automation/page.html#rule-form", context)
     rules = list(sequence.automation_rules.select_related("owner"))
     firings = (
         RuleFiring.objects.filter(rule__sequence=sequence)

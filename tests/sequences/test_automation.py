@@ -98,6 +98,8 @@ def test_an_enroll_rule_fires_on_its_value_only(
     assert enrollment.from_address == "rep@sales.example"
     assert enrollment.time_zone == owner.time_zone
     assert enrollment.activity is not None  # its card on the contact's timeline
+    history = [e.detail for e in EnrollmentEvent.objects.filter(enrollment=enrollment)]
+    assert history[-1] == "By the automation rule “Enroll when Lifecycle stage becomes Customer”."
 
 
 def test_a_contact_the_preflight_refuses_is_skipped_with_the_reason(
