@@ -1,5 +1,6 @@
 """Automation rules of a sequence and the log of their firings (imported by sequences.models,
-so they belong to the sequences app and its migrations)."""
+so they belong to the sequences app and its migrations; they name its models by label, as
+importing them back would be a cycle)."""
 
 from django.conf import settings
 from django.db import models
@@ -7,8 +8,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from records.models import Contact
-
-from ..models import Enrollment, Sequence
 
 
 class Action(models.TextChoices):
@@ -28,7 +27,7 @@ class AutomationRule(models.Model):
     from their default From inbox) or end its live enrollment in it."""
 
     sequence = models.ForeignKey(
-        Sequence, on_delete=models.CASCADE, related_name="automation_rules"
+        "sequences.Sequence", on_delete=models.CASCADE, related_name="automation_rules"
     )
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
     property = models.CharField(_("property"), max_length=60)
@@ -59,7 +58,7 @@ class RuleFiring(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=500, blank=True)  # why it was skipped, or the error
     enrollment = models.ForeignKey(
-        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "sequences.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
