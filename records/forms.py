@@ -63,9 +63,11 @@ class ContactForm(OwnerChoiceMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self._setup_owner()
+        if self.instance.pk:
+            # Also when bound: what the edit changed is told from it (record_changed).
+            self.initial["primary_email"] = self.instance.email
         if self.instance.pk and not self.is_bound:
             addresses = [e.address for e in self.instance.emails.all()]
-            self.initial["primary_email"] = self.instance.email
             self.initial["other_emails"] = "\n".join(
                 a for a in addresses if a != self.instance.email
             )

@@ -4,6 +4,10 @@
   the one place that completes a task). Sent once the transaction that recorded it commits,
   with `send_robust`: a receiver that raises is logged and cannot undo the completion.
   Sequences resumes an enrollment waiting on the task.
+- `record_changed`, event `RecordChanged`: a user saved edits of a record's properties (the
+  record form, `views/forms_for.save_record_form`, the one place records saves them), with
+  the properties that changed; not sent for a save that changed nothing. Sent on commit.
+  Sequences' automation rules enroll or unenroll the contact.
 """
 
 import logging
@@ -16,12 +20,21 @@ from django.dispatch import Signal
 log = logging.getLogger(__name__)
 
 task_completed = Signal()
+record_changed = Signal()
 
 
 @dataclass(frozen=True)
 class TaskCompleted:
     activity_id: int
     completed_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordChanged:
+    record_id: int
+    kind: str  # RecordKind
+    # Property name ("lifecycle_stage", "email", a custom property's key) -> (old, new).
+    changed: dict[str, tuple]
 
 
 def send_on_commit(signal: Signal, sender: str, event) -> None:

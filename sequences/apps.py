@@ -10,6 +10,7 @@ class SequencesConfig(AppConfig):
         from records import extensions, timeline
         from records.constants import RecordKind
 
+        from .automation import services as automation_rules
         from .engine import receivers as engine_receivers
         from .enrollment import card, services
         from .stopping import receivers as stopping_receivers
@@ -41,6 +42,8 @@ class SequencesConfig(AppConfig):
                 lambda user: user.can_reach_out,
             )
         )
-        # Steps go on when a task is completed; replies, bounces and opt-outs stop them.
+        # Steps go on when a task is completed; replies, bounces and opt-outs stop them;
+        # automation rules enroll and unenroll on a contact's edits.
         engine_receivers.connect()
         stopping_receivers.connect()
+        automation_rules.connect()

@@ -190,3 +190,7 @@ class EnrollmentEvent(models.Model):
 
     def __str__(self):
         return f"{self.enrollment_id} {self.kind}"
+
+
+# The automation rules' models live beside their code; imported here so Django finds them.
+from .automation.models import AutomationRule, RuleFiring  # noqa: E402, F401

@@ -5,6 +5,7 @@ from django.db import transaction
 from ..forms import FORM_FOR_KIND, ContactForm, CustomRecordForm
 from ..models import User
 from ..services import AddressInUse, contact_save, record_save
+from ..signals import RecordChanged, record_changed, send_on_commit
 from ..types import RecordType
 
 
@@ -34,11 +35,40 @@ def save_record_form(record_type: RecordType, form):
 
 @transaction.atomic
 def _save(record_type: RecordType, form):
+    editing = form.instance.pk is not None
     record = form.save(commit=False)
     if isinstance(form, ContactForm):
-        return contact_save(record, form.emails)
-    record.kind = record_type.kind
-    if isinstance(form, CustomRecordForm):
-        record.custom_type = record_type.custom_type
-        record.properties = form.property_values()
-    return record_save(record)
+        saved = contact_save(record, form.emails)
+    else:
+        record.kind = record_type.kind
+        if isinstance(form, CustomRecordForm):
+            record.custom_type = record_type.custom_type
+            record.properties = form.property_values()
+        saved = record_save(record)
+    changed = _changed(form, saved) if editing else {}
+    if changed:
+        send_on_commit(record_changed, "records", RecordChanged(saved.pk, saved.kind, changed))
+    return saved
+
+
+# Form fields that are not one property: the other addresses of a contact.
+_NOT_PROPERTIES = {"other_emails"}
+
+
+def _changed(form, record) -> dict[str, tuple]:
+    """The properties this save changed, name -> (old, new) as stored: a custom property by
+    its key, the primary address as "email", a link (owner) by id."""
+    changed = {}
+    for name in form.changed_data:
+        if name in _NOT_PROPERTIES:
+            continue
+        old = form.initial.get(name)
+        if name.startswith("prop_"):
+            name = name[len("prop_") :]
+            new = record.properties.get(name)
+        else:
+            name = "email" if name == "primary_email" else name
+            new = getattr(record, record._meta.get_field(name).attname)
+        if old != new:
+            changed[name] = (old, new)
+    return changed

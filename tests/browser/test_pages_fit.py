@@ -206,3 +206,31 @@ def test_the_sequence_enrollment_pages_fit_the_screen(new_page, login, account, 
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         assert_fits(page, SCREENSHOTS / size / f"sequence-{name}.png")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_sequence_automation_tab_fits_the_screen(new_page, login, account, size):
+    from sequences.automation.models import AutomationRule, Outcome, RuleFiring
+    from tests.sequences.enrollment_support import three_steps
+
+    sequence = three_steps(account)
+    rule = AutomationRule.objects.create(
+        sequence=sequence,
+        owner=account,
+        created_by=account,
+        action="enroll",
+        property="job_title",
+        value="Head of international procurement and logistics " * 3,
+    )
+    contact = ContactFactory(first_name="Skipped", last_name="Long " * 8, owner=account)
+    RuleFiring.objects.create(
+        rule=rule,
+        contact=contact,
+        outcome=Outcome.SKIPPED,
+        reason=f"{LONG_ADDRESS} hard-bounced. Already in the sequence “{'Long name ' * 6}”.",
+    )
+    page = open_at(new_page, size)
+    login(page, account.username)
+    page.goto(f"/sequences/{sequence.pk}/automation/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_fits(page, SCREENSHOTS / size / "sequence-automation.png")

@@ -1,0 +1,1 @@
+"""Automation rules: enroll or unenroll a contact when one of its properties changes to a value."""
