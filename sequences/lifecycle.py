@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .constants import EndReason, EnrollmentStatus, EventKind
 from .models import Enrollment, EnrollmentEvent
-from .stopping.outbox import cancel_queued
+from .stopping.outbox import cancel_queued, hold_queued
 
 
 def locked(pk: int) -> Enrollment:
@@ -65,13 +65,16 @@ def pause(
     enrollment: Enrollment, detail: str, *, until: datetime | None = None, actor=None
 ) -> bool:
     """Pause an active enrollment, for good (until resumed) or `until` a moment (the tick
-    resumes it then). False if it was not active."""
+    resumes it then; its email already queued is held back until then too). False if it was
+    not active."""
     if enrollment.status != EnrollmentStatus.ACTIVE:
         return False
     enrollment.status = EnrollmentStatus.PAUSED
     enrollment.paused_until = until
     enrollment.save(update_fields=["status", "paused_until"])
     record(enrollment, EventKind.PAUSED, detail, actor=actor)
+    if until is not None:
+        hold_queued(enrollment, until)
     return True
 
 

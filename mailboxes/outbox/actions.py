@@ -41,6 +41,24 @@ def outbound_cancel(outbound: Outbound) -> Outbound:
     )
 
 
+def outbound_hold(outbound: Outbound, until, history: str) -> Outbound:
+    """Hold a scheduled or queued email back until `until` (it becomes scheduled for then).
+    Raises ValidationError once it is being sent."""
+    outbound = _change(
+        outbound,
+        WAITING,
+        "This email can't be held back: it is {status}.",
+        history,
+        status=SendStatus.SCHEDULED,
+        scheduled_at=until,
+        next_attempt_at=until,
+        claimed_at=None,
+    )
+    if outbound.message.activity_id:
+        timeline.move(outbound.message.activity_id, until)
+    return outbound
+
+
 def outbound_send_now(outbound: Outbound) -> Outbound:
     """Send a scheduled or queued email now, ahead of its time (limits still apply).
 

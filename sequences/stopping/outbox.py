@@ -1,5 +1,6 @@
-"""An ended enrollment's email that has not gone out yet: cancelled when it ends, and refused
-by the send guard if a worker claimed it meanwhile (mailboxes/outbox/guards.py).
+"""An enrollment's email that has not gone out yet: cancelled when the enrollment ends, and
+refused by the send guard if a worker claimed it meanwhile (mailboxes/outbox/guards.py); held
+back while the enrollment is paused until a moment (an out-of-office).
 
 Imported by lifecycle.end, so nothing here imports lifecycle.
 """
@@ -9,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from mailboxes.constants import OutboundEventKind
 from mailboxes.models import Outbound
-from mailboxes.outbox.actions import outbound_cancel
+from mailboxes.outbox.actions import outbound_cancel, outbound_hold
 from mailboxes.outbox.sending import WAITING, record
 
 from ..constants import EndReason, EnrollmentStatus
@@ -22,16 +23,33 @@ def _ended_words(reason: str) -> str:
     }
 
 
+def _waiting(enrollment: Enrollment):
+    ran = StepRun.objects.filter(enrollment=enrollment, outbound__isnull=False)
+    return Outbound.objects.filter(pk__in=ran.values("outbound_id"), status__in=WAITING)
+
+
+def hold_queued(enrollment: Enrollment, until) -> int:
+    """Hold the enrollment's emails still waiting in the outbox back until `until`, each with
+    a line in its history; return how many. One already being sent is out of reach."""
+    words = _("Held back: the contact is away; it goes out when the sequence resumes.")
+    held = 0
+    for outbound in _waiting(enrollment):
+        try:
+            outbound_hold(outbound, until, words)
+        except ValidationError:
+            continue  # a worker started sending it meanwhile
+        held += 1
+    return held
+
+
 def cancel_queued(enrollment: Enrollment) -> int:
     """Cancel the enrollment's emails still waiting in the outbox (queued or scheduled), the
     way a rep's "Cancel" does, with a line in each email's history; return how many.
 
     One already being sent is left alone: it is out of reach, as it is for a rep."""
-    ran = StepRun.objects.filter(enrollment=enrollment, outbound__isnull=False)
-    waiting = Outbound.objects.filter(pk__in=ran.values("outbound_id"), status__in=WAITING)
     words = _ended_words(enrollment.end_reason)
     cancelled = 0
-    for outbound in waiting:
+    for outbound in _waiting(enrollment):
         try:
             outbound_cancel(outbound)
         except ValidationError:

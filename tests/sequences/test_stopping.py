@@ -184,8 +184,12 @@ def test_an_out_of_office_on_a_friday_before_a_holiday_pauses_until_tuesday_morn
     assert enrollment.paused_until == datetime.combine(tuesday, time(9), tzinfo=NEW_YORK)
     [(kind, detail)] = history(enrollment)
     assert kind == EventKind.PAUSED and detail.startswith("Out of office until")
+    # An auto-reply never ends the enrollment: its step 2, already queued, waits for the
+    # contact's return instead of landing in an absent inbox.
     second.refresh_from_db()
-    assert second.status == SendStatus.QUEUED  # an auto-reply never ends the enrollment
+    assert (second.status, second.scheduled_at) == (SendStatus.SCHEDULED, enrollment.paused_until)
+    assert second.next_attempt_at == enrollment.paused_until
+    assert OutboundEvent.objects.filter(outbound=second).last().detail.startswith("Held back")
 
 
 def test_an_out_of_office_with_a_rewritten_thread_still_pauses_the_senders_enrollment(
