@@ -98,7 +98,7 @@ def test_a_reply_whose_thread_headers_were_removed_is_matched_by_address_and_sub
     assert len(smtp_sink.messages) == 1
 
 
-def test_an_out_of_office_synced_pauses_the_sequence_and_the_claimed_step_still_goes(
+def test_an_out_of_office_synced_pauses_the_sequence_and_holds_the_claimed_step_back(
     claimed, dovecot, smtp_sink
 ):
     inbox, enrollment, first, second, claims = claimed
@@ -119,7 +119,8 @@ def test_an_out_of_office_synced_pauses_the_sequence_and_the_claimed_step_still_
     assert enrollment.paused_until.date() > back
     event = enrollment.events.get()
     assert event.kind == EventKind.PAUSED and event.detail.startswith("Out of office until")
-    # Paused, not ended: the step queued before the out-of-office came still goes out.
+    # Paused, not ended: the step queued before the out-of-office came waits for the
+    # contact's return (the claiming worker loses), and is not lost.
     second.refresh_from_db()
-    assert second.status == SendStatus.SENT
-    assert len(smtp_sink.messages) == 2
+    assert (second.status, second.scheduled_at) == (SendStatus.SCHEDULED, enrollment.paused_until)
+    assert len(smtp_sink.messages) == 1
