@@ -1,7 +1,7 @@
 """Typed helpers that read settings from the environment and fail loudly on bad values."""
 
 import os
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -60,3 +60,34 @@ def database_from_url(url: str, base_dir) -> dict:
             "CONN_HEALTH_CHECKS": True,
         }
     raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {parsed.scheme!r}")
+
+
+def email_from_url(url: str) -> dict:
+    """Turn CRM_SYSTEM_EMAIL_URL (smtp://user:password@host:port, ?tls=1 for STARTTLS, ?ssl=1
+    for TLS from the first byte) into Django's EMAIL_* settings; empty: none configured."""
+    if not url:
+        return {}
+    parsed = urlparse(url)
+    if parsed.scheme != "smtp" or not parsed.hostname:
+        raise ImproperlyConfigured(
+            "CRM_SYSTEM_EMAIL_URL must look like smtp://user:password@host:587?tls=1"
+        )
+    query = dict(parse_qsl(parsed.query))
+    flags = {}
+    for name in ("tls", "ssl"):
+        value = query.pop(name, "0").strip().lower()
+        if value not in _TRUE | _FALSE:
+            raise ImproperlyConfigured(
+                f"CRM_SYSTEM_EMAIL_URL: {name} must be 1 or 0, not {value!r}"
+            )
+        flags[name] = value in _TRUE
+    if query or (flags["tls"] and flags["ssl"]):
+        raise ImproperlyConfigured("CRM_SYSTEM_EMAIL_URL takes tls=1 or ssl=1, nothing else")
+    return {
+        "EMAIL_HOST": parsed.hostname,
+        "EMAIL_PORT": parsed.port or (465 if flags["ssl"] else 25),
+        "EMAIL_HOST_USER": unquote(parsed.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parsed.password or ""),
+        "EMAIL_USE_TLS": flags["tls"],
+        "EMAIL_USE_SSL": flags["ssl"],
+    }

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mailboxes import jobs
 
@@ -160,6 +161,20 @@ def check_sync(now: datetime) -> Check:
     stuck = behind is not None and behind > SYNC_STUCK
     error = f"stuck: an inbox's sync is {_seconds(behind)} s overdue" if stuck else None
     return Check(error, {"oldest_overdue_seconds": _seconds(behind)})
+
+
+def notes() -> list[str]:
+    """What Settings > System health says besides the checks: things that work as configured
+    yet a person should know, and that never make /health/ fail."""
+    found = []
+    if not settings.CRM_SYSTEM_EMAIL_URL:
+        found.append(
+            _(
+                "System email is not configured (CRM_SYSTEM_EMAIL_URL): the product sends no "
+                "notifications, such as sequence task reminders."
+            )
+        )
+    return found
 
 
 def report() -> dict:

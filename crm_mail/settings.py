@@ -9,13 +9,15 @@ REDIS_URL switch any environment to PostgreSQL and Redis.
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from mailboxes import jobs
+from records import jobs as records_jobs
 
-from .env import database_from_url, env_bool, env_int, env_list, env_str
+from .env import database_from_url, email_from_url, env_bool, env_int, env_list, env_str
 from .heartbeats import HEARTBEAT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -223,6 +225,7 @@ CELERY_TASK_ROUTES = {
     # housekeeping: short periodic or one-off chores
     jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
     jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
+    records_jobs.NOTIFY: {"queue": "housekeeping"},
     # sequences: the tick that runs due sequence steps (a pass of a few seconds, every few
     # seconds; a queue of its own so it never holds a send or housekeeping slot, and its
     # workers scale apart: two ticks at once each run different enrollments)
@@ -308,6 +311,21 @@ CRM_MAIL_SERVER_ALLOWLIST = env_list("CRM_MAIL_SERVER_ALLOWLIST")
 # `make run` sends the demo inboxes' mail to a local catcher shown at /dev/mail/.
 CRM_MAIL_CATCHER_DIR = None if PRODUCTION else VAR_DIR / "catcher"
 CRM_MAIL_CATCHER_PORT = env_int("CRM_MAIL_CATCHER_PORT", 1025)
+
+# System email: what the product itself sends a user (records/notifications.py: sequence task
+# reminders), not users' own mail, which leaves through their connected inboxes. Development
+# sends it to the catcher above; production sends none until it is set (each skipped
+# notification logs a line, and Settings > System health says so).
+CRM_SYSTEM_EMAIL_URL = env_str(
+    "CRM_SYSTEM_EMAIL_URL", "" if PRODUCTION else f"smtp://127.0.0.1:{CRM_MAIL_CATCHER_PORT}"
+)
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+globals().update(email_from_url(CRM_SYSTEM_EMAIL_URL))  # EMAIL_HOST, EMAIL_PORT, ...
+EMAIL_TIMEOUT = 10  # seconds: a server that never answers does not hold a worker
+DEFAULT_FROM_EMAIL = (
+    env_str("CRM_SYSTEM_EMAIL_FROM") or f"CRM <notifications@{urlparse(CRM_BASE_URL).hostname}>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # The composer's limits, checked on the server.
 CRM_ATTACHMENTS_MAX_BYTES = env_int("CRM_ATTACHMENTS_MAX_MB", 20) * 1024 * 1024

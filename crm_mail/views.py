@@ -33,6 +33,7 @@ def system_health(request):
         {
             "ok": body["status"] == "ok",
             "rows": health_rows(body["checks"]),
+            "notes": health.notes(),
             "every": settings.CRM_HEARTBEAT_SECONDS,
             "stale_after": round(health.stale_after().total_seconds()),
         },

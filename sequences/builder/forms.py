@@ -41,6 +41,7 @@ class SequenceForm(forms.ModelForm):
         help_texts = {
             "window_start": _("Emails go out between these times, in each contact's time zone. "
                               "Leave both empty for the account's business hours."),
+            "task_reminders": _("Email each task's owner when a sequence task falls due."),
         }  # fmt: skip
 
     def clean(self):

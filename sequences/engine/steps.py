@@ -21,6 +21,7 @@ from records.constants import ActivityKind, TaskStatus, TaskType
 from .. import lifecycle
 from ..constants import EndReason, EventKind, StepKind
 from ..models import Enrollment, Step, StepRun
+from . import reminders
 
 TASK_TYPES = {
     StepKind.MANUAL_EMAIL: TaskType.EMAIL,
@@ -146,6 +147,8 @@ def run_task(enrollment: Enrollment, step: Step, now: datetime) -> str:
         assigned_to=enrollment.enrolled_by,
     )
     StepRun.objects.filter(pk=run.pk).update(task=task)
+    if enrollment.sequence.task_reminders:
+        reminders.remind(enrollment, task)
     if not step.continue_without_completing:
         enrollment.waiting_task = task
     detail = _("Step %(n)s: task created, “%(title)s”") % {"n": step.position + 1, "title": title}

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from crm_mail import heartbeats
 from tests.browser.conftest import PHONE
+from tests.browser.fit import assert_fits, open_at
 from tests.browser.test_phone import assert_fits_the_screen
 
 pytestmark = pytest.mark.browser
@@ -66,3 +67,17 @@ def test_the_health_page_fits_a_phone(new_page, login, admin_user):
     assert_fits_the_screen(phone)
     SCREENSHOTS.mkdir(exist_ok=True)
     phone.screenshot(path=SCREENSHOTS / "health-problem-390.png", full_page=True)
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_admin_reads_that_no_system_email_is_configured(
+    new_page, login, admin_user, settings, size
+):
+    settings.CRM_SYSTEM_EMAIL_URL = ""  # production's default
+    page = open_at(new_page, size)
+    login(page, "admin")
+    page.goto("/settings/health/")
+    note = page.locator(".message.warning")
+    expect(note).to_contain_text("System email is not configured (CRM_SYSTEM_EMAIL_URL)")
+    expect(note).to_contain_text("sequence task reminders")
+    assert_fits(page, SCREENSHOTS / f"health-no-system-email-{size}.png")

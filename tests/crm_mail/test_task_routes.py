@@ -6,12 +6,13 @@ from django.conf import settings
 from crm_mail.celery import app
 from crm_mail.heartbeats import HEARTBEAT
 from mailboxes import jobs
+from records import jobs as records_jobs
 
 QUEUES = {
     "sync": {jobs.SYNC_MAILBOX, jobs.SYNC_ALL, jobs.RECONCILE_ALL},
     "send": {jobs.SEND_OUTBOUND, jobs.SEND_DUE, jobs.FILE_SENT_COPIES, jobs.FILE_OWED_COPIES},
     "bodies": {jobs.FILL_BODIES},
-    "housekeeping": {jobs.TRACKING_FLUSH, jobs.REVOKE_GOOGLE_TOKEN},
+    "housekeeping": {jobs.TRACKING_FLUSH, jobs.REVOKE_GOOGLE_TOKEN, records_jobs.NOTIFY},
     "sequences": {jobs.SEQUENCE_TICK},
 }
 EXPECTED = {name: queue for queue, names in QUEUES.items() for name in names}
@@ -23,7 +24,13 @@ def queue_of(name: str, options: dict | None = None) -> str:
 
 
 def job_names() -> set[str]:
-    return {value for key, value in vars(jobs).items() if key.isupper() and isinstance(value, str)}
+    """Every task name declared by records and mailboxes."""
+    return {
+        value
+        for module in (records_jobs, jobs)
+        for key, value in vars(module).items()
+        if key.isupper() and isinstance(value, str)
+    }
 
 
 def test_each_task_name_goes_to_the_queue_of_its_job():
@@ -32,7 +39,7 @@ def test_each_task_name_goes_to_the_queue_of_its_job():
 
 def test_every_name_in_jobs_is_routed_and_expected_here():
     names = job_names()
-    assert names == set(EXPECTED), "a name in mailboxes/jobs.py has no queue in this test"
+    assert names == set(EXPECTED), "a name in records' or mailboxes' jobs.py has no queue here"
     assert names <= set(settings.CELERY_TASK_ROUTES)
 
 

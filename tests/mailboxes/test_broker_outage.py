@@ -17,6 +17,7 @@ from mailboxes import jobs
 from mailboxes.constants import SendStatus
 from mailboxes.models import Outbound
 from mailboxes.outbox.sending import send_due
+from records import jobs as queueing
 
 from .inboxes import imap_mailbox
 
@@ -73,7 +74,7 @@ def outage_warnings(caplog) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
-        if record.name == jobs.__name__ and record.levelno == logging.WARNING
+        if record.name == queueing.__name__ and record.levelno == logging.WARNING
     ]
 
 
