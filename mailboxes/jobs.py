@@ -1,11 +1,12 @@
 """The names of the background jobs of mailboxes and the apps above it (sequences declares
 its tick in sequences/engine/tasks.py; it is named here with the rest for the routes).
 
-Queueing itself, `later()` on commit and `now()`, is records' (records/jobs.py, the core, which
-names its own jobs); it is imported here so that mailboxes' modules keep one import.
+Queueing itself, `later()` and `later_many()` on commit and `now()`, is records'
+(records/jobs.py, the core, which names its own jobs); it is imported here so that mailboxes'
+modules keep one import.
 """
 
-from records.jobs import ENQUEUE_TIMEOUT, broker_connection, later, now  # noqa: F401
+from records.jobs import ENQUEUE_TIMEOUT, broker_connection, later, later_many, now  # noqa: F401
 
 SYNC_MAILBOX = "mailboxes.sync_mailbox"
 SYNC_ALL = "mailboxes.sync_all"

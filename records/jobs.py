@@ -49,10 +49,22 @@ def broker_connection(timeout: float):
 
 def now(name: str, *args) -> None:
     """Queue task `name` now; if the broker does not take it at once, leave it (see above)."""
+    _queue(name, [args])
+
+
+def later_many(name: str, calls: list[tuple]) -> None:
+    """Queue task `name` once for each arguments of `calls` once the current transaction
+    commits, through one producer (a batch of emails' send jobs)."""
+    if calls:
+        transaction.on_commit(lambda: _queue(name, calls))
+
+
+def _queue(name: str, calls: list[tuple]) -> None:
     try:
         # kombu's shared pool for this URL and these options, as Celery keeps its own.
         with pools.producers[broker_connection(ENQUEUE_TIMEOUT)].acquire(block=True) as producer:
-            current_app.signature(name, args=args).apply_async(producer=producer, retry=False)
+            for args in calls:
+                current_app.signature(name, args=args).apply_async(producer=producer, retry=False)
     except OperationalError as exc:  # what kombu makes of any connection error or timeout
         _outage.not_queued(name, exc)
     except Exception:  # not an outage but a bug: its traceback, yet the caller's work is done

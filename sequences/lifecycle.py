@@ -21,7 +21,14 @@ def locked(pk: int) -> Enrollment:
     return Enrollment.objects.select_for_update().get(pk=pk)
 
 
-def record(
+def record(enrollment: Enrollment, kind: str, detail: str = "", **where) -> EnrollmentEvent:
+    """Write a line of the enrollment's history (`event`'s `position`, `actor`, `at`)."""
+    line = event(enrollment, kind, detail, **where)
+    line.save()
+    return line
+
+
+def event(
     enrollment: Enrollment,
     kind: str,
     detail: str = "",
@@ -30,7 +37,8 @@ def record(
     actor=None,
     at: datetime | None = None,
 ) -> EnrollmentEvent:
-    return EnrollmentEvent.objects.create(
+    """`record`'s line of history, unsaved: for a batch written with one bulk_create."""
+    return EnrollmentEvent(
         enrollment=enrollment,
         kind=kind,
         detail=detail[:500],

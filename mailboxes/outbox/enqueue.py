@@ -28,11 +28,12 @@ from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatu
 from mailboxes.mime import sanitize
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
 from mailboxes.sync.bodies import fill_body
-from mailboxes.tracking.links import instrument, link_urls
+from mailboxes.tracking.links import Instrumented, instrument_many, link_urls
 from privacy.constants import SenderContext
 from privacy.links import list_unsubscribe_headers
-from privacy.services import authorize_send
+from privacy.services import SendRequest, authorize_send_many
 from records import timeline
+from records.bulk import update_rows
 from records.models import Contact, Record, User
 
 
@@ -101,95 +102,176 @@ def email_enqueue(email: OutgoingEmail) -> EmailMessage:
 
     Raises SendRefused (nothing written) when the privacy check refuses any contact.
     """
+    [queued] = email_enqueue_many([email])
+    if isinstance(queued, SendRefused):
+        raise queued
+    return queued
+
+
+@dataclass
+class _Prepared:
+    """What an email's rows are built from, worked out before the transaction."""
+
+    email: OutgoingEmail
+    message_id: str
+    html: str
+    text: str
+    references: list[str]
+
+
+def email_enqueue_many(emails: list[OutgoingEmail]) -> list[EmailMessage | SendRefused]:
+    """`email_enqueue` for many emails in one transaction, in a constant number of queries
+    (an email with a one-time basis adds its own: its basis is locked). Return, in order,
+    each email's message row or the SendRefused of an email the privacy check refused (nothing
+    of that one is written)."""
+    prepared = [_prepare(email) for email in emails]
+    with transaction.atomic():
+        refused = _check_privacy(prepared)
+        ok = [p for i, p in enumerate(prepared) if i not in refused]
+        messages = iter(_write(ok))
+    return [refused[i] if i in refused else next(messages) for i in range(len(prepared))]
+
+
+def _prepare(email: OutgoingEmail) -> _Prepared:
     domain = email.from_address.rsplit("@", 1)[-1]
-    message_id = make_msgid(domain=domain)
     html = sanitize.sanitize_html(email.html or "")
     text = sanitize.html_to_text(html)
-    references = _references(email.reply_to)
-    with transaction.atomic():
-        _check_privacy(email, message_id)
-        now = timezone.now()
-        scheduled = email.scheduled_at is not None and email.scheduled_at > now
-        activity = (
-            timeline.log(
-                EMAIL_ACTIVITY,
-                [*email.records, *email.contacts],
-                created_by=email.sender,
-                occurred_at=email.scheduled_at if scheduled else now,
-                title=email.timeline_title,
+    message_id = make_msgid(domain=domain)
+    return _Prepared(email, message_id, html, text, _references(email.reply_to))
+
+
+def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
+    """Write the rows of emails the privacy check allowed: a few INSERTs for them all."""
+    if not prepared:
+        return []
+    now = timezone.now()
+    scheduled = [p.email.scheduled_at is not None and p.email.scheduled_at > now for p in prepared]
+    logged = [(p, later) for p, later in zip(prepared, scheduled, strict=True) if p.email.log]
+    activity_ids = iter(
+        timeline.log_many(
+            EMAIL_ACTIVITY,
+            [
+                timeline.Entry(
+                    [*p.email.records, *p.email.contacts],
+                    p.email.scheduled_at if later else now,
+                    p.email.sender.pk if p.email.sender else None,
+                    {"title": p.email.timeline_title},
+                )
+                for p, later in logged
+            ],
+            now=now,
+        )
+    )
+    new_threads = iter(
+        EmailThread.objects.bulk_create(
+            [EmailThread(subject=p.email.subject[:500]) for p in prepared if p.email.thread is None]
+        )
+    )
+    messages = EmailMessage.objects.bulk_create(
+        [
+            _message(
+                p, p.email.thread or next(new_threads), next(activity_ids) if p.email.log else None
             )
-            if email.log
-            else None
+            for p in prepared
+        ]
+    )
+    through = EmailMessage.contacts.through
+    through.objects.bulk_create(
+        [
+            through(emailmessage_id=m.pk, contact_id=pk)
+            for p, m in zip(prepared, messages, strict=True)
+            for pk in dict.fromkeys(c.pk for c in p.email.contacts)
+        ]
+    )
+    tracked = iter(
+        instrument_many(
+            [
+                Instrumented(p.html, m, p.email.source, _quoted_links(p.email))
+                for p, m in zip(prepared, messages, strict=True)
+                if p.email.track
+            ]
         )
-        thread = email.thread or EmailThread.objects.create(subject=email.subject[:500])
-        from_name = email.from_name if email.mailbox.from_name_supported else ""
-        message = EmailMessage.objects.create(
-            mailbox=email.mailbox,
-            message_id=message_id,
-            in_reply_to=email.reply_to.message_id if email.reply_to else "",
-            references=" ".join(references),
-            thread=thread,
-            direction=Direction.OUTGOING,
-            from_addr=email.from_address,
-            from_name=from_name,
-            to_addrs=email.to,
-            cc_addrs=email.cc,
-            subject=email.subject,
-            sent_at=None,
-            text_body=text,
-            html_body=html,
-            snippet=sanitize.snippet(text, 200),
-            has_attachments=any(not a.content_id for a in email.attachments),
-            body_parsed=True,
-            activity=activity,
-        )
-        message.contacts.set(email.contacts)
-        tracked_html = (
-            instrument(html, message, email.source, untracked=_quoted_links(email))
-            if email.track
-            else html
-        )
+    )
+    for p, message in zip(prepared, messages, strict=True):
+        email = p.email
         unsubscribe = {}
         if email.privacy_context not in _NO_UNSUBSCRIBE and len(email.contacts) == 1:
             unsubscribe = list_unsubscribe_headers(email.contacts[0], email.privacy_context)
-        message.raw = _mime(email, message_id, references, tracked_html, text, unsubscribe)
+        html = next(tracked) if email.track else p.html
+        message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
-        message.save(update_fields=["raw", "size"])
-        outbound = Outbound.objects.create(
-            message=message,
-            mailbox=email.mailbox,
-            sender=email.sender,
-            envelope_from=email.mailbox.email,
-            recipients=email.to + email.cc + email.bcc,
-            bcc_addrs=email.bcc,
-            status=SendStatus.SCHEDULED if scheduled else SendStatus.QUEUED,
-            scheduled_at=email.scheduled_at if scheduled else None,
-            next_attempt_at=email.scheduled_at if scheduled else now,
-            privacy_context=email.privacy_context,
-            one_time_basis_id=email.one_time_basis,
-            contact_ids=[c.pk for c in email.contacts],
-            track=email.track,
-            source=email.source.kind,
-            source_id=email.source.id,
-            template_id=email.source.template_id,
-        )
-        OutboundAttachment.objects.bulk_create(
-            [
-                OutboundAttachment(
-                    outbound=outbound,
-                    filename=a.filename,
-                    content_type=a.content_type,
-                    size=len(a.data),
-                    content_id=a.content_id,
-                    data=a.data,
-                )
-                for a in email.attachments
-            ]
-        )
-        if not scheduled:
-            # A scheduled email waits for the periodic pass (send_due) that finds it due.
-            jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
-    return message
+    update_rows(messages, ["raw", "size"])
+    outbounds = Outbound.objects.bulk_create(
+        [
+            _outbound(p.email, m, later, now)
+            for p, m, later in zip(prepared, messages, scheduled, strict=True)
+        ]
+    )
+    OutboundAttachment.objects.bulk_create(
+        [
+            OutboundAttachment(
+                outbound=outbound,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=len(a.data),
+                content_id=a.content_id,
+                data=a.data,
+            )
+            for p, outbound in zip(prepared, outbounds, strict=True)
+            for a in p.email.attachments
+        ]
+    )
+    # A scheduled email waits for the periodic pass (send_due) that finds it due.
+    jobs.later_many(
+        jobs.SEND_OUTBOUND,
+        [(o.pk,) for o, later in zip(outbounds, scheduled, strict=True) if not later],
+    )
+    return messages
+
+
+def _message(p: _Prepared, thread: EmailThread, activity_id: int | None) -> EmailMessage:
+    email = p.email
+    return EmailMessage(
+        mailbox=email.mailbox,
+        message_id=p.message_id,
+        in_reply_to=email.reply_to.message_id if email.reply_to else "",
+        references=" ".join(p.references),
+        thread=thread,
+        direction=Direction.OUTGOING,
+        from_addr=email.from_address,
+        from_name=email.from_name if email.mailbox.from_name_supported else "",
+        to_addrs=email.to,
+        cc_addrs=email.cc,
+        subject=email.subject,
+        sent_at=None,
+        text_body=p.text,
+        html_body=p.html,
+        snippet=sanitize.snippet(p.text, 200),
+        has_attachments=any(not a.content_id for a in email.attachments),
+        body_parsed=True,
+        activity_id=activity_id,
+    )
+
+
+def _outbound(email: OutgoingEmail, message: EmailMessage, later: bool, now) -> Outbound:
+    return Outbound(
+        message=message,
+        mailbox=email.mailbox,
+        sender=email.sender,
+        envelope_from=email.mailbox.email,
+        recipients=email.to + email.cc + email.bcc,
+        bcc_addrs=email.bcc,
+        status=SendStatus.SCHEDULED if later else SendStatus.QUEUED,
+        scheduled_at=email.scheduled_at if later else None,
+        next_attempt_at=email.scheduled_at if later else now,
+        privacy_context=email.privacy_context,
+        one_time_basis_id=email.one_time_basis,
+        contact_ids=[c.pk for c in email.contacts],
+        track=email.track,
+        source=email.source.kind,
+        source_id=email.source.id,
+        template_id=email.source.template_id,
+    )
 
 
 def _references(parent: EmailMessage | None) -> list[str]:
@@ -216,20 +298,32 @@ def _quoted_links(email: OutgoingEmail) -> frozenset[str]:
 _NO_UNSUBSCRIBE = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTIONAL})
 
 
-def _check_privacy(email: OutgoingEmail, message_id: str) -> None:
-    refusals = []
-    for contact in email.contacts:
-        decision = authorize_send(
-            contact,
-            email.privacy_context,
-            actor=email.sender,
-            message_ref=message_id,
-            one_time_basis=email.one_time_basis,
+def _check_privacy(prepared: list[_Prepared]) -> dict[int, SendRefused]:
+    """Check every contact of every email (privacy.services.authorize_send_many); return the
+    refusal of each email refused, by its index. A refused email leaves no trace: its audit
+    rows are rolled back (as one email's whole transaction is), the others' decided again."""
+    requests = [
+        (
+            i,
+            SendRequest(
+                c, p.email.privacy_context, p.email.sender, p.message_id, p.email.one_time_basis
+            ),
         )
+        for i, p in enumerate(prepared)
+        for c in p.email.contacts
+    ]
+    savepoint = transaction.savepoint()
+    decisions = authorize_send_many([r for _, r in requests])
+    refusals: dict[int, list[str]] = {}
+    for (i, r), decision in zip(requests, decisions, strict=True):
         if not decision.allowed:
-            refusals.append(f"{contact.name}: {decision.message}")
-    if refusals:
-        raise SendRefused(refusals)
+            refusals.setdefault(i, []).append(f"{r.contact.name}: {decision.message}")
+    if not refusals:
+        transaction.savepoint_commit(savepoint)
+        return {}
+    transaction.savepoint_rollback(savepoint)
+    authorize_send_many([r for i, r in requests if i not in refusals])
+    return {i: SendRefused(words) for i, words in refusals.items()}
 
 
 def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe) -> bytes:

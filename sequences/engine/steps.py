@@ -20,7 +20,7 @@ from records.constants import ActivityKind, TaskStatus, TaskType
 
 from .. import lifecycle
 from ..constants import EndReason, EventKind, StepKind
-from ..models import Enrollment, Step, StepRun
+from ..models import Enrollment, EnrollmentEvent, Step, StepRun
 from . import reminders
 
 TASK_TYPES = {
@@ -71,30 +71,31 @@ def render(enrollment: Enrollment, step: Step, font: Font, replying: bool) -> Re
     return Rendered(text, body.in_font(html.text, font.style), missing)
 
 
-def run_email(enrollment: Enrollment, step: Step, font: Font, now: datetime) -> str:
-    """Queue the step's email, a reply in the enrollment's thread unless the step starts a
-    new one. Missing tokens or address pause the enrollment; a privacy refusal ends it."""
+def email_for(enrollment: Enrollment, step: Step, font: Font) -> OutgoingEmail | None:
+    """The step's email for this enrollment, a reply in the enrollment's thread unless the
+    step starts a new one; None when missing tokens or address, or an inbox not connected,
+    paused the enrollment instead."""
     replying = not step.new_thread and enrollment.last_email is not None
     rendered = render(enrollment, step, font, replying)
     number = step.position + 1
     if not enrollment.contact.email:
         detail = _("Step %(n)s: the contact has no email address; add one, then resume.")
         lifecycle.pause(enrollment, detail % {"n": number})
-        return "paused"
+        return None
     if enrollment.mailbox.status != MailboxStatus.CONNECTED:
         # Queued, it would only fail in the outbox: wait for the rep to reconnect the inbox.
         detail = _(
             "Step %(n)s: the From inbox %(inbox)s is not connected; reconnect it, then resume."
         )
         lifecycle.pause(enrollment, detail % {"n": number, "inbox": enrollment.mailbox.email})
-        return "paused"
+        return None
     if rendered.missing:
         names = ", ".join(tokens.label(key) for key in rendered.missing)
         detail = _("Step %(n)s: no value for %(tokens)s; fill them in, then resume.")
         lifecycle.pause(enrollment, detail % {"n": number, "tokens": names})
-        return "paused"
+        return None
     contact = enrollment.contact
-    email = OutgoingEmail(
+    return OutgoingEmail(
         mailbox=enrollment.mailbox,
         from_address=enrollment.from_address,
         from_name=enrollment.enrolled_by.display_name,
@@ -108,21 +109,47 @@ def run_email(enrollment: Enrollment, step: Step, font: Font, now: datetime) -> 
         thread=enrollment.thread if replying else None,
         reply_to=enrollment.last_email if replying else None,
     )
+
+
+def step_run(enrollment: Enrollment, step: Step, now: datetime) -> StepRun:
+    """The step's run, unsaved: written first, its unique (enrollment, position) makes a
+    second run of the step fail."""
+    return StepRun(enrollment=enrollment, position=step.position, kind=step.kind, ran_at=now)
+
+
+def refused(enrollment: Enrollment, step: Step, refusal: SendRefused) -> str:
+    """A privacy refusal ends the enrollment (its StepRun rolled back by the caller)."""
+    why = " ".join(refusal.refusals)
+    detail = _("Step %(n)s not sent: %(why)s") % {"n": step.position + 1, "why": why}
+    lifecycle.end(enrollment, EndReason.UNSUBSCRIBED, detail)
+    return "refused"
+
+
+def queued(enrollment: Enrollment, step: Step, message, now: datetime) -> EnrollmentEvent:
+    """Note the queued email on the enrollment; return its line of history, unsaved."""
+    enrollment.thread, enrollment.last_email = message.thread, message
+    detail = _("Step %(n)s: email queued, “%(subject)s”") % {
+        "n": step.position + 1,
+        "subject": message.subject,
+    }
+    return lifecycle.event(enrollment, EventKind.STEP_RAN, detail, position=step.position, at=now)
+
+
+def run_email(enrollment: Enrollment, step: Step, font: Font, now: datetime) -> str:
+    """Queue the step's email. Missing tokens or address pause the enrollment; a privacy
+    refusal ends it."""
+    email = email_for(enrollment, step, font)
+    if email is None:
+        return "paused"
     try:
         with transaction.atomic():  # the StepRun goes if the email is refused
-            run = StepRun.objects.create(
-                enrollment=enrollment, position=step.position, kind=step.kind, ran_at=now
-            )
+            run = step_run(enrollment, step, now)
+            run.save()
             message = email_enqueue(email)
             StepRun.objects.filter(pk=run.pk).update(outbound=message.outbound)
-    except SendRefused as refused:
-        why = " ".join(refused.refusals)
-        detail = _("Step %(n)s not sent: %(why)s") % {"n": number, "why": why}
-        lifecycle.end(enrollment, EndReason.UNSUBSCRIBED, detail)
-        return "refused"
-    enrollment.thread, enrollment.last_email = message.thread, message
-    detail = _("Step %(n)s: email queued, “%(subject)s”") % {"n": number, "subject": email.subject}
-    lifecycle.record(enrollment, EventKind.STEP_RAN, detail, position=step.position, at=now)
+    except SendRefused as refusal:
+        return refused(enrollment, step, refusal)
+    queued(enrollment, step, message, now).save()
     return "email"
 
 

@@ -33,12 +33,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes.models import EmailPreferences
+from mailboxes.outbox.enqueue import SendRefused, email_enqueue_many
 from mailboxes.preferences.defaults import Font, font_of
+from records.bulk import update_rows
 from records.calendar.clock import Calendar
 
 from .. import lifecycle
 from ..constants import EnrollmentStatus
-from ..models import Enrollment, Step
+from ..models import Enrollment, EnrollmentEvent, Step, StepRun
 from ..schedule import calendar_for
 from . import advance, steps
 
@@ -176,13 +178,87 @@ def tick(
                 break
             after, again = None, False
             continue
-        for enrollment in loaded.enrollments:
-            outcome, due = _run_safely(enrollment, loaded, account, at)
+        for outcome, due in _run_batch(loaded, account, at):
             outcomes[outcome] += 1
             again = again or (due is not None and due <= at)
         last = loaded.enrollments[-1]
         after = (last.due_at, last.pk)
     return outcomes
+
+
+def _run_batch(loaded: Batch, account: Calendar, now: datetime) -> list:
+    """Run the batch's due email steps together (`run_emails`), the others one by one. Should
+    the batch fail (a step run already, a bad row), it is rolled back whole and each of its
+    steps runs alone, so one bad row holds up only itself."""
+    emails, others = [], []
+    for enrollment in loaded.enrollments:
+        sequence_steps = loaded.steps.get(enrollment.sequence_id, [])
+        position = enrollment.next_position
+        is_email = position < len(sequence_steps) and sequence_steps[position].is_email
+        (emails if is_email else others).append(enrollment)
+    results = []
+    try:
+        results = run_emails(emails, loaded, account, now) if emails else []
+    except Exception:
+        log.info("sequence tick: a batch of %s email steps failed; one by one", len(emails))
+        others = emails + others
+    return results + [_run_safely(e, loaded, account, now) for e in others]
+
+
+def run_emails(
+    loaded: list[Enrollment], batch: Batch, account: Calendar, now: datetime
+) -> list[tuple[str, datetime | None]]:
+    """Run many enrollments' due email steps in ONE transaction, in a constant number of
+    queries (the rows locked and re-checked together; their StepRuns written first, in one
+    INSERT: a step that ran already fails the whole batch; the emails through
+    `email_enqueue_many`; history lines and next due times in one statement each). Pauses
+    and refusals are handled per enrollment, as `run_one` does."""
+    by_pk = {e.pk: e for e in loaded}
+    with transaction.atomic():
+        rows = (
+            Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("last_email", "thread")
+            .filter(pk__in=by_pk, status=EnrollmentStatus.ACTIVE, due_at__lte=now)
+        )
+        fresh = {row.pk: row for row in rows}
+        results: list[tuple[str, datetime | None]] = []
+        ready = []  # (enrollment, step, email)
+        for pk, was in by_pk.items():
+            row = fresh.get(pk)
+            if row is None or row.next_position != was.next_position:
+                results.append(("skipped", None))  # another worker has it, or it changed
+                continue
+            row.sequence, row.contact = was.sequence, was.contact
+            row.enrolled_by, row.mailbox = was.enrolled_by, was.mailbox
+            step = batch.steps[row.sequence_id][row.next_position]
+            email = steps.email_for(row, step, batch.fonts[row.enrolled_by_id])
+            if email is None:
+                results.append(("paused", None))
+            else:
+                ready.append((row, step, email))
+        runs = StepRun.objects.bulk_create([steps.step_run(e, step, now) for e, step, _ in ready])
+        sent = email_enqueue_many([email for _, _, email in ready])
+        events, moved, refused_runs = [], [], []
+        for (enrollment, step, _), run, message in zip(ready, runs, sent, strict=True):
+            if isinstance(message, SendRefused):
+                refused_runs.append(run.pk)
+                results.append((steps.refused(enrollment, step, message), None))
+            else:
+                run.outbound = message.outbound
+                events.append(steps.queued(enrollment, step, message, now))
+                moved.append(enrollment)
+        # A refused email's StepRun goes, as `run_email`'s savepoint rolls it back.
+        StepRun.objects.filter(pk__in=refused_runs).delete()
+        update_rows([r for r in runs if r.pk not in refused_runs], ["outbound"])
+        EnrollmentEvent.objects.bulk_create(events)  # before any "finished" line
+        for enrollment in moved:
+            enrollment.next_position += 1
+            sequence_steps = batch.steps[enrollment.sequence_id]
+            enrollment.due_at = advance.schedule_next(enrollment, sequence_steps, now, account)
+            results.append(("email", enrollment.due_at))
+        fields = ["next_position", "thread", "last_email", "due_at"]
+        update_rows(moved, fields)
+    return results
 
 
 def _run_safely(enrollment: Enrollment, loaded: Batch, account: Calendar, now: datetime):
