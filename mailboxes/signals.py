@@ -20,14 +20,12 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
   is connected: the tracking flush writes thousands a second.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db import transaction
 from django.dispatch import Signal
 
-log = logging.getLogger(__name__)
+from records import signals as record_signals
 
 reply_received = Signal()
 bounce_recorded = Signal()
@@ -86,20 +84,6 @@ class TrackingRecorded:
 
 
 def send_on_commit(signal: Signal, sender, events) -> None:
-    """Send `signal` once per event after the current transaction commits (at once outside
-    one)."""
-    events = list(events)
-    if not events or not signal.has_listeners():
-        return
-
-    def send():
-        for event in events:
-            for receiver, result in signal.send_robust(sender=sender, event=event):
-                if isinstance(result, Exception):
-                    log.error(
-                        "receiver %r of a mailboxes signal failed",
-                        receiver,
-                        exc_info=(type(result), result, result.__traceback__),
-                    )
-
-    transaction.on_commit(send)
+    """Send `signal` once per event of `events` after the current transaction commits
+    (records.signals.send_on_commit)."""
+    record_signals.send_on_commit(signal, sender, *events)

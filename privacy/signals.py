@@ -6,13 +6,11 @@
   `checks.can_email` for their own context (an opt-out of one type may not concern them).
 """
 
-import logging
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.dispatch import Signal
 
-log = logging.getLogger(__name__)
+from records.signals import send_on_commit
 
 permission_withdrawn = Signal()
 
@@ -26,17 +24,4 @@ class PermissionWithdrawn:
 def withdrawn_on_commit(contact_id: int, what: str) -> None:
     """Send `permission_withdrawn` after the current transaction commits; a receiver that
     raises is logged and does not undo the opt-out."""
-    if not permission_withdrawn.has_listeners():
-        return
-    event = PermissionWithdrawn(contact_id, str(what))
-
-    def send():
-        for receiver, result in permission_withdrawn.send_robust(sender=__name__, event=event):
-            if isinstance(result, Exception):
-                log.error(
-                    "receiver %r of permission_withdrawn failed",
-                    receiver,
-                    exc_info=(type(result), result, result.__traceback__),
-                )
-
-    transaction.on_commit(send)
+    send_on_commit(permission_withdrawn, __name__, PermissionWithdrawn(contact_id, str(what)))

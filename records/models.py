@@ -47,7 +47,18 @@ class Team(models.Model):
         return self.name
 
 
-class AccountSettings(models.Model):
+class OneRow:
+    """A model of the whole account's settings, kept in one row (pk 1: each model's check
+    constraint holds it so)."""
+
+    @classmethod
+    def load(cls):
+        """Return the row, or the defaults (unsaved) until an admin saves some: a page that
+        only reads them writes nothing."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class AccountSettings(OneRow, models.Model):
     """Settings of the whole account: one row, always pk 1, read with `load()`.
 
     Deal amounts are shown in `currency`, written the way `number_locale` writes numbers
@@ -65,18 +76,12 @@ class AccountSettings(models.Model):
     def __str__(self):
         return "Account settings"
 
-    @classmethod
-    def load(cls) -> "AccountSettings":
-        """Return the settings row, or the defaults (unsaved) until an admin saves some: a
-        page that only reads them writes nothing."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
-
 
 def default_time_zone() -> str:
     return settings.TIME_ZONE
 
 
-class BusinessCalendar(models.Model):
+class BusinessCalendar(OneRow, models.Model):
     """The account's sending calendar: business hours per weekday in one time zone.
 
     One row, always pk 1, read with `load()`. Holidays are `Holiday` rows. The clock over it
@@ -98,12 +103,6 @@ class BusinessCalendar(models.Model):
 
     def __str__(self):
         return "Sending calendar"
-
-    @classmethod
-    def load(cls) -> "BusinessCalendar":
-        """Return the calendar row, or the defaults (unsaved: Monday to Friday 09:00-17:00
-        in the project's TIME_ZONE) until an admin saves one."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class Holiday(models.Model):

@@ -37,20 +37,22 @@ class RecordChanged:
     changed: dict[str, tuple]
 
 
-def send_on_commit(signal: Signal, sender: str, event) -> None:
-    """Send `signal` with `event` once the current transaction commits (at once outside one);
-    log what a receiver raised."""
-
-    if not signal.has_listeners():
+def send_on_commit(signal: Signal, sender: str, *events) -> None:
+    """Send `signal` once per event after the current transaction commits (at once outside
+    one), with `send_robust`: what a receiver raised is logged and undoes nothing. The one way
+    records and the apps built on it tell the layers above them."""
+    if not events or not signal.has_listeners():
         return
 
     def send() -> None:
-        for receiver, result in signal.send_robust(sender=sender, event=event):
-            if isinstance(result, Exception):
-                log.error(
-                    "receiver %r of a records signal failed",
-                    receiver,
-                    exc_info=(type(result), result, result.__traceback__),
-                )
+        for event in events:
+            for receiver, result in signal.send_robust(sender=sender, event=event):
+                if isinstance(result, Exception):
+                    log.error(
+                        "receiver %r of %s failed",
+                        receiver,
+                        type(event).__name__,
+                        exc_info=(type(result), result, result.__traceback__),
+                    )
 
     transaction.on_commit(send)

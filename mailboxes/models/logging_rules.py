@@ -5,9 +5,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import LogMode
+from records.models import OneRow
 
 
-class LoggingRules(models.Model):
+class LoggingRules(OneRow, models.Model):
     """What sync logs and where, for the whole account: one row, always pk 1, read with
     `load()`.
 
@@ -36,11 +37,6 @@ class LoggingRules(models.Model):
 
     def __str__(self):
         return "Logging rules"
-
-    @classmethod
-    def load(cls) -> "LoggingRules":
-        """Return the rules row, or the defaults (unsaved) until an admin saves some."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     @property
     def saved(self) -> bool:

@@ -4,9 +4,10 @@ from django.db import models
 from django.db.models import Q
 
 from mailboxes.constants import TrackingDomainCheck
+from records.models import OneRow
 
 
-class SendingSettings(models.Model):
+class SendingSettings(OneRow, models.Model):
     """Settings of the whole account's sending: one row, always pk 1, read with `load()`.
 
     `new_inbox_limits` holds what an admin set per provider plan (connecting/caps.py), as
@@ -31,12 +32,6 @@ class SendingSettings(models.Model):
 
     def __str__(self):
         return "Sending settings"
-
-    @classmethod
-    def load(cls) -> "SendingSettings":
-        """Return the settings row, or the defaults (unsaved) until an admin saves some: a
-        page that only reads them writes nothing."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     @property
     def tracking_domain_verified(self) -> bool:
