@@ -1,6 +1,7 @@
 """Choices shared by the records app's models, forms and views."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Seat(models.TextChoices):
@@ -72,12 +73,23 @@ class ActivityKind:
 
     NOTE = "note"
     TASK = "task"
+    MEETING = "meeting"
 
 
 class TaskType(models.TextChoices):
     TODO = "todo", "To-do"
     CALL = "call", "Call"
     EMAIL = "email", "Email"
+
+
+class MeetingOutcome(models.TextChoices):
+    """HubSpot's meeting outcomes. Every one but "Canceled" means the meeting was booked."""
+
+    SCHEDULED = "scheduled", _("Scheduled")
+    COMPLETED = "completed", _("Completed")
+    RESCHEDULED = "rescheduled", _("Rescheduled")
+    NO_SHOW = "no_show", _("No show")
+    CANCELED = "canceled", _("Canceled")
 
 
 class TaskStatus(models.TextChoices):

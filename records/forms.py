@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .access import visible_to
-from .constants import RESERVED_SLUGS, PropertyType, TaskType
+from .constants import RESERVED_SLUGS, MeetingOutcome, PropertyType, RecordKind, TaskType
 from .models import (
     AccountSettings,
     Company,
@@ -266,6 +266,50 @@ class TaskForm(forms.Form):
         field = self.fields["assigned_to"]
         field.queryset = User.objects.filter(is_active=True).order_by("username")
         field.label_from_instance = lambda u: u.display_name
+
+
+class MeetingForm(forms.Form):
+    """Log a meeting. Its attendees are picked among the record's associated contacts that the
+    user may see; a contact's own meeting has the contact as attendee without asking."""
+
+    DURATIONS = [(m, gettext_lazy("%(n)s minutes") % {"n": m}) for m in (15, 30, 45, 60, 90, 120)]
+
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    starts_at = forms.DateTimeField(
+        label=gettext_lazy("Starts"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    duration_minutes = forms.TypedChoiceField(
+        label=gettext_lazy("Duration"), choices=DURATIONS, coerce=int, initial=30
+    )
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("Outcome"),
+        choices=MeetingOutcome.choices,
+        initial=MeetingOutcome.SCHEDULED,
+    )
+    attendees = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Contacts who attend"),
+        queryset=Contact.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    body = forms.CharField(
+        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, user=None, record=None, **kwargs):
+        kwargs.setdefault("auto_id", "id_meeting_%s")
+        super().__init__(*args, **kwargs)
+        field = self.fields["attendees"]
+        if record is None or record.kind == RecordKind.CONTACT:
+            del self.fields["attendees"]
+            return
+        field.queryset = visible_to(
+            user, Contact.objects.filter(links_in__from_record_id=record.pk)
+        ).order_by("name")
+        field.label_from_instance = lambda c: c.name
+        field.initial = list(field.queryset.values_list("pk", flat=True))
+        if not field.initial:
+            field.help_text = _("No contacts are associated with this record.")
 
 
 class AssociationForm(forms.Form):

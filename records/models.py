@@ -19,6 +19,7 @@ from .calendar.hours import (
 from .constants import (
     DealStage,
     LifecycleStage,
+    MeetingOutcome,
     PropertyType,
     RecordAccess,
     RecordKind,
@@ -406,6 +407,9 @@ class Activity(models.Model):
         related_name="assigned_tasks",
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Meetings only: they start at occurred_at (so the timeline shows them at their time).
+    meeting_outcome = models.CharField(max_length=12, choices=MeetingOutcome.choices, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import selectors, timeline
+from . import selectors, signals, timeline
 from .bulk import insert_rows
-from .constants import ActivityKind, RecordKind, TaskStatus
+from .constants import ActivityKind, MeetingOutcome, RecordKind, TaskStatus
 from .models import Activity, Association, Contact, ContactEmail, Record, User
 
 
@@ -217,3 +217,38 @@ def task_create(
         status=TaskStatus.NOT_STARTED,
         body=body.strip(),
     )
+
+
+@transaction.atomic
+def meeting_log(
+    user: User,
+    record: Record,
+    *,
+    title: str,
+    starts_at,
+    duration_minutes: int,
+    outcome: str,
+    attendees: Iterable[Contact] = (),
+    body: str = "",
+) -> Activity:
+    """Log a meeting on `record` and on each attendee's timeline (a contact's own meeting has
+    the contact as its attendee). Unless it was canceled, `meeting_booked` tells the apps
+    above once this commits."""
+    contacts = list(attendees)
+    if record.kind == RecordKind.CONTACT:
+        contacts.insert(0, record)
+    activity = timeline.log(
+        ActivityKind.MEETING,
+        [record, *contacts],
+        created_by=user,
+        occurred_at=starts_at,
+        title=title.strip(),
+        duration_minutes=duration_minutes,
+        meeting_outcome=outcome,
+        body=body.strip(),
+    )
+    contact_ids = tuple(dict.fromkeys(c.pk for c in contacts))
+    if contact_ids and outcome != MeetingOutcome.CANCELED:
+        event = signals.MeetingBooked(activity.pk, contact_ids, starts_at)
+        signals.send_on_commit(signals.meeting_booked, __name__, event)
+    return activity

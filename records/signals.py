@@ -8,6 +8,9 @@
   record form, `views/forms_for.save_record_form`, the one place records saves them), with
   the properties that changed; not sent for a save that changed nothing. Sent on commit.
   Sequences' automation rules enroll or unenroll the contact.
+- `meeting_booked`, event `MeetingBooked`: a user logged a meeting with contacts that was not
+  canceled (`services.meeting_log`). Sent on commit. Sequences ends the attendees'
+  enrollments in sequences that say "unenroll when a meeting is booked".
 """
 
 import logging
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 task_completed = Signal()
 record_changed = Signal()
+meeting_booked = Signal()
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,13 @@ class RecordChanged:
     kind: str  # RecordKind
     # Property name ("lifecycle_stage", "email", a custom property's key) -> (old, new).
     changed: dict[str, tuple]
+
+
+@dataclass(frozen=True)
+class MeetingBooked:
+    activity_id: int
+    contact_ids: tuple[int, ...]
+    starts_at: datetime
 
 
 def send_on_commit(signal: Signal, sender: str, *events) -> None:

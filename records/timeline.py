@@ -1,6 +1,6 @@
 """The timeline: which activity kinds exist, how each shows, and the one way to write on it.
 
-Records knows only its own kinds (notes and tasks). Apps built on it register theirs at
+Records knows only its own kinds (notes, tasks and meetings). Apps built on it register theirs at
 startup (mailboxes adds email; sequences will add enrollment events and sequence tasks) with a
 label, a template and, when the kind needs more rows than the activity itself, a prefetch that
 loads them for a whole page in one query. Writing an activity of a kind nobody registered is an
@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .bulk import insert_rows
-from .constants import ActivityKind
+from .constants import ActivityKind, RecordKind
 from .models import Activity, ActivityLink, Record
 
 
@@ -48,6 +48,21 @@ def register_kind(
 def register_builtin_kinds() -> None:
     register_kind(ActivityKind.NOTE, _("Note"), "records/activities/note.html")
     register_kind(ActivityKind.TASK, _("Task"), "records/activities/task.html")
+    register_kind(ActivityKind.MEETING, _("Meeting"), "records/activities/meeting.html", _attendees)
+
+
+def _attendees(meetings: list) -> None:
+    """Each meeting's contacts (`attendees`, names in order), for a page in one query."""
+    names = defaultdict(list)
+    links = (
+        ActivityLink.objects.filter(activity__in=meetings, record__kind=RecordKind.CONTACT)
+        .order_by("record__name")
+        .values_list("activity_id", "record__name")
+    )
+    for activity_id, name in links:
+        names[activity_id].append(name)
+    for meeting in meetings:
+        meeting.attendees = names[meeting.pk]
 
 
 def registered_kinds() -> list[ActivityKindInfo]:

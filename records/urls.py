@@ -16,6 +16,7 @@ urlpatterns = [
     path(_record + "timeline/", detail.record_timeline, name="timeline"),
     path(_record + "notes/", activities.note_add, name="note-add"),
     path(_record + "tasks/", activities.task_add, name="task-add"),
+    path(_record + "meetings/", activities.meeting_add, name="meeting-add"),
     path(_record + "notes/<int:activity_id>/edit/", activities.note_edit, name="note-edit"),
     path(_record + "tasks/<int:activity_id>/toggle/", activities.task_toggle, name="task-toggle"),
     path(_record + "associations/", associations.association_add, name="association-add"),

@@ -9,6 +9,7 @@ import pytest
 from mailboxes.models import TeamInbox
 from privacy.models import PrivacySettings, SubscriptionType
 from records.models import CustomObjectType, PropertyDefinition
+from records.services import association_create
 from tests.factories import CompanyFactory, ContactFactory, TeamFactory
 from tests.mailboxes.inboxes import offline_mailbox
 from tests.sequences.builder_data import email, posted, task
@@ -150,6 +151,23 @@ def test_a_refused_task_keeps_every_field(client, owner, contact, headers):
     }
     response = client.post(f"/records/contacts/{contact.pk}/tasks/", typed, **headers)
     assert_kept(response, typed, form_id="task-form")
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_a_refused_meeting_keeps_every_field(client, owner, headers):
+    company = CompanyFactory(owner=owner)
+    contact = ContactFactory(owner=owner)
+    association_create(company, contact)
+    client.force_login(owner)
+    typed = {
+        "title": " ",
+        "starts_at": "2031-01-02T09:30",
+        "duration_minutes": "90",
+        "outcome": "completed",
+        "body": "Went through the renewal",
+    }
+    response = client.post(f"/records/companies/{company.pk}/meetings/", typed, **headers)
+    assert_kept(response, typed, form_id="meeting-form")
 
 
 # Settings > General

@@ -1,4 +1,4 @@
-"""Notes and tasks written from a record page."""
+"""Notes, tasks and meetings written from a record page."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -9,9 +9,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import timeline
 from ..access import get_record_for_user, require_edit
 from ..constants import ActivityKind, TaskStatus
-from ..forms import NoteForm, TaskForm
+from ..forms import MeetingForm, NoteForm, TaskForm
 from ..models import Activity
-from ..services import note_create, task_create
+from ..services import meeting_log, note_create, task_create
 from .detail import detail_context
 
 
@@ -77,6 +77,29 @@ def task_add(request, type_slug, pk):
     )
     fresh = TaskForm(initial={"assigned_to": request.user.pk})
     return _created(request, record_type, record, activity, "task_form", fresh)
+
+
+@login_required
+@require_POST
+def meeting_add(request, type_slug, pk):
+    record_type, record = get_record_for_user(request.user, type_slug, pk)
+    require_edit(request.user)
+    form = MeetingForm(request.POST, user=request.user, record=record)
+    if not form.is_valid():
+        return _invalid(request, record_type, record, "meeting_form", form)
+    data = form.cleaned_data
+    activity = meeting_log(
+        request.user,
+        record,
+        title=data["title"],
+        starts_at=data["starts_at"],
+        duration_minutes=data["duration_minutes"],
+        outcome=data["outcome"],
+        attendees=data.get("attendees", ()),
+        body=data["body"],
+    )
+    fresh = MeetingForm(user=request.user, record=record)
+    return _created(request, record_type, record, activity, "meeting_form", fresh)
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import extensions
 from ..access import get_record_for_user, require_edit
-from ..forms import NoteForm, TaskForm
+from ..forms import MeetingForm, NoteForm, TaskForm
 from ..models import ContactEmail
 from ..money import Money
 from ..selectors import associations_for, timeline_for_record
@@ -50,6 +50,7 @@ def detail_context(request, record_type, record, **extra) -> dict:
         "timeline": page,
         "note_form": NoteForm(),
         "task_form": TaskForm(initial={"assigned_to": request.user.pk}),
+        "meeting_form": MeetingForm(user=request.user, record=record),
         "can_edit": request.user.can_edit_records,
         "association_types": record_types_for(request),
         "panels": extensions.panels_for(request, record),

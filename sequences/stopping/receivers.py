@@ -1,5 +1,5 @@
-"""The receivers that end or pause enrollments, and `on_meeting_booked` for the meetings
-feature to come. Each change goes through lifecycle (the row locked, a line of history)."""
+"""The receivers that end or pause enrollments: replies, bounces, opt-outs and meetings.
+Each change goes through lifecycle (the row locked, a line of history)."""
 
 from django.db import transaction
 from django.utils import formats, timezone
@@ -12,6 +12,7 @@ from mailboxes.models import EmailMessage
 from mailboxes.outbox import guards
 from privacy import signals as privacy_signals
 from privacy.checks import SenderContext, can_email
+from records import signals as record_signals
 from records.calendar.clock import NoOpenHours
 from records.models import Company, Contact
 
@@ -185,13 +186,17 @@ def on_permission_withdrawn(sender, event: privacy_signals.PermissionWithdrawn, 
         stop(enrollment.pk, EndReason.UNSUBSCRIBED, decision.message)
 
 
-def on_meeting_booked(contact: Contact) -> bool:
-    """End the contact's live enrollment when its sequence says "unenroll when a meeting is
-    booked"; True if it ended. For the meetings feature to call (none exists yet)."""
-    enrollment = Enrollment.objects.filter(
-        contact=contact, status__in=EnrollmentStatus.live(), sequence__unenroll_on_meeting=True
-    ).first()
-    return enrollment is not None and stop(enrollment.pk, EndReason.MEETING, _("Booked a meeting."))
+def on_meeting_booked(sender, event: record_signals.MeetingBooked, **kwargs) -> None:
+    """A meeting logged with contacts ends each attendee's live enrollment whose sequence
+    says "unenroll when a meeting is booked"."""
+    ids = Enrollment.objects.filter(
+        contact_id__in=event.contact_ids,
+        status__in=EnrollmentStatus.live(),
+        sequence__unenroll_on_meeting=True,
+    ).values_list("pk", flat=True)
+    when = formats.date_format(timezone.localtime(event.starts_at), "DATETIME_FORMAT")
+    for pk in sorted(ids):
+        stop(pk, EndReason.MEETING, _("Booked a meeting for %(when)s.") % {"when": when})
 
 
 def connect() -> None:
@@ -202,4 +207,5 @@ def connect() -> None:
     privacy_signals.permission_withdrawn.connect(
         on_permission_withdrawn, dispatch_uid=f"{uid}.privacy"
     )
+    record_signals.meeting_booked.connect(on_meeting_booked, dispatch_uid=f"{uid}.meeting")
     guards.register(SendSource.SEQUENCE, send_guard)

@@ -265,3 +265,45 @@ def test_a_note_is_edited_in_place_by_its_author_only(client, owner, teammate, c
     assert "Final words" in saved
     note.refresh_from_db()
     assert note.body == "Final words"
+
+
+def test_a_meeting_names_only_attendees_the_user_may_see(client, owner, outsider):
+    company = CompanyFactory(owner=owner)
+    mine = ContactFactory(owner=owner)
+    theirs = ContactFactory(owner=outsider)
+    association_create(company, mine)
+    association_create(company, theirs)
+    client.force_login(owner)
+    page = client.get(f"/records/companies/{company.pk}/").content.decode()
+    assert mine.name in page and theirs.name not in page
+    url = f"/records/companies/{company.pk}/meetings/"
+    meeting = {
+        "title": "Kick-off",
+        "starts_at": "2031-01-02T09:30",
+        "duration_minutes": "30",
+        "outcome": "scheduled",
+    }
+    refused = client.post(url, meeting | {"attendees": [theirs.pk]}, HTTP_HX_REQUEST="true")
+    assert "Select a valid choice" in refused.content.decode()
+    assert not Activity.objects.filter(kind=ActivityKind.MEETING).exists()
+
+    client.post(url, meeting | {"attendees": [mine.pk]}, HTTP_HX_REQUEST="true")
+    activity = Activity.objects.get(kind=ActivityKind.MEETING)
+    assert activity.meeting_outcome == "scheduled" and activity.duration_minutes == 30
+    on = set(ActivityLink.objects.filter(activity=activity).values_list("record_id", flat=True))
+    assert on == {company.pk, mine.pk}
+
+
+def test_a_view_only_seat_cannot_log_a_meeting(client, viewer, contact):
+    client.force_login(viewer)
+    response = client.post(
+        f"/records/contacts/{contact.pk}/meetings/",
+        {
+            "title": "x",
+            "starts_at": "2031-01-02T09:30",
+            "duration_minutes": "30",
+            "outcome": "scheduled",
+        },
+    )
+    assert response.status_code in (403, 404)
+    assert not Activity.objects.filter(kind=ActivityKind.MEETING).exists()

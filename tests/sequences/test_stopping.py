@@ -21,10 +21,11 @@ from privacy.services import (
     subscription_set,
 )
 from records.models import Holiday
-from records.services import association_create
+from records.constants import MeetingOutcome
+from records.services import association_create, meeting_log
 from sequences.constants import EndReason, EnrollmentStatus, EventKind
 from sequences.stopping.outbox import send_guard
-from sequences.stopping.receivers import BY_HEADERS, BY_SUBJECT, on_meeting_booked, stop
+from sequences.stopping.receivers import BY_HEADERS, BY_SUBJECT, stop
 from tests.factories import CompanyFactory, ContactFactory
 from tests.mailboxes.inboxes import offline_mailbox
 
@@ -270,14 +271,52 @@ def test_an_opt_out_ends_the_enrollment_once_it_commits(
     assert_cancelled(second)
 
 
-def test_a_booked_meeting_ends_the_enrollment_when_the_sequence_says_so(owner, inbox, contact):
-    enrollment = enroll(owner, inbox, contact, unenroll_on_meeting=False)
-    assert on_meeting_booked(contact) is False
+def log_meeting(owner, record, outcome=MeetingOutcome.SCHEDULED, attendees=()):
+    return meeting_log(
+        owner,
+        record,
+        title="Demo",
+        starts_at=timezone.now() + timedelta(days=2),
+        duration_minutes=30,
+        outcome=outcome,
+        attendees=attendees,
+    )
+
+
+def test_a_booked_meeting_ends_the_enrollment_once_it_commits(
+    running, owner, contact, django_capture_on_commit_callbacks
+):
+    enrollment, _first, second = running
     enrollment.sequence.unenroll_on_meeting = True
     enrollment.sequence.save()
-    assert on_meeting_booked(contact) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        log_meeting(owner, contact, MeetingOutcome.CANCELED)
+    enrollment.refresh_from_db()
+    assert enrollment.status in EnrollmentStatus.live()  # a canceled meeting was not booked
+    with django_capture_on_commit_callbacks(execute=True):
+        log_meeting(owner, contact)
     enrollment.refresh_from_db()
     assert enrollment.end_reason == EndReason.MEETING
+    [(kind, detail)] = history(enrollment)
+    assert kind == EventKind.ENDED and detail.startswith("Booked a meeting for ")
+    assert_cancelled(second)
+
+
+def test_a_meeting_on_a_company_ends_its_attendees_enrollments_only_where_the_sequence_says_so(
+    owner, inbox, contact, django_capture_on_commit_callbacks
+):
+    company = CompanyFactory()
+    other = ContactFactory()
+    association_create(company, contact)
+    association_create(company, other)
+    ends = enroll(owner, inbox, contact, unenroll_on_meeting=True)
+    keeps = enroll(owner, inbox, other, unenroll_on_meeting=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        log_meeting(owner, company, attendees=[contact, other])
+    ends.refresh_from_db()
+    keeps.refresh_from_db()
+    assert ends.end_reason == EndReason.MEETING
+    assert keeps.status in EnrollmentStatus.live()
 
 
 def test_the_send_guard_cancels_a_queued_email_of_an_ended_enrollment(running, inbox):
