@@ -4,7 +4,9 @@ Steps fall due as sequences/schedule.py says (the enrollment's zone, business da
 the send window), each after the one before it really ran. An email then goes out only when
 the From inbox can send it: at most EMAILS_PER_MINUTE_PER_INBOX sequence emails a minute (the
 batch's first emails spread out) and the inbox's daily limit, counting what the inbox already
-sent or has queued today. An email that must wait is shown at its real time, with why.
+sent or has queued today and, on later days, its emails scheduled then and the next email of
+each of its other enrollments due then (their steps after that are not foreseen). An email that
+must wait is shown at its real time, with why.
 
 `forecast` is pure: the inbox's capacity (`Capacity`) and `now` are passed in.
 """
@@ -13,16 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.utils import formats
+from django.db.models import Count, Exists, F, OuterRef
+from django.db.models.functions import TruncDay
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from mailboxes.models import Mailbox
+from mailboxes.constants import SendStatus
+from mailboxes.models import Mailbox, Outbound
 from mailboxes.models.outbound import DAY, MINUTE, window_start
 from mailboxes.outbox.throttle import ONE_MINUTE, next_window_start
 from records.calendar.clock import Calendar
 
-from ..constants import EMAILS_PER_MINUTE_PER_INBOX, StepKind
-from ..models import Sequence, Step
+from ..constants import EMAILS_PER_MINUTE_PER_INBOX, EnrollmentStatus, StepKind
+from ..models import Enrollment, Sequence, Step
 from ..schedule import calendar_for, due_after
 from .services import Plan, inbox_usage
 
@@ -30,11 +35,13 @@ from .services import Plan, inbox_usage
 @dataclass(frozen=True)
 class Capacity:
     """What the From inbox may still send: per minute (sequence emails), per day, and how many
-    of today's the inbox used or has queued already."""
+    of today's the inbox used or has queued already; `booked`, by the start of each later day
+    (`window_start(DAY, …)`), what is already bound to go out that day."""
 
     per_minute: int
     per_day: int
     used_today: int = 0
+    booked: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, mailbox: Mailbox, now: datetime) -> "Capacity":
@@ -42,7 +49,32 @@ class Capacity:
             min(EMAILS_PER_MINUTE_PER_INBOX, mailbox.send_per_minute),
             mailbox.send_per_day,
             inbox_usage(mailbox, now),
+            booked_days(mailbox, now),
         )
+
+
+def booked_days(mailbox: Mailbox, now: datetime) -> dict[datetime, int]:
+    """Per later day (by its start), the inbox's emails scheduled for it and the live
+    enrollments whose next step, an email, falls due then: two grouped queries."""
+    tomorrow = next_window_start(DAY, now)
+    day = TruncDay("at", tzinfo=timezone.get_default_timezone())
+    scheduled = Outbound.objects.filter(
+        mailbox=mailbox, status=SendStatus.SCHEDULED, scheduled_at__gte=tomorrow
+    ).annotate(at=F("scheduled_at"))
+    email_step = Step.objects.filter(
+        sequence=OuterRef("sequence"), position=OuterRef("next_position"), kind=StepKind.AUTO_EMAIL
+    )
+    due = Enrollment.objects.filter(
+        Exists(email_step),
+        mailbox=mailbox,
+        status__in=EnrollmentStatus.live(),
+        due_at__gte=tomorrow,
+    ).annotate(at=F("due_at"))
+    booked: dict[datetime, int] = {}
+    for rows in (scheduled, due):
+        for start, count in rows.values_list(day).annotate(n=Count("pk")).order_by():
+            booked[start] = booked.get(start, 0) + count
+    return booked
 
 
 @dataclass
@@ -55,6 +87,7 @@ class _Slots:
     days: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self.days.update(self.capacity.booked)
         self.days[window_start(DAY, self.now)] = self.capacity.used_today
 
     def take(self, due: datetime, cal: Calendar) -> tuple[datetime, bool]:

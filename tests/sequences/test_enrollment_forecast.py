@@ -105,3 +105,52 @@ def test_dates_read_in_a_zone_east_of_utc_within_its_send_window():
     assert times[0].words == "Step 1: Wed 9 Dec 12:00"
     assert times[1].at == datetime(2026, 12, 11, 9, 0, tzinfo=TOKYO)
     assert times[1].words == "Step 2: Fri 11 Dec 09:00"
+
+
+def test_other_enrollments_next_emails_and_scheduled_mail_fill_later_days(owner, settings):
+    """The inbox's daily limit on a later day counts what is already bound to go out then:
+    another enrollment's next email due that day and an email scheduled for it."""
+    from mailboxes.constants import SendSource
+    from mailboxes.outbox.enqueue import OutgoingEmail, Source, email_enqueue
+    from privacy.checks import SenderContext
+    from sequences.enrollment.forecast import booked_days
+    from sequences.enrollment.services import inbox_usage
+    from tests.factories import ContactFactory
+    from tests.sequences.enrollment_support import inbox_of, three_steps
+    from tests.sequences.stopping_setup import enroll
+
+    settings.TIME_ZONE = "Europe/Rome"
+    inbox = inbox_of(owner, send_per_day=2)
+    thursday = datetime(2026, 12, 10, 10, 0, tzinfo=ROME)
+    busy = three_steps(owner)  # its step 1 (position 0) is an email
+    other = enroll(owner, inbox, ContactFactory(), busy)
+    other.next_position, other.due_at = 0, thursday
+    other.save()
+    later = ContactFactory()
+    email_enqueue(
+        OutgoingEmail(
+            mailbox=inbox,
+            from_address=inbox.email,
+            from_name="",
+            subject="See you Thursday",
+            html="<p>Hello</p>",
+            to=[later.email],
+            privacy_context=SenderContext.ONE_TO_ONE,
+            source=Source(SendSource.ONE_TO_ONE),
+            sender=owner,
+            contacts=[later],
+            scheduled_at=thursday.replace(hour=15),
+        )
+    )
+    assert inbox_usage(inbox, NOW) == 0  # nothing of it counts today
+    booked = booked_days(inbox, NOW)
+    assert booked == {datetime(2026, 12, 10, tzinfo=ROME): 2}
+
+    seq = Sequence(business_days_only=True)
+    plan_steps = steps(seq, (StepKind.AUTO_EMAIL, 0, {}), (StepKind.AUTO_EMAIL, 1, {}))
+    capacity = Capacity(3, 2, 0, booked)
+    (times,) = forecast(seq, plan_steps, batch(1), capacity, NOW, account()).values()
+    # Today is free; Thursday is full, so step 2 goes Friday when the calendar opens.
+    assert times[0].at == NOW and not times[0].waits_for_limit
+    assert times[1].at == datetime(2026, 12, 11, 9, 0, tzinfo=ROME)
+    assert times[1].words == "Step 2: Fri 11 Dec 09:00, waits for the daily limit"
