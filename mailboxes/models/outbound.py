@@ -98,6 +98,21 @@ class Outbound(models.Model):
                 ),
                 name="outbound_due",
             ),
+            # The sending pool's own queue (transactional/pool/delivery.py), apart from the
+            # inboxes' one: never held up behind it, and its deferred rows are due again.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(
+                    source=SendSource.TRANSACTIONAL,
+                    status__in=[
+                        SendStatus.QUEUED,
+                        SendStatus.SCHEDULED,
+                        SendStatus.DEFERRED,
+                        SendStatus.SENDING,
+                    ],
+                ),
+                name="outbound_transactional_due",
+            ),
             # Only the copies still to file: filed ones pile up, owed ones do not.
             models.Index(
                 fields=["mailbox", "sent_copy"],
