@@ -39,6 +39,9 @@ SETTINGS_PAGES = [
     "/settings/email/",
     "/settings/email/logging/",
     "/settings/email/sending/",
+    "/settings/transactional/",
+    "/settings/transactional/pool/",
+    "/settings/transactional/queue/",
     "/sequences/",
     "/sequences/new/",
 ]

@@ -182,10 +182,10 @@ class _Pass:
         domains = domains_of(row.recipients)
         held = DomainDeferral.objects.filter(domain__in=domains, until__gt=now).first()
         if held is not None:
-            words = _(
-                "Held back: the relay deferred mail to %(domain)s (%(reason)s). Next try at "
-                "%(time)s."
-            ) % {"domain": held.domain, "reason": held.reason, "time": _clock(held.until)}
+            words = _("Held back: the relay deferred mail to %(domain)s (%(reason)s).") % {
+                "domain": held.domain,
+                "reason": held.reason,
+            }
             return _wait(row, claim, SendStatus.DEFERRED, held.until, words)
         over = self.over_minute_limit(now)
         if over is not None:
@@ -231,11 +231,7 @@ class _Pass:
             }
             return _settle(row, claim, SendStatus.FAILED, words, SendStatus.SENDING)
         until = defer_domains(domains, error.message)
-        words = _("%(error)s Next try at %(time)s.") % {
-            "error": error.message,
-            "time": _clock(until),
-        }
-        return _wait(row, claim, SendStatus.DEFERRED, until, words, retry=True)
+        return _wait(row, claim, SendStatus.DEFERRED, until, error.message, retry=True)
 
     def over_minute_limit(self, now: datetime) -> datetime | None:
         """Take a token of the pool's minute window; when none is left, when the next opens.
@@ -286,14 +282,15 @@ def _owned(row: Outbound, claim: Claim, statuses):
 
 
 def _wait(row, claim: Claim, status: str, until: datetime, words: str, retry=False) -> str:
-    """Queue or defer a row we own until `until`, saying why (a line of its history for a
-    try the relay turned down)."""
+    """Queue or defer a row we own until `until`, saying why (the page shows the next try
+    beside it); a try the relay turned down is a line of its history, with the next try."""
     with transaction.atomic():
         done = _owned(row, claim, (*WAITING, SendStatus.SENDING)).update(
             status=status, next_attempt_at=until, last_error=words, claimed_at=None
         )
         if done and retry:
-            record(row, OutboundEventKind.RETRY, words)
+            next_try = _("Next try at %(time)s.") % {"time": _clock(until)}
+            record(row, OutboundEventKind.RETRY, f"{words} {next_try}")
     return status if done else "skipped"
 
 

@@ -59,6 +59,8 @@ class RelayForm(forms.ModelForm):
             "from_address": _("Its domain is the sending domain checked below."),
         }
 
+    field_order = ["host", "port", "security", "username", "password"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("host", "from_address"):

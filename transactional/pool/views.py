@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from records.views.admin_area import admin_required
@@ -163,11 +164,16 @@ def _bulk(request, filters: queue.Filters):
     except queue.ActionRefused as refused:
         messages.error(request, str(refused))
         return redirect(back)
-    words = (
-        _("%(n)s deferred emails will be tried again now.")
-        if action == "retry"
-        else _("%(n)s deferred emails were cancelled.")
-    )
+    if action == "retry":
+        words = ngettext(
+            "%(n)s deferred email will be tried again now.",
+            "%(n)s deferred emails will be tried again now.",
+            done,
+        )
+    else:
+        words = ngettext(
+            "%(n)s deferred email was cancelled.", "%(n)s deferred emails were cancelled.", done
+        )
     messages.success(request, words % {"n": done})
     return redirect(back)
 
