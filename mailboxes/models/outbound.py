@@ -132,6 +132,9 @@ class Outbound(models.Model):
     @property
     def available_actions(self) -> list[tuple[str, str]]:
         """What the rep can do with it now, as (action, label) for the timeline."""
+        if self.source == SendSource.TRANSACTIONAL:
+            # Sent by the pool's own worker: admins act on it from its queue page.
+            return []
         if self.status in (SendStatus.SCHEDULED, SendStatus.QUEUED):
             return [("send-now", "Send now"), ("cancel", "Cancel")]
         if self.status == SendStatus.UNCERTAIN:

@@ -11,7 +11,7 @@ from django.conf import settings
 from mailboxes import jobs, signals
 from mailboxes.constants import OutboundEventKind, SendStatus
 from mailboxes.models import BouncedAddress, Outbound
-from mailboxes.outbox import sending
+from mailboxes.outbox import actions, sending
 from mailboxes.outbox.enqueue import SendRefused, email_enqueue
 from records.models import ActivityLink
 from tests.factories import ContactFactory
@@ -244,3 +244,12 @@ def test_bulk_actions_are_all_or_nothing(smtp_sink, admin_user):
     smtp_sink.handler.recipient_replies.clear()
     assert delivery.deliver(deferred.pk) is None
     assert [m.rcpt_tos for m in smtp_sink.messages] == [["ada@fast.test"]]
+
+
+def test_the_reps_outbox_actions_leave_transactional_email_to_its_queue_page(smtp_sink, admin_user):
+    pool_for(smtp_sink)
+    outbound = queue()
+    assert outbound.available_actions == []
+    words = actions.perform(admin_user, reload(outbound), "cancel")
+    assert words == "This email is sent by the transactional pool: change it from its Queue page."
+    assert reload(outbound).status == SendStatus.QUEUED
