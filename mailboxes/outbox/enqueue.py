@@ -326,11 +326,17 @@ def _check_transports(prepared: list[_Prepared]) -> dict[int, SendRefused]:
     """The refusal of each email whose source's transport turns it away now (transports.py),
     by its index: the add-on is off, a recipient hard-bounced."""
     refused = {}
+    own_transport = transports.sources()
     for i, p in enumerate(prepared):
-        if p.email.mailbox is None:
-            words = transports.for_source(p.email.source.kind).refusal(p.email)
-            if words:
-                refused[i] = SendRefused([words])
+        kind = p.email.source.kind
+        if p.email.mailbox is not None:
+            if kind in own_transport:
+                # Transactional email never goes out through a user's inbox.
+                raise ValueError(f"{kind} email goes out through its transport, not an inbox")
+            continue
+        words = transports.for_source(kind).refusal(p.email)
+        if words:
+            refused[i] = SendRefused([words])
     return refused
 
 

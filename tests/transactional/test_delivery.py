@@ -7,6 +7,8 @@ from __future__ import annotations
 import dkim as dkimpy
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
 
 from mailboxes import jobs, signals
 from mailboxes.constants import OutboundEventKind, SendStatus
@@ -213,13 +215,21 @@ def test_a_hard_bounced_address_is_refused_at_enqueue_and_never_sent_to(smtp_sin
 def test_the_pools_minute_limit_holds_the_rest_until_the_next_minute(smtp_sink):
     pool_for(smtp_sink, minute_limit=2)
     rows = [queue(f"u{i}@client.test") for i in range(4)]
+    cache.clear()  # the test's own cache (its Redis database): no count left by an earlier run
+    started = timezone.now().replace(second=0, microsecond=0)
     delivery.deliver_due(seconds=5)
-    statuses = sorted(reload(r).status for r in rows)
-    # Two sent; the others wait, queued, saying why (unless the minute turned meanwhile).
-    assert statuses.count(SendStatus.SENT) in (2, 3, 4)
-    waiting = [reload(r) for r in rows if reload(r).status == SendStatus.QUEUED]
-    assert all("limit of 2 emails a minute" in r.last_error for r in waiting)
-    assert len(smtp_sink.messages) == statuses.count(SendStatus.SENT)
+    same_minute = timezone.now().replace(second=0, microsecond=0) == started
+    rows = [reload(r) for r in rows]
+    sent = [r for r in rows if r.status == SendStatus.SENT]
+    # Two in a minute; a pass that ran into the next minute may send two more.
+    assert len(sent) == 2 if same_minute else 2 <= len(sent) <= 4
+    assert len(smtp_sink.messages) == len(sent)
+    waiting = [r for r in rows if r.status != SendStatus.SENT]
+    assert all(r.status == SendStatus.QUEUED for r in waiting)
+    assert all(
+        r.last_error == "Waiting for the pool's limit of 2 emails a minute." for r in waiting
+    )
+    assert all(r.next_attempt_at > started for r in waiting)
 
 
 def test_bulk_actions_are_all_or_nothing(smtp_sink, admin_user):

@@ -89,6 +89,9 @@ def test_no_tls_only_for_a_relay_on_this_machine_and_what_was_typed_stays(admin)
 
 
 def test_dkim_signing_makes_a_2048_bit_key_and_shows_its_record(admin):
+    early = {"form": "dkim", "dkim_signing": "on", "dkim_selector": "crm"}
+    assert "Save the relay and its From address first." in admin.post(POOL, early).content.decode()
+    assert not SendingPool.objects.exists()
     admin.post(POOL, relay_fields())
     admin.post(POOL, {"form": "dkim", "dkim_signing": "on", "dkim_selector": "crm2026"})
     pool = SendingPool.load()

@@ -59,7 +59,10 @@ def pool_settings(request):
             return redirect(f"{page}#relay")
     elif which == "dkim":
         dkim_form = DkimForm(request.POST, instance=pool)
-        if dkim_form.is_valid():
+        if not pool.from_address:
+            # The key is published under the From address's domain: it must be known first.
+            dkim_form.add_error(None, _("Save the relay and its From address first."))
+        elif dkim_form.is_valid():
             _save_dkim(request, dkim_form)
             return redirect(f"{page}#dkim")
     elif which == "test":
