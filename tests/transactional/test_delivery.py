@@ -263,3 +263,15 @@ def test_the_reps_outbox_actions_leave_transactional_email_to_its_queue_page(smt
     words = actions.perform(admin_user, reload(outbound), "cancel")
     assert words == "This email is sent by the transactional pool: change it from its Queue page."
     assert reload(outbound).status == SendStatus.QUEUED
+
+
+def test_a_key_that_cannot_sign_defers_the_email_saying_so(smtp_sink):
+    pool = pool_for(smtp_sink, signing=True)
+    broken = "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----\n"
+    pool.secret = {**pool.secret, "dkim_private_key": broken}
+    pool.save()
+    outbound = queue()
+    assert delivery.deliver(outbound.pk) == SendStatus.DEFERRED
+    row = reload(outbound)
+    assert row.last_error.startswith("Could not DKIM-sign it") and row.attempts == 0
+    assert smtp_sink.messages == []

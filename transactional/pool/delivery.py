@@ -193,15 +193,23 @@ class _Pass:
                 "n": self.pool.minute_limit
             }
             return _wait(row, claim, SendStatus.QUEUED, over, words)
+        try:
+            # Signed before the mark: a key that cannot sign leaves nothing "sending".
+            message = relay.outgoing(
+                self.pool, row.envelope_from, row.recipients, raw, row.message.message_id
+            )
+        except Exception as exc:
+            log.exception("DKIM-signing transactional outbound %s failed", row.pk)
+            words = _("Could not DKIM-sign it (%(error)s): make a new key under Sending pool.")
+            return _wait(
+                row, claim, SendStatus.DEFERRED, now + RELAY_BACKOFF, words % {"error": exc}
+            )
         marked = _owned(row, claim, WAITING).update(
             status=SendStatus.SENDING, attempts=F("attempts") + 1
         )
         if not marked:
             return "skipped"  # cancelled by an admin meanwhile, or taken over
         attempts = row.attempts + 1
-        message = relay.outgoing(
-            self.pool, row.envelope_from, row.recipients, raw, row.message.message_id
-        )
         try:
             if self.provider is None:
                 self.provider = relay.open_relay(self.pool)
