@@ -275,3 +275,25 @@ def test_a_key_that_cannot_sign_defers_the_email_saying_so(smtp_sink):
     row = reload(outbound)
     assert row.last_error.startswith("Could not DKIM-sign it") and row.attempts == 0
     assert smtp_sink.messages == []
+
+
+def test_a_lost_answer_or_a_dead_worker_is_uncertain_never_sent_twice(smtp_sink):
+    pool_for(smtp_sink)
+    # The relay stores the message, then the connection drops before its answer.
+    smtp_sink.handler.lose_answer = lambda n: "stored" if n == 1 else None
+    lost = queue("ada@client.test")
+    assert delivery.deliver(lost.pk) == SendStatus.UNCERTAIN
+    row = reload(lost)
+    assert row.status == SendStatus.UNCERTAIN
+    assert row.last_error.endswith("Not sent again on its own: it may have gone out.")
+    assert delivery.deliver(lost.pk) is None
+    assert len(smtp_sink.messages) == 1
+
+    # A worker died after marking an email "sending": once its lease is over, uncertain.
+    orphan = queue("bob@client.test")
+    long_ago = reload(orphan).created_at - delivery.SEND_LEASE * 2
+    Outbound.objects.filter(pk=orphan.pk).update(status=SendStatus.SENDING, claimed_at=long_ago)
+    delivery.deliver_due(seconds=5)
+    row = reload(orphan)
+    assert row.status == SendStatus.UNCERTAIN and "may or may not have gone out" in row.last_error
+    assert len(smtp_sink.messages) == 1

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes.dns import DnsLookup
+from mailboxes.tracking.domain import base_host
 from transactional.pool import dkim
 from transactional.pool.models import SendingPool
 from transactional.pool.relay import is_loopback
@@ -32,10 +33,10 @@ class Finding:
 
 def spf_mechanism(pool: SendingPool) -> str:
     """What authorizes the relay in SPF: the admin's (a relay's documented include), else
-    the relay's address or host."""
+    the relay's address or host; a relay on this machine delivers from the CRM's own host."""
     if pool.spf_mechanism:
         return pool.spf_mechanism.strip()
-    host = pool.host.strip().strip("[]")
+    host = base_host() if is_loopback(pool.host) else pool.host.strip().strip("[]")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -64,10 +65,6 @@ def check_spf(lookup: DnsLookup, pool: SendingPool) -> Finding:
         detail = _("%(n)s SPF records: receivers treat that as an error. Merge them into one.")
         return Finding("SPF", name, WRONG, detail % {"n": len(spf)}, _merge_spf(spf, mechanism))
     terms = spf[0].lower().split()
-    if is_loopback(pool.host) and not pool.spf_mechanism:
-        # A relay on this machine: what the world sees is its smarthost, which only the admin
-        # knows; any one record passes.
-        return Finding("SPF", name, FOUND, spf[0], "")
     if mechanism.lower() not in terms:
         detail = _("The record does not name the relay (%(mechanism)s): %(record)s")
         return Finding(
