@@ -34,7 +34,7 @@ class RelayForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Left empty, the saved password stays."),
+        help_text=_("The relay's password, if it asks for one."),
     )
 
     class Meta:
@@ -65,6 +65,10 @@ class RelayForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in ("host", "from_address"):
             self.fields[name].required = True
+        if self.instance.secret.get("password"):
+            self.fields["password"].help_text = _(
+                "A password is saved (encrypted); left empty, it stays."
+            )
         self.fields["port"].min_value = 1
         self.fields["port"].max_value = 65535
 

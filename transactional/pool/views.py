@@ -89,7 +89,6 @@ def pool_settings(request):
             "relay_form": relay_form,
             "dkim_form": dkim_form,
             "test_form": test_form,
-            "has_password": bool(pool.secret.get("password")),
             "dkim_name": dkim.record_name(pool.dkim_selector, pool.domain) if pool.domain else "",
             "dkim_value": dkim.record_value(pool.dkim_public_key) if pool.dkim_public_key else "",
             "findings": pool.dns_check,
