@@ -230,3 +230,26 @@ def test_the_queue_lists_by_state_and_bulk_actions_ask_first(admin, smtp_sink):
         QUEUE, {"action": "retry", "id": [deferred.pk], "confirm": "yes"}, follow=True
     ).content.decode()
     assert "no longer deferred" in page
+
+
+@pytest.mark.integration
+def test_all_deferred_email_the_list_shows_is_retried_at_once(admin, smtp_sink):
+    pool_for(smtp_sink)
+    smtp_sink.refuse("bob@slow.test", "451 4.3.0 Later")
+    smtp_sink.refuse("carl@slow.test", "451 4.3.0 Later")
+    bob, carl, ada = queue("bob@slow.test"), queue("carl@slow.test"), queue("ada@fast.test")
+    delivery.deliver_due(seconds=5)
+    assert {reload(o).status for o in (bob, carl)} == {SendStatus.DEFERRED}
+
+    page = admin.get(QUEUE).content.decode()
+    assert "History (1 line)" in page  # the try the relay deferred, with its next try
+    # The list searched for bob: "Retry all deferred" means bob's only.
+    back = f"{QUEUE}?q=bob"
+    asked = admin.post(QUEUE, {"action": "retry-all", "back": back}).content.decode()
+    assert "1 deferred email will be offered to the relay again now" in asked
+    admin.post(QUEUE, {"action": "retry", "id": [bob.pk], "confirm": "yes", "back": back})
+    assert (reload(bob).status, reload(carl).status) == (SendStatus.QUEUED, SendStatus.DEFERRED)
+
+    asked = admin.post(QUEUE, {"action": "cancel-all", "back": QUEUE}).content.decode()
+    assert "1 deferred email will be cancelled" in asked  # carl's: bob's is queued now
+    assert reload(ada).status == SendStatus.SENT

@@ -49,6 +49,7 @@ class Filters:
 def transactional_email(filters: Filters) -> QuerySet[Outbound]:
     rows = Outbound.objects.filter(source=SendSource.TRANSACTIONAL).select_related("message")
     rows = rows.defer("message__text_body", "message__html_body", "message__raw")
+    rows = rows.prefetch_related("events")
     if filters.state:
         rows = rows.filter(status__in=STATES[filters.state][1])
     if filters.query:
@@ -57,6 +58,13 @@ def transactional_email(filters: Filters) -> QuerySet[Outbound]:
             | Q(message__subject__icontains=filters.query)
         )
     return rows.order_by("-created_at", "-pk")
+
+
+def deferred_ids(filters: Filters) -> list[int]:
+    """The deferred emails the list shows with these filters (at most MAX_SELECTED + 1, so an
+    action on too many is refused, not cut short)."""
+    rows = transactional_email(Filters("deferred", filters.query))
+    return list(rows.values_list("pk", flat=True)[: MAX_SELECTED + 1])
 
 
 def counts() -> dict[str, int]:

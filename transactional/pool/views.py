@@ -1,8 +1,11 @@
 """Settings > Transactional email (admins): the add-on switch, the sending pool (relay, DKIM,
 test email, deliverability check) and the queue."""
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -121,7 +124,7 @@ def queue_page(request):
     `confirm` shows what it will do; with it, does it, all or nothing."""
     filters = queue.Filters.from_query(request.GET)
     if request.method == "POST":
-        return _bulk(request, filters)
+        return _bulk(request)
     page = Paginator(queue.transactional_email(filters), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -142,13 +145,17 @@ def queue_page(request):
 BULK_ACTIONS = {"retry": queue.retry_now, "cancel": queue.cancel}
 
 
-def _bulk(request, filters: queue.Filters):
+def _bulk(request):
     action = request.POST.get("action", "")
     back = _back(request)
     try:
         ids = [int(i) for i in request.POST.getlist("id")]
     except ValueError:
         ids = []
+    if action.endswith("-all"):
+        # Every deferred email the list shows (its search), not only those ticked.
+        action = action.removesuffix("-all")
+        ids = queue.deferred_ids(queue.Filters.from_query(QueryDict(urlsplit(back).query)))
     if action not in BULK_ACTIONS:
         messages.error(request, _("Choose Retry now or Cancel."))
         return redirect(back)
