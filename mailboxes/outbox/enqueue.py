@@ -205,9 +205,20 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
     update_rows(messages, ["raw", "size"])
+    # The envelope From of a transport's email: asked once per source for the batch.
+    transport_from = {
+        kind: transports.for_source(kind).envelope_from()
+        for kind in {p.email.source.kind for p in prepared if p.email.mailbox is None}
+    }
     outbounds = Outbound.objects.bulk_create(
         [
-            _outbound(p.email, m, later, now)
+            _outbound(
+                p.email,
+                m,
+                later,
+                now,
+                p.email.mailbox.email if p.email.mailbox else transport_from[p.email.source.kind],
+            )
             for p, m, later in zip(prepared, messages, scheduled, strict=True)
         ]
     )
@@ -242,12 +253,6 @@ def _job(email: OutgoingEmail) -> str:
     return jobs.SEND_OUTBOUND
 
 
-def _envelope_from(email: OutgoingEmail) -> str:
-    if email.mailbox is None:
-        return transports.for_source(email.source.kind).envelope_from()
-    return email.mailbox.email
-
-
 def _from_name_supported(email: OutgoingEmail) -> bool:
     # A relay sends the From header as written; some inboxes' providers replace it.
     return email.mailbox is None or email.mailbox.from_name_supported
@@ -277,12 +282,14 @@ def _message(p: _Prepared, thread: EmailThread, activity_id: int | None) -> Emai
     )
 
 
-def _outbound(email: OutgoingEmail, message: EmailMessage, later: bool, now) -> Outbound:
+def _outbound(
+    email: OutgoingEmail, message: EmailMessage, later: bool, now, envelope_from: str
+) -> Outbound:
     return Outbound(
         message=message,
         mailbox=email.mailbox,
         sender=email.sender,
-        envelope_from=_envelope_from(email),
+        envelope_from=envelope_from,
         recipients=email.to + email.cc + email.bcc,
         bcc_addrs=email.bcc,
         status=SendStatus.SCHEDULED if later else SendStatus.QUEUED,
@@ -325,18 +332,21 @@ _NO_UNSUBSCRIBE = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTI
 def _check_transports(prepared: list[_Prepared]) -> dict[int, SendRefused]:
     """The refusal of each email whose source's transport turns it away now (transports.py),
     by its index: the add-on is off, a recipient hard-bounced."""
-    refused = {}
     own_transport = transports.sources()
+    by_source: dict[str, list[int]] = {}
     for i, p in enumerate(prepared):
         kind = p.email.source.kind
-        if p.email.mailbox is not None:
-            if kind in own_transport:
-                # Transactional email never goes out through a user's inbox.
-                raise ValueError(f"{kind} email goes out through its transport, not an inbox")
-            continue
-        words = transports.for_source(kind).refusal(p.email)
-        if words:
-            refused[i] = SendRefused([words])
+        if p.email.mailbox is None:
+            by_source.setdefault(kind, []).append(i)
+        elif kind in own_transport:
+            # Transactional email never goes out through a user's inbox.
+            raise ValueError(f"{kind} email goes out through its transport, not an inbox")
+    refused = {}
+    for kind, indexes in by_source.items():
+        emails = [prepared[i].email for i in indexes]
+        for i, words in zip(indexes, transports.for_source(kind).refusals(emails), strict=True):
+            if words:
+                refused[i] = SendRefused([words])
     return refused
 
 

@@ -6,7 +6,7 @@ cannot import transactional, so the app registers a `Transport` for its source f
 AppConfig.ready(), as send guards are (guards.py). An `OutgoingEmail` without a `mailbox` goes
 through the transport of its source:
 
-- `email_enqueue` asks `refusal(email)` before writing anything (the add-on is off, the pool
+- `email_enqueue` asks `refusals(emails)` before writing anything (the add-on is off, the pool
   is not configured, a recipient hard-bounced: a `SendRefused` with those words), writes the
   envelope From the transport gives, and queues the transport's `job` instead of
   `SEND_OUTBOUND`;
@@ -29,9 +29,10 @@ class Transport:
     job: str
     # The envelope From (MAIL FROM) of every email it sends.
     envelope_from: Callable[[], str]
-    # Why an email (enqueue.OutgoingEmail, not imported: enqueue.py imports this module) may
-    # not be queued now, in words for whoever sent it; "" when it may.
-    refusal: Callable[[object], str]
+    # Why each email (enqueue.OutgoingEmail, not imported: enqueue.py imports this module) may
+    # not be queued now, in words for whoever sent it, "" when it may; one list for a batch,
+    # in a constant number of queries.
+    refusals: Callable[[list], list[str]]
 
 
 _transports: dict[str, Transport] = {}

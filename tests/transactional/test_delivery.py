@@ -8,13 +8,15 @@ import dkim as dkimpy
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mailboxes import jobs, signals
 from mailboxes.constants import OutboundEventKind, SendStatus
 from mailboxes.models import BouncedAddress, Outbound
 from mailboxes.outbox import actions, sending
-from mailboxes.outbox.enqueue import SendRefused, email_enqueue
+from mailboxes.outbox.enqueue import SendRefused, email_enqueue, email_enqueue_many
 from records.models import ActivityLink
 from tests.factories import ContactFactory
 from tests.fakes.dns import FakeDnsServer
@@ -297,3 +299,19 @@ def test_a_lost_answer_or_a_dead_worker_is_uncertain_never_sent_twice(smtp_sink)
     row = reload(orphan)
     assert row.status == SendStatus.UNCERTAIN and "may or may not have gone out" in row.last_error
     assert len(smtp_sink.messages) == 1
+
+
+def test_a_batch_of_transactional_email_is_queued_in_a_constant_number_of_queries(smtp_sink):
+    pool_for(smtp_sink)
+    BouncedAddress.objects.create(address="gone@client.test")
+
+    def queries_for(n: int) -> int:
+        batch = [transactional(f"u{n}-{i}@client.test") for i in range(n)]
+        batch.append(transactional("gone@client.test"))
+        with CaptureQueriesContext(connection) as captured:
+            results = email_enqueue_many(batch)
+        assert isinstance(results[-1], SendRefused)
+        assert all(not isinstance(r, SendRefused) for r in results[:-1])
+        return len(captured)
+
+    assert queries_for(2) == queries_for(8)

@@ -31,16 +31,22 @@ def unavailable(pool: SendingPool) -> str:
     return ""
 
 
-def refusal(email) -> str:
+def refusals(emails) -> list[str]:
+    """Why each email may not be queued ("" when it may): two queries for a batch."""
     words = unavailable(SendingPool.load())
     if words:
-        return words
-    gone = bounced([*email.to, *email.cc, *email.bcc])
-    if gone:
-        return _("Not sent: %(addresses)s bounced hard before, and is never sent to again.") % {
-            "addresses": ", ".join(b.address for b in gone)
-        }
-    return ""
+        return [words] * len(emails)
+    gone = {b.address for b in bounced(a for e in emails for a in (*e.to, *e.cc, *e.bcc))}
+    answers = []
+    for email in emails:
+        mine = sorted({a.strip().lower() for a in (*email.to, *email.cc, *email.bcc)} & gone)
+        answers.append(
+            _("Not sent: %(addresses)s bounced hard before, and is never sent to again.")
+            % {"addresses": ", ".join(mine)}
+            if mine
+            else ""
+        )
+    return answers
 
 
 def envelope_from() -> str:
@@ -51,6 +57,6 @@ def register() -> None:
     transports.register(
         SendSource.TRANSACTIONAL,
         transports.Transport(
-            job=jobs.SEND_TRANSACTIONAL, envelope_from=envelope_from, refusal=refusal
+            job=jobs.SEND_TRANSACTIONAL, envelope_from=envelope_from, refusals=refusals
         ),
     )
