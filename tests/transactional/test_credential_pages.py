@@ -71,7 +71,7 @@ def test_a_token_without_a_name_is_refused_and_what_was_typed_stays(admin):
     html = response.content.decode()
     assert 'role="alert">This field is required.' in html
     assert 'value="Receipts"' in html and "checked" in html
-    assert '<details class="card generate" open>' in html
+    assert '<details class="card generate cred-card" open>' in html
     assert not Credential.objects.exists()
 
 
