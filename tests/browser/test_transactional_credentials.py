@@ -6,11 +6,13 @@ revoke it. At 1280 and 390 px, screenshots under /tmp/pages-screens/."""
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.fit import SIZES, assert_fits
-from transactional.credentials.auth import authenticate_api_key, verify_smtp
+from transactional.credentials import services
+from transactional.credentials.auth import authenticate_api_key, authenticate_smtp, verify_smtp
 from transactional.credentials.models import Credential
 
 pytestmark = pytest.mark.browser
@@ -160,3 +162,22 @@ def test_an_admin_creates_copies_and_revokes_an_api_key(new_page, login, admin_u
     )
     expect(page.get_by_text("No key yet.")).to_be_visible()
     assert authenticate_api_key(f"Bearer {key}") is None
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_admin_unlocks_a_token_locked_by_failed_logins(new_page, login, admin_user, size):
+    issued = services.smtp_token_create("Web shop", admin_user)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        authenticate_smtp(issued.username, "guess", client_address="198.51.100.7")
+    page = open_with_clipboard(new_page, size)
+    login(page, "admin")
+    open_section(page, size, "Email", "SMTP API")
+
+    row = page.get_by_role("row").filter(has_text="Web shop")
+    expect(row).to_contain_text("Locked after failed logins")
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-locked.png")
+    row.get_by_role("button", name="Unlock Web shop").click()
+
+    expect(page.get_by_role("status")).to_have_text("Token “Web shop” can log in again.")
+    expect(page.get_by_text("Locked after failed logins")).to_have_count(0)
+    assert authenticate_smtp(issued.username, issued.password, client_address="203.0.113.9")

@@ -8,9 +8,11 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.http import HttpRequest
+from django.urls import reverse
 
 from transactional.credentials import services
 from transactional.credentials.auth import authenticate_smtp
+from transactional.credentials.constants import EventKind
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +84,19 @@ def test_a_token_never_signs_in_to_the_web_app(client, token):
         "/login/", {"username": token.username, "password": token.password}, REMOTE_ADDR=ELSEWHERE
     )
     assert response.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_an_admin_sees_a_locked_token_and_unlocks_it(client, admin_user, token):
+    client.force_login(admin_user)
+    tokens = reverse("transactional:smtp-tokens")
+    assert "Locked after failed logins" not in client.get(tokens).content.decode()
+    fail(token.username, settings.AXES_FAILURE_LIMIT)
+    assert "Locked after failed logins" in client.get(tokens).content.decode()
+
+    unlock = reverse("transactional:smtp-token-unlock", args=[token.credential.pk])
+    html = client.post(unlock, follow=True).content.decode()
+
+    assert "Token “Shop” can log in again." in html
+    assert "Locked after failed logins" not in html
+    assert authenticate_smtp(token.username, token.password, client_address=ELSEWHERE)
+    assert token.credential.events.filter(kind=EventKind.UNLOCKED, actor=admin_user).exists()

@@ -14,6 +14,7 @@ class EventKind(models.TextChoices):
     PASSWORD_RESET = "password_reset", _("Password reset")
     REVOKED = "revoked", _("Revoked")
     DELETED = "deleted", _("Deleted")
+    UNLOCKED = "unlocked", _("Unlocked after failed logins")
 
 
 class Scope(models.TextChoices):

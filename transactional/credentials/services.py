@@ -3,6 +3,7 @@ history (who, when). The secret is returned once, in `Issued`, and never stored.
 
 from dataclasses import dataclass
 
+from axes.utils import reset as reset_login_failures
 from django.db import transaction
 from django.utils import timezone
 
@@ -91,3 +92,10 @@ def credential_revoke(credential: Credential, actor: User | None) -> bool:
         )
         CredentialEvent.objects.create(credential=credential, kind=kind, actor=actor)
     return bool(changed)
+
+
+@transaction.atomic
+def login_unlock(credential: Credential, actor: User | None) -> None:
+    """Forget the failed logins of a token's username (django-axes), which lifts its lockout."""
+    reset_login_failures(username=credential.username)
+    CredentialEvent.objects.create(credential=credential, kind=EventKind.UNLOCKED, actor=actor)

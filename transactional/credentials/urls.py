@@ -15,6 +15,11 @@ urlpatterns = [
         views.smtp_token_delete,
         name="smtp-token-delete",
     ),
+    path(
+        "settings/email/smtp-api/<int:pk>/unlock/",
+        views.smtp_token_unlock,
+        name="smtp-token-unlock",
+    ),
     path("settings/integrations/api-keys/", views.api_keys, name="api-keys"),
     path(
         "settings/integrations/api-keys/<int:pk>/revoke/",

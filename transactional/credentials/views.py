@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from records.views.admin_area import admin_required
+from records.views.admin_area import admin_required, locked_usernames
 from transactional.credentials import services
 from transactional.credentials.constants import CredentialKind
 from transactional.credentials.forms import ApiKeyForm, SmtpTokenForm
@@ -32,12 +32,17 @@ _LIST_PAGES = {
 def _list_page(request, kind, form, issued=None):
     """A kind's list and its create form, with what was just issued if anything."""
     template, section = _LIST_PAGES[kind]
+    credentials = list(_live(kind).order_by("-created_at", "-pk"))
+    if kind == CredentialKind.SMTP_TOKEN:
+        locked = locked_usernames()
+        for credential in credentials:
+            credential.login_locked = credential.username in locked
     return render(
         request,
         template,
         {
             "form": form,
-            "credentials": _live(kind).order_by("-created_at", "-pk"),
+            "credentials": credentials,
             "issued": issued,
             "section": section,
         },
@@ -96,6 +101,15 @@ def smtp_token_delete(request, pk):
         _("Token “%(name)s” deleted: email sent with it is refused from now on.")
         % {"name": token.name},
     )
+    return redirect("transactional:smtp-tokens")
+
+
+@admin_required
+@require_POST
+def smtp_token_unlock(request, pk):
+    token = get_object_or_404(_live(CredentialKind.SMTP_TOKEN), pk=pk)
+    services.login_unlock(token, request.user)
+    messages.success(request, _("Token “%(name)s” can log in again.") % {"name": token.name})
     return redirect("transactional:smtp-tokens")
 
 
