@@ -61,7 +61,9 @@ def hit(message: EmailMessage, kind: str) -> Hit:
     return Hit(kind, message.pk, timezone.now(), link.pk if link else None, "198.51.100.7", BROWSER)
 
 
-def test_a_token_counts_only_its_own_email(admin_user, owner, inbox, client):
+def test_a_token_counts_only_its_own_email(
+    admin_user, owner, inbox, client, django_assert_num_queries
+):
     token = services.smtp_token_create("Shop", admin_user).credential
     other = services.smtp_token_create("Other", admin_user).credential
     mine = Source(SendSource.TRANSACTIONAL, id=token.pk)
@@ -88,7 +90,8 @@ def test_a_token_counts_only_its_own_email(admin_user, owner, inbox, client):
             ]
         )
 
-    stats = send_stats(token)
+    with django_assert_num_queries(1):
+        stats = send_stats(token)
 
     assert (stats.sent, stats.delivered, stats.bounced) == (4, 3, 1)
     assert (stats.opened, stats.clicked) == (2, 1)
