@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from transactional.credentials.constants import Scope
@@ -31,7 +32,7 @@ class ApiKeyForm(forms.Form):
     )
     scopes = forms.MultipleChoiceField(
         label=_("What it may do"),
-        choices=[(s.value, f"{s.value}: {s.label}") for s in Scope],
+        choices=[(s.value, format_lazy("{}: {}", s.value, s.label)) for s in Scope],
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one scope.")},
     )
