@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("mailboxes.urls")),
     path("", include("privacy.urls")),
     path("sequences/", include("sequences.urls")),
+    path("", include("transactional.urls")),
     path("", include("records.urls")),
 ]

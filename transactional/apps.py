@@ -3,3 +3,17 @@ from django.apps import AppConfig
 
 class TransactionalConfig(AppConfig):
     name = "transactional"
+
+    def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from records import extensions
+
+        # Admins only: Settings > Email > SMTP API and Settings > Integrations > API keys.
+        for key, label, url_name, group in (
+            ("smtp-api", _("SMTP API"), "transactional:smtp-tokens", _("Email")),
+            ("api-keys", _("API keys"), "transactional:api-keys", _("Integrations")),
+        ):
+            extensions.register_settings_section(
+                extensions.SettingsSection(key, label, url_name, group=group)
+            )

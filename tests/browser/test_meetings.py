@@ -27,9 +27,7 @@ def both_widths(page, name):
     page.set_viewport_size(DESKTOP)
 
 
-def test_a_meeting_logged_on_a_company_reaches_its_contacts_and_their_sequences(
-    page, login, owner
-):
+def test_a_meeting_logged_on_a_company_reaches_its_contacts_and_their_sequences(page, login, owner):
     company = CompanyFactory(name="Acme Srl", owner=owner)
     ada = ContactFactory(first_name="Ada", last_name="Lovelace", owner=owner)
     bob = ContactFactory(first_name="Bob", last_name="Stone", owner=owner)
@@ -77,9 +75,7 @@ def test_a_meeting_logged_on_a_company_reaches_its_contacts_and_their_sequences(
     both_widths(page, "meeting-on-company")
 
     page.goto(f"/records/contacts/{ada.pk}/")
-    expect(page.locator("#timeline-items > li.activity-meeting")).to_contain_text(
-        "Pricing review"
-    )
+    expect(page.locator("#timeline-items > li.activity-meeting")).to_contain_text("Pricing review")
     # A contact's own meeting needs no attendee list: the contact attends.
     page.get_by_role("link", name="Meeting", exact=True).click()
     expect(page.locator("#meeting-form").get_by_role("checkbox")).to_have_count(0)

@@ -39,6 +39,8 @@ SETTINGS_PAGES = [
     "/settings/email/",
     "/settings/email/logging/",
     "/settings/email/sending/",
+    "/settings/email/smtp-api/",
+    "/settings/integrations/api-keys/",
     "/sequences/",
     "/sequences/new/",
 ]

@@ -1,0 +1,7 @@
+"""Every page of the transactional app, under one namespace; each sub-package lists its own."""
+
+from transactional.credentials import urls as credentials
+
+app_name = "transactional"
+
+urlpatterns = credentials.urlpatterns
