@@ -144,7 +144,7 @@ def test_rep_enrolls_a_list_from_its_page_and_from_the_sequence(page, login, own
 def test_an_added_to_list_rule_enrolls_and_logs_a_skip(page, login, owner, people):
     inbox_of(owner)
     sequence = three_steps(owner)
-    fair = lists.list_create(owner, "Trade fair 2026")
+    lists.list_create(owner, "Trade fair 2026")
     ContactOptOut.objects.create(contact=people["cat"], source=OptOutSource.ONE_CLICK)
     login(page, owner.username)
     page.goto(f"/sequences/{sequence.pk}/automation/")
