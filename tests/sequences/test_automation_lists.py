@@ -147,6 +147,10 @@ def test_the_automation_tab_adds_a_list_rule(client, owner, sequence, fair):
         headers={"HX-Request": "true", "HX-Target": "rule-form"},
     ).content.decode()
     assert '<select name="contact_list"' in redrawn and 'name="property"' not in redrawn
+    # Without script, "Show its fields" does the same.
+    shown = client.post(page, {"action": "enroll", "trigger": "list", "choose": "1"})
+    assert '<select name="contact_list"' in shown.content.decode()
+    assert not AutomationRule.objects.exists()
     response = client.post(
         page, {"action": "enroll", "trigger": "list", "contact_list": fair.pk}, follow=True
     )
