@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0008_contact_lists'),
+        ('records', '0009_contact_lists'),
         ('sequences', '0003_automation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
