@@ -1,5 +1,6 @@
-"""Login throttling's two hooks into django-axes (settings AXES_CLIENT_IP_CALLABLE and
-AXES_LOCKOUT_CALLABLE): whose address a sign-in comes from, and what a locked-out person sees.
+"""Login throttling's hooks into django-axes (settings AXES_CLIENT_IP_CALLABLE,
+AXES_USERNAME_CALLABLE and AXES_LOCKOUT_CALLABLE): whose address a sign-in comes from, which
+username it is for, and what a locked-out person sees.
 """
 
 from django.conf import settings
@@ -19,6 +20,15 @@ def client_ip(request) -> str:
         if forwarded:
             return forwarded
     return request.META.get("REMOTE_ADDR", "")
+
+
+def client_username(request, credentials=None) -> str | None:
+    """The username a sign-in is for: the login form's, or an SMTP API token's (its backend,
+    transactional/credentials/backends.py, takes `smtp_username` so the web login never
+    reaches it)."""
+    if credentials:
+        return credentials.get("username") or credentials.get("smtp_username")
+    return request.POST.get("username")
 
 
 def locked_out(request, original_response=None, credentials=None):

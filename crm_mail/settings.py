@@ -127,15 +127,19 @@ AUTH_USER_MODEL = "records.User"
 # admin unlocks it (Settings > Users, /django-admin/, `manage.py axes_reset`). A successful
 # sign-in clears the username's failures. The client address is REMOTE_ADDR, or behind the
 # proxy (DJANGO_BEHIND_PROXY) the address the proxy put last in X-Forwarded-For.
+# SMTP API tokens sign in through a backend of their own (never the web login's), after axes,
+# so that their failures count and lock out the same way (transactional/credentials/).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "transactional.credentials.backends.SmtpTokenBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("CRM_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("CRM_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "crm_mail.login.client_ip"
+AXES_USERNAME_CALLABLE = "crm_mail.login.client_username"
 AXES_LOCKOUT_CALLABLE = "crm_mail.login.locked_out"
 # Failures are kept (that is the lockout); successful sign-ins are not logged by axes.
 AXES_DISABLE_ACCESS_LOG = True

@@ -9,6 +9,7 @@ class RecordsConfig(AppConfig):
     def ready(self):
         from . import extensions, timeline
         from .calendar.forms import working_hours_form
+        from .constants import RecordKind
 
         timeline.register_builtin_kinds()
         # Every user's own page comes first in Settings.
@@ -25,6 +26,16 @@ class RecordsConfig(AppConfig):
             ("calendar", _("Sending calendar"), "records:settings-calendar"),
         ):
             extensions.register_settings_section(extensions.SettingsSection(key, label, url_name))
+        # "Add to list" on the contacts index, for the selected contacts.
+        extensions.register_list_action(
+            extensions.ListAction(
+                "contact-list",
+                _("Add to list"),
+                "records:contact-list-add",
+                (RecordKind.CONTACT,),
+                lambda user: user.can_edit_records,
+            )
+        )
         # Each user's working hours, on their own Settings > General.
         extensions.register_preferences_section(
             extensions.PreferencesSection(

@@ -4,7 +4,7 @@
   preferences" to contacts). A panel is a template plus a function that builds its context.
 - Record actions: buttons beside Note and Task (mailboxes adds Email) that open a panel.
 - List actions: buttons of a list page's bulk bar that send the selected ids (`id`) to an
-  app's page (sequences adds "Enroll in sequence" to contacts).
+  app's page (sequences adds "Enroll in sequence" to contacts; records itself "Add to list").
 - Settings sections: links in the settings navigation, in groups: the admin area's ("Account",
   admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates).
 - Preference sections: parts of each user's own Settings > General page (mailboxes adds the

@@ -449,3 +449,7 @@ class ActivityLink(models.Model):
 
     def __str__(self):
         return f"activity {self.activity_id} on record {self.record_id}"
+
+
+# The saved lists' models live beside their code; imported here so Django finds them.
+from .lists.models import ContactList, ListMember  # noqa: E402, F401

@@ -7,10 +7,16 @@
 - `record_changed`, event `RecordChanged`: a user saved edits of a record's properties (the
   record form, `views/forms_for.save_record_form`, the one place records saves them), with
   the properties that changed; not sent for a save that changed nothing. Sent on commit.
-  Sequences' automation rules enroll or unenroll the contact.
+  Sequences' automation rules enroll or unenroll the contact. A contact created through the
+  form sends it too, each property it was given a value as changed from None (a property
+  "changes to" a value when a contact is created with it, as in HubSpot).
 - `meeting_booked`, event `MeetingBooked`: a user logged a meeting with contacts that was not
   canceled (`services.meeting_log`). Sent on commit. Sequences ends the attendees'
   enrollments in sequences that say "unenroll when a meeting is booked".
+- `list_members_added`, event `ListMembersAdded`: contacts were added to a saved list
+  (`lists/services.members_add`, the one place that adds them), with only those not in it
+  before; not sent when every one was there already. Sent on commit. Sequences' automation
+  rules on "added to list" enroll or unenroll them.
 """
 
 import logging
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 task_completed = Signal()
 record_changed = Signal()
 meeting_booked = Signal()
+list_members_added = Signal()
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,13 @@ class MeetingBooked:
     activity_id: int
     contact_ids: tuple[int, ...]
     starts_at: datetime
+
+
+@dataclass(frozen=True)
+class ListMembersAdded:
+    list_id: int
+    contact_ids: tuple[int, ...]  # newly added, in the order given
+    added_by_id: int | None
 
 
 def send_on_commit(signal: Signal, sender: str, *events) -> None:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import activities, admin_area, associations, calendar, detail, lists, preferences
 
@@ -8,6 +8,7 @@ _record = "records/<slug:type_slug>/<int:pk>/"
 
 urlpatterns = [
     path("", lists.home, name="home"),
+    path("lists/", include("records.lists.urls")),
     path("records/<slug:type_slug>/", lists.record_list, name="list"),
     path("records/<slug:type_slug>/export.csv", lists.record_export, name="export"),
     path("records/<slug:type_slug>/new/", detail.record_create, name="create"),

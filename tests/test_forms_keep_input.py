@@ -393,3 +393,18 @@ def test_a_refused_enrollment_keeps_every_field(client, owner, contact):
     answer = client.post(url, {**typed, "contact": contact.pk, "action": "start"})
     assert "in the past" in answer.content.decode()
     assert_kept(answer, typed, "enroll-form")
+
+
+# Transactional
+
+
+def test_a_refused_smtp_token_keeps_every_field(client, admin_user):
+    client.force_login(admin_user)
+    typed = {"name": "Shop " * 25, "create_contacts": "on", "campaign_name": "Receipts"}
+    assert_kept(client.post("/settings/email/smtp-api/", typed), typed)
+
+
+def test_a_refused_api_key_keeps_its_name(client, admin_user):
+    client.force_login(admin_user)
+    typed = {"name": "ERP integration"}
+    assert_kept(client.post("/settings/integrations/api-keys/", typed), typed)

@@ -6,6 +6,18 @@ class TransactionalConfig(AppConfig):
     verbose_name = "Transactional email"
 
     def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from records import extensions
         from transactional.pool import setup
 
+        # The sending pool: its tasks, its transport in the outbox, its settings sections.
         setup.connect()
+        # Admins only: Settings > Email > SMTP API and Settings > Integrations > API keys.
+        for key, label, url_name, group in (
+            ("smtp-api", _("SMTP API"), "transactional:smtp-tokens", _("Email")),
+            ("api-keys", _("API keys"), "transactional:api-keys", _("Integrations")),
+        ):
+            extensions.register_settings_section(
+                extensions.SettingsSection(key, label, url_name, group=group)
+            )

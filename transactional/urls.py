@@ -1,7 +1,8 @@
-from django.urls import include, path
+"""Every page of the transactional app, under one namespace; each sub-package lists its own."""
+
+from transactional.credentials import urls as credentials
+from transactional.pool import urls as pool
 
 app_name = "transactional"
 
-urlpatterns = [
-    path("", include("transactional.pool.urls")),
-]
+urlpatterns = [*credentials.urlpatterns, *pool.urlpatterns]

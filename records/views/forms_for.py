@@ -45,7 +45,7 @@ def _save(record_type: RecordType, form):
             record.custom_type = record_type.custom_type
             record.properties = form.property_values()
         saved = record_save(record)
-    changed = _changed(form, saved) if editing else {}
+    changed = _changed(form, saved) if editing else _created(form, saved)
     if changed:
         send_on_commit(record_changed, "records", RecordChanged(saved.pk, saved.kind, changed))
     return saved
@@ -55,6 +55,33 @@ def _save(record_type: RecordType, form):
 _NOT_PROPERTIES = {"other_emails"}
 
 
+def _created(form, record) -> dict[str, tuple]:
+    """A new record's properties that were given a value, each as changed from None: a rule
+    on "changes to" a value fires when a record is created with it."""
+    created = {}
+    for name in form.fields:
+        if name in _NOT_PROPERTIES:
+            continue
+        new = _stored(record, name)
+        if new not in (None, ""):
+            created[_property_name(name)] = (None, new)
+    return created
+
+
+def _property_name(name: str) -> str:
+    if name.startswith("prop_"):
+        return name[len("prop_") :]
+    return "email" if name == "primary_email" else name
+
+
+def _stored(record, name: str):
+    """A form field's value as the saved record holds it."""
+    if name.startswith("prop_"):
+        return record.properties.get(name[len("prop_") :])
+    name = _property_name(name)
+    return getattr(record, record._meta.get_field(name).attname)
+
+
 def _changed(form, record) -> dict[str, tuple]:
     """The properties this save changed, name -> (old, new) as stored: a custom property by
     its key, the primary address as "email", a link (owner) by id."""
@@ -62,13 +89,7 @@ def _changed(form, record) -> dict[str, tuple]:
     for name in form.changed_data:
         if name in _NOT_PROPERTIES:
             continue
-        old = form.initial.get(name)
-        if name.startswith("prop_"):
-            name = name[len("prop_") :]
-            new = record.properties.get(name)
-        else:
-            name = "email" if name == "primary_email" else name
-            new = getattr(record, record._meta.get_field(name).attname)
+        old, new = form.initial.get(name), _stored(record, name)
         if old != new:
-            changed[name] = (old, new)
+            changed[_property_name(name)] = (old, new)
     return changed

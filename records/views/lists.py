@@ -21,7 +21,7 @@ from ..selectors import records_list
 from ..types import Column, RecordType, get_record_type
 
 
-def _list_params(request, record_type: RecordType) -> dict:
+def list_params(request, record_type: RecordType) -> dict:
     return {
         "query": request.GET.get("q", "").strip()[:200],
         "filters": {f.key: request.GET.get(f.key, "") for f in record_type.filters},
@@ -70,26 +70,34 @@ class CappedPaginator(Paginator):
 @require_GET
 def record_list(request, type_slug):
     record_type = get_record_type(type_slug)
-    params = _list_params(request, record_type)
+    params = list_params(request, record_type)
     qs = records_list(request.user, record_type, **params)
-    page = CappedPaginator(qs, settings.RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
-    money = SimpleLazyObject(Money.for_account)  # read only for an amount
-    rows = [
-        (r, [(c, cell_display(r, c, money)) for c in record_type.columns]) for r in page.object_list
-    ]
     context = {
-        "record_type": record_type,
-        "page": page,
-        "rows": rows,
-        "params": params,
+        **results_context(request, record_type, qs, params),
         "owners": User.objects.filter(is_active=True).order_by("username"),
-        "sort": params["sort"],
-        "list_actions": extensions.list_actions_for(request.user, record_type.kind),
     }
     template = "records/list.html"
     if request.htmx and request.htmx.target == "results":
         template += "#results"
     return render(request, template, context)
+
+
+def results_context(request, record_type: RecordType, qs, params: dict) -> dict:
+    """What records/_results.html shows: one page of `qs` in the type's columns, with the
+    bulk bar's actions (a list page's own come as `page_actions`: (label, url))."""
+    page = CappedPaginator(qs, settings.RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
+    money = SimpleLazyObject(Money.for_account)  # read only for an amount
+    rows = [
+        (r, [(c, cell_display(r, c, money)) for c in record_type.columns]) for r in page.object_list
+    ]
+    return {
+        "record_type": record_type,
+        "page": page,
+        "rows": rows,
+        "params": params,
+        "sort": params["sort"],
+        "list_actions": extensions.list_actions_for(request.user, record_type.kind),
+    }
 
 
 class _Echo:
@@ -102,9 +110,12 @@ class _Echo:
 def record_export(request, type_slug):
     """Export the visible records of a type as CSV: all that match, or the selected ids."""
     record_type = get_record_type(type_slug)
-    params = _list_params(request, record_type)
+    params = list_params(request, record_type)
     ids = [int(i) for i in request.GET.getlist("id") if i.isdigit()] or None
     qs = records_list(request.user, record_type, ids=ids, **params)
+    saved_list = request.GET.get("list", "")
+    if saved_list.isdigit():  # a saved list's page: its members only
+        qs = qs.filter(list_memberships__contact_list_id=int(saved_list))
     writer = csv.writer(_Echo())
     # Amounts stay plain numbers a spreadsheet can add up; the header says their currency.
     currency = Money.for_account().currency

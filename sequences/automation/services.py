@@ -1,5 +1,7 @@
 """Running the rules: when a contact's properties change (records' `record_changed`, sent
-after the edit committed), the enabled rules watching one of them for its new value fire.
+after the edit or the creation committed), the enabled rules watching one of them for its new
+value fire; when contacts are added to a saved list (records' `list_members_added`), the
+enabled rules on that list fire for each of them.
 
 An enroll rule enrolls through the enrollment service, so its preflight decides: a contact it
 refuses is skipped, with its reasons in the firing log. An unenroll rule ends the contact's
@@ -15,14 +17,14 @@ from django.utils.translation import gettext as _
 from mailboxes.preferences.defaults import default_from, own_addresses
 from records.constants import RecordKind
 from records.models import Contact
-from records.signals import RecordChanged, record_changed
+from records.signals import ListMembersAdded, RecordChanged, list_members_added, record_changed
 
 from .. import lifecycle
 from ..constants import EndReason, EnrollmentStatus, EventKind
 from ..enrollment.services import EnrollRefused, Plan, enroll, steps_of
 from ..enrollment.views import contact_zone
 from ..models import Enrollment
-from .models import Action, AutomationRule, Outcome, RuleFiring
+from .models import Action, AutomationRule, Outcome, RuleFiring, Trigger
 from .properties import PROPERTIES
 
 log = logging.getLogger(__name__)
@@ -41,10 +43,27 @@ def on_record_changed(sender, event: RecordChanged, **kwargs) -> None:
 
 def matching(changed: dict[str, tuple]) -> list[AutomationRule]:
     """The enabled rules a change fires (one query, whatever the number of rules)."""
-    rules = AutomationRule.objects.filter(enabled=True, property__in=list(changed)).select_related(
-        "sequence", "owner"
-    )
+    rules = AutomationRule.objects.filter(
+        enabled=True, trigger=Trigger.PROPERTY, property__in=list(changed)
+    ).select_related("sequence", "owner")
     return [r for r in rules if _text(changed[r.property][1]) == r.value]
+
+
+def on_list_members_added(sender, event: ListMembersAdded, **kwargs) -> None:
+    """Each enabled rule on the list (one query, with their sequences and owners), for each
+    contact newly added, in the order they came."""
+    rules = list(
+        AutomationRule.objects.filter(
+            enabled=True, trigger=Trigger.LIST, contact_list_id=event.list_id
+        ).select_related("sequence", "owner", "contact_list")
+    )
+    if not rules:
+        return
+    contacts = Contact.objects.in_bulk(event.contact_ids)
+    for pk in event.contact_ids:
+        if pk in contacts:
+            for rule in rules:
+                fire(rule, contacts[pk])
 
 
 def _text(value) -> str:
@@ -110,7 +129,9 @@ def _unenroll(rule: AutomationRule, contact: Contact):
 
 
 def describe(rule: AutomationRule) -> str:
-    """ "Enroll when Lifecycle stage becomes Lead"."""
+    """ "Enroll when Lifecycle stage becomes Lead", "Enroll when added to the list “Fair”"."""
+    if rule.trigger == Trigger.LIST:
+        return _describe_list(rule)
     prop = PROPERTIES.get(rule.property)
     label = prop.label if prop else rule.property
     value = prop.value_label(rule.value) if prop else rule.value
@@ -122,6 +143,22 @@ def describe(rule: AutomationRule) -> str:
     return text % {"property": label, "value": value}
 
 
+def _describe_list(rule: AutomationRule) -> str:
+    if rule.contact_list is None:
+        return (
+            _("Enroll when added to a list since deleted")
+            if rule.action == Action.ENROLL
+            else _("Unenroll when added to a list since deleted")
+        )
+    text = (
+        _("Enroll when added to the list “%(list)s”")
+        if rule.action == Action.ENROLL
+        else _("Unenroll when added to the list “%(list)s”")
+    )
+    return text % {"list": rule.contact_list.name}
+
+
 def connect() -> None:
-    """Wire the receiver (sequences/apps.py ready())."""
+    """Wire the receivers (sequences/apps.py ready())."""
     record_changed.connect(on_record_changed, dispatch_uid="sequences.automation")
+    list_members_added.connect(on_list_members_added, dispatch_uid="sequences.automation.lists")

@@ -41,7 +41,10 @@ def automation(request, pk):
                 sequence=sequence,
                 owner=request.user,
                 created_by=request.user,
-                **{k: form.cleaned_data[k] for k in ("action", "property", "value")},
+                **{
+                    k: form.cleaned_data[k]
+                    for k in ("action", "trigger", "property", "value", "contact_list")
+                },
             )
             messages.success(request, _("Rule added: it runs on the next change."))
             return redirect("sequences:automation", pk=sequence.pk)
@@ -49,10 +52,10 @@ def automation(request, pk):
     if request.htmx and request.htmx.target == "rule-form":
         context = {"form": form, "sequence": sequence}
         return render(request, "sequences/automation/page.html#rule-form", context)
-    rules = list(sequence.automation_rules.select_related("owner"))
+    rules = list(sequence.automation_rules.select_related("owner", "contact_list"))
     firings = (
         RuleFiring.objects.filter(rule__sequence=sequence)
-        .select_related("rule", "contact", "enrollment")
+        .select_related("rule", "rule__contact_list", "contact", "enrollment")
         .order_by("-at", "-pk")[:LOG_SIZE]
     )
     context = {
@@ -67,16 +70,19 @@ def automation(request, pk):
 
 
 def _redraw_on_property(form, path: str) -> None:
-    """With script, choosing a property redraws the form with its values (a dropdown's
-    choices); without, "Show its values" does."""
-    form.fields["property"].widget.attrs.update(
-        {
-            "hx-get": path,
-            "hx-include": "#id_action",
-            "hx-target": "#rule-form",
-            "hx-swap": "outerHTML",
-        }
-    )
+    """With script, choosing a trigger or a property redraws the form with the trigger's
+    fields and the property's values (a dropdown's choices); without, "Show its fields" does."""
+    for name in ("action", "trigger", "property", "contact_list"):
+        form.fields[name].widget.attrs["class"] = "redraws"
+    for name in ("trigger", "property"):
+        form.fields[name].widget.attrs.update(
+            {
+                "hx-get": path,
+                "hx-include": "#rule-form .redraws",
+                "hx-target": "#rule-form",
+                "hx-swap": "outerHTML",
+            }
+        )
 
 
 def _rule(request, pk, rule_pk) -> AutomationRule:

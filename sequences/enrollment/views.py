@@ -1,5 +1,6 @@
 """The enrollment pages: one contact (/sequences/<pk>/enroll/?contact=<id>) and up to 50 at
-once (/sequences/<pk>/enroll/bulk/?contact=…&contact=…), both on the same setup: the "All
+once (/sequences/<pk>/enroll/bulk/?contact=…&contact=…, or ?list=<id>: a saved list's
+members the user may see), both on the same setup: the "All
 contacts" options, each contact's panel (emails, task titles, tokens, blockers, forecast), and
 the pickers that lead there (a contact for a sequence, a sequence for contacts).
 
@@ -24,7 +25,8 @@ from django.views.decorators.http import require_http_methods
 from mailboxes.preferences.defaults import default_from, own_addresses
 from records.access import get_record_for_user, visible_to
 from records.constants import RecordKind
-from records.models import Contact
+from records.lists.services import lists_with_counts, members_of
+from records.models import Contact, ContactList
 from records.selectors import associations_for, records_search
 
 from ..constants import BULK_LIMIT
@@ -94,10 +96,26 @@ def enroll_one(request, pk):
     return _setup_page(request, sequence, contacts, bulk=False)
 
 
+def _list_members(request) -> list[int] | None:
+    """The ids of the members of the saved list `list` the user may see, in the order they
+    were added; None without a list."""
+    chosen = request.GET.get("list", "")
+    if request.method != "GET" or not chosen.isdigit():
+        return None
+    contact_list = get_object_or_404(ContactList, pk=int(chosen))
+    members = members_of(request.user, contact_list).order_by("list_memberships__added_at", "pk")
+    return list(members.values_list("pk", flat=True))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def enroll_bulk(request, pk):
     sequence, ids = _start(request, pk)
+    from_list = _list_members(request)
+    if from_list is not None and not ids:
+        if not from_list:
+            return _refused(request, sequence, _("This list has no contacts you can access."))
+        ids = from_list
     if len(ids) > BULK_LIMIT:
         message = _(
             "At most %(limit)d contacts can be enrolled at once; %(count)d were chosen. "
@@ -125,6 +143,7 @@ def _pick_contact(request, sequence):
             "query": query,
             "contacts": found.order_by("name", "pk")[:BULK_LIMIT],
             "limit": BULK_LIMIT,
+            "lists": lists_with_counts(request.user).filter(visible_count__gt=0),
         },
     )
 

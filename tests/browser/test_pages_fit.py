@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 from mailboxes.models import FolderSync, TeamInbox
 from privacy.constants import OptOutSource
 from privacy.services import legal_basis_record, opt_out_of_all
+from records.lists.models import ContactList
+from records.lists.services import list_create, members_add
 from records.models import CustomObjectType, Holiday, PropertyDefinition, Record
 from records.services import record_save
 from sequences.models import Sequence
@@ -39,11 +41,14 @@ SETTINGS_PAGES = [
     "/settings/email/",
     "/settings/email/logging/",
     "/settings/email/sending/",
+    "/settings/email/smtp-api/",
+    "/settings/integrations/api-keys/",
     "/settings/transactional/",
     "/settings/transactional/pool/",
     "/settings/transactional/queue/",
     "/sequences/",
     "/sequences/new/",
+    "/lists/",
 ]
 
 
@@ -105,6 +110,8 @@ def account(admin_user, owner):
     )
     TeamInbox.objects.create(name="Support for enterprise customers", kind="help_desk")
     Sequence.objects.create(name="International Shipping follow-up " * 5, owner=admin_user)
+    fair = list_create(admin_user, "Trade fair: International Shipping and Logistics " * 2)
+    members_add(admin_user, fair, [p.pk for p in people])
     Holiday.objects.create(
         date=date(2031, 8, 14), name="Ferragosto bridge: the warehouse and the office close " * 2
     )
@@ -119,6 +126,10 @@ def test_every_list_and_settings_page_fits_the_screen(new_page, login, account, 
         page.goto(f"/records/{slug}/")
         expect(page.locator("#results tbody tr").first).to_be_visible()
         assert_fits(page, SCREENSHOTS / size / f"list-{slug}.png")
+    # A saved list's page: the contacts' table.
+    page.goto(f"/lists/{ContactList.objects.get().pk}/")
+    expect(page.locator("#results tbody tr").first).to_be_visible()
+    assert_fits(page, SCREENSHOTS / size / "saved-list.png")
     for path in SETTINGS_PAGES:
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -188,3 +188,21 @@ def test_the_queries_of_a_change_do_not_grow_with_the_rules(
         return len(queries)
 
     assert queries_of_an_edit(1) == queries_of_an_edit(20)
+
+
+def test_a_creation_through_the_form_sends_record_changed_from_none(
+    rep, owner, events, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    data = {"first_name": "Nina", "lifecycle_stage": "lead", "owner": owner.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = rep.post(reverse("records:create", args=["contacts"]), data)
+    assert response.status_code == 302
+    [event] = events
+    assert event.kind == "contact"
+    assert event.changed == {
+        "first_name": (None, "Nina"),
+        "lifecycle_stage": (None, "lead"),
+        "owner": (None, owner.pk),
+    }

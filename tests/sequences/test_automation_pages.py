@@ -41,7 +41,8 @@ def test_the_owner_adds_a_rule_on_a_dropdown_property(client, owner, sequence, p
         True,
     )
     assert "Enroll when Lifecycle stage becomes Lead" in response.content.decode()
-    assert "lists" in response.content.decode()  # the list trigger: said to be missing
+    assert added.trigger == "property" and added.contact_list is None
+    assert "not available yet" not in response.content.decode()
 
 
 def test_a_text_property_takes_any_value(client, owner, page):
@@ -59,7 +60,13 @@ def test_a_text_property_takes_any_value(client, owner, page):
             "value",
             "Choose one of the values of Lifecycle stage.",
         ),
-        ({"action": "enroll", "property": "job_title", "value": ""}, "value", "required"),
+        ({"action": "enroll", "property": "job_title", "value": ""}, "value", "Type the value"),
+        ({"action": "enroll", "trigger": "list"}, "contact_list", "Choose the list."),
+        (
+            {"action": "enroll", "trigger": "list", "contact_list": "999"},
+            "contact_list",
+            "That list no longer exists",
+        ),
     ],
 )
 def test_bad_input_is_refused_beside_its_field(client, owner, page, data, field, message):
@@ -81,7 +88,7 @@ def test_choosing_a_property_redraws_the_form_with_its_values(client, owner, pag
     assert html.lstrip().startswith("<form")
     assert '<select name="value"' in html
     assert '<option value="salesqualifiedlead">Sales qualified lead</option>' in html
-    # Without script, "Show its values" does the same.
+    # Without script, "Show its fields" does the same.
     response = client.post(page, {"action": "enroll", "property": "lifecycle_stage", "choose": "1"})
     assert '<select name="value"' in response.content.decode()
     assert not AutomationRule.objects.exists()

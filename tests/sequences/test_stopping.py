@@ -20,8 +20,8 @@ from privacy.services import (
     opt_out_of_all,
     subscription_set,
 )
-from records.models import Holiday
 from records.constants import MeetingOutcome
+from records.models import Holiday
 from records.services import association_create, meeting_log
 from sequences.constants import EndReason, EnrollmentStatus, EventKind
 from sequences.stopping.outbox import send_guard

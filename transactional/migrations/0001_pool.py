@@ -9,7 +9,9 @@ class Migration(migrations.Migration):
 
     initial = True
 
+    # After the credentials' migration, which reached main first: one chain in the app.
     dependencies = [
+        ("transactional", "0001_credentials"),
     ]
 
     operations = [

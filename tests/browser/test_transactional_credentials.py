@@ -1,0 +1,183 @@
+"""Settings > Email > SMTP API and Settings > Integrations > API keys as an admin uses them:
+generate a token, copy its password (the clipboard holds it), see it gone from the page, view
+details, reset the password, delete the token; create an API key with a scope, copy it,
+revoke it. At 1280 and 390 px, screenshots under /tmp/pages-screens/."""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.fit import SIZES, assert_fits
+from transactional.credentials import services
+from transactional.credentials.auth import authenticate_api_key, authenticate_smtp, verify_smtp
+from transactional.credentials.models import Credential
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path("/tmp/pages-screens")
+LONG_NAME = "Order confirmations from the international web shop"
+CLIPBOARD = ["clipboard-read", "clipboard-write"]
+
+
+def open_with_clipboard(new_page, size):
+    if size == "phone":
+        return new_page(viewport=PHONE, is_mobile=True, has_touch=True, permissions=CLIPBOARD)
+    return new_page(viewport=DESKTOP, permissions=CLIPBOARD)
+
+
+def open_section(page, size, group, name):
+    if size == "phone":
+        page.get_by_text("☰").tap()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Settings").get_by_role("group", name=group).get_by_role(
+        "link", name=name
+    ).click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+
+
+def copy(page, label):
+    page.get_by_role("button", name=f"Copy {label}").click()
+    expect(page.get_by_role("button", name=f"Copy {label}")).to_have_text("Copied")
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def confirm(page, button):
+    asked = []
+
+    def accept(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    button.click()
+    return asked
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_admin_generates_copies_resets_and_deletes_an_smtp_token(
+    new_page, login, admin_user, size
+):
+    page = open_with_clipboard(new_page, size)
+    login(page, "admin")
+    open_section(page, size, "Email", "SMTP API")
+    expect(page.get_by_text("No token yet.")).to_be_visible()
+
+    page.get_by_text("Generate token", exact=True).first.click()
+    page.get_by_role("button", name="Generate token").click()  # no name yet
+    expect(page.get_by_label("Token name")).to_be_focused()
+    assert not Credential.objects.exists()
+    page.get_by_label("Token name").fill(LONG_NAME)
+    page.get_by_label("Create contacts for email recipients").check()
+    page.get_by_label("Campaign name").fill("Receipts")
+    page.get_by_role("button", name="Generate token").click()
+
+    expect(
+        page.get_by_role("alert").filter(has_text="You won't see this password again.")
+    ).to_be_visible()
+    username = page.get_by_label("Username", exact=True).input_value()
+    password = page.get_by_label("Password", exact=True).input_value()
+    assert copy(page, "Password") == password
+    assert copy(page, "Username") == username
+    token = verify_smtp(username, password)
+    assert token.name == LONG_NAME and token.create_contacts
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-generated.png")
+
+    # Gone as soon as the page is left.
+    open_section(page, size, "Email", "SMTP API")
+    row = page.get_by_role("row").filter(has_text=LONG_NAME)
+    expect(row).to_contain_text(username)
+    expect(row).to_contain_text(admin_user.display_name)
+    # verify_smtp above used it: the list says when.
+    expect(row.locator('td[data-label="Last used"]')).not_to_have_text("never")
+    assert password not in page.content()
+    assert_fits(page, SCREENSHOTS / size / "smtp-api.png")
+
+    row.get_by_role("link", name=f"View details of {LONG_NAME}").click()
+    expect(page.get_by_role("heading", name=LONG_NAME, level=1)).to_be_visible()
+    stats = page.locator(".token-stats")
+    expect(stats).to_contain_text("Delivered")
+    expect(page.locator(".token-history")).to_contain_text(f"Created by {admin_user.display_name}")
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-token.png")
+
+    asked = confirm(page, page.get_by_role("button", name="Reset password"))
+    expect(
+        page.get_by_role("alert").filter(has_text="You won't see this password again.")
+    ).to_be_visible()
+    assert asked == [
+        f"Reset the password of “{LONG_NAME}”? Email sent with the current password will be "
+        "refused from now on."
+    ]
+    new_password = page.get_by_label("Password", exact=True).input_value()
+    assert new_password != password
+    assert copy(page, "Password") == new_password
+    assert verify_smtp(username, password) is None
+    assert verify_smtp(username, new_password) == token
+
+    row = page.get_by_role("row").filter(has_text=LONG_NAME)
+    confirm(page, row.get_by_role("button", name=f"Delete {LONG_NAME}"))
+    expect(page.get_by_role("status")).to_have_text(
+        f"Token “{LONG_NAME}” deleted: email sent with it is refused from now on."
+    )
+    expect(page.get_by_text("No token yet.")).to_be_visible()
+    assert verify_smtp(username, new_password) is None
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-deleted.png")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_admin_creates_copies_and_revokes_an_api_key(new_page, login, admin_user, size):
+    page = open_with_clipboard(new_page, size)
+    login(page, "admin")
+    open_section(page, size, "Integrations", "API keys")
+
+    page.get_by_text("Create key", exact=True).first.click()
+    page.get_by_label("Key name").fill("ERP integration")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("alert").filter(has_text="Choose at least one scope.")).to_be_visible()
+    expect(page.get_by_label("Key name")).to_have_value("ERP integration")
+    assert_fits(page, SCREENSHOTS / size / "api-keys-error.png")
+
+    page.get_by_label("transactional-email:", exact=False).first.check()
+    page.get_by_role("button", name="Create key").click()
+    expect(
+        page.get_by_role("alert").filter(has_text="You won't see this key again.")
+    ).to_be_visible()
+    key = page.get_by_label("API key", exact=True).input_value()
+    assert copy(page, "API key") == key
+    credential = authenticate_api_key(f"Bearer {key}")
+    assert credential.scopes == ["transactional-email"]
+    assert_fits(page, SCREENSHOTS / size / "api-keys-created.png")
+
+    open_section(page, size, "Integrations", "API keys")
+    row = page.get_by_role("row").filter(has_text="ERP integration")
+    expect(row).to_contain_text(credential.api_key_hint)
+    assert key not in page.content()
+    assert_fits(page, SCREENSHOTS / size / "api-keys.png")
+
+    asked = confirm(page, row.get_by_role("button", name="Revoke ERP integration"))
+    assert asked == ["Revoke “ERP integration”? Requests with it will be refused from now on."]
+    expect(page.get_by_role("status")).to_have_text(
+        "Key “ERP integration” revoked: requests with it are refused from now on."
+    )
+    expect(page.get_by_text("No key yet.")).to_be_visible()
+    assert authenticate_api_key(f"Bearer {key}") is None
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_admin_unlocks_a_token_locked_by_failed_logins(new_page, login, admin_user, size):
+    issued = services.smtp_token_create("Web shop", admin_user)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        authenticate_smtp(issued.username, "guess", client_address="198.51.100.7")
+    page = open_with_clipboard(new_page, size)
+    login(page, "admin")
+    open_section(page, size, "Email", "SMTP API")
+
+    row = page.get_by_role("row").filter(has_text="Web shop")
+    expect(row).to_contain_text("Locked after failed logins")
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-locked.png")
+    row.get_by_role("button", name="Unlock Web shop").click()
+
+    expect(page.get_by_role("status")).to_have_text("Token “Web shop” can log in again.")
+    expect(page.get_by_text("Locked after failed logins")).to_have_count(0)
+    assert authenticate_smtp(issued.username, issued.password, client_address="203.0.113.9")

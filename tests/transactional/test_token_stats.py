@@ -1,0 +1,113 @@
+"""A token's details count what was sent with it: emails queued through the enqueue service
+with the token as their source, their sending state, bounces, and opens and clicks by people
+(written by the tracking pipeline); other sources and other tokens are not counted."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from mailboxes.constants import BounceKind, SendSource, SendStatus
+from mailboxes.models import EmailMessage, Mailbox, Outbound, TrackedLink, TrackingKind
+from mailboxes.outbox.enqueue import OutgoingEmail, Source, email_enqueue
+from mailboxes.tracking import events
+from mailboxes.tracking.classify import Hit
+from privacy.constants import SenderContext
+from tests.factories import ContactFactory
+from transactional.credentials import services
+from transactional.credentials.stats import send_stats
+
+pytestmark = pytest.mark.django_db
+
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari"
+
+
+@pytest.fixture
+def inbox(admin_user):
+    return Mailbox.objects.create(
+        kind="personal", provider="imap", email="orders@shop.example", owner=admin_user, config={}
+    )
+
+
+def queue(inbox, owner, source: Source) -> EmailMessage:
+    contact = ContactFactory(owner=owner)
+    return email_enqueue(
+        OutgoingEmail(
+            mailbox=inbox,
+            from_address=inbox.email,
+            from_name="Shop",
+            subject="Your receipt",
+            html="<p>Thanks! <a href='https://shop.example/order'>Your order</a></p>",
+            to=[contact.email],
+            privacy_context=SenderContext.TRANSACTIONAL,
+            source=source,
+            contacts=[contact],
+            log=False,
+        )
+    )
+
+
+def sent(message: EmailMessage, **fields) -> None:
+    # What the sending worker records when the relay accepted it.
+    Outbound.objects.filter(message=message).update(
+        status=SendStatus.SENT, sent_at=timezone.now() - timedelta(hours=1), **fields
+    )
+
+
+def hit(message: EmailMessage, kind: str) -> Hit:
+    link = TrackedLink.objects.filter(message=message).first() if kind == "click" else None
+    return Hit(kind, message.pk, timezone.now(), link.pk if link else None, "198.51.100.7", BROWSER)
+
+
+def test_a_token_counts_only_its_own_email(
+    admin_user, owner, inbox, client, django_assert_num_queries
+):
+    token = services.smtp_token_create("Shop", admin_user).credential
+    other = services.smtp_token_create("Other", admin_user).credential
+    mine = Source(SendSource.TRANSACTIONAL, id=token.pk)
+
+    opened, clicked, bounced, plain = (queue(inbox, owner, mine) for _ in range(4))
+    waiting = queue(inbox, owner, mine)
+    failed = queue(inbox, owner, mine)
+    for message in (opened, clicked, bounced, plain):
+        sent(message)
+    Outbound.objects.filter(message=failed).update(status=SendStatus.FAILED)
+    EmailMessage.objects.filter(pk=bounced.pk).update(bounce=BounceKind.HARD)
+    # Not this token's: another token's, and a sequence step with the same id.
+    for source in (
+        Source(SendSource.TRANSACTIONAL, id=other.pk),
+        Source(SendSource.SEQUENCE, id=token.pk),
+    ):
+        sent(queue(inbox, owner, source))
+    with transaction.atomic():
+        events.write_events(
+            [
+                hit(opened, TrackingKind.OPEN),
+                hit(clicked, TrackingKind.OPEN),
+                hit(clicked, TrackingKind.CLICK),
+            ]
+        )
+
+    with django_assert_num_queries(1):
+        stats = send_stats(token)
+
+    assert (stats.sent, stats.delivered, stats.bounced) == (4, 3, 1)
+    assert (stats.opened, stats.clicked) == (2, 1)
+    assert (stats.waiting, stats.failed) == (1, 1)
+    assert (stats.open_rate, stats.click_rate) == (67, 33)
+    assert Outbound.objects.get(message=waiting).status == SendStatus.QUEUED
+    other_stats = send_stats(other)
+    assert (other_stats.sent, other_stats.opened, other_stats.open_rate) == (1, 0, 0)
+
+    client.force_login(admin_user)
+    html = client.get(reverse("transactional:smtp-token", args=[token.pk])).content.decode()
+    assert "<dt>Delivered</dt><dd>3</dd>" in html
+    assert '<dt>Opened</dt><dd>2 <span class="muted">(67%)</span></dd>' in html
+    assert "<dt>Bounced</dt><dd>1</dd>" in html
+
+
+def test_a_new_token_has_nothing_to_count(admin_user):
+    stats = send_stats(services.smtp_token_create("Shop", admin_user).credential)
+    assert (stats.sent, stats.delivered, stats.opened, stats.open_rate) == (0, 0, 0, None)

@@ -1,0 +1,96 @@
+"""SMTP API tokens and API keys: one model, so that a sent email's source
+(`Source(SendSource.TRANSACTIONAL, id=<credential id>)`) names either without ambiguity.
+Imported by transactional.models, so they belong to the transactional app's migrations.
+
+Rows are never deleted: a deleted token or a revoked key keeps its name for reports and its
+history, with its secret's hash wiped, so nothing can authenticate with it again.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from transactional.credentials.constants import (
+    API_KEY_PREFIX,
+    SCOPE_IMPLIES,
+    CredentialKind,
+    EventKind,
+)
+
+
+class CredentialQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class Credential(models.Model):
+    kind = models.CharField(max_length=10, choices=CredentialKind.choices)
+    name = models.CharField(max_length=100)
+    # Public and random: the SMTP username of a token, the middle of an API key
+    # (`crm_pat_<lookup_id>_<secret>`), so a login finds its row by an index, no scan.
+    lookup_id = models.CharField(max_length=32, unique=True)
+    # HMAC-SHA256 of the secret (keys.py); empty once revoked or deleted.
+    secret_hash = models.CharField(max_length=64)
+    # SET_NULL: a token outlives the user who made it.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # Written at most once a minute (constants.LAST_USED_EVERY_SECONDS).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # Revoked (an API key) or deleted (an SMTP token): refused from then on, hidden from lists.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # SMTP tokens only.
+    create_contacts = models.BooleanField(default=False)
+    campaign_name = models.CharField(max_length=100, blank=True)
+    # API keys only: constants.Scope values.
+    scopes = models.JSONField(default=list, blank=True)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "-created_at"], name="credential_kind_created")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.name}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def username(self) -> str:
+        """An SMTP token's username (HubSpot's token id plays the same part)."""
+        return self.lookup_id
+
+    @property
+    def api_key_hint(self) -> str:
+        """The start of an API key, enough to tell which key a log line or a config holds."""
+        return f"{API_KEY_PREFIX}{self.lookup_id}_…"
+
+    def granted_scopes(self) -> set[str]:
+        granted = set(self.scopes)
+        for scope in self.scopes:
+            granted |= {str(s) for s in SCOPE_IMPLIES.get(scope, ())}
+        return granted
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.granted_scopes()
+
+
+class CredentialEvent(models.Model):
+    """One line of a credential's history, the audit trail of who issued, reset or revoked it.
+    Rows are never updated."""
+
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
