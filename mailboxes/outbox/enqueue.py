@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from mailboxes import jobs
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
-from mailboxes.mime import sanitize
+from mailboxes.mime import sanitize, submitted
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
 from mailboxes.outbox import transports
 from mailboxes.sync.bodies import fill_body
@@ -98,6 +98,10 @@ class OutgoingEmail:
     log: bool = True
     scheduled_at: datetime | None = None
     timeline_title: str = ""
+    # The client's own MIME (the SMTP API), sent as written but for the changes of
+    # mime/submitted.py; `html` is its first HTML part, tracked there as written (only the
+    # stored copy is sanitized), and its attachments are in it.
+    raw: bytes | None = None
 
 
 def email_enqueue(email: OutgoingEmail) -> EmailMessage:
@@ -190,7 +194,12 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
     tracked = iter(
         instrument_many(
             [
-                Instrumented(p.html, m, p.email.source, _quoted_links(p.email))
+                Instrumented(
+                    p.html if p.email.raw is None else p.email.html,
+                    m,
+                    p.email.source,
+                    _quoted_links(p.email),
+                )
                 for p, m in zip(prepared, messages, strict=True)
                 if p.email.track
             ]
@@ -202,7 +211,11 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         if email.privacy_context not in _NO_UNSUBSCRIBE and len(email.contacts) == 1:
             unsubscribe = list_unsubscribe_headers(email.contacts[0], email.privacy_context)
         html = next(tracked) if email.track else p.html
-        message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
+        if email.raw is not None:
+            tracked_html = html if email.track and email.html else None
+            message.raw = submitted.rewritten(email.raw, p.message_id, tracked_html)
+        else:
+            message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
     update_rows(messages, ["raw", "size"])
     # The envelope From of a transport's email: asked once per source for the batch.
