@@ -14,6 +14,7 @@ this checks what no caller may skip: the privacy check of every contact.
 """
 
 import mimetypes
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -140,8 +141,13 @@ def email_enqueue_many(emails: list[OutgoingEmail]) -> list[EmailMessage | SendR
     return [refused[i] if i in refused else next(messages) for i in range(len(prepared))]
 
 
+_MSGID_DOMAIN = re.compile(r"[A-Za-z0-9.-]{1,253}")
+
+
 def _prepare(email: OutgoingEmail) -> _Prepared:
     domain = email.from_address.rsplit("@", 1)[-1]
+    if not _MSGID_DOMAIN.fullmatch(domain):
+        domain = "crm.invalid"  # a Message-ID is ASCII: an odd From domain (ä, spaces) is not
     html = sanitize.sanitize_html(email.html or "")
     text = sanitize.html_to_text(html)
     message_id = make_msgid(domain=domain)

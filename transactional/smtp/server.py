@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import unicodedata
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 
 INVALID = "535 5.7.8 Authentication credentials invalid"
 TRY_LATER = "451 4.3.0 The message could not be stored; nothing was sent: try again"
+
+
+def ascii_reply(reply: str) -> str:
+    """A reply SMTP can carry (ASCII without SMTPUTF8): a translation's accents dropped, so
+    the answer to a stored message is never lost to an encoding error."""
+    plain = unicodedata.normalize("NFKD", reply).encode("ascii", "ignore").decode()
+    return " ".join(plain.split())
 
 
 def _login(username: str, password: str, address: str):
@@ -52,7 +60,7 @@ class Handler:
             raw=bytes(envelope.original_content or envelope.content),
         )
         try:
-            return await self.store(submission)
+            return ascii_reply(await self.store(submission))
         except Exception:
             log.exception("SMTP API: a message could not be stored")
             return TRY_LATER

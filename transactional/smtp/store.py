@@ -73,9 +73,9 @@ def _queue(credential: Credential, submission: Submission):
     html = submitted.html_of(submission.raw)
     email = OutgoingEmail(
         mailbox=None,
-        from_address=headers.from_addr or submission.mail_from,
-        from_name=headers.from_name,
-        subject=headers.subject,
+        from_address=_text(headers.from_addr or submission.mail_from)[:254],
+        from_name=_text(headers.from_name)[:200],
+        subject=_text(headers.subject)[:998],
         html=html or "",
         to=to,
         cc=cc,
@@ -88,6 +88,12 @@ def _queue(credential: Credential, submission: Submission):
     )
     email.log = bool(email.contacts)
     return email_enqueue(email)
+
+
+def _text(value: str) -> str:
+    """A header's text as the database takes it: raw 8-bit bytes the parser kept as
+    surrogates (a non-UTF-8 header without encoded-words) become replacement characters."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _contacts(credential: Credential, recipients: list[str]) -> list[Contact]:
