@@ -18,4 +18,5 @@ BENCHMARKS = {
     "tracking_click": "bench.tracking_click",
     "send_throughput": "bench.send_throughput",
     "sequence_tick": "bench.sequence_tick",
+    "smtp_api": "bench.smtp_api",
 }

@@ -24,11 +24,13 @@ from django.db import close_old_connections, connection, connections
 
 from transactional.credentials.auth import authenticate_smtp
 from transactional.smtp import limits
-from transactional.smtp.store import Submission, store
+from transactional.smtp.store import Submission, store_many
 
 log = logging.getLogger(__name__)
 
 INVALID = "535 5.7.8 Authentication credentials invalid"
+# The most messages stored in one transaction.
+BATCH = 50
 TRY_LATER = "451 4.3.0 The message could not be stored; nothing was sent: try again"
 
 
@@ -45,10 +47,18 @@ def _login(username: str, password: str, address: str):
 
 
 class Handler:
-    """aiosmtpd's handler: DATA stores the message and answers for it."""
+    """aiosmtpd's handler: DATA stores the message and answers for it.
+
+    Messages whose DATA ends while others are being stored wait for the next batch: up to
+    one batch per database thread at a time, each one transaction (store.store_many), so the
+    commits of many clients are shared (a group commit) and each still answers after its own.
+    """
 
     def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self.store = sync_to_async(store, thread_sensitive=False, executor=executor)
+        self.store_many = sync_to_async(store_many, thread_sensitive=False, executor=executor)
+        self.threads = executor._max_workers
+        self.pending: list[tuple[Submission, asyncio.Future]] = []
+        self.running = 0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         credential = session.auth_data
@@ -59,11 +69,27 @@ class Handler:
             recipients=list(envelope.rcpt_tos),
             raw=bytes(envelope.original_content or envelope.content),
         )
+        answer = asyncio.get_running_loop().create_future()
+        self.pending.append((submission, answer))
+        if self.running < self.threads:
+            self.running += 1
+            asyncio.ensure_future(self._drain())
+        return await answer
+
+    async def _drain(self) -> None:
         try:
-            return ascii_reply(await self.store(submission))
-        except Exception:
-            log.exception("SMTP API: a message could not be stored")
-            return TRY_LATER
+            while self.pending:
+                batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
+                try:
+                    replies = await self.store_many([s for s, _ in batch])
+                except Exception:
+                    log.exception("SMTP API: messages could not be stored")
+                    replies = [TRY_LATER] * len(batch)
+                for (_, answer), reply in zip(batch, replies, strict=True):
+                    if not answer.done():
+                        answer.set_result(ascii_reply(reply))
+        finally:
+            self.running -= 1
 
 
 class TokenSMTP(SMTP):

@@ -1,5 +1,6 @@
 """`manage.py smtp_api`: the SMTP API server, until SIGTERM or Ctrl-C."""
 
+import logging
 import signal
 import threading
 
@@ -19,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="database threads")
 
     def handle(self, *args, host, port, tls_port, threads, **options):
+        # aiosmtpd logs every command at INFO: a line per command is no log, and costs CPU.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         done = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: done.set())
