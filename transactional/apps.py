@@ -21,3 +21,13 @@ class TransactionalConfig(AppConfig):
             extensions.register_settings_section(
                 extensions.SettingsSection(key, label, url_name, group=group)
             )
+        # Every user's: transactional emails, written and sent by any seat that may reach out.
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "transactional-emails",
+                _("Transactional emails"),
+                "transactional:emails",
+                group=_("Email"),
+                admin_only=False,
+            )
+        )

@@ -98,6 +98,8 @@ class OutgoingEmail:
     log: bool = True
     scheduled_at: datetime | None = None
     timeline_title: str = ""
+    # The Reply-To header (transactional email's replyTo); empty: none.
+    reply_to_addresses: list[str] = field(default_factory=list)
 
 
 def email_enqueue(email: OutgoingEmail) -> EmailMessage:
@@ -389,6 +391,8 @@ def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe)
         mime["To"] = ", ".join(email.to)
     if email.cc:
         mime["Cc"] = ", ".join(email.cc)
+    if email.reply_to_addresses:
+        mime["Reply-To"] = ", ".join(email.reply_to_addresses)
     mime["Subject"] = email.subject
     mime["Date"] = format_datetime(timezone.now())
     mime["Message-ID"] = message_id
