@@ -80,9 +80,7 @@ def test_a_rep_creates_publishes_and_sends_a_transactional_email(
     assert not Outbound.objects.exists()
     assert_fits(page, SCREENSHOTS / size / "transactional-email-review.png")
     page.get_by_role("button", name="Send to 1 contact").click()
-    expect(page.get_by_role("status")).to_have_text(
-        "Queued for 1 contact."
-    )
+    expect(page.get_by_role("status")).to_have_text("Queued for 1 contact.")
     (outbound,) = Outbound.objects.all()
     assert outbound.recipients == ["ada@client.test"]
 
