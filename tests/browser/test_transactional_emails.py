@@ -87,3 +87,16 @@ def test_a_rep_creates_publishes_and_sends_a_transactional_email(
     open_section(page, size, "Email", "Transactional emails")
     expect(page.get_by_role("row").filter(has_text=NAME)).to_contain_text("Published")
     assert_fits(page, SCREENSHOTS / size / "transactional-emails.png")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_api_docs_page_shows_the_generated_document_under_the_csp(new_page, login, owner, size):
+    """Swagger UI, vendored, draws the single-send API from the generated OpenAPI document:
+    nothing from another host, nothing the page's CSP refuses (new_page fails on that)."""
+    page = open_with_clipboard(new_page, size)
+    page.goto("/marketing/docs")
+    expect(
+        page.get_by_text("Send a published transactional email to one recipient")
+    ).to_be_visible()
+    expect(page.get_by_text("/marketing/v3/email/send-statuses/{statusId}")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / size / "api-docs.png"), full_page=False)
