@@ -9,6 +9,7 @@ class TransactionalConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from records import extensions
+        from transactional.api import tasks  # noqa: F401 - registers the single-send jobs
         from transactional.pool import setup
 
         # The sending pool: its tasks, its transport in the outbox, its settings sections.

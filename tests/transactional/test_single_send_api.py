@@ -1,6 +1,7 @@
 """The single-send HTTP API, HubSpot's shape, end to end: an API key, a published email, the
-contact written from contactProperties, the email queued for the sending pool and delivered
-to an aiosmtpd sink standing in for the relay, its status polled; a repeated sendId; each
+request answered PENDING and its job queued; the worker writes the contact from
+contactProperties and queues the email for the sending pool, which delivers it to an aiosmtpd
+sink standing in for the relay; its status polled at each step; a repeated sendId; each
 refusal in HubSpot's error shape with nothing written; every answer held to the OpenAPI
 document the code generates."""
 
@@ -23,6 +24,7 @@ from tests.factories import ContactFactory
 from tests.mailboxes.outbox import header
 from tests.transactional.api import SEND, key, post, published, request
 from tests.transactional.pool import pool_for
+from transactional.api import process
 from transactional.api.models import SingleSend
 from transactional.credentials import services as credentials
 from transactional.pool import delivery
@@ -64,16 +66,25 @@ def test_a_send_reaches_the_relay_and_its_status_follows_the_pool(
         response = held_to_schema(openapi, post(client, api_key, request(email)))
     assert response.status_code == 200, response.content
     answer = response.json()
-    assert answer["status"] == "PENDING" and answer["sendResult"] == "QUEUED"
+    assert answer["status"] == "PENDING" and answer["sendResult"] is None
     assert answer["requestedAt"] and answer["statusId"]
+    send = SingleSend.objects.get(status_id=answer["statusId"])
+    assert queued_jobs.args_of(jobs.SINGLE_SEND) == [(send.pk,)]
+    assert not Contact.objects.exists()  # the worker writes it
 
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process.process(send.pk) == "QUEUED"
+    assert process.process(send.pk) is None  # once only
     # The contact, created from contactProperties the way HubSpot does.
     contact = Contact.objects.get(emails__address="ada@client.test")
     assert (contact.first_name, contact.last_name) == ("Ada", "Lovelace")
-    send = SingleSend.objects.get(status_id=answer["statusId"])
+    send.refresh_from_db()
+    assert send.request == {}  # customProperties are not kept
     outbound = send.outbound
     assert queued_jobs.args_of(jobs.SEND_TRANSACTIONAL) == [(outbound.pk,)]
     assert outbound.source == "transactional" and outbound.source_id == send.credential_id
+    queued = status_of(client, api_key, answer["statusId"], openapi).json()
+    assert queued["status"] == "PENDING" and queued["sendResult"] == "QUEUED"
 
     with django_capture_on_commit_callbacks(execute=True):
         assert delivery.deliver(outbound.pk) == SendStatus.SENT
@@ -96,8 +107,9 @@ def test_a_repeated_send_id_sends_nothing_twice_and_answers_the_first(client, sm
     pool_for(smtp_sink)
     email, api_key = published(), key()
     first = post(client, api_key, request(email)).json()
+    process.process(SingleSend.objects.get().pk)
     again = held_to_schema(openapi, post(client, api_key, request(email))).json()
-    assert again["statusId"] == first["statusId"]
+    assert again["statusId"] == first["statusId"] and again["sendResult"] == "QUEUED"
     assert Outbound.objects.count() == 1 and SingleSend.objects.count() == 1
 
 
@@ -121,7 +133,9 @@ def test_concurrent_requests_with_one_send_id_queue_one_email(postgresql, smtp_s
         t.join(30)
     assert len(answers) == 4
     assert len({a["statusId"] for a in answers}) == 1
-    assert SingleSend.objects.count() == 1 and Outbound.objects.count() == 1
+    (send,) = SingleSend.objects.all()
+    process.process(send.pk)
+    assert Outbound.objects.count() == 1
 
 
 @pytest.mark.django_db
@@ -130,12 +144,12 @@ def test_a_hard_bounced_address_is_answered_previously_bounced_and_not_queued(
 ):
     pool_for(smtp_sink)
     BouncedAddress.objects.create(address="gone@client.test", reason="550 no such user")
-    response = held_to_schema(
-        openapi, post(client, key(), request(published(), to="gone@client.test"))
-    )
-    answer = response.json()
-    assert answer["status"] == "COMPLETE" and answer["sendResult"] == "PREVIOUSLY_BOUNCED"
-    assert not Outbound.objects.exists()
+    api_key = key()
+    answer = post(client, api_key, request(published(), to="gone@client.test")).json()
+    assert process.process(SingleSend.objects.get().pk) == "PREVIOUSLY_BOUNCED"
+    polled = status_of(client, api_key, answer["statusId"], openapi).json()
+    assert polled["status"] == "COMPLETE" and polled["sendResult"] == "PREVIOUSLY_BOUNCED"
+    assert polled["completedAt"] and not Outbound.objects.exists()
 
 
 @pytest.mark.django_db
@@ -225,6 +239,7 @@ def test_an_existing_contact_is_updated_not_duplicated(client, owner, smtp_sink)
     pool_for(smtp_sink)
     ContactFactory(owner=owner, emails=["ada@client.test"], first_name="A")
     assert post(client, key(), request(published())).status_code == 200
+    process.process(SingleSend.objects.get().pk)
     contact = Contact.objects.get()
     assert contact.first_name == "Ada" and contact.owner_id == owner.pk
 
@@ -241,3 +256,24 @@ def test_the_openapi_document_and_its_docs_page_are_served_under_the_csp(client)
     assert "cdn" not in html.lower()
     assert "script-src 'self'" in page["Content-Security-Policy"]
     json.loads(html.split('id="swagger-settings">')[1].split("</script>")[0])
+
+
+@pytest.mark.django_db
+def test_a_request_whose_job_was_lost_is_taken_by_the_pass(client, smtp_sink):
+    pool_for(smtp_sink)
+    post(client, key(), request(published()))
+    send = SingleSend.objects.get()
+    assert process.process_due() == 0  # not lost yet: its job may still come
+    SingleSend.objects.filter(pk=send.pk).update(
+        requested_at=send.requested_at - process.LOST_AFTER
+    )
+    assert process.process_due() == 1
+    assert Outbound.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_with_the_add_on_off_the_send_is_complete_as_email_disabled(client, smtp_sink):
+    pool_for(smtp_sink, enabled=False)
+    post(client, key(), request(published()))
+    assert process.process(SingleSend.objects.get().pk) == "EMAIL_DISABLED"
+    assert not Outbound.objects.exists()

@@ -1,5 +1,6 @@
 """One request to the single-send API: its statusId, its idempotency key (sendId), what it
-sent and how that went (the outbox's row, read when the status is polled)."""
+asks for until a worker makes it into an email (process.py), then what it sent and how that
+went (the outbox's row, read when the status is polled)."""
 
 import uuid
 
@@ -33,8 +34,20 @@ class SingleSend(models.Model):
     send_result = models.CharField(max_length=40, choices=SendResult.choices, blank=True)
     message = models.TextField(blank=True)
     requested_at = models.DateTimeField(default=timezone.now)
+    # What the worker needs (recipients, From, contactProperties, customProperties), wiped
+    # once processed: customProperties are not kept, as HubSpot keeps none.
+    request = models.JSONField(default=dict, blank=True)
+    # When the worker made it into an email or refused it; None: PENDING.
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(processed_at__isnull=True),
+                name="single_send_pending",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["send_id"], condition=~Q(send_id=""), name="single_send_send_id_unique"

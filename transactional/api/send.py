@@ -1,7 +1,9 @@
-"""One single-send request: checked whole before anything is written (an unknown or
-unpublished email, a bad address, missing custom properties each refuse it), then in one
-transaction the SingleSend row (its sendId unique: a repeat answers the first send), the
-contact and the email queued for the sending pool. Nothing is sent in the request."""
+"""One single-send request, answered at once: checked whole (an unknown or unpublished
+email, a bad address or From, an unknown contact property, missing custom properties each
+refuse it, nothing written), then one INSERT of the SingleSend row (its sendId unique: a
+repeat answers the first send) whose job, on the "transactional" queue, makes it into an
+email (process.py). So a request costs a few queries and no rendering: the send is
+asynchronous, as HubSpot's is (PENDING, then the pool's states)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from mailboxes.outbox.enqueue import SendRefused, email_enqueue
-from transactional.api.constants import SendResult
-from transactional.api.contacts import contact_for, fields_of
+from mailboxes import jobs
+from transactional.api.contacts import fields_of
 from transactional.api.errors import invalid
 from transactional.api.models import SingleSend
 from transactional.api.schemas import SendIn
 from transactional.credentials.models import Credential
 from transactional.emails import render, sending
 from transactional.emails.models import EmailState, TransactionalEmail
-from transactional.pool import transport
 from transactional.pool.models import SendingPool
 
 # GUIDE-TX: role local parts HubSpot refuses as INVALID_TO_ADDRESS.
@@ -47,7 +47,7 @@ def _address(value: str, where: str, *, role_ok: bool = True) -> str:
     return address
 
 
-def _from(value: str | None, pool: SendingPool) -> tuple[str, str]:
+def _from(value: str | None) -> tuple[str, str]:
     """(name, address) of `message.from`; its domain must be the sending pool's."""
     if not value:
         return "", ""
@@ -58,9 +58,10 @@ def _from(value: str | None, pool: SendingPool) -> tuple[str, str]:
         raise invalid(
             f"{value!r} is not a valid From.", "INVALID_FROM_ADDRESS", "message.from"
         ) from None
-    if sending.domain_of(address) != sending.domain_of(pool.from_address):
+    pool_domain = sending.domain_of(SendingPool.load().from_address)
+    if sending.domain_of(address) != pool_domain:
         raise invalid(
-            f"The From domain must be the sending pool's ({sending.domain_of(pool.from_address)}).",
+            f"The From domain must be the sending pool's ({pool_domain}).",
             "INVALID_FROM_ADDRESS",
             "message.from",
         )
@@ -68,7 +69,7 @@ def _from(value: str | None, pool: SendingPool) -> tuple[str, str]:
 
 
 def _email(email_id: int) -> TransactionalEmail:
-    email = TransactionalEmail.objects.filter(pk=email_id).first()
+    email = TransactionalEmail.objects.filter(pk=email_id).only("state", "subject", "body").first()
     if email is None:
         raise invalid(f"No transactional email has id {email_id}.", "MISSING_CONTENT", "emailId")
     if email.state != EmailState.PUBLISHED:
@@ -81,7 +82,8 @@ def _email(email_id: int) -> TransactionalEmail:
 
 
 def single_send(credential: Credential, data: SendIn) -> SingleSend:
-    """The SingleSend of this request: new, or the first one of a repeated sendId."""
+    """The SingleSend of this request: new (PENDING), or the first one of a repeated
+    sendId."""
     message = data.message
     send_id = (message.sendId or "").strip()
     if send_id:
@@ -89,28 +91,41 @@ def single_send(credential: Credential, data: SendIn) -> SingleSend:
         if first is not None:
             return first
     email = _email(data.emailId)
-    pool = SendingPool.load()
     to = _address(message.to, "message.to", role_ok=False)
     copies = {
         name: [_address(a, f"message.{name}") for a in getattr(message, name)]
         for name in ("cc", "bcc", "replyTo")
     }
-    from_name, from_address = _from(message.from_, pool)
+    from_name, from_address = _from(message.from_)
     fields = fields_of(data.contactProperties)
-    needed = render.custom_names(email.subject, email.body)
-    lacking = [n for n in needed if data.customProperties.get(n) is None]
+    lacking = [
+        n
+        for n in render.custom_names(email.subject, email.body)
+        if data.customProperties.get(n) is None
+    ]
     if lacking:
         raise invalid(
             "The email needs these customProperties: " + ", ".join(lacking),
             "MISSING_TEMPLATE_PROPERTIES",
             "customProperties",
         )
+    row = SingleSend(
+        send_id=send_id,
+        email=email,
+        credential=credential,
+        to_address=to,
+        request={
+            **copies,
+            "fromName": from_name,
+            "fromAddress": from_address,
+            "contact": fields,
+            "custom": data.customProperties,
+        },
+    )
     try:
         with transaction.atomic():
-            row = SingleSend.objects.create(
-                send_id=send_id, email=email, credential=credential, to_address=to
-            )
-            _queue(row, email, pool, data, fields, copies, from_name, from_address)
+            row.save(force_insert=True)
+            jobs.later(jobs.SINGLE_SEND, row.pk)
     except IntegrityError:
         # Another request with the same sendId won: answer its send.
         first = SingleSend.objects.filter(send_id=send_id).first() if send_id else None
@@ -118,44 +133,3 @@ def single_send(credential: Credential, data: SendIn) -> SingleSend:
             raise
         return first
     return row
-
-
-def _queue(row, email, pool, data, fields, copies, from_name, from_address) -> None:
-    why = transport.unavailable(pool)
-    if why:
-        _refused(row, SendResult.EMAIL_DISABLED, why)
-        return
-    contact = contact_for(row.to_address, fields)
-    row.contact = contact
-    if transport.bounced([row.to_address]):
-        _refused(row, SendResult.PREVIOUSLY_BOUNCED, f"{row.to_address} bounced hard before.")
-        return
-    rendered = render.render(
-        email.subject, email.body, contact, data.customProperties, blank_contact=True
-    )
-    outgoing = sending.outgoing(
-        email,
-        rendered,
-        pool,
-        to=row.to_address,
-        contact=contact,
-        source_id=row.credential_id,
-        from_name=from_name,
-        from_address=from_address,
-        reply_to=copies["replyTo"],
-        cc=copies["cc"],
-        bcc=copies["bcc"],
-    )
-    try:
-        queued = email_enqueue(outgoing)
-    except SendRefused as refused:
-        # A Cc or Bcc bounced hard: the transport's words say which.
-        _refused(row, SendResult.PREVIOUSLY_BOUNCED, " ".join(refused.refusals))
-        return
-    row.outbound = queued.outbound
-    row.save(update_fields=["contact", "outbound"])
-
-
-def _refused(row: SingleSend, result: str, words: str) -> None:
-    row.send_result, row.message = result, words
-    row.save(update_fields=["contact", "send_result", "message"])

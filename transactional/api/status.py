@@ -1,6 +1,6 @@
-"""A SingleSend as HubSpot's EmailSendStatusView: refused at request time it is COMPLETE with
-its sendResult; queued, it follows the sending pool's row (queued, sending, deferred, sent,
-failed, cancelled)."""
+"""A SingleSend as HubSpot's EmailSendStatusView: PENDING until the worker took it; refused
+then (bounced, the add-on off) it is COMPLETE with its sendResult; queued, it follows the
+sending pool's row (queued, sending, deferred, sent, failed, cancelled)."""
 
 from mailboxes.constants import SendStatus as Row
 from transactional.api.constants import SendResult, SendStatus
@@ -20,6 +20,8 @@ def view(send: SingleSend) -> dict:
         "sendResult": None,
         "message": send.message or None,
     }
+    if send.processed_at is None:
+        return out | {"status": SendStatus.PENDING}
     outbound = send.outbound
     if send.send_result or outbound is None:
         return out | {
