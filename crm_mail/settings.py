@@ -211,8 +211,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # One queue per job, each with workers of its own (docker-compose.yml, README "Scaling"), so
 # a long initial sync never holds the worker slot an email is waiting for. Routes apply to
-# beat's tasks too. The transactional feature will add a "transactional" queue here. Anything
-# not routed goes to the default queue, which every worker setup also consumes.
+# beat's tasks too. Anything not routed goes to the default queue, which every worker setup
+# also consumes.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     # sync: reading inboxes (a first sync of a large inbox runs for minutes)
@@ -234,6 +234,10 @@ CELERY_TASK_ROUTES = {
     # seconds; a queue of its own so it never holds a send or housekeeping slot, and its
     # workers scale apart: two ticks at once each run different enrollments)
     jobs.SEQUENCE_TICK: {"queue": "sequences"},
+    # transactional: email through the sending pool (transactional/pool/), never waiting
+    # behind an inbox's sequence or one-to-one mail on "send"
+    jobs.SEND_TRANSACTIONAL: {"queue": "transactional"},
+    jobs.SEND_TRANSACTIONAL_DUE: {"queue": "transactional"},
 }
 # How often every inbox is synced; /health/ measures how late the most belated sync is by it.
 CRM_SYNC_SECONDS = env_int("CRM_SYNC_SECONDS", 120)
@@ -249,6 +253,12 @@ CELERY_BEAT_SCHEDULE = {
     # Sent-folder copies a crashed worker or an unreachable server left owed.
     "file-owed-copies": {"task": jobs.FILE_OWED_COPIES, "schedule": 60.0},
     "tracking-flush": {"task": jobs.TRACKING_FLUSH, "schedule": 5.0},
+    # Transactional email whose domain's deferral is over, scheduled, or whose job was lost.
+    "send-transactional-due": {
+        "task": jobs.SEND_TRANSACTIONAL_DUE,
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
     # Due sequence steps; a tick not started within its period is dropped, not piled up.
     "sequence-tick": {
         "task": jobs.SEQUENCE_TICK,

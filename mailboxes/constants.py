@@ -103,6 +103,9 @@ class BounceKind(models.TextChoices):
 class SendStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     QUEUED = "queued", "Queued"
+    # Transactional email only: the relay answered 4xx for it or its recipients' domain, so
+    # it waits, with the reason and the next try (transactional/pool/delivery.py).
+    DEFERRED = "deferred", _("Deferred")
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     # The connection dropped before the provider answered: it may have gone out. The worker

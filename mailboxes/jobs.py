@@ -18,5 +18,9 @@ FILE_SENT_COPIES = "mailboxes.file_sent_copies"
 FILE_OWED_COPIES = "mailboxes.file_owed_copies"
 TRACKING_FLUSH = "mailboxes.tracking_flush"
 REVOKE_GOOGLE_TOKEN = "mailboxes.revoke_google_token"
+# Declared by transactional (transactional/pool/tasks.py), on the "transactional" queue: one
+# email through the sending pool, and the periodic pass over deferred and scheduled ones.
+SEND_TRANSACTIONAL = "transactional.send"
+SEND_TRANSACTIONAL_DUE = "transactional.send_due"
 # Declared by sequences (sequences/engine/tasks.py); named here with the rest for the routes.
 SEQUENCE_TICK = "sequences.tick"

@@ -3,12 +3,16 @@ from django.apps import AppConfig
 
 class TransactionalConfig(AppConfig):
     name = "transactional"
+    verbose_name = "Transactional email"
 
     def ready(self):
         from django.utils.translation import gettext_lazy as _
 
         from records import extensions
+        from transactional.pool import setup
 
+        # The sending pool: its tasks, its transport in the outbox, its settings sections.
+        setup.connect()
         # Admins only: Settings > Email > SMTP API and Settings > Integrations > API keys.
         for key, label, url_name, group in (
             ("smtp-api", _("SMTP API"), "transactional:smtp-tokens", _("Email")),

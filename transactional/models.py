@@ -1,2 +1,5 @@
-# The credentials' models live beside their code; imported here so Django finds them.
+"""The models of transactional email, one module per sub-package: imported here so Django
+finds them."""
+
 from transactional.credentials.models import Credential, CredentialEvent  # noqa: F401
+from transactional.pool.models import DomainDeferral, SendingPool  # noqa: F401

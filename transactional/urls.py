@@ -1,7 +1,8 @@
 """Every page of the transactional app, under one namespace; each sub-package lists its own."""
 
 from transactional.credentials import urls as credentials
+from transactional.pool import urls as pool
 
 app_name = "transactional"
 
-urlpatterns = credentials.urlpatterns
+urlpatterns = [*credentials.urlpatterns, *pool.urlpatterns]

@@ -42,7 +42,7 @@ RECORDS_SHOWN = 3
 STATUSES = {
     "sent": (_("Sent"), (SendStatus.SENT, SendStatus.RECONCILED)),
     "scheduled": (_("Scheduled"), (SendStatus.SCHEDULED,)),
-    "queued": (_("Queued"), (SendStatus.QUEUED, SendStatus.SENDING)),
+    "queued": (_("Queued"), (SendStatus.QUEUED, SendStatus.DEFERRED, SendStatus.SENDING)),
     "failed": (_("Failed"), (SendStatus.FAILED,)),
     "uncertain": (_("Uncertain"), (SendStatus.UNCERTAIN,)),
     "checking": (_("Checking"), (SendStatus.CHECKING,)),

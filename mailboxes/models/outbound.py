@@ -98,6 +98,21 @@ class Outbound(models.Model):
                 ),
                 name="outbound_due",
             ),
+            # The sending pool's own queue (transactional/pool/delivery.py), apart from the
+            # inboxes' one: never held up behind it, and its deferred rows are due again.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(
+                    source=SendSource.TRANSACTIONAL,
+                    status__in=[
+                        SendStatus.QUEUED,
+                        SendStatus.SCHEDULED,
+                        SendStatus.DEFERRED,
+                        SendStatus.SENDING,
+                    ],
+                ),
+                name="outbound_transactional_due",
+            ),
             # Only the copies still to file: filed ones pile up, owed ones do not.
             models.Index(
                 fields=["mailbox", "sent_copy"],
@@ -117,6 +132,9 @@ class Outbound(models.Model):
     @property
     def available_actions(self) -> list[tuple[str, str]]:
         """What the rep can do with it now, as (action, label) for the timeline."""
+        if self.source == SendSource.TRANSACTIONAL:
+            # Sent by the pool's own worker: admins act on it from its queue page.
+            return []
         if self.status in (SendStatus.SCHEDULED, SendStatus.QUEUED):
             return [("send-now", "Send now"), ("cancel", "Cancel")]
         if self.status == SendStatus.UNCERTAIN:

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailboxes import jobs
-from mailboxes.constants import OutboundEventKind, SendStatus
+from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, Outbound
 from mailboxes.outbox.sending import WAITING, announce, record
 from records import timeline
@@ -145,6 +145,9 @@ def perform(user, outbound: Outbound, action: str) -> str:
         raise PermissionDenied("No such action.")
     if not may_change(user, outbound):
         raise PermissionDenied("Only the person who wrote this email can change its sending.")
+    if outbound.source == SendSource.TRANSACTIONAL:
+        # Its own queue page acts on it (transactional/pool/queue.py), through its worker.
+        return "This email is sent by the transactional pool: change it from its Queue page."
     try:
         ACTIONS[action](outbound)
     except ValidationError as exc:

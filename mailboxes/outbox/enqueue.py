@@ -1,7 +1,8 @@
 """The one way any feature queues an email: `email_enqueue`.
 
 The composer, sequences and transactional email all hand it a rendered message, the inbox it
-goes out from, its recipients, the records to log it on, the privacy context and its source
+goes out from (none for transactional email: the transport its source registered sends it,
+transports.py), its recipients, the records to log it on, the privacy context and its source
 (what sent it). In one transaction it runs the privacy check for every recipient who is a
 contact, writes the timeline activity (records.timeline; none for an email not to be logged,
 `OutgoingEmail.log`), the message with its final Message-ID, HTML and text parts and tracking,
@@ -27,6 +28,7 @@ from mailboxes import jobs
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
 from mailboxes.mime import sanitize
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
+from mailboxes.outbox import transports
 from mailboxes.sync.bodies import fill_body
 from mailboxes.tracking.links import Instrumented, instrument_many, link_urls
 from privacy.constants import SenderContext
@@ -67,9 +69,10 @@ class Attachment:
 @dataclass
 class OutgoingEmail:
     """A rendered email, ready to queue. `html` is sanitized again here whatever the caller
-    did; the text part is derived from it."""
+    did; the text part is derived from it. `mailbox` None: it goes out through the transport
+    registered for its source (transports.py), never through a user's inbox."""
 
-    mailbox: Mailbox
+    mailbox: Mailbox | None
     from_address: str
     from_name: str
     subject: str
@@ -125,8 +128,9 @@ def email_enqueue_many(emails: list[OutgoingEmail]) -> list[EmailMessage | SendR
     each email's message row or the SendRefused of an email the privacy check refused (nothing
     of that one is written)."""
     prepared = [_prepare(email) for email in emails]
+    refused = _check_transports(prepared)
     with transaction.atomic():
-        refused = _check_privacy(prepared)
+        refused.update(_check_privacy(prepared, skip=refused))
         ok = [p for i, p in enumerate(prepared) if i not in refused]
         messages = iter(_write(ok))
     return [refused[i] if i in refused else next(messages) for i in range(len(prepared))]
@@ -201,9 +205,20 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
     update_rows(messages, ["raw", "size"])
+    # The envelope From of a transport's email: asked once per source for the batch.
+    transport_from = {
+        kind: transports.for_source(kind).envelope_from()
+        for kind in {p.email.source.kind for p in prepared if p.email.mailbox is None}
+    }
     outbounds = Outbound.objects.bulk_create(
         [
-            _outbound(p.email, m, later, now)
+            _outbound(
+                p.email,
+                m,
+                later,
+                now,
+                p.email.mailbox.email if p.email.mailbox else transport_from[p.email.source.kind],
+            )
             for p, m, later in zip(prepared, messages, scheduled, strict=True)
         ]
     )
@@ -221,12 +236,26 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
             for a in p.email.attachments
         ]
     )
-    # A scheduled email waits for the periodic pass (send_due) that finds it due.
-    jobs.later_many(
-        jobs.SEND_OUTBOUND,
-        [(o.pk,) for o, later in zip(outbounds, scheduled, strict=True) if not later],
-    )
+    # A scheduled email waits for the periodic pass (send_due) that finds it due. Email of a
+    # transport goes to its own job, on its own queue.
+    by_job: dict[str, list[tuple[int]]] = {}
+    for p, o, later in zip(prepared, outbounds, scheduled, strict=True):
+        if not later:
+            by_job.setdefault(_job(p.email), []).append((o.pk,))
+    for job, args in by_job.items():
+        jobs.later_many(job, args)
     return messages
+
+
+def _job(email: OutgoingEmail) -> str:
+    if email.mailbox is None:
+        return transports.for_source(email.source.kind).job
+    return jobs.SEND_OUTBOUND
+
+
+def _from_name_supported(email: OutgoingEmail) -> bool:
+    # A relay sends the From header as written; some inboxes' providers replace it.
+    return email.mailbox is None or email.mailbox.from_name_supported
 
 
 def _message(p: _Prepared, thread: EmailThread, activity_id: int | None) -> EmailMessage:
@@ -239,7 +268,7 @@ def _message(p: _Prepared, thread: EmailThread, activity_id: int | None) -> Emai
         thread=thread,
         direction=Direction.OUTGOING,
         from_addr=email.from_address,
-        from_name=email.from_name if email.mailbox.from_name_supported else "",
+        from_name=email.from_name if _from_name_supported(email) else "",
         to_addrs=email.to,
         cc_addrs=email.cc,
         subject=email.subject,
@@ -253,12 +282,14 @@ def _message(p: _Prepared, thread: EmailThread, activity_id: int | None) -> Emai
     )
 
 
-def _outbound(email: OutgoingEmail, message: EmailMessage, later: bool, now) -> Outbound:
+def _outbound(
+    email: OutgoingEmail, message: EmailMessage, later: bool, now, envelope_from: str
+) -> Outbound:
     return Outbound(
         message=message,
         mailbox=email.mailbox,
         sender=email.sender,
-        envelope_from=email.mailbox.email,
+        envelope_from=envelope_from,
         recipients=email.to + email.cc + email.bcc,
         bcc_addrs=email.bcc,
         status=SendStatus.SCHEDULED if later else SendStatus.QUEUED,
@@ -298,7 +329,28 @@ def _quoted_links(email: OutgoingEmail) -> frozenset[str]:
 _NO_UNSUBSCRIBE = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTIONAL})
 
 
-def _check_privacy(prepared: list[_Prepared]) -> dict[int, SendRefused]:
+def _check_transports(prepared: list[_Prepared]) -> dict[int, SendRefused]:
+    """The refusal of each email whose source's transport turns it away now (transports.py),
+    by its index: the add-on is off, a recipient hard-bounced."""
+    own_transport = transports.sources()
+    by_source: dict[str, list[int]] = {}
+    for i, p in enumerate(prepared):
+        kind = p.email.source.kind
+        if p.email.mailbox is None:
+            by_source.setdefault(kind, []).append(i)
+        elif kind in own_transport:
+            # Transactional email never goes out through a user's inbox.
+            raise ValueError(f"{kind} email goes out through its transport, not an inbox")
+    refused = {}
+    for kind, indexes in by_source.items():
+        emails = [prepared[i].email for i in indexes]
+        for i, words in zip(indexes, transports.for_source(kind).refusals(emails), strict=True):
+            if words:
+                refused[i] = SendRefused([words])
+    return refused
+
+
+def _check_privacy(prepared: list[_Prepared], skip=()) -> dict[int, SendRefused]:
     """Check every contact of every email (privacy.services.authorize_send_many); return the
     refusal of each email refused, by its index. A refused email leaves no trace: its audit
     rows are rolled back (as one email's whole transaction is), the others' decided again."""
@@ -310,6 +362,7 @@ def _check_privacy(prepared: list[_Prepared]) -> dict[int, SendRefused]:
             ),
         )
         for i, p in enumerate(prepared)
+        if i not in skip
         for c in p.email.contacts
     ]
     savepoint = transaction.savepoint()
@@ -328,7 +381,7 @@ def _check_privacy(prepared: list[_Prepared]) -> dict[int, SendRefused]:
 
 def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe) -> bytes:
     mime = MimeMessage()
-    if email.mailbox.from_name_supported and email.from_name:
+    if _from_name_supported(email) and email.from_name:
         mime["From"] = formataddr((email.from_name, email.from_address))
     else:
         mime["From"] = email.from_address

@@ -92,7 +92,7 @@ from mailboxes import jobs, signals
 from mailboxes.connecting.connections import provider_for
 from mailboxes.constants import OutboundEventKind, SendStatus, SentCopy
 from mailboxes.models import EmailMessage, Mailbox, Outbound, OutboundEvent
-from mailboxes.outbox import guards, throttle
+from mailboxes.outbox import guards, throttle, transports
 from mailboxes.outbox.server_cursor import server_cursor
 from mailboxes.providers.base import MailProvider, OutgoingMessage, ProviderError, SendResult
 from privacy.checks import can_email_many
@@ -172,7 +172,9 @@ def _due(now: datetime) -> Q:
     orphaned = Q(status=SendStatus.SENDING) & (
         Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - SEND_LEASE)
     )
-    return waiting | orphaned
+    # Email of a source with a transport of its own (transactional) goes out through no inbox:
+    # its own worker, on its own queue, sends it (transports.py).
+    return (waiting | orphaned) & ~Q(source__in=transports.sources())
 
 
 def _claim(where: Q, limit: int) -> list[Claim]:

@@ -19,6 +19,7 @@ HITS_SHOWN = 50
 STATUS_TITLES = {
     SendStatus.SCHEDULED: _("Email scheduled"),
     SendStatus.QUEUED: _("Email queued"),
+    SendStatus.DEFERRED: _("Email deferred"),
     SendStatus.SENDING: _("Email being sent"),
     SendStatus.CHECKING: _("Email may have been sent"),
     SendStatus.UNCERTAIN: _("Email may have been sent"),

@@ -98,3 +98,15 @@ def test_production_behind_the_proxy_trusts_x_forwarded_proto():
     result = _manage("shell", "-c", PRINT_PROXY_HEADER, DJANGO_BEHIND_PROXY="true", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_every_queue_has_a_worker_service():
+    """Each routed queue (transactional's too) is consumed by a worker of its own."""
+    from django.conf import settings
+
+    consumed = set()
+    for service in services().values():
+        command = service.get("command") or []
+        if "worker" in command and "-Q" in command:
+            consumed.update(command[command.index("-Q") + 1].split(","))
+    assert set(settings.CRM_QUEUES) <= consumed

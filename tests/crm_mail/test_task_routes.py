@@ -14,6 +14,7 @@ QUEUES = {
     "bodies": {jobs.FILL_BODIES},
     "housekeeping": {jobs.TRACKING_FLUSH, jobs.REVOKE_GOOGLE_TOKEN, records_jobs.NOTIFY},
     "sequences": {jobs.SEQUENCE_TICK},
+    "transactional": {jobs.SEND_TRANSACTIONAL, jobs.SEND_TRANSACTIONAL_DUE},
 }
 EXPECTED = {name: queue for queue, names in QUEUES.items() for name in names}
 
@@ -69,4 +70,12 @@ def test_an_unrouted_task_stays_on_the_default_queue():
 
 
 def test_the_embedded_worker_consumes_every_queue_and_the_default_one():
-    assert settings.CRM_QUEUES == ["sync", "send", "bodies", "housekeeping", "sequences", "celery"]
+    assert settings.CRM_QUEUES == [
+        "sync",
+        "send",
+        "bodies",
+        "housekeeping",
+        "sequences",
+        "transactional",
+        "celery",
+    ]

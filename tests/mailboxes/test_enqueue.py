@@ -9,6 +9,7 @@ from privacy.constants import OptOutSource, SenderContext
 from privacy.services import opt_out_of_all
 from records.models import Activity, ActivityLink
 from tests.factories import CompanyFactory, ContactFactory
+from transactional.pool.models import SendingPool
 
 from .inboxes import REP_ADDRESS
 from .outbox import header
@@ -26,7 +27,7 @@ def inbox(owner):
 def email(inbox, owner, contacts, **fields):
     values = {
         "mailbox": inbox,
-        "from_address": inbox.email,
+        "from_address": inbox.email if inbox else "",
         "from_name": "Owen Owner",
         "subject": "Step 1: hello",
         "html": "<p>Hi <a href='https://acme.example/'>there</a></p><script>x()</script>",
@@ -90,21 +91,26 @@ def test_a_refusal_writes_nothing_and_names_the_contact(owner, contact, inbox):
 
 
 def test_transactional_mail_is_exempt_and_carries_no_unsubscribe_link(owner, contact, inbox):
+    # Sent through transactional's sending pool (its transport), never through an inbox.
+    SendingPool(
+        pk=1, enabled=True, host="relay.example", from_address="receipts@acme.example"
+    ).save()
     opt_out_of_all(contact, source=OptOutSource.ONE_CLICK)
+    transactional = {
+        "privacy_context": SenderContext.TRANSACTIONAL,
+        "source": Source(SendSource.TRANSACTIONAL, id=9),
+        "track": False,
+    }
     message = email_enqueue(
-        email(
-            inbox,
-            owner,
-            [contact],
-            privacy_context=SenderContext.TRANSACTIONAL,
-            source=Source(SendSource.TRANSACTIONAL, id=9),
-            track=False,
-        )
+        email(None, owner, [contact], **transactional, from_address="receipts@acme.example")
     )
     outbound = Outbound.objects.get(message=message)
     assert (outbound.source, outbound.source_id) == (SendSource.TRANSACTIONAL, 9)
+    assert (outbound.mailbox, outbound.envelope_from) == (None, "receipts@acme.example")
     assert header(bytes(message.raw), "List-Unsubscribe") is None
     assert not TrackingRollup.objects.filter(message=message).exists()
+    with pytest.raises(ValueError, match="not an inbox"):
+        email_enqueue(email(inbox, owner, [contact], **transactional))
 
 
 def test_the_composer_records_the_template_it_started_from(owner, contact, inbox):

@@ -18,25 +18,33 @@ from privacy.constants import SenderContext
 from tests.factories import ContactFactory
 from transactional.credentials import services
 from transactional.credentials.stats import send_stats
+from transactional.pool.models import SendingPool
 
 pytestmark = pytest.mark.django_db
 
+INBOX_ADDRESS = "orders@shop.example"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari"
 
 
 @pytest.fixture
 def inbox(admin_user):
     return Mailbox.objects.create(
-        kind="personal", provider="imap", email="orders@shop.example", owner=admin_user, config={}
+        kind="personal", provider="imap", email=INBOX_ADDRESS, owner=admin_user, config={}
     )
+
+
+@pytest.fixture(autouse=True)
+def pool():
+    # Transactional email goes out through the sending pool, never an inbox.
+    SendingPool(pk=1, enabled=True, host="relay.example", from_address=INBOX_ADDRESS).save()
 
 
 def queue(inbox, owner, source: Source) -> EmailMessage:
     contact = ContactFactory(owner=owner)
     return email_enqueue(
         OutgoingEmail(
-            mailbox=inbox,
-            from_address=inbox.email,
+            mailbox=None if source.kind == SendSource.TRANSACTIONAL else inbox,
+            from_address=INBOX_ADDRESS,
             from_name="Shop",
             subject="Your receipt",
             html="<p>Thanks! <a href='https://shop.example/order'>Your order</a></p>",
@@ -98,6 +106,9 @@ def test_a_token_counts_only_its_own_email(
     assert (stats.waiting, stats.failed) == (1, 1)
     assert (stats.open_rate, stats.click_rate) == (67, 33)
     assert Outbound.objects.get(message=waiting).status == SendStatus.QUEUED
+    # Deferred by the relay: still waiting.
+    Outbound.objects.filter(message=waiting).update(status=SendStatus.DEFERRED)
+    assert send_stats(token).waiting == 1
     other_stats = send_stats(other)
     assert (other_stats.sent, other_stats.opened, other_stats.open_rate) == (1, 0, 0)
 

@@ -12,7 +12,13 @@ from transactional.credentials.models import Credential
 
 _WENT_OUT = Q(status__in=[SendStatus.SENT, SendStatus.RECONCILED])
 _WAITING = Q(
-    status__in=[SendStatus.SCHEDULED, SendStatus.QUEUED, SendStatus.SENDING, SendStatus.CHECKING]
+    status__in=[
+        SendStatus.SCHEDULED,
+        SendStatus.QUEUED,
+        SendStatus.DEFERRED,  # the pool's relay deferred it: it waits for its next try
+        SendStatus.SENDING,
+        SendStatus.CHECKING,
+    ]
 )
 
 
