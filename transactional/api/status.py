@@ -27,8 +27,8 @@ def view(send: SingleSend) -> dict:
         return out | {
             "status": SendStatus.COMPLETE,
             "sendResult": send.send_result or SendResult.UNDELIVERABLE,
-            "startedAt": send.requested_at,
-            "completedAt": send.requested_at,
+            "startedAt": send.processed_at,
+            "completedAt": send.processed_at,
         }
     started = outbound.attempted_at or outbound.claimed_at
     if outbound.status in _PENDING:
