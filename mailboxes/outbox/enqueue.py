@@ -12,11 +12,8 @@ Validation of what a person typed (addresses, the From menu, sizes) belongs to t
 this checks what no caller may skip: the privacy check of every contact.
 """
 
-import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 from django.core.exceptions import ValidationError
@@ -25,7 +22,8 @@ from django.utils import timezone
 
 from mailboxes import jobs
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
-from mailboxes.mime import sanitize
+from mailboxes.mime import outgoing, sanitize
+from mailboxes.mime.outgoing import Attachment
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
 from mailboxes.sync.bodies import fill_body
 from mailboxes.tracking.links import Instrumented, instrument_many, link_urls
@@ -54,14 +52,6 @@ class Source:
     kind: str = SendSource.ONE_TO_ONE
     id: int | None = None
     template_id: int | None = None
-
-
-@dataclass
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-    content_id: str = ""  # inline images only
 
 
 @dataclass
@@ -327,48 +317,22 @@ def _check_privacy(prepared: list[_Prepared]) -> dict[int, SendRefused]:
 
 
 def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe) -> bytes:
-    mime = MimeMessage()
     if email.mailbox.from_name_supported and email.from_name:
-        mime["From"] = formataddr((email.from_name, email.from_address))
+        headers = [("From", formataddr((email.from_name, email.from_address)))]
     else:
-        mime["From"] = email.from_address
+        headers = [("From", email.from_address)]
     if email.to:
-        mime["To"] = ", ".join(email.to)
+        headers.append(("To", ", ".join(email.to)))
     if email.cc:
-        mime["Cc"] = ", ".join(email.cc)
-    mime["Subject"] = email.subject
-    mime["Date"] = format_datetime(timezone.now())
-    mime["Message-ID"] = message_id
+        headers.append(("Cc", ", ".join(email.cc)))
+    headers += [
+        ("Subject", email.subject),
+        ("Date", format_datetime(timezone.now())),
+        ("Message-ID", message_id),
+    ]
     if email.reply_to is not None:
-        mime["In-Reply-To"] = email.reply_to.message_id
+        headers.append(("In-Reply-To", email.reply_to.message_id))
     if references:
-        mime["References"] = " ".join(references)
-    for name, value in unsubscribe.items():
-        mime[name] = value
-    # Quoted-printable keeps every line under SMTP's 1,000-octet limit: an editor's HTML (and
-    # tracked links) often sits on one very long line that servers refuse.
-    mime.set_content(text, cte="quoted-printable")
-    mime.add_alternative(html, subtype="html", cte="quoted-printable")
-    html_part = mime.get_payload()[-1]
-    for attachment in email.attachments:
-        maintype, _, subtype = (
-            attachment.content_type
-            or mimetypes.guess_type(attachment.filename)[0]
-            or "application/octet-stream"
-        ).partition("/")
-        if attachment.content_id:
-            html_part.add_related(
-                attachment.data,
-                maintype,
-                subtype,
-                cid=f"<{attachment.content_id}>",
-                filename=attachment.filename,
-            )
-        else:
-            mime.add_attachment(
-                attachment.data,
-                maintype=maintype,
-                subtype=subtype or "octet-stream",
-                filename=attachment.filename,
-            )
-    return mime.as_bytes(policy=policy.SMTP)
+        headers.append(("References", " ".join(references)))
+    headers += unsubscribe.items()
+    return outgoing.email_bytes(headers, text, html, email.attachments)
