@@ -34,6 +34,10 @@ from records import timeline
 from records.bulk import update_rows
 from records.models import Contact, Record, User
 
+# The most emails of a batch one send job carries: a job sends its emails one after another,
+# so smaller jobs let the send workers share a large batch.
+SEND_JOB_SIZE = 20
+
 
 class SendRefused(ValidationError):
     """The privacy check refused one or more recipients; `refusals` says why, one per
@@ -211,10 +215,12 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
             for a in p.email.attachments
         ]
     )
-    # A scheduled email waits for the periodic pass (send_due) that finds it due.
+    # A scheduled email waits for the periodic pass (send_due) that finds it due. The others
+    # go SEND_JOB_SIZE to a job: one job an email cost the tick a tenth of its time.
+    now_ids = [o.pk for o, later in zip(outbounds, scheduled, strict=True) if not later]
     jobs.later_many(
         jobs.SEND_OUTBOUND,
-        [(o.pk,) for o, later in zip(outbounds, scheduled, strict=True) if not later],
+        [tuple(now_ids[i : i + SEND_JOB_SIZE]) for i in range(0, len(now_ids), SEND_JOB_SIZE)],
     )
     return messages
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -66,10 +66,13 @@ def load_due(now: datetime, limit: int, after: tuple[datetime, int] | None = Non
     due = Enrollment.objects.filter(status=EnrollmentStatus.ACTIVE, due_at__lte=now)
     if after is not None:
         due = due.filter(Q(due_at__gt=after[0]) | Q(due_at=after[0], pk__gt=after[1]))
+    # The batch picked from the index alone, then joined: joined first, PostgreSQL joined
+    # every due enrollment before sorting (80 ms a batch with 10,000 due).
+    picked = due.order_by("due_at", "pk").values("pk")[:limit]
     enrollments = list(
-        due.select_related("sequence", "contact", "enrolled_by", "mailbox").order_by(
-            "due_at", "pk"
-        )[:limit]
+        Enrollment.objects.filter(pk__in=Subquery(picked))
+        .select_related("sequence", "contact", "enrolled_by", "mailbox")
+        .order_by("due_at", "pk")
     )
     by_sequence: dict[int, list[Step]] = {}
     for step in Step.objects.filter(sequence__in={e.sequence_id for e in enrollments}):
