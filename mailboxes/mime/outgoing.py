@@ -125,6 +125,8 @@ def _boundary(text: str) -> str:
     unique against the parts the same way (quoted-printable escapes "=", so in practice it
     always is)."""
     boundary = "=" * 15 + str(random.randrange(sys.maxsize)).zfill(_BOUNDARY_WIDTH) + "=="
+    if "--" + boundary not in text:  # a new regex a boundary: checked only when it may match
+        return boundary
     unique, counter = boundary, 0
     while re.search("^--" + re.escape(unique) + "(--)?$", text, re.MULTILINE):
         unique = f"{boundary}.{counter}"

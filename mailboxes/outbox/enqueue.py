@@ -31,7 +31,7 @@ from privacy.constants import SenderContext
 from privacy.links import list_unsubscribe_headers
 from privacy.services import SendRequest, authorize_send_many
 from records import timeline
-from records.bulk import update_rows
+from records.bulk import create_rows, insert_rows, update_rows
 from records.models import Contact, Record, User
 
 # The most emails of a batch one send job carries: a job sends its emails one after another,
@@ -157,26 +157,36 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         )
     )
     new_threads = iter(
-        EmailThread.objects.bulk_create(
-            [EmailThread(subject=p.email.subject[:500]) for p in prepared if p.email.thread is None]
+        create_rows(
+            [
+                EmailThread(subject=p.email.subject[:500])
+                for p in prepared
+                if p.email.thread is None
+            ],
+            now,
         )
     )
-    messages = EmailMessage.objects.bulk_create(
+    messages = create_rows(
         [
             _message(
                 p, p.email.thread or next(new_threads), next(activity_ids) if p.email.log else None
             )
             for p in prepared
-        ]
+        ],
+        now,
     )
-    through = EmailMessage.contacts.through
-    through.objects.bulk_create(
-        [
-            through(emailmessage_id=m.pk, contact_id=pk)
-            for p, m in zip(prepared, messages, strict=True)
-            for pk in dict.fromkeys(c.pk for c in p.email.contacts)
-        ]
-    )
+    pairs = [
+        (m.pk, pk)
+        for p, m in zip(prepared, messages, strict=True)
+        for pk in dict.fromkeys(c.pk for c in p.email.contacts)
+    ]
+    if pairs:
+        insert_rows(
+            EmailMessage.contacts.through,
+            {"emailmessage_id": [m for m, _ in pairs], "contact_id": [c for _, c in pairs]},
+            now,
+            keys=False,
+        )
     tracked = iter(
         instrument_many(
             [
@@ -195,11 +205,12 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
     update_rows(messages, ["raw", "size"])
-    outbounds = Outbound.objects.bulk_create(
+    outbounds = create_rows(
         [
             _outbound(p.email, m, later, now)
             for p, m, later in zip(prepared, messages, scheduled, strict=True)
-        ]
+        ],
+        now,
     )
     OutboundAttachment.objects.bulk_create(
         [

@@ -35,12 +35,12 @@ from django.utils.translation import gettext as _
 from mailboxes.models import EmailPreferences
 from mailboxes.outbox.enqueue import SendRefused, email_enqueue_many
 from mailboxes.preferences.defaults import Font, font_of
-from records.bulk import update_rows
+from records.bulk import create_rows, update_rows
 from records.calendar.clock import Calendar
 
 from .. import lifecycle
 from ..constants import EnrollmentStatus
-from ..models import Enrollment, EnrollmentEvent, Step, StepRun
+from ..models import Enrollment, Step, StepRun
 from ..schedule import calendar_for
 from . import advance, steps
 
@@ -239,7 +239,7 @@ def run_emails(
                 results.append(("paused", None))
             else:
                 ready.append((row, step, email))
-        runs = StepRun.objects.bulk_create([steps.step_run(e, step, now) for e, step, _ in ready])
+        runs = create_rows([steps.step_run(e, step, now) for e, step, _ in ready])
         sent = email_enqueue_many([email for _, _, email in ready])
         events, moved, refused_runs = [], [], []
         for (enrollment, step, _), run, message in zip(ready, runs, sent, strict=True):
@@ -253,7 +253,7 @@ def run_emails(
         # A refused email's StepRun goes, as `run_email`'s savepoint rolls it back.
         StepRun.objects.filter(pk__in=refused_runs).delete()
         update_rows([r for r in runs if r.pk not in refused_runs], ["outbound"])
-        EnrollmentEvent.objects.bulk_create(events)  # before any "finished" line
+        create_rows(events)  # before any "finished" line
         for enrollment in moved:
             enrollment.next_position += 1
             sequence_steps = batch.steps[enrollment.sequence_id]
