@@ -225,7 +225,7 @@ def run_emails(
         )
         fresh = {row.pk: row for row in rows}
         results: list[tuple[str, datetime | None]] = []
-        ready = []  # (enrollment, step, email)
+        due = []  # (enrollment, step)
         for pk, was in by_pk.items():
             row = fresh.get(pk)
             if row is None or row.next_position != was.next_position:
@@ -233,8 +233,12 @@ def run_emails(
                 continue
             row.sequence, row.contact = was.sequence, was.contact
             row.enrolled_by, row.mailbox = was.enrolled_by, was.mailbox
-            step = batch.steps[row.sequence_id][row.next_position]
-            email = steps.email_for(row, step, batch.fonts[row.enrolled_by_id])
+            due.append((row, batch.steps[row.sequence_id][row.next_position]))
+        contexts = steps.token_contexts(due)
+        ready = []  # (enrollment, step, email)
+        for row, step in due:
+            font = batch.fonts[row.enrolled_by_id]
+            email = steps.email_for(row, step, font, contexts.get(row.pk))
             if email is None:
                 results.append(("paused", None))
             else:
