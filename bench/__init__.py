@@ -18,4 +18,5 @@ BENCHMARKS = {
     "tracking_click": "bench.tracking_click",
     "send_throughput": "bench.send_throughput",
     "sequence_tick": "bench.sequence_tick",
+    "single_send_api": "bench.single_send_api",
 }

@@ -92,6 +92,8 @@ class OutgoingEmail:
     log: bool = True
     scheduled_at: datetime | None = None
     timeline_title: str = ""
+    # The Reply-To header (transactional email's replyTo); empty: none.
+    reply_to_addresses: list[str] = field(default_factory=list)
 
 
 def email_enqueue(email: OutgoingEmail) -> EmailMessage:
@@ -395,6 +397,8 @@ def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe)
         headers.append(("To", ", ".join(email.to)))
     if email.cc:
         headers.append(("Cc", ", ".join(email.cc)))
+    if email.reply_to_addresses:
+        headers.append(("Reply-To", ", ".join(email.reply_to_addresses)))
     headers += [
         ("Subject", email.subject),
         ("Date", format_datetime(timezone.now())),
