@@ -19,4 +19,5 @@ BENCHMARKS = {
     "send_throughput": "bench.send_throughput",
     "sequence_tick": "bench.sequence_tick",
     "smtp_api": "bench.smtp_api",
+    "single_send_api": "bench.single_send_api",
 }

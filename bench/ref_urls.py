@@ -5,8 +5,13 @@ own, with paths of the same shape (the token is ignored): URL resolution costs t
 costs the tracking views. The responses have the same bytes and headers.
 """
 
-from django.http import HttpResponse, HttpResponseRedirect
+import json
+import uuid
+
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import include, path
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from crm_mail import urls as project
 from mailboxes.tracking.views import NO_STORE, PIXEL
@@ -27,7 +32,26 @@ def ref_click(request, token):
     return response
 
 
+@csrf_exempt
+def ref_single_send(request):
+    """What the single-send API answers (bench/single_send_api.py), from the parsed body and
+    nothing else: no key, no query."""
+    json.loads(request.body)
+    return JsonResponse(
+        {
+            "statusId": str(uuid.uuid4()),
+            "status": "PENDING",
+            "sendResult": "QUEUED",
+            "requestedAt": timezone.now().isoformat(),
+            "startedAt": None,
+            "completedAt": None,
+            "message": None,
+        }
+    )
+
+
 _ref = [
+    path("marketing/v3/transactional/single-email/send", ref_single_send),
     path("o/<str:token>.gif", ref_open),
     path("c/<str:token>", ref_click),
 ]

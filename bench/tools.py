@@ -31,6 +31,7 @@ BENCH_NEEDS = {
     "send_throughput": (DOVECOT,),
     "tracking_open": (WRK,),
     "tracking_click": (WRK,),
+    "single_send_api": (WRK,),
 }
 
 

@@ -235,12 +235,15 @@ def _gunicorn(workdir: Path):
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def _wrk(base: str, paths: list[str], workdir: Path, duration: str) -> dict:
-    """Run wrk over the paths; return req/s, p99 (ms), requests and errors."""
+def _wrk(
+    base: str, paths: list[str], workdir: Path, duration: str, lua: str = _LUA, env=None
+) -> dict:
+    """Run wrk over the paths (or as `lua` says, with `env`: bench/single_send_api.py);
+    return req/s, p99 (ms), requests and errors."""
     path_file = workdir / "paths.txt"
     path_file.write_text("\n".join(paths) + "\n")
     script = workdir / "rotate.lua"
-    script.write_text(_LUA)
+    script.write_text(lua)
     out = subprocess.run(
         [
             shutil.which("wrk") or "/usr/bin/wrk",
@@ -252,7 +255,7 @@ def _wrk(base: str, paths: list[str], workdir: Path, duration: str) -> dict:
             str(script),
             base + paths[0],
         ],
-        env={**os.environ, "BENCH_PATHS": str(path_file), "BENCH_UA": BROWSER},
+        env={**os.environ, "BENCH_PATHS": str(path_file), "BENCH_UA": BROWSER, **(env or {})},
         capture_output=True,
         text=True,
         check=True,

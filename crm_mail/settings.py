@@ -254,6 +254,8 @@ CELERY_TASK_ROUTES = {
     # behind an inbox's sequence or one-to-one mail on "send"
     jobs.SEND_TRANSACTIONAL: {"queue": "transactional"},
     jobs.SEND_TRANSACTIONAL_DUE: {"queue": "transactional"},
+    jobs.SINGLE_SEND: {"queue": "transactional"},
+    jobs.SINGLE_SEND_DUE: {"queue": "transactional"},
 }
 # How often every inbox is synced; /health/ measures how late the most belated sync is by it.
 CRM_SYNC_SECONDS = env_int("CRM_SYNC_SECONDS", 120)
@@ -272,6 +274,12 @@ CELERY_BEAT_SCHEDULE = {
     # Transactional email whose domain's deferral is over, scheduled, or whose job was lost.
     "send-transactional-due": {
         "task": jobs.SEND_TRANSACTIONAL_DUE,
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
+    # Single-send API requests whose job was lost (transactional/api/process.py).
+    "single-send-due": {
+        "task": jobs.SINGLE_SEND_DUE,
         "schedule": 15.0,
         "options": {"expires": 15.0},
     },

@@ -17,5 +17,7 @@ urlpatterns = [
     path("", include("privacy.urls")),
     path("sequences/", include("sequences.urls")),
     path("", include("transactional.urls")),
+    # The single-send HTTP API (its own namespace: django-ninja's).
+    path("", include("transactional.api.urls")),
     path("", include("records.urls")),
 ]

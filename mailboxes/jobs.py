@@ -22,5 +22,9 @@ REVOKE_GOOGLE_TOKEN = "mailboxes.revoke_google_token"
 # email through the sending pool, and the periodic pass over deferred and scheduled ones.
 SEND_TRANSACTIONAL = "transactional.send"
 SEND_TRANSACTIONAL_DUE = "transactional.send_due"
+# Declared by transactional (transactional/api/tasks.py), on the same queue: one single-send
+# API request made into its email, and the pass over requests whose job was lost.
+SINGLE_SEND = "transactional.single_send"
+SINGLE_SEND_DUE = "transactional.single_send_due"
 # Declared by sequences (sequences/engine/tasks.py); named here with the rest for the routes.
 SEQUENCE_TICK = "sequences.tick"

@@ -9,6 +9,7 @@ class TransactionalConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from records import extensions
+        from transactional.api import tasks  # noqa: F401 - registers the single-send jobs
         from transactional.pool import setup
 
         # The sending pool: its tasks, its transport in the outbox, its settings sections.
@@ -21,3 +22,13 @@ class TransactionalConfig(AppConfig):
             extensions.register_settings_section(
                 extensions.SettingsSection(key, label, url_name, group=group)
             )
+        # Every user's: transactional emails, written and sent by any seat that may reach out.
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "transactional-emails",
+                _("Transactional emails"),
+                "transactional:emails",
+                group=_("Email"),
+                admin_only=False,
+            )
+        )

@@ -1,5 +1,7 @@
 """The models of transactional email, one module per sub-package: imported here so Django
 finds them."""
 
+from transactional.api.models import SingleSend  # noqa: F401
 from transactional.credentials.models import Credential, CredentialEvent  # noqa: F401
+from transactional.emails.models import TransactionalEmail  # noqa: F401
 from transactional.pool.models import DomainDeferral, SendingPool  # noqa: F401

@@ -72,7 +72,7 @@ def test_a_non_admin_finds_only_their_own_settings_and_gets_403_from_the_admin_a
         ["General"]
     )
     expect(settings_nav.get_by_role("group", name="Email").get_by_role("link")).to_have_text(
-        ["Connected inboxes", "Templates", "Snippets", "Signatures"]
+        ["Connected inboxes", "Templates", "Snippets", "Signatures", "Transactional emails"]
     )
     expect(settings_nav.get_by_role("link", name="Custom objects")).to_have_count(0)
 

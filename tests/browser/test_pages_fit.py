@@ -46,6 +46,8 @@ SETTINGS_PAGES = [
     "/settings/transactional/",
     "/settings/transactional/pool/",
     "/settings/transactional/queue/",
+    "/transactional/emails/",
+    "/transactional/emails/new/",
     "/sequences/",
     "/sequences/new/",
     "/lists/",

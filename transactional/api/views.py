@@ -1,0 +1,117 @@
+"""The single-send HTTP API, HubSpot's paths and shapes, on django-ninja: the OpenAPI document
+(`/marketing/openapi.json`) and its browsable page (`/marketing/docs`, Swagger UI vendored in
+static/vendor/swagger-ui/, under the pages' CSP) are generated from this code."""
+
+import json
+from uuid import UUID
+
+from django.shortcuts import render
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+from ninja.openapi.docs import Swagger
+
+from transactional.api import status
+from transactional.api.auth import ApiKey
+from transactional.api.constants import READ_SCOPE, SEND_SCOPE
+from transactional.api.errors import ApiError, response
+from transactional.api.models import SingleSend
+from transactional.api.schemas import Error, SendIn, StatusOut
+from transactional.api.send import single_send
+
+
+class VendoredSwagger(Swagger):
+    """Swagger UI from the app's own static files (no CDN), started by static/js/api-docs.js."""
+
+    def render_page(self, request, api, **kwargs):
+        # Always this template: ninja would fall back on its CDN one (ninja not being an app).
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings), "api": api}
+        return render(request, "transactional/api/docs.html", context)
+
+
+api = NinjaAPI(
+    title="Transactional email API",
+    version="3",
+    description=(
+        "HubSpot-compatible single-send API. Authenticate with an API key made under "
+        "Settings › Integrations › API keys: `Authorization: Bearer crm_pat_…`."
+    ),
+    urls_namespace="transactional-api",
+    docs=VendoredSwagger(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+ERRORS = {400: Error, 401: Error, 403: Error, 404: Error}
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, error: ApiError):
+    return response(error)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, error: ValidationError):
+    first = error.errors[0] if error.errors else {}
+    # ninja's location starts with where and which parameter ("body", "data"): drop both.
+    loc = list(first.get("loc", ()))
+    where = ".".join(str(p) for p in (loc[2:] if loc[:2] == ["body", "data"] else loc[1:]))
+    words = first.get("msg", "Invalid input")
+    return response(
+        ApiError(
+            400,
+            "VALIDATION_ERROR",
+            f"Invalid input{f' at {where}' if where else ''}: {words}",
+            sub_category="MISSING_REQUIRED_PARAMETER"
+            if first.get("type") == "missing"
+            else "VALIDATION_FAILED",
+            field=where or None,
+        )
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, error: HttpError):
+    # ninja's own refusals, among them a body that is not JSON ("Cannot parse request body").
+    category = "VALIDATION_ERROR" if error.status_code == 400 else "ERROR"
+    return response(
+        ApiError(
+            error.status_code,
+            category,
+            str(error) or "Bad request",
+            sub_category=("CORRUPT_INPUT" if error.status_code == 400 else None),
+        )
+    )
+
+
+@api.post(
+    "/v3/transactional/single-email/send",
+    auth=ApiKey(SEND_SCOPE),
+    response={200: StatusOut, **ERRORS},
+    operation_id="singleEmailSend",
+    summary="Send a published transactional email to one recipient",
+    tags=["Single send"],
+)
+def send(request, data: SendIn):
+    return status.view(single_send(request.auth, data))
+
+
+@api.get(
+    "/v3/email/send-statuses/{statusId}",
+    auth=ApiKey(READ_SCOPE),
+    response={200: StatusOut, **ERRORS},
+    operation_id="sendStatusGet",
+    summary="The status of a single send",
+    tags=["Single send"],
+)
+def send_status(request, statusId: str):  # noqa: N803 - HubSpot's name, shown in the docs
+    try:
+        key = UUID(statusId)
+    except ValueError:
+        key = None
+    found = (
+        SingleSend.objects.select_related("outbound").filter(status_id=key).first() if key else None
+    )
+    if found is None:
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"No send has statusId {statusId}.")
+    return status.view(found)
