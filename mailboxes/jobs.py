@@ -22,5 +22,9 @@ REVOKE_GOOGLE_TOKEN = "mailboxes.revoke_google_token"
 # email through the sending pool, and the periodic pass over deferred and scheduled ones.
 SEND_TRANSACTIONAL = "transactional.send"
 SEND_TRANSACTIONAL_DUE = "transactional.send_due"
+# Declared by transactional (transactional/events/tasks.py), on the "transactional" queue: one
+# webhook delivery, and the periodic pass over those due again.
+DELIVER_WEBHOOK = "transactional.deliver_webhook"
+DELIVER_WEBHOOKS_DUE = "transactional.deliver_webhooks_due"
 # Declared by sequences (sequences/engine/tasks.py); named here with the rest for the routes.
 SEQUENCE_TICK = "sequences.tick"

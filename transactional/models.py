@@ -2,4 +2,10 @@
 finds them."""
 
 from transactional.credentials.models import Credential, CredentialEvent  # noqa: F401
+from transactional.events.models import (  # noqa: F401
+    StatusEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from transactional.pool.models import DomainDeferral, SendingPool  # noqa: F401

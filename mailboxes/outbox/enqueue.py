@@ -244,7 +244,20 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
             by_job.setdefault(_job(p.email), []).append((o.pk,))
     for job, args in by_job.items():
         jobs.later_many(job, args)
+    _tell_transports(prepared, outbounds)
     return messages
+
+
+def _tell_transports(prepared: list[_Prepared], outbounds: list[Outbound]) -> None:
+    """Give each transport with a `queued` hook the ids of its rows (transports.py)."""
+    by_source: dict[str, list[int]] = {}
+    for p, o in zip(prepared, outbounds, strict=True):
+        if p.email.mailbox is None:
+            by_source.setdefault(p.email.source.kind, []).append(o.pk)
+    for kind, ids in by_source.items():
+        hook = transports.for_source(kind).queued
+        if hook is not None:
+            hook(ids)
 
 
 def _job(email: OutgoingEmail) -> str:

@@ -42,6 +42,7 @@ def received():
         "email_uncertain",
         "email_opened",
         "email_clicked",
+        "complaint_received",
     ]
     seen = {name: [] for name in names}
     receivers = {}
@@ -227,10 +228,50 @@ def test_opens_and_clicks_reach_receivers_with_their_reason(
     assert (rollup.source, rollup.human_opens, rollup.human_clicks) == ("one_to_one", 1, 1)
 
 
-def test_nothing_is_built_when_nobody_listens():
-    # No feature listens to tracking yet (sequences listens to replies and bounces).
-    assert not signals.email_opened.has_listeners()
-    assert not signals.email_clicked.has_listeners()
+def test_tracking_is_heard_by_transactional_delivery_events():
+    # The flush builds tracking events only when someone listens: transactional's status
+    # history does (transactional/events/receivers.py), sequences does not.
+    assert signals.email_opened.has_listeners()
+    assert signals.email_clicked.has_listeners()
+
+
+def arf(original_id: str, address: str, feedback_type: str = "abuse") -> bytes:
+    """An RFC 5965 feedback report, as a mailbox provider's feedback loop sends it."""
+    return (
+        "From: Feedback Loop <fbl@isp.example>\r\n"
+        f"To: {REP_ADDRESS}\r\n"
+        "Subject: Abuse report\r\n"
+        f"Message-ID: {make_msgid(domain='isp.example')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n'
+        "\r\n--f\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n"
+        "--f\r\nContent-Type: message/feedback-report\r\n\r\n"
+        f"Feedback-Type: {feedback_type}\r\nUser-Agent: isp-fbl/1.0\r\nVersion: 1\r\n"
+        f"Original-Rcpt-To: {address}\r\n"
+        "--f\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {original_id}\r\nTo: {address}\r\nSubject: Our proposal\r\n"
+        "--f--\r\n"
+    ).encode()
+
+
+def test_a_spam_complaint_reaches_receivers_after_the_opt_out(
+    owner, contact, inbox, received, django_capture_on_commit_callbacks
+):
+    outbound = submit(owner, inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.send_outbound(outbound.pk)
+    message = EmailMessage.objects.get(pk=outbound.message_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process_report(inbox, arf(message.message_id, "olivia@acme.example")).startswith(
+            "Spam complaint"
+        )
+    [complaint] = received["complaint_received"]
+    assert (complaint.message_id, complaint.outbound_id) == (message.pk, outbound.pk)
+    assert complaint.feedback_type == "abuse"
+    assert complaint.addresses == ("olivia@acme.example",)
+    assert complaint.source == SendSource.ONE_TO_ONE
+    assert complaint.contact_ids == (contact.pk,)
+    assert contact.opt_out.source == "spam_report"
 
 
 def dsn(original_id: str, address: str, status: str, diagnostic: str) -> bytes:
