@@ -23,6 +23,7 @@ from mailboxes.tracking.classify import Hit
 
 from .inboxes import REP_ADDRESS, imap_mailbox
 from .outbox import submit
+from .reports import arf, dsn
 
 SINK_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 CHROME = (
@@ -235,25 +236,6 @@ def test_tracking_is_heard_by_transactional_delivery_events():
     assert signals.email_clicked.has_listeners()
 
 
-def arf(original_id: str, address: str, feedback_type: str = "abuse") -> bytes:
-    """An RFC 5965 feedback report, as a mailbox provider's feedback loop sends it."""
-    return (
-        "From: Feedback Loop <fbl@isp.example>\r\n"
-        f"To: {REP_ADDRESS}\r\n"
-        "Subject: Abuse report\r\n"
-        f"Message-ID: {make_msgid(domain='isp.example')}\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n'
-        "\r\n--f\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n"
-        "--f\r\nContent-Type: message/feedback-report\r\n\r\n"
-        f"Feedback-Type: {feedback_type}\r\nUser-Agent: isp-fbl/1.0\r\nVersion: 1\r\n"
-        f"Original-Rcpt-To: {address}\r\n"
-        "--f\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"Message-ID: {original_id}\r\nTo: {address}\r\nSubject: Our proposal\r\n"
-        "--f--\r\n"
-    ).encode()
-
-
 def test_a_spam_complaint_reaches_receivers_after_the_opt_out(
     owner, contact, inbox, received, django_capture_on_commit_callbacks
 ):
@@ -272,22 +254,3 @@ def test_a_spam_complaint_reaches_receivers_after_the_opt_out(
     assert complaint.source == SendSource.ONE_TO_ONE
     assert complaint.contact_ids == (contact.pk,)
     assert contact.opt_out.source == "spam_report"
-
-
-def dsn(original_id: str, address: str, status: str, diagnostic: str) -> bytes:
-    return (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\n"
-        f"To: {REP_ADDRESS}\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Message-ID: {make_msgid(domain='mx.acme.example')}\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
-        "\r\n--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
-        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
-        "Reporting-MTA: dns; mx.acme.example\r\n\r\n"
-        f"Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: {status}\r\n"
-        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
-        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"Message-ID: {original_id}\r\nTo: {address}\r\nSubject: Our proposal\r\n"
-        "--b--\r\n"
-    ).encode()
