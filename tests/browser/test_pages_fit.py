@@ -46,6 +46,7 @@ SETTINGS_PAGES = [
     "/settings/transactional/",
     "/settings/transactional/pool/",
     "/settings/transactional/queue/",
+    "/settings/transactional/webhooks/",
     "/sequences/",
     "/sequences/new/",
     "/lists/",
