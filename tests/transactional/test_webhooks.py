@@ -12,6 +12,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from mailboxes import jobs
@@ -256,3 +257,34 @@ def test_the_body_is_type_timestamp_and_data():
     at = timezone.now()
     body = json.loads(recording.body_of("email.sent", at, {"messageId": 1}))
     assert set(body) == {"type", "timestamp", "data"}
+
+
+def test_a_disabled_endpoint_gets_no_retry_and_the_pages_are_admins_only(
+    smtp_sink, client, admin_user, owner
+):
+    pool_for(smtp_sink)
+    outbound = queue()
+    with WebhookReceiver(script=[500]) as receiver:
+        endpoint, _ = endpoint_for(receiver.url)
+        recording.record(outbound.pk, EventType.SENT)
+        waiting = WebhookDelivery.objects.get()
+        assert webhooks.deliver(waiting.pk) is False
+
+        client.force_login(admin_user)
+        page = reverse("transactional:webhook", args=[endpoint.pk])
+        redeliver = reverse("transactional:webhook-redeliver", args=[endpoint.pk, waiting.pk])
+        answer = client.post(redeliver, follow=True)
+        assert "already waiting for its next try" in answer.content.decode()
+        # Disabled on its page (the box unticked): its retries stop too.
+        answer = client.post(page, {"url": receiver.url, "event_types": [EventType.SENT]})
+        assert answer.status_code == 302
+        endpoint.refresh_from_db()
+        assert not endpoint.enabled
+        make_due(waiting)
+        assert webhooks.deliver(waiting.pk) is None
+        assert sum(webhooks.deliver_due(seconds=2).values()) == 0
+    assert len(receiver.received) == 1
+
+    client.force_login(owner)
+    assert client.get(reverse("transactional:webhooks")).status_code == 403
+    assert client.post(reverse("transactional:webhook-test", args=[endpoint.pk])).status_code == 403

@@ -19,6 +19,7 @@ from records.views.admin_area import admin_required
 from transactional.credentials.auth import authenticate_api_key, missing_scopes
 from transactional.credentials.constants import Scope
 from transactional.events import endpoints, webhooks
+from transactional.events.constants import DeliveryStatus
 from transactional.events.forms import EndpointForm
 from transactional.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from transactional.events.recording import history
@@ -102,7 +103,15 @@ def endpoint_delete(request, pk):
 @admin_required
 @require_POST
 def delivery_redeliver(request, pk, delivery_pk):
-    delivery = get_object_or_404(WebhookDelivery, pk=delivery_pk, endpoint_id=pk)
+    delivery = get_object_or_404(
+        WebhookDelivery.objects.select_related("endpoint"), pk=delivery_pk, endpoint_id=pk
+    )
+    if delivery.status == DeliveryStatus.PENDING:
+        messages.error(request, _("That event is already waiting for its next try."))
+        return redirect("transactional:webhook", pk=pk)
+    if not delivery.endpoint.enabled and delivery.event_id is not None:
+        messages.error(request, _("The endpoint is disabled: enable it first."))
+        return redirect("transactional:webhook", pk=pk)
     webhooks.redeliver(delivery)
     messages.success(
         request,

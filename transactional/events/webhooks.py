@@ -44,7 +44,10 @@ def retry_delay(failed_attempts: int, rng: random.Random | None = None) -> timed
 
 def _due(now: datetime) -> Q:
     unclaimed = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - constants.CLAIM_LEASE)
-    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & unclaimed
+    # A disabled endpoint gets nothing, not even the retries of earlier events; a test event
+    # still goes (the admin asked for it).
+    wanted = Q(endpoint__enabled=True) | Q(type=constants.TEST_TYPE)
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & unclaimed & wanted
 
 
 def deliver(delivery_id: int) -> bool | None:
@@ -53,7 +56,9 @@ def deliver(delivery_id: int) -> bool | None:
     now = timezone.now()
     if not WebhookDelivery.objects.filter(_due(now), pk=delivery_id).update(claimed_at=now):
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:  # its endpoint was deleted meanwhile
+        return None
     return _attempt(delivery, now)
 
 
