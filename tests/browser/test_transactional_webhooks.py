@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.fit import SIZES, assert_fits, open_at
 from tests.transactional.receiver import WebhookReceiver, verify
 from transactional.events import webhooks
-from transactional.events.models import WebhookDelivery
+from transactional.events.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/transactional-screens")
@@ -59,6 +59,9 @@ def test_an_admin_adds_an_endpoint_sends_a_test_event_reads_the_log_and_redelive
         page.get_by_label("Endpoint URL").fill(receiver.url)
         page.get_by_label("Bounced").uncheck()
         page.get_by_role("button", name="Add endpoint").click()
+        expect(page.get_by_text("Enabled · Order system")).to_be_visible()
+        types = WebhookEndpoint.objects.get().event_types
+        assert "email.bounced" not in types and "email.sent" in types
         expect(
             page.get_by_role("alert").filter(has_text="You won't see this secret again.")
         ).to_be_visible()
@@ -97,9 +100,17 @@ def test_an_admin_adds_an_endpoint_sends_a_test_event_reads_the_log_and_redelive
         row.get_by_text("3 attempts").click()
         expect(row).to_contain_text("Delivered")
 
+    # Rotate the secret (after confirming): a new one, shown once; then delete the endpoint.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Rotate secret").click()
+    rotated = page.get_by_label("Signing secret", exact=True).input_value()
+    assert rotated.startswith("whsec_") and rotated != secret
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("No endpoint yet.")).to_be_visible()
+    expect(page.get_by_text("deleted.")).to_be_visible()
+
     assert len(receiver.received) == 3 and len(receiver.unique()) == 1
     for got in receiver.received:
         verify(secret, got)
         assert got.json["type"] == "webhook.test"
-    (endpoint_row,) = WebhookDelivery.objects.values_list("endpoint__event_types", flat=True)
-    assert "email.bounced" not in endpoint_row and "email.sent" in endpoint_row
