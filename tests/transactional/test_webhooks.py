@@ -25,6 +25,7 @@ from transactional.events.constants import DeliveryStatus, EventType
 from transactional.events.forms import EndpointForm
 from transactional.events.models import StatusEvent, WebhookDelivery
 from transactional.pool import delivery as pool_delivery
+from transactional.pool import queue as admin_queue
 from transactional.pool.models import DomainDeferral
 
 pytestmark = [
@@ -217,7 +218,9 @@ def test_a_redirect_is_not_followed(smtp_sink):
     assert WebhookDelivery.objects.get().attempt_log.get().status_code == 302
 
 
-def test_a_deferral_retried_is_one_state_change(smtp_sink, django_capture_on_commit_callbacks):
+def test_a_deferral_retried_is_one_state_change_and_a_cancel_another(
+    smtp_sink, admin_user, django_capture_on_commit_callbacks
+):
     pool_for(smtp_sink)
     outbound = queue("ada@client.test")
     smtp_sink.refuse("ada@client.test", "421 4.7.0 Try again later")
@@ -229,11 +232,19 @@ def test_a_deferral_retried_is_one_state_change(smtp_sink, django_capture_on_com
             # The deferral's time passes: the pool tries again, and is deferred again.
             DomainDeferral.objects.update(until=timezone.now())
             Outbound.objects.filter(pk=outbound.pk).update(next_attempt_at=timezone.now())
+        with django_capture_on_commit_callbacks(execute=True):
+            assert admin_queue.cancel([outbound.pk], admin_user) == 1
         webhooks.deliver_due(seconds=2)
     (deferred,) = StatusEvent.objects.filter(type=EventType.DEFERRED)
     assert "421 4.7.0 Try again later" in deferred.data["reason"]
     assert deferred.data["nextAttemptAt"]
-    assert [r.json["type"] for r in receiver.unique().values()] == ["email.deferred"]
+    assert sorted(r.json["type"] for r in receiver.unique().values()) == [
+        "email.cancelled",
+        "email.deferred",
+    ]
+    assert len(receiver.received) == 2
+    cancelled = StatusEvent.objects.get(type=EventType.CANCELLED)
+    assert cancelled.data["reason"].startswith("Cancelled by")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ class EventType(models.TextChoices):
     SENT = "email.sent", _("Sent (the relay accepted it)")
     FAILED = "email.failed", _("Failed")
     UNCERTAIN = "email.uncertain", _("Uncertain")
+    CANCELLED = "email.cancelled", _("Cancelled")
     BOUNCED = "email.bounced", _("Bounced")
     OPENED = "email.opened", _("Opened")
     CLICKED = "email.clicked", _("Clicked")

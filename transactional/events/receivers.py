@@ -34,6 +34,12 @@ def on_deferred(sender, event: pool_signals.PoolChange, **_):
     recording.record(event.outbound_id, EventType.DEFERRED, at=event.at, data=data)
 
 
+def on_cancelled(sender, event: pool_signals.PoolChange, **_):
+    recording.record(
+        event.outbound_id, EventType.CANCELLED, at=event.at, data={"reason": event.reason}
+    )
+
+
 def on_outcome(sender, event: signals.SendOutcome, **_):
     if _ours(event):
         data = {"reason": event.detail} if event.detail else {}
@@ -85,6 +91,7 @@ def on_complaint(sender, event: signals.ComplaintReceived, **_):
 def connect() -> None:
     pool_signals.email_queued.connect(on_queued, dispatch_uid="tx-events-queued")
     pool_signals.email_deferred.connect(on_deferred, dispatch_uid="tx-events-deferred")
+    pool_signals.email_cancelled.connect(on_cancelled, dispatch_uid="tx-events-cancelled")
     for signal in (signals.email_sent, signals.email_failed, signals.email_uncertain):
         signal.connect(on_outcome, dispatch_uid=f"tx-events-outcome-{id(signal)}")
     signals.bounce_recorded.connect(on_bounce, dispatch_uid="tx-events-bounce")
