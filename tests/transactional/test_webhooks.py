@@ -299,3 +299,24 @@ def test_a_disabled_endpoint_gets_no_retry_and_the_pages_are_admins_only(
     client.force_login(owner)
     assert client.get(reverse("transactional:webhooks")).status_code == 403
     assert client.post(reverse("transactional:webhook-test", args=[endpoint.pk])).status_code == 403
+
+
+def test_in_production_an_endpoint_reaches_only_public_or_allow_listed_addresses(
+    smtp_sink, settings
+):
+    pool_for(smtp_sink)
+    outbound = queue()
+    with WebhookReceiver() as receiver:
+        endpoint_for(receiver.url)
+        recording.record(outbound.pk, EventType.SENT)
+        delivery = WebhookDelivery.objects.get()
+        # The tests allow-list loopback for their servers (tests/conftest.py): not here.
+        settings.CRM_MAIL_SERVER_ALLOWLIST = []
+        settings.PRODUCTION = True  # this machine is no longer allowed...
+        assert webhooks.deliver(delivery.pk) is False
+        assert "which is not a public address" in delivery.attempt_log.get().error
+        assert receiver.received == []
+        settings.CRM_MAIL_SERVER_ALLOWLIST = ["127.0.0.1"]  # ...unless an admin allows it
+        make_due(delivery)
+        assert webhooks.deliver(delivery.pk) is True
+    assert len(receiver.received) == 1

@@ -3,9 +3,10 @@ a line of the endpoint's log.
 
 A delivery is claimed with a conditional UPDATE (its `claimed_at` stamp), so two workers
 never POST it at once, and released with its outcome. No redirect is followed (a 3xx is a
-failure: the admin fixes the URL), answers are read only up to a snippet, and timeouts are
-short. A pass over due deliveries tries an endpoint that failed in it no more that pass, so
-an endpoint that is down costs one timeout, not one per event.
+failure: the admin fixes the URL), only public addresses are reached (`network`), answers are
+read only up to a snippet, and timeouts are short. A pass over due deliveries tries an
+endpoint that failed in it no more that pass, so an endpoint that is down costs one timeout,
+not one per event.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from mailboxes import jobs
+from mailboxes.providers import GuardedAdapter, NetworkPolicy, guarded_http
 from transactional.events import constants, signing
 from transactional.events.constants import DeliveryStatus
 from transactional.events.models import WebhookAttempt, WebhookDelivery
@@ -98,24 +101,41 @@ def headers_for(delivery: WebhookDelivery, timestamp: int) -> dict[str, str]:
     }
 
 
+def network() -> NetworkPolicy:
+    """Where a webhook may connect: public addresses and the admin's allow-list
+    (`CRM_MAIL_SERVER_ALLOWLIST`), as for the mail servers users name, so an endpoint's URL
+    cannot reach the LAN or a cloud metadata service; this machine too outside production
+    (`make run`, the tests)."""
+    entries = list(settings.CRM_MAIL_SERVER_ALLOWLIST)
+    if not settings.PRODUCTION:
+        entries += ["127.0.0.0/8", "::1"]
+    return NetworkPolicy.from_entries(entries)
+
+
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str, int]:
     """POST it once: (status code or None, response snippet, error, milliseconds)."""
     started = time.monotonic()
     code, snippet, error = None, "", ""
     try:
-        with requests.post(
-            delivery.endpoint.url,
-            data=delivery.body.encode(),
-            headers=headers_for(delivery, int(time.time())),
-            timeout=(constants.CONNECT_TIMEOUT, constants.READ_TIMEOUT),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            code = response.status_code
-            raw = response.raw.read(constants.SNIPPET_CHARS, decode_content=True) or b""
-            snippet = raw.decode("utf-8", "replace")
+        # The check and the connection use one lookup (providers/network.py): no rebinding.
+        with requests.Session() as session, guarded_http(network()):
+            session.mount("https://", GuardedAdapter())
+            session.mount("http://", GuardedAdapter())
+            with session.post(
+                delivery.endpoint.url,
+                data=delivery.body.encode(),
+                headers=headers_for(delivery, int(time.time())),
+                timeout=(constants.CONNECT_TIMEOUT, constants.READ_TIMEOUT),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                code = response.status_code
+                raw = response.raw.read(constants.SNIPPET_CHARS, decode_content=True) or b""
+                snippet = raw.decode("utf-8", "replace")
     except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        # requests wraps urllib3's error, whose reason is the part worth reading.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        error = f"{type(exc).__name__}: {reason or exc}"[:500]
     return code, snippet, error, int((time.monotonic() - started) * 1000)
 
 
