@@ -6,6 +6,7 @@ one implementation.
 
 from django.db import connection
 from django.db.models import JSONField
+from django.utils import timezone
 
 
 def insert_rows(model, values: dict[str, list], now, *, keys: bool = True) -> list[int]:
@@ -73,6 +74,25 @@ def insert_rows(model, values: dict[str, list], now, *, keys: bool = True) -> li
             for row in zip(*columns, strict=True):
                 copy.write_row(row)
     return ids
+
+
+def create_rows(objs: list, now=None) -> list:
+    """bulk_create's job for unsaved instances of one model without parents: on PostgreSQL
+    through `insert_rows` (binary COPY, about five times faster than the INSERT bulk_create
+    builds), each instance given its key and marked saved; elsewhere bulk_create. Fields'
+    `pre_save` runs as in bulk_create (auto_now)."""
+    if not objs or connection.vendor != "postgresql":
+        return type(objs[0]).objects.bulk_create(objs) if objs else objs
+    model = type(objs[0])
+    values = {
+        f.attname: [f.pre_save(obj, True) for obj in objs]
+        for f in model._meta.local_concrete_fields
+        if not (f.primary_key or f.has_db_default() or getattr(f, "generated", False))
+    }
+    for obj, pk in zip(objs, insert_rows(model, values, now or timezone.now()), strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
 
 
 def update_rows(objs: list, fields: list[str]) -> None:

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from .access import visible_to
-from .models import ActivityLink, ContactEmail, Record, User
+from .models import ActivityLink, Association, ContactEmail, Record, User
 from .types import RecordType, record_type_for
 
 
@@ -121,6 +121,27 @@ def associations_for(user: User, record: Record) -> list[AssociationGroup]:
         group = groups.setdefault(record_type.slug, AssociationGroup(record_type, []))
         group.records.append(other)
     return list(groups.values())
+
+
+def first_associated_many(
+    user: User, record_ids: set[int], kinds: tuple[str, ...]
+) -> dict[int, dict[str, int]]:
+    """For each of many records, the first record of each of `kinds` associated with it that
+    `user` may see, by name as `associations_for` orders them: {record: {kind: id}}, in one
+    query (the tokens of many sequence emails, mailboxes.composer.tokens)."""
+    links = (
+        Association.objects.filter(
+            from_record_id__in=record_ids,
+            to_record__in=visible_to(user, Record.objects.all()),
+            to_record__kind__in=kinds,
+        )
+        .order_by("from_record_id", "to_record__kind", "to_record__name", "to_record_id")
+        .values_list("from_record_id", "to_record__kind", "to_record_id")
+    )
+    firsts: dict[int, dict[str, int]] = {}
+    for record_id, kind, other_id in links:
+        firsts.setdefault(record_id, {}).setdefault(kind, other_id)
+    return firsts
 
 
 @dataclass

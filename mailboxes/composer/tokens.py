@@ -126,6 +126,31 @@ def context_for(user: User, record: Record | None, recipients=()) -> Context:
     return context
 
 
+def contexts_for_contacts(pairs: list[tuple[User, Contact]]) -> list[Context]:
+    """`context_for(user, contact)` for many (sender, contact) pairs, in order, in a number of
+    queries that does not grow with the pairs: one a sender for the associated records it may
+    see (`selectors.first_associated_many`), then one a kind for the companies, deals and
+    tickets among them."""
+    kinds = (RecordKind.COMPANY, RecordKind.DEAL, RecordKind.TICKET)
+    firsts: dict[tuple[int, int], dict[str, int]] = {}  # (user, contact) -> kind -> record
+    for user in {sender.pk: sender for sender, _contact in pairs}.values():
+        contacts = {contact.pk for sender, contact in pairs if sender.pk == user.pk}
+        for contact_id, found in selectors.first_associated_many(user, contacts, kinds).items():
+            firsts[(user.pk, contact_id)] = found
+    typed = {
+        kind: _MODELS[kind].objects.in_bulk(ids)
+        for kind in kinds
+        if (ids := {found[kind] for found in firsts.values() if kind in found})
+    }
+    contexts = []
+    for user, contact in pairs:
+        context = Context(sender=user, contact=contact)
+        for kind, record_id in firsts.get((user.pk, contact.pk), {}).items():
+            setattr(context, kind, typed[kind][record_id])
+        contexts.append(context)
+    return contexts
+
+
 def _recipient_contact(user: User, recipients) -> Contact | None:
     owners = selectors.contacts_by_address([a.strip().lower() for a in recipients if a.strip()])
     if not owners:

@@ -13,11 +13,8 @@ Validation of what a person typed (addresses, the From menu, sizes) belongs to t
 this checks what no caller may skip: the privacy check of every contact.
 """
 
-import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 from django.core.exceptions import ValidationError
@@ -26,7 +23,8 @@ from django.utils import timezone
 
 from mailboxes import jobs
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
-from mailboxes.mime import sanitize
+from mailboxes.mime import outgoing, sanitize
+from mailboxes.mime.outgoing import Attachment
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
 from mailboxes.outbox import transports
 from mailboxes.sync.bodies import fill_body
@@ -35,8 +33,12 @@ from privacy.constants import SenderContext
 from privacy.links import list_unsubscribe_headers
 from privacy.services import SendRequest, authorize_send_many
 from records import timeline
-from records.bulk import update_rows
+from records.bulk import create_rows, insert_rows, update_rows
 from records.models import Contact, Record, User
+
+# The most emails of a batch one send job carries: a job sends its emails one after another,
+# so smaller jobs let the send workers share a large batch.
+SEND_JOB_SIZE = 20
 
 
 class SendRefused(ValidationError):
@@ -56,14 +58,6 @@ class Source:
     kind: str = SendSource.ONE_TO_ONE
     id: int | None = None
     template_id: int | None = None
-
-
-@dataclass
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-    content_id: str = ""  # inline images only
 
 
 @dataclass
@@ -167,26 +161,36 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         )
     )
     new_threads = iter(
-        EmailThread.objects.bulk_create(
-            [EmailThread(subject=p.email.subject[:500]) for p in prepared if p.email.thread is None]
+        create_rows(
+            [
+                EmailThread(subject=p.email.subject[:500])
+                for p in prepared
+                if p.email.thread is None
+            ],
+            now,
         )
     )
-    messages = EmailMessage.objects.bulk_create(
+    messages = create_rows(
         [
             _message(
                 p, p.email.thread or next(new_threads), next(activity_ids) if p.email.log else None
             )
             for p in prepared
-        ]
+        ],
+        now,
     )
-    through = EmailMessage.contacts.through
-    through.objects.bulk_create(
-        [
-            through(emailmessage_id=m.pk, contact_id=pk)
-            for p, m in zip(prepared, messages, strict=True)
-            for pk in dict.fromkeys(c.pk for c in p.email.contacts)
-        ]
-    )
+    pairs = [
+        (m.pk, pk)
+        for p, m in zip(prepared, messages, strict=True)
+        for pk in dict.fromkeys(c.pk for c in p.email.contacts)
+    ]
+    if pairs:
+        insert_rows(
+            EmailMessage.contacts.through,
+            {"emailmessage_id": [m for m, _ in pairs], "contact_id": [c for _, c in pairs]},
+            now,
+            keys=False,
+        )
     tracked = iter(
         instrument_many(
             [
@@ -210,7 +214,7 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         kind: transports.for_source(kind).envelope_from()
         for kind in {p.email.source.kind for p in prepared if p.email.mailbox is None}
     }
-    outbounds = Outbound.objects.bulk_create(
+    outbounds = create_rows(
         [
             _outbound(
                 p.email,
@@ -220,7 +224,8 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
                 p.email.mailbox.email if p.email.mailbox else transport_from[p.email.source.kind],
             )
             for p, m, later in zip(prepared, messages, scheduled, strict=True)
-        ]
+        ],
+        now,
     )
     OutboundAttachment.objects.bulk_create(
         [
@@ -236,14 +241,16 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
             for a in p.email.attachments
         ]
     )
-    # A scheduled email waits for the periodic pass (send_due) that finds it due. Email of a
-    # transport goes to its own job, on its own queue.
-    by_job: dict[str, list[tuple[int]]] = {}
+    # A scheduled email waits for the periodic pass (send_due) that finds it due. The inboxes'
+    # go SEND_JOB_SIZE to a job (one job an email cost the tick a tenth of its time); email of
+    # a transport goes to its own job, one each, on its own queue.
+    by_job: dict[str, list[int]] = {}
     for p, o, later in zip(prepared, outbounds, scheduled, strict=True):
         if not later:
-            by_job.setdefault(_job(p.email), []).append((o.pk,))
-    for job, args in by_job.items():
-        jobs.later_many(job, args)
+            by_job.setdefault(_job(p.email), []).append(o.pk)
+    for job, ids in by_job.items():
+        size = SEND_JOB_SIZE if job == jobs.SEND_OUTBOUND else 1
+        jobs.later_many(job, [tuple(ids[i : i + size]) for i in range(0, len(ids), size)])
     _tell_transports(prepared, outbounds)
     return messages
 
@@ -393,48 +400,22 @@ def _check_privacy(prepared: list[_Prepared], skip=()) -> dict[int, SendRefused]
 
 
 def _mime(email: OutgoingEmail, message_id, references, html, text, unsubscribe) -> bytes:
-    mime = MimeMessage()
     if _from_name_supported(email) and email.from_name:
-        mime["From"] = formataddr((email.from_name, email.from_address))
+        headers = [("From", formataddr((email.from_name, email.from_address)))]
     else:
-        mime["From"] = email.from_address
+        headers = [("From", email.from_address)]
     if email.to:
-        mime["To"] = ", ".join(email.to)
+        headers.append(("To", ", ".join(email.to)))
     if email.cc:
-        mime["Cc"] = ", ".join(email.cc)
-    mime["Subject"] = email.subject
-    mime["Date"] = format_datetime(timezone.now())
-    mime["Message-ID"] = message_id
+        headers.append(("Cc", ", ".join(email.cc)))
+    headers += [
+        ("Subject", email.subject),
+        ("Date", format_datetime(timezone.now())),
+        ("Message-ID", message_id),
+    ]
     if email.reply_to is not None:
-        mime["In-Reply-To"] = email.reply_to.message_id
+        headers.append(("In-Reply-To", email.reply_to.message_id))
     if references:
-        mime["References"] = " ".join(references)
-    for name, value in unsubscribe.items():
-        mime[name] = value
-    # Quoted-printable keeps every line under SMTP's 1,000-octet limit: an editor's HTML (and
-    # tracked links) often sits on one very long line that servers refuse.
-    mime.set_content(text, cte="quoted-printable")
-    mime.add_alternative(html, subtype="html", cte="quoted-printable")
-    html_part = mime.get_payload()[-1]
-    for attachment in email.attachments:
-        maintype, _, subtype = (
-            attachment.content_type
-            or mimetypes.guess_type(attachment.filename)[0]
-            or "application/octet-stream"
-        ).partition("/")
-        if attachment.content_id:
-            html_part.add_related(
-                attachment.data,
-                maintype,
-                subtype,
-                cid=f"<{attachment.content_id}>",
-                filename=attachment.filename,
-            )
-        else:
-            mime.add_attachment(
-                attachment.data,
-                maintype=maintype,
-                subtype=subtype or "octet-stream",
-                filename=attachment.filename,
-            )
-    return mime.as_bytes(policy=policy.SMTP)
+        headers.append(("References", " ".join(references)))
+    headers += unsubscribe.items()
+    return outgoing.email_bytes(headers, text, html, email.attachments)

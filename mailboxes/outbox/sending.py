@@ -398,11 +398,16 @@ def send_outbound(outbound_id: int) -> str | None:
 
     A no-op for a row already sent, failed, cancelled, held by another worker, or not due yet.
     """
-    claims = _claim(Q(pk=outbound_id) & _due(timezone.now()), 1)
-    if not claims:
-        return None
-    outcomes = send_claimed(claims)
+    outcomes = send_outbounds([outbound_id])
     return next(iter(outcomes), None)
+
+
+def send_outbounds(outbound_ids: list[int]) -> Counter:
+    """`send_outbound` for the emails of one job (a batch queued together, as a sequence's
+    tick queues them): those due and free claimed at once and sent in one pass, inbox by
+    inbox; return how many ended in each outcome."""
+    claims = _claim(Q(pk__in=outbound_ids) & _due(timezone.now()), len(outbound_ids))
+    return send_claimed(claims)
 
 
 class _Ahead:

@@ -7,9 +7,11 @@ from mailboxes.outbox import copies, sending
 
 
 @shared_task(name=jobs.SEND_OUTBOUND, acks_late=True)
-def send_outbound(outbound_id: int) -> str | None:
-    # Idempotent: the row is claimed with SKIP LOCKED, so a redelivered task finds it taken
-    # or done and returns None.
+def send_outbound(outbound_id: int, *more_ids: int) -> str | int | None:
+    # Idempotent: the rows are claimed with SKIP LOCKED, so a redelivered task finds them
+    # taken or done. A batch's emails come as one job (enqueue.SEND_JOB_SIZE at most).
+    if more_ids:
+        return sum(sending.send_outbounds([outbound_id, *more_ids]).values())
     return sending.send_outbound(outbound_id)
 
 

@@ -49,20 +49,46 @@ def reply_subject(subject: str) -> str:
 _ASSOCIATED = ("company.", "deal.", "ticket.")
 
 
+def _names_associated(*texts: str) -> bool:
+    return any(kind in text for text in texts for kind in _ASSOCIATED)
+
+
 def token_context(enrollment: Enrollment, *texts: str) -> tokens.Context:
     """What the texts' tokens are filled from: the contact and the sender, and the contact's
     associated company, deal and ticket when a text may name them (a few queries)."""
-    if any(kind in text for text in texts for kind in _ASSOCIATED):
+    if _names_associated(*texts):
         return tokens.context_for(enrollment.enrolled_by, enrollment.contact)
     return tokens.Context(sender=enrollment.enrolled_by, contact=enrollment.contact)
 
 
-def render(enrollment: Enrollment, step: Step, font: Font, replying: bool) -> Rendered:
-    """The step's subject and body for this contact: tokens filled, in the sender's font.
-    A reply without a subject of its own takes the previous email's, as "Re: …"."""
+def token_contexts(due: list[tuple[Enrollment, Step]]) -> dict[int, tokens.Context]:
+    """`token_context` of many enrollments' email steps, by enrollment, for those whose texts
+    may name an associated record: read together, in a few queries whatever their number
+    (the others need none)."""
+    named = [
+        enrollment
+        for enrollment, step in due
+        if _names_associated(
+            _override(enrollment, step, "subject"), _override(enrollment, step, "body")
+        )
+    ]
+    contexts = tokens.contexts_for_contacts([(e.enrolled_by, e.contact) for e in named])
+    return {e.pk: context for e, context in zip(named, contexts, strict=True)}
+
+
+def render(
+    enrollment: Enrollment,
+    step: Step,
+    font: Font,
+    replying: bool,
+    context: tokens.Context | None = None,
+) -> Rendered:
+    """The step's subject and body for this contact: tokens filled (from `context` when the
+    caller read it already), in the sender's font. A reply without a subject of its own takes
+    the previous email's, as "Re: …"."""
     subject = _override(enrollment, step, "subject")
     html = _override(enrollment, step, "body")
-    context = token_context(enrollment, subject, html)
+    context = context or token_context(enrollment, subject, html)
     subject, html = tokens.fill_text(subject, context), tokens.fill_html(html, context)
     missing = list(dict.fromkeys(subject.missing + html.missing))
     text = subject.text.strip()
@@ -71,12 +97,14 @@ def render(enrollment: Enrollment, step: Step, font: Font, replying: bool) -> Re
     return Rendered(text, body.in_font(html.text, font.style), missing)
 
 
-def email_for(enrollment: Enrollment, step: Step, font: Font) -> OutgoingEmail | None:
+def email_for(
+    enrollment: Enrollment, step: Step, font: Font, context: tokens.Context | None = None
+) -> OutgoingEmail | None:
     """The step's email for this enrollment, a reply in the enrollment's thread unless the
     step starts a new one; None when missing tokens or address, or an inbox not connected,
     paused the enrollment instead."""
     replying = not step.new_thread and enrollment.last_email is not None
-    rendered = render(enrollment, step, font, replying)
+    rendered = render(enrollment, step, font, replying, context)
     number = step.position + 1
     if not enrollment.contact.email:
         detail = _("Step %(n)s: the contact has no email address; add one, then resume.")

@@ -28,19 +28,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes.models import EmailPreferences
 from mailboxes.outbox.enqueue import SendRefused, email_enqueue_many
 from mailboxes.preferences.defaults import Font, font_of
-from records.bulk import update_rows
+from records.bulk import create_rows, update_rows
 from records.calendar.clock import Calendar
 
 from .. import lifecycle
 from ..constants import EnrollmentStatus
-from ..models import Enrollment, EnrollmentEvent, Step, StepRun
+from ..models import Enrollment, Step, StepRun
 from ..schedule import calendar_for
 from . import advance, steps
 
@@ -66,10 +66,13 @@ def load_due(now: datetime, limit: int, after: tuple[datetime, int] | None = Non
     due = Enrollment.objects.filter(status=EnrollmentStatus.ACTIVE, due_at__lte=now)
     if after is not None:
         due = due.filter(Q(due_at__gt=after[0]) | Q(due_at=after[0], pk__gt=after[1]))
+    # The batch picked from the index alone, then joined: joined first, PostgreSQL joined
+    # every due enrollment before sorting (80 ms a batch with 10,000 due).
+    picked = due.order_by("due_at", "pk").values("pk")[:limit]
     enrollments = list(
-        due.select_related("sequence", "contact", "enrolled_by", "mailbox").order_by(
-            "due_at", "pk"
-        )[:limit]
+        Enrollment.objects.filter(pk__in=Subquery(picked))
+        .select_related("sequence", "contact", "enrolled_by", "mailbox")
+        .order_by("due_at", "pk")
     )
     by_sequence: dict[int, list[Step]] = {}
     for step in Step.objects.filter(sequence__in={e.sequence_id for e in enrollments}):
@@ -222,7 +225,7 @@ def run_emails(
         )
         fresh = {row.pk: row for row in rows}
         results: list[tuple[str, datetime | None]] = []
-        ready = []  # (enrollment, step, email)
+        due = []  # (enrollment, step)
         for pk, was in by_pk.items():
             row = fresh.get(pk)
             if row is None or row.next_position != was.next_position:
@@ -230,13 +233,17 @@ def run_emails(
                 continue
             row.sequence, row.contact = was.sequence, was.contact
             row.enrolled_by, row.mailbox = was.enrolled_by, was.mailbox
-            step = batch.steps[row.sequence_id][row.next_position]
-            email = steps.email_for(row, step, batch.fonts[row.enrolled_by_id])
+            due.append((row, batch.steps[row.sequence_id][row.next_position]))
+        contexts = steps.token_contexts(due)
+        ready = []  # (enrollment, step, email)
+        for row, step in due:
+            font = batch.fonts[row.enrolled_by_id]
+            email = steps.email_for(row, step, font, contexts.get(row.pk))
             if email is None:
                 results.append(("paused", None))
             else:
                 ready.append((row, step, email))
-        runs = StepRun.objects.bulk_create([steps.step_run(e, step, now) for e, step, _ in ready])
+        runs = create_rows([steps.step_run(e, step, now) for e, step, _ in ready])
         sent = email_enqueue_many([email for _, _, email in ready])
         events, moved, refused_runs = [], [], []
         for (enrollment, step, _), run, message in zip(ready, runs, sent, strict=True):
@@ -250,7 +257,7 @@ def run_emails(
         # A refused email's StepRun goes, as `run_email`'s savepoint rolls it back.
         StepRun.objects.filter(pk__in=refused_runs).delete()
         update_rows([r for r in runs if r.pk not in refused_runs], ["outbound"])
-        EnrollmentEvent.objects.bulk_create(events)  # before any "finished" line
+        create_rows(events)  # before any "finished" line
         for enrollment in moved:
             enrollment.next_position += 1
             sequence_steps = batch.steps[enrollment.sequence_id]

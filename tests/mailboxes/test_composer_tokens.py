@@ -220,3 +220,44 @@ def test_tokens_are_filled_when_the_email_is_sent(owner, inbox, contact, deal):
     )
     assert message.subject == "Acme renewal"
     assert "<p>Hi Olivia, friend</p>" in message.html_body
+
+
+def test_many_contacts_contexts_are_each_ones_context_in_a_few_queries(
+    owner, outsider, teammate, contact, deal, django_assert_max_num_queries
+):
+    """contexts_for_contacts (a sequence's batch) fills what context_for fills for each
+    (sender, contact): the first visible company, deal and ticket by name, whoever sends."""
+    zeta = CompanyFactory(owner=owner, name="Zeta")
+    association_create(contact, zeta)
+    association_create(contact, CompanyFactory(owner=owner, name="Alpha"))
+    association_create(contact, TicketFactory(owner=owner, name="Broken login"))
+    hidden = ContactFactory(owner=owner, first_name="Hidden")
+    association_create(hidden, CompanyFactory(owner=outsider, name="Not yours"))
+    association_create(hidden, DealFactory(owner=owner, name="Yours"))
+    lone = ContactFactory(owner=owner)
+    theirs = ContactFactory(owner=outsider)
+    association_create(theirs, CompanyFactory(owner=outsider, name="Red corp"))
+    pairs = [
+        (owner, contact),
+        (owner, hidden),
+        (owner, lone),
+        (outsider, theirs),
+        (outsider, hidden),
+        (teammate, contact),
+    ]
+
+    # One query a sender, one a kind found.
+    with django_assert_max_num_queries(3 + 3):
+        contexts = tokens.contexts_for_contacts(pairs)
+
+    for (user, record), batch in zip(pairs, contexts, strict=True):
+        alone = tokens.context_for(user, record)
+        assert (batch.sender, batch.contact) == (user, record)
+        assert (batch.company, batch.deal, batch.ticket) == (
+            alone.company,
+            alone.deal,
+            alone.ticket,
+        )
+    assert contexts[0].company.name == "Alpha" and contexts[0].deal == deal
+    assert (contexts[1].company, contexts[1].deal.name) == (None, "Yours")
+    assert contexts[3].company.name == "Red corp" and contexts[4].company.name == "Not yours"

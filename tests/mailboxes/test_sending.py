@@ -719,3 +719,39 @@ def test_email_whose_inbox_was_removed_fails_with_a_reason(owner, contact):
 
     assert send_outbound(outbound.pk) == SendStatus.FAILED
     assert "no longer connected" in reload(outbound).last_error
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings(SINK_WARNING)
+@pytest.mark.django_db
+def test_a_batch_goes_out_through_one_send_job_per_twenty_emails(
+    owner, contact, inbox, smtp_sink, queued_jobs, django_capture_on_commit_callbacks
+):
+    from mailboxes.constants import SendSource
+    from mailboxes.outbox import tasks
+    from mailboxes.outbox.enqueue import SEND_JOB_SIZE, Source, email_enqueue_many
+    from privacy.constants import SenderContext
+
+    from .test_enqueue import email
+
+    Mailbox.objects.filter(pk=inbox.pk).update(send_per_minute=100)
+    inbox.refresh_from_db()
+    one_to_one = {
+        "privacy_context": SenderContext.ONE_TO_ONE,
+        "source": Source(SendSource.ONE_TO_ONE),
+    }
+    batch = [email(inbox, owner, [contact], subject=f"Batch {n}", **one_to_one) for n in range(23)]
+    with django_capture_on_commit_callbacks(execute=True):
+        messages = email_enqueue_many(batch)
+
+    ids = [m.outbound.pk for m in messages]
+    sent_jobs = queued_jobs.args_of(jobs.SEND_OUTBOUND)
+    assert SEND_JOB_SIZE == 20 and sent_jobs == [tuple(ids[:20]), tuple(ids[20:])]
+    assert [tasks.send_outbound(*job) for job in sent_jobs] == [20, 3]
+    assert Outbound.objects.filter(pk__in=ids, status=SendStatus.SENT).count() == 23
+    assert sorted(header(m.data, "Subject") for m in smtp_sink.messages) == sorted(
+        f"Batch {n}" for n in range(23)
+    )
+    # A job delivered again finds its emails sent: nothing goes out twice.
+    assert tasks.send_outbound(*sent_jobs[0]) == 0
+    assert len(smtp_sink.messages) == 23

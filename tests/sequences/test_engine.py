@@ -321,3 +321,25 @@ def test_a_batch_of_100_email_steps_costs_the_queries_of_a_batch_of_10(postgresq
 
 def test_the_forecast_reads_the_per_minute_rule_the_outbox_enforces():
     assert SOURCE_MINUTE_LIMITS[SendSource.SEQUENCE] == EMAILS_PER_MINUTE_PER_INBOX == 3
+
+
+def _company_queries(n: int, owner, inbox) -> int:
+    step = email_step(subject="News for {{ company.name }}")
+    sequence = make_sequence(owner, [step, email_step()])
+    for i in range(n):
+        contact = ContactFactory(owner=owner)
+        association_create(contact, CompanyFactory(name=f"Company {n}-{i}", owner=owner))
+        enroll(sequence, contact, inbox, TUESDAY)
+    with CaptureQueriesContext(connection) as ctx:
+        assert tick(TUESDAY) == {"email": n}
+    return len(ctx.captured_queries)
+
+
+def test_a_batchs_company_tokens_are_each_contacts_own_read_together(owner, inbox):
+    two = _company_queries(2, owner, inbox)
+    Enrollment.objects.update(status=EnrollmentStatus.FINISHED)
+    assert _company_queries(7, owner, inbox) == two
+    subjects = set(Outbound.objects.values_list("message__subject", flat=True))
+    assert subjects == {f"News for Company 2-{i}" for i in range(2)} | {
+        f"News for Company 7-{i}" for i in range(7)
+    }
