@@ -256,6 +256,9 @@ CELERY_TASK_ROUTES = {
     jobs.SEND_TRANSACTIONAL_DUE: {"queue": "transactional"},
     jobs.SINGLE_SEND: {"queue": "transactional"},
     jobs.SINGLE_SEND_DUE: {"queue": "transactional"},
+    # and its webhooks (transactional/events/): short POSTs with short timeouts
+    jobs.DELIVER_WEBHOOK: {"queue": "transactional"},
+    jobs.DELIVER_WEBHOOKS_DUE: {"queue": "transactional"},
 }
 # How often every inbox is synced; /health/ measures how late the most belated sync is by it.
 CRM_SYNC_SECONDS = env_int("CRM_SYNC_SECONDS", 120)
@@ -282,6 +285,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": jobs.SINGLE_SEND_DUE,
         "schedule": 15.0,
         "options": {"expires": 15.0},
+    },
+    # Webhook deliveries whose retry is due, or whose job was lost.
+    "deliver-webhooks-due": {
+        "task": jobs.DELIVER_WEBHOOKS_DUE,
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
     },
     # Due sequence steps; a tick not started within its period is dropped, not piled up.
     "sequence-tick": {

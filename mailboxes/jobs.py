@@ -26,5 +26,9 @@ SEND_TRANSACTIONAL_DUE = "transactional.send_due"
 # API request made into its email, and the pass over requests whose job was lost.
 SINGLE_SEND = "transactional.single_send"
 SINGLE_SEND_DUE = "transactional.single_send_due"
+# Declared by transactional (transactional/events/tasks.py), on the "transactional" queue: one
+# webhook delivery, and the periodic pass over those due again.
+DELIVER_WEBHOOK = "transactional.deliver_webhook"
+DELIVER_WEBHOOKS_DUE = "transactional.deliver_webhooks_due"
 # Declared by sequences (sequences/engine/tasks.py); named here with the rest for the routes.
 SEQUENCE_TICK = "sequences.tick"

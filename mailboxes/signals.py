@@ -13,6 +13,9 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
   too, flagged, with the return date an out-of-office message gave, if any.
 - `bounce_recorded`, event `BounceRecorded`: a delivery report marked an email sent from the
   CRM hard- or soft-bounced.
+- `complaint_received`, event `ComplaintReceived`: an ARF report (a spam complaint, or a
+  feedback loop's opt-out) about an email sent from the CRM was applied: its contacts are
+  opted out through privacy already.
 - `email_sent`, `email_failed`, `email_uncertain`, event `SendOutcome`: the outbound worker
   finished with an email (uncertain: it may have gone out; the rep decides).
 - `email_opened`, `email_clicked`, event `TrackingRecorded`: an open or click was stored, with
@@ -29,6 +32,7 @@ from records import signals as record_signals
 
 reply_received = Signal()
 bounce_recorded = Signal()
+complaint_received = Signal()
 email_sent = Signal()
 email_failed = Signal()
 email_uncertain = Signal()
@@ -59,6 +63,17 @@ class BounceRecorded:
     source: str
     source_id: int | None
     contact_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ComplaintReceived:
+    message_id: int  # the email complained about
+    outbound_id: int | None
+    feedback_type: str  # ARF's Feedback-Type: "abuse" (spam complaint) or "opt-out"
+    addresses: tuple[str, ...]  # the complaining addresses, when the provider gives them
+    source: str
+    source_id: int | None
+    contact_ids: tuple[int, ...]  # the contacts opted out
 
 
 @dataclass(frozen=True)

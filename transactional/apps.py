@@ -10,10 +10,13 @@ class TransactionalConfig(AppConfig):
 
         from records import extensions
         from transactional.api import tasks  # noqa: F401 - registers the single-send jobs
+        from transactional.events import setup as events_setup
         from transactional.pool import setup
 
         # The sending pool: its tasks, its transport in the outbox, its settings sections.
         setup.connect()
+        # Delivery events and webhooks: receivers, tasks, the Webhooks section.
+        events_setup.connect()
         # Admins only: Settings > Email > SMTP API and Settings > Integrations > API keys.
         for key, label, url_name, group in (
             ("smtp-api", _("SMTP API"), "transactional:smtp-tokens", _("Email")),

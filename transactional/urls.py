@@ -2,8 +2,14 @@
 
 from transactional.credentials import urls as credentials
 from transactional.emails import urls as emails
+from transactional.events import urls as events
 from transactional.pool import urls as pool
 
 app_name = "transactional"
 
-urlpatterns = [*credentials.urlpatterns, *pool.urlpatterns, *emails.urlpatterns]
+urlpatterns = [
+    *credentials.urlpatterns,
+    *pool.urlpatterns,
+    *emails.urlpatterns,
+    *events.urlpatterns,
+]

@@ -13,7 +13,7 @@ stranger's bounce (or a forged one) must not flag anybody's address.
 - A delay notice ("still trying") is not a bounce and marks nothing.
 - An ARF complaint ("abuse": the recipient pressed "report spam") or opt-out from a mailbox
   provider's feedback loop opts the contacts it concerns out of all email, through the privacy
-  app, which records it in their privacy history.
+  app, which records it in their privacy history, and sends `complaint_received`.
 """
 
 from __future__ import annotations
@@ -166,12 +166,17 @@ def _apply_bounce(mailbox: Mailbox | None, report: Bounce) -> str:
     return f"{label} bounce of \u201c{message.subject}\u201d: {reason}"
 
 
+def _outbound_of(message: EmailMessage) -> dict:
+    """The pk, source and source id of the email's `Outbound` row (none: logged from an inbox)."""
+    outbound = Outbound.objects.filter(message=message).values("pk", "source", "source_id")
+    return outbound.first() or {"pk": None, "source": "", "source_id": None}
+
+
 def _announce(message: EmailMessage, failed: list[Recipient]) -> None:
     """Queue bounce_recorded, one event per failed recipient (sent on commit)."""
     if not signals.bounce_recorded.has_listeners():
         return
-    outbound = Outbound.objects.filter(message=message).values("pk", "source", "source_id")
-    sent = outbound.first() or {"pk": None, "source": "", "source_id": None}
+    sent = _outbound_of(message)
     contact_ids = tuple(message.contacts.order_by("pk").values_list("pk", flat=True))
     signals.send_on_commit(
         signals.bounce_recorded,
@@ -208,11 +213,31 @@ def _apply_feedback(mailbox: Mailbox | None, report: Feedback) -> str:
     # A spam report is the strongest unsubscribe there is; a feedback-loop opt-out is the
     # mail client's unsubscribe button.
     source = OptOutSource.SPAM_REPORT if kind == "abuse" else OptOutSource.ONE_CLICK
-    names = []
-    for contact in contacts.order_by("pk"):
-        opt_out_of_all(contact, source=source)
-        names.append(contact.name)
+    names, ids = [], []
+    with transaction.atomic():
+        for contact in contacts.order_by("pk"):
+            opt_out_of_all(contact, source=source)
+            names.append(contact.name)
+            ids.append(contact.pk)
+        _announce_complaint(message, kind, addresses, ids)
     what = "Spam complaint" if kind == "abuse" else "Opt-out request"
     if not names:
         return f"{what} about \u201c{message.subject}\u201d from no known contact."
     return f"{what} about \u201c{message.subject}\u201d: {', '.join(names)} opted out of all email."
+
+
+def _announce_complaint(message: EmailMessage, kind: str, addresses, contact_ids) -> None:
+    """Queue complaint_received (sent on commit): transactional records it for its email."""
+    if not signals.complaint_received.has_listeners():
+        return
+    sent = _outbound_of(message)
+    event = signals.ComplaintReceived(
+        message_id=message.pk,
+        outbound_id=sent["pk"],
+        feedback_type=kind,
+        addresses=tuple(addresses),
+        source=sent["source"],
+        source_id=sent["source_id"],
+        contact_ids=tuple(contact_ids),
+    )
+    signals.send_on_commit(signals.complaint_received, __name__, [event])

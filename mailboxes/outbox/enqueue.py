@@ -272,7 +272,20 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
     for job, ids in by_job.items():
         size = SEND_JOB_SIZE if job == jobs.SEND_OUTBOUND else 1
         jobs.later_many(job, [tuple(ids[i : i + size]) for i in range(0, len(ids), size)])
+    _tell_transports(prepared, outbounds)
     return messages
+
+
+def _tell_transports(prepared: list[_Prepared], outbounds: list[Outbound]) -> None:
+    """Give each transport with a `queued` hook the ids of its rows (transports.py)."""
+    by_source: dict[str, list[int]] = {}
+    for p, o in zip(prepared, outbounds, strict=True):
+        if p.email.mailbox is None:
+            by_source.setdefault(p.email.source.kind, []).append(o.pk)
+    for kind, ids in by_source.items():
+        hook = transports.for_source(kind).queued
+        if hook is not None:
+            hook(ids)
 
 
 def _job(email: OutgoingEmail) -> str:

@@ -9,7 +9,8 @@ through the transport of its source:
 - `email_enqueue` asks `refusals(emails)` before writing anything (the add-on is off, the pool
   is not configured, a recipient hard-bounced: a `SendRefused` with those words), writes the
   envelope From the transport gives, and queues the transport's `job` instead of
-  `SEND_OUTBOUND`;
+  `SEND_OUTBOUND`; it tells the transport which rows it wrote (`queued`, in the same
+  transaction), so the app above can record that they are queued;
 - the inboxes' sending worker (sending.py) never claims such a row: the transport's own worker
   sends it, with no inbox throttle and no copy for a Sent folder.
 """
@@ -33,6 +34,8 @@ class Transport:
     # not be queued now, in words for whoever sent it, "" when it may; one list for a batch,
     # in a constant number of queries.
     refusals: Callable[[list], list[str]]
+    # Told the ids of the `Outbound` rows `email_enqueue` wrote for it, inside its transaction.
+    queued: Callable[[list[int]], None] | None = None
 
 
 _transports: dict[str, Transport] = {}

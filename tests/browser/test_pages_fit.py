@@ -48,6 +48,7 @@ SETTINGS_PAGES = [
     "/settings/transactional/queue/",
     "/transactional/emails/",
     "/transactional/emails/new/",
+    "/settings/transactional/webhooks/",
     "/sequences/",
     "/sequences/new/",
     "/lists/",

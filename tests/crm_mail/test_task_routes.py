@@ -14,7 +14,12 @@ QUEUES = {
     "bodies": {jobs.FILL_BODIES},
     "housekeeping": {jobs.TRACKING_FLUSH, jobs.REVOKE_GOOGLE_TOKEN, records_jobs.NOTIFY},
     "sequences": {jobs.SEQUENCE_TICK},
-    "transactional": {jobs.SEND_TRANSACTIONAL, jobs.SEND_TRANSACTIONAL_DUE},
+    "transactional": {
+        jobs.SEND_TRANSACTIONAL,
+        jobs.SEND_TRANSACTIONAL_DUE,
+        jobs.DELIVER_WEBHOOK,
+        jobs.DELIVER_WEBHOOKS_DUE,
+    },
 }
 EXPECTED = {name: queue for queue, names in QUEUES.items() for name in names}
 

@@ -23,6 +23,7 @@ from mailboxes.tracking.classify import Hit
 
 from .inboxes import REP_ADDRESS, imap_mailbox
 from .outbox import submit
+from .reports import arf, dsn
 
 SINK_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 CHROME = (
@@ -42,6 +43,7 @@ def received():
         "email_uncertain",
         "email_opened",
         "email_clicked",
+        "complaint_received",
     ]
     seen = {name: [] for name in names}
     receivers = {}
@@ -227,26 +229,28 @@ def test_opens_and_clicks_reach_receivers_with_their_reason(
     assert (rollup.source, rollup.human_opens, rollup.human_clicks) == ("one_to_one", 1, 1)
 
 
-def test_nothing_is_built_when_nobody_listens():
-    # No feature listens to tracking yet (sequences listens to replies and bounces).
-    assert not signals.email_opened.has_listeners()
-    assert not signals.email_clicked.has_listeners()
+def test_tracking_is_heard_by_transactional_delivery_events():
+    # The flush builds tracking events only when someone listens: transactional's status
+    # history does (transactional/events/receivers.py), sequences does not.
+    assert signals.email_opened.has_listeners()
+    assert signals.email_clicked.has_listeners()
 
 
-def dsn(original_id: str, address: str, status: str, diagnostic: str) -> bytes:
-    return (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\n"
-        f"To: {REP_ADDRESS}\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Message-ID: {make_msgid(domain='mx.acme.example')}\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
-        "\r\n--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
-        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
-        "Reporting-MTA: dns; mx.acme.example\r\n\r\n"
-        f"Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: {status}\r\n"
-        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
-        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"Message-ID: {original_id}\r\nTo: {address}\r\nSubject: Our proposal\r\n"
-        "--b--\r\n"
-    ).encode()
+def test_a_spam_complaint_reaches_receivers_after_the_opt_out(
+    owner, contact, inbox, received, django_capture_on_commit_callbacks
+):
+    outbound = submit(owner, inbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.send_outbound(outbound.pk)
+    message = EmailMessage.objects.get(pk=outbound.message_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process_report(inbox, arf(message.message_id, "olivia@acme.example")).startswith(
+            "Spam complaint"
+        )
+    [complaint] = received["complaint_received"]
+    assert (complaint.message_id, complaint.outbound_id) == (message.pk, outbound.pk)
+    assert complaint.feedback_type == "abuse"
+    assert complaint.addresses == ("olivia@acme.example",)
+    assert complaint.source == SendSource.ONE_TO_ONE
+    assert complaint.contact_ids == (contact.pk,)
+    assert contact.opt_out.source == "spam_report"

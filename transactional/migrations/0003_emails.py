@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('mailboxes', '0018_transactional_transport'),
         ('records', '0009_contact_lists'),
-        ('transactional', '0001_pool'),
+        ('transactional', '0002_pool'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

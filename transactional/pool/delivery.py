@@ -43,7 +43,8 @@ from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, Outbound
 from mailboxes.outbox.sending import announce, raw_mime, record
 from mailboxes.providers.base import MailProvider, ProviderError
-from transactional.pool import relay
+from records.signals import send_on_commit
+from transactional.pool import relay, signals
 from transactional.pool.models import DomainDeferral, SendingPool
 from transactional.pool.transport import bounced, unavailable
 
@@ -299,6 +300,9 @@ def _wait(row, claim: Claim, status: str, until: datetime, words: str, retry=Fal
         if done and retry:
             next_try = _("Next try at %(time)s.") % {"time": _clock(until)}
             record(row, OutboundEventKind.RETRY, f"{words} {next_try}")
+        if done and status == SendStatus.DEFERRED:
+            change = signals.PoolChange(row.pk, timezone.now(), words, until)
+            send_on_commit(signals.email_deferred, __name__, change)
     return status if done else "skipped"
 
 

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy
 from mailboxes import jobs
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import Outbound, OutboundEvent
+from records.signals import send_on_commit
+from transactional.pool import signals
 from transactional.pool.delivery import domains_of
 from transactional.pool.models import DomainDeferral
 
@@ -135,4 +137,7 @@ def cancel(ids: list[int], user) -> int:
             status=SendStatus.CANCELLED, last_error=words, claimed_at=None
         )
         _history(rows, OutboundEventKind.CANCELLED, words)
+        now = timezone.now()
+        changes = [signals.PoolChange(r.pk, now, words) for r in rows]
+        send_on_commit(signals.email_cancelled, __name__, *changes)
     return len(rows)

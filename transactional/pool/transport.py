@@ -3,12 +3,15 @@ what `email_enqueue` asks before queuing such an email, its envelope From and it
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes import jobs
 from mailboxes.constants import SendSource
 from mailboxes.models import BouncedAddress
 from mailboxes.outbox import transports
+from records.signals import send_on_commit
+from transactional.pool import signals
 from transactional.pool.models import SendingPool
 
 
@@ -53,10 +56,23 @@ def envelope_from() -> str:
     return SendingPool.load().from_address
 
 
+def queued(outbound_ids: list[int]) -> None:
+    """`email_enqueue` wrote these rows: tell transactional (events/) once they commit."""
+    now = timezone.now()
+    send_on_commit(
+        signals.email_queued,
+        __name__,
+        *(signals.PoolChange(outbound_id=pk, at=now) for pk in outbound_ids),
+    )
+
+
 def register() -> None:
     transports.register(
         SendSource.TRANSACTIONAL,
         transports.Transport(
-            job=jobs.SEND_TRANSACTIONAL, envelope_from=envelope_from, refusals=refusals
+            job=jobs.SEND_TRANSACTIONAL,
+            envelope_from=envelope_from,
+            refusals=refusals,
+            queued=queued,
         ),
     )

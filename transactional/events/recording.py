@@ -1,0 +1,107 @@
+"""Record a state change of a transactional message, once, and queue its webhooks.
+
+Every change goes through `record`: the row's unique `key` makes a change heard twice one row,
+and each endpoint that wants its type gets one `WebhookDelivery`, sent by the worker
+(webhooks.py) once the change commits.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mailboxes import jobs
+from mailboxes.models import Outbound
+from transactional.events.models import StatusEvent, WebhookDelivery, WebhookEndpoint
+from transactional.events.signing import new_webhook_id
+
+
+def record(
+    outbound_id: int,
+    type: str,
+    *,
+    key: str = "",
+    at: datetime | None = None,
+    data: dict | None = None,
+) -> StatusEvent | None:
+    """Record that message `outbound_id` changed to `type`; None if that change is known.
+
+    `key` tells apart changes of one type that each count (two opens); by default a type
+    happens once per message."""
+    event = StatusEvent(
+        outbound_id=outbound_id,
+        type=type,
+        occurred_at=at or timezone.now(),
+        data=data or {},
+        key=f"{outbound_id}:{type}:{key}"[:200],
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+            fan_out(event)
+    except IntegrityError:
+        return None  # heard before
+    return event
+
+
+def fan_out(event: StatusEvent) -> list[WebhookDelivery]:
+    """One delivery per enabled endpoint subscribed to the event's type, queued on commit."""
+    endpoints = [e for e in WebhookEndpoint.objects.filter(enabled=True) if e.wants(event.type)]
+    if not endpoints:
+        return []
+    body = body_of(event.type, event.occurred_at, payload(event))
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event=event,
+            webhook_id=new_webhook_id(),
+            type=event.type,
+            body=body,
+            next_attempt_at=timezone.now(),
+        )
+        for endpoint in endpoints
+    )
+    jobs.later_many(jobs.DELIVER_WEBHOOK, [(d.pk,) for d in deliveries])
+    return deliveries
+
+
+def payload(event: StatusEvent) -> dict:
+    """The `data` of an event's webhook: the message and what the change says."""
+    outbound = (
+        Outbound.objects.filter(pk=event.outbound_id)
+        .values("recipients", "source_id", "message__message_id", "message__subject")
+        .first()
+        or {}
+    )
+    return {
+        "messageId": event.outbound_id,
+        "emailMessageId": outbound.get("message__message_id", ""),
+        "subject": outbound.get("message__subject", ""),
+        "recipients": outbound.get("recipients", []),
+        "credentialId": outbound.get("source_id"),
+        **event.data,
+    }
+
+
+def body_of(type: str, at: datetime, data: dict) -> str:
+    """The JSON body Standard Webhooks describes: type, timestamp, data."""
+    return json.dumps(
+        {"type": type, "timestamp": at.isoformat().replace("+00:00", "Z"), "data": data},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def history(outbound_id: int) -> list[dict]:
+    """A message's changes, oldest first, as the API shows them."""
+    return [
+        {
+            "type": e.type,
+            "occurredAt": e.occurred_at.isoformat().replace("+00:00", "Z"),
+            "data": e.data,
+        }
+        for e in StatusEvent.objects.filter(outbound_id=outbound_id)
+    ]

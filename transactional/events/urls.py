@@ -1,0 +1,33 @@
+"""Settings > Transactional email > Webhooks (admins) and the status history's API."""
+
+from django.urls import path
+
+from transactional.events import views
+
+urlpatterns = [
+    path("settings/transactional/webhooks/", views.webhooks_page, name="webhooks"),
+    path("settings/transactional/webhooks/<int:pk>/", views.endpoint_page, name="webhook"),
+    path(
+        "settings/transactional/webhooks/<int:pk>/rotate/",
+        views.endpoint_rotate,
+        name="webhook-rotate",
+    ),
+    path(
+        "settings/transactional/webhooks/<int:pk>/test/", views.endpoint_test, name="webhook-test"
+    ),
+    path(
+        "settings/transactional/webhooks/<int:pk>/delete/",
+        views.endpoint_delete,
+        name="webhook-delete",
+    ),
+    path(
+        "settings/transactional/webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/",
+        views.delivery_redeliver,
+        name="webhook-redeliver",
+    ),
+    path(
+        "api/transactional/messages/<int:pk>/events",
+        views.message_events,
+        name="message-events",
+    ),
+]

@@ -1,0 +1,25 @@
+"""What the sending pool tells the rest of transactional (events/) without importing it:
+sent after the change commits (records.signals.send_on_commit), one event each.
+
+- `email_queued`: `email_enqueue` wrote a transactional row (the transport's `queued` hook).
+- `email_deferred`: a row was deferred (the relay's 4xx, the relay down, its domain held back),
+  with the reason and the next try. Sent at each deferral; a receiver keeps the first.
+- `email_cancelled`: an admin cancelled deferred rows (queue.py), with their words.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.dispatch import Signal
+
+email_queued = Signal()
+email_deferred = Signal()
+email_cancelled = Signal()
+
+
+@dataclass(frozen=True)
+class PoolChange:
+    outbound_id: int
+    at: datetime
+    reason: str = ""
+    next_attempt_at: datetime | None = None
