@@ -47,7 +47,7 @@ django.setup()
 from transactional.pool.delivery import deliver_due
 while not os.path.exists(sys.argv[1]):
     if not sum(deliver_due(seconds=5).values()):
-        time.sleep(0.01)
+        time.sleep(0.1)
 """
 
 
