@@ -180,7 +180,12 @@ def run() -> bool:
     port, tls_port = free_port(), free_port()
     server = subprocess.Popen(
         [sys.executable, "manage.py", "smtp_api", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--tls-port", str(tls_port)],
+        + ["--port", str(port), "--tls-port", str(tls_port)]
+        + (
+            ["--threads", os.environ["BENCH_SMTP_API_THREADS"]]
+            if "BENCH_SMTP_API_THREADS" in os.environ
+            else []
+        ),
         env=env,
         stdout=subprocess.DEVNULL,
     )
