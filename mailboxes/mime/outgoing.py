@@ -11,7 +11,8 @@ writes them, the bodies through the same quoted-printable encoder
 straight when its value is plain ASCII of a shape whose folding is known (`_plain_header`),
 else folded by the package itself (`_folded_by_package`). tests/mailboxes/test_outgoing_mime.py
 compares the two over many varied emails; an email with attachments always goes through the
-package.
+package. One departure from the package, in both: the headers of message ids and URLs
+(`RAW_HEADERS`) are folded at spaces only, never written as encoded words.
 """
 
 import mimetypes
@@ -21,11 +22,14 @@ import sys
 from base64 import b64encode
 from dataclasses import dataclass
 from email import policy
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage as MimeMessage
 from email.quoprimime import body_encode
 
 MAX_LINE = policy.SMTP.max_line_length  # 78
 CRLF = "\r\n"
+# Written by `_raw` in both builders: message ids and URLs, never encoded (see _IdentifierHeader).
+RAW_HEADERS = frozenset({"in-reply-to", "references", "list-unsubscribe", "list-unsubscribe-post"})
 
 
 @dataclass
@@ -49,10 +53,25 @@ def email_bytes(
 # -- the definition: Python's email package ---------------------------------------------------
 
 
+class _IdentifierHeader(UnstructuredHeader):
+    """A header whose value is message ids or URLs (`RAW_HEADERS`): folded at spaces only,
+    never as RFC 2047 encoded words, which the package writes for a word longer than a line
+    and no reader decodes there (a Gmail Message-ID in In-Reply-To, a one-click URL)."""
+
+    def fold(self, *, policy):
+        return _raw(self.name, str(self))
+
+
+_HEADERS = HeaderRegistry()
+for _name in RAW_HEADERS:
+    _HEADERS.map_to_type(_name, _IdentifierHeader)
+_POLICY = policy.default.clone(header_factory=_HEADERS)
+
+
 def by_email_package(
     headers: list[tuple[str, str]], text: str, html: str, attachments: list[Attachment] = ()
 ) -> bytes:
-    mime = MimeMessage()
+    mime = MimeMessage(policy=_POLICY)
     for name, value in headers:
         mime[name] = value
     # Quoted-printable keeps every line under SMTP's 1,000-octet limit: an editor's HTML (and
@@ -163,7 +182,23 @@ _PACKAGE_PARSES = {
 
 
 def _header(name: str, value: str) -> str:
+    if name.lower() in RAW_HEADERS:
+        return _raw(name, value)
     return _plain_header(name, value) or _folded_by_package(name, value)
+
+
+def _raw(name: str, value: str) -> str:
+    """`name: value` folded at spaces before a word that would pass the 78th column; a word
+    longer than a line stays whole (RFC 5322 allows 998)."""
+    if "\r" in value or "\n" in value:
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+    lines = [f"{name}:"]
+    for word in value.split():
+        if len(lines) > 1 or len(lines[0]) > len(name) + 1:
+            if len(lines[-1]) + 1 + len(word) > MAX_LINE:
+                lines.append("")
+        lines[-1] += " " + word
+    return CRLF.join(lines) + CRLF
 
 
 def _folded_by_package(name: str, value: str) -> str:

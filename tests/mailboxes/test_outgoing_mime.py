@@ -136,8 +136,37 @@ def test_every_header_shape_folds_as_the_package_folds_it():
         sizes = [rng.choice([1, 3, 8, 20, 40, 60, 70, 76, 77, 78, 79, 120]) for _ in range(9)]
         words = ["".join(rng.choice(alphabet) for _ in range(n)) for n in sizes]
         value = " ".join(words[: rng.randint(1, 9)])
-        for name in ("Subject", "References", "List-Unsubscribe", "X-" + "N" * 40):
+        for name in ("Subject", "X-" + "N" * 40):
             assert outgoing._header(name, value) == outgoing._folded_by_package(name, value)
+
+
+def test_message_ids_and_urls_are_folded_at_spaces_never_encoded():
+    """A Gmail Message-ID longer than a line in In-Reply-To, a one-click URL: the package would
+    write them as RFC 2047 encoded words, which breaks threading and hides the unsubscribe
+    button. Both builders write them whole, folded at spaces, and they read back unchanged."""
+    gmail_id = "<CAKx" + "y" * 90 + "@mail.gmail.com>"
+    url = "<https://crm.example.com/preferences/" + "x" * 120 + "/one-click/>"
+    headers = [
+        ("From", "rep@example.com"),
+        ("To", "c@example.com"),
+        ("Subject", "Re: hello"),
+        ("In-Reply-To", gmail_id),
+        ("References", f"<a@example.com> {gmail_id} <b@example.com>"),
+        ("List-Unsubscribe", url),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+    expected, written = _both(4, headers, "text", "<p>html</p>")
+    assert written == expected
+    head = written.split(b"\r\n\r\n")[0]
+    assert b"=?" not in head
+    assert f"References: <a@example.com>\r\n {gmail_id}\r\n <b@example.com>".encode() in head
+    parsed = message_from_bytes(written, policy=policy.default)
+    assert parsed["In-Reply-To"] == gmail_id
+    assert parsed["List-Unsubscribe"] == url
+    assert parsed["References"].split() == ["<a@example.com>", gmail_id, "<b@example.com>"]
+    for name in ("In-Reply-To", "List-Unsubscribe"):
+        with pytest.raises(ValueError):
+            outgoing._header(name, "<a@b>\r\nBcc: injected@example.com")
 
 
 def test_a_sequence_email_writes_every_header_directly():
