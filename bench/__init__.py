@@ -18,5 +18,6 @@ BENCHMARKS = {
     "tracking_click": "bench.tracking_click",
     "send_throughput": "bench.send_throughput",
     "sequence_tick": "bench.sequence_tick",
+    "smtp_api": "bench.smtp_api",
     "single_send_api": "bench.single_send_api",
 }

@@ -144,6 +144,22 @@ AXES_LOCKOUT_CALLABLE = "crm_mail.login.locked_out"
 # Failures are kept (that is the lockout); successful sign-ins are not logged by axes.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False  # no banner on every manage.py command
+# The SMTP API server (`manage.py smtp_api`, transactional/smtp/): STARTTLS on the submission
+# port, implicit TLS on the other; the certificate and key as PEM files (none: a self-signed
+# pair under var/, made for `make run` and tests, refused in production). Per token, at most
+# so many messages a minute and an hour (0: no limit), counted in the cache (Redis: every
+# server process together). A client address's failed logins are answered that many
+# milliseconds later each time (up to ten times), before django-axes locks it out.
+SMTP_API_HOST = env_str("CRM_SMTP_API_HOST", "127.0.0.1")
+SMTP_API_PORT = env_int("CRM_SMTP_API_PORT", 2587)
+SMTP_API_TLS_PORT = env_int("CRM_SMTP_API_TLS_PORT", 2465)
+SMTP_API_CERT_FILE = env_str("CRM_SMTP_API_CERT_FILE")
+SMTP_API_KEY_FILE = env_str("CRM_SMTP_API_KEY_FILE")
+SMTP_API_HOSTNAME = env_str("CRM_SMTP_API_HOSTNAME", "localhost")
+SMTP_API_MAX_MESSAGE_BYTES = env_int("CRM_SMTP_API_MAX_MESSAGE_BYTES", 10 * 1024 * 1024)
+SMTP_API_MINUTE_LIMIT = env_int("CRM_SMTP_API_MINUTE_LIMIT", 600)
+SMTP_API_HOUR_LIMIT = env_int("CRM_SMTP_API_HOUR_LIMIT", 10_000)
+SMTP_API_FAILURE_DELAY_MS = env_int("CRM_SMTP_API_FAILURE_DELAY_MS", 1000)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -372,6 +372,11 @@ def _looks_like_rfc5322(raw: bytes) -> bool:
     return bool(_HEADER_LINE.match(first)) or first.startswith(b"From ")
 
 
+def looks_like_message(raw: bytes) -> bool:
+    """Whether `raw` is an RFC 5322 message at all (not empty, not a binary Outlook .msg)."""
+    return _looks_like_rfc5322(normalize_newlines(bytes(raw)))
+
+
 def raw_header(part: Message, name: str) -> str:
     """Return a header of a compat32 part, unfolded, with 8-bit bytes still surrogate-escaped."""
     # part.get() wraps a header holding 8-bit bytes in a Header object whose str() has

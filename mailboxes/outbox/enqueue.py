@@ -13,6 +13,7 @@ Validation of what a person typed (addresses, the From menu, sizes) belongs to t
 this checks what no caller may skip: the privacy check of every contact.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, formataddr, make_msgid
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from mailboxes import jobs
 from mailboxes.constants import EMAIL_ACTIVITY, Direction, SendSource, SendStatus
-from mailboxes.mime import outgoing, sanitize
+from mailboxes.mime import outgoing, sanitize, submitted
 from mailboxes.mime.outgoing import Attachment
 from mailboxes.models import EmailMessage, EmailThread, Mailbox, Outbound, OutboundAttachment
 from mailboxes.outbox import transports
@@ -94,6 +95,10 @@ class OutgoingEmail:
     timeline_title: str = ""
     # The Reply-To header (transactional email's replyTo); empty: none.
     reply_to_addresses: list[str] = field(default_factory=list)
+    # The client's own MIME (the SMTP API), sent as written but for the changes of
+    # mime/submitted.py; `html` is its first HTML part, tracked there as written (only the
+    # stored copy is sanitized), and its attachments are in it.
+    raw: bytes | None = None
 
 
 def email_enqueue(email: OutgoingEmail) -> EmailMessage:
@@ -132,8 +137,13 @@ def email_enqueue_many(emails: list[OutgoingEmail]) -> list[EmailMessage | SendR
     return [refused[i] if i in refused else next(messages) for i in range(len(prepared))]
 
 
+_MSGID_DOMAIN = re.compile(r"[A-Za-z0-9.-]{1,253}")
+
+
 def _prepare(email: OutgoingEmail) -> _Prepared:
     domain = email.from_address.rsplit("@", 1)[-1]
+    if not _MSGID_DOMAIN.fullmatch(domain):
+        domain = "crm.invalid"  # a Message-ID is ASCII: an odd From domain (ä, spaces) is not
     html = sanitize.sanitize_html(email.html or "")
     text = sanitize.html_to_text(html)
     message_id = make_msgid(domain=domain)
@@ -196,7 +206,12 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
     tracked = iter(
         instrument_many(
             [
-                Instrumented(p.html, m, p.email.source, _quoted_links(p.email))
+                Instrumented(
+                    p.html if p.email.raw is None else p.email.html,
+                    m,
+                    p.email.source,
+                    _quoted_links(p.email),
+                )
                 for p, m in zip(prepared, messages, strict=True)
                 if p.email.track
             ]
@@ -208,7 +223,11 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         if email.privacy_context not in _NO_UNSUBSCRIBE and len(email.contacts) == 1:
             unsubscribe = list_unsubscribe_headers(email.contacts[0], email.privacy_context)
         html = next(tracked) if email.track else p.html
-        message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
+        if email.raw is not None:
+            tracked_html = html if email.track and email.html else None
+            message.raw = submitted.rewritten(email.raw, p.message_id, tracked_html)
+        else:
+            message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
     update_rows(messages, ["raw", "size"])
     # The envelope From of a transport's email: asked once per source for the batch.

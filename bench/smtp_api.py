@@ -1,0 +1,250 @@
+"""Messages a second the SMTP API server accepts from CLIENTS concurrent authenticated clients
+and the sending pool delivers to an aiosmtpd sink, beside raw aiosmtplib into the same sink.
+
+Target: at least half the reference.
+
+Messages: MESSAGES emails of mixed sizes (text + HTML, some with an attachment), the generator
+of send_throughput, one recipient each.
+
+ref: CLIENTS aiosmtplib clients, each over one reused, logged-in connection, sending their
+share of the messages straight to the sink at once; messages / elapsed. Median of RUNS.
+value: the same CLIENTS clients send the same messages to `manage.py smtp_api` (its own process,
+DEBUG off, implicit TLS, logged in with an SMTP token), which stores each in the outbox before
+its 250; WORKERS pool worker processes (`transactional.pool.delivery.deliver_due()` in a loop,
+as the transactional queue's workers run it) send them to the sink. From the first message sent
+until the sink has the last one; each run checks that every message arrived exactly once with
+the Message-ID its 250 named. Median of RUNS, runs alternating with the reference's.
+PostgreSQL and Redis as configured (rate limits off: they are not what is measured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NAME = "smtp_api"
+MESSAGES = int(os.environ.get("BENCH_SMTP_API_MESSAGES", 800))
+CLIENTS = 8
+WORKERS = 2
+RUNS = int(os.environ.get("BENCH_SMTP_API_RUNS", 3))
+SEED = 7_771
+TARGET_SHARE = 0.5
+TARGET = ">=0.5 of ref"
+FROM = "receipts@smtp-bench.test"
+RECIPIENTS = [f"customer{n}@client-bench.test" for n in range(50)]
+
+# deliver_due() passes until the file in argv[1] exists.
+WORKER = """
+import os, sys, time, django
+django.setup()
+from transactional.pool.delivery import deliver_due
+while not os.path.exists(sys.argv[1]):
+    if not sum(deliver_due(seconds=5).values()):
+        time.sleep(0.1)
+"""
+
+
+def _env(cert: Path, key: Path) -> dict:
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm_mail.settings",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CRM_SMTP_API_CERT_FILE": str(cert),
+        "CRM_SMTP_API_KEY_FILE": str(key),
+        "CRM_SMTP_API_MINUTE_LIMIT": "0",
+        "CRM_SMTP_API_HOUR_LIMIT": "0",
+    }
+
+
+def _pool(sink) -> None:
+    from bench.send_throughput import SINK_PASSWORD, SINK_USER
+    from transactional.pool.models import SendingPool
+
+    pool = SendingPool.load()
+    pool.enabled = True
+    pool.host, pool.port, pool.security = "127.0.0.1", sink.port, "none"
+    pool.username, pool.secret = SINK_USER, {"password": SINK_PASSWORD}
+    pool.from_address, pool.from_name = FROM, "Bench receipts"
+    pool.dkim_signing, pool.minute_limit = False, None
+    pool.save()
+
+
+async def _send_all(connect, messages, login=None) -> list[str]:
+    """CLIENTS clients at once, each its share over one connection; their replies."""
+    import aiosmtplib
+
+    async def client(share):
+        smtp = connect()
+        await smtp.connect()
+        await smtp.login(*login)
+        replies = []
+        for message in share:
+            _, reply = await smtp.sendmail(FROM, [message["to"]], message["raw"])
+            replies.append(reply)
+        await smtp.quit()
+        return replies
+
+    assert aiosmtplib
+    shares = [messages[n::CLIENTS] for n in range(CLIENTS)]
+    results = await asyncio.gather(*(client(s) for s in shares))
+    return [r for replies in results for r in replies]
+
+
+def raw_rate(sink, messages) -> float:
+    import aiosmtplib
+
+    from bench.send_throughput import SINK_PASSWORD, SINK_USER
+
+    started = time.perf_counter()
+    asyncio.run(
+        _send_all(
+            lambda: aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, start_tls=False),
+            messages,
+            (SINK_USER, SINK_PASSWORD),
+        )
+    )
+    elapsed = time.perf_counter() - started
+    arrived = sink.take()
+    if len(arrived) != len(messages):
+        raise RuntimeError(f"the sink got {len(arrived)} of {len(messages)} raw messages")
+    return len(messages) / elapsed
+
+
+def api_rate(sink, messages, port, token, client_tls) -> tuple[float, float, list[str]]:
+    """(delivered msgs/s, accepted msgs/s, problems)."""
+    import aiosmtplib
+
+    started_epoch = time.time()
+    started = time.perf_counter()
+    replies = asyncio.run(
+        _send_all(
+            lambda: aiosmtplib.SMTP(
+                hostname="127.0.0.1", port=port, use_tls=True, tls_context=client_tls
+            ),
+            messages,
+            (token.username, token.password),
+        )
+    )
+    accepted = len(messages) / (time.perf_counter() - started)
+    queued = sorted(r.rsplit(" ", 1)[-1] for r in replies)
+    arrived, deadline = [], time.monotonic() + 300
+    while not set(queued) <= {m for _, m, _ in arrived} and time.monotonic() < deadline:
+        time.sleep(0.05)
+        arrived += sink.take()
+    time.sleep(0.5)  # a second copy, were one sent, would arrive by now
+    arrived += sink.take()
+    problems = []
+    got = sorted(mid for _, mid, _ in arrived)
+    if got != queued:
+        problems.append(
+            f"{len(got)} messages reached the sink for {len(queued)} accepted "
+            f"({len(set(got))} distinct): not each exactly once"
+        )
+    last = max((at for _, _, at in arrived), default=time.time())
+    return len(messages) / (last - started_epoch), accepted, problems
+
+
+def run() -> bool:
+    from bench.send_throughput import Sink, build_messages
+    from tests.integration.servers import free_port, wait_for_port
+    from transactional.credentials import services
+    from transactional.smtp import tls
+
+    from .common import bench_line
+
+    messages = build_messages(MESSAGES, FROM, RECIPIENTS, SEED)
+    sizes = [len(m["raw"]) for m in messages]
+    print(
+        f"messages: {len(messages):,}, {sum(sizes) / 2**20:.0f} MB, sizes {min(sizes):,}-"
+        f"{max(sizes):,} B, one recipient each; {CLIENTS} clients, {WORKERS} pool workers"
+    )
+    sink = Sink()
+    _pool(sink)
+    token = services.smtp_token_create("bench", None)
+    workdir = Path(tempfile.mkdtemp(prefix="smtp-api-bench-"))
+    cert, key = tls.self_signed(workdir)
+    client_tls = ssl.create_default_context(cafile=cert)
+    env = _env(cert, key)
+    port, tls_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "smtp_api", "--host", "127.0.0.1"]
+        + ["--port", str(port), "--tls-port", str(tls_port)]
+        + (
+            ["--threads", os.environ["BENCH_SMTP_API_THREADS"]]
+            if "BENCH_SMTP_API_THREADS" in os.environ
+            else []
+        ),
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    stop_file = workdir / "stop"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(stop_file)], env=env)
+        for _ in range(WORKERS)
+    ]
+    ok = True
+    try:
+        wait_for_port(tls_port, server, timeout=30)
+        _drain(sink)
+        raw_rate(sink, messages[:100])  # warm-up
+        api_rate(sink, messages[:100], tls_port, token, client_tls)
+        refs, rates, accepts = [], [], []
+        for n in range(RUNS):
+            refs.append(raw_rate(sink, messages))
+            rate, accepted, problems = api_rate(sink, messages, tls_port, token, client_tls)
+            rates.append(rate)
+            accepts.append(accepted)
+            print(
+                f"run {n + 1}: ref {refs[-1]:,.0f} msgs/s; SMTP API {rate:,.0f} msgs/s "
+                f"delivered ({accepted:,.0f} msgs/s accepted)"
+            )
+            for problem in problems:
+                print(f"FAIL {problem}")
+                ok = False
+    finally:
+        stop_file.touch()
+        for worker in workers:
+            worker.wait(timeout=60)
+        server.terminate()
+        server.wait(timeout=30)
+        sink.stop()
+        _drop_jobs()
+    ref, value = statistics.median(refs), statistics.median(rates)
+    share = value / ref
+    verdict = "meets" if share >= TARGET_SHARE else "MISSES"
+    print(f"SMTP API: {share:.2f} of raw aiosmtplib ({verdict} the target of {TARGET_SHARE})")
+    print(bench_line(NAME, value, "msgs/s", ref, TARGET))
+    return ok
+
+
+def _drain(sink) -> None:
+    """Let the workers send what an interrupted run left, and forget it."""
+    from mailboxes.constants import SendSource, SendStatus
+    from mailboxes.models import Outbound
+
+    waiting = Outbound.objects.filter(source=SendSource.TRANSACTIONAL).exclude(
+        status__in=[SendStatus.SENT, SendStatus.FAILED, SendStatus.CANCELLED]
+    )
+    deadline = time.monotonic() + 60
+    while waiting.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sink.take()
+
+
+def _drop_jobs() -> None:
+    """The send jobs the server queued on commit: the workers above sent their rows."""
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete("transactional")
