@@ -72,7 +72,9 @@ class ScriptFinder(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         names = dict(attrs)
-        if tag == "script" and not names.get("src"):
+        # A JSON data block (Django's json_script) is never run: not script.
+        data_block = names.get("type") == "application/json"
+        if tag == "script" and not names.get("src") and not data_block:
             if self.nonce is None or names.get("nonce") != self.nonce:
                 self.found.append(f"inline <script {attrs}>")
         for name, value in attrs:

@@ -37,10 +37,12 @@ def services() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 
-def test_only_caddy_is_published_and_web_is_reached_through_it():
+def test_only_caddy_and_the_smtp_api_are_published_and_web_is_reached_through_caddy():
     stack = services()
     published = {name for name, service in stack.items() if service.get("ports")}
-    assert published == {"caddy"}
+    # SMTP clients reach the SMTP API server itself (it does its own TLS); HTTP goes via Caddy.
+    assert published == {"caddy", "smtp-api"}
+    assert {port.split(":")[-1] for port in stack["smtp-api"]["ports"]} == {"587", "465"}
     assert {"80:80", "443:443"} <= set(stack["caddy"]["ports"])
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in stack["caddy"]["volumes"]
     caddyfile = (ROOT / "Caddyfile").read_text()

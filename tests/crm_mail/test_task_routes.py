@@ -17,6 +17,8 @@ QUEUES = {
     "transactional": {
         jobs.SEND_TRANSACTIONAL,
         jobs.SEND_TRANSACTIONAL_DUE,
+        jobs.SINGLE_SEND,
+        jobs.SINGLE_SEND_DUE,
         jobs.DELIVER_WEBHOOK,
         jobs.DELIVER_WEBHOOKS_DUE,
     },

@@ -209,9 +209,10 @@ def test_truncated_base64_keeps_what_decodes():
 
 def test_header_bomb_is_capped_and_quick():
     raw = corpus("malformed/mimekit__messages_stack-overflow.eml")
-    started = time.perf_counter()
+    # CPU time, not wall time: other processes on a busy machine do not count against it.
+    started = time.process_time()
     parsed = parse_message(raw)
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert parsed.headers.to == ("test@test.com",)
     assert "header to truncated" in parsed.defects
 

@@ -2,7 +2,6 @@
 (`/marketing/openapi.json`) and its browsable page (`/marketing/docs`, Swagger UI vendored in
 static/vendor/swagger-ui/, under the pages' CSP) are generated from this code."""
 
-import json
 from uuid import UUID
 
 from django.shortcuts import render
@@ -25,7 +24,7 @@ class VendoredSwagger(Swagger):
     def render_page(self, request, api, **kwargs):
         # Always this template: ninja would fall back on its CDN one (ninja not being an app).
         self.settings["url"] = self.get_openapi_url(api, kwargs)
-        context = {"swagger_settings": json.dumps(self.settings), "api": api}
+        context = {"swagger_settings": self.settings, "api": api}
         return render(request, "transactional/api/docs.html", context)
 
 
