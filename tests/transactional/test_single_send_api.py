@@ -255,7 +255,8 @@ def test_the_openapi_document_and_its_docs_page_are_served_under_the_csp(client)
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert "script-src 'self'" in page["Content-Security-Policy"]
-    json.loads(html.split('id="swagger-settings" type="application/json">')[1].split("</script>")[0])
+    settings_block = html.split('id="swagger-settings" type="application/json">')[1]
+    json.loads(settings_block.split("</script>")[0])
 
 
 @pytest.mark.django_db
