@@ -9,25 +9,7 @@ from records.lists import services as lists
 from sequences.models import Enrollment
 from tests.factories import ContactFactory
 
-from .enrollment_support import inbox_of, three_steps
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def inbox(owner):
-    return inbox_of(owner)
-
-
-@pytest.fixture
-def sequence(owner):
-    return three_steps(owner)
-
-
-@pytest.fixture
-def rep(client, owner, inbox):
-    client.force_login(owner)
-    return client
 
 
 @pytest.fixture

@@ -15,25 +15,9 @@ from sequences.enrollment.services import enroll
 from sequences.models import Enrollment
 from tests.factories import CompanyFactory, ContactFactory
 
-from .enrollment_support import inbox_of, plans, three_steps
+from .enrollment_support import plans
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def inbox(owner):
-    return inbox_of(owner)
-
-
-@pytest.fixture
-def sequence(owner):
-    return three_steps(owner)
-
-
-@pytest.fixture
-def rep(client, owner, inbox):
-    client.force_login(owner)
-    return client
 
 
 def one_url(sequence, contact):
