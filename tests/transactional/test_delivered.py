@@ -7,14 +7,13 @@ a delivery."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mailboxes.bounces.processing import process_report
 from mailboxes.bounces.reports import parse_bounce, parse_delivered
 from mailboxes.constants import SendStatus
 from mailboxes.sync.engine import sync_mailbox
+from tests.mailboxes.corpus import corpus_files, file_id
 from tests.mailboxes.inboxes import imap_mailbox
 from tests.mailboxes.reports import dsn
 from tests.transactional.dsn import REPORTING_MTA, success_dsn
@@ -30,7 +29,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
 ]
-CORPUS = Path("/work/shared/corpus")
 
 
 def types(outbound) -> list[str]:
@@ -133,21 +131,17 @@ def test_only_a_real_success_report_about_our_email_and_its_recipient_is_a_deliv
     assert delivered_after(success_dsn(received)) == 1
 
 
-def corpus_files() -> list[Path]:
-    return sorted(CORPUS.rglob("*.eml"))
-
-
 def test_no_message_of_the_corpus_is_read_as_a_delivery():
     """366 messages: DSNs of 71 MTAs (failed, delayed), ARF, MDNs, auto-replies, Amazon SES
     notifications (its "delivered" ones are SNS JSON, not DSNs) and ordinary mail."""
     files = corpus_files()
-    assert len(files) == 366
+    assert len(files) == 366  # every file (tests/mailboxes/test_corpus.py holds the manifest)
     read = [p.name for p in files if parse_delivered(p.read_bytes()) is not None]
     assert read == []
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in corpus_files() if p.parent.name in ("bounces", "line_endings")], ids=str
+    "path", [*corpus_files("bounces"), *corpus_files("line_endings")], ids=file_id
 )
 def test_no_corpus_report_about_a_transactional_email_records_a_delivery(
     path, dsn_relay, django_capture_on_commit_callbacks
