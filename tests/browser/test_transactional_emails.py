@@ -6,10 +6,11 @@ who is refused and why. At 1280 and 390 px, screenshots under /tmp/pages-screens
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from mailboxes.models import BouncedAddress, Outbound
-from tests.browser.fit import SIZES, assert_fits
+from tests.browser.fit import SIZES, assert_fits, open_at
 from tests.browser.test_transactional_credentials import copy, open_section, open_with_clipboard
 from tests.factories import ContactFactory
 from transactional.emails.models import EmailState, TransactionalEmail
@@ -106,10 +107,6 @@ def test_the_api_docs_page_shows_the_generated_document_under_the_csp(new_page, 
 def test_the_review_shows_each_recipients_body_in_the_sandboxed_frame(
     new_page, login, owner, pool, size, live_server
 ):
-    from django.urls import reverse
-
-    from tests.browser.fit import open_at
-
     email = TransactionalEmail.objects.create(
         name="Welcome",
         subject="Welcome, {{ contact.first_name }}",

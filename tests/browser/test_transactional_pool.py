@@ -14,7 +14,7 @@ from mailboxes.constants import SendStatus
 from tests.browser.fit import assert_fits, open_at
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import reload
-from tests.transactional.pool import queue
+from tests.transactional.pool import pool_for, queue
 from transactional.pool import delivery
 from transactional.pool.models import SendingPool
 
@@ -139,8 +139,6 @@ def test_an_admin_sets_up_the_pool_tests_it_checks_dns_and_retries_deferred_mail
 def test_an_admin_sends_uncertain_mail_again_or_records_it_as_sent(
     new_page, login, admin_user, smtp_sink, size
 ):
-    from tests.transactional.pool import pool_for
-
     pool_for(smtp_sink)
     # The relay stores each message, then the connection drops before its answer.
     smtp_sink.handler.lose_answer = lambda n: "stored" if n <= 2 else None

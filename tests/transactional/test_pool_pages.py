@@ -9,10 +9,14 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from mailboxes import jobs
 from mailboxes.constants import SendStatus
+from mailboxes.models import OutboundEvent
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import reload
 from tests.transactional.pool import pool_for, queue, txt_value
+from transactional.events.constants import EventType
+from transactional.events.models import StatusEvent
 from transactional.pool import deliverability, delivery, dkim
 from transactional.pool.models import SendingPool
 
@@ -257,12 +261,8 @@ def test_all_deferred_email_the_list_shows_is_retried_at_once(admin, smtp_sink):
 
 @pytest.mark.integration
 def test_uncertain_email_is_sent_again_or_recorded_as_sent_all_or_nothing(
-    admin, smtp_sink, django_capture_on_commit_callbacks
+    admin, smtp_sink, django_capture_on_commit_callbacks, queued_jobs
 ):
-    from mailboxes.models import OutboundEvent
-    from transactional.events.constants import EventType
-    from transactional.events.models import StatusEvent
-
     pool_for(smtp_sink)
     # The relay stores each of the first three, then the connection drops before its answer.
     smtp_sink.handler.lose_answer = lambda n: "stored" if n <= 3 else None
@@ -289,17 +289,20 @@ def test_uncertain_email_is_sent_again_or_recorded_as_sent_all_or_nothing(
     assert "2 uncertain emails will be offered to the relay again" in asked
     assert "their recipients may get them twice" in asked
     assert reload(ada).status == SendStatus.UNCERTAIN
-    done = admin.post(
-        QUEUE, {"action": "send-again", "id": [ada.pk, bob.pk], "confirm": "yes"}, follow=True
-    ).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin.post(
+            QUEUE, {"action": "send-again", "id": [ada.pk, bob.pk], "confirm": "yes"}, follow=True
+        ).content.decode()
     assert "2 uncertain emails will be sent again." in done
+    # Queued on the pool's own job, not the inboxes' worker.
+    assert sorted(queued_jobs.args_of(jobs.SEND_TRANSACTIONAL)) == [(ada.pk,), (bob.pk,)]
+    assert queued_jobs.args_of(jobs.SEND_OUTBOUND) == []
     for row in (ada, bob):
         again = reload(row)
         assert (again.status, again.attempts, again.last_error) == (SendStatus.QUEUED, 0, "")
         assert OutboundEvent.objects.filter(
             outbound=row, detail__contains="accepting that the recipient may get it twice"
         ).exists()
-    # Queued on the pool's own job, not the inboxes' worker.
     assert delivery.deliver_due(seconds=5)[SendStatus.SENT] == 2
     assert len(smtp_sink.messages) == 6 and reload(ada).status == SendStatus.SENT
 

@@ -5,13 +5,21 @@ with the token as their source, their sending state, bounces, and opens and clic
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mailboxes.constants import BounceKind, SendSource, SendStatus
-from mailboxes.models import EmailMessage, Mailbox, Outbound, TrackedLink, TrackingKind
+from mailboxes.constants import BounceKind, Direction, SendSource, SendStatus
+from mailboxes.models import (
+    EmailMessage,
+    EmailThread,
+    Mailbox,
+    Outbound,
+    TrackedLink,
+    TrackingKind,
+    TrackingRollup,
+)
 from mailboxes.outbox.enqueue import OutgoingEmail, Source, email_enqueue
 from mailboxes.tracking import events
 from mailboxes.tracking.classify import Hit
@@ -128,11 +136,6 @@ def test_a_new_token_has_nothing_to_count(admin_user):
 def test_the_stats_query_finds_a_tokens_rows_by_the_source_index(admin_user, owner, postgresql):
     """Among thousands of other sources' emails, PostgreSQL's own planner reaches a token's
     rows (and a source's rollups) through the (source, source_id) indexes, not a scan."""
-    from django.db import connection
-
-    from mailboxes.constants import Direction
-    from mailboxes.models import EmailThread, TrackingRollup
-
     token = services.smtp_token_create("Shop", admin_user).credential
     thread = EmailThread.objects.create(subject="Step")
     messages = EmailMessage.objects.bulk_create(
