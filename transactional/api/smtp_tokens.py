@@ -1,0 +1,147 @@
+"""HubSpot's SMTP API tokens over HTTP (shared/reference/hubspot-api.md, section 2): create,
+list, read, reset the password of and delete the tokens the SMTP API server takes, as
+`SmtpApiTokenView`s, through the same services as Settings > Email > SMTP API (one history
+line each, the API key's maker as the actor). The password is in the answers to create and
+reset only. A token made here expires after 12 months (HubSpot's rule). Creating, resetting
+and deleting need the `transactional-email` scope; reading, `transactional-email.read`."""
+
+from django.utils import timezone
+from ninja import Query, Router, Status
+
+from transactional.api import aliases
+from transactional.api.constants import READ_SCOPE, SEND_SCOPE
+from transactional.api.errors import ApiError
+from transactional.api.paging import page
+from transactional.api.routes import operation
+from transactional.api.schemas import (
+    PageIn,
+    SmtpApiTokenCreateRequest,
+    SmtpApiTokenFilter,
+    SmtpApiTokenPage,
+    SmtpApiTokenView,
+)
+from transactional.credentials import services
+from transactional.credentials.constants import API_TOKEN_LIFETIME, CredentialKind
+from transactional.credentials.models import Credential
+
+BASE = "/v3/transactional/smtp-tokens"
+ONE = f"{BASE}/{{tokenId}}"
+RESET = f"{ONE}/password-reset"
+# The date-versioned paths (only 2026-03 has the tokens).
+DATED = "/transactional/2026-03/smtp-tokens"
+
+router = Router(tags=["SMTP API tokens"])
+
+
+def view(token: Credential, password: str | None = None) -> dict:
+    return {
+        "id": token.username,
+        "createdAt": token.created_at,
+        # A token outlives its maker: then nobody's address is left to show.
+        "createdBy": token.created_by.email if token.created_by else "",
+        "campaignName": token.campaign_name,
+        # The sends of a token are grouped under the token itself (reports, `source_id`).
+        "emailCampaignId": str(token.pk),
+        "createContact": token.create_contacts,
+        "password": password,
+    }
+
+
+def _tokens():
+    return (
+        Credential.objects.live()
+        .filter(kind=CredentialKind.SMTP_TOKEN)
+        .select_related("created_by")
+    )
+
+
+def _token(token_id: str) -> Credential:
+    found = _tokens().filter(lookup_id=token_id).first()
+    if found is None:
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"No SMTP API token has id {token_id}.")
+    return found
+
+
+@operation(
+    router,
+    "post",
+    BASE,
+    scope=SEND_SCOPE,
+    answer=(201, SmtpApiTokenView),
+    operation_id="smtpTokenCreate",
+    summary="Create an SMTP API token (its password is shown in this answer only)",
+)
+def token_create(request, data: SmtpApiTokenCreateRequest):
+    issued = services.smtp_token_create(
+        data.campaignName,
+        request.auth.created_by,
+        create_contacts=data.createContact,
+        campaign_name=data.campaignName,
+        expires_at=timezone.now() + API_TOKEN_LIFETIME,
+    )
+    return Status(201, view(issued.credential, issued.password))
+
+
+@operation(
+    router,
+    "get",
+    BASE,
+    scope=READ_SCOPE,
+    answer=(200, SmtpApiTokenPage),
+    operation_id="smtpTokenList",
+    summary="List the live SMTP API tokens, oldest first",
+)
+def token_list(request, filters: Query[SmtpApiTokenFilter], paging: Query[PageIn]):
+    tokens = _tokens()
+    if filters.campaignName is not None:
+        tokens = tokens.filter(campaign_name=filters.campaignName)
+    if filters.emailCampaignId is not None:
+        campaign = filters.emailCampaignId.strip()
+        tokens = tokens.filter(pk=int(campaign)) if campaign.isdigit() else tokens.none()
+    rows, next_page = page(request, tokens, paging)
+    return {"results": [view(t) for t in rows], "paging": next_page}
+
+
+@operation(
+    router,
+    "get",
+    ONE,
+    scope=READ_SCOPE,
+    answer=(200, SmtpApiTokenView),
+    operation_id="smtpTokenGet",
+    summary="One SMTP API token",
+)
+def token_get(request, tokenId: str):  # noqa: N803 - HubSpot's name, shown in the docs
+    return view(_token(tokenId))
+
+
+@operation(
+    router,
+    "post",
+    RESET,
+    scope=SEND_SCOPE,
+    answer=(200, SmtpApiTokenView),
+    operation_id="smtpTokenPasswordReset",
+    summary="A new password for an SMTP API token; the old one stops working at once",
+)
+def token_password_reset(request, tokenId: str):  # noqa: N803
+    issued = services.password_reset(_token(tokenId), request.auth.created_by)
+    return view(issued.credential, issued.password)
+
+
+@operation(
+    router,
+    "delete",
+    ONE,
+    scope=SEND_SCOPE,
+    answer=(204, None),
+    operation_id="smtpTokenDelete",
+    summary="Delete an SMTP API token: logins and mail with it are refused from now on",
+)
+def token_delete(request, tokenId: str):  # noqa: N803
+    services.credential_revoke(_token(tokenId), request.auth.created_by)
+    return Status(204, None)
+
+
+for _path in (BASE, ONE, RESET):
+    aliases.alias(router, _path, (_path.replace(BASE, DATED), "2026_03"))
