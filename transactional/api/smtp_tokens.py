@@ -58,8 +58,12 @@ def _tokens():
 def _token(token_id: str) -> Credential:
     found = _tokens().filter(lookup_id=token_id).first()
     if found is None:
-        raise ApiError(404, "OBJECT_NOT_FOUND", f"No SMTP API token has id {token_id}.")
+        raise _missing(token_id)
     return found
+
+
+def _missing(token_id: str) -> ApiError:
+    return ApiError(404, "OBJECT_NOT_FOUND", f"No SMTP API token has id {token_id}.")
 
 
 @operation(
@@ -125,7 +129,10 @@ def token_get(request, tokenId: str):  # noqa: N803 - HubSpot's name, shown in t
     summary="A new password for an SMTP API token; the old one stops working at once",
 )
 def token_password_reset(request, tokenId: str):  # noqa: N803
-    issued = services.password_reset(_token(tokenId), request.auth.created_by)
+    try:
+        issued = services.password_reset(_token(tokenId), request.auth.created_by)
+    except Credential.DoesNotExist:  # deleted or expired meanwhile
+        raise _missing(tokenId) from None
     return view(issued.credential, issued.password)
 
 
