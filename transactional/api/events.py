@@ -16,6 +16,8 @@ from transactional.api.schemas import PageIn, StatusEventPage
 from transactional.events.models import StatusEvent
 
 router = Router(tags=["Delivery events"])
+BY_STATUS = "/v3/email/send-statuses/{statusId}/events"
+BY_MESSAGE = "/v3/transactional/messages/{messageId}/events"
 
 
 def _history(request, outbound: Outbound | None, paging: PageIn, **ids) -> dict:
@@ -38,12 +40,12 @@ def _history(request, outbound: Outbound | None, paging: PageIn, **ids) -> dict:
     router,
     "get",
     "/v3/email/send-statuses/{statusId}/events",
-    scope=READ_SCOPE,
-    answer=(200, StatusEventPage),
-    operation_id="sendStatusEvents",
-    summary="The status history of a single send's message, in the order it happened",
+    READ_SCOPE,
+    (200, StatusEventPage),
+    "sendStatusEvents",
 )
 def send_status_events(request, statusId: str, paging: Query[PageIn]):  # noqa: N803
+    """The status history of a single send's message, in the order it happened."""
     send = status.find(statusId)
     return _history(request, send.outbound, paging, statusId=str(send.status_id))
 
@@ -52,12 +54,12 @@ def send_status_events(request, statusId: str, paging: Query[PageIn]):  # noqa: 
     router,
     "get",
     "/v3/transactional/messages/{messageId}/events",
-    scope=READ_SCOPE,
-    answer=(200, StatusEventPage),
-    operation_id="messageEvents",
-    summary="The status history of a transactional message (single send or SMTP API)",
+    READ_SCOPE,
+    (200, StatusEventPage),
+    "messageEvents",
 )
 def message_events(request, messageId: int, paging: Query[PageIn]):  # noqa: N803
+    """The status history of a transactional message (single send or SMTP API)."""
     outbound = (
         Outbound.objects.filter(pk=messageId, source=SendSource.TRANSACTIONAL)
         .only("pk", "status")

@@ -11,24 +11,19 @@ from transactional.api.schemas import Error
 ERRORS = {400: Error, 401: Error, 403: Error, 404: Error}
 
 
-def operation(
-    router: Router,
-    method: str,
-    path: str,
-    *,
-    scope: str,
-    answer: tuple[int, type | None],
-    operation_id: str,
-    summary: str,
-):
-    """The decorator of one operation on `router`."""
-    status, model = answer
-    return router.api_operation(
-        [method.upper()],
-        path,
-        auth=ApiKey(scope),
-        response={status: model, **ERRORS},
-        exclude_none=True,
-        operation_id=operation_id,
-        summary=summary,
-    )
+def operation(router: Router, method: str, path: str, scope: str, answer: tuple, operation_id: str):
+    """The decorator of one operation on `router`: `answer` is (status, model); the view's
+    docstring is its summary in the document."""
+
+    def declare(view):
+        return router.api_operation(
+            [method.upper()],
+            path,
+            auth=ApiKey(scope),
+            response={answer[0]: answer[1], **ERRORS},
+            exclude_none=True,
+            operation_id=operation_id,
+            summary=(view.__doc__ or "").strip(),
+        )(view)
+
+    return declare

@@ -66,16 +66,9 @@ def _missing(token_id: str) -> ApiError:
     return ApiError(404, "OBJECT_NOT_FOUND", f"No SMTP API token has id {token_id}.")
 
 
-@operation(
-    router,
-    "post",
-    BASE,
-    scope=SEND_SCOPE,
-    answer=(201, SmtpApiTokenView),
-    operation_id="smtpTokenCreate",
-    summary="Create an SMTP API token (its password is shown in this answer only)",
-)
+@operation(router, "post", BASE, SEND_SCOPE, (201, SmtpApiTokenView), "smtpTokenCreate")
 def token_create(request, data: SmtpApiTokenCreateRequest):
+    """Create an SMTP API token (its password is shown in this answer only)."""
     issued = services.smtp_token_create(
         data.campaignName,
         request.auth.created_by,
@@ -86,16 +79,9 @@ def token_create(request, data: SmtpApiTokenCreateRequest):
     return Status(201, view(issued.credential, issued.password))
 
 
-@operation(
-    router,
-    "get",
-    BASE,
-    scope=READ_SCOPE,
-    answer=(200, SmtpApiTokenPage),
-    operation_id="smtpTokenList",
-    summary="List the live SMTP API tokens, oldest first",
-)
+@operation(router, "get", BASE, READ_SCOPE, (200, SmtpApiTokenPage), "smtpTokenList")
 def token_list(request, filters: Query[SmtpApiTokenFilter], paging: Query[PageIn]):
+    """List the live SMTP API tokens, oldest first."""
     tokens = _tokens()
     if filters.campaignName is not None:
         tokens = tokens.filter(campaign_name=filters.campaignName)
@@ -106,29 +92,15 @@ def token_list(request, filters: Query[SmtpApiTokenFilter], paging: Query[PageIn
     return {"results": [view(t) for t in rows], "paging": next_page}
 
 
-@operation(
-    router,
-    "get",
-    ONE,
-    scope=READ_SCOPE,
-    answer=(200, SmtpApiTokenView),
-    operation_id="smtpTokenGet",
-    summary="One SMTP API token",
-)
+@operation(router, "get", ONE, READ_SCOPE, (200, SmtpApiTokenView), "smtpTokenGet")
 def token_get(request, tokenId: str):  # noqa: N803 - HubSpot's name, shown in the docs
+    """One SMTP API token."""
     return view(_token(tokenId))
 
 
-@operation(
-    router,
-    "post",
-    RESET,
-    scope=SEND_SCOPE,
-    answer=(200, SmtpApiTokenView),
-    operation_id="smtpTokenPasswordReset",
-    summary="A new password for an SMTP API token; the old one stops working at once",
-)
+@operation(router, "post", RESET, SEND_SCOPE, (200, SmtpApiTokenView), "smtpTokenPasswordReset")
 def token_password_reset(request, tokenId: str):  # noqa: N803
+    """A new password for an SMTP API token; the old one stops working at once."""
     try:
         issued = services.password_reset(_token(tokenId), request.auth.created_by)
     except Credential.DoesNotExist:  # deleted or expired meanwhile
@@ -136,16 +108,9 @@ def token_password_reset(request, tokenId: str):  # noqa: N803
     return view(issued.credential, issued.password)
 
 
-@operation(
-    router,
-    "delete",
-    ONE,
-    scope=SEND_SCOPE,
-    answer=(204, None),
-    operation_id="smtpTokenDelete",
-    summary="Delete an SMTP API token: logins and mail with it are refused from now on",
-)
+@operation(router, "delete", ONE, SEND_SCOPE, (204, None), "smtpTokenDelete")
 def token_delete(request, tokenId: str):  # noqa: N803
+    """Delete an SMTP API token: logins and mail with it are refused from now on."""
     services.credential_revoke(_token(tokenId), request.auth.created_by)
     return Status(204, None)
 
