@@ -69,3 +69,4 @@ def test_the_document_has_every_alias_as_the_same_operation_under_its_own_id(cli
             for part in ("requestBody", "responses", "parameters", "security"):
                 assert copy.get(part) == operation.get(part), (alias, method, part)
             assert f"`{original}`" in copy["description"]
+            assert copy["summary"] == f"Alias: {operation['summary']}"

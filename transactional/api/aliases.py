@@ -2,7 +2,7 @@
 date-versioned table and section 1): each alias is the operation itself, the same view
 function with the same authentication, responses and schemas, under its own path and an
 operationId of its own (the document's ids must be unique), said to be an alias in its
-description."""
+summary and description."""
 
 from ninja import Router
 from ninja.operation import PathView
@@ -28,6 +28,7 @@ def alias(router: Router, path: str, *aliases: tuple[str, str]) -> None:
             copy = operation.clone()
             copy.path = alias_path
             copy.operation_id = f"{operation.operation_id}_{label}"
+            copy.summary = f"Alias: {operation.summary}"
             copy.description = (
                 f"The same operation as `/marketing{path}` (HubSpot's other path of it)."
                 + (f"\n\n{operation.description}" if operation.description else "")
