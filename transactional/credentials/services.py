@@ -2,6 +2,7 @@
 history (who, when). The secret is returned once, in `Issued`, and never stored."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from axes.utils import reset as reset_login_failures
 from django.db import transaction
@@ -49,14 +50,21 @@ def _issue(kind: str, name: str, actor: User | None, **fields) -> Issued:
 
 
 def smtp_token_create(
-    name: str, actor: User | None, *, create_contacts: bool = False, campaign_name: str = ""
+    name: str,
+    actor: User | None,
+    *,
+    create_contacts: bool = False,
+    campaign_name: str = "",
+    expires_at: datetime | None = None,
 ) -> Issued:
+    """A new SMTP token; `expires_at` None: it never expires (the settings page's)."""
     return _issue(
         CredentialKind.SMTP_TOKEN,
         name,
         actor,
         create_contacts=create_contacts,
         campaign_name=campaign_name,
+        expires_at=expires_at,
     )
 
 
