@@ -9,6 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from mailboxes.bounces.processing import process_report
 from mailboxes.constants import BounceKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, Mailbox, Outbound, TrackedLink, TrackingKind
 from mailboxes.outbox.enqueue import OutgoingEmail, Source, email_enqueue
@@ -16,6 +17,7 @@ from mailboxes.tracking import events
 from mailboxes.tracking.classify import Hit
 from privacy.constants import SenderContext
 from tests.factories import ContactFactory
+from tests.mailboxes.reports import arf
 from transactional.credentials import services
 from transactional.credentials.stats import send_stats
 from transactional.pool.models import SendingPool
@@ -122,3 +124,37 @@ def test_a_token_counts_only_its_own_email(
 def test_a_new_token_has_nothing_to_count(admin_user):
     stats = send_stats(services.smtp_token_create("Shop", admin_user).credential)
     assert (stats.sent, stats.delivered, stats.opened, stats.open_rate) == (0, 0, 0, None)
+
+
+def test_spam_complaints_are_counted_from_the_arf_reports_about_the_tokens_email(
+    admin_user, owner, inbox, client, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    token = services.smtp_token_create("Shop", admin_user).credential
+    other = services.smtp_token_create("Other", admin_user).credential
+    mine = Source(SendSource.TRANSACTIONAL, id=token.pk)
+    reported, twice, opted_out, quiet = (queue(inbox, owner, mine) for _ in range(4))
+    theirs = queue(inbox, owner, Source(SendSource.TRANSACTIONAL, id=other.pk))
+    for message in (reported, twice, opted_out, quiet, theirs):
+        sent(message)
+
+    def report(message, feedback_type="abuse"):
+        # The feedback loop's report arrives in an inbox and goes the real way: processed,
+        # complaint_received on commit, a StatusEvent recorded by transactional/events.
+        address = message.contacts.get().email
+        with django_capture_on_commit_callbacks(execute=True):
+            return process_report(inbox, arf(message.message_id, address, feedback_type))
+
+    assert report(reported).startswith("Spam complaint")
+    assert report(twice).startswith("Spam complaint")
+    report(twice)  # the same complaint heard again counts once
+    assert report(opted_out, "opt-out").startswith("Opt-out request")  # an unsubscribe
+    report(theirs)
+
+    with django_assert_num_queries(1):
+        stats = send_stats(token)
+    assert (stats.sent, stats.complained, stats.complaint_rate) == (4, 2, 50)
+    assert send_stats(other).complained == 1
+
+    client.force_login(admin_user)
+    html = client.get(reverse("transactional:smtp-token", args=[token.pk])).content.decode()
+    assert '<dt>Spam complaints</dt><dd>2 <span class="muted">(50%)</span></dd>' in html

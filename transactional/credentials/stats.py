@@ -1,10 +1,16 @@
 """What a credential sent: the emails queued with its id as their source, counted in one
 query over the outbox, the messages' bounces and their tracking rollups (opens and clicks by
-people only, as every report counts them)."""
+people only, as every report counts them), and spam complaints.
+
+Complaints are recorded by events/ (a `StatusEvent` per complaint, from mailboxes'
+`complaint_received`), which imports credentials; so credentials does not import events: events
+says at startup what a complaint is (`count_complaints_as`, from events/setup.py), a condition
+on `Outbound` counted in the same query.
+"""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
 
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import Outbound
@@ -22,6 +28,15 @@ _WAITING = Q(
 )
 
 
+# What makes an outbound row a spam complaint (events/setup.py); none: nothing is counted.
+_complained: list[Q] = []
+
+
+def count_complaints_as(condition: Q) -> None:
+    """Set the condition on `Outbound` that a spam complaint about it meets."""
+    _complained[:] = [condition]
+
+
 @dataclass(frozen=True)
 class SendStats:
     sent: int
@@ -30,6 +45,7 @@ class SendStats:
     bounced: int
     opened: int
     clicked: int
+    complained: int
 
     @property
     def delivered(self) -> int:
@@ -47,6 +63,10 @@ class SendStats:
     def click_rate(self) -> int | None:
         return self.rate(self.clicked)
 
+    @property
+    def complaint_rate(self) -> int | None:
+        return self.rate(self.complained)
+
 
 def send_stats(credential: Credential) -> SendStats:
     counts = Outbound.objects.filter(
@@ -58,5 +78,6 @@ def send_stats(credential: Credential) -> SendStats:
         bounced=Count("pk", filter=_WENT_OUT & ~Q(message__bounce="")),
         opened=Count("pk", filter=_WENT_OUT & Q(message__tracking__human_opens__gt=0)),
         clicked=Count("pk", filter=_WENT_OUT & Q(message__tracking__human_clicks__gt=0)),
+        complained=(Count("pk", filter=_WENT_OUT & _complained[0]) if _complained else Value(0)),
     )
     return SendStats(**counts)
