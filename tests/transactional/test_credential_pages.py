@@ -203,7 +203,7 @@ def test_a_tokens_limits_are_set_when_generated_and_edited_on_its_page(admin, ad
     page = reverse("transactional:smtp-token", args=[token.pk])
     html = admin.get(page).content.decode()
     assert 'name="minute_limit" value="30"' in html
-    assert "Blank: the server&#x27;s default, 10000." in html
+    assert "Blank: the server&#x27;s default, 10,000." in html
 
     # Bad input: refused with why, what was typed kept, nothing changed.
     response = admin.post(page, {"minute_limit": "500", "hour_limit": "100"})

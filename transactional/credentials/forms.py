@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _now
 from django.utils.translation import gettext_lazy as _
@@ -11,7 +12,9 @@ from transactional.credentials.nonces import NonceField
 def _limit_help(default: int) -> str:
     if not default:
         return _now("Blank: the server's default, no limit.")
-    return _now("Blank: the server's default, %(n)s.") % {"n": default}
+    return _now("Blank: the server's default, %(n)s.") % {
+        "n": number_format(default, force_grouping=True)
+    }
 
 
 class LimitsFields(forms.Form):
