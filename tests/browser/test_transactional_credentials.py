@@ -194,6 +194,36 @@ def test_an_admin_unlocks_a_token_locked_by_failed_logins(new_page, login, admin
     assert authenticate_smtp(issued.username, issued.password, client_address="203.0.113.9")
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_a_token_made_through_the_api_shows_its_expiry(new_page, login, admin_user, size):
+    """A token made with the HTTP API (HubSpot's smtp-tokens) is listed with its expiry date,
+    12 months on; one made on the page is listed without (it never expires)."""
+    services.smtp_token_create("Made on the page", admin_user)
+    api_key = services.api_key_create("Shop", admin_user, scopes=["transactional-email"]).api_key
+    page = open_with_clipboard(new_page, size)
+    made = page.request.post(
+        "/marketing/v3/transactional/smtp-tokens",
+        headers={"Authorization": f"Bearer {api_key}"},
+        data={"campaignName": "Receipts", "createContact": True},
+    )
+    assert made.status == 201
+    token = Credential.objects.get(lookup_id=made.json()["id"])
+    expires = f"Expires {token.expires_at:%-d %b %Y}"
+    login(page, "admin")
+    open_section(page, size, "Email", "SMTP API")
+
+    expect(page.get_by_role("row").filter(has_text=made.json()["id"])).to_contain_text(expires)
+    expect(page.get_by_role("row").filter(has_text="Made on the page")).not_to_contain_text(
+        "Expires"
+    )
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-expiry.png")
+    page.get_by_role("link", name="View details of Receipts").click()
+    expect(page.get_by_role("definition").filter(has_text=f"{token.expires_at:%Y}")).to_have_count(
+        1
+    )
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-token-expiry.png")
+
+
 def reload_resubmitting(page):
     """Reload the page a POST answered: the browser sends the form again (a browser that asks
     first is answered yes)."""

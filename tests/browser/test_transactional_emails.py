@@ -91,12 +91,29 @@ def test_a_rep_creates_publishes_and_sends_a_transactional_email(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_api_docs_page_shows_the_generated_document_under_the_csp(new_page, login, owner, size):
-    """Swagger UI, vendored, draws the single-send API from the generated OpenAPI document:
+    """Swagger UI, vendored, draws the API (single send, its aliases, SMTP tokens, the status
+    history) from the generated OpenAPI document:
     nothing from another host, nothing the page's CSP refuses (new_page fails on that)."""
     page = open_with_clipboard(new_page, size)
     page.goto("/marketing/docs")
     expect(
-        page.get_by_text("Send a published transactional email to one recipient")
+        page.get_by_text("Send a published transactional email to one recipient").first
     ).to_be_visible()
-    expect(page.get_by_text("/marketing/v3/email/send-statuses/{statusId}")).to_be_visible()
+    expect(
+        page.get_by_text("/marketing/v3/email/send-statuses/{statusId}", exact=True)
+    ).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / size / "api-docs.png"), full_page=False)
+    # The tokens API, the status history and HubSpot's alias paths are drawn too.
+    for tag in ("SMTP API tokens", "Delivery events"):
+        expect(page.get_by_role("heading", name=tag)).to_be_visible()
+    for path in (
+        "/marketing/v3/transactional/smtp-tokens/{tokenId}/password-reset",
+        "/marketing/transactional/2026-03/smtp-tokens",
+        "/marketing/v4/email/single-send",
+        "/marketing/v3/transactional/messages/{messageId}/events",
+    ):
+        expect(page.get_by_text(path, exact=True).first).to_be_visible()
+    page.get_by_text(
+        "/marketing/v3/transactional/smtp-tokens", exact=True
+    ).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / size / "api-docs-tokens.png"), full_page=False)

@@ -13,8 +13,6 @@ import threading
 import pytest
 from django.db import connection
 from django.test import Client
-from openapi_core import OpenAPI
-from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
 
 from mailboxes import jobs
 from mailboxes.constants import SendStatus
@@ -22,7 +20,7 @@ from mailboxes.models import BouncedAddress, Outbound
 from records.models import Contact
 from tests.factories import ContactFactory
 from tests.mailboxes.outbox import header
-from tests.transactional.api import SEND, key, post, published, request
+from tests.transactional.api import SEND, held_to_schema, key, post, published, request
 from tests.transactional.pool import pool_for
 from transactional.api import process
 from transactional.api.models import SingleSend
@@ -32,19 +30,6 @@ from transactional.pool import delivery
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
 ]
-
-
-@pytest.fixture
-def openapi(client):
-    return OpenAPI.from_dict(client.get("/marketing/openapi.json").json())
-
-
-def held_to_schema(openapi, response):
-    """The live answer matches what the generated document says of it."""
-    openapi.validate_response(
-        DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
-    )
-    return response
 
 
 def status_of(client, api_key, status_id, openapi):

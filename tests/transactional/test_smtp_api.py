@@ -7,6 +7,7 @@ are refused with their RFC codes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import smtplib
 import time
@@ -17,15 +18,18 @@ import dkim as dkimpy
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from django.utils import timezone
 
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import Outbound
 from records.models import Contact
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import header
+from tests.transactional.api import key
 from tests.transactional.pool import dkim_dns, pool_for, txt_value
 from tests.transactional.smtp_api import message, start_api_server
 from transactional.credentials import services
+from transactional.credentials.models import Credential
 from transactional.pool import delivery
 from transactional.pool import dkim as pool_dkim
 
@@ -288,6 +292,46 @@ def test_the_250_comes_only_after_the_commit(api, token, smtp_sink, django_db_bl
     assert result["row_seen"]
 
 
+def test_a_token_made_reset_and_deleted_through_the_http_api_logs_in_accordingly(
+    api, client, smtp_sink
+):
+    """The tokens API end to end with the SMTP API server: the id and password it answers log
+    in; after a reset only the new password does; after DELETE nothing does; past its expiry,
+    a token made through the API is refused."""
+    pool_for(smtp_sink)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key()}"}
+    base = "/marketing/v3/transactional/smtp-tokens"
+
+    def made(campaign):
+        body = json.dumps({"campaignName": campaign, "createContact": False})
+        answer = client.post(base, body, content_type="application/json", **headers)
+        assert answer.status_code == 201
+        return answer.json()
+
+    def login(username, password):
+        with smtplib.SMTP(api.host, api.port, timeout=10) as smtp:
+            smtp.starttls(context=api.client_tls)
+            try:
+                smtp.login(username, password)
+            except smtplib.SMTPAuthenticationError as refused:
+                return refused.smtp_code
+            smtp.send_message(message())
+            return 250
+
+    token = made("Receipts")
+    assert login(token["id"], token["password"]) == 250
+    reset = client.post(f"{base}/{token['id']}/password-reset", **headers).json()
+    assert login(token["id"], token["password"]) == 535
+    assert login(token["id"], reset["password"]) == 250
+    assert client.delete(f"{base}/{token['id']}", **headers).status_code == 204
+    assert login(token["id"], reset["password"]) == 535
+
+    old = made("Old")
+    Credential.objects.filter(lookup_id=old["id"]).update(expires_at=timezone.now())
+    assert login(old["id"], old["password"]) == 535
+    assert Outbound.objects.count() == 2  # the two messages sent while the logins held
+
+
 def _not_at_a_minutes_end() -> None:
     """Wait out the last seconds of a minute, so a test's messages share one minute window."""
     if time.time() % 60 > 50:
@@ -317,13 +361,9 @@ def test_each_token_meets_its_own_limits_and_an_edit_holds_from_the_next_message
         services.limits_change(tight.credential, admin_user, minute_limit=10, hour_limit=None)
         client.send_message(message())
 
-    by_token = {
-        token: Outbound.objects.filter(
-            source=SendSource.TRANSACTIONAL, source_id=token.credential.pk
-        )
-        for token in (tight, roomy)
-    }
-    assert (by_token[tight].count(), by_token[roomy].count()) == (3, 5)
+    sent = Outbound.objects.filter(source=SendSource.TRANSACTIONAL)
+    assert sent.filter(source_id=tight.credential.pk).count() == 3
+    assert sent.filter(source_id=roomy.credential.pk).count() == 5
 
     # The hour's limit, through aiosmtplib on the implicit TLS port.
     async def twice():

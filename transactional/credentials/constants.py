@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -43,3 +45,7 @@ API_KEY_PREFIX = "crm_pat_"
 # last_used_at is written at most this often per credential: authentication runs on every
 # request, and a write per request would make every API call a write.
 LAST_USED_EVERY_SECONDS = 60
+
+# An SMTP token made through the API expires this long after (HubSpot: 12 months); one made
+# on the settings page never does.
+API_TOKEN_LIFETIME = timedelta(days=365)

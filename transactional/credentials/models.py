@@ -8,6 +8,7 @@ history, with its secret's hash wiped, so nothing can authenticate with it again
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from transactional.credentials.constants import (
@@ -20,7 +21,11 @@ from transactional.credentials.constants import (
 
 class CredentialQuerySet(models.QuerySet):
     def live(self):
-        return self.filter(revoked_at__isnull=True)
+        """Neither revoked (or deleted) nor past its expiry: what may authenticate."""
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+            revoked_at__isnull=True,
+        )
 
 
 class Credential(models.Model):
@@ -40,6 +45,10 @@ class Credential(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     # Revoked (an API key) or deleted (an SMTP token): refused from then on, hidden from lists.
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # None: never expires (made on the settings page). An SMTP token made through the API
+    # expires 12 months after (HubSpot's rule, constants.API_TOKEN_LIFETIME); past it, it is
+    # refused and hidden as a deleted one is.
+    expires_at = models.DateTimeField(null=True, blank=True)
     # SMTP tokens only.
     create_contacts = models.BooleanField(default=False)
     campaign_name = models.CharField(max_length=100, blank=True)
@@ -60,7 +69,9 @@ class Credential(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )
 
     @property
     def username(self) -> str:

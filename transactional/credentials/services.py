@@ -2,6 +2,7 @@
 history (who, when). The secret is returned once, in `Issued`, and never stored."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from axes.utils import reset as reset_login_failures
 from django.db import IntegrityError, transaction
@@ -96,7 +97,9 @@ def smtp_token_create(
     minute_limit: int | None = None,
     hour_limit: int | None = None,
     nonce: str | None = None,
+    expires_at: datetime | None = None,
 ) -> Issued:
+    """A new SMTP token; `expires_at` None: it never expires (the settings page's)."""
     return _issue(
         CredentialKind.SMTP_TOKEN,
         name,
@@ -106,6 +109,7 @@ def smtp_token_create(
         campaign_name=campaign_name,
         minute_limit=minute_limit,
         hour_limit=hour_limit,
+        expires_at=expires_at,
     )
 
 

@@ -3,18 +3,18 @@ query over the outbox, the messages' bounces and their tracking rollups (opens a
 people only, as every report counts them), and spam complaints.
 
 Complaints are recorded by events/ (a `StatusEvent` per complaint, from mailboxes'
-`complaint_received`), which imports credentials; so credentials does not import events: events
-says at startup what a complaint is (`count_complaints_as`, from events/setup.py), a condition
-on `Outbound` counted in the same query.
+`complaint_received`); events/ says which outbound rows one concerns (`models.complained`),
+counted in the same query. events/ imports nothing of credentials, so there is no cycle.
 """
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Value
+from django.db.models import Count, Q
 
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import Outbound
 from transactional.credentials.models import Credential
+from transactional.events.models import complained
 
 _WENT_OUT = Q(status__in=[SendStatus.SENT, SendStatus.RECONCILED])
 _WAITING = Q(
@@ -26,15 +26,6 @@ _WAITING = Q(
         SendStatus.CHECKING,
     ]
 )
-
-
-# What makes an outbound row a spam complaint (events/setup.py); none: nothing is counted.
-_complained: list[Q] = []
-
-
-def count_complaints_as(condition: Q) -> None:
-    """Set the condition on `Outbound` that a spam complaint about it meets."""
-    _complained[:] = [condition]
 
 
 @dataclass(frozen=True)
@@ -78,6 +69,6 @@ def send_stats(credential: Credential) -> SendStats:
         bounced=Count("pk", filter=_WENT_OUT & ~Q(message__bounce="")),
         opened=Count("pk", filter=_WENT_OUT & Q(message__tracking__human_opens__gt=0)),
         clicked=Count("pk", filter=_WENT_OUT & Q(message__tracking__human_clicks__gt=0)),
-        complained=(Count("pk", filter=_WENT_OUT & _complained[0]) if _complained else Value(0)),
+        complained=Count("pk", filter=_WENT_OUT & complained()),
     )
     return SendStats(**counts)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('transactional', '0004_events'),
+        ('transactional', '0005_credential_expiry'),
     ]
 
     operations = [
