@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from mailboxes.bounces.processing import process_report
 from mailboxes.constants import BounceKind, Direction, SendSource, SendStatus
 from mailboxes.models import (
     EmailMessage,
@@ -25,6 +26,7 @@ from mailboxes.tracking import events
 from mailboxes.tracking.classify import Hit
 from privacy.constants import SenderContext
 from tests.factories import ContactFactory
+from tests.mailboxes.reports import arf
 from transactional.credentials import services
 from transactional.credentials.stats import send_stats
 from transactional.pool.models import SendingPool
@@ -179,3 +181,37 @@ def test_the_stats_query_finds_a_tokens_rows_by_the_source_index(admin_user, own
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "outbound_source" in plan, plan
     assert "Seq Scan on mailboxes_outbound" not in plan, plan
+
+
+def test_spam_complaints_are_counted_from_the_arf_reports_about_the_tokens_email(
+    admin_user, owner, inbox, client, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    token = services.smtp_token_create("Shop", admin_user).credential
+    other = services.smtp_token_create("Other", admin_user).credential
+    mine = Source(SendSource.TRANSACTIONAL, id=token.pk)
+    reported, twice, opted_out, quiet = (queue(inbox, owner, mine) for _ in range(4))
+    theirs = queue(inbox, owner, Source(SendSource.TRANSACTIONAL, id=other.pk))
+    for message in (reported, twice, opted_out, quiet, theirs):
+        sent(message)
+
+    def report(message, feedback_type="abuse"):
+        # The feedback loop's report arrives in an inbox and goes the real way: processed,
+        # complaint_received on commit, a StatusEvent recorded by transactional/events.
+        address = message.contacts.get().email
+        with django_capture_on_commit_callbacks(execute=True):
+            return process_report(inbox, arf(message.message_id, address, feedback_type))
+
+    assert report(reported).startswith("Spam complaint")
+    assert report(twice).startswith("Spam complaint")
+    report(twice)  # the same complaint heard again counts once
+    assert report(opted_out, "opt-out").startswith("Opt-out request")  # an unsubscribe
+    report(theirs)
+
+    with django_assert_num_queries(1):
+        stats = send_stats(token)
+    assert (stats.sent, stats.complained, stats.complaint_rate) == (4, 2, 50)
+    assert send_stats(other).complained == 1
+
+    client.force_login(admin_user)
+    html = client.get(reverse("transactional:smtp-token", args=[token.pk])).content.decode()
+    assert '<dt>Spam complaints</dt><dd>2 <span class="muted">(50%)</span></dd>' in html

@@ -17,6 +17,7 @@ class EventKind(models.TextChoices):
     REVOKED = "revoked", _("Revoked")
     DELETED = "deleted", _("Deleted")
     UNLOCKED = "unlocked", _("Unlocked after failed logins")
+    LIMITS_CHANGED = "limits_changed", _("Sending limits changed")
 
 
 class Scope(models.TextChoices):

@@ -52,6 +52,10 @@ class Credential(models.Model):
     # SMTP tokens only.
     create_contacts = models.BooleanField(default=False)
     campaign_name = models.CharField(max_length=100, blank=True)
+    # SMTP tokens only: messages this token may send a minute and an hour (smtp/limits.py);
+    # None: the server's default (settings.SMTP_API_MINUTE_LIMIT, SMTP_API_HOUR_LIMIT).
+    minute_limit = models.PositiveIntegerField(null=True, blank=True)
+    hour_limit = models.PositiveIntegerField(null=True, blank=True)
     # API keys only: constants.Scope values.
     scopes = models.JSONField(default=list, blank=True)
 
@@ -79,6 +83,14 @@ class Credential(models.Model):
         """The start of an API key, enough to tell which key a log line or a config holds."""
         return f"{API_KEY_PREFIX}{self.lookup_id}_…"
 
+    @property
+    def sending_limits(self) -> tuple[int, int]:
+        """An SMTP token's messages a minute and an hour: its own, else the server's (0: none)."""
+        return (
+            settings.SMTP_API_MINUTE_LIMIT if self.minute_limit is None else self.minute_limit,
+            settings.SMTP_API_HOUR_LIMIT if self.hour_limit is None else self.hour_limit,
+        )
+
     def granted_scopes(self) -> set[str]:
         granted = set(self.scopes)
         for scope in self.scopes:
@@ -99,6 +111,9 @@ class CredentialEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
+    # The one-time key of the form that did it (nonces.py), so the same form posted again (a
+    # reload) does nothing twice: unique; None for what no form did.
+    nonce = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-at", "-pk"]
