@@ -1,4 +1,10 @@
 from mailboxes.models.content import EmailTemplate, Signature, Snippet
+from mailboxes.models.conversations import (
+    Conversation,
+    ConversationComment,
+    ConversationMessage,
+    ConversationRead,
+)
 from mailboxes.models.inboxes import (
     DomainServerSettings,
     FolderSync,
@@ -31,6 +37,10 @@ from mailboxes.models.tracking import (
 
 __all__ = [
     "BouncedAddress",
+    "Conversation",
+    "ConversationComment",
+    "ConversationMessage",
+    "ConversationRead",
     "DeletedTrackedEmail",
     "DraftAttachment",
     "DomainServerSettings",

@@ -125,6 +125,17 @@ class Mailbox(models.Model):
         return self.provider != Provider.OFFICE365
 
 
+def team_mailboxes_for(user):
+    """The team inboxes' addresses `user` works from: those routed to them or to their team
+    (admins: all). The conversations inbox shows these, the composer offers them as From."""
+    teams = Mailbox.objects.filter(kind=MailboxKind.TEAM)
+    if not user.is_staff:
+        teams = teams.filter(
+            Q(team_inbox__route_to_user=user) | Q(team_inbox__route_to_team_id=user.team_id or -1)
+        )
+    return teams.select_related("team_inbox").order_by("email")
+
+
 class SendAsAddress(models.Model):
     """An address a mailbox may send as: Gmail "send as" aliases, offered in the From menu."""
 

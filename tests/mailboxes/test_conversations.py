@@ -1,0 +1,166 @@
+"""The conversations inbox's model: a team inbox's synced and sent mail filed into
+conversations through mailboxes' signals (mailboxes/conversations/filing.py). Pages are
+decided and written by sync's own code (`decide`, `write_page`) from headers as an adapter
+gives them."""
+
+from datetime import timedelta
+from email.utils import make_msgid
+from itertools import count
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from mailboxes import signals
+from mailboxes.connecting.services import mailbox_connect_team
+from mailboxes.conversations import filing, receivers
+from mailboxes.models import (
+    Conversation,
+    ConversationMessage,
+    EmailMessage,
+    FolderSync,
+    TeamInbox,
+)
+from mailboxes.providers.base import FetchedHeader
+from mailboxes.sync.engine import decide, write_page
+from records.models import Contact
+from tests.factories import ContactFactory
+from tests.mailboxes.inboxes import offline_mailbox
+
+pytestmark = pytest.mark.django_db
+
+TEAM = "help@crm.example"
+_refs = count(1)
+START = timezone.now() - timedelta(days=2)
+
+
+def header(
+    sender,
+    to=(TEAM,),
+    *,
+    cc=(),
+    name="",
+    parent=None,
+    references=(),
+    minutes=0,
+    subject="Order 1234",
+):
+    return FetchedHeader(
+        ref=str(next(_refs)),
+        message_id=make_msgid(domain="test.example"),
+        in_reply_to=parent,
+        references=tuple(references) or ((parent,) if parent else ()),
+        from_addr=sender,
+        to_addrs=tuple(to),
+        cc_addrs=tuple(cc),
+        subject=subject,
+        date=START + timedelta(minutes=minutes),
+        size=100,
+        flags=(),
+        from_name=name,
+        raw_headers=b"",
+    )
+
+
+@pytest.fixture
+def desk(blue, owner):
+    inbox = TeamInbox.objects.create(name="Support", kind="conversations", route_to_team=blue)
+    return mailbox_connect_team(inbox, provider="gmail", email=TEAM, secret={}, config={})
+
+
+@pytest.fixture
+def sync(django_capture_on_commit_callbacks):
+    """Sync one page as the engine does, its signals sent on commit."""
+
+    def run(mailbox, *headers, folder="INBOX"):
+        box, _ = FolderSync.objects.get_or_create(mailbox=mailbox, folder=folder, role="inbox")
+        with django_capture_on_commit_callbacks(execute=True):
+            decision = decide(mailbox, list(headers))
+            ids = write_page(mailbox, box, decision.kept, {})
+        return list(EmailMessage.objects.filter(pk__in=ids).order_by("pk"))
+
+    return run
+
+
+def test_incoming_mail_from_an_unknown_person_opens_a_conversation_with_a_new_contact(
+    desk, sync, blue
+):
+    [message] = sync(desk, header("ana@client.example", name="Ana Lima"))
+    conversation = Conversation.objects.get()
+    assert conversation.counterpart == "ana@client.example"
+    assert conversation.counterpart_name == "Ana Lima"
+    assert conversation.subject == "Order 1234"
+    assert conversation.status == "open" and conversation.awaiting_since == message.sent_at
+    assert conversation.assignee_team == blue and conversation.assignee is None
+    assert conversation.contact == Contact.objects.get(emails__address="ana@client.example")
+    assert list(ConversationMessage.objects.values_list("message_id", flat=True)) == [message.pk]
+
+
+def test_a_reply_follows_the_thread_headers_and_answering_stops_the_wait(desk, sync):
+    [first] = sync(desk, header("ana@client.example"))
+    [answer] = sync(desk, header(TEAM, ["ana@client.example"], parent=first.message_id, minutes=30))
+    conversation = Conversation.objects.get()
+    assert conversation.awaiting_since is None
+    assert conversation.first_response_at == answer.sent_at
+    [again] = sync(desk, header("ana@client.example", parent=answer.message_id, minutes=60))
+    conversation.refresh_from_db()
+    assert Conversation.objects.count() == 1
+    assert conversation.awaiting_since == again.sent_at
+    assert conversation.last_activity_at == again.sent_at
+    assert conversation.first_response_at == answer.sent_at  # the first one stays
+
+
+def test_separate_people_replying_to_one_outgoing_email_are_separate_conversations(
+    desk, sync, owner
+):
+    ContactFactory(owner=owner, emails=["ana@client.example"])
+    ContactFactory(owner=owner, emails=["bo@other.example"])
+    [sent] = sync(desk, header(TEAM, ["ana@client.example", "bo@other.example"]), folder="Sent")
+    ana, bo = sync(
+        desk,
+        header("ana@client.example", parent=sent.message_id, minutes=5),
+        header("bo@other.example", parent=sent.message_id, minutes=6),
+    )
+    by_person = {c.counterpart: c for c in Conversation.objects.all()}
+    assert set(by_person) == {"ana@client.example", "bo@other.example"}
+    for person, reply in (("ana@client.example", ana), ("bo@other.example", bo)):
+        shown = ConversationMessage.objects.filter(conversation=by_person[person])
+        # Each shows the email they answer, then their reply.
+        assert set(shown.values_list("message_id", flat=True)) == {sent.pk, reply.pk}
+    # A colleague copied into Ana's conversation stays in it.
+    [cc] = sync(desk, header("carl@client.example", parent=ana.message_id, minutes=9))
+    assert (
+        ConversationMessage.objects.get(message=cc).conversation == by_person["ana@client.example"]
+    )
+    assert Conversation.objects.count() == 2
+
+
+def test_new_mail_reopens_a_closed_conversation_and_wakes_a_snoozed_one(desk, sync):
+    [first] = sync(desk, header("ana@client.example"))
+    Conversation.objects.update(status="closed", snoozed_until=timezone.now() + timedelta(days=1))
+    sync(desk, header("ana@client.example", parent=first.message_id, minutes=3))
+    conversation = Conversation.objects.get()
+    assert conversation.status == "open" and conversation.snoozed_until is None
+
+
+def test_personal_inbox_mail_makes_no_conversation(owner, sync, contact):
+    inbox = offline_mailbox(owner, email="rep@crm.example")
+    sync(inbox, header("olivia@acme.example", to=("rep@crm.example",)))
+    assert EmailMessage.objects.count() == 1 and not Conversation.objects.exists()
+
+
+def test_backfill_builds_conversations_of_mail_synced_before_and_is_safe_to_rerun(desk, sync):
+    signals.messages_synced.disconnect(dispatch_uid="conversations.synced")
+    try:
+        [first] = sync(desk, header("ana@client.example"))
+        sync(desk, header("bo@other.example", subject="Invoice"))
+        sync(desk, header(TEAM, ["ana@client.example"], parent=first.message_id, minutes=4))
+    finally:
+        receivers.connect()
+    assert not Conversation.objects.exists()
+    call_command("conversations_backfill")
+    assert Conversation.objects.count() == 2
+    ana = Conversation.objects.get(counterpart="ana@client.example")
+    assert ana.links.count() == 2 and ana.awaiting_since is None
+    assert filing.backfill() == 0  # nothing filed twice
+    assert ConversationMessage.objects.count() == 3
