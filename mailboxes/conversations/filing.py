@@ -98,6 +98,15 @@ def _file(message: EmailMessage, mine: set[str]) -> bool:
     return True
 
 
+def file_into(conversation: Conversation, message: EmailMessage) -> None:
+    """File `message` (a reply written in the inbox) into `conversation` itself."""
+    _, created = ConversationMessage.objects.get_or_create(
+        conversation=conversation, message=message
+    )
+    if created:
+        _apply(conversation, message, "")
+
+
 def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) -> Conversation:
     at = message.sent_at or message.created_at or timezone.now()
     team_inbox = mailbox.team_inbox
@@ -128,6 +137,8 @@ def _apply(conversation: Conversation, message: EmailMessage, name: str) -> None
     c.last_activity_at = max(c.last_activity_at, at)
     if message.direction == Direction.INCOMING and not message.is_auto_reply:
         c.last_incoming_at = max(c.last_incoming_at or at, at)
+        stored = message.created_at or timezone.now()
+        c.last_received_at = max(c.last_received_at or stored, stored)
         if c.awaiting_since is None:
             c.awaiting_since = at
         # New mail reopens a closed conversation and wakes a snoozed one.

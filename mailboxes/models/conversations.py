@@ -46,6 +46,9 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField()  # the newest message's date: the list's order
     last_incoming_at = models.DateTimeField(null=True, blank=True)
+    # When the CRM stored the correspondent's newest email (its date may be older): a user
+    # whose read marker is older has not read it.
+    last_received_at = models.DateTimeField(null=True, blank=True)
     # The correspondent's oldest message the team has not answered yet: "waiting on us".
     awaiting_since = models.DateTimeField(null=True, blank=True)
     # Response-time bookkeeping (issue 16, point 4 fills the working-minute counts).

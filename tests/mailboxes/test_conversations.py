@@ -4,88 +4,31 @@ decided and written by sync's own code (`decide`, `write_page`) from headers as 
 gives them."""
 
 from datetime import timedelta
-from email.utils import make_msgid
-from itertools import count
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
 from mailboxes import signals
-from mailboxes.connecting.services import mailbox_connect_team
 from mailboxes.conversations import filing, receivers
 from mailboxes.models import (
     Conversation,
     ConversationMessage,
     EmailMessage,
-    FolderSync,
-    TeamInbox,
 )
-from mailboxes.providers.base import FetchedHeader
-from mailboxes.sync.engine import decide, write_page
 from records.models import Contact
 from tests.factories import ContactFactory
+from tests.mailboxes.conversations import TEAM, header
 from tests.mailboxes.inboxes import offline_mailbox
+from tests.mailboxes.outbox import submit
 
 pytestmark = pytest.mark.django_db
 
-TEAM = "help@crm.example"
-_refs = count(1)
-START = timezone.now() - timedelta(days=2)
-
-
-def header(
-    sender,
-    to=(TEAM,),
-    *,
-    cc=(),
-    name="",
-    parent=None,
-    references=(),
-    minutes=0,
-    subject="Order 1234",
-):
-    return FetchedHeader(
-        ref=str(next(_refs)),
-        message_id=make_msgid(domain="test.example"),
-        in_reply_to=parent,
-        references=tuple(references) or ((parent,) if parent else ()),
-        from_addr=sender,
-        to_addrs=tuple(to),
-        cc_addrs=tuple(cc),
-        subject=subject,
-        date=START + timedelta(minutes=minutes),
-        size=100,
-        flags=(),
-        from_name=name,
-        raw_headers=b"",
-    )
-
-
-@pytest.fixture
-def desk(blue, owner):
-    inbox = TeamInbox.objects.create(name="Support", kind="conversations", route_to_team=blue)
-    return mailbox_connect_team(inbox, provider="gmail", email=TEAM, secret={}, config={})
-
-
-@pytest.fixture
-def sync(django_capture_on_commit_callbacks):
-    """Sync one page as the engine does, its signals sent on commit."""
-
-    def run(mailbox, *headers, folder="INBOX"):
-        box, _ = FolderSync.objects.get_or_create(mailbox=mailbox, folder=folder, role="inbox")
-        with django_capture_on_commit_callbacks(execute=True):
-            decision = decide(mailbox, list(headers))
-            ids = write_page(mailbox, box, decision.kept, {})
-        return list(EmailMessage.objects.filter(pk__in=ids).order_by("pk"))
-
-    return run
-
 
 def test_incoming_mail_from_an_unknown_person_opens_a_conversation_with_a_new_contact(
-    desk, sync, blue
+    team_desk, sync_page, blue
 ):
-    [message] = sync(desk, header("ana@client.example", name="Ana Lima"))
+    [message] = sync_page(team_desk, header("ana@client.example", name="Ana Lima"))
     conversation = Conversation.objects.get()
     assert conversation.counterpart == "ana@client.example"
     assert conversation.counterpart_name == "Ana Lima"
@@ -96,13 +39,17 @@ def test_incoming_mail_from_an_unknown_person_opens_a_conversation_with_a_new_co
     assert list(ConversationMessage.objects.values_list("message_id", flat=True)) == [message.pk]
 
 
-def test_a_reply_follows_the_thread_headers_and_answering_stops_the_wait(desk, sync):
-    [first] = sync(desk, header("ana@client.example"))
-    [answer] = sync(desk, header(TEAM, ["ana@client.example"], parent=first.message_id, minutes=30))
+def test_a_reply_follows_the_thread_headers_and_answering_stops_the_wait(team_desk, sync_page):
+    [first] = sync_page(team_desk, header("ana@client.example"))
+    [answer] = sync_page(
+        team_desk, header(TEAM, ["ana@client.example"], parent=first.message_id, minutes=30)
+    )
     conversation = Conversation.objects.get()
     assert conversation.awaiting_since is None
     assert conversation.first_response_at == answer.sent_at
-    [again] = sync(desk, header("ana@client.example", parent=answer.message_id, minutes=60))
+    [again] = sync_page(
+        team_desk, header("ana@client.example", parent=answer.message_id, minutes=60)
+    )
     conversation.refresh_from_db()
     assert Conversation.objects.count() == 1
     assert conversation.awaiting_since == again.sent_at
@@ -111,13 +58,15 @@ def test_a_reply_follows_the_thread_headers_and_answering_stops_the_wait(desk, s
 
 
 def test_separate_people_replying_to_one_outgoing_email_are_separate_conversations(
-    desk, sync, owner
+    team_desk, sync_page, owner
 ):
     ContactFactory(owner=owner, emails=["ana@client.example"])
     ContactFactory(owner=owner, emails=["bo@other.example"])
-    [sent] = sync(desk, header(TEAM, ["ana@client.example", "bo@other.example"]), folder="Sent")
-    ana, bo = sync(
-        desk,
+    [sent] = sync_page(
+        team_desk, header(TEAM, ["ana@client.example", "bo@other.example"]), folder="Sent"
+    )
+    ana, bo = sync_page(
+        team_desk,
         header("ana@client.example", parent=sent.message_id, minutes=5),
         header("bo@other.example", parent=sent.message_id, minutes=6),
     )
@@ -128,33 +77,37 @@ def test_separate_people_replying_to_one_outgoing_email_are_separate_conversatio
         # Each shows the email they answer, then their reply.
         assert set(shown.values_list("message_id", flat=True)) == {sent.pk, reply.pk}
     # A colleague copied into Ana's conversation stays in it.
-    [cc] = sync(desk, header("carl@client.example", parent=ana.message_id, minutes=9))
+    [cc] = sync_page(team_desk, header("carl@client.example", parent=ana.message_id, minutes=9))
     assert (
         ConversationMessage.objects.get(message=cc).conversation == by_person["ana@client.example"]
     )
     assert Conversation.objects.count() == 2
 
 
-def test_new_mail_reopens_a_closed_conversation_and_wakes_a_snoozed_one(desk, sync):
-    [first] = sync(desk, header("ana@client.example"))
+def test_new_mail_reopens_a_closed_conversation_and_wakes_a_snoozed_one(team_desk, sync_page):
+    [first] = sync_page(team_desk, header("ana@client.example"))
     Conversation.objects.update(status="closed", snoozed_until=timezone.now() + timedelta(days=1))
-    sync(desk, header("ana@client.example", parent=first.message_id, minutes=3))
+    sync_page(team_desk, header("ana@client.example", parent=first.message_id, minutes=3))
     conversation = Conversation.objects.get()
     assert conversation.status == "open" and conversation.snoozed_until is None
 
 
-def test_personal_inbox_mail_makes_no_conversation(owner, sync, contact):
+def test_personal_inbox_mail_makes_no_conversation(owner, sync_page, contact):
     inbox = offline_mailbox(owner, email="rep@crm.example")
-    sync(inbox, header("olivia@acme.example", to=("rep@crm.example",)))
+    sync_page(inbox, header("olivia@acme.example", to=("rep@crm.example",)))
     assert EmailMessage.objects.count() == 1 and not Conversation.objects.exists()
 
 
-def test_backfill_builds_conversations_of_mail_synced_before_and_is_safe_to_rerun(desk, sync):
+def test_backfill_builds_conversations_of_mail_synced_before_and_is_safe_to_rerun(
+    team_desk, sync_page
+):
     signals.messages_synced.disconnect(dispatch_uid="conversations.synced")
     try:
-        [first] = sync(desk, header("ana@client.example"))
-        sync(desk, header("bo@other.example", subject="Invoice"))
-        sync(desk, header(TEAM, ["ana@client.example"], parent=first.message_id, minutes=4))
+        [first] = sync_page(team_desk, header("ana@client.example"))
+        sync_page(team_desk, header("bo@other.example", subject="Invoice"))
+        sync_page(
+            team_desk, header(TEAM, ["ana@client.example"], parent=first.message_id, minutes=4)
+        )
     finally:
         receivers.connect()
     assert not Conversation.objects.exists()
@@ -164,3 +117,30 @@ def test_backfill_builds_conversations_of_mail_synced_before_and_is_safe_to_reru
     assert ana.links.count() == 2 and ana.awaiting_since is None
     assert filing.backfill() == 0  # nothing filed twice
     assert ConversationMessage.objects.count() == 3
+
+
+def test_email_from_the_team_address_written_on_a_record_is_filed_when_sent(
+    team_desk, sync_page, owner, django_capture_on_commit_callbacks
+):
+    [first] = sync_page(team_desk, header("ana@client.example"))
+    ana = Contact.objects.get(emails__address="ana@client.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        outbound = submit(
+            owner, team_desk, to=("ana@client.example",), records=[ana], reply_to=first
+        )
+    assert not ConversationMessage.objects.filter(message=outbound.message).exists()
+    # The sending worker announces it (outbox/sending.py, on commit); the inbox hears it.
+    event = signals.SendOutcome(
+        outbound_id=outbound.pk,
+        message_id=outbound.message_id,
+        status="sent",
+        source=outbound.source,
+        source_id=None,
+        contact_ids=(ana.pk,),
+        detail="",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        signals.send_on_commit(signals.email_sent, "outbox", [event])
+    link = ConversationMessage.objects.get(message=outbound.message)
+    assert link.conversation.counterpart == "ana@client.example"
+    assert link.conversation.awaiting_since is None

@@ -1,0 +1,254 @@
+"""The conversations inbox's pages: the inboxes a user works, one inbox's list and reading
+pane, the list alone for the poll (304 while nothing changed), and each email's framed body."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+
+from mailboxes.constants import ConversationStatus
+from mailboxes.conversations import access, forms, listing, services
+from mailboxes.models import ConversationMessage, EmailMessage
+from mailboxes.sync.bodies import fill_bodies
+from mailboxes.timeline.views.threads import email_body
+from records.access import visible_to
+from records.selectors import associations_for
+from records.types import type_slug_for
+
+
+@login_required
+@require_GET
+def index(request):
+    inboxes = list(access.inboxes_for(request.user))
+    if len(inboxes) == 1:
+        return redirect("mailboxes:conversations-inbox", mailbox_id=inboxes[0].pk)
+    return render(request, "mailboxes/conversations/index.html", {"inboxes": inboxes})
+
+
+def _etag(request, mailbox_id: int, filters, selected) -> str:
+    version = listing.version(mailbox_id, request.user.pk)
+    return f'"{version}-{urlencode(filters.params())}-{selected or ""}"'
+
+
+def _list_context(request, mailbox, filters, selected_id=None):
+    query = urlencode(filters.params())
+    return {
+        "etag": _etag(request, mailbox.pk, filters, selected_id),
+        "now": timezone.now(),
+        "mailbox": mailbox,
+        "filters": filters,
+        "views": listing.VIEWS,
+        "members": list(access.members(mailbox)),
+        "conversations": listing.page(request.user, mailbox, filters),
+        "page_size": listing.PAGE_SIZE,
+        "selected_id": selected_id,
+        "query": query,
+        "list_url": reverse("mailboxes:conversations-list", args=[mailbox.pk])
+        + f"?{query}"
+        + (f"&c={selected_id}" if selected_id else ""),
+        "poll_seconds": settings.CRM_CONVERSATIONS_POLL_SECONDS,
+    }
+
+
+def _pane(request, conversation) -> dict:
+    messages = list(
+        EmailMessage.objects.filter(
+            pk__in=ConversationMessage.objects.filter(conversation=conversation).values(
+                "message_id"
+            )
+        ).order_by("sent_at", "pk")
+    )
+    fill_bodies(messages)
+    contact = conversation.contact
+    if (
+        contact is not None
+        and not visible_to(request.user, type(contact).objects.filter(pk=contact.pk)).exists()
+    ):
+        contact = None
+    comments = list(conversation.comments.select_related("author"))
+    items = sorted(
+        [("email", m.sent_at or m.created_at, m) for m in messages]
+        + [("comment", c.created_at, c) for c in comments],
+        key=lambda item: item[1],
+    )
+    return {
+        "conversation": conversation,
+        "items": items,
+        "contact": contact,
+        "contact_slug": type_slug_for(contact) if contact else "",
+        "association_groups": associations_for(request.user, contact) if contact else [],
+    }
+
+
+def _forms(request, conversation, bound: dict | None = None) -> dict:
+    """The reading pane's forms: unbound, but for the one a refused POST bound."""
+    bound = bound or {}
+    last = conversation.counterpart
+    subject = conversation.subject
+    if subject and not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}"
+    return {
+        "assign_form": bound.get("assign")
+        or forms.AssignForm(
+            initial={"assignee": conversation.assignee_id},
+            members=access.members(conversation.mailbox),
+        ),
+        "snooze_form": bound.get("snooze") or forms.SnoozeForm(),
+        "comment_form": bound.get("comment") or forms.CommentForm(),
+        "reply_form": bound.get("reply")
+        or forms.ReplyForm(initial={"to": last, "subject": subject}),
+    }
+
+
+def _render_inbox(request, mailbox, conversation=None, bound=None, status=200):
+    filters = listing.Filters.of(request.GET)
+    context = {"inboxes": list(access.inboxes_for(request.user))}
+    if conversation is not None:
+        listing.mark_read(request.user, conversation)
+        context.update(_pane(request, conversation))
+        context.update(_forms(request, conversation, bound))
+        context["may_change"] = request.user.can_edit_records
+    context.update(_list_context(request, mailbox, filters, conversation and conversation.pk))
+    return render(request, "mailboxes/conversations/inbox.html", context, status=status)
+
+
+@login_required
+@require_GET
+def inbox(request, mailbox_id):
+    mailbox = access.get_inbox(request.user, mailbox_id)
+    selected = request.GET.get("c", "")
+    conversation = None
+    if selected.isdigit():
+        conversation = access.get_conversation(request.user, int(selected))
+        if conversation.mailbox_id != mailbox.pk:
+            raise Http404("No such conversation")
+    return _render_inbox(request, mailbox, conversation)
+
+
+def _back(request, conversation):
+    filters = listing.Filters.of(request.GET)
+    url = reverse("mailboxes:conversations-inbox", args=[conversation.mailbox_id])
+    return redirect(f"{url}?{urlencode(filters.params())}&c={conversation.pk}")
+
+
+def _refused(request, conversation, key, form, error=None):
+    for field, messages_ in (error.message_dict if error else {}).items():
+        field = {"html": "text", "__all__": None, "from_key": None}.get(field, field)
+        if field not in form.fields:
+            field = None
+        for text in messages_:
+            form.add_error(field, text)
+    return _render_inbox(request, conversation.mailbox, conversation, bound={key: form}, status=400)
+
+
+@login_required
+@require_POST
+def act(request, pk, action):
+    """One of the pane's forms, posted. Refused input comes back in its form with why."""
+    conversation = access.get_conversation(request.user, pk)
+    user = request.user
+    try:
+        if action == "assign":
+            form = forms.AssignForm(request.POST, members=access.members(conversation.mailbox))
+            if not form.is_valid():
+                return _refused(request, conversation, "assign", form)
+            services.assign(user, conversation, form.cleaned_data["assignee"])
+            messages.success(request, _("Assigned."))
+        elif action in ("close", "reopen"):
+            form = None
+            services.set_status(
+                user,
+                conversation,
+                ConversationStatus.CLOSED if action == "close" else ConversationStatus.OPEN,
+            )
+            messages.success(request, _("Closed.") if action == "close" else _("Reopened."))
+        elif action == "snooze":
+            form = forms.SnoozeForm(request.POST)
+            if not form.is_valid():
+                return _refused(request, conversation, "snooze", form)
+            services.snooze(user, conversation, form.cleaned_data["until"])
+            messages.success(request, _("Snoozed."))
+        elif action == "unsnooze":
+            form = None
+            services.unsnooze(user, conversation)
+        elif action == "comment":
+            form = forms.CommentForm(request.POST)
+            if not form.is_valid():
+                return _refused(request, conversation, "comment", form)
+            services.comment(user, conversation, form.cleaned_data["text"])
+            messages.success(request, _("Comment added. It was not emailed."))
+        elif action == "reply":
+            form = forms.ReplyForm(request.POST)
+            if not form.is_valid():
+                return _refused(request, conversation, "reply", form)
+            data = form.cleaned_data
+            services.reply(
+                user,
+                conversation,
+                to=form.addresses(data["to"]),
+                cc=form.addresses(data["cc"]),
+                subject=data["subject"],
+                text=data["text"],
+            )
+            messages.success(
+                request,
+                _("Reply queued from %(address)s.") % {"address": conversation.mailbox.email},
+            )
+        else:
+            raise Http404("No such action")
+    except ValidationError as error:  # ConversationError, ComposeError
+        return _refused(request, conversation, action, form, error)
+    return _back(request, conversation)
+
+
+@login_required
+@require_GET
+def inbox_list(request, mailbox_id):
+    """The list alone, polled by the page. Its ETag is the inbox's version: a poll that
+    sends it back while nothing changed is answered 304 after one query."""
+    mailbox_id = int(mailbox_id)
+    filters = listing.Filters.of(request.GET)
+    selected = request.GET.get("c", "")
+    selected = int(selected) if selected.isdigit() else None
+    etag = _etag(request, mailbox_id, filters, selected)
+    if request.headers.get("If-None-Match") == etag:
+        # Only a user who may see the inbox got the ETag; another one's guess learns nothing
+        # but that nothing changed since they last could.
+        response = HttpResponseNotModified()
+    else:
+        mailbox = access.get_inbox(request.user, mailbox_id)
+        response = render(
+            request,
+            "mailboxes/conversations/inbox.html#list",
+            _list_context(request, mailbox, filters, selected),
+        )
+    response["ETag"] = etag
+    # The page's script sends the ETag back itself (static/js/conversations.js); a browser
+    # cache answering for it would hand htmx the old body to swap in again.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+@xframe_options_sameorigin
+def message_body(request, message_pk) -> HttpResponse:
+    """One email of a conversation the user may see, for the sandboxed frame."""
+    link = (
+        ConversationMessage.objects.filter(
+            message_id=message_pk, conversation__mailbox__in=access.inboxes_for(request.user)
+        )
+        .select_related("message")
+        .first()
+    )
+    if link is None:
+        raise Http404("No such email")
+    return email_body(request, link.message)
