@@ -86,7 +86,7 @@ def _file(message: EmailMessage, mine: set[str]) -> bool:
     else:
         if parent is not None:
             also = parent.message
-        conversation = _conversation_for(mailbox, message, counterpart, name)
+        conversation = _conversation_for(mailbox, also or message, counterpart, name)
     try:
         with transaction.atomic():
             ConversationMessage.objects.create(conversation=conversation, message=message)
@@ -108,6 +108,8 @@ def file_into(conversation: Conversation, message: EmailMessage) -> None:
 
 
 def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) -> Conversation:
+    """The conversation of `message`'s thread with `counterpart`, made when missing (named
+    after `message`: the first email of the exchange)."""
     at = message.sent_at or message.created_at or timezone.now()
     team_inbox = mailbox.team_inbox
     conversation, _ = Conversation.objects.get_or_create(

@@ -5,17 +5,26 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AssignForm(forms.Form):
+    """Nobody, the inbox's team as a whole, or one of its members."""
+
     prefix = "assign"
+    TEAM = "team"
 
-    assignee = forms.TypedChoiceField(
-        label=_("Assign to"), coerce=int, empty_value=None, required=False
-    )
+    assignee = forms.ChoiceField(label=_("Assign to"), required=False)
 
-    def __init__(self, *args, members=(), **kwargs):
+    def __init__(self, *args, members=(), team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", _("Nobody"))] + [
-            (u.pk, u.display_name) for u in members
-        ]
+        choices = [("", _("Nobody"))]
+        if team is not None:
+            choices.append((self.TEAM, _("The %(team)s team") % {"team": team.name}))
+        choices += [(str(u.pk), u.display_name) for u in members]
+        self.fields["assignee"].choices = choices
+
+    @classmethod
+    def current(cls, conversation) -> str:
+        if conversation.assignee_id:
+            return str(conversation.assignee_id)
+        return cls.TEAM if conversation.assignee_team_id else ""
 
 
 class SnoozeForm(forms.Form):

@@ -52,7 +52,7 @@ def assign(actor, conversation: Conversation, assignee_id: int | None) -> None:
     """Assign to a member of the inbox's team (or to nobody)."""
     _may_change(actor)
     if assignee_id is None:
-        _touch(conversation, assignee=None)
+        _touch(conversation, assignee=None, assignee_team=None)
         return
     assignee = access.members(conversation.mailbox).filter(pk=assignee_id).first()
     if assignee is None:
@@ -68,6 +68,15 @@ def assign(actor, conversation: Conversation, assignee_id: int | None) -> None:
             % {"who": actor.display_name, "with": conversation.counterpart},
             link_path(conversation),
         )
+
+
+def assign_team(actor, conversation: Conversation) -> None:
+    """Give the conversation back to the inbox's team as a whole (nobody in particular)."""
+    _may_change(actor)
+    team_id = conversation.mailbox.team_inbox.route_to_team_id
+    if team_id is None:
+        raise ConversationError({"assignee": _("This inbox is routed to no team.")})
+    _touch(conversation, assignee=None, assignee_team_id=team_id)
 
 
 def set_status(actor, conversation: Conversation, status: str) -> None:

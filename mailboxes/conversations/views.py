@@ -18,6 +18,7 @@ from mailboxes.constants import ConversationStatus
 from mailboxes.conversations import access, forms, listing, services
 from mailboxes.models import ConversationMessage, EmailMessage
 from mailboxes.sync.bodies import fill_bodies
+from mailboxes.sync.engine import own_addresses
 from mailboxes.timeline.views.threads import email_body
 from records.access import visible_to
 from records.selectors import associations_for
@@ -88,23 +89,37 @@ def _pane(request, conversation) -> dict:
     }
 
 
-def _forms(request, conversation, bound: dict | None = None) -> dict:
-    """The reading pane's forms: unbound, but for the one a refused POST bound."""
+def _reply_all_cc(conversation, messages) -> str:
+    """Everyone on the conversation's latest email but the team and the correspondent."""
+    if not messages:
+        return ""
+    latest = messages[-1]
+    skip = own_addresses(conversation.mailbox) | {conversation.counterpart}
+    people = [latest.from_addr, *latest.to_addrs, *latest.cc_addrs]
+    return ", ".join(dict.fromkeys(a.lower() for a in people if a and a.lower() not in skip))
+
+
+def _forms(request, conversation, messages, bound: dict | None = None) -> dict:
+    """The reading pane's forms: unbound, but for the one a refused POST bound. With
+    `?reply=all` the reply is copied to everyone else on the latest email."""
     bound = bound or {}
-    last = conversation.counterpart
+    reply_all = request.GET.get("reply") == "all"
+    cc = _reply_all_cc(conversation, messages) if reply_all else ""
     subject = conversation.subject
     if subject and not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     return {
         "assign_form": bound.get("assign")
         or forms.AssignForm(
-            initial={"assignee": conversation.assignee_id},
+            initial={"assignee": forms.AssignForm.current(conversation)},
             members=access.members(conversation.mailbox),
+            team=conversation.mailbox.team_inbox.route_to_team,
         ),
         "snooze_form": bound.get("snooze") or forms.SnoozeForm(),
         "comment_form": bound.get("comment") or forms.CommentForm(),
         "reply_form": bound.get("reply")
-        or forms.ReplyForm(initial={"to": last, "subject": subject}),
+        or forms.ReplyForm(initial={"to": conversation.counterpart, "cc": cc, "subject": subject}),
+        "reply_open": reply_all or "reply" in bound,
     }
 
 
@@ -113,8 +128,10 @@ def _render_inbox(request, mailbox, conversation=None, bound=None, status=200):
     context = {"inboxes": list(access.inboxes_for(request.user))}
     if conversation is not None:
         listing.mark_read(request.user, conversation)
-        context.update(_pane(request, conversation))
-        context.update(_forms(request, conversation, bound))
+        pane = _pane(request, conversation)
+        context.update(pane)
+        emails = [item for kind, _at, item in pane["items"] if kind == "email"]
+        context.update(_forms(request, conversation, emails, bound))
         context["may_change"] = request.user.can_edit_records
     context.update(_list_context(request, mailbox, filters, conversation and conversation.pk))
     return render(request, "mailboxes/conversations/inbox.html", context, status=status)
@@ -157,10 +174,18 @@ def act(request, pk, action):
     user = request.user
     try:
         if action == "assign":
-            form = forms.AssignForm(request.POST, members=access.members(conversation.mailbox))
+            form = forms.AssignForm(
+                request.POST,
+                members=access.members(conversation.mailbox),
+                team=conversation.mailbox.team_inbox.route_to_team,
+            )
             if not form.is_valid():
                 return _refused(request, conversation, "assign", form)
-            services.assign(user, conversation, form.cleaned_data["assignee"])
+            choice = form.cleaned_data["assignee"]
+            if choice == forms.AssignForm.TEAM:
+                services.assign_team(user, conversation)
+            else:
+                services.assign(user, conversation, int(choice) if choice else None)
             messages.success(request, _("Assigned."))
         elif action in ("close", "reopen"):
             form = None

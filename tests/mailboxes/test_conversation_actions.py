@@ -172,3 +172,37 @@ def test_a_reply_without_recipients_or_refused_by_privacy_sends_nothing_and_keep
         act(client, ana, "reply", **{**data, "reply-to": "ana@client.example"}).status_code == 404
     )
     assert not Outbound.objects.exists()
+
+
+def test_assign_back_to_the_team_and_to_nobody(client, owner, blue, ana):
+    client.force_login(owner)
+    act(client, ana, "assign", **{"assign-assignee": owner.pk})
+    ana.refresh_from_db()
+    assert ana.assignee == owner
+    act(client, ana, "assign", **{"assign-assignee": "team"})
+    ana.refresh_from_db()
+    assert ana.assignee is None and ana.assignee_team == blue
+    act(client, ana, "assign", **{"assign-assignee": ""})
+    ana.refresh_from_db()
+    assert ana.assignee is None and ana.assignee_team is None
+
+
+def test_reply_all_copies_everyone_else_on_the_latest_email(
+    client, owner, team_desk, sync_page, ana
+):
+    sync_page(
+        team_desk,
+        header(
+            "ana@client.example",
+            to=(TEAM, "boss@client.example"),
+            cc=("carl@client.example",),
+            parent=ana.first_message.message_id,
+            minutes=10,
+        ),
+    )
+    client.force_login(owner)
+    url = reverse("mailboxes:conversations-inbox", args=[ana.mailbox_id])
+    form = client.get(f"{url}?c={ana.pk}&reply=all").context["reply_form"]
+    assert form.initial["to"] == "ana@client.example"
+    assert form.initial["cc"] == "boss@client.example, carl@client.example"
+    assert client.get(f"{url}?c={ana.pk}").context["reply_form"].initial["cc"] == ""
