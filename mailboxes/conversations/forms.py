@@ -53,6 +53,10 @@ class ReplyForm(forms.Form):
     cc = forms.CharField(label=_("Cc"), max_length=2000, required=False)
     subject = forms.CharField(label=_("Subject"), max_length=500, required=False)
     text = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 6}))
+    # What the pane showed when the reply was started (presence.latest_link), and the answer
+    # to the warning that a teammate is replying or replied meanwhile.
+    since = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
+    send_anyway = forms.BooleanField(label=_("Send mine anyway"), required=False)
 
     @staticmethod
     def addresses(value: str) -> list[str]:

@@ -14,6 +14,9 @@ urlpatterns = [
         name="conversations-act",
     ),
     path(
+        "conversations/c/<int:pk>/presence/", views.presence_report, name="conversations-presence"
+    ),
+    path(
         "conversations/email/<int:message_pk>/body/",
         views.message_body,
         name="conversations-body",

@@ -15,7 +15,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from mailboxes.constants import ConversationStatus
-from mailboxes.conversations import access, forms, listing, services
+from mailboxes.conversations import access, forms, listing, presence, services
 from mailboxes.models import ConversationMessage, EmailMessage
 from mailboxes.sync.bodies import fill_bodies
 from mailboxes.sync.engine import own_addresses
@@ -118,7 +118,15 @@ def _forms(request, conversation, messages, bound: dict | None = None) -> dict:
         "snooze_form": bound.get("snooze") or forms.SnoozeForm(),
         "comment_form": bound.get("comment") or forms.CommentForm(),
         "reply_form": bound.get("reply")
-        or forms.ReplyForm(initial={"to": conversation.counterpart, "cc": cc, "subject": subject}),
+        or forms.ReplyForm(
+            initial={
+                "to": conversation.counterpart,
+                "cc": cc,
+                "subject": subject,
+                "since": presence.latest_link(conversation),
+            }
+        ),
+        "others": presence.others(request.user, conversation),
         "reply_open": reply_all or "reply" in bound,
     }
 
@@ -131,7 +139,9 @@ def _render_inbox(request, mailbox, conversation=None, bound=None, status=200):
         pane = _pane(request, conversation)
         context.update(pane)
         emails = [item for kind, _at, item in pane["items"] if kind == "email"]
-        context.update(_forms(request, conversation, emails, bound))
+        forms_ = _forms(request, conversation, emails, bound)
+        context.update(forms_)
+        presence.report(request.user, conversation, "replying" if forms_["reply_open"] else "")
         context["may_change"] = request.user.can_edit_records
     context.update(_list_context(request, mailbox, filters, conversation and conversation.pk))
     return render(request, "mailboxes/conversations/inbox.html", context, status=status)
@@ -154,6 +164,37 @@ def _back(request, conversation):
     filters = listing.Filters.of(request.GET)
     url = reverse("mailboxes:conversations-inbox", args=[conversation.mailbox_id])
     return redirect(f"{url}?{urlencode(filters.params())}&c={conversation.pk}")
+
+
+def _second_answer_warning(user, conversation, data) -> str:
+    """The words that hold a reply back once, or "" (presence.second_answer)."""
+    if data["send_anyway"]:
+        return ""
+    replying, answered = presence.second_answer(user, conversation, data["since"] or 0)
+    if replying:
+        return _(
+            "%(names)s is replying to this conversation too. Read the latest first; to send "
+            "yours as well, tick “Send mine anyway”."
+        ) % {"names": ", ".join(replying)}
+    if answered:
+        return _(
+            "A teammate replied to this conversation after you opened it. Read the latest "
+            "first; to send yours as well, tick “Send mine anyway”."
+        )
+    return ""
+
+
+@login_required
+@require_POST
+def presence_report(request, pk):
+    """The pane's report every few seconds (viewing or replying); answers who else is here."""
+    conversation = access.get_conversation(request.user, pk)
+    presence.report(request.user, conversation, request.POST.get("state", ""))
+    return render(
+        request,
+        "mailboxes/conversations/presence.html",
+        {"others": presence.others(request.user, conversation)},
+    )
 
 
 def _refused(request, conversation, key, form, error=None):
@@ -215,6 +256,13 @@ def act(request, pk, action):
             if not form.is_valid():
                 return _refused(request, conversation, "reply", form)
             data = form.cleaned_data
+            warning = _second_answer_warning(user, conversation, data)
+            if warning:
+                form.data = form.data.copy()
+                form.data[form.add_prefix("since")] = presence.latest_link(conversation)
+                form.add_error(None, warning)
+                form.warned = True
+                return _refused(request, conversation, "reply", form)
             services.reply(
                 user,
                 conversation,
@@ -223,6 +271,7 @@ def act(request, pk, action):
                 subject=data["subject"],
                 text=data["text"],
             )
+            presence.report(user, conversation, "viewing")
             messages.success(
                 request,
                 _("Reply queued from %(address)s.") % {"address": conversation.mailbox.email},

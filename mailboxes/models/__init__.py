@@ -3,6 +3,7 @@ from mailboxes.models.conversations import (
     Conversation,
     ConversationComment,
     ConversationMessage,
+    ConversationPresence,
     ConversationRead,
 )
 from mailboxes.models.inboxes import (
@@ -40,6 +41,7 @@ __all__ = [
     "Conversation",
     "ConversationComment",
     "ConversationMessage",
+    "ConversationPresence",
     "ConversationRead",
     "DeletedTrackedEmail",
     "DraftAttachment",

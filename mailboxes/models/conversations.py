@@ -128,3 +128,26 @@ class ConversationComment(models.Model):
 
     def __str__(self):
         return self.text[:50]
+
+
+class ConversationPresence(models.Model):
+    """Who has a conversation open, and whether they are writing a reply: each open pane
+    tells every few seconds (`seen_at`), so teammates see "Sara is replying" and are warned
+    before sending a second answer. A row older than `presence.FRESH` counts for nothing."""
+
+    VIEWING, REPLYING = "viewing", "replying"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"], name="conversation_presence_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} {self.state} {self.conversation_id}"

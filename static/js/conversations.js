@@ -9,4 +9,13 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr && event.detail.xhr.status === 304) event.detail.shouldSwap = false;
   });
+  // The reading pane tells teammates whether its user is writing a reply: opening or closing
+  // the reply form changes the state it reports, at once.
+  document.addEventListener("toggle", function (event) {
+    if (!event.target.matches || !event.target.matches("details.convo-reply")) return;
+    var state = document.getElementById("presence-state");
+    if (!state) return;
+    state.value = event.target.open ? "replying" : "viewing";
+    htmx.trigger(document.body, "presence-changed");
+  }, true);
 })();

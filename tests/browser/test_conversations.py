@@ -97,16 +97,22 @@ def test_on_a_phone_the_list_and_the_conversation_take_turns(
     assert_fits(phone, SCREENSHOTS / "phone-list.png")
 
 
-def test_two_teammates_work_a_conversation(
-    page, new_page, login, owner, teammate, mail, queued_jobs
-):
-    from mailboxes.models import ConversationComment, Outbound
-
+@pytest.fixture
+def teammates_page(page, new_page, login, owner, teammate, mail):
+    """The owner (`page`) and a teammate (the page returned) on the inbox, each signed in
+    through the login form in a browser of their own."""
     other = new_page()
     login(page, owner.username)
     login(other, teammate.username)
     for p in (page, other):
         p.goto(f"/conversations/{mail.mailbox_id}/")
+    return other
+
+
+def test_two_teammates_work_a_conversation(page, teammates_page, teammate, mail, queued_jobs):
+    from mailboxes.models import ConversationComment, Outbound
+
+    other = teammates_page
     row(page, "Ana Lima").get_by_role("link").click()
     pane = page.get_by_role("region", name="Conversation", exact=True)
 
@@ -165,3 +171,33 @@ def test_two_teammates_work_a_conversation(
     page.get_by_role("button", name="Reopen").click()
     expect(page.get_by_text("Reopened.")).to_be_visible()
     expect(row(other, "Ana Lima")).to_be_visible(timeout=8_000)
+
+
+def test_a_teammate_writing_a_reply_is_shown_and_a_second_answer_warned(
+    page, teammates_page, teammate, queued_jobs
+):
+    from mailboxes.models import Outbound
+
+    sara = teammates_page
+    for p in (page, sara):
+        row(p, "Ana Lima").get_by_role("link").click()
+    presence = page.locator("#convo-presence")
+    expect(presence).to_contain_text(f"{teammate.display_name} is viewing", timeout=8_000)
+
+    sara.get_by_text("Reply from help@crm.example").click()
+    expect(presence).to_contain_text(f"{teammate.display_name} is replying", timeout=8_000)
+    assert_fits_both(page, SCREENSHOTS / "teammate-replying")
+
+    pane = page.get_by_role("region", name="Conversation", exact=True)
+    pane.get_by_text("Reply from help@crm.example").click()
+    pane.get_by_label("Message").fill("We are sending a new parcel today.")
+    pane.get_by_role("button", name="Send reply").click()
+    expect(pane.get_by_role("alert")).to_contain_text(
+        f"{teammate.display_name} is replying to this conversation too"
+    )
+    assert not Outbound.objects.exists()
+    assert_fits_both(page, SCREENSHOTS / "second-answer-warned")
+    pane.get_by_label("Send mine anyway").check()
+    pane.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_text("Reply queued from help@crm.example.")).to_be_visible()
+    assert Outbound.objects.count() == 1

@@ -206,3 +206,60 @@ def test_reply_all_copies_everyone_else_on_the_latest_email(
     assert form.initial["to"] == "ana@client.example"
     assert form.initial["cc"] == "boss@client.example, carl@client.example"
     assert client.get(f"{url}?c={ana.pk}").context["reply_form"].initial["cc"] == ""
+
+
+def reply_data(client, conversation, **changes):
+    """The reply form as the pane renders it (its `since` mark included), filled in."""
+    url = reverse("mailboxes:conversations-inbox", args=[conversation.mailbox_id])
+    form = client.get(f"{url}?c={conversation.pk}").context["reply_form"]
+    data = {f"reply-{name}": value for name, value in form.initial.items()}
+    data.update({"reply-cc": "", "reply-text": "Our answer"}, **changes)
+    return data
+
+
+def test_teammates_see_who_is_viewing_and_replying(client, owner, teammate, outsider, ana):
+    url = reverse("mailboxes:conversations-presence", args=[ana.pk])
+    client.force_login(owner)
+    assert client.post(url, {"state": "replying"}).content.decode().strip() == ""
+    client.force_login(teammate)
+    seen = client.post(url, {"state": "viewing"}).content.decode()
+    assert f"{owner.display_name} is replying" in seen
+    client.force_login(owner)
+    assert f"{teammate.display_name} is viewing" in client.post(url, {}).content.decode()
+    client.force_login(outsider)
+    assert client.post(url, {"state": "viewing"}).status_code == 404
+
+
+def test_a_second_answer_is_held_back_once_with_a_warning(
+    client, owner, teammate, ana, django_capture_on_commit_callbacks
+):
+    client.force_login(teammate)
+    teammates_form = reply_data(client, ana)
+    client.force_login(owner)
+    owners_form = reply_data(client, ana)
+    # The teammate opens the reply form: the owner's send is held back.
+    client.force_login(teammate)
+    client.post(reverse("mailboxes:conversations-presence", args=[ana.pk]), {"state": "replying"})
+    client.force_login(owner)
+    held = act(client, ana, "reply", **owners_form)
+    page = held.content.decode()
+    assert held.status_code == 400
+    assert f"{teammate.display_name} is replying to this conversation too" in page
+    assert "Send mine anyway" in page and "Our answer" in page
+    assert not Outbound.objects.exists()
+    # The owner is writing now, so the teammate is warned in turn, and sends anyway; the
+    # owner's form, opened before, is then warned of that answer.
+    client.force_login(teammate)
+    warned = act(client, ana, "reply", **teammates_form).content.decode()
+    assert f"{owner.display_name} is replying to this conversation too" in warned
+    anyway = {**teammates_form, "reply-send_anyway": "on"}
+    assert act(client, ana, "reply", **anyway).status_code == 302
+    client.force_login(owner)
+    held = act(client, ana, "reply", **owners_form)
+    assert "A teammate replied to this conversation after you opened it" in held.content.decode()
+    assert Outbound.objects.count() == 1
+    # Sending anyway is the owner's choice.
+    assert (
+        act(client, ana, "reply", **owners_form, **{"reply-send_anyway": "on"}).status_code == 302
+    )
+    assert Outbound.objects.count() == 2
