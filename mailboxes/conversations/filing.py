@@ -22,6 +22,7 @@ from mailboxes.constants import ConversationStatus, Direction, MailboxKind
 from mailboxes.models import Conversation, ConversationMessage, EmailMessage, Mailbox
 from mailboxes.sync.engine import own_addresses
 from records import selectors
+from records.calendar.clock import Calendar, NoOpenHours
 
 BACKFILL_BATCH = 500
 
@@ -149,12 +150,23 @@ def _apply(conversation: Conversation, message: EmailMessage, name: str) -> None
             c.counterpart_name = name[:255]
     elif message.direction == Direction.OUTGOING and c.awaiting_since is not None:
         if at >= c.awaiting_since:
+            minutes = response_minutes(c.awaiting_since, at)
             if c.first_response_at is None:
-                c.first_response_at = at
+                c.first_response_at, c.first_response_minutes = at, minutes
+            c.last_response_minutes = minutes
             c.awaiting_since = None
     if c.contact_id is None and c.counterpart:
         c.contact_id = selectors.contacts_by_address([c.counterpart]).get(c.counterpart)
     c.save()
+
+
+def response_minutes(asked, answered) -> int | None:
+    """The working minutes between a correspondent's email and the team's answer, by the
+    account's business hours and holidays (None when the calendar has no open hours)."""
+    try:
+        return round(Calendar.for_account().business_minutes_between(asked, answered))
+    except NoOpenHours:
+        return None
 
 
 def backfill(mailbox_ids: Iterable[int] | None = None) -> int:

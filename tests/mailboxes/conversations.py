@@ -29,6 +29,7 @@ def header(
     references=(),
     minutes=0,
     subject="Order 1234",
+    date=None,
 ):
     return FetchedHeader(
         ref=str(next(_refs)),
@@ -39,7 +40,7 @@ def header(
         to_addrs=tuple(to),
         cc_addrs=tuple(cc),
         subject=subject,
-        date=START + timedelta(minutes=minutes),
+        date=date or START + timedelta(minutes=minutes),
         size=100,
         flags=(),
         from_name=name,

@@ -3,7 +3,7 @@ conversations through mailboxes' signals (mailboxes/conversations/filing.py). Pa
 decided and written by sync's own code (`decide`, `write_page`) from headers as an adapter
 gives them."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -144,3 +144,23 @@ def test_email_from_the_team_address_written_on_a_record_is_filed_when_sent(
     link = ConversationMessage.objects.get(message=outbound.message)
     assert link.conversation.counterpart == "ana@client.example"
     assert link.conversation.awaiting_since is None
+
+
+def test_response_times_count_working_minutes_across_a_weekend(team_desk, sync_page):
+    # The account's default hours: Monday to Friday, 09:00 to 17:00 UTC.
+    friday = datetime(2026, 12, 4, 16, 30, tzinfo=UTC)
+    [asked] = sync_page(team_desk, header("ana@client.example", date=friday))
+    monday = datetime(2026, 12, 7, 9, 45, tzinfo=UTC)
+    sync_page(team_desk, header(TEAM, ["ana@client.example"], parent=asked.message_id, date=monday))
+    conversation = Conversation.objects.get()
+    assert conversation.first_response_at == monday
+    assert conversation.first_response_minutes == 30 + 45
+    [again] = sync_page(
+        team_desk,
+        header("ana@client.example", parent=asked.message_id, date=monday + timedelta(hours=1)),
+    )
+    later = monday + timedelta(hours=3)
+    sync_page(team_desk, header(TEAM, ["ana@client.example"], parent=again.message_id, date=later))
+    conversation.refresh_from_db()
+    assert conversation.first_response_minutes == 75  # the first stays
+    assert conversation.last_response_minutes == 120
