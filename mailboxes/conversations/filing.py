@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailboxes.constants import ConversationStatus, Direction, MailboxKind
+from mailboxes.conversations import routing
 from mailboxes.models import Conversation, ConversationMessage, EmailMessage, Mailbox
 from mailboxes.sync.engine import own_addresses
 from records import selectors
@@ -113,7 +114,7 @@ def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) ->
     after `message`: the first email of the exchange)."""
     at = message.sent_at or message.created_at or timezone.now()
     team_inbox = mailbox.team_inbox
-    conversation, _ = Conversation.objects.get_or_create(
+    conversation, created = Conversation.objects.get_or_create(
         mailbox=mailbox,
         thread_id=message.thread_id,
         counterpart=counterpart,
@@ -130,6 +131,8 @@ def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) ->
             ),
         },
     )
+    if created and message.direction == Direction.INCOMING:
+        routing.assign_new(conversation)
     return conversation
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from mailboxes.composer.drafts import ComposeError, Draft, email_submit
 from mailboxes.constants import ConversationStatus
-from mailboxes.conversations import access, filing
+from mailboxes.conversations import access, filing, routing
 from mailboxes.models import Conversation, ConversationComment, ConversationMessage, EmailMessage
 from records import notifications
 
@@ -59,7 +59,7 @@ def assign(actor, conversation: Conversation, assignee_id: int | None) -> None:
         raise ConversationError(
             {"assignee": _("Choose a member of the team this inbox is routed to.")}
         )
-    _touch(conversation, assignee=assignee)
+    _touch(conversation, assignee=assignee, assigned_at=timezone.now())
     if assignee.pk != actor.pk:
         notifications.notify(
             assignee,
@@ -84,6 +84,9 @@ def set_status(actor, conversation: Conversation, status: str) -> None:
     if status not in ConversationStatus.values:
         raise ConversationError({"status": _("Unknown status.")})
     _touch(conversation, status=status, snoozed_until=None)
+    if status == ConversationStatus.CLOSED and conversation.assignee_id:
+        # A place under the cap is free: a conversation waiting for one is given out.
+        routing.assign_waiting([conversation.mailbox_id])
 
 
 def snooze(actor, conversation: Conversation, until) -> None:

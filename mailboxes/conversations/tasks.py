@@ -1,11 +1,13 @@
-"""Celery task of the conversations inbox: snoozes that are over, woken every minute."""
+"""Celery task of the conversations inbox, every minute: snoozes that are over woken, and
+conversations waiting for a free teammate given out (working hours that began)."""
 
 from celery import shared_task
 
 from mailboxes import jobs
-from mailboxes.conversations import services
+from mailboxes.conversations import routing, services
 
 
 @shared_task(name=jobs.CONVERSATIONS_WAKE)
 def conversations_wake() -> int:
-    return services.wake_due()
+    woken = services.wake_due()
+    return woken + routing.assign_waiting()

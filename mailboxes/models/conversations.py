@@ -40,6 +40,7 @@ class Conversation(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    assigned_at = models.DateTimeField(null=True, blank=True)  # round robin's turn order
     assignee_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import (
     TEAM_PROVIDERS,
@@ -34,6 +35,23 @@ class TeamInbox(models.Model):
     )
     route_to_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Fair assignment (mailboxes/conversations/routing.py): each new conversation to the next
+    # member of `route_to_team` who is working now and has fewer than `open_cap` open ones.
+    round_robin = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Give each new conversation to the next teammate who is working now (their "
+            "working hours) and under the cap, in turn."
+        ),
+    )
+    open_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "With round robin: the most open conversations one person is given. Those waiting "
+            "while everyone is at it are given out as soon as someone is free. Empty: no cap."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

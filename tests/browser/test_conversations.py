@@ -201,3 +201,17 @@ def test_a_teammate_writing_a_reply_is_shown_and_a_second_answer_warned(
     pane.get_by_role("button", name="Send reply").click()
     expect(page.get_by_text("Reply queued from help@crm.example.")).to_be_visible()
     assert Outbound.objects.count() == 1
+
+
+def test_an_admin_turns_on_round_robin_with_a_cap(page, login, admin_user, team_desk):
+    from mailboxes.models import TeamInbox
+
+    login(page, admin_user.username)
+    page.goto(f"/settings/inboxes/{team_desk.team_inbox_id}/")
+    page.get_by_label("Assign in turn within the team (round robin)").check()
+    page.get_by_label("Open conversations per person at most").fill("5")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved.")).to_be_visible()
+    inbox = TeamInbox.objects.get(pk=team_desk.team_inbox_id)
+    assert inbox.round_robin and inbox.open_cap == 5
+    assert_fits_both(page, SCREENSHOTS / "round-robin-settings")
