@@ -116,12 +116,14 @@ class TeamInboxForm(forms.ModelForm):
             "route_to_user",
             "round_robin",
             "open_cap",
+            "response_target_minutes",
         ]
         labels = {
             "route_to_team": "Route new conversations to team",
             "route_to_user": "…or to this user",
             "round_robin": _("Assign in turn within the team (round robin)"),
             "open_cap": _("Open conversations per person at most"),
+            "response_target_minutes": _("Answer within (working minutes)"),
         }
 
     def clean(self):

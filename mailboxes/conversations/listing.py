@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import ConversationStatus
-from mailboxes.models import Conversation, ConversationRead
+from mailboxes.models import Conversation, ConversationRead, Mailbox, TeamInbox
+from records.calendar.clock import Calendar, NoOpenHours
 
 PAGE_SIZE = 50
 
@@ -95,25 +96,49 @@ def conversations(user, mailbox, filters: Filters, now=None):
     )
 
 
-def page(user, mailbox, filters: Filters) -> list[Conversation]:
-    rows = list(conversations(user, mailbox, filters)[:PAGE_SIZE])
+SOON = 0.8  # the share of the target after which a waiting conversation is "due soon"
+
+
+def page(user, mailbox, filters: Filters, now=None) -> list[Conversation]:
+    """A page of the list, each row with `unread` and, against the inbox's response target,
+    `target` ("late", "soon" or "") and `minutes_left` (working minutes, negative when late)."""
+    now = now or timezone.now()
+    rows = list(conversations(user, mailbox, filters, now)[:PAGE_SIZE])
+    target = mailbox.team_inbox.response_target_minutes if mailbox.team_inbox_id else None
+    calendar = Calendar.for_account() if target else None
     for c in rows:
         c.unread = c.last_received_at is not None and not c.seen
+        c.target, c.minutes_left = "", None
+        if calendar is not None and c.awaiting_since and c.status == ConversationStatus.OPEN:
+            try:
+                waited = calendar.business_minutes_between(c.awaiting_since, now)
+            except NoOpenHours:
+                continue
+            c.minutes_left = round(target - waited)
+            c.target = "late" if waited >= target else "soon" if waited >= SOON * target else ""
     return rows
+
+
+TARGET_REFRESH_SECONDS = 300  # how stale an inbox with a response target lets its marks go
 
 
 def version(mailbox_id: int, user_id: int) -> str:
     """What the inbox's list depends on, in one query: the newest change to its
-    conversations and the newest read marker of the user."""
+    conversations, the newest read marker of the user, and whether the inbox has a response
+    target; with one, time itself changes the list (a conversation crossing its target), so
+    the version also moves every TARGET_REFRESH_SECONDS."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(updated_at) FROM {Conversation._meta.db_table}"
             " WHERE mailbox_id = %s),"
-            f" (SELECT MAX(read_at) FROM {ConversationRead._meta.db_table} WHERE user_id = %s)",
-            [mailbox_id, user_id],
+            f" (SELECT MAX(read_at) FROM {ConversationRead._meta.db_table} WHERE user_id = %s),"
+            f" (SELECT t.response_target_minutes FROM {TeamInbox._meta.db_table} t"
+            f" JOIN {Mailbox._meta.db_table} m ON m.team_inbox_id = t.id WHERE m.id = %s)",
+            [mailbox_id, user_id, mailbox_id],
         )
-        changed, read = cursor.fetchone()
-    return f"{mailbox_id}-{user_id}-{changed}-{read}"
+        changed, read, target = cursor.fetchone()
+    tick = int(timezone.now().timestamp()) // TARGET_REFRESH_SECONDS if target else ""
+    return f"{mailbox_id}-{user_id}-{changed}-{read}-{tick}"
 
 
 def mark_read(user, conversation: Conversation) -> None:

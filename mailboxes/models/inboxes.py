@@ -53,6 +53,17 @@ class TeamInbox(models.Model):
             "while everyone is at it are given out as soon as someone is free. Empty: no cap."
         ),
     )
+    # Response-time target (working minutes, the account's business hours): the inbox's list
+    # marks conversations waiting on the team that are close to it or past it.
+    response_target_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Working minutes (the account's business hours) within which the team answers a "
+            "customer's email. The inbox marks conversations close to it or past it. Empty: "
+            "no target."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

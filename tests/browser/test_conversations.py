@@ -39,12 +39,18 @@ def row(page, text):
 def test_a_member_reads_filters_and_sees_new_mail_arrive(
     page, login, owner, team_desk, sync_page, mail
 ):
+    from mailboxes.models import TeamInbox
+
+    # Ana has waited two days: past any target of an hour of working time.
+    TeamInbox.objects.filter(pk=team_desk.team_inbox_id).update(response_target_minutes=60)
     login(page, owner.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
     expect(page.get_by_role("heading", name="Support", level=1)).to_be_visible()
     expect(page.locator(".convo-item")).to_have_count(2)
     expect(row(page, "Ana Lima")).to_contain_text("New")
     expect(row(page, "Ana Lima")).to_contain_text("Waiting on us")
+    expect(row(page, "Ana Lima")).to_contain_text("Past target")
+    expect(row(page, "Bo Berg")).not_to_contain_text("Past target")
     assert_fits_both(page, SCREENSHOTS / "list")
 
     row(page, "Ana Lima").get_by_role("link").click()

@@ -181,3 +181,36 @@ def test_an_inbox_outside_ones_routing_is_not_listed(client, team_desk, red):
     client.force_login(stranger)
     url = reverse("mailboxes:conversations-list", args=[team_desk.pk])
     assert client.get(url).status_code == 404
+
+
+def test_the_list_marks_what_is_close_to_or_past_the_response_target(team_desk, owner, two):
+    from datetime import UTC, datetime
+
+    from mailboxes.conversations import listing
+    from mailboxes.models import TeamInbox
+
+    ana, bo = two
+    TeamInbox.objects.filter(pk=team_desk.team_inbox_id).update(response_target_minutes=60)
+    team_desk.team_inbox.refresh_from_db()
+    friday = datetime(2026, 12, 4, 16, 30, tzinfo=UTC)  # business hours: Mon-Fri 9-17 UTC
+    Conversation.objects.filter(pk=ana.pk).update(awaiting_since=friday)
+
+    def marks(now):
+        rows = listing.page(owner, team_desk, listing.Filters(), now=now)
+        return {c.counterpart: (c.target, c.minutes_left) for c in rows}
+
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert marks(monday)["ana@client.example"] == ("", 30)  # 30 minutes counted on Friday
+    assert marks(monday.replace(minute=20))["ana@client.example"] == ("soon", 10)
+    assert marks(monday.replace(minute=45))["ana@client.example"] == ("late", -15)
+    assert marks(monday)["bo@other.example"] == ("", None)  # answered: nothing waits
+
+
+def test_with_a_response_target_the_version_also_moves_with_time(team_desk, owner, two):
+    from mailboxes.conversations import listing
+    from mailboxes.models import TeamInbox
+
+    assert listing.version(team_desk.pk, owner.pk).endswith("-")  # no target: no clock in it
+    TeamInbox.objects.filter(pk=team_desk.team_inbox_id).update(response_target_minutes=60)
+    tick = listing.version(team_desk.pk, owner.pk).rsplit("-", 1)[1]
+    assert tick.isdigit()
