@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailboxes.constants import ConversationStatus, Direction, MailboxKind
-from mailboxes.conversations import routing
+from mailboxes.conversations import routing, tickets
 from mailboxes.models import Conversation, ConversationMessage, EmailMessage, Mailbox
 from mailboxes.sync.engine import own_addresses
 from records import selectors
@@ -96,6 +96,7 @@ def _file(message: EmailMessage, mine: set[str]) -> bool:
         return False  # filed meanwhile by another caller
     if also is not None:
         ConversationMessage.objects.get_or_create(conversation=conversation, message=also)
+        tickets.on_ticket(conversation, also)
     _apply(conversation, message, name)
     return True
 
@@ -133,6 +134,12 @@ def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) ->
     )
     if created and message.direction == Direction.INCOMING:
         routing.assign_new(conversation)
+        if tickets.help_desk(conversation):
+            if conversation.contact_id is None:
+                conversation.contact_id = selectors.contacts_by_address([counterpart]).get(
+                    counterpart
+                )
+            tickets.open_ticket(conversation)
     return conversation
 
 
@@ -161,6 +168,7 @@ def _apply(conversation: Conversation, message: EmailMessage, name: str) -> None
     if c.contact_id is None and c.counterpart:
         c.contact_id = selectors.contacts_by_address([c.counterpart]).get(c.counterpart)
     c.save()
+    tickets.on_ticket(c, message)
 
 
 def response_minutes(asked, answered) -> int | None:

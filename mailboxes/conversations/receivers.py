@@ -2,7 +2,8 @@
 
 from mailboxes import signals
 from mailboxes.constants import SendSource
-from mailboxes.conversations import filing
+from mailboxes.conversations import filing, tickets
+from records import signals as record_signals
 
 
 def on_messages_synced(sender, event: signals.MessagesSynced, **kwargs) -> None:
@@ -16,6 +17,14 @@ def on_email_sent(sender, event: signals.SendOutcome, **kwargs) -> None:
         filing.file_messages([event.message_id])
 
 
+def on_record_changed(sender, event: record_signals.RecordChanged, **kwargs) -> None:
+    # A rep closed or reopened a help-desk ticket: its conversation follows.
+    if tickets.is_ticket(event.kind) and "status" in event.changed:
+        old, new = event.changed["status"]
+        tickets.conversation_follows(event.record_id, old, new)
+
+
 def connect() -> None:
     signals.messages_synced.connect(on_messages_synced, dispatch_uid="conversations.synced")
     signals.email_sent.connect(on_email_sent, dispatch_uid="conversations.sent")
+    record_signals.record_changed.connect(on_record_changed, dispatch_uid="conversations.ticket")

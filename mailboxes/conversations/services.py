@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from mailboxes.composer.drafts import ComposeError, Draft, email_submit
 from mailboxes.constants import ConversationStatus
-from mailboxes.conversations import access, filing, routing
+from mailboxes.conversations import access, filing, routing, tickets
 from mailboxes.models import Conversation, ConversationComment, ConversationMessage, EmailMessage
 from records import notifications
 
@@ -84,6 +84,7 @@ def set_status(actor, conversation: Conversation, status: str) -> None:
     if status not in ConversationStatus.values:
         raise ConversationError({"status": _("Unknown status.")})
     _touch(conversation, status=status, snoozed_until=None)
+    tickets.ticket_follows(conversation, status)
     if status == ConversationStatus.CLOSED and conversation.assignee_id:
         # A place under the cap is free: a conversation waiting for one is given out.
         routing.assign_waiting([conversation.mailbox_id])
@@ -168,7 +169,9 @@ def reply(actor, conversation: Conversation, *, to, cc, subject: str, text: str)
                 cc=list(cc),
                 subject=subject,
                 html=linebreaks(escape(text)),
-                records=[conversation.contact] if conversation.contact_id else [],
+                # On a help-desk ticket the reply is the ticket's email: logged on it, and
+                # sent as a ticket reply (no legal basis needed).
+                records=[r for r in (conversation.contact, conversation.ticket) if r is not None],
                 reply_to=latest,
             )
         )

@@ -21,6 +21,7 @@ from mailboxes.sync.bodies import fill_bodies
 from mailboxes.sync.engine import own_addresses
 from mailboxes.timeline.views.threads import email_body
 from records.access import visible_to
+from records.models import Ticket
 from records.selectors import associations_for
 from records.types import type_slug_for
 
@@ -80,8 +81,12 @@ def _pane(request, conversation) -> dict:
         + [("comment", c.created_at, c) for c in comments],
         key=lambda item: item[1],
     )
+    ticket = None
+    if conversation.ticket_id:
+        ticket = visible_to(request.user, Ticket.objects.filter(pk=conversation.ticket_id)).first()
     return {
         "conversation": conversation,
+        "ticket": ticket,
         "items": items,
         "contact": contact,
         "contact_slug": type_slug_for(contact) if contact else "",

@@ -12,7 +12,7 @@ from django.db import models
 from mailboxes.constants import ConversationStatus
 from mailboxes.models.inboxes import Mailbox
 from mailboxes.models.messages import EmailMessage, EmailThread
-from records.models import Contact, Team
+from records.models import Contact, Team, Ticket
 
 
 class Conversation(models.Model):
@@ -45,6 +45,10 @@ class Conversation(models.Model):
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # A help-desk inbox's conversation is a ticket (mailboxes/conversations/tickets.py).
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     last_activity_at = models.DateTimeField()  # the newest message's date: the list's order
     last_incoming_at = models.DateTimeField(null=True, blank=True)
     # When the CRM stored the correspondent's newest email (its date may be older): a user
