@@ -117,6 +117,7 @@ class TeamInboxForm(forms.ModelForm):
             "round_robin",
             "open_cap",
             "response_target_minutes",
+            "create_contacts",
         ]
         labels = {
             "route_to_team": "Route new conversations to team",
@@ -124,6 +125,7 @@ class TeamInboxForm(forms.ModelForm):
             "round_robin": _("Assign in turn within the team (round robin)"),
             "open_cap": _("Open conversations per person at most"),
             "response_target_minutes": _("Answer within (working minutes)"),
+            "create_contacts": _("Unknown senders become contacts"),
         }
 
     def clean(self):

@@ -53,6 +53,16 @@ class TeamInbox(models.Model):
             "while everyone is at it are given out as soon as someone is free. Empty: no cap."
         ),
     )
+    # Whether a person's email from an unknown address makes its sender a contact (and the
+    # conversation is logged on them), whatever the account's logging rules say.
+    create_contacts = models.BooleanField(
+        default=True,
+        help_text=_(
+            "Make a contact of everyone who writes to this address from an address no contact "
+            "has (people only: no automatic or list mail). Off: only mail from known contacts "
+            "is kept, as the account's logging rules say."
+        ),
+    )
     # Response-time target (working minutes, the account's business hours): the inbox's list
     # marks conversations waiting on the team that are close to it or past it.
     response_target_minutes = models.PositiveIntegerField(

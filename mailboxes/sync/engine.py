@@ -176,9 +176,10 @@ def decide(
     if not headers:
         return result
     rules = rules if rules is not None else logging_rules.for_sync()
-    if mailbox.kind == MailboxKind.TEAM:
+    if mailbox.kind == MailboxKind.TEAM and mailbox.team_inbox.create_contacts:
         # A team inbox is the team's view of everyone who writes to it (the conversations
-        # inbox): a person's email from an unknown address makes its sender a contact.
+        # inbox): a person's email from an unknown address makes its sender a contact,
+        # unless the inbox is set otherwise.
         rules = dataclasses.replace(rules, create_contacts=True, contacts_since=None)
     mine = own_addresses(mailbox)
     ids = [stable_message_id(h, mailbox) for h in headers]
@@ -681,7 +682,7 @@ def sync_mailbox(mailbox_id: int) -> int:
     A refused sign-in or revoked grant marks the inbox "needs reconnect"; other permanent
     failures mark it "error"; temporary ones are noted on the folder and retried next run.
     """
-    mailbox = Mailbox.objects.get(pk=mailbox_id)
+    mailbox = Mailbox.objects.select_related("team_inbox").get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
     held = lease.acquire(mailbox.pk)
@@ -776,7 +777,7 @@ def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync, held: lease
 
 def reconcile_mailbox(mailbox_id: int) -> int:
     """Reconcile every synced folder of an inbox, holding its lease as a sync does."""
-    mailbox = Mailbox.objects.get(pk=mailbox_id)
+    mailbox = Mailbox.objects.select_related("team_inbox").get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
     held = lease.acquire(mailbox.pk)

@@ -15,6 +15,7 @@ from mailboxes.models import (
     Conversation,
     ConversationMessage,
     EmailMessage,
+    TeamInbox,
 )
 from records.models import Contact
 from tests.factories import ContactFactory
@@ -164,3 +165,14 @@ def test_response_times_count_working_minutes_across_a_weekend(team_desk, sync_p
     conversation.refresh_from_db()
     assert conversation.first_response_minutes == 75  # the first stays
     assert conversation.last_response_minutes == 120
+
+
+def test_an_inbox_set_not_to_make_contacts_keeps_only_known_senders(team_desk, sync_page, owner):
+    TeamInbox.objects.filter(pk=team_desk.team_inbox_id).update(create_contacts=False)
+    team_desk.team_inbox.refresh_from_db()
+    ContactFactory(owner=owner, emails=["known@client.example"])
+    sync_page(team_desk, header("stranger@client.example"), header("known@client.example"))
+    assert list(Conversation.objects.values_list("counterpart", flat=True)) == [
+        "known@client.example"
+    ]
+    assert not Contact.objects.filter(emails__address="stranger@client.example").exists()
