@@ -116,6 +116,7 @@ class TeamInboxForm(forms.ModelForm):
             "route_to_user",
             "round_robin",
             "open_cap",
+            "reassign_after_minutes",
             "response_target_minutes",
             "create_contacts",
         ]
@@ -124,12 +125,21 @@ class TeamInboxForm(forms.ModelForm):
             "route_to_user": "…or to this user",
             "round_robin": _("Assign in turn within the team (round robin)"),
             "open_cap": _("Open conversations per person at most"),
+            "reassign_after_minutes": _("Reassign when unanswered after (working minutes)"),
             "response_target_minutes": _("Answer within (working minutes)"),
             "create_contacts": _("Unknown senders become contacts"),
         }
 
     def clean(self):
         data = super().clean()
+        if data.get("reassign_after_minutes") and not data.get("round_robin"):
+            self.add_error(
+                "reassign_after_minutes",
+                _(
+                    "Reassigning gives conversations to the next teammate in turn: turn round "
+                    "robin on."
+                ),
+            )
         if data.get("round_robin") and (data.get("route_to_user") or not data.get("route_to_team")):
             self.add_error(
                 "round_robin",

@@ -70,6 +70,45 @@ def assign_new(conversation: Conversation, now=None) -> bool:
         return True
 
 
+def reassign_unanswered(now=None) -> int:
+    """In round-robin inboxes with "reassign when unanswered", give a conversation whose
+    assignee has not answered within that many working minutes (counted from the customer's
+    email, or from the last assignment if later) to the next free teammate; return how many
+    moved. One nobody else can take stays where it is."""
+    now = now or timezone.now()
+    boxes = Mailbox.objects.filter(
+        team_inbox__round_robin=True,
+        team_inbox__route_to_team__isnull=False,
+        team_inbox__reassign_after_minutes__isnull=False,
+    ).select_related("team_inbox__route_to_team")
+    moved = 0
+    calendar = None
+    for mailbox in boxes:
+        calendar = calendar or Calendar.for_account()
+        minutes = mailbox.team_inbox.reassign_after_minutes
+        with transaction.atomic():
+            TeamInbox.objects.select_for_update().filter(pk=mailbox.team_inbox_id).first()
+            late = Conversation.objects.filter(
+                mailbox=mailbox,
+                status=ConversationStatus.OPEN,
+                assignee__isnull=False,
+                awaiting_since__isnull=False,
+                awaiting_since__lte=now,
+            ).filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+            for conversation in late.order_by("awaiting_since", "pk"):
+                since = max(
+                    conversation.awaiting_since,
+                    conversation.assigned_at or conversation.awaiting_since,
+                )
+                if calendar.add_business_minutes(since, minutes) > now:
+                    continue
+                free = [u for u in free_members(mailbox, now) if u.pk != conversation.assignee_id]
+                if free:
+                    _give(conversation, free[0], now)
+                    moved += 1
+    return moved
+
+
 def assign_waiting(mailbox_ids=None, now=None) -> int:
     """Give out the conversations waiting in round-robin inboxes, oldest first, while someone
     is free; return how many were given."""

@@ -53,6 +53,15 @@ class TeamInbox(models.Model):
             "while everyone is at it are given out as soon as someone is free. Empty: no cap."
         ),
     )
+    reassign_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "With round robin: give a conversation to the next free teammate when its "
+            "assignee has not answered the customer within this many working minutes (the "
+            "account's business hours). Empty: never."
+        ),
+    )
     # Whether a person's email from an unknown address makes its sender a contact (and the
     # conversation is logged on them), whatever the account's logging rules say.
     create_contacts = models.BooleanField(

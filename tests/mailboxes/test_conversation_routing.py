@@ -78,3 +78,32 @@ def test_the_settings_form_refuses_round_robin_without_a_team(admin_user, client
     )
     assert "Round robin gives conversations out within a team" in page.content.decode()
     assert not TeamInbox.objects.get(pk=team_desk.team_inbox_id).round_robin
+
+
+def test_a_conversation_left_unanswered_goes_to_the_next_teammate(rota, sync_page, owner, teammate):
+    from datetime import UTC, datetime
+
+    TeamInbox.objects.filter(pk=rota.team_inbox_id).update(reassign_after_minutes=30)
+    got = arrive(sync_page, rota, "a")
+    assert got["a"].assignee == owner
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # business hours: Mon-Fri 9-17 UTC
+    Conversation.objects.filter(pk=got["a"].pk).update(awaiting_since=monday, assigned_at=monday)
+    assert routing.reassign_unanswered(monday.replace(minute=29)) == 0
+    assert routing.reassign_unanswered(monday.replace(minute=31)) == 1
+    got["a"].refresh_from_db()
+    assert got["a"].assignee == teammate and got["a"].assigned_at == monday.replace(minute=31)
+    # The new assignee has their own 30 minutes.
+    assert routing.reassign_unanswered(monday.replace(minute=50)) == 0
+    # Answered: nothing moves any more.
+    Conversation.objects.filter(pk=got["a"].pk).update(awaiting_since=None)
+    assert routing.reassign_unanswered(monday.replace(hour=12)) == 0
+
+
+def test_reassigning_needs_round_robin(admin_user, client, team_desk, blue):
+    client.force_login(admin_user)
+    page = client.post(
+        f"/settings/inboxes/{team_desk.team_inbox_id}/",
+        {"name": "Support", "kind": "conversations", "route_to_team": blue.pk,
+         "reassign_after_minutes": "30"},
+    )  # fmt: skip
+    assert "turn round robin on" in page.content.decode()
