@@ -101,13 +101,14 @@ def _file(message: EmailMessage, mine: set[str]) -> bool:
     return True
 
 
-def file_into(conversation: Conversation, message: EmailMessage) -> None:
-    """File `message` (a reply written in the inbox) into `conversation` itself."""
+def file_into(conversation: Conversation, message: EmailMessage, *, answers=True) -> None:
+    """File `message` (written in the inbox) into `conversation` itself. A forward
+    (`answers=False`) shows there but is no answer to the correspondent."""
     _, created = ConversationMessage.objects.get_or_create(
         conversation=conversation, message=message
     )
     if created:
-        _apply(conversation, message, "")
+        _apply(conversation, message, "", answers=answers)
 
 
 def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) -> Conversation:
@@ -143,7 +144,7 @@ def _conversation_for(mailbox: Mailbox, message, counterpart: str, name: str) ->
     return conversation
 
 
-def _apply(conversation: Conversation, message: EmailMessage, name: str) -> None:
+def _apply(conversation: Conversation, message: EmailMessage, name: str, answers=True) -> None:
     """What a newly filed message changes: activity, waiting on us, status, contact."""
     at = message.sent_at or message.created_at or timezone.now()
     c = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -158,7 +159,7 @@ def _apply(conversation: Conversation, message: EmailMessage, name: str) -> None
         c.status, c.snoozed_until = ConversationStatus.OPEN, None
         if name and not c.counterpart_name:
             c.counterpart_name = name[:255]
-    elif message.direction == Direction.OUTGOING and c.awaiting_since is not None:
+    elif message.direction == Direction.OUTGOING and answers and c.awaiting_since is not None:
         if at >= c.awaiting_since:
             minutes = response_minutes(c.awaiting_since, at)
             if c.first_response_at is None:

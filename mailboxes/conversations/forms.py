@@ -61,3 +61,14 @@ class ReplyForm(forms.Form):
     @staticmethod
     def addresses(value: str) -> list[str]:
         return [a for a in (part.strip() for part in value.replace(";", ",").split(",")) if a]
+
+
+class ForwardForm(forms.Form):
+    """Forward the conversation's latest email, its files with it."""
+
+    prefix = "forward"
+
+    to = forms.CharField(label=_("Forward to"), max_length=2000)
+    text = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
+from mailboxes.composer import attachments, prefill
 from mailboxes.composer.drafts import ComposeError, Draft, email_submit
 from mailboxes.constants import ConversationStatus
 from mailboxes.conversations import access, filing, routing, tickets
@@ -144,12 +145,8 @@ def comment(actor, conversation: Conversation, text: str) -> ConversationComment
     return note
 
 
-def reply(actor, conversation: Conversation, *, to, cc, subject: str, text: str) -> EmailMessage:
-    """Reply from the team address through the composer's send path; raises ComposeError
-    (keyed by field) for what the composer refuses, the privacy check's refusals included."""
-    _may_change(actor)
-    mailbox = conversation.mailbox
-    latest = (
+def _latest(conversation: Conversation) -> EmailMessage | None:
+    return (
         EmailMessage.objects.filter(
             pk__in=ConversationMessage.objects.filter(conversation=conversation).values(
                 "message_id"
@@ -158,6 +155,42 @@ def reply(actor, conversation: Conversation, *, to, cc, subject: str, text: str)
         .order_by("-sent_at", "-pk")
         .first()
     )
+
+
+def forward(actor, conversation: Conversation, *, to, text: str) -> EmailMessage:
+    """Forward the conversation's latest email (its files too) from the team address through
+    the composer's send path. Filed in the conversation, it answers nobody: the wait on the
+    team goes on."""
+    _may_change(actor)
+    latest = _latest(conversation)
+    if latest is None:
+        raise ComposeError({"to": _("There is no email to forward.")})
+    kept = attachments.forwarded(latest)
+    _listed, files = attachments.resolve(actor, [k.value for k in kept], latest)
+    mailbox = conversation.mailbox
+    with transaction.atomic():
+        message = email_submit(
+            Draft(
+                sender=actor,
+                from_key=f"{mailbox.pk}:{mailbox.email}",
+                to=list(to),
+                subject=f"Fwd: {latest.subject}" if latest.subject else "Fwd:",
+                html=linebreaks(escape(text)) + prefill.forward_body(latest),
+                attachments=files,
+                records=[r for r in (conversation.contact, conversation.ticket) if r is not None],
+                forward_of=latest,
+            )
+        )
+        filing.file_into(conversation, message, answers=False)
+    return message
+
+
+def reply(actor, conversation: Conversation, *, to, cc, subject: str, text: str) -> EmailMessage:
+    """Reply from the team address through the composer's send path; raises ComposeError
+    (keyed by field) for what the composer refuses, the privacy check's refusals included."""
+    _may_change(actor)
+    mailbox = conversation.mailbox
+    latest = _latest(conversation)
     if not text.strip():
         raise ComposeError({"text": _("Write a message: the email's body is empty.")})
     with transaction.atomic():

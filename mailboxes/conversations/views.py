@@ -131,6 +131,7 @@ def _forms(request, conversation, messages, bound: dict | None = None) -> dict:
                 "since": presence.latest_link(conversation),
             }
         ),
+        "forward_form": bound.get("forward") or forms.ForwardForm(),
         "others": presence.others(request.user, conversation),
         "reply_open": reply_all or "reply" in bound,
     }
@@ -281,6 +282,17 @@ def act(request, pk, action):
                 request,
                 _("Reply queued from %(address)s.") % {"address": conversation.mailbox.email},
             )
+        elif action == "forward":
+            form = forms.ForwardForm(request.POST)
+            if not form.is_valid():
+                return _refused(request, conversation, "forward", form)
+            services.forward(
+                user,
+                conversation,
+                to=forms.ReplyForm.addresses(form.cleaned_data["to"]),
+                text=form.cleaned_data["text"],
+            )
+            messages.success(request, _("Forwarded. It does not count as an answer."))
         else:
             raise Http404("No such action")
     except ValidationError as error:  # ConversationError, ComposeError

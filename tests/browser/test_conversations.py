@@ -154,6 +154,15 @@ def test_two_teammates_work_a_conversation(page, teammates_page, teammate, mail,
     expect(row(page, "Ana Lima")).not_to_contain_text("Waiting on us")
     assert Outbound.objects.get().message.mailbox_id == mail.mailbox_id
 
+    # Forward the latest email to someone outside: sent, shown, and no answer to Ana.
+    pane.get_by_text("Forward the latest email").click()
+    pane.get_by_label("Forward to").fill("courier@parcels.example")
+    pane.get_by_label("Note").fill("Please collect the broken parcel.")
+    pane.get_by_role("button", name="Forward", exact=True).click()
+    expect(page.get_by_text("Forwarded. It does not count as an answer.")).to_be_visible()
+    expect(pane.locator("iframe.email-frame")).to_have_count(3)
+    assert Outbound.objects.count() == 2
+
     # Snooze: the past is refused; a time ahead hides it from Open, for the teammate too.
     pane.get_by_label("Snooze until").fill("2020-01-01T09:00")
     pane.get_by_role("button", name="Snooze").click()

@@ -263,3 +263,22 @@ def test_a_second_answer_is_held_back_once_with_a_warning(
         act(client, ana, "reply", **owners_form, **{"reply-send_anyway": "on"}).status_code == 302
     )
     assert Outbound.objects.count() == 2
+
+
+def test_forward_sends_the_latest_email_on_and_answers_nobody(
+    client, owner, ana, queued_jobs, django_capture_on_commit_callbacks
+):
+    client.force_login(owner)
+    assert act(client, ana, "forward", **{"forward-to": "not an address"}).status_code == 400
+    data = {"forward-to": "boss@partner.example", "forward-text": "Can you help Ana?"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert act(client, ana, "forward", **data).status_code == 302
+    outbound = Outbound.objects.get()
+    mime = message_from_bytes(bytes(outbound.message.raw), policy=policy.default)
+    assert mime["From"] == f"Support <{TEAM}>" and mime["To"] == "boss@partner.example"
+    assert mime["Subject"] == "Fwd: Order 1234"
+    html = mime.get_body(("html",)).get_content()
+    assert "Can you help Ana?" in html and "Hello, this is Ana Lima about Order 1234." in html
+    assert ConversationMessage.objects.filter(conversation=ana, message=outbound.message).exists()
+    ana.refresh_from_db()
+    assert ana.awaiting_since is not None and ana.first_response_at is None  # still waiting
