@@ -157,56 +157,61 @@ def _latest(conversation: Conversation) -> EmailMessage | None:
     )
 
 
+def _send(actor, conversation: Conversation, *, answers: bool, text: str, **draft) -> EmailMessage:
+    """Send from the team address through the composer's send path (`email_submit`: its
+    checks, the privacy check, tracking, logging, the enqueue service) and file the email in
+    the conversation at once. On a help-desk ticket the email is the ticket's: logged on it,
+    and sent as a ticket reply (no legal basis needed)."""
+    mailbox = conversation.mailbox
+    with transaction.atomic():
+        message = email_submit(
+            Draft(
+                sender=actor,
+                from_key=f"{mailbox.pk}:{mailbox.email}",
+                html=linebreaks(escape(text)) + draft.pop("quoted", ""),
+                records=[r for r in (conversation.contact, conversation.ticket) if r is not None],
+                **draft,
+            )
+        )
+        filing.file_into(conversation, message, answers=answers)
+    return message
+
+
 def forward(actor, conversation: Conversation, *, to, text: str) -> EmailMessage:
-    """Forward the conversation's latest email (its files too) from the team address through
-    the composer's send path. Filed in the conversation, it answers nobody: the wait on the
-    team goes on."""
+    """Forward the conversation's latest email (its files too). Filed in the conversation,
+    it answers nobody: the wait on the team goes on."""
     _may_change(actor)
     latest = _latest(conversation)
     if latest is None:
         raise ComposeError({"to": _("There is no email to forward.")})
     kept = attachments.forwarded(latest)
     _listed, files = attachments.resolve(actor, [k.value for k in kept], latest)
-    mailbox = conversation.mailbox
-    with transaction.atomic():
-        message = email_submit(
-            Draft(
-                sender=actor,
-                from_key=f"{mailbox.pk}:{mailbox.email}",
-                to=list(to),
-                subject=f"Fwd: {latest.subject}" if latest.subject else "Fwd:",
-                html=linebreaks(escape(text)) + prefill.forward_body(latest),
-                attachments=files,
-                records=[r for r in (conversation.contact, conversation.ticket) if r is not None],
-                forward_of=latest,
-            )
-        )
-        filing.file_into(conversation, message, answers=False)
-    return message
+    return _send(
+        actor,
+        conversation,
+        answers=False,
+        text=text,
+        quoted=prefill.forward_body(latest),
+        to=list(to),
+        subject=f"Fwd: {latest.subject}" if latest.subject else "Fwd:",
+        attachments=files,
+        forward_of=latest,
+    )
 
 
 def reply(actor, conversation: Conversation, *, to, cc, subject: str, text: str) -> EmailMessage:
-    """Reply from the team address through the composer's send path; raises ComposeError
-    (keyed by field) for what the composer refuses, the privacy check's refusals included."""
+    """Reply in the thread; raises ComposeError (keyed by field) for what the composer
+    refuses, the privacy check's refusals included."""
     _may_change(actor)
-    mailbox = conversation.mailbox
-    latest = _latest(conversation)
     if not text.strip():
         raise ComposeError({"text": _("Write a message: the email's body is empty.")})
-    with transaction.atomic():
-        message = email_submit(
-            Draft(
-                sender=actor,
-                from_key=f"{mailbox.pk}:{mailbox.email}",
-                to=list(to),
-                cc=list(cc),
-                subject=subject,
-                html=linebreaks(escape(text)),
-                # On a help-desk ticket the reply is the ticket's email: logged on it, and
-                # sent as a ticket reply (no legal basis needed).
-                records=[r for r in (conversation.contact, conversation.ticket) if r is not None],
-                reply_to=latest,
-            )
-        )
-        filing.file_into(conversation, message)
-    return message
+    return _send(
+        actor,
+        conversation,
+        answers=True,
+        text=text,
+        to=list(to),
+        cc=list(cc),
+        subject=subject,
+        reply_to=_latest(conversation),
+    )
