@@ -1,15 +1,19 @@
 """A team inbox's mail reaching the conversations inbox through a real sync from the local
 Gmail API fake (wire format, history feed): a new person's email opens a conversation with a
 new contact, their reply joins it, and a second person answering the same email opens their
-own."""
+own; a reply leaves through the Gmail API from the team address, in the thread."""
 
+from email import message_from_bytes, policy
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 
 import pytest
 
 from mailboxes.connecting.services import mailbox_connect_team
+from mailboxes.constants import SendStatus
+from mailboxes.conversations import services
 from mailboxes.models import Conversation, EmailMessage, TeamInbox
+from mailboxes.outbox.sending import send_outbound
 from mailboxes.sync.engine import sync_mailbox
 from records.models import Contact
 
@@ -76,3 +80,32 @@ def test_gmail_mail_of_a_team_inbox_becomes_conversations(
     ]
     for answer in answers:
         assert answer.links.filter(message=ours).exists() and answer.awaiting_since
+
+
+def test_a_reply_leaves_through_gmail_from_the_team_address_in_the_thread(
+    fake_google, team_gmail, owner, django_capture_on_commit_callbacks
+):
+    fake_google.add_message(mime("Lea Roy <lea@client.example>", TEAM, "Login fails"), address=TEAM)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_mailbox(team_gmail.pk)
+    conversation = Conversation.objects.get()
+    first = EmailMessage.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.reply(
+            owner,
+            conversation,
+            to=["lea@client.example"],
+            cc=[],
+            subject="Re: Login fails",
+            text="Reset link on its way.",
+        )
+        assert send_outbound(reply.outbound.pk) == SendStatus.SENT
+    (sent,) = fake_google.outbox
+    assert sent.recipients == ["lea@client.example"]
+    out = message_from_bytes(sent.raw, policy=policy.default)
+    assert out["From"] == f"Support <{TEAM}>"
+    assert out["In-Reply-To"] == first.message_id
+    assert out["References"] == first.message_id
+    assert "Reset link on its way." in out.get_body(("html",)).get_content()
+    conversation.refresh_from_db()
+    assert conversation.awaiting_since is None and conversation.links.count() == 2

@@ -214,3 +214,52 @@ def test_with_a_response_target_the_version_also_moves_with_time(team_desk, owne
     TeamInbox.objects.filter(pk=team_desk.team_inbox_id).update(response_target_minutes=60)
     tick = listing.version(team_desk.pk, owner.pk).rsplit("-", 1)[1]
     assert tick.isdigit()
+
+
+def test_the_list_and_the_poll_take_the_same_queries_with_100000_conversations(
+    postgresql, client, team_desk, owner, inbox_url
+):
+    from mailboxes.models import EmailThread
+    from records.bulk import insert_rows
+
+    client.force_login(owner)
+    list_url = reverse("mailboxes:conversations-list", args=[team_desk.pk]) + "?view=open"
+
+    def count(*request, **headers) -> int:
+        # The log keeps 9,000 queries at most: empty it, or a full one counts nothing (and
+        # CaptureQueriesContext reads the log when asked, so count before the next clear).
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(*request, **headers)
+        return response.status_code, len(captured.captured_queries)
+
+    def queries():
+        etag = client.get(list_url)["ETag"]
+        return count(inbox_url), count(list_url, HTTP_IF_NONE_MATCH=etag)
+
+    def add(n, start):
+        now = timezone.now()
+        thread = EmailThread.objects.create(subject="bulk")
+        insert_rows(
+            Conversation,
+            {
+                "mailbox_id": [team_desk.pk] * n,
+                "thread_id": [thread.pk] * n,
+                "counterpart": [f"p{start + i}@client.example" for i in range(n)],
+                "subject": [f"Question {start + i}" for i in range(n)],
+                "last_activity_at": [now - timedelta(seconds=start + i) for i in range(n)],
+                "awaiting_since": [now] * n,
+            },
+            now,
+        )
+
+    add(10, 0)
+    few = queries()
+    (page_status, page_queries), (poll_status, poll_queries) = few
+    assert (page_status, poll_status) == (200, 304)
+    assert page_queries > 5 and poll_queries <= 3  # the poll: session, user, the version
+    add(99_990, 10)
+    assert Conversation.objects.filter(mailbox=team_desk).count() == 100_000
+    assert queries() == few
+    shown = client.get(inbox_url).context["conversations"]
+    assert [c.counterpart for c in shown[:2]] == ["p0@client.example", "p1@client.example"]
