@@ -17,7 +17,6 @@ Afterwards, every answered request must have its SingleSend row, each sendId onc
 job in the broker; the rows and the queued jobs are then removed so runs compare."""
 
 import os
-import statistics
 import tempfile
 import time
 import uuid
@@ -111,8 +110,6 @@ def run() -> bool:
     body = BODY % {"email": email.pk}
     print("server: gunicorn sync x2, DJANGO_ENV=production, PostgreSQL, Redis (broker)")
     print(f"wrk: -t2 -c16, {SLICES} slices of -d{SLICE} each side, interleaved")
-    bare, ours = [], []
-    ok = True
     with tempfile.TemporaryDirectory(prefix="bench-single-send-") as tmp:
         workdir = Path(tmp)
         with tracking._gunicorn(workdir) as base:
@@ -129,23 +126,10 @@ def run() -> bool:
             wrk("/ref/" + PATH.lstrip("/"), "2s")
             wrk(PATH, "2s")
             _clean(email)  # the warm-up's sends: not counted
-            for i in range(SLICES):
-                for side in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):
-                    if side == "bare":
-                        bare.append(wrk("/ref/" + PATH.lstrip("/"), SLICE))
-                    else:
-                        ours.append(wrk(PATH, SLICE))
-    for label, results in (("bare view", bare), ("single-send endpoint", ours)):
-        if any(r["bad"] for r in results):
-            print(f"FAIL {label}: some responses were not 2xx")
-            ok = False
-    ref_value, _ = tracking._aggregate("bare view", bare)
-    value, _ = tracking._aggregate("single-send endpoint", ours)
-    pairs = sorted(o["rps"] / b["rps"] for o, b in zip(ours, bare, strict=True))
-    print(
-        f"slice by slice, endpoint / bare view: median {statistics.median(pairs):.0%}, "
-        f"from {pairs[0]:.0%} to {pairs[-1]:.0%}"
-    )
+            bare, ours = tracking.interleaved(
+                SLICES, lambda: wrk("/ref/" + PATH.lstrip("/"), SLICE), lambda: wrk(PATH, SLICE)
+            )
+    ok, value, ref_value = tracking.compare("single-send endpoint", bare, ours)
     # Every answered request has its row and job, each sendId once. wrk does not count what
     # was in flight when a slice's clock stopped (up to a request per connection, and the
     # answers it reads after stopping): up to two per connection and slice more may be.
