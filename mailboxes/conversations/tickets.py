@@ -35,8 +35,21 @@ def open_ticket(conversation: Conversation) -> Ticket:
 
 
 def on_ticket(conversation: Conversation, message: EmailMessage) -> None:
-    """Put a conversation's email on its ticket's timeline."""
-    if conversation.ticket_id and message.activity_id:
+    """Put a conversation's email on its ticket's timeline. A help-desk conversation the team
+    started (an email from the help-desk address on a record, which opened its ticket then:
+    composer/drafts.thread_for) takes the ticket its first email is on."""
+    if not message.activity_id:
+        return
+    if not conversation.ticket_id and help_desk(conversation):
+        ticket_id = (
+            Ticket.objects.filter(activity_links__activity_id=message.activity_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if ticket_id is not None:
+            Conversation.objects.filter(pk=conversation.pk).update(ticket_id=ticket_id)
+            conversation.ticket_id = ticket_id
+    if conversation.ticket_id:
         timeline.link([message.activity_id], conversation.ticket_id)
 
 

@@ -204,6 +204,10 @@ def presence_report(request, pk):
 
 
 def _refused(request, conversation, key, form, error=None):
+    if form is None:  # a button without a form (close, reopen, wake): say why, change nothing
+        for text in error.messages if error else ():
+            messages.error(request, text)
+        return _back(request, conversation)
     for field, messages_ in (error.message_dict if error else {}).items():
         field = {"html": "text", "__all__": None, "from_key": None}.get(field, field)
         if field not in form.fields:
