@@ -230,3 +230,16 @@ def test_an_admin_turns_on_round_robin_with_a_cap(page, login, admin_user, team_
     inbox = TeamInbox.objects.get(pk=team_desk.team_inbox_id)
     assert inbox.round_robin and inbox.open_cap == 5
     assert_fits_both(page, SCREENSHOTS / "round-robin-settings")
+
+
+def test_the_connect_page_says_a_team_address_is_seen_by_the_whole_team(page, login, admin_user):
+    from mailboxes.models import TeamInbox
+
+    inbox = TeamInbox.objects.create(name="Sales desk", kind="conversations")
+    login(page, admin_user.username)
+    page.goto(f"/settings/inboxes/{inbox.pk}/")
+    expect(
+        page.get_by_text("All mail to a team address is visible to the whole team")
+    ).to_be_visible()
+    expect(page.get_by_role("button", name="Connect team address")).to_be_visible()
+    assert_fits_both(page, SCREENSHOTS / "connect-team-address")
