@@ -134,6 +134,9 @@ def comment(actor, conversation: Conversation, text: str) -> ConversationComment
         people = [u for u in mentioned(conversation, text) if u.pk != actor.pk]
         note.mentioned.set(people)
         _touch(conversation)
+        if conversation.ticket_id:
+            # A help-desk conversation's comment stays on its ticket too: a note there.
+            tickets.note(actor, conversation, text)
         for user in people:
             notifications.notify(
                 user,

@@ -10,7 +10,7 @@ from mailboxes.models import Conversation, EmailMessage
 from records import timeline
 from records.constants import RecordKind, TicketStatus
 from records.models import Ticket
-from records.services import association_create, record_save
+from records.services import association_create, note_create, record_save
 
 
 def help_desk(conversation: Conversation) -> bool:
@@ -51,6 +51,13 @@ def on_ticket(conversation: Conversation, message: EmailMessage) -> None:
             conversation.ticket_id = ticket_id
     if conversation.ticket_id:
         timeline.link([message.activity_id], conversation.ticket_id)
+
+
+def note(actor, conversation: Conversation, text: str) -> None:
+    """An internal comment, as a note on the ticket's timeline (never emailed either)."""
+    ticket = Ticket.objects.filter(pk=conversation.ticket_id).first()
+    if ticket is not None:
+        note_create(actor, ticket, text)
 
 
 def ticket_follows(conversation: Conversation, status: str) -> None:

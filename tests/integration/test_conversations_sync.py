@@ -12,7 +12,7 @@ import pytest
 from mailboxes.connecting.services import mailbox_connect_team
 from mailboxes.constants import SendStatus
 from mailboxes.conversations import services
-from mailboxes.models import Conversation, EmailMessage, TeamInbox
+from mailboxes.models import Conversation, EmailMessage, Mailbox, TeamInbox
 from mailboxes.outbox.sending import send_outbound
 from mailboxes.sync.engine import sync_mailbox
 from records.models import Contact
@@ -109,3 +109,27 @@ def test_a_reply_leaves_through_gmail_from_the_team_address_in_the_thread(
     assert "Reset link on its way." in out.get_body(("html",)).get_content()
     conversation.refresh_from_db()
     assert conversation.awaiting_since is None and conversation.links.count() == 2
+
+
+def test_an_office365_team_inbox_connected_through_graph_files_its_mail(
+    client, admin_user, blue, fake_microsoft, django_capture_on_commit_callbacks
+):
+    from tests.mailboxes.test_views import MICROSOFT_START, callback_path, consent
+
+    box = fake_microsoft.add_user("help@contoso.test", "Help desk")
+    inbox = TeamInbox.objects.create(name="Contoso help", kind="help_desk", route_to_team=blue)
+    client.force_login(admin_user)
+    start = client.get(MICROSOFT_START, {"email": "help@contoso.test", "team_inbox": inbox.pk})
+    client.get(callback_path(consent(start["Location"], verify=str(fake_microsoft.ca_path))))
+    mailbox = Mailbox.objects.get(team_inbox=inbox)
+    assert (mailbox.kind, mailbox.provider) == ("team", "office365")
+
+    box.deliver(mime("Max Moe <max@other.example>", "help@contoso.test", "Printer jam"))
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_mailbox(mailbox.pk)
+    conversation = Conversation.objects.get()
+    assert (conversation.counterpart, conversation.counterpart_name) == (
+        "max@other.example",
+        "Max Moe",
+    )
+    assert conversation.ticket is not None and conversation.ticket.name == "Printer jam"

@@ -117,3 +117,10 @@ def test_a_help_desk_email_written_on_a_contact_gives_its_conversation_that_tick
         signals.send_on_commit(signals.email_sent, "outbox", [event])
     conversation = Conversation.objects.get()
     assert conversation.ticket == ticket and Ticket.objects.count() == 1
+
+
+def test_an_internal_comment_is_a_note_on_the_ticket_and_emailed_to_nobody(ticketed, owner):
+    services.comment(owner, ticketed, "Refund approved by finance.")
+    note = ActivityLink.objects.get(record=ticketed.ticket, activity__kind="note").activity
+    assert note.body == "Refund approved by finance." and note.created_by == owner
+    assert not Outbound.objects.exists()

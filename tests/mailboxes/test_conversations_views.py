@@ -263,3 +263,41 @@ def test_the_list_and_the_poll_take_the_same_queries_with_100000_conversations(
     assert queries() == few
     shown = client.get(inbox_url).context["conversations"]
     assert [c.counterpart for c in shown[:2]] == ["p0@client.example", "p1@client.example"]
+
+
+def test_the_inbox_keeps_working_while_the_broker_is_down(
+    client,
+    team_desk,
+    sync_page,
+    owner,
+    teammate,
+    two,
+    celery_broker,
+    dead_broker,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    """The poll, the presence reports and the changes teammates make need no broker: with it
+    down (refused or hung), a teammate's assignment and new mail still reach the list."""
+    celery_broker(dead_broker)
+    settings.CRM_SYSTEM_EMAIL_URL = "smtp://127.0.0.1:1"  # the assignee's notice is queued
+    ana, _ = two
+    owner.email = "owner@crm.example"
+    owner.save()
+    url = reverse("mailboxes:conversations-list", args=[team_desk.pk]) + "?view=open"
+    client.force_login(owner)
+    etag = client.get(url)["ETag"]
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    client.force_login(teammate)
+    act = reverse("mailboxes:conversations-act", args=[ana.pk, "assign"])
+    with django_capture_on_commit_callbacks(execute=True):  # the notice meets the dead broker
+        assert client.post(act, {"assign-assignee": owner.pk}).status_code == 302
+    presence = reverse("mailboxes:conversations-presence", args=[ana.pk])
+    assert client.post(presence, {"state": "replying"}).status_code == 200
+    sync_page(team_desk, header("cleo@third.example", name="Cleo Cruz", minutes=90))
+    client.force_login(owner)
+    changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    page = changed.content.decode()
+    assert "Cleo Cruz" in page and owner.display_name in page
+    assert Conversation.objects.get(pk=ana.pk).assignee == owner
