@@ -17,13 +17,16 @@ dies between the INSERT and the push leaves a pending row: `process.process_due`
 
 from __future__ import annotations
 
+import uuid
 from email.utils import parseaddr
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from mailboxes import jobs
+from transactional.api import status
 from transactional.api.auth import KeyClaim, grants
 from transactional.api.contacts import fields_of
 from transactional.api.errors import ApiError, invalid
@@ -106,14 +109,14 @@ def _email(email_id: int) -> TransactionalEmail:
     return email
 
 
-def single_send(claim: KeyClaim, data: SendIn) -> SingleSend:
-    """The SingleSend of this request: new (PENDING), or the first one of a repeated
-    sendId."""
-    return _written_at_once(claim, data) or _single_send(claim.check(), data)
+def single_send(claim: KeyClaim, data: SendIn) -> dict:
+    """The answer (status.py) of this request: its new send, PENDING, or the first one of a
+    repeated sendId."""
+    return _written_at_once(claim, data) or status.view(_single_send(claim.check(), data))
 
 
-def _row(data: SendIn, custom_names: list[str]) -> SingleSend:
-    """The new row the request asks for (no email or key set yet), or its refusal."""
+def _asked(data: SendIn, custom_names: list[str]) -> dict:
+    """The fields of the new row the request asks for, or its refusal."""
     message = data.message
     to = _address(message.to, "message.to", role_ok=False)
     copies = {
@@ -129,17 +132,17 @@ def _row(data: SendIn, custom_names: list[str]) -> SingleSend:
             "MISSING_TEMPLATE_PROPERTIES",
             "customProperties",
         )
-    return SingleSend(
-        send_id=(message.sendId or "").strip(),
-        to_address=to,
-        request={
+    return {
+        "send_id": (message.sendId or "").strip(),
+        "to_address": to,
+        "request": {
             **copies,
             "fromName": from_name,
             "fromAddress": from_address,
             "contact": fields,
             "custom": data.customProperties,
         },
-    )
+    }
 
 
 def _single_send(credential: Credential, data: SendIn) -> SingleSend:
@@ -150,8 +153,7 @@ def _single_send(credential: Credential, data: SendIn) -> SingleSend:
         if first is not None:
             return first
     email = _email(data.emailId)
-    row = _row(data, _published[email.pk][1])
-    row.email, row.credential = email, credential
+    row = SingleSend(**_asked(data, _published[email.pk][1]), email=email, credential=credential)
     try:
         with transaction.atomic():
             row.save(force_insert=True)
@@ -165,7 +167,7 @@ def _single_send(credential: Credential, data: SendIn) -> SingleSend:
     return row
 
 
-def _written_at_once(claim: KeyClaim, data: SendIn) -> SingleSend | None:
+def _written_at_once(claim: KeyClaim, data: SendIn) -> dict | None:
     """The common request in one statement, or None for the careful path to answer."""
     key = api_key_digests(claim.header_value)
     known = _published.get(data.emailId)
@@ -173,27 +175,32 @@ def _written_at_once(claim: KeyClaim, data: SendIn) -> SingleSend | None:
         return None
     updated_at, custom_names = known
     try:
-        row = _row(data, custom_names)
+        values = _asked(data, custom_names)
     except ApiError:
         return None  # refused: the careful path checks the key first
-    written = _insert(row, *key, data.emailId, updated_at)
+    # What the model's defaults would be.
+    values |= {"status_id": uuid.uuid4(), "requested_at": timezone.now()}
+    written = _insert(values, *key, data.emailId, updated_at)
     if written is None:
         return None
-    row.pk, row.email_id, row.credential_id = written
-    mark_used_by_id(row.credential_id)
-    jobs.later_pushed(jobs.SINGLE_SEND, row.pk)
-    return row
+    pk, credential_id = written
+    mark_used_by_id(credential_id)
+    jobs.later_pushed(jobs.SINGLE_SEND, pk)
+    return status.pending(values["status_id"], values["requested_at"])
 
 
-def _insert(row: SingleSend, lookup_id: str, digests: list[str], email_id: int, updated_at):
-    """INSERT the row if the key is live with one of `digests` and the email published and
-    unchanged since `updated_at`, and no send has its sendId: (id, email id, key id), or
-    None (and None when the connection turns out dead: closed, for the careful path to
-    reconnect)."""
+def _insert(values: dict, lookup_id: str, digests: list[str], email_id: int, updated_at):
+    """INSERT a row of `values` (the rest the model's defaults) if the key is live with one
+    of `digests` and the email published and unchanged since `updated_at`, and no send has
+    its sendId: (id, key id), or None (and None when the connection turns out dead: closed,
+    for the careful path to connect again)."""
     sql, given = _insert_sql(len(digests))
     email = TransactionalEmail._meta
     params = [
-        *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in given),
+        *(
+            field.get_db_prep_save(values[field.attname], connection) if asked else default
+            for field, asked, default in given
+        ),
         lookup_id,
         CredentialKind.API_KEY.value,
         *digests,
@@ -219,6 +226,8 @@ def _insert(row: SingleSend, lookup_id: str, digests: list[str], email_id: int, 
     return tuple(found) if found else None
 
 
+# The fields `_written_at_once` gives; the others take their defaults.
+_VALUES = frozenset({"status_id", "send_id", "to_address", "requested_at", "request"})
 _sql: dict[tuple[str, int], tuple[str, list]] = {}
 
 
@@ -235,17 +244,23 @@ def _insert_sql(digests: int) -> tuple[str, list]:
     def column(meta, name: str) -> str:
         return quote(meta.get_field(name).column)
 
-    given = [
+    fields = [
         f
         for f in sends.concrete_fields
         if not f.primary_key and f.attname not in ("email_id", "credential_id")
     ]
+    # Each field: given, or its default made ready for the database once.
+    blank = SingleSend()
+    given = [
+        (f, f.attname in _VALUES, f.get_db_prep_save(getattr(blank, f.attname), connection))
+        for f in fields
+    ]
     send_id = column(sends, "send_id")
     sql = (
         f"INSERT INTO {quote(sends.db_table)} "
-        f"({', '.join(quote(f.column) for f in given)}, "
+        f"({', '.join(quote(f.column) for f in fields)}, "
         f"{column(sends, 'email')}, {column(sends, 'credential')}) "
-        f"SELECT {', '.join(['%s'] * len(given))}, e.{column(emails, 'id')}, "
+        f"SELECT {', '.join(['%s'] * len(fields))}, e.{column(emails, 'id')}, "
         f"k.{column(keys, 'id')} "
         f"FROM {quote(keys.db_table)} k, {quote(emails.db_table)} e "
         f"WHERE k.{column(keys, 'lookup_id')} = %s AND k.{column(keys, 'kind')} = %s "
@@ -255,8 +270,7 @@ def _insert_sql(digests: int) -> tuple[str, list]:
         f"AND e.{column(emails, 'updated_at')} = %s "
         # The partial unique index single_send_send_id_unique, as the model declares it.
         f"ON CONFLICT ({send_id}) WHERE NOT ({send_id} = '') DO NOTHING "
-        f"RETURNING {column(sends, 'id')}, {column(sends, 'email')}, "
-        f"{column(sends, 'credential')}"
+        f"RETURNING {column(sends, 'id')}, {column(sends, 'credential')}"
     )
     _sql[key] = sql, given
     return _sql[key]
