@@ -73,7 +73,8 @@ class ApiKey(HttpAuthBase):
         super().__init__()
 
     def __call__(self, request):
-        header_value = request.headers.get("Authorization")
+        # META, not request.headers: that builds a dict of every header on first use.
+        header_value = request.META.get("HTTP_AUTHORIZATION")
         if self.deferred:
             return KeyClaim(header_value, self.scope)
         return check(header_value, self.scope)

@@ -22,7 +22,14 @@ from email.utils import parseaddr
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from mailboxes import jobs
@@ -194,11 +201,12 @@ def _insert(values: dict, lookup_id: str, digests: list[str], email_id: int, upd
     of `digests` and the email published and unchanged since `updated_at`, and no send has
     its sendId: (id, key id), or None (and None when the connection turns out dead: closed,
     for the careful path to connect again)."""
-    sql, given = _insert_sql(len(digests))
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy costs a lookup
+    sql, given = _insert_sql(db, len(digests))
     email = TransactionalEmail._meta
     params = [
         *(
-            field.get_db_prep_save(values[field.attname], connection) if asked else default
+            field.get_db_prep_save(values[field.attname], db) if asked else default
             for field, asked, default in given
         ),
         lookup_id,
@@ -206,22 +214,22 @@ def _insert(values: dict, lookup_id: str, digests: list[str], email_id: int, upd
         *digests,
         email_id,
         EmailState.PUBLISHED.value,
-        email.get_field("updated_at").get_db_prep_value(updated_at, connection),
+        email.get_field("updated_at").get_db_prep_value(updated_at, db),
     ]
-    alone = connection.connection is not None and not connection.in_atomic_block
+    alone = db.connection is not None and not db.in_atomic_block
     if alone:
         # This statement is the persistent connection's health check (CONN_HEALTH_CHECKS):
         # Django's SELECT 1 before it would cost a round trip on every request. A
         # connection found dead is closed below and the careful path connects again.
-        connection.health_check_done = True
+        db.health_check_done = True
     try:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchone()
     except (OperationalError, InterfaceError):
-        if not alone or connection.is_usable():
+        if not alone or db.is_usable():
             raise
-        connection.close()
+        db.close()
         return None
     return tuple(found) if found else None
 
@@ -231,14 +239,14 @@ _VALUES = frozenset({"status_id", "send_id", "to_address", "requested_at", "requ
 _sql: dict[tuple[str, int], tuple[str, list]] = {}
 
 
-def _insert_sql(digests: int) -> tuple[str, list]:
+def _insert_sql(db, digests: int) -> tuple[str, list]:
     """The statement of `_insert` for this database and number of hashes, and the fields its
     first parameters fill. Portable (PostgreSQL and SQLite): INSERT … SELECT … ON CONFLICT …
     RETURNING. Made once."""
-    key = (connection.vendor, digests)
+    key = (db.vendor, digests)
     if key in _sql:
         return _sql[key]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     sends, keys, emails = SingleSend._meta, Credential._meta, TransactionalEmail._meta
 
     def column(meta, name: str) -> str:
@@ -252,8 +260,7 @@ def _insert_sql(digests: int) -> tuple[str, list]:
     # Each field: given, or its default made ready for the database once.
     blank = SingleSend()
     given = [
-        (f, f.attname in _VALUES, f.get_db_prep_save(getattr(blank, f.attname), connection))
-        for f in fields
+        (f, f.attname in _VALUES, f.get_db_prep_save(getattr(blank, f.attname), db)) for f in fields
     ]
     send_id = column(sends, "send_id")
     sql = (
