@@ -34,6 +34,9 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required in production")
     SECRET_KEY = "development-only-secret-key-do-not-use-in-production-0123456789"
+# Former keys, still accepted (sessions, signed links, SMTP token and API key hashes) while a
+# rotation settles; the first key signs.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]")
 if PRODUCTION and not ALLOWED_HOSTS:

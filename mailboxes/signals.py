@@ -16,6 +16,9 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
 - `complaint_received`, event `ComplaintReceived`: an ARF report (a spam complaint, or a
   feedback loop's opt-out) about an email sent from the CRM was applied: its contacts are
   opted out through privacy already.
+- `delivery_reported`, event `DeliveryReported`: a success DSN (the relay was asked for one,
+  RFC 3461, and the receiving side took the email) about an email sent from the CRM, one
+  event per delivered recipient.
 - `email_sent`, `email_failed`, `email_uncertain`, event `SendOutcome`: the outbound worker
   finished with an email (uncertain: it may have gone out; the rep decides).
 - `email_opened`, `email_clicked`, event `TrackingRecorded`: an open or click was stored, with
@@ -33,6 +36,7 @@ from records import signals as record_signals
 reply_received = Signal()
 bounce_recorded = Signal()
 complaint_received = Signal()
+delivery_reported = Signal()
 email_sent = Signal()
 email_failed = Signal()
 email_uncertain = Signal()
@@ -74,6 +78,20 @@ class ComplaintReceived:
     source: str
     source_id: int | None
     contact_ids: tuple[int, ...]  # the contacts opted out
+
+
+@dataclass(frozen=True)
+class DeliveryReported:
+    """A success DSN (bounces/processing.py): the receiving side took the email for
+    `address`. Only ever for an email the CRM sent, matched by its envelope id or
+    Message-ID, never by address alone."""
+
+    message_id: int  # the email delivered
+    outbound_id: int
+    address: str
+    reporting_mta: str
+    source: str
+    source_id: int | None
 
 
 @dataclass(frozen=True)

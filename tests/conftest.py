@@ -21,6 +21,7 @@ from .fakes.fixtures import (  # noqa: F401
     dead_broker,
     dovecot,
     dovecot_server,
+    dsn_relay,
     exchange_certificate,
     fake_exchange,
     fake_google,

@@ -14,6 +14,11 @@ stranger's bounce (or a forged one) must not flag anybody's address.
 - An ARF complaint ("abuse": the recipient pressed "report spam") or opt-out from a mailbox
   provider's feedback loop opts the contacts it concerns out of all email, through the privacy
   app, which records it in their privacy history, and sends `complaint_received`.
+- A success DSN (`reports.parse_delivered`: Action delivered, a 2.x.x status, in a standard
+  report; the pool's relay is asked for one with NOTIFY=SUCCESS) sends `delivery_reported`
+  for each delivered recipient of an email the CRM sent. It is matched only by its envelope
+  id (ENVID, the Message-ID) or the Message-ID of the returned headers, never by address,
+  and only for addresses the email was sent to: nothing else is marked.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from mailboxes import signals
-from mailboxes.bounces.reports import Bounce, Feedback, Recipient, parse_bounce
+from mailboxes.bounces.reports import (
+    Bounce,
+    Delivered,
+    Feedback,
+    Recipient,
+    parse_bounce,
+    parse_delivered,
+)
 from mailboxes.constants import BounceKind, Direction
 from mailboxes.mime.parsing import normalize_message_id
 from mailboxes.models import BouncedAddress, EmailMessage, Mailbox, Outbound
@@ -126,11 +138,48 @@ def process_report(mailbox: Mailbox | None, raw: bytes) -> str | None:
     for sync's log either way.
     """
     report = parse_bounce(raw)
-    if isinstance(report, Bounce):
-        return _apply_bounce(mailbox, report)
     if isinstance(report, Feedback):
         return _apply_feedback(mailbox, report)
-    return None
+    done = _apply_bounce(mailbox, report) if isinstance(report, Bounce) else None
+    if report is None or report.standard:
+        # A DSN may say delivered for some recipients and failed for others.
+        delivered = parse_delivered(raw)
+        if delivered is not None:
+            words = _apply_delivered(mailbox, delivered)
+            done = f"{done} {words}" if done else words
+    return done
+
+
+def _apply_delivered(mailbox: Mailbox | None, report: Delivered) -> str:
+    message = None
+    for message_id in (report.original_envelope_id, report.original_message_id):
+        if message_id and message is None:
+            message = find_original(mailbox, message_id, ())  # by id only, never by address
+    sent = _outbound_of(message) if message is not None else None
+    if not sent or sent["pk"] is None:
+        who = ", ".join(report.addresses)
+        return f"Delivery report for {who}: no email sent from the CRM matches it; nothing changed."
+    recipients = {r.lower() for r in sent["recipients"]}
+    addresses = [a for a in report.addresses if a in recipients]
+    if not addresses:
+        return (
+            f"Delivery report about \u201c{message.subject}\u201d names none of its recipients; "
+            "nothing changed."
+        )
+    if signals.delivery_reported.has_listeners():
+        events = [
+            signals.DeliveryReported(
+                message_id=message.pk,
+                outbound_id=sent["pk"],
+                address=address,
+                reporting_mta=report.reporting_mta or "",
+                source=sent["source"],
+                source_id=sent["source_id"],
+            )
+            for address in addresses
+        ]
+        signals.send_on_commit(signals.delivery_reported, __name__, events)
+    return f"Delivered: \u201c{message.subject}\u201d to {', '.join(addresses)}."
 
 
 def _apply_bounce(mailbox: Mailbox | None, report: Bounce) -> str:
@@ -168,8 +217,10 @@ def _apply_bounce(mailbox: Mailbox | None, report: Bounce) -> str:
 
 def _outbound_of(message: EmailMessage) -> dict:
     """The pk, source and source id of the email's `Outbound` row (none: logged from an inbox)."""
-    outbound = Outbound.objects.filter(message=message).values("pk", "source", "source_id")
-    return outbound.first() or {"pk": None, "source": "", "source_id": None}
+    outbound = Outbound.objects.filter(message=message).values(
+        "pk", "source", "source_id", "recipients"
+    )
+    return outbound.first() or {"pk": None, "source": "", "source_id": None, "recipients": []}
 
 
 def _announce(message: EmailMessage, failed: list[Recipient]) -> None:

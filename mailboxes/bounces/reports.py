@@ -9,6 +9,11 @@
 - None: not a bounce. That includes auto-replies, MDN read receipts and a DSN whose
   recipients were all delivered, relayed or expanded.
 
+`parse_delivered(raw)` reads the other side of a DSN: a success report (RFC 3464
+multipart/report; report-type=delivery-status, a recipient with `Action: delivered` and a 2.x.x
+status), which a relay sends when it was asked to (RFC 3461 NOTIFY=SUCCESS). Only a standard
+report counts: no prose is read for it, and "relayed" or "expanded" is not "delivered".
+
 Hard vs soft follows sisimai's semantics (the corpus expectations come from its tests): a
 recipient is hard only when the reason is userunknown, hostunknown or hasmoved, or notaccept
 (a null MX, RFC 7505) with a 5xx code. A 5.x.x status alone is *not* hard: a full mailbox, a
@@ -73,6 +78,16 @@ class Bounce:
     original_envelope_id: str | None
     reporting_mta: str | None
     standard: bool  # True for an RFC 3464 DSN, False for a bounce read from its text
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A success DSN: which recipients the receiving side took, and which message of ours."""
+
+    addresses: tuple[str, ...]
+    original_message_id: str | None
+    original_envelope_id: str | None  # RFC 3461's ENVID, xtext decoded
+    reporting_mta: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -688,4 +703,52 @@ def parse_bounce(raw: bytes) -> Bounce | Feedback | None:
     try:
         return _parse(bytes(raw))
     except Exception:  # noqa: BLE001 - an unreadable bounce is treated as ordinary mail
+        return None
+
+
+_XTEXT_CHAR = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+
+def xtext_decode(value: str) -> str:
+    """RFC 3461's xtext ("+" and two hex digits for a byte) back to text."""
+    data = _XTEXT_CHAR.sub(lambda m: chr(int(m.group(1), 16)), value.strip())
+    return data.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def _delivered(raw: bytes) -> Delivered | None:
+    raw = normalize_newlines(raw)
+    headers = parse_headers(raw)
+    if headers.report_type != "delivery-status":
+        return None
+    msg = email.message_from_bytes(_REPORT_PART.sub(rb"\1text/x-report-\2", raw), policy=compat32)
+    parts = _collect(msg, nested=True)  # the report itself, never one forwarded inside it
+    groups = [g for text in parts.status for g in _field_groups(_unwrap_base64_groups(text))]
+    fields: dict[str, str] = {}
+    addresses = []
+    for group in groups:
+        recipient = group.get("final-recipient") or group.get("original-recipient")
+        if not recipient:
+            for name, value in group.items():
+                fields.setdefault(name, value)
+            continue
+        action = group.get("action", "").lower().split(" ")[0]
+        if action == "delivered" and _status_in(group.get("status", "")).startswith("2."):
+            addresses.append(_address(recipient))
+    if not addresses:
+        return None
+    envid = fields.get("original-envelope-id")
+    reporting_mta = fields.get("reporting-mta")
+    return Delivered(
+        addresses=tuple(dict.fromkeys(a for a in addresses if a)),
+        original_message_id=_original_message_id(parts, fields, headers),
+        original_envelope_id=xtext_decode(envid) if envid else None,
+        reporting_mta=_strip_type(reporting_mta) if reporting_mta else None,
+    )
+
+
+def parse_delivered(raw: bytes) -> Delivered | None:
+    """Read a success DSN (some recipient delivered); None for anything else. Never raises."""
+    try:
+        return _delivered(bytes(raw))
+    except Exception:  # noqa: BLE001 - an unreadable report is no news of a delivery
         return None

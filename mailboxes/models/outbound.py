@@ -113,6 +113,9 @@ class Outbound(models.Model):
                 ),
                 name="outbound_transactional_due",
             ),
+            # What one sequence, token or API key sent (transactional/credentials/stats.py,
+            # the events' and sequences' lookups by source): without it, a scan of every row.
+            models.Index(fields=["source", "source_id"], name="outbound_source"),
             # Only the copies still to file: filed ones pile up, owed ones do not.
             models.Index(
                 fields=["mailbox", "sent_copy"],

@@ -95,6 +95,10 @@ class TrackingRollup(models.Model):
     source = models.CharField(max_length=16, choices=SendSource.choices, blank=True)
     source_id = models.PositiveBigIntegerField(null=True, blank=True)
 
+    class Meta:
+        # Reports and a token's counts read the rollups of one source (its id).
+        indexes = [models.Index(fields=["source", "source_id"], name="tracking_rollup_source")]
+
     def __str__(self):
         return f"tracking of {self.message_id}"
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from mailboxes import jobs
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, Outbound
+from mailboxes.outbox import transports
 from mailboxes.outbox.sending import WAITING, announce, record
 from records import timeline
 
@@ -98,8 +99,16 @@ def outbound_send_again(outbound: Outbound) -> Outbound:
         attempted_at=None,
     )
     timeline.move(outbound.message.activity_id, now)
-    jobs.later(jobs.SEND_OUTBOUND, outbound.pk)
+    jobs.later(_send_job(outbound), outbound.pk)
     return outbound
+
+
+def _send_job(outbound: Outbound) -> str:
+    """The job that sends it: the inboxes' worker's, or, for email that goes out through no
+    inbox (transactional), its source's transport's (transports.py)."""
+    if outbound.mailbox_id is None:
+        return transports.for_source(outbound.source).job
+    return jobs.SEND_OUTBOUND
 
 
 def outbound_mark_sent(outbound: Outbound) -> Outbound:

@@ -206,6 +206,10 @@ class OutgoingMessage:
     recipients: list[str]
     raw: bytes
     message_id: str
+    # When set, and the SMTP server advertises DSN (RFC 3461), ask it for a delivery status
+    # notification on success and on failure, with this envelope id (ENVID) and each
+    # recipient as its ORCPT. A server without DSN gets the plain envelope. SMTP only.
+    dsn_envelope_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -468,6 +468,9 @@ class ImapSmtpProvider(MailProvider):
         addresses = [message.envelope_from, *message.recipients]
         # Non-ASCII mailboxes need SMTPUTF8 (RFC 6531); aiosmtplib refuses them otherwise.
         options = [] if all(a.isascii() for a in addresses) else ["SMTPUTF8"]
+        smtp.dsn = bool(message.dsn_envelope_id) and smtp.supports_extension("dsn")
+        if smtp.dsn:
+            options += dsn_mail_options(message.dsn_envelope_id)
         try:
             errors, reply = await smtp.sendmail(
                 message.envelope_from, message.recipients, message.raw, mail_options=options
@@ -531,10 +534,45 @@ class _SMTP(aiosmtplib.SMTP):
     and dropped the connection before its 250)."""
 
     in_data = False
+    # Ask for delivery status notifications on each RCPT (set per message, `_smtp_send`).
+    dsn = False
 
     async def data(self, *args, **kwargs):
         self.in_data = True
         return await super().data(*args, **kwargs)
+
+    async def rcpt(self, recipient: str, options: Iterable[str] | None = None, **kwargs):
+        if self.dsn:
+            options = [*(options or ()), *dsn_rcpt_options(recipient)]
+        return await super().rcpt(recipient, options=options, **kwargs)
+
+
+def xtext(value: str) -> str:
+    """RFC 3461's xtext: "+", "=" and anything outside "!".."~" as "+" and two hex digits."""
+    return "".join(
+        c if "!" <= c <= "~" and c not in "+=" else "".join(f"+{b:02X}" for b in c.encode())
+        for c in value
+    )
+
+
+# RFC 3461 caps ENVID at 100 characters (xtext included).
+ENVID_LIMIT = 100
+
+
+def dsn_mail_options(envelope_id: str) -> list[str]:
+    """MAIL FROM's DSN parameters: only the headers returned, and the envelope id when it fits
+    (without it a report is still matched by the Message-ID in the returned headers)."""
+    envid = xtext(envelope_id)
+    return ["RET=HDRS", *([f"ENVID={envid}"] if len(envid) <= ENVID_LIMIT else [])]
+
+
+def dsn_rcpt_options(recipient: str) -> list[str]:
+    """RCPT TO's DSN parameters: a report on success and on failure (not on delay), and the
+    address as given (ORCPT, rfc822 type: an ASCII address only, RFC 6533 covers the rest)."""
+    options = ["NOTIFY=SUCCESS,FAILURE"]
+    if recipient.isascii():
+        options.append(f"ORCPT=rfc822;{xtext(recipient)}")
+    return options
 
 
 class GuardedIMAPClient(IMAPClient):

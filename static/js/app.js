@@ -40,6 +40,19 @@
     if (focus) { var f = document.querySelector(focus); if (f) { event.preventDefault(); f.focus(); } }
   });
 
+  // <a target="frame" data-preview-name="Ada" data-preview-label="#who">: a link that loads a
+  // body into a frame also says whose it is beside the frame, and marks itself current.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-preview-name]");
+    if (!link) return;
+    var selector = link.getAttribute("data-preview-label");
+    var label = document.querySelector(selector);
+    if (label) label.textContent = link.getAttribute("data-preview-name");
+    document.querySelectorAll("[data-preview-name]").forEach(function (other) {
+      if (other.getAttribute("data-preview-label") === selector) other.removeAttribute("aria-current");
+    });
+    link.setAttribute("aria-current", "true");
+  });
   // Notices ([data-dismissible]) close with their [data-dismiss] button. A slot htmx fills
   // ([data-notice-text]) is emptied instead, so the next notice finds it.
   document.addEventListener("click", function (event) {

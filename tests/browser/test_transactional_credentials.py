@@ -37,6 +37,20 @@ def open_section(page, size, group, name):
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 
+def admin_at(new_page, login, size, group, name):
+    """A page with the clipboard, signed in as the admin, at a settings section."""
+    page = open_with_clipboard(new_page, size)
+    login(page, "admin")
+    open_section(page, size, group, name)
+    return page
+
+
+def open_form(page, summary, name_label, name):
+    """Unfold the create form and type the name."""
+    page.get_by_text(summary, exact=True).first.click()
+    page.get_by_label(name_label).fill(name)
+
+
 def copy(page, label):
     page.get_by_role("button", name=f"Copy {label}").click()
     expect(page.get_by_role("button", name=f"Copy {label}")).to_have_text("Copied")
@@ -127,12 +141,9 @@ def test_an_admin_generates_copies_resets_and_deletes_an_smtp_token(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_an_admin_creates_copies_and_revokes_an_api_key(new_page, login, admin_user, size):
-    page = open_with_clipboard(new_page, size)
-    login(page, "admin")
-    open_section(page, size, "Integrations", "API keys")
+    page = admin_at(new_page, login, size, "Integrations", "API keys")
 
-    page.get_by_text("Create key", exact=True).first.click()
-    page.get_by_label("Key name").fill("ERP integration")
+    open_form(page, "Create key", "Key name", "ERP integration")
     page.get_by_role("button", name="Create key").click()
     expect(page.get_by_role("alert").filter(has_text="Choose at least one scope.")).to_be_visible()
     expect(page.get_by_label("Key name")).to_have_value("ERP integration")
@@ -181,3 +192,125 @@ def test_an_admin_unlocks_a_token_locked_by_failed_logins(new_page, login, admin
     expect(page.get_by_role("status")).to_have_text("Token “Web shop” can log in again.")
     expect(page.get_by_text("Locked after failed logins")).to_have_count(0)
     assert authenticate_smtp(issued.username, issued.password, client_address="203.0.113.9")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_token_made_through_the_api_shows_its_expiry(new_page, login, admin_user, size):
+    """A token made with the HTTP API (HubSpot's smtp-tokens) is listed with its expiry date,
+    12 months on; one made on the page is listed without (it never expires)."""
+    services.smtp_token_create("Made on the page", admin_user)
+    api_key = services.api_key_create("Shop", admin_user, scopes=["transactional-email"]).api_key
+    page = open_with_clipboard(new_page, size)
+    made = page.request.post(
+        "/marketing/v3/transactional/smtp-tokens",
+        headers={"Authorization": f"Bearer {api_key}"},
+        data={"campaignName": "Receipts", "createContact": True},
+    )
+    assert made.status == 201
+    token = Credential.objects.get(lookup_id=made.json()["id"])
+    expires = f"Expires {token.expires_at:%-d %b %Y}"
+    login(page, "admin")
+    open_section(page, size, "Email", "SMTP API")
+
+    expect(page.get_by_role("row").filter(has_text=made.json()["id"])).to_contain_text(expires)
+    expect(page.get_by_role("row").filter(has_text="Made on the page")).not_to_contain_text(
+        "Expires"
+    )
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-expiry.png")
+    page.get_by_role("link", name="View details of Receipts").click()
+    expect(page.get_by_role("definition").filter(has_text=f"{token.expires_at:%Y}")).to_have_count(
+        1
+    )
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-token-expiry.png")
+
+
+def reload_resubmitting(page):
+    """Reload the page a POST answered: the browser sends the form again (a browser that asks
+    first is answered yes)."""
+    page.once("dialog", lambda dialog: dialog.accept())
+    return page.reload()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_reloading_after_generate_reset_or_create_makes_nothing_twice(
+    new_page, login, admin_user, size
+):
+    page = admin_at(new_page, login, size, "Email", "SMTP API")
+    open_form(page, "Generate token", "Token name", "Web shop")
+    page.get_by_role("button", name="Generate token").click()
+    password = page.get_by_label("Password", exact=True).input_value()
+
+    response = reload_resubmitting(page)
+    assert response.request.method == "POST" and response.status == 409
+    expect(page.get_by_role("heading", name="Already done: nothing was made again")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "This form was already sent: token “Web shop” was generated then, and its password "
+        "was shown once. If you did not copy it, reset the token's password to get a new one."
+    )
+    expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+    assert password not in page.content()
+    assert Credential.objects.filter(name="Web shop").count() == 1
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-reloaded.png")
+
+    # The link goes back to the list: a page whose reload sends nothing.
+    page.get_by_role("link", name="Back to the list").click()
+    expect(page.get_by_role("row").filter(has_text="Web shop")).to_have_count(1)
+
+    # Reset, then reload: the password shown stays the one that works.
+    row = page.get_by_role("row").filter(has_text="Web shop")
+    confirm(page, row.get_by_role("button", name="Reset password of Web shop"))
+    new_password = page.get_by_label("Password", exact=True).input_value()
+    assert reload_resubmitting(page).status == 409
+    expect(page.get_by_role("alert")).to_contain_text("the password of “Web shop” was reset then")
+    token = Credential.objects.get(name="Web shop")
+    assert verify_smtp(token.username, new_password) == token
+
+    # An API key, created then reloaded: one key.
+    open_section(page, size, "Integrations", "API keys")
+    open_form(page, "Create key", "Key name", "ERP integration")
+    page.get_by_label("transactional-email:", exact=False).first.check()
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_label("API key", exact=True).input_value()
+    assert reload_resubmitting(page).status == 409
+    expect(page.get_by_role("alert")).to_contain_text(
+        "key “ERP integration” was created then, and the key was shown once."
+    )
+    assert Credential.objects.filter(name="ERP integration").count() == 1
+    assert authenticate_api_key(f"Bearer {key}") is not None
+    assert_fits(page, SCREENSHOTS / size / "api-keys-reloaded.png")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_admin_sets_a_tokens_sending_limits(new_page, login, admin_user, size):
+    page = admin_at(new_page, login, size, "Email", "SMTP API")
+    open_form(page, "Generate token", "Token name", "Web shop")
+    page.get_by_label("Messages a minute").fill("30")
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-generate-form.png")
+    page.get_by_role("button", name="Generate token").click()
+    token = Credential.objects.get(name="Web shop")
+    assert (token.minute_limit, token.hour_limit) == (30, None)
+
+    open_section(page, size, "Email", "SMTP API")
+    page.get_by_role("link", name="View details of Web shop").click()
+    expect(page.get_by_label("Messages a minute")).to_have_value("30")
+    expect(page.get_by_label("Messages an hour")).to_have_value("")
+    page.get_by_label("Messages an hour").fill("20")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "An hour's limit cannot be lower than a minute's (30)."
+    )
+    expect(page.get_by_label("Messages an hour")).to_have_value("20")
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-limits-error.png")
+
+    page.get_by_label("Messages a minute").fill("")
+    page.get_by_label("Messages an hour").fill("500")
+    page.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Sending limits of “Web shop” saved: they hold from its next message."
+    )
+    expect(page.locator(".token-history")).to_contain_text(
+        f"Sending limits changed by {admin_user.display_name}"
+    )
+    token.refresh_from_db()
+    assert token.sending_limits == (settings.SMTP_API_MINUTE_LIMIT, 500)
+    assert_fits(page, SCREENSHOTS / size / "smtp-api-limits.png")

@@ -6,10 +6,11 @@ who is refused and why. At 1280 and 390 px, screenshots under /tmp/pages-screens
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from mailboxes.models import BouncedAddress, Outbound
-from tests.browser.fit import SIZES, assert_fits
+from tests.browser.fit import SIZES, assert_fits, open_at
 from tests.browser.test_transactional_credentials import copy, open_section, open_with_clipboard
 from tests.factories import ContactFactory
 from transactional.emails.models import EmailState, TransactionalEmail
@@ -91,12 +92,68 @@ def test_a_rep_creates_publishes_and_sends_a_transactional_email(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_api_docs_page_shows_the_generated_document_under_the_csp(new_page, login, owner, size):
-    """Swagger UI, vendored, draws the single-send API from the generated OpenAPI document:
+    """Swagger UI, vendored, draws the API (single send, its aliases, SMTP tokens, the status
+    history) from the generated OpenAPI document:
     nothing from another host, nothing the page's CSP refuses (new_page fails on that)."""
     page = open_with_clipboard(new_page, size)
     page.goto("/marketing/docs")
     expect(
-        page.get_by_text("Send a published transactional email to one recipient")
+        page.get_by_text("Send a published transactional email to one recipient").first
     ).to_be_visible()
-    expect(page.get_by_text("/marketing/v3/email/send-statuses/{statusId}")).to_be_visible()
+    expect(
+        page.get_by_text("/marketing/v3/email/send-statuses/{statusId}", exact=True)
+    ).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / size / "api-docs.png"), full_page=False)
+    # The tokens API, the status history and HubSpot's alias paths are drawn too.
+    for tag in ("SMTP API tokens", "Delivery events"):
+        expect(page.get_by_role("heading", name=tag)).to_be_visible()
+    for path in (
+        "/marketing/v3/transactional/smtp-tokens/{tokenId}/password-reset",
+        "/marketing/transactional/2026-03/smtp-tokens",
+        "/marketing/v4/email/single-send",
+        "/marketing/v3/transactional/messages/{messageId}/events",
+    ):
+        expect(page.get_by_text(path, exact=True).first).to_be_visible()
+    page.get_by_text(
+        "/marketing/v3/transactional/smtp-tokens", exact=True
+    ).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / size / "api-docs-tokens.png"), full_page=False)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_review_shows_each_recipients_body_in_the_sandboxed_frame(
+    new_page, login, owner, pool, size, live_server
+):
+    email = TransactionalEmail.objects.create(
+        name="Welcome",
+        subject="Welcome, {{ contact.first_name }}",
+        body='<p>Hi {{ contact.first_name | default:"there" }}, your account is ready.</p>'
+        '<p><a href="https://shop.test/start">Get started</a></p>',
+    )
+    ContactFactory(owner=owner, first_name="Ada", emails=["ada@client.test"])
+    ContactFactory(owner=owner, first_name="Cyrus", last_name="Long", emails=["cy@client.test"])
+    page = open_at(new_page, size)
+    login(page, "owner")
+    page.goto(live_server.url + reverse("transactional:email-send", args=[email.pk]))
+    page.get_by_label("Contacts' email addresses").fill("ada@client.test, cy@client.test")
+    page.get_by_role("button", name="Review").click()
+
+    preview = page.locator("#preview")
+    expect(preview.get_by_role("heading")).to_contain_text("The email Ada")
+    frame = page.frame_locator("iframe[name=email-preview]")
+    expect(frame.locator("body")).to_contain_text("Hi Ada, your account is ready.")
+    # The frame runs no script: sandboxed without allow-scripts, and its own CSP.
+    sandbox = page.locator("iframe[name=email-preview]").get_attribute("sandbox")
+    assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
+    # Chromium paints a frame below the fold only once it is scrolled to, as a reader does.
+    page.locator("iframe[name=email-preview]").scroll_into_view_if_needed()
+    assert_fits(page, SCREENSHOTS / size / "transactional-email-review-preview.png")
+
+    page.get_by_role("link", name="Preview for Cyrus Long").click()
+    expect(frame.locator("body")).to_contain_text("Hi Cyrus, your account is ready.")
+    expect(preview.get_by_role("heading")).to_contain_text("The email Cyrus Long gets")
+    expect(page.get_by_role("link", name="Preview for Cyrus Long")).to_have_attribute(
+        "aria-current", "true"
+    )
+    assert_fits(page, SCREENSHOTS / size / "transactional-email-review-switched.png")
+    assert not Outbound.objects.exists()  # previewing sends nothing

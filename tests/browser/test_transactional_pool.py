@@ -14,7 +14,7 @@ from mailboxes.constants import SendStatus
 from tests.browser.fit import assert_fits, open_at
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import reload
-from tests.transactional.pool import queue
+from tests.transactional.pool import pool_for, queue
 from transactional.pool import delivery
 from transactional.pool.models import SendingPool
 
@@ -133,3 +133,43 @@ def test_an_admin_sets_up_the_pool_tests_it_checks_dns_and_retries_deferred_mail
     assert reload(deferred).status == SendStatus.QUEUED
     assert delivery.deliver(deferred.pk) == SendStatus.SENT
     assert SendingPool.load().enabled
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_admin_sends_uncertain_mail_again_or_records_it_as_sent(
+    new_page, login, admin_user, smtp_sink, size
+):
+    pool_for(smtp_sink)
+    # The relay stores each message, then the connection drops before its answer.
+    smtp_sink.handler.lose_answer = lambda n: "stored" if n <= 2 else None
+    ada, bob = queue("ada@client.test"), queue("bob@client.test")
+    for row in (ada, bob):
+        assert delivery.deliver(row.pk) == SendStatus.UNCERTAIN
+    page = open_at(new_page, size)
+    width = page.viewport_size["width"]
+    login(page, "admin")
+
+    open_settings(page, "Queue")
+    page.get_by_role("navigation", name="States").get_by_role("link", name="Uncertain").click()
+    expect(page.locator(f"#queue-row-{ada.pk}")).to_contain_text("may have gone out")
+    assert_fits(page, SCREENSHOTS / f"queue-uncertain-{width}.png")
+
+    page.get_by_label("Choose the email to ada@client.test").check()
+    page.get_by_role("button", name="Send again", exact=True).click()
+    expect(page.locator("#confirm-what")).to_contain_text("its recipient may get it twice")
+    assert_fits(page, SCREENSHOTS / f"queue-send-again-{width}.png")
+    page.get_by_role("button", name="Send again, maybe twice").click()
+    expect(page.get_by_text("1 uncertain email will be sent again.")).to_be_visible()
+    assert reload(ada).status == SendStatus.QUEUED
+    assert delivery.deliver(ada.pk) == SendStatus.SENT
+    assert [m.rcpt_tos for m in smtp_sink.messages].count(["ada@client.test"]) == 2
+
+    page.get_by_label("Choose the email to bob@client.test").check()
+    page.get_by_role("button", name="It was sent").click()
+    expect(page.locator("#confirm-what")).to_contain_text("recorded as sent and not sent again")
+    assert_fits(page, SCREENSHOTS / f"queue-mark-sent-{width}.png")
+    page.get_by_role("button", name="It was sent").click()
+    expect(page.get_by_text("1 uncertain email was recorded as sent.")).to_be_visible()
+    assert reload(bob).status == SendStatus.SENT
+    expect(page.locator(f"#queue-row-{bob.pk}")).to_have_count(0)  # no longer uncertain
+    assert_fits(page, SCREENSHOTS / f"queue-after-{width}.png")

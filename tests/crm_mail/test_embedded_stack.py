@@ -1,6 +1,6 @@
 """`make run`'s stack as a new user gets it: the runner (`manage.py devserver`) starting the web
-server, a Celery worker and beat on the embedded broker, on a fresh var dir with no
-DATABASE_URL or REDIS_URL.
+server, a Celery worker and beat on the embedded broker, and the SMTP API server, on a fresh var
+dir with no DATABASE_URL or REDIS_URL.
 
 The emails go through the composer of the running web server, as a rep sends them, to the demo
 inbox's catcher. Beat's heartbeat runs every second here (CRM_HEARTBEAT_SECONDS), so /health/
@@ -13,6 +13,8 @@ import json
 import os
 import re
 import signal
+import smtplib
+import ssl
 import subprocess
 import sys
 import time
@@ -49,6 +51,24 @@ print(json.dumps({{
 """
 
 
+# An SMTP API token of the demo admin, and the sending pool relaying to the demo mail catcher
+# (loopback, no TLS), so a message sent through the SMTP API arrives there.
+SMTP_API_TOKEN = """
+import json
+from django.conf import settings
+from records.models import User
+from transactional.credentials import services
+from transactional.pool.models import SendingPool
+pool = SendingPool.load()
+pool.enabled, pool.host, pool.security = True, "127.0.0.1", "none"
+pool.port = settings.CRM_MAIL_CATCHER_PORT
+pool.from_address = "receipts@shop.test"
+pool.save()
+token = services.smtp_token_create("Stack", User.objects.get(username="admin"))
+print(json.dumps([token.username, token.password]))
+"""
+
+
 class Stack:
     """The runner in a subprocess, its output in a file, its var dir of its own."""
 
@@ -63,6 +83,8 @@ class Stack:
             "CRM_VAR_DIR": str(self.var),
             "CRM_MAIL_CATCHER_PORT": str(free_port()),
             "CRM_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+            "CRM_SMTP_API_PORT": str(free_port()),
+            "CRM_SMTP_API_TLS_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
         self.process: subprocess.Popen | None = None
@@ -162,7 +184,9 @@ class Stack:
         ]
 
     def stop(self) -> None:
-        known = [self.pid(p) for p in ("web server", "Celery worker", "Celery beat")]
+        known = [
+            self.pid(p) for p in ("web server", "Celery worker", "Celery beat", "SMTP API server")
+        ]
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=60)
@@ -221,8 +245,11 @@ def test_fifty_emails_sent_on_the_embedded_stack_arrive_exactly_once(stack):
 def kill_and_see_it_restarted(stack: Stack, part: str) -> None:
     old = stack.pid(part)
     os.kill(old, signal.SIGKILL)
-    said = f"The {part} (pid {old}) was killed by SIGKILL; starting it again."
-    stack.wait(lambda: said in stack.output(), f"the runner to notice the {part} died")
+    # Started again at once, or after a pause if it had run for only a few seconds.
+    said = re.compile(
+        rf"The {part} \(pid {old}\) was killed by SIGKILL; starting it again(?: in \d+ s)?\."
+    )
+    stack.wait(lambda: said.search(stack.output()), f"the runner to notice the {part} died")
     stack.wait(lambda: stack.pid(part) != old, f"the {part} to run again")
     assert f"The {part} (pid {stack.pid(part)}) is running again." in stack.output()
 
@@ -265,3 +292,55 @@ def test_health_answers_503_with_the_reason_while_the_worker_is_stopped(stack):
 
     # Going again, the worker takes the next heartbeat.
     stack.wait(lambda: healthy(stack), "/health/ to answer 200 once the worker goes on", 30)
+
+
+def submit(stack: Stack, port: int, token: list[str], subject: str) -> tuple[int, bytes]:
+    """One message through the runner's SMTP API: STARTTLS trusting its development
+    certificate, AUTH with the token; the answer to DATA."""
+    context = ssl.create_default_context(cafile=stack.var / "smtp-api" / "cert.pem")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.starttls(context=context)
+        client.login(*token)
+        client.mail("receipts@shop.test")
+        client.rcpt("ada@client.test")
+        return client.data(
+            f"From: receipts@shop.test\r\nTo: ada@client.test\r\nSubject: {subject}\r\n"
+            "\r\nThanks!\r\n".encode()
+        )
+
+
+def smtp_api_listens(port: int) -> bool:
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+            return client.noop()[0] == 250
+    except OSError:
+        return False
+
+
+def test_the_runner_serves_the_smtp_api_with_a_development_certificate(stack):
+    port, tls_port = stack.env["CRM_SMTP_API_PORT"], stack.env["CRM_SMTP_API_TLS_PORT"]
+    cert = stack.var / "smtp-api" / "cert.pem"
+    said = (
+        f"serves 127.0.0.1:{port} (STARTTLS) and 127.0.0.1:{tls_port} (implicit TLS), "
+        f"certificate {cert} (self-signed, for development)"
+    )
+    assert said in stack.output()
+    stack.wait(lambda: smtp_api_listens(int(port)), "the SMTP API to answer")
+    token = json.loads(stack.manage("shell", "-c", SMTP_API_TOKEN).strip().splitlines()[-1])
+
+    code, reply = submit(stack, int(port), token, "Through the SMTP API")
+    assert code == 250 and reply.startswith(b"2.0.0 Ok: queued as <"), reply
+    # The worker sends it through the sending pool, to the catcher here.
+    stack.wait(
+        lambda: "Through the SMTP API" in stack.caught_subjects(), "the message in the catcher"
+    )
+
+    # Killed, it is started again, and takes the next message.
+    kill_and_see_it_restarted(stack, "SMTP API server")
+    stack.wait(lambda: smtp_api_listens(int(port)), "the SMTP API to answer again")
+    code, reply = submit(stack, int(port), token, "After the SMTP API restart")
+    assert code == 250, reply
+    stack.wait(
+        lambda: "After the SMTP API restart" in stack.caught_subjects(),
+        "the message after the restart in the catcher",
+    )

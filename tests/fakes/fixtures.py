@@ -132,3 +132,12 @@ def smtp_sink():
     sink = servers.start_smtp_sink()
     yield sink
     sink.controller.stop()
+
+
+@pytest.fixture
+def dsn_relay():
+    """`smtp_sink` as a relay that advertises DSN (RFC 3461) and keeps what each message asked
+    for (`ReceivedMessage.dsn_mail`, `dsn_rcpt`)."""
+    sink = servers.start_smtp_sink(dsn=True)
+    yield sink
+    sink.controller.stop()

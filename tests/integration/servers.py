@@ -27,7 +27,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from imapclient import IMAPClient
 
 DOVECOT_CANDIDATES = ("dovecot", "/usr/sbin/dovecot")
@@ -459,6 +459,10 @@ class ReceivedMessage:
     login: str | None
     tls: bool
     received_at: float = 0.0
+    # What a client asked of a DSN relay (start_smtp_sink(dsn=True)): MAIL FROM's RET and
+    # ENVID, and each recipient's NOTIFY and ORCPT, as sent.
+    dsn_mail: dict[str, str] = field(default_factory=dict)
+    dsn_rcpt: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class SinkHandler:
@@ -520,6 +524,8 @@ class SinkHandler:
                     login=login,
                     tls=session.ssl is not None,
                     received_at=time.time(),
+                    dsn_mail=dict(getattr(envelope, "dsn_mail", {})),
+                    dsn_rcpt=dict(getattr(envelope, "dsn_rcpt", {})),
                 )
             )
             if self.on_store is not None:
@@ -528,6 +534,55 @@ class SinkHandler:
             server.transport.abort()
             return "250 OK"  # never reaches the client
         return f"250 2.0.0 Ok: queued as Q{len(self.messages)}"
+
+
+class DsnSMTP(SMTP):
+    """aiosmtpd speaking RFC 3461 as a relay that offers DSN does: "DSN" in its EHLO answer,
+    RET and ENVID on MAIL FROM, NOTIFY and ORCPT on RCPT TO, kept on the envelope (aiosmtpd
+    itself refuses parameters it does not know)."""
+
+    MAIL_PARAMS = ("RET", "ENVID")
+    RCPT_PARAMS = ("NOTIFY", "ORCPT")
+
+    @staticmethod
+    def _take(arg: str | None, names) -> tuple[str | None, dict[str, str]]:
+        if not arg:
+            return arg, {}
+        kept, taken = [], {}
+        for word in arg.split(" "):
+            key, _, value = word.partition("=")
+            if key.upper() in names and value:
+                taken[key.upper()] = value
+            else:
+                kept.append(word)
+        return " ".join(kept), taken
+
+    async def smtp_MAIL(self, arg):  # noqa: N802
+        arg, taken = self._take(arg, self.MAIL_PARAMS)
+        await super().smtp_MAIL(arg)
+        if self.envelope is not None and self.envelope.mail_from:
+            self.envelope.dsn_mail = taken
+            self.envelope.dsn_rcpt = {}
+
+    async def smtp_RCPT(self, arg):  # noqa: N802
+        arg, taken = self._take(arg, self.RCPT_PARAMS)
+        before = len(self.envelope.rcpt_tos) if self.envelope is not None else 0
+        await super().smtp_RCPT(arg)
+        if self.envelope is not None and len(self.envelope.rcpt_tos) > before:
+            self.envelope.dsn_rcpt[self.envelope.rcpt_tos[-1]] = taken
+
+
+class DsnSinkHandler(SinkHandler):
+    """The sink's handler, advertising DSN in the EHLO answer."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        responses = await super().handle_EHLO(server, session, envelope, hostname, responses)
+        return [responses[0], "250-DSN", *responses[1:]]
+
+
+class _DsnController(Controller):
+    def factory(self):
+        return DsnSMTP(self.handler, **self.SMTP_kwargs)
 
 
 @dataclass
@@ -555,15 +610,19 @@ class SmtpSink:
 
 
 def start_smtp_sink(
-    tls_context: ssl.SSLContext | None = None, handler: SinkHandler | None = None
+    tls_context: ssl.SSLContext | None = None,
+    handler: SinkHandler | None = None,
+    *,
+    dsn: bool = False,
 ) -> SmtpSink:
     """Start an AUTH-requiring aiosmtpd Controller and return it.
 
     With `tls_context`, the sink also offers STARTTLS (without requiring it); `handler` is a
-    SinkHandler that misbehaves on purpose (faults/harness.py).
+    SinkHandler that misbehaves on purpose (faults/harness.py); with `dsn`, it is a relay that
+    offers delivery status notifications (RFC 3461) and keeps what each message asked for.
     """
     user, password = "sender", secrets.token_urlsafe(12)
-    handler = handler or SinkHandler()
+    handler = handler or (DsnSinkHandler() if dsn else SinkHandler())
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (
@@ -575,7 +634,7 @@ def start_smtp_sink(
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     port = free_port()
-    controller = Controller(
+    controller = (_DsnController if dsn else Controller)(
         handler,
         hostname="127.0.0.1",
         port=port,

@@ -1,8 +1,12 @@
-"""Helpers of the single-send API's tests: a published email, a key, a request."""
+"""Helpers of the API's tests: a published email, a key, a request, and the check that a live
+answer matches the OpenAPI document the code generates."""
 
 from __future__ import annotations
 
 import json
+
+from openapi_core import OpenAPI
+from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
 
 from transactional.credentials.services import api_key_create
 from transactional.emails.models import EmailState, TransactionalEmail
@@ -21,14 +25,27 @@ def published(**fields) -> TransactionalEmail:
     return TransactionalEmail.objects.create(**{**values, **fields})
 
 
-def key(scopes=("transactional-email",)) -> str:
-    return api_key_create("Shop backend", None, scopes=list(scopes)).api_key
+def key(scopes=("transactional-email",), maker=None) -> str:
+    return api_key_create("Shop backend", maker, scopes=list(scopes)).api_key
 
 
-def post(client, api_key: str | None, body, **extra):
+def post(client, api_key: str | None, body, path=SEND, **extra):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"} if api_key else {}
     data = body if isinstance(body, str) else json.dumps(body)
-    return client.post(SEND, data=data, content_type="application/json", **headers, **extra)
+    return client.post(path, data=data, content_type="application/json", **headers, **extra)
+
+
+def openapi_of(client) -> OpenAPI:
+    """The live OpenAPI document, loaded (and so checked) by openapi-core."""
+    return OpenAPI.from_dict(client.get("/marketing/openapi.json").json())
+
+
+def held_to_schema(openapi: OpenAPI, response):
+    """The live answer matches what the generated document says of it (status, body)."""
+    openapi.validate_response(
+        DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
+    )
+    return response
 
 
 def request(email, to="ada@client.test", send_id="order-1001", **fields) -> dict:

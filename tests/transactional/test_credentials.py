@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from transactional.credentials import keys, services
+from tests.at_once import at_once
+from transactional.credentials import keys, nonces, services
 from transactional.credentials.auth import authenticate_api_key, missing_scopes, verify_smtp
 from transactional.credentials.constants import CredentialKind, EventKind, Scope
 from transactional.credentials.models import Credential, CredentialEvent
@@ -179,3 +180,15 @@ def test_one_model_names_both_kinds(admin_user):
     key = services.api_key_create("ERP", admin_user, scopes=[SEND]).credential
     assert {token.kind, key.kind} == {CredentialKind.SMTP_TOKEN, CredentialKind.API_KEY}
     assert token.pk != key.pk  # a sent email's source id names one of them only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_form_posted_four_times_at_once_makes_one_token(postgresql, admin_user):
+    nonce = nonces.new()
+    outcomes = at_once(lambda: services.smtp_token_create("Shop", admin_user, nonce=nonce))
+    (made,) = Credential.objects.values_list("pk", flat=True)
+    issued = [o for o in outcomes if isinstance(o, services.Issued)]
+    repeats = [o for o in outcomes if isinstance(o, services.AlreadyDone)]
+    assert len(issued) == 1 and issued[0].credential.pk == made
+    assert len(repeats) == 3 and {r.credential.pk for r in repeats} == {made}
+    assert CredentialEvent.objects.get(nonce=nonce).kind == EventKind.CREATED

@@ -142,3 +142,40 @@ def test_a_view_only_seat_looks_but_changes_nothing(client, pool):
         client.post(reverse("transactional:email", args=[email.pk]), fields(name="X")).status_code
         == 403
     )
+
+
+def test_the_review_shows_the_body_each_recipient_gets_in_a_frame_where_no_script_runs(
+    rep, pool, owner, admin_user
+):
+    email = TransactionalEmail.objects.create(**fields())
+    ada = ContactFactory(owner=owner, first_name="Ada", emails=["ada@client.test"])
+    zed = ContactFactory(
+        owner=owner, first_name="<img src=x onerror=alert(1)>Zed", emails=["zed@client.test"]
+    )
+    hidden = ContactFactory(owner=admin_user, first_name="Hidden", emails=["hid@client.test"])
+    url = reverse("transactional:email-send", args=[email.pk])
+    page = rep.post(url, {"addresses": "ada@client.test zed@client.test", "when": "now"})
+    html = page.content.decode()
+    first = reverse("transactional:email-preview", args=[email.pk, ada.pk])
+    # The first recipient's body in the timeline's sandboxed frame, the others' a link away.
+    assert (
+        '<iframe class="email-frame preview-frame" name="email-preview" '
+        f'sandbox="allow-popups allow-popups-to-escape-sandbox" src="{first}"'
+    ) in html
+    assert 'id="preview-who">Ada' in html
+    other = reverse("transactional:email-preview", args=[email.pk, zed.pk])
+    assert f'href="{other}" target="email-preview"' in html
+
+    body = rep.get(first)
+    assert body.status_code == 200
+    assert "<p>Hi Ada, your account is ready.</p>" in body.content.decode()
+    csp = body["Content-Security-Policy"]
+    assert csp.startswith("default-src 'none'") and "script-src" not in csp
+    assert body["X-Frame-Options"] == "SAMEORIGIN" and body["Referrer-Policy"] == "no-referrer"
+    # A contact's value is text in the body, never markup.
+    zed_body = rep.get(other).content.decode()
+    assert "onerror" not in zed_body.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    assert "Zed, your account is ready." in zed_body
+    # A contact outside the rep's access (owner sees only their own records): not previewed.
+    hidden_url = reverse("transactional:email-preview", args=[email.pk, hidden.pk])
+    assert rep.get(hidden_url).status_code == 404

@@ -1,8 +1,8 @@
 """The status history of transactional email, fed the real ways: queued through the enqueue
 service, sent by the pool to an aiosmtpd sink standing in for the relay, opened and clicked
 through the tracking endpoints, bounced and complained about through delivery reports; read
-through the API with a key. And TRX-6: opted out still gets transactional mail, a
-hard-bounced address never does."""
+through the API with a key, paged, by message id or by a single send's statusId. And TRX-6:
+opted out still gets transactional mail, a hard-bounced address never does."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ from privacy.constants import OptOutSource
 from privacy.models import ContactOptOut
 from tests.factories import ContactFactory
 from tests.mailboxes.reports import arf, dsn
+from tests.transactional.api import held_to_schema, post, published, request
+from tests.transactional.api import key as api_key
 from tests.transactional.pool import pool_for, queue, transactional
+from transactional.api import process
+from transactional.api.models import SingleSend
 from transactional.credentials import services as credentials
 from transactional.credentials.constants import Scope
 from transactional.events.constants import EventType
@@ -52,7 +56,7 @@ def tracking_paths(raw: bytes) -> tuple[str, str]:
 
 @override_settings(CRM_BASE_URL=BASE, TRACKING_BUFFER="direct")
 def test_a_messages_history_from_queued_to_spam_complaint(
-    smtp_sink, owner, client, admin_user, django_capture_on_commit_callbacks
+    smtp_sink, owner, client, admin_user, django_capture_on_commit_callbacks, openapi
 ):
     pool_for(smtp_sink)
     contact = ContactFactory(owner=owner, emails=["ada@client.test", "ada@home.test"])
@@ -114,28 +118,75 @@ def test_a_messages_history_from_queued_to_spam_complaint(
     with pytest.raises(SendRefused, match="bounced hard before"):
         email_enqueue(transactional("ada@client.test", contacts=[contact]))
 
-    # The API: a key with the read scope reads it, oldest first.
+    # The API: a key with the read scope reads it, in order, paged, held to the document.
     key = credentials.api_key_create("dash", admin_user, scopes=[Scope.TRANSACTIONAL_EMAIL_READ])
-    url = f"/api/transactional/messages/{outbound.pk}/events"
-    answer = client.get(url, HTTP_AUTHORIZATION=f"Bearer {key.api_key}")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key.api_key}"}
+    url = f"/marketing/v3/transactional/messages/{outbound.pk}/events"
+    answer = held_to_schema(openapi, client.get(url, {"limit": 5}, **auth))
     assert answer.status_code == 200
     body = answer.json()
     assert body["messageId"] == outbound.pk and body["status"] == SendStatus.SENT
-    assert body["events"] == events
-    assert body["events"][0]["occurredAt"].endswith("Z")
+    rest = held_to_schema(
+        openapi, client.get(url, {"after": body["paging"]["next"]["after"]}, **auth)
+    ).json()
+    assert "paging" not in rest
+    read = [{k: e[k] for k in ("type", "data")} for e in body["results"] + rest["results"]]
+    assert read == [{k: e[k] for k in ("type", "data")} for e in events]
+    assert body["results"][0]["occurredAt"].endswith("Z")
 
 
 def test_the_history_api_refuses_a_missing_key_and_names_an_unknown_message(
-    smtp_sink, client, admin_user
+    smtp_sink, client, admin_user, openapi
 ):
     pool_for(smtp_sink)
     outbound = queue()
-    url = f"/api/transactional/messages/{outbound.pk}/events"
-    assert client.get(url).json()["category"] == "INVALID_AUTHENTICATION"
+    url = f"/marketing/v3/transactional/messages/{outbound.pk}/events"
+    no_key = held_to_schema(openapi, client.get(url))
+    assert no_key.status_code == 401 and no_key.json()["category"] == "INVALID_AUTHENTICATION"
     assert client.get(url, HTTP_AUTHORIZATION="Bearer crm_pat_nope_nope").status_code == 401
     key = credentials.api_key_create("all", admin_user, scopes=[Scope.TRANSACTIONAL_EMAIL])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key.api_key}"}
     assert client.get(url, **auth).status_code == 200  # the full scope implies reading
-    missing = client.get(f"/api/transactional/messages/{outbound.pk + 1000}/events", **auth)
+    missing = held_to_schema(
+        openapi,
+        client.get(f"/marketing/v3/transactional/messages/{outbound.pk + 1000}/events", **auth),
+    )
     assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
     assert client.post(url, **auth).status_code == 405
+    # The plain view it replaced is gone, not left to drift from the document.
+    assert client.get(f"/api/transactional/messages/{outbound.pk}/events", **auth).status_code == (
+        404
+    )
+    bad = held_to_schema(openapi, client.get(url, {"limit": "many"}, **auth))
+    assert bad.status_code == 400 and bad.json()["errors"][0]["in"] == "limit"
+
+
+def test_a_single_sends_history_by_its_status_id(
+    smtp_sink, client, openapi, django_capture_on_commit_callbacks
+):
+    """GET /marketing/v3/email/send-statuses/{statusId}/events: empty while the send is
+    pending, then the message's history; the read scope suffices."""
+    pool_for(smtp_sink)
+    sender, reader = api_key(), api_key(scopes=("transactional-email.read",))
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {reader}"}
+    status_id = post(client, sender, request(published())).json()["statusId"]
+    url = f"/marketing/v3/email/send-statuses/{status_id}/events"
+    pending = held_to_schema(openapi, client.get(url, **auth)).json()
+    assert pending == {"statusId": status_id, "results": []}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        process.process(SingleSend.objects.get().pk)
+    outbound = SingleSend.objects.get().outbound
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.deliver(outbound.pk) == SendStatus.SENT
+    history_ = held_to_schema(openapi, client.get(url, **auth)).json()
+    assert history_["messageId"] == outbound.pk and history_["status"] == SendStatus.SENT
+    assert [e["type"] for e in history_["results"]] == [EventType.QUEUED, EventType.SENT]
+    first = held_to_schema(openapi, client.get(url, {"limit": 1}, **auth)).json()
+    assert [e["id"] for e in first["results"]] == [history_["results"][0]["id"]]
+    assert first["paging"]["next"]["after"] == history_["results"][0]["id"]
+
+    unknown = held_to_schema(
+        openapi, client.get("/marketing/v3/email/send-statuses/nope/events", **auth)
+    )
+    assert unknown.status_code == 404 and unknown.json()["category"] == "OBJECT_NOT_FOUND"

@@ -9,10 +9,14 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from mailboxes import jobs
 from mailboxes.constants import SendStatus
+from mailboxes.models import OutboundEvent
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import reload
 from tests.transactional.pool import pool_for, queue, txt_value
+from transactional.events.constants import EventType
+from transactional.events.models import StatusEvent
 from transactional.pool import deliverability, delivery, dkim
 from transactional.pool.models import SendingPool
 
@@ -253,3 +257,73 @@ def test_all_deferred_email_the_list_shows_is_retried_at_once(admin, smtp_sink):
     asked = admin.post(QUEUE, {"action": "cancel-all", "back": QUEUE}).content.decode()
     assert "1 deferred email will be cancelled" in asked  # carl's: bob's is queued now
     assert reload(ada).status == SendStatus.SENT
+
+
+@pytest.mark.integration
+def test_uncertain_email_is_sent_again_or_recorded_as_sent_all_or_nothing(
+    admin, smtp_sink, django_capture_on_commit_callbacks, queued_jobs
+):
+    pool_for(smtp_sink)
+    # The relay stores each of the first three, then the connection drops before its answer.
+    smtp_sink.handler.lose_answer = lambda n: "stored" if n <= 3 else None
+    ada, bob, carl = queue("ada@client.test"), queue("bob@client.test"), queue("carl@client.test")
+    for row in (ada, bob, carl):
+        assert delivery.deliver(row.pk) == SendStatus.UNCERTAIN
+    sent = queue("dora@client.test")
+    assert delivery.deliver(sent.pk) == SendStatus.SENT
+    assert len(smtp_sink.messages) == 4
+
+    page = admin.get(QUEUE, {"state": "uncertain"}).content.decode()
+    assert 'value="send-again"' in page and 'value="mark-sent"' in page
+    assert f'name="id" value="{ada.pk}"' in page  # uncertain rows can be ticked
+
+    # An uncertain email chosen with one that was sent: refused whole, nothing changed.
+    page = admin.post(
+        QUEUE, {"action": "send-again", "id": [ada.pk, sent.pk], "confirm": "yes"}, follow=True
+    ).content.decode()
+    assert "1 of the chosen emails are not uncertain" in page
+    assert (reload(ada).status, reload(sent).status) == (SendStatus.UNCERTAIN, SendStatus.SENT)
+
+    # Send again: asked first, saying the recipient may get it twice.
+    asked = admin.post(QUEUE, {"action": "send-again", "id": [ada.pk, bob.pk]}).content.decode()
+    assert "2 uncertain emails will be offered to the relay again" in asked
+    assert "their recipients may get them twice" in asked
+    assert reload(ada).status == SendStatus.UNCERTAIN
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin.post(
+            QUEUE, {"action": "send-again", "id": [ada.pk, bob.pk], "confirm": "yes"}, follow=True
+        ).content.decode()
+    assert "2 uncertain emails will be sent again." in done
+    # Queued on the pool's own job, not the inboxes' worker.
+    assert sorted(queued_jobs.args_of(jobs.SEND_TRANSACTIONAL)) == [(ada.pk,), (bob.pk,)]
+    assert queued_jobs.args_of(jobs.SEND_OUTBOUND) == []
+    for row in (ada, bob):
+        again = reload(row)
+        assert (again.status, again.attempts, again.last_error) == (SendStatus.QUEUED, 0, "")
+        assert OutboundEvent.objects.filter(
+            outbound=row, detail__contains="accepting that the recipient may get it twice"
+        ).exists()
+    assert delivery.deliver_due(seconds=5)[SendStatus.SENT] == 2
+    assert len(smtp_sink.messages) == 6 and reload(ada).status == SendStatus.SENT
+
+    # It was sent: recorded as sent, dated by the lost try, and a "sent" event once.
+    asked = admin.post(QUEUE, {"action": "mark-sent", "id": [carl.pk]}).content.decode()
+    assert "1 uncertain email will be recorded as sent and not sent again." in asked
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin.post(
+            QUEUE, {"action": "mark-sent", "id": [carl.pk], "confirm": "yes"}, follow=True
+        ).content.decode()
+    assert "1 uncertain email was recorded as sent." in done
+    carl = reload(carl)
+    assert carl.status == SendStatus.SENT and carl.sent_at is not None
+    assert StatusEvent.objects.filter(outbound=carl, type=EventType.SENT).count() == 1
+    # Already sent: a second "It was sent" is refused with why.
+    page = admin.post(
+        QUEUE, {"action": "mark-sent", "id": [carl.pk], "confirm": "yes"}, follow=True
+    ).content.decode()
+    assert "1 of the chosen emails are not uncertain" in page
+    assert len(smtp_sink.messages) == 6
+
+    # "Send again" with nothing ticked says what to choose.
+    page = admin.post(QUEUE, {"action": "send-again"}, follow=True).content.decode()
+    assert "Choose at least one uncertain email." in page

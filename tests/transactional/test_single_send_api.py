@@ -8,21 +8,18 @@ document the code generates."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
-from openapi_core import OpenAPI
-from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
 
 from mailboxes import jobs
 from mailboxes.constants import SendStatus
 from mailboxes.models import BouncedAddress, Outbound
 from records.models import Contact
+from tests.at_once import at_once
 from tests.factories import ContactFactory
 from tests.mailboxes.outbox import header
-from tests.transactional.api import SEND, key, post, published, request
+from tests.transactional.api import SEND, held_to_schema, key, post, published, request
 from tests.transactional.pool import pool_for
 from transactional.api import process
 from transactional.api.models import SingleSend
@@ -32,19 +29,6 @@ from transactional.pool import delivery
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
 ]
-
-
-@pytest.fixture
-def openapi(client):
-    return OpenAPI.from_dict(client.get("/marketing/openapi.json").json())
-
-
-def held_to_schema(openapi, response):
-    """The live answer matches what the generated document says of it."""
-    openapi.validate_response(
-        DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
-    )
-    return response
 
 
 def status_of(client, api_key, status_id, openapi):
@@ -117,20 +101,7 @@ def test_a_repeated_send_id_sends_nothing_twice_and_answers_the_first(client, sm
 def test_concurrent_requests_with_one_send_id_queue_one_email(postgresql, smtp_sink):
     pool_for(smtp_sink)
     email, api_key = published(), key()
-    start, answers = threading.Barrier(4), []
-
-    def call():
-        try:
-            start.wait(10)
-            answers.append(post(Client(), api_key, request(email, send_id="race-1")).json())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=call) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    answers = at_once(lambda: post(Client(), api_key, request(email, send_id="race-1")).json())
     assert len(answers) == 4
     assert len({a["statusId"] for a in answers}) == 1
     (send,) = SingleSend.objects.all()

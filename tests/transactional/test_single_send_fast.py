@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 
 import psycopg
 import pytest
 import redis
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from kombu import Connection
 
 from mailboxes import jobs
@@ -80,6 +82,24 @@ def test_a_revoked_key_is_refused_at_once(client, smtp_sink):
     wrong = other[:-4] + ("AAAA" if not other.endswith("AAAA") else "BBBB")
     assert post(client, wrong, request(email, send_id="wrong-secret")).status_code == 401
     assert not SingleSend.objects.filter(send_id__in=["after-revoke", "wrong-secret"]).exists()
+
+
+@pytest.mark.django_db
+def test_an_expired_key_is_refused_at_once(client, smtp_sink, django_assert_num_queries):
+    """The statement's own test of a live key is Credential.objects.live()'s."""
+    pool_for(smtp_sink)
+    email = published()
+    issued = credentials.api_key_create("Shop", None, scopes=["transactional-email"])
+    keys = Credential.objects.filter(pk=issued.credential.pk)
+    keys.update(expires_at=timezone.now() + timedelta(days=1))
+    warmed(client, email, issued.api_key, n=3)
+    with django_assert_num_queries(1):  # not expired yet: the short way
+        assert post(client, issued.api_key, request(email, send_id="live")).status_code == 200
+    keys.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert not Credential.objects.live().filter(pk=issued.credential.pk).exists()
+    refused = post(client, issued.api_key, request(email, send_id="expired"))
+    assert refused.status_code == 401
+    assert not SingleSend.objects.filter(send_id="expired").exists()
 
 
 @pytest.mark.django_db

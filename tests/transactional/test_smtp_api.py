@@ -7,6 +7,8 @@ are refused with their RFC codes."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import smtplib
 import time
 from email.policy import SMTP
@@ -16,15 +18,18 @@ import dkim as dkimpy
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from django.utils import timezone
 
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import Outbound
 from records.models import Contact
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import header
+from tests.transactional.api import key
 from tests.transactional.pool import dkim_dns, pool_for, txt_value
 from tests.transactional.smtp_api import message, start_api_server
 from transactional.credentials import services
+from transactional.credentials.models import Credential
 from transactional.pool import delivery
 from transactional.pool import dkim as pool_dkim
 
@@ -54,6 +59,22 @@ def submit(api, token, mime, *, to_addrs=None) -> smtplib.SMTP:
         client.starttls(context=api.client_tls)
         client.login(token.username, token.password)
         return client.send_message(mime, to_addrs=to_addrs)
+
+
+def logged_in(api, token) -> smtplib.SMTP:
+    client = smtplib.SMTP(api.host, api.port, timeout=10)
+    client.starttls(context=api.client_tls)
+    client.login(token.username, token.password)
+    return client
+
+
+def third_refused(client: smtplib.SMTP):
+    """Two messages sent, the third refused: the refusal."""
+    client.send_message(message())
+    client.send_message(message())
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        client.send_message(message())
+    return refused
 
 
 def test_smtplib_over_starttls_reaches_the_relay_tracked_dkim_signed_bcc_included(
@@ -194,13 +215,8 @@ def test_a_message_over_the_size_limit_is_refused(tmp_path, token, smtp_sink):
 @override_settings(SMTP_API_MINUTE_LIMIT=2)
 def test_a_token_over_its_rate_limit_is_told_to_try_later(api, token, smtp_sink):
     pool_for(smtp_sink)
-    with smtplib.SMTP(api.host, api.port, timeout=10) as client:
-        client.starttls(context=api.client_tls)
-        client.login(token.username, token.password)
-        client.send_message(message())
-        client.send_message(message())
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            client.send_message(message())
+    with logged_in(api, token) as client:
+        refused = third_refused(client)
     assert refused.value.smtp_code == 451
     assert (
         b"Rate limit" in refused.value.smtp_error
@@ -274,3 +290,94 @@ def test_the_250_comes_only_after_the_commit(api, token, smtp_sink, django_db_bl
     assert result["answered_while_locked"] is False
     assert result["reply"].startswith("2.0.0 Ok: queued as")
     assert result["row_seen"]
+
+
+def test_a_token_made_reset_and_deleted_through_the_http_api_logs_in_accordingly(
+    api, client, smtp_sink
+):
+    """The tokens API end to end with the SMTP API server: the id and password it answers log
+    in; after a reset only the new password does; after DELETE nothing does; past its expiry,
+    a token made through the API is refused."""
+    pool_for(smtp_sink)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key()}"}
+    base = "/marketing/v3/transactional/smtp-tokens"
+
+    def made(campaign):
+        body = json.dumps({"campaignName": campaign, "createContact": False})
+        answer = client.post(base, body, content_type="application/json", **headers)
+        assert answer.status_code == 201
+        return answer.json()
+
+    def login(username, password):
+        with smtplib.SMTP(api.host, api.port, timeout=10) as smtp:
+            smtp.starttls(context=api.client_tls)
+            try:
+                smtp.login(username, password)
+            except smtplib.SMTPAuthenticationError as refused:
+                return refused.smtp_code
+            smtp.send_message(message())
+            return 250
+
+    token = made("Receipts")
+    assert login(token["id"], token["password"]) == 250
+    reset = client.post(f"{base}/{token['id']}/password-reset", **headers).json()
+    assert login(token["id"], token["password"]) == 535
+    assert login(token["id"], reset["password"]) == 250
+    assert client.delete(f"{base}/{token['id']}", **headers).status_code == 204
+    assert login(token["id"], reset["password"]) == 535
+
+    old = made("Old")
+    Credential.objects.filter(lookup_id=old["id"]).update(expires_at=timezone.now())
+    assert login(old["id"], old["password"]) == 535
+    assert Outbound.objects.count() == 2  # the two messages sent while the logins held
+
+
+def _not_at_a_minutes_end() -> None:
+    """Wait out the last seconds of a minute, so a test's messages share one minute window."""
+    if time.time() % 60 > 50:
+        time.sleep(61 - time.time() % 60)
+
+
+def test_each_token_meets_its_own_limits_and_an_edit_holds_from_the_next_message(
+    api, admin_user, smtp_sink
+):
+    pool_for(smtp_sink)
+    tight = services.smtp_token_create("Tight", admin_user, minute_limit=2)
+    hourly = services.smtp_token_create("Hourly", admin_user, hour_limit=1)
+    roomy = services.smtp_token_create("Roomy", admin_user)  # the server's 600 a minute
+    _not_at_a_minutes_end()
+    with logged_in(api, tight) as client:
+        refused = third_refused(client)
+        assert refused.value.smtp_code == 451
+        reply = refused.value.smtp_error.decode()
+        assert reply.startswith("4.7.1 Rate limit: this token may send 2 messages a minute;")
+        assert re.search(r"try again after \d\d:\d\d UTC$", reply)
+
+        # Meanwhile another token sends as much as it likes.
+        for _ in range(5):
+            submit(api, roomy, message())
+
+        # An admin raises the limit on the token's page: its next message goes.
+        services.limits_change(tight.credential, admin_user, minute_limit=10, hour_limit=None)
+        client.send_message(message())
+
+    sent = Outbound.objects.filter(source=SendSource.TRANSACTIONAL)
+    assert sent.filter(source_id=tight.credential.pk).count() == 3
+    assert sent.filter(source_id=roomy.credential.pk).count() == 5
+
+    # The hour's limit, through aiosmtplib on the implicit TLS port.
+    async def twice():
+        client = aiosmtplib.SMTP(
+            hostname=api.host, port=api.tls_port, use_tls=True, tls_context=api.client_tls
+        )
+        async with client:
+            await client.login(hourly.username, hourly.password)
+            await client.send_message(message())
+            with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                await client.send_message(message())
+        return refused.value
+
+    refused = asyncio.run(twice())
+    assert refused.code == 451
+    assert "this token may send 1 message an hour;" in refused.message
+    assert Outbound.objects.filter(source_id=hourly.credential.pk).count() == 1

@@ -2,13 +2,30 @@
 then (bounced, the add-on off) it is COMPLETE with its sendResult; queued, it follows the
 sending pool's row (queued, sending, deferred, sent, failed, cancelled)."""
 
+from uuid import UUID
+
 from mailboxes.constants import SendStatus as Row
 from transactional.api.constants import SendResult, SendStatus
+from transactional.api.errors import ApiError
 from transactional.api.models import SingleSend
 
 _PENDING = {Row.QUEUED, Row.SCHEDULED}
 _PROCESSING = {Row.SENDING, Row.DEFERRED, Row.CHECKING, Row.UNCERTAIN}
 _SENT = {Row.SENT, Row.RECONCILED}
+
+
+def find(status_id: str) -> SingleSend:
+    """The send a statusId names, with its outbound row; a 404 for anything else."""
+    try:
+        key = UUID(status_id)
+    except ValueError:
+        key = None
+    found = (
+        SingleSend.objects.select_related("outbound").filter(status_id=key).first() if key else None
+    )
+    if found is None:
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"No send has statusId {status_id}.")
+    return found
 
 
 def pending(status_id, requested_at) -> dict:

@@ -2,19 +2,16 @@
 (`/marketing/openapi.json`) and its browsable page (`/marketing/docs`, Swagger UI vendored in
 static/vendor/swagger-ui/, under the pages' CSP) are generated from this code."""
 
-from uuid import UUID
-
 from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.responses import Response
 
-from transactional.api import status
+from transactional.api import aliases, events, smtp_tokens, status
 from transactional.api.auth import ApiKey, KeyClaim
 from transactional.api.constants import READ_SCOPE, SEND_SCOPE
 from transactional.api.errors import ApiError, response
-from transactional.api.models import SingleSend
 from transactional.api.schemas import Error, SendIn, StatusOut
 from transactional.api.send import single_send
 
@@ -125,13 +122,11 @@ def send(request, data: SendIn):
     tags=["Single send"],
 )
 def send_status(request, statusId: str):  # noqa: N803 - HubSpot's name, shown in the docs
-    try:
-        key = UUID(statusId)
-    except ValueError:
-        key = None
-    found = (
-        SingleSend.objects.select_related("outbound").filter(status_id=key).first() if key else None
-    )
-    if found is None:
-        raise ApiError(404, "OBJECT_NOT_FOUND", f"No send has statusId {statusId}.")
-    return status.view(found)
+    return status.view(status.find(statusId))
+
+
+# The SMTP API tokens and the status history (their own modules), and HubSpot's other paths
+# of the single send (aliases.py): the same view function under each.
+api.add_router("", smtp_tokens.router)
+api.add_router("", events.router)
+aliases.alias(api.default_router, "/v3/transactional/single-email/send", *aliases.SEND_ALIASES)

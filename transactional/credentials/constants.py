@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +17,7 @@ class EventKind(models.TextChoices):
     REVOKED = "revoked", _("Revoked")
     DELETED = "deleted", _("Deleted")
     UNLOCKED = "unlocked", _("Unlocked after failed logins")
+    LIMITS_CHANGED = "limits_changed", _("Sending limits changed")
 
 
 class Scope(models.TextChoices):
@@ -42,3 +45,7 @@ API_KEY_PREFIX = "crm_pat_"
 # last_used_at is written at most this often per credential: authentication runs on every
 # request, and a write per request would make every API call a write.
 LAST_USED_EVERY_SECONDS = 60
+
+# An SMTP token made through the API expires this long after (HubSpot: 12 months); one made
+# on the settings page never does.
+API_TOKEN_LIFETIME = timedelta(days=365)

@@ -8,6 +8,7 @@ history, with its secret's hash wiped, so nothing can authenticate with it again
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from transactional.credentials.constants import (
@@ -20,7 +21,11 @@ from transactional.credentials.constants import (
 
 class CredentialQuerySet(models.QuerySet):
     def live(self):
-        return self.filter(revoked_at__isnull=True)
+        """Neither revoked (or deleted) nor past its expiry: what may authenticate."""
+        return self.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+            revoked_at__isnull=True,
+        )
 
 
 class Credential(models.Model):
@@ -40,9 +45,17 @@ class Credential(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     # Revoked (an API key) or deleted (an SMTP token): refused from then on, hidden from lists.
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # None: never expires (made on the settings page). An SMTP token made through the API
+    # expires 12 months after (HubSpot's rule, constants.API_TOKEN_LIFETIME); past it, it is
+    # refused and hidden as a deleted one is.
+    expires_at = models.DateTimeField(null=True, blank=True)
     # SMTP tokens only.
     create_contacts = models.BooleanField(default=False)
     campaign_name = models.CharField(max_length=100, blank=True)
+    # SMTP tokens only: messages this token may send a minute and an hour (smtp/limits.py);
+    # None: the server's default (settings.SMTP_API_MINUTE_LIMIT, SMTP_API_HOUR_LIMIT).
+    minute_limit = models.PositiveIntegerField(null=True, blank=True)
+    hour_limit = models.PositiveIntegerField(null=True, blank=True)
     # API keys only: constants.Scope values.
     scopes = models.JSONField(default=list, blank=True)
 
@@ -56,7 +69,9 @@ class Credential(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )
 
     @property
     def username(self) -> str:
@@ -67,6 +82,14 @@ class Credential(models.Model):
     def api_key_hint(self) -> str:
         """The start of an API key, enough to tell which key a log line or a config holds."""
         return f"{API_KEY_PREFIX}{self.lookup_id}_…"
+
+    @property
+    def sending_limits(self) -> tuple[int, int]:
+        """An SMTP token's messages a minute and an hour: its own, else the server's (0: none)."""
+        return (
+            settings.SMTP_API_MINUTE_LIMIT if self.minute_limit is None else self.minute_limit,
+            settings.SMTP_API_HOUR_LIMIT if self.hour_limit is None else self.hour_limit,
+        )
 
     def granted_scopes(self) -> set[str]:
         granted = set(self.scopes)
@@ -88,6 +111,9 @@ class CredentialEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
+    # The one-time key of the form that did it (nonces.py), so the same form posted again (a
+    # reload) does nothing twice: unique; None for what no form did.
+    nonce = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-at", "-pk"]

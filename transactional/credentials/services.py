@@ -2,9 +2,10 @@
 history (who, when). The secret is returned once, in `Issued`, and never stored."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from axes.utils import reset as reset_login_failures
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from records.models import User
@@ -33,9 +34,44 @@ class Issued:
         return keys.api_key(self.credential.lookup_id, self.secret)
 
 
-def _issue(kind: str, name: str, actor: User | None, **fields) -> Issued:
+class AlreadyDone(Exception):
+    """The form with this nonce was posted before (a reload): nothing was made again."""
+
+    def __init__(self, event: CredentialEvent):
+        super().__init__(f"{event.kind} of credential {event.credential_id} was done already")
+        self.event = event
+
+    @property
+    def credential(self) -> Credential:
+        return self.event.credential
+
+
+def _done_before(nonce: str | None) -> None:
+    event = (
+        CredentialEvent.objects.select_related("credential").filter(nonce=nonce).first()
+        if nonce
+        else None
+    )
+    if event is not None:
+        raise AlreadyDone(event)
+
+
+def _once(nonce: str | None, work):
+    """Run `work` in a transaction unless a form with `nonce` did it already (AlreadyDone);
+    the nonce's uniqueness settles two posts at once."""
+    _done_before(nonce)
+    try:
+        with transaction.atomic():
+            return work()
+    except IntegrityError:
+        _done_before(nonce)
+        raise
+
+
+def _issue(kind: str, name: str, actor: User | None, nonce: str | None, **fields) -> Issued:
     lookup_id, secret = keys.new_lookup_id(), keys.new_secret()
-    with transaction.atomic():
+
+    def work():
         credential = Credential.objects.create(
             kind=kind,
             name=name,
@@ -44,37 +80,78 @@ def _issue(kind: str, name: str, actor: User | None, **fields) -> Issued:
             created_by=actor,
             **fields,
         )
-        CredentialEvent.objects.create(credential=credential, kind=EventKind.CREATED, actor=actor)
-    return Issued(credential, secret)
+        CredentialEvent.objects.create(
+            credential=credential, kind=EventKind.CREATED, actor=actor, nonce=nonce
+        )
+        return Issued(credential, secret)
+
+    return _once(nonce, work)
 
 
 def smtp_token_create(
-    name: str, actor: User | None, *, create_contacts: bool = False, campaign_name: str = ""
+    name: str,
+    actor: User | None,
+    *,
+    create_contacts: bool = False,
+    campaign_name: str = "",
+    minute_limit: int | None = None,
+    hour_limit: int | None = None,
+    nonce: str | None = None,
+    expires_at: datetime | None = None,
 ) -> Issued:
+    """A new SMTP token; `expires_at` None: it never expires (the settings page's)."""
     return _issue(
         CredentialKind.SMTP_TOKEN,
         name,
         actor,
+        nonce,
         create_contacts=create_contacts,
         campaign_name=campaign_name,
+        minute_limit=minute_limit,
+        hour_limit=hour_limit,
+        expires_at=expires_at,
     )
-
-
-def api_key_create(name: str, actor: User | None, *, scopes: list[str]) -> Issued:
-    return _issue(CredentialKind.API_KEY, name, actor, scopes=sorted(set(scopes)))
 
 
 @transaction.atomic
-def password_reset(credential: Credential, actor: User | None) -> Issued:
-    """A new secret for a live credential; the old one stops working with this commit."""
-    credential = Credential.objects.select_for_update().live().get(pk=credential.pk)
-    secret = keys.new_secret()
-    credential.secret_hash = keys.digest(credential.lookup_id, secret)
-    credential.save(update_fields=["secret_hash"])
-    CredentialEvent.objects.create(
-        credential=credential, kind=EventKind.PASSWORD_RESET, actor=actor
+def limits_change(
+    credential: Credential, actor: User | None, *, minute_limit: int | None, hour_limit: int | None
+) -> bool:
+    """A token's own sending limits (None: the server's), with a line of history if they
+    changed. The SMTP server reads them with each message, so they hold from the next one."""
+    changed = (
+        Credential.objects.live()
+        .filter(pk=credential.pk)
+        .exclude(minute_limit=minute_limit, hour_limit=hour_limit)
+        .update(minute_limit=minute_limit, hour_limit=hour_limit)
     )
-    return Issued(credential, secret)
+    if changed:
+        CredentialEvent.objects.create(
+            credential=credential, kind=EventKind.LIMITS_CHANGED, actor=actor
+        )
+    return bool(changed)
+
+
+def api_key_create(
+    name: str, actor: User | None, *, scopes: list[str], nonce: str | None = None
+) -> Issued:
+    return _issue(CredentialKind.API_KEY, name, actor, nonce, scopes=sorted(set(scopes)))
+
+
+def password_reset(credential: Credential, actor: User | None, nonce: str | None = None) -> Issued:
+    """A new secret for a live credential; the old one stops working with this commit."""
+
+    def work():
+        locked = Credential.objects.select_for_update().live().get(pk=credential.pk)
+        secret = keys.new_secret()
+        locked.secret_hash = keys.digest(locked.lookup_id, secret)
+        locked.save(update_fields=["secret_hash"])
+        CredentialEvent.objects.create(
+            credential=locked, kind=EventKind.PASSWORD_RESET, actor=actor, nonce=nonce
+        )
+        return Issued(locked, secret)
+
+    return _once(nonce, work)
 
 
 @transaction.atomic

@@ -1,6 +1,11 @@
 """What a credential sent: the emails queued with its id as their source, counted in one
 query over the outbox, the messages' bounces and their tracking rollups (opens and clicks by
-people only, as every report counts them)."""
+people only, as every report counts them), and spam complaints.
+
+Complaints are recorded by events/ (a `StatusEvent` per complaint, from mailboxes'
+`complaint_received`); events/ says which outbound rows one concerns (`models.complained`),
+counted in the same query. events/ imports nothing of credentials, so there is no cycle.
+"""
 
 from dataclasses import dataclass
 
@@ -9,6 +14,7 @@ from django.db.models import Count, Q
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import Outbound
 from transactional.credentials.models import Credential
+from transactional.events.models import complained
 
 _WENT_OUT = Q(status__in=[SendStatus.SENT, SendStatus.RECONCILED])
 _WAITING = Q(
@@ -30,6 +36,7 @@ class SendStats:
     bounced: int
     opened: int
     clicked: int
+    complained: int
 
     @property
     def delivered(self) -> int:
@@ -47,6 +54,10 @@ class SendStats:
     def click_rate(self) -> int | None:
         return self.rate(self.clicked)
 
+    @property
+    def complaint_rate(self) -> int | None:
+        return self.rate(self.complained)
+
 
 def send_stats(credential: Credential) -> SendStats:
     counts = Outbound.objects.filter(
@@ -58,5 +69,6 @@ def send_stats(credential: Credential) -> SendStats:
         bounced=Count("pk", filter=_WENT_OUT & ~Q(message__bounce="")),
         opened=Count("pk", filter=_WENT_OUT & Q(message__tracking__human_opens__gt=0)),
         clicked=Count("pk", filter=_WENT_OUT & Q(message__tracking__human_clicks__gt=0)),
+        complained=Count("pk", filter=_WENT_OUT & complained()),
     )
     return SendStats(**counts)

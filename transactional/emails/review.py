@@ -1,6 +1,7 @@
 """Sending a transactional email to chosen contacts: the review (who gets what, who is
-refused and why) and the send, all the allowed ones in one batch through the enqueue
-service. Only contacts the user may see are sent to (records/access.py)."""
+refused and why, and the body a recipient gets, `preview`) and the send, all the allowed ones
+in one batch through the enqueue service. Only contacts the user may see are sent to, or
+previewed (records/access.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from mailboxes.mime.sanitize import sanitize_html
 from mailboxes.outbox.enqueue import SendRefused, email_enqueue_many
 from records import selectors
 from records.access import visible_to
@@ -77,6 +79,16 @@ def review(
                 }
         lines.append(line)
     return lines
+
+
+def preview(email: TransactionalEmail, user: User, contact_pk: int) -> str | None:
+    """The body `contact_pk` would get, sanitized for the sandboxed frame (a token without a
+    value stays as written, as the review lists it); None for a contact the user may not
+    see."""
+    contact = visible_to(user, Contact.objects.filter(pk=contact_pk)).first()
+    if contact is None:
+        return None
+    return sanitize_html(render.render(email.subject, email.body, contact, {}).html)
 
 
 def send(email: TransactionalEmail, user: User, lines: list[Line], scheduled_at=None) -> int:

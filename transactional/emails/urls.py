@@ -8,4 +8,9 @@ urlpatterns = [
     path("transactional/emails/<int:pk>/", views.email_edit, name="email"),
     path("transactional/emails/<int:pk>/publish/", views.email_publish, name="email-publish"),
     path("transactional/emails/<int:pk>/send/", views.email_send, name="email-send"),
+    path(
+        "transactional/emails/<int:pk>/preview/<int:contact_pk>/",
+        views.email_preview,
+        name="email-preview",
+    ),
 ]

@@ -7,12 +7,15 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mailboxes.timeline.views.threads import framed_body
 from transactional.emails import review as reviewing
 from transactional.emails.forms import EmailForm, RecipientsForm
 from transactional.emails.models import EmailState, TransactionalEmail
@@ -140,6 +143,23 @@ def email_send(request, pk):
             "form": form,
             "lines": lines,
             "ready": sum(1 for line in lines or () if not line.refused),
+            # The body the first recipient gets is shown; each other one's on demand.
+            "preview": next((line for line in lines or () if line.rendered), None),
             "why": unavailable(SendingPool.load()),
         },
     )
+
+
+@login_required
+@require_GET
+@xframe_options_sameorigin
+def email_preview(request, pk, contact_pk):
+    """The body one recipient gets, for the review's sandboxed frame (the timeline's way of
+    showing a body: no script, its own CSP); 404 for a contact outside your access."""
+    _may_change(request)
+    email = get_object_or_404(TransactionalEmail, pk=pk)
+    content = reviewing.preview(email, request.user, contact_pk)
+    if content is None:
+        raise Http404("No such contact")
+    # The author's own email: its images show, as the recipient's mail client would.
+    return framed_body(content, show_images=True)

@@ -7,15 +7,18 @@ from django.utils.translation import gettext_lazy as _
 class EventType(models.TextChoices):
     """A state change of a transactional message; the value is the webhook's `type`.
 
-    `sent` is the relay's 250: with a relay, that is as far as the product knows, so there is
-    no "delivered" guessed from it (HubSpot's DELIVERED is the receiving server's acceptance,
-    which only a success DSN from the relay would tell, and mailboxes reads none yet). A
-    message that later bounces gets `email.bounced`.
+    `sent` is the relay's 250. `delivered` is the receiving server's acceptance (HubSpot's
+    DELIVERED), never guessed from the 250: the pool asks a relay that advertises DSN for a
+    success report (RFC 3461), and one that comes back to the envelope From, a connected inbox,
+    is read by mailboxes' bounce processing (`delivery_reported`), once per recipient. From a
+    relay without DSN, or when the From address is no inbox the CRM syncs, `sent` stays the
+    last state. A message that later bounces gets `email.bounced`.
     """
 
     QUEUED = "email.queued", _("Queued")
     DEFERRED = "email.deferred", _("Deferred")
     SENT = "email.sent", _("Sent (the relay accepted it)")
+    DELIVERED = "email.delivered", _("Delivered (the receiving server took it)")
     FAILED = "email.failed", _("Failed")
     UNCERTAIN = "email.uncertain", _("Uncertain")
     CANCELLED = "email.cancelled", _("Cancelled")

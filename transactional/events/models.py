@@ -1,6 +1,7 @@
 """A transactional message's status history, and the webhooks that receive it."""
 
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +31,20 @@ class StatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} of message {self.outbound_id}"
+
+
+def complained() -> Q:
+    """An `Outbound` row some recipient reported as spam (an ARF "abuse" report; a feedback
+    loop's "opt-out" is an unsubscribe, not a complaint)."""
+    return Q(
+        Exists(
+            StatusEvent.objects.filter(
+                outbound=OuterRef("pk"),
+                type=EventType.COMPLAINED,
+                data__feedbackType="abuse",
+            )
+        )
+    )
 
 
 class WebhookEndpoint(models.Model):

@@ -1,6 +1,7 @@
 """What feeds the status history: mailboxes' signals about transactional email (filtered on
-`source`) and the sending pool's own (transactional/pool/signals.py). Each receiver turns an
-event into one `recording.record` call; the record's key makes a repeat count once."""
+`source`; a success DSN's `delivery_reported` among them) and the sending pool's own
+(transactional/pool/signals.py). Each receiver turns an event into one `recording.record`
+call; the record's key makes a repeat count once."""
 
 from __future__ import annotations
 
@@ -58,6 +59,13 @@ def on_bounce(sender, event: signals.BounceRecorded, **_):
     )
 
 
+def on_delivered(sender, event: signals.DeliveryReported, **_):
+    # Once per recipient: the same report read again (a re-sync) is the same key.
+    if _ours(event):
+        data = {"address": event.address, "reportingMta": event.reporting_mta}
+        recording.record(event.outbound_id, EventType.DELIVERED, key=event.address, data=data)
+
+
 def on_tracking(sender, event: signals.TrackingRecorded, **_):
     if not _ours(event):
         return
@@ -95,6 +103,7 @@ def connect() -> None:
     for signal in (signals.email_sent, signals.email_failed, signals.email_uncertain):
         signal.connect(on_outcome, dispatch_uid=f"tx-events-outcome-{id(signal)}")
     signals.bounce_recorded.connect(on_bounce, dispatch_uid="tx-events-bounce")
+    signals.delivery_reported.connect(on_delivered, dispatch_uid="tx-events-delivered")
     signals.email_opened.connect(on_tracking, dispatch_uid="tx-events-opened")
     signals.email_clicked.connect(on_tracking, dispatch_uid="tx-events-clicked")
     signals.complaint_received.connect(on_complaint, dispatch_uid="tx-events-complaint")

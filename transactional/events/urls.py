@@ -1,4 +1,4 @@
-"""Settings > Transactional email > Webhooks (admins) and the status history's API."""
+"""Settings > Transactional email > Webhooks (admins)."""
 
 from django.urls import path
 
@@ -24,10 +24,5 @@ urlpatterns = [
         "settings/transactional/webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/",
         views.delivery_redeliver,
         name="webhook-redeliver",
-    ),
-    path(
-        "api/transactional/messages/<int:pk>/events",
-        views.message_events,
-        name="message-events",
     ),
 ]

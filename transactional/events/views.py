@@ -1,28 +1,21 @@
-"""Settings > Transactional email > Webhooks (admins), and a message's status history over
-the API.
+"""Settings > Transactional email > Webhooks (admins). (A message's status history is read
+through the API: transactional/api/events.py.)
 
 A new or rotated secret is in the response to the POST that made it, never stored in clear
 for a later page, and that response is not cached (as credentials/views.py does for keys)."""
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from mailboxes.constants import SendSource
-from mailboxes.models import Outbound
 from records.views.admin_area import admin_required
-from transactional.credentials.auth import authenticate_api_key, missing_scopes
-from transactional.credentials.constants import Scope
 from transactional.events import endpoints, webhooks
 from transactional.events.constants import DeliveryStatus
 from transactional.events.forms import EndpointForm
 from transactional.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from transactional.events.recording import history
 
 SECTION = "transactional-webhooks"
 LOG_LENGTH = 50
@@ -118,34 +111,3 @@ def delivery_redeliver(request, pk, delivery_pk):
         _("Event %(id)s queued again, with the same id.") % {"id": delivery.webhook_id},
     )
     return redirect("transactional:webhook", pk=pk)
-
-
-def _api_error(status: int, category: str, message: str, **extra) -> JsonResponse:
-    """An error in HubSpot's shape."""
-    body = {"status": "error", "category": category, "message": message, **extra}
-    return JsonResponse(body, status=status)
-
-
-@csrf_exempt  # a Bearer key, never a session cookie, so no CSRF to fear
-@require_GET
-def message_events(request, pk):
-    """GET /api/transactional/messages/<id>/events: the message's status history, oldest
-    first (Bearer API key with scope transactional-email.read)."""
-    credential = authenticate_api_key(request.headers.get("Authorization"))
-    if credential is None:
-        return _api_error(401, "INVALID_AUTHENTICATION", "A valid API key is required.")
-    missing = missing_scopes(credential, Scope.TRANSACTIONAL_EMAIL_READ)
-    if missing:
-        return _api_error(
-            403, "MISSING_SCOPES", "This key may not read delivery events.", missingScopes=missing
-        )
-    outbound = (
-        Outbound.objects.filter(pk=pk, source=SendSource.TRANSACTIONAL)
-        .values("pk", "status")
-        .first()
-    )
-    if outbound is None:
-        return _api_error(404, "OBJECT_NOT_FOUND", f"No transactional message {pk}.")
-    return JsonResponse(
-        {"messageId": outbound["pk"], "status": outbound["status"], "events": history(pk)}
-    )

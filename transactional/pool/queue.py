@@ -1,10 +1,13 @@
 """The pool's queue as an admin sees it (Settings > Queue): transactional email by state, and
-the bulk actions on deferred mail, each all or nothing."""
+the bulk actions, each all or nothing: retry now or cancel deferred mail; send again, or
+record as sent, mail whose sending is uncertain (the relay's answer was lost), through the
+outbox's own actions (mailboxes/outbox/actions.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -14,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from mailboxes import jobs
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import Outbound, OutboundEvent
+from mailboxes.outbox.actions import outbound_mark_sent, outbound_send_again
 from records.signals import send_on_commit
 from transactional.pool import signals
 from transactional.pool.delivery import domains_of
@@ -62,10 +66,10 @@ def transactional_email(filters: Filters) -> QuerySet[Outbound]:
     return rows.order_by("-created_at", "-pk")
 
 
-def deferred_ids(filters: Filters) -> list[int]:
-    """The deferred emails the list shows with these filters (at most MAX_SELECTED + 1, so an
-    action on too many is refused, not cut short)."""
-    rows = transactional_email(Filters("deferred", filters.query))
+def ids_in(state: str, filters: Filters) -> list[int]:
+    """The emails in `state` the list shows with these filters (at most MAX_SELECTED + 1, so
+    an action on too many is refused, not cut short)."""
+    rows = transactional_email(Filters(state, filters.query))
     return list(rows.values_list("pk", flat=True)[: MAX_SELECTED + 1])
 
 
@@ -88,11 +92,12 @@ def _history(rows: list[Outbound], kind: str, words: str) -> None:
     )
 
 
-def _locked_deferred(ids: list[int]) -> list[Outbound]:
-    """Lock the chosen rows; refuse the whole action unless every one is still deferred."""
+def _locked(ids: list[int], state: str) -> list[Outbound]:
+    """Lock the chosen rows; refuse the whole action unless every one is still in `state`
+    ("deferred" or "uncertain")."""
     wanted = set(ids)
     if not wanted:
-        raise ActionRefused(_("Choose at least one deferred email."))
+        raise ActionRefused(CHOOSE[state])
     if len(wanted) > MAX_SELECTED:
         raise ActionRefused(_("Choose at most %(n)s emails at once.") % {"n": MAX_SELECTED})
     rows = list(
@@ -100,23 +105,34 @@ def _locked_deferred(ids: list[int]) -> list[Outbound]:
         .filter(pk__in=wanted, source=SendSource.TRANSACTIONAL)
         .order_by("pk")
     )
-    moved = len(wanted) - sum(1 for r in rows if r.status == SendStatus.DEFERRED)
+    moved = len(wanted) - sum(1 for r in rows if r.status in STATES[state][1])
     if moved:
-        raise ActionRefused(
-            _(
-                "%(n)s of the chosen emails are no longer deferred (sent, retried or cancelled "
-                "meanwhile): nothing was changed. Look at the list again and choose anew."
-            )
-            % {"n": moved}
-        )
+        raise ActionRefused(MOVED[state] % {"n": moved})
     return rows
+
+
+CHOOSE = {
+    "deferred": gettext_lazy("Choose at least one deferred email."),
+    "uncertain": gettext_lazy("Choose at least one uncertain email."),
+}
+MOVED = {
+    "deferred": gettext_lazy(
+        "%(n)s of the chosen emails are no longer deferred (sent, retried or cancelled "
+        "meanwhile): nothing was changed. Look at the list again and choose anew."
+    ),
+    "uncertain": gettext_lazy(
+        "%(n)s of the chosen emails are not uncertain (sent again or marked as sent "
+        "meanwhile, or in another state): nothing was changed. Look at the list again and "
+        "choose anew."
+    ),
+}
 
 
 def retry_now(ids: list[int], user) -> int:
     """Make the chosen deferred emails due now, lifting their domains' deferral; all or
     none. Return how many."""
     with transaction.atomic():
-        rows = _locked_deferred(ids)
+        rows = _locked(ids, "deferred")
         domains = set().union(*(domains_of(r.recipients) for r in rows))
         DomainDeferral.objects.filter(domain__in=domains).delete()
         Outbound.objects.filter(pk__in=[r.pk for r in rows]).update(
@@ -131,7 +147,7 @@ def retry_now(ids: list[int], user) -> int:
 def cancel(ids: list[int], user) -> int:
     """Cancel the chosen deferred emails: never sent; all or none. Return how many."""
     with transaction.atomic():
-        rows = _locked_deferred(ids)
+        rows = _locked(ids, "deferred")
         words = _("Cancelled by %(name)s.") % {"name": user.display_name}
         Outbound.objects.filter(pk__in=[r.pk for r in rows]).update(
             status=SendStatus.CANCELLED, last_error=words, claimed_at=None
@@ -140,4 +156,37 @@ def cancel(ids: list[int], user) -> int:
         now = timezone.now()
         changes = [signals.PoolChange(r.pk, now, words) for r in rows]
         send_on_commit(signals.email_cancelled, __name__, *changes)
+    return len(rows)
+
+
+def _each(rows: list[Outbound], action) -> None:
+    """Apply one of the outbox's actions to every row, inside the caller's transaction: one
+    refused undoes them all."""
+    for row in rows:
+        try:
+            action(row)
+        except ValidationError as refused:
+            raise ActionRefused(" ".join(refused.messages)) from refused
+
+
+def send_again(ids: list[int], user) -> int:
+    """Queue the chosen uncertain emails once more (the recipient may get one twice: the
+    admin accepted that); all or none. Return how many."""
+    with transaction.atomic():
+        rows = _locked(ids, "uncertain")
+        _each(rows, outbound_send_again)
+        words = _(
+            "%(name)s chose to send it again, accepting that the recipient may get it twice."
+        ) % {"name": user.display_name}
+        _history(rows, OutboundEventKind.REP, words)
+    return len(rows)
+
+
+def mark_sent(ids: list[int], user) -> int:
+    """Record that the chosen uncertain emails did go out; all or none. Return how many."""
+    with transaction.atomic():
+        rows = _locked(ids, "uncertain")
+        _each(rows, outbound_mark_sent)
+        words = _("%(name)s recorded that it was sent.") % {"name": user.display_name}
+        _history(rows, OutboundEventKind.REP, words)
     return len(rows)

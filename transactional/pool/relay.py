@@ -57,6 +57,13 @@ def outgoing(pool: SendingPool, envelope_from: str, recipients, raw: bytes, mess
     """The message as it goes to the relay: DKIM-signed by the product when the pool signs."""
     if pool.signs:
         raw = dkim.sign(raw, pool.dkim_selector, pool.domain, pool.secret["dkim_private_key"])
+    # A relay that advertises DSN is asked for a report on delivery (and failure), its
+    # envelope id the Message-ID: a success report comes back to the envelope From and, read
+    # by mailboxes' bounce processing there, becomes the message's "delivered" event.
     return OutgoingMessage(
-        envelope_from=envelope_from, recipients=list(recipients), raw=raw, message_id=message_id
+        envelope_from=envelope_from,
+        recipients=list(recipients),
+        raw=raw,
+        message_id=message_id,
+        dsn_envelope_id=message_id,
     )

@@ -120,8 +120,9 @@ def _save_dkim(request, form: DkimForm) -> None:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def queue_page(request):
-    """The list by state, and the bulk retry / cancel of deferred email: a POST without
-    `confirm` shows what it will do; with it, does it, all or nothing."""
+    """The list by state, and the bulk actions (retry / cancel deferred email, send again /
+    "it was sent" for uncertain email): a POST without `confirm` shows what it will do; with
+    it, does it, all or nothing."""
     filters = queue.Filters.from_query(request.GET)
     if request.method == "POST":
         return _bulk(request)
@@ -142,7 +143,13 @@ def queue_page(request):
     )
 
 
-BULK_ACTIONS = {"retry": queue.retry_now, "cancel": queue.cancel}
+# Each bulk action: what it does, and the state its emails must all be in.
+BULK_ACTIONS = {
+    "retry": (queue.retry_now, "deferred"),
+    "cancel": (queue.cancel, "deferred"),
+    "send-again": (queue.send_again, "uncertain"),
+    "mark-sent": (queue.mark_sent, "uncertain"),
+}
 
 
 def _bulk(request):
@@ -152,15 +159,18 @@ def _bulk(request):
         ids = [int(i) for i in request.POST.getlist("id")]
     except ValueError:
         ids = []
-    if action.endswith("-all"):
-        # Every deferred email the list shows (its search), not only those ticked.
+    if action.endswith("-all") and action.removesuffix("-all") in BULK_ACTIONS:
+        # Every email in the action's state that the list shows (its search), not only
+        # those ticked.
         action = action.removesuffix("-all")
-        ids = queue.deferred_ids(queue.Filters.from_query(QueryDict(urlsplit(back).query)))
+        filters = queue.Filters.from_query(QueryDict(urlsplit(back).query))
+        ids = queue.ids_in(BULK_ACTIONS[action][1], filters)
     if action not in BULK_ACTIONS:
-        messages.error(request, _("Choose Retry now or Cancel."))
+        messages.error(request, _("Choose Retry now, Cancel, Send again or It was sent."))
         return redirect(back)
+    do, state = BULK_ACTIONS[action]
     if not ids:
-        messages.error(request, _("Choose at least one deferred email."))
+        messages.error(request, str(queue.CHOOSE[state]))
         return redirect(back)
     if request.POST.get("confirm") != "yes":
         return render(
@@ -169,22 +179,38 @@ def _bulk(request):
             {"section": "transactional-queue", "action": action, "ids": ids, "back": back},
         )
     try:
-        done = BULK_ACTIONS[action](ids, request.user)
+        done = do(ids, request.user)
     except queue.ActionRefused as refused:
         messages.error(request, str(refused))
         return redirect(back)
+    messages.success(request, _done_words(action, done))
+    return redirect(back)
+
+
+def _done_words(action: str, n: int) -> str:
     if action == "retry":
         words = ngettext(
             "%(n)s deferred email will be tried again now.",
             "%(n)s deferred emails will be tried again now.",
-            done,
+            n,
+        )
+    elif action == "cancel":
+        words = ngettext(
+            "%(n)s deferred email was cancelled.", "%(n)s deferred emails were cancelled.", n
+        )
+    elif action == "send-again":
+        words = ngettext(
+            "%(n)s uncertain email will be sent again.",
+            "%(n)s uncertain emails will be sent again.",
+            n,
         )
     else:
         words = ngettext(
-            "%(n)s deferred email was cancelled.", "%(n)s deferred emails were cancelled.", done
+            "%(n)s uncertain email was recorded as sent.",
+            "%(n)s uncertain emails were recorded as sent.",
+            n,
         )
-    messages.success(request, words % {"n": done})
-    return redirect(back)
+    return words % {"n": n}
 
 
 def _back(request) -> str:

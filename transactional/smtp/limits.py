@@ -1,5 +1,6 @@
 """Counts the SMTP API keeps in the cache (Redis in production, so every server process
-shares them): each token's messages a minute and an hour, and each client address's recent
+shares them): each token's messages a minute and an hour (against the token's own limits, else
+the server's: `Credential.sending_limits`), and each client address's recent
 failed logins, which slow its next answers (django-axes then locks it out)."""
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from transactional.credentials.models import Credential
 
 # A failure answers FAILURE_DELAY_MS later per failure so far, up to this many times that.
 MAX_DELAY_STEPS = 10
@@ -24,14 +28,15 @@ def _count(key: str, seconds: int) -> int:
         return 1
 
 
-def over_rate(credential_id: int, now: datetime) -> str:
+def over_rate(credential: Credential, now: datetime) -> str:
     """Take one message of the token's minute and hour windows; the refusal when one is
     spent (a 451: the client tries again later), else ""."""
     minute = now.replace(second=0, microsecond=0)
     hour = minute.replace(minute=0)
+    per_minute, per_hour = credential.sending_limits
     windows = (
-        (settings.SMTP_API_MINUTE_LIMIT, f"smtp-api-rate-{credential_id}-{minute:%Y%m%d%H%M}", 120),
-        (settings.SMTP_API_HOUR_LIMIT, f"smtp-api-rate-{credential_id}-{hour:%Y%m%d%H}h", 3700),
+        (per_minute, f"smtp-api-rate-{credential.pk}-{minute:%Y%m%d%H%M}", 120),
+        (per_hour, f"smtp-api-rate-{credential.pk}-{hour:%Y%m%d%H}h", 3700),
     )
     for (limit, key, seconds), (per, until) in zip(
         windows,
@@ -39,9 +44,12 @@ def over_rate(credential_id: int, now: datetime) -> str:
         strict=True,
     ):
         if limit and _count(key, seconds) > limit:
-            return _(
+            return ngettext(
+                "451 4.7.1 Rate limit: this token may send %(n)s message %(per)s; "
+                "try again after %(until)s UTC",
                 "451 4.7.1 Rate limit: this token may send %(n)s messages %(per)s; "
-                "try again after %(until)s UTC"
+                "try again after %(until)s UTC",
+                limit,
             ) % {"n": limit, "per": per, "until": until.strftime("%H:%M")}
     return ""
 

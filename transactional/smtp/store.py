@@ -66,7 +66,7 @@ def store_many(submissions: list[Submission]) -> list[str]:
         elif credential is None or credential.secret_hash != submission.secret_hash:
             replies[i] = _("535 5.7.8 This token was deleted or its password reset: log in again")
         else:
-            replies[i] = limits.over_rate(credential.pk, now) or None
+            replies[i] = limits.over_rate(credential, now) or None
             if replies[i] is None:
                 todo.append((i, credential))
     try:

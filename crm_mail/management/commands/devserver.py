@@ -1,8 +1,10 @@
-"""Run the whole product on one machine for trying it out: web server, Celery worker and beat.
+"""Run the whole product on one machine for trying it out: web server, Celery worker and beat,
+and the SMTP API server (`manage.py smtp_api`, on loopback ports, STARTTLS and implicit TLS,
+with a development certificate made in var/smtp-api/ when none is configured).
 
-Each runs in a process of its own, watched by this one: a worker or beat that exits is started
-again, and the runner says so in its output (a web server that exits ends the run: it would
-only fail again, on a port in use say). Ctrl-C or SIGTERM stops all three.
+Each runs in a process of its own, watched by this one: a worker, beat or SMTP API server that
+exits is started again, and the runner says so in its output (a web server that exits ends the
+run: it would only fail again, on a port in use say). Ctrl-C or SIGTERM stops them all.
 
 With the embedded defaults the broker is kombu's SQLAlchemy transport on var/broker.sqlite3
 (crm_mail/broker.py), prepared here before anything else starts and pruned now and then, so no
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -23,6 +26,7 @@ from crm_mail import broker
 from crm_mail.catcher import start_catcher
 from crm_mail.celery import app as celery_app
 from records.demo import DEMO_PASSWORD, DEMO_USERS
+from transactional.smtp import tls
 
 # A process that exits sooner than this after its start is started again only after a pause
 # that doubles each time, up to MAX_PAUSE: a worker that cannot start must not spin.
@@ -117,6 +121,7 @@ class Command(BaseCommand):
             ],
         )
         beat = Child("Celery beat", [*CELERY, "beat", "--loglevel=warning"])
+        smtp_api = Child("SMTP API server", [sys.executable, "manage.py", "smtp_api"])
         host, port = addrport.split(":")[0], addrport.rsplit(":", 1)[-1]
         catcher = start_catcher(settings.CRM_MAIL_CATCHER_DIR, port=settings.CRM_MAIL_CATCHER_PORT)
         # SIGTERM stops the run as Ctrl-C does, so the three processes go with it.
@@ -132,18 +137,37 @@ class Command(BaseCommand):
                 f"{', '.join(queues)}."
             )
             self.say(f"  The Celery beat (pid {beat.start()}) queues the periodic jobs.")
-            self.say("  The worker and beat are started again whenever one exits.")
+            self.say(
+                f"  The SMTP API server (pid {smtp_api.start()}) serves {self.smtp_api_address()}"
+            )
+            self.say("  The worker, beat and SMTP API server are started again whenever one exits.")
             self.say(
                 f"  Mail from the demo inboxes is caught at http://{host}:{port}/dev/mail/ "
                 "(admins only)\n"
             )
-            return self.watch(web, [worker, beat])
+            return self.watch(web, [worker, beat, smtp_api])
         except KeyboardInterrupt:
             return None
         finally:
-            for child in (web, worker, beat):
+            for child in (web, worker, beat, smtp_api):
                 child.stop()
             catcher.stop()
+
+    def smtp_api_address(self) -> str:
+        """Where the SMTP API listens and with which certificate: the configured one, else a
+        self-signed one for localhost and 127.0.0.1, made here before the server starts."""
+        host = settings.SMTP_API_HOST
+        if settings.SMTP_API_CERT_FILE and settings.SMTP_API_KEY_FILE:
+            cert = settings.SMTP_API_CERT_FILE
+        elif not settings.DEBUG:
+            cert = "none: set CRM_SMTP_API_CERT_FILE and CRM_SMTP_API_KEY_FILE"
+        else:
+            cert, _ = tls.self_signed(Path(settings.VAR_DIR) / "smtp-api")
+            cert = f"{cert} (self-signed, for development)"
+        return (
+            f"{host}:{settings.SMTP_API_PORT} (STARTTLS) and {host}:{settings.SMTP_API_TLS_PORT} "
+            f"(implicit TLS), certificate {cert}"
+        )
 
     def watch(self, web: Child, restartable: list[Child]) -> None:
         pruned_at = time.monotonic()

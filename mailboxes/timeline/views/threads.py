@@ -138,13 +138,21 @@ def body(request, message_pk):
     content = images.rewrite_images(
         content, block_remote=not show, drop=is_tracking_url, inline=inline
     )
+    return framed_body(content, show_images=show)
+
+
+def framed_body(content: str, *, show_images: bool = False) -> HttpResponse:
+    """Sanitized email HTML as the page of a sandboxed iframe (`sandbox="allow-popups
+    allow-popups-to-escape-sandbox"`, no scripts): its own CSP with no script at all, remote
+    images only when `show_images`, links opening outside the frame, no referrer, not cached.
+    The timeline's bodies and the transactional email review's preview are shown this way."""
     page = (
         '<!doctype html><meta charset="utf-8"><base target="_blank">'
         "<style>body{font-family:system-ui,sans-serif;margin:.5rem;overflow-wrap:anywhere}"
         "img{max-width:100%;height:auto}</style>" + content
     )
     response = HttpResponse(page, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = BODY_CSP_WITH_IMAGES if show else BODY_CSP
+    response["Content-Security-Policy"] = BODY_CSP_WITH_IMAGES if show_images else BODY_CSP
     response["Referrer-Policy"] = "no-referrer"
     response["X-DNS-Prefetch-Control"] = "off"
     response["Cache-Control"] = "private, no-cache"
