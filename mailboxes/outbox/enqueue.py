@@ -16,6 +16,7 @@ this checks what no caller may skip: the privacy check of every contact.
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from email.utils import format_datetime, formataddr, make_msgid
 
 from django.core.exceptions import ValidationError
@@ -99,6 +100,9 @@ class OutgoingEmail:
     # mime/submitted.py; `html` is its first HTML part, tracked there as written (only the
     # stored copy is sanitized), and its attachments are in it.
     raw: bytes | None = None
+    # `raw` as the caller parsed it (mime/submitted.parse), so it is parsed once: changed when
+    # the tracked HTML is put back.
+    raw_tree: Message | None = None
 
 
 def email_enqueue(email: OutgoingEmail) -> EmailMessage:
@@ -225,7 +229,7 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         html = next(tracked) if email.track else p.html
         if email.raw is not None:
             tracked_html = html if email.track and email.html else None
-            message.raw = submitted.rewritten(email.raw, p.message_id, tracked_html)
+            message.raw = submitted.rewritten(email.raw, p.message_id, tracked_html, email.raw_tree)
         else:
             message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)

@@ -58,11 +58,8 @@ def envelope_from() -> str:
 
 def queued(outbound_ids: list[int]) -> None:
     """`email_enqueue` wrote these rows: tell transactional (events/) once they commit."""
-    now = timezone.now()
     send_on_commit(
-        signals.email_queued,
-        __name__,
-        *(signals.PoolChange(outbound_id=pk, at=now) for pk in outbound_ids),
+        signals.email_queued, __name__, signals.Queued(tuple(outbound_ids), timezone.now())
     )
 
 
