@@ -266,16 +266,17 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
             for a in p.email.attachments
         ]
     )
-    # A scheduled email waits for the periodic pass (send_due) that finds it due. The inboxes'
-    # go SEND_JOB_SIZE to a job (one job an email cost the tick a tenth of its time); email of
-    # a transport goes to its own job, one each, on its own queue.
+    # A scheduled email waits for the periodic pass (send_due) that finds it due. The others go
+    # SEND_JOB_SIZE to a job (one job an email cost the tick a tenth of its time; a transport's
+    # worker sends a job's emails over one relay session), email of a transport to its own job
+    # on its own queue.
     by_job: dict[str, list[int]] = {}
     for p, o, later in zip(prepared, outbounds, scheduled, strict=True):
         if not later:
             by_job.setdefault(_job(p.email), []).append(o.pk)
     for job, ids in by_job.items():
-        size = SEND_JOB_SIZE if job == jobs.SEND_OUTBOUND else 1
-        jobs.later_many(job, [tuple(ids[i : i + size]) for i in range(0, len(ids), size)])
+        step = SEND_JOB_SIZE
+        jobs.later_many(job, [tuple(ids[i : i + step]) for i in range(0, len(ids), step)])
     _tell_transports(prepared, outbounds)
     return messages
 
