@@ -36,12 +36,13 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
-from mailboxes.models import BouncedAddress, EmailMessage, Outbound
+from mailboxes.models import BouncedAddress, EmailMessage, Mailbox, Outbound
 from mailboxes.outbox.sending import announce, raw_mime, record
 from mailboxes.providers.base import MailProvider, ProviderError, SendResult
 from records.bulk import update_rows
@@ -131,6 +132,16 @@ def deliver_due(limit: int = BATCH, seconds: float = PASS_SECONDS) -> Counter:
     return run.outcomes
 
 
+def inboxes_read(addresses) -> set[str]:
+    """Those of `addresses` (lowercased) that are connected inboxes, whose mail the CRM reads."""
+    wanted = {a.strip().lower() for a in addresses if a}
+    return set(
+        Mailbox.objects.annotate(address=Lower("email"))
+        .filter(address__in=wanted)
+        .values_list("address", flat=True)
+    )
+
+
 def domains_of(addresses) -> set[str]:
     return {a.rpartition("@")[2].strip().lower() for a in addresses}
 
@@ -197,6 +208,8 @@ class _Pass:
         self.relay_down: str = ""
         self.gone: dict[str, BouncedAddress] = {}
         self.held: dict[str, DomainDeferral] = {}
+        # Envelope From addresses the CRM reads as inboxes: only there are DSNs asked for.
+        self.read: set[str] = set()
         self.sent: list[tuple[Outbound, SendResult, set[str]]] = []
 
     def __enter__(self) -> _Pass:
@@ -221,6 +234,7 @@ class _Pass:
             d.domain: d
             for d in DomainDeferral.objects.filter(domain__in=domains, until__gt=timezone.now())
         }
+        self.read = inboxes_read({row.envelope_from for row in rows})
         try:
             for row in rows:
                 try:
@@ -279,7 +293,12 @@ class _Pass:
         try:
             # Signed before the mark: a key that cannot sign leaves nothing "sending".
             message = relay.outgoing(
-                self.pool, row.envelope_from, row.recipients, raw, row.message.message_id
+                self.pool,
+                row.envelope_from,
+                row.recipients,
+                raw,
+                row.message.message_id,
+                ask_reports=row.envelope_from.lower() in self.read,
             )
         except Exception as exc:
             log.exception("DKIM-signing transactional outbound %s failed", row.pk)
