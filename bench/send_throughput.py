@@ -123,8 +123,11 @@ def sink_main(port: int) -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "dump":
-            print(json.dumps(received), flush=True)
-            received.clear()
+            # Taken from the front: a message the handler's thread appends meanwhile stays for
+            # the next dump (a clear() after the copy lost it).
+            taken = received[:]
+            del received[: len(taken)]
+            print(json.dumps(taken), flush=True)
     controller.stop()
 
 

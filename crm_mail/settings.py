@@ -163,6 +163,8 @@ SMTP_API_MAX_MESSAGE_BYTES = env_int("CRM_SMTP_API_MAX_MESSAGE_BYTES", 10 * 1024
 SMTP_API_MINUTE_LIMIT = env_int("CRM_SMTP_API_MINUTE_LIMIT", 600)
 SMTP_API_HOUR_LIMIT = env_int("CRM_SMTP_API_HOUR_LIMIT", 10_000)
 SMTP_API_FAILURE_DELAY_MS = env_int("CRM_SMTP_API_FAILURE_DELAY_MS", 1000)
+# Server processes sharing the ports (manage.py smtp_api --processes).
+SMTP_API_PROCESSES = env_int("CRM_SMTP_API_PROCESSES", 1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

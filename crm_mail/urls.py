@@ -13,11 +13,12 @@ urlpatterns = [
     path("dev/mail/", views.dev_mail, name="dev-mail"),
     path("dev/mail/<str:name>", views.dev_mail, name="dev-mail-open"),
     path("t/", include("mailboxes.tracking.urls")),
+    # The single-send HTTP API (its own namespace: django-ninja's), before the pages: its
+    # machine clients call it at a high rate, and each pattern tried costs every call.
+    path("", include("transactional.api.urls")),
     path("", include("mailboxes.urls")),
     path("", include("privacy.urls")),
     path("sequences/", include("sequences.urls")),
     path("", include("transactional.urls")),
-    # The single-send HTTP API (its own namespace: django-ninja's).
-    path("", include("transactional.api.urls")),
     path("", include("records.urls")),
 ]

@@ -1,12 +1,20 @@
 """The names of the background jobs of mailboxes and the apps above it (sequences declares
 its tick in sequences/engine/tasks.py; it is named here with the rest for the routes).
 
-Queueing itself, `later()` and `later_many()` on commit and `now()`, is records'
-(records/jobs.py, the core, which names its own jobs); it is imported here so that mailboxes'
-modules keep one import.
+Queueing itself, `later()`, `later_pushed()` and `later_many()` on commit, `now()` and
+`push()`, is records' (records/jobs.py, the core, which names its own jobs); it is imported
+here so that mailboxes' modules keep one import.
 """
 
-from records.jobs import ENQUEUE_TIMEOUT, broker_connection, later, later_many, now  # noqa: F401
+from records.jobs import (  # noqa: F401
+    ENQUEUE_TIMEOUT,
+    broker_connection,
+    later,
+    later_many,
+    later_pushed,
+    now,
+    push,
+)
 
 SYNC_MAILBOX = "mailboxes.sync_mailbox"
 SYNC_ALL = "mailboxes.sync_all"

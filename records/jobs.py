@@ -17,10 +17,15 @@ outage is not done.) The workers and beat keep the patient connection settings o
 CELERY_BROKER_TRANSPORT_OPTIONS.
 """
 
+import base64
+import json
 import logging
 import time
+import uuid
 
-from celery import current_app
+import redis
+from celery import Celery, current_app
+from celery.utils.nodenames import anon_nodename
 from django.db import transaction
 from kombu import pools
 from kombu.exceptions import OperationalError
@@ -76,6 +81,106 @@ def _queue(name: str, calls: list[tuple]) -> None:
 def later(name: str, *args) -> None:
     """Queue task `name` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: now(name, *args))
+
+
+def later_pushed(name: str, *args) -> None:
+    """As `later()`, through `push()`: for a job queued on a hot path."""
+    transaction.on_commit(lambda: push(name, *args))
+
+
+def push(name: str, *args) -> None:
+    """Queue task `name` now, as `now()` does, with one Redis LPUSH of the message Celery
+    would publish: the task message protocol 2 in kombu's Redis envelope, onto the task's
+    queue (CELERY_TASK_ROUTES). Celery's own publish costs about ten times as much (its
+    signature, options, routing and kombu's producer: ~0.45 ms here, the LPUSH ~0.04 ms);
+    a worker cannot tell the two apart (tests/transactional/test_single_send_fast.py has a
+    real one consume it). Another broker, a route that is not a plain queue or kombu's
+    key prefix: through `now()`, as are the failures' log lines."""
+    target = _lpush_target(current_app._get_current_object(), name)
+    if target is None:
+        now(name, *args)
+        return
+    client, queue, ignore_result = target
+    task_id = str(uuid.uuid4())
+    body = json.dumps([list(args), {}, _embed]).encode()
+    message = {
+        "body": base64.b64encode(body).decode(),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {
+            "lang": "py",
+            "task": name,
+            "id": task_id,
+            "shadow": None,
+            "eta": None,
+            "expires": None,
+            "group": None,
+            "group_index": None,
+            "retries": 0,
+            "timelimit": [None, None],
+            "root_id": task_id,
+            "parent_id": None,
+            "argsrepr": repr(tuple(args)),
+            "kwargsrepr": "{}",
+            "origin": _origin,
+            "ignore_result": ignore_result,
+            "replaced_task_nesting": 0,
+            "stamped_headers": None,
+            "stamps": {},
+        },
+        "properties": {
+            "correlation_id": task_id,
+            "reply_to": "",
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        },
+    }
+    try:
+        client.lpush(queue, json.dumps(message))
+    except redis.RedisError as exc:
+        _outage.not_queued(name, exc)
+    else:
+        _outage.queued()
+
+
+_embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+_origin = anon_nodename()
+_targets: dict[tuple[Celery, str, str], tuple | None] = {}
+
+
+def _lpush_target(app: Celery, name: str) -> tuple | None:
+    """(Redis client, queue, ignore_result) of task `name` on the app's broker, or None when
+    `push()` must leave it to Celery. Worked out once per app, broker and task (reading the
+    broker's URL alone costs Celery ~15 µs)."""
+    key = (app, name, app.conf.get("broker_url"))
+    if key not in _targets:
+        _targets[key] = _target(app, name)
+    return _targets[key]
+
+
+def _target(app: Celery, name: str) -> tuple | None:
+    conf = app.conf
+    broker_url = conf.broker_url
+    options = conf.broker_transport_options or {}
+    if not broker_url.startswith("redis://") or options.get("global_keyprefix"):
+        return None
+    routes = conf.task_routes or {}
+    if not isinstance(routes, dict):
+        return None
+    route = routes.get(name, {"queue": conf.task_default_queue})
+    if not isinstance(route, dict) or set(route) != {"queue"}:
+        return None
+    if not isinstance(route["queue"], str):
+        return None
+    task = app.tasks.get(name)
+    ignore_result = task.ignore_result if task is not None else conf.task_ignore_result
+    client = redis.Redis.from_url(
+        broker_url, socket_connect_timeout=ENQUEUE_TIMEOUT, socket_timeout=ENQUEUE_TIMEOUT
+    )
+    return client, route["queue"], bool(ignore_result)
 
 
 class _Outage:

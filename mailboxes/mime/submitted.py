@@ -33,13 +33,23 @@ _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
 
-def rewritten(raw: bytes, message_id: str, html: str | None) -> bytes:
+def parse(raw: bytes) -> Message | None:
+    """The message's MIME tree (compat32), parsed once for `html_of` and `rewritten`; None
+    when it cannot be read (it then goes out as written, untracked)."""
+    try:
+        return email.message_from_bytes(normalize_newlines(bytes(raw)), policy=compat32)
+    except Exception:  # noqa: BLE001 - an unreadable message is sent as written, untracked
+        return None
+
+
+def rewritten(raw: bytes, message_id: str, html: str | None, tree: Message | None = None) -> bytes:
     """`raw` with `message_id` as its Message-ID, no Bcc header and, when `html` is given,
-    that HTML as its first HTML body part (the tracked version of what `html_part` found)."""
+    that HTML as its first HTML body part (the tracked version of what `html_part` found).
+    `tree` is `parse(raw)` when the caller has it (it is changed here: use it once)."""
     raw = normalize_newlines(bytes(raw))
     if html is not None:
         try:
-            raw = _with_html(raw, html)
+            raw = _with_html(tree or email.message_from_bytes(raw, policy=compat32), html, raw)
         except Exception:  # noqa: BLE001 - sent untracked beats refused after the 250
             log.warning("SMTP API: a message's HTML part could not be replaced; sent untracked")
     head, sep, body = _split(raw)
@@ -48,10 +58,13 @@ def rewritten(raw: bytes, message_id: str, html: str | None) -> bytes:
     return out.replace(b"\n", b"\r\n")  # SMTP's line ends, which the relay's DKIM signs
 
 
-def html_of(raw: bytes) -> str | None:
-    """The text of the message's first HTML body part (what gets tracked), or None."""
+def html_of(raw: bytes, tree: Message | None = None) -> str | None:
+    """The text of the message's first HTML body part (what gets tracked), or None; `tree`
+    is `parse(raw)` when the caller has it."""
     try:
-        part = html_part(email.message_from_bytes(normalize_newlines(bytes(raw)), policy=compat32))
+        part = html_part(
+            tree or email.message_from_bytes(normalize_newlines(bytes(raw)), policy=compat32)
+        )
         if part is None:
             return None
         data, _ = payload_bytes(part)
@@ -99,8 +112,7 @@ def html_part(msg: Message) -> Message | None:
     return None
 
 
-def _with_html(raw: bytes, html: str) -> bytes:
-    msg = email.message_from_bytes(raw, policy=compat32)
+def _with_html(msg: Message, html: str, raw: bytes) -> bytes:
     part = html_part(msg)
     if part is None:
         return raw

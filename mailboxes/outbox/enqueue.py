@@ -16,6 +16,7 @@ this checks what no caller may skip: the privacy check of every contact.
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from email.utils import format_datetime, formataddr, make_msgid
 
 from django.core.exceptions import ValidationError
@@ -99,6 +100,9 @@ class OutgoingEmail:
     # mime/submitted.py; `html` is its first HTML part, tracked there as written (only the
     # stored copy is sanitized), and its attachments are in it.
     raw: bytes | None = None
+    # `raw` as the caller parsed it (mime/submitted.parse), so it is parsed once: changed when
+    # the tracked HTML is put back.
+    raw_tree: Message | None = None
 
 
 def email_enqueue(email: OutgoingEmail) -> EmailMessage:
@@ -225,7 +229,7 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
         html = next(tracked) if email.track else p.html
         if email.raw is not None:
             tracked_html = html if email.track and email.html else None
-            message.raw = submitted.rewritten(email.raw, p.message_id, tracked_html)
+            message.raw = submitted.rewritten(email.raw, p.message_id, tracked_html, email.raw_tree)
         else:
             message.raw = _mime(email, p.message_id, p.references, html, p.text, unsubscribe)
         message.size = len(message.raw)
@@ -262,16 +266,17 @@ def _write(prepared: list[_Prepared]) -> list[EmailMessage]:
             for a in p.email.attachments
         ]
     )
-    # A scheduled email waits for the periodic pass (send_due) that finds it due. The inboxes'
-    # go SEND_JOB_SIZE to a job (one job an email cost the tick a tenth of its time); email of
-    # a transport goes to its own job, one each, on its own queue.
+    # A scheduled email waits for the periodic pass (send_due) that finds it due. The others go
+    # SEND_JOB_SIZE to a job (one job an email cost the tick a tenth of its time; a transport's
+    # worker sends a job's emails over one relay session), email of a transport to its own job
+    # on its own queue.
     by_job: dict[str, list[int]] = {}
     for p, o, later in zip(prepared, outbounds, scheduled, strict=True):
         if not later:
             by_job.setdefault(_job(p.email), []).append(o.pk)
     for job, ids in by_job.items():
-        size = SEND_JOB_SIZE if job == jobs.SEND_OUTBOUND else 1
-        jobs.later_many(job, [tuple(ids[i : i + size]) for i in range(0, len(ids), size)])
+        step = SEND_JOB_SIZE
+        jobs.later_many(job, [tuple(ids[i : i + step]) for i in range(0, len(ids), step)])
     _tell_transports(prepared, outbounds)
     return messages
 

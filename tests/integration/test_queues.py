@@ -11,14 +11,9 @@ the whole sync.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -29,7 +24,7 @@ from mailboxes import jobs
 from mailboxes.constants import SendStatus
 from mailboxes.models import FolderSync, Mailbox
 from tests.factories import ContactFactory
-from tests.integration.servers import stop_process_group
+from tests.integration.workers import Worker, purge, wait_until
 from tests.mailboxes.inboxes import REP_ADDRESS, imap_mailbox
 from tests.mailboxes.outbox import header, reload, submit
 from tests.servers import server_missing
@@ -40,15 +35,12 @@ pytestmark = [
     # Fail, never hang: a worker that never answers ends the test here.
     pytest.mark.timeout(300),
 ]
-ROOT = Path(__file__).resolve().parents[2]
 # An initial sync of 30,000 small messages from a contact takes 6-30 s here (and the raw bytes
 # of each are fetched and stored); a send takes a few tenths of a second.
 MESSAGES = 30_000
 SEND_WITHIN = 3.0
 SYNC_WITHIN = 240.0
 CLIENT = "zoe@client.example"
-CELERY_WORKER = [sys.executable, "-m", "celery", "-A", "crm_mail", "worker"]
-WORKER_OPTIONS = ["--without-mingle", "--without-gossip", "--loglevel=info"]
 
 
 def message(i: int, start: datetime) -> bytes:
@@ -68,63 +60,6 @@ def fill_inbox(account) -> None:
     start = datetime(2025, 1, 6, 8, tzinfo=UTC)
     for i in range(MESSAGES):
         account.deliver(message(i, start))
-
-
-class Worker:
-    """`celery worker -Q <queue> --concurrency=1` in a subprocess on the test database."""
-
-    def __init__(self, queue: str, log_dir: Path) -> None:
-        db = connection.settings_dict
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "crm_mail.settings",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}",
-        }
-        self.queue = queue
-        self.log = log_dir / f"worker-{queue}.log"
-        name = f"--hostname={queue}-{uuid.uuid4().hex[:8]}@%h"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [*CELERY_WORKER, "-Q", queue, "--concurrency=1", name, *WORKER_OPTIONS],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the pool child goes with it
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        wait_until(lambda: " ready." in self.output(), f"the {self.queue} worker", timeout, [self])
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"the {self.queue} worker exited:\n{self.output()}")
-
-    def stop(self) -> None:
-        stop_process_group(self.process, grace=10)
-
-
-def wait_until(condition, what: str, timeout: float, workers=()) -> float:
-    """Poll `condition` until true; return the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        for worker in workers:
-            worker.check_alive()
-        time.sleep(0.05)
-    logs = "\n".join(f"--- {w.queue} worker:\n{w.output()[-3000:]}" for w in workers)
-    raise AssertionError(f"waited {timeout} s for {what}\n{logs}")
-
-
-def purge(broker: Connection, *queues: str) -> None:
-    """Empty the queues of what an interrupted earlier run may have left."""
-    for queue in queues:
-        broker.default_channel.queue_purge(queue)
 
 
 def publish(broker: Connection, name: str, args: tuple) -> None:

@@ -14,7 +14,7 @@ from mailboxes.bounces.reports import parse_bounce, parse_delivered
 from mailboxes.constants import SendStatus
 from mailboxes.sync.engine import sync_mailbox
 from tests.mailboxes.corpus import corpus_files, file_id
-from tests.mailboxes.inboxes import imap_mailbox
+from tests.mailboxes.inboxes import imap_mailbox, offline_mailbox
 from tests.mailboxes.reports import dsn
 from tests.transactional.dsn import REPORTING_MTA, success_dsn
 from tests.transactional.pool import FROM, pool_for, queue
@@ -96,10 +96,27 @@ def test_without_dsn_the_relay_is_asked_nothing_and_sent_stays_the_last_state(
     assert types(outbound) == [EventType.QUEUED, EventType.SENT]
 
 
+def test_reports_are_asked_for_only_when_the_envelope_from_is_an_inbox_the_crm_reads(
+    dsn_relay, owner, django_capture_on_commit_callbacks
+):
+    """Nobody reading the pool's From address, success reports would only pile up there."""
+    pool_for(dsn_relay)
+    first = queue("ada@client.test")
+    assert delivery.deliver(first.pk) == SendStatus.SENT
+    offline_mailbox(owner, email=FROM.upper())  # connected later, its case aside
+    second = queue("bo@client.test")
+    assert delivery.deliver(second.pk) == SendStatus.SENT
+    unasked, asked = dsn_relay.messages
+    assert unasked.dsn_mail == {} and unasked.dsn_rcpt == {"ada@client.test": {}}
+    assert asked.dsn_mail == {"RET": "HDRS", "ENVID": second.message.message_id}
+    assert asked.dsn_rcpt["bo@client.test"]["NOTIFY"] == "SUCCESS,FAILURE"
+
+
 def test_only_a_real_success_report_about_our_email_and_its_recipient_is_a_delivery(
-    dsn_relay, django_capture_on_commit_callbacks
+    dsn_relay, owner, django_capture_on_commit_callbacks
 ):
     pool_for(dsn_relay)
+    offline_mailbox(owner, email=FROM)
     outbound = queue("ada@client.test")
     assert delivery.deliver(outbound.pk) == SendStatus.SENT
     (received,) = dsn_relay.messages
@@ -144,7 +161,7 @@ def test_no_message_of_the_corpus_is_read_as_a_delivery():
     "path", [*corpus_files("bounces"), *corpus_files("line_endings")], ids=file_id
 )
 def test_no_corpus_report_about_a_transactional_email_records_a_delivery(
-    path, dsn_relay, django_capture_on_commit_callbacks
+    path, dsn_relay, owner, django_capture_on_commit_callbacks
 ):
     """Each report applied to a transactional email with its Message-ID and its recipients:
     the best match a misread report could find. No "delivered" event comes of it."""
@@ -153,6 +170,7 @@ def test_no_corpus_report_about_a_transactional_email_records_a_delivery(
     original = getattr(report, "original_message_id", None)
     addresses = [r.address for r in getattr(report, "recipients", ()) if getattr(r, "address", "")]
     pool_for(dsn_relay)
+    offline_mailbox(owner, email=FROM)
     outbound = queue(addresses[0] if addresses else "nobody@client.test")
     if original:
         outbound.message.message_id = original

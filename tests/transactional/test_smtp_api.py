@@ -10,8 +10,10 @@ import asyncio
 import json
 import re
 import smtplib
+import ssl
 import time
 from email.policy import SMTP
+from pathlib import Path
 
 import aiosmtplib
 import dkim as dkimpy
@@ -381,3 +383,67 @@ def test_each_token_meets_its_own_limits_and_an_edit_holds_from_the_next_message
     assert refused.code == 451
     assert "this token may send 1 message an hour;" in refused.message
     assert Outbound.objects.filter(source_id=hourly.credential.pk).count() == 1
+
+
+def test_several_processes_share_the_ports_and_stop_together(tmp_path, token, smtp_sink):
+    """`manage.py smtp_api --processes 2`: two servers on the same ports (SO_REUSEPORT), each
+    answering only after the commit; SIGTERM to the first stops both."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from tests.integration.servers import free_port, wait_for_port
+    from transactional.smtp import tls
+
+    if connection.vendor != "postgresql":
+        pytest.skip("one process on SQLite")
+    pool_for(smtp_sink)
+    cert, key = tls.self_signed(tmp_path)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm_mail.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CRM_SMTP_API_CERT_FILE": str(cert),
+        "CRM_SMTP_API_KEY_FILE": str(key),
+    }
+    port, tls_port = free_port(), free_port()
+    command = [sys.executable, "manage.py", "smtp_api", "--host", "127.0.0.1", "--port"]
+    command += [str(port), "--tls-port", str(tls_port), "--processes", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(tls_port, server, timeout=30)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        deadline = time.monotonic() + 10
+        while not children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (child,) = children.read_text().split()
+        client_tls = ssl.create_default_context(cafile=cert)
+
+        async def send(n):
+            async with aiosmtplib.SMTP(
+                hostname="127.0.0.1", port=tls_port, use_tls=True, tls_context=client_tls
+            ) as client:
+                await client.login(token.username, token.password)
+                return await client.send_message(message(to=f"buyer{n}@client.test"))
+
+        async def all_of_them():
+            return await asyncio.gather(*(send(n) for n in range(12)))
+
+        replies = [reply for _errors, reply in asyncio.run(all_of_them())]
+        ids = [reply.rsplit(" ", 1)[-1] for reply in replies]
+        assert all(r.startswith("2.0.0 Ok: queued as <") for r in replies)
+        assert Outbound.objects.filter(message__message_id__in=ids).count() == 12
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert (
+            not Path(f"/proc/{child}").exists()
+            or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+        )
+    finally:
+        if server.poll() is None:
+            server.kill()

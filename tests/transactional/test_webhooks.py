@@ -59,14 +59,16 @@ def test_a_receiver_that_fails_twice_gets_each_event_once_signed(
     smtp_sink, queued_jobs, django_capture_on_commit_callbacks
 ):
     pool_for(smtp_sink)
-    outbound = queue("ada@client.test")
     with WebhookReceiver(script=[500, 503]) as receiver:
         endpoint, secret = endpoint_for(receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
-            queued = recording.record(outbound.pk, EventType.QUEUED)
+            # Its "queued" is recorded in the transaction that queues it.
+            outbound = queue("ada@client.test")
             sent = recording.record(outbound.pk, EventType.SENT)
             # The same change heard again (a replayed signal, a retried send): nothing new.
+            assert recording.record(outbound.pk, EventType.QUEUED) is None
             assert recording.record(outbound.pk, EventType.SENT) is None
+        queued = StatusEvent.objects.get(outbound=outbound, type=EventType.QUEUED)
         deliveries = {d.event_id: d for d in WebhookDelivery.objects.all()}
         assert set(deliveries) == {queued.pk, sent.pk}
         # One job each, on the transactional queue, queued on commit.

@@ -28,17 +28,23 @@ def find(status_id: str) -> SingleSend:
     return found
 
 
-def view(send: SingleSend) -> dict:
-    out = {
-        "statusId": str(send.status_id),
-        "requestedAt": send.requested_at,
+def pending(status_id, requested_at) -> dict:
+    """The view of a send no worker has taken yet."""
+    return {
+        "statusId": str(status_id),
+        "requestedAt": requested_at,
         "startedAt": None,
         "completedAt": None,
         "sendResult": None,
-        "message": send.message or None,
+        "message": None,
+        "status": SendStatus.PENDING,
     }
+
+
+def view(send: SingleSend) -> dict:
+    out = pending(send.status_id, send.requested_at) | {"message": send.message or None}
     if send.processed_at is None:
-        return out | {"status": SendStatus.PENDING}
+        return out
     outbound = send.outbound
     if send.send_result or outbound is None:
         return out | {

@@ -4,6 +4,7 @@
 wrong secret), with one query and one HMAC per key, in about the same time either way.
 """
 
+import time
 from datetime import timedelta
 
 from axes.utils import reset as axes_reset
@@ -22,13 +23,30 @@ _BEARER = "bearer "
 
 def authenticate_api_key(header_value: str | None) -> Credential | None:
     """The live API key an `Authorization: Bearer crm_pat_…` header names, or None."""
-    value = (header_value or "").strip()
-    if value[: len(_BEARER)].lower() != _BEARER:
-        return None
-    parsed = keys.parse_api_key(value[len(_BEARER) :].strip())
+    parsed = _bearer_key(header_value)
     if parsed is None:
         return None
     return _verify(CredentialKind.API_KEY, *parsed)
+
+
+def _bearer_key(header_value: str | None) -> tuple[str, str] | None:
+    """(lookup id, secret) of the API key an `Authorization: Bearer crm_pat_…` header holds."""
+    value = (header_value or "").strip()
+    if value[: len(_BEARER)].lower() != _BEARER:
+        return None
+    return keys.parse_api_key(value[len(_BEARER) :].strip())
+
+
+def api_key_digests(header_value: str | None) -> tuple[str, list[str]] | None:
+    """(lookup id, the hashes its row must hold) of the API key a header names, or None when
+    it names none: for a query that checks the key itself (transactional/api/send.py), one
+    hash per secret key, as `keys.matches` tries them."""
+    parsed = _bearer_key(header_value)
+    if parsed is None:
+        return None
+    lookup_id, secret = parsed
+    secret_keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return lookup_id, [keys.digest(lookup_id, secret, key) for key in secret_keys]
 
 
 def missing_scopes(credential: Credential, *scopes: str) -> list[str]:
@@ -77,7 +95,26 @@ def mark_used(credential: Credential) -> None:
     since = now - timedelta(seconds=LAST_USED_EVERY_SECONDS)
     if credential.last_used_at is not None and credential.last_used_at > since:
         return
-    Credential.objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lte=since), pk=credential.pk
-    ).update(last_used_at=now)
+    _mark(credential.pk, now)
     credential.last_used_at = now
+
+
+# Credential id -> when this process last marked it used (time.monotonic()).
+_marked: dict[int, float] = {}
+
+
+def mark_used_by_id(pk: int) -> None:
+    """`mark_used` for a key checked by a query that read no row: at most one UPDATE a minute
+    per key and process, which writes nothing when another process marked it lately."""
+    clock = time.monotonic()
+    if clock - _marked.get(pk, -LAST_USED_EVERY_SECONDS) < LAST_USED_EVERY_SECONDS:
+        return
+    _mark(pk, timezone.now())
+    _marked[pk] = clock
+
+
+def _mark(pk: int, now) -> None:
+    since = now - timedelta(seconds=LAST_USED_EVERY_SECONDS)
+    Credential.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=since), pk=pk
+    ).update(last_used_at=now)

@@ -1,7 +1,7 @@
 """What feeds the status history: mailboxes' signals about transactional email (filtered on
 `source`; a success DSN's `delivery_reported` among them) and the sending pool's own
 (transactional/pool/signals.py). Each receiver turns an event into one `recording.record`
-call; the record's key makes a repeat count once."""
+call (a batch queued: one `record_many`); the record's key makes a repeat count once."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def _ours(event) -> bool:
     return event.source == SendSource.TRANSACTIONAL
 
 
-def on_queued(sender, event: pool_signals.PoolChange, **_):
-    recording.record(event.outbound_id, EventType.QUEUED, at=event.at)
+def on_queued(sender, event: pool_signals.Queued, **_):
+    recording.record_many(list(event.outbound_ids), EventType.QUEUED, at=event.at)
 
 
 def on_deferred(sender, event: pool_signals.PoolChange, **_):

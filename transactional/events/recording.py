@@ -47,35 +47,77 @@ def record(
     return event
 
 
+def record_many(
+    outbound_ids: list[int], type: str, *, at: datetime | None = None
+) -> list[StatusEvent]:
+    """`record` for many messages' same change (a batch the SMTP API queued): one INSERT and
+    one transaction for them all; the changes already known are left out. Should another
+    writer record one of them meanwhile, each is recorded on its own instead."""
+    at = at or timezone.now()
+    events = {
+        f"{pk}:{type}:": StatusEvent(outbound_id=pk, type=type, occurred_at=at, data={})
+        for pk in outbound_ids
+    }
+    for key, event in events.items():
+        event.key = key[:200]
+    try:
+        with transaction.atomic():
+            known = set(StatusEvent.objects.filter(key__in=events).values_list("key", flat=True))
+            new = StatusEvent.objects.bulk_create([e for k, e in events.items() if k not in known])
+            _fan_out_many(new)
+        return new
+    except IntegrityError:
+        return [e for e in (record(e.outbound_id, type, at=at) for e in events.values()) if e]
+
+
 def fan_out(event: StatusEvent) -> list[WebhookDelivery]:
     """One delivery per enabled endpoint subscribed to the event's type, queued on commit."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(enabled=True) if e.wants(event.type)]
+    return _fan_out_many([event])
+
+
+def _fan_out_many(events: list[StatusEvent]) -> list[WebhookDelivery]:
+    if not events:
+        return []
+    types = {e.type for e in events}
+    endpoints = [
+        e for e in WebhookEndpoint.objects.filter(enabled=True) if any(map(e.wants, types))
+    ]
     if not endpoints:
         return []
-    body = body_of(event.type, event.occurred_at, payload(event))
+    messages = _messages([e.outbound_id for e in events])
     deliveries = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
             endpoint=endpoint,
             event=event,
             webhook_id=new_webhook_id(),
             type=event.type,
-            body=body,
+            body=body_of(event.type, event.occurred_at, _payload(event, messages)),
             next_attempt_at=timezone.now(),
         )
+        for event in events
         for endpoint in endpoints
+        if endpoint.wants(event.type)
     )
     jobs.later_many(jobs.DELIVER_WEBHOOK, [(d.pk,) for d in deliveries])
     return deliveries
 
 
+def _messages(outbound_ids: list[int]) -> dict[int, dict]:
+    return {
+        row["pk"]: row
+        for row in Outbound.objects.filter(pk__in=outbound_ids).values(
+            "pk", "recipients", "source_id", "message__message_id", "message__subject"
+        )
+    }
+
+
 def payload(event: StatusEvent) -> dict:
     """The `data` of an event's webhook: the message and what the change says."""
-    outbound = (
-        Outbound.objects.filter(pk=event.outbound_id)
-        .values("recipients", "source_id", "message__message_id", "message__subject")
-        .first()
-        or {}
-    )
+    return _payload(event, _messages([event.outbound_id]))
+
+
+def _payload(event: StatusEvent, messages: dict[int, dict]) -> dict:
+    outbound = messages.get(event.outbound_id, {})
     return {
         "messageId": event.outbound_id,
         "emailMessageId": outbound.get("message__message_id", ""),

@@ -27,6 +27,7 @@ change a conditional UPDATE on it, so an admin's cancel between claim and send w
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -35,14 +36,16 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
-from mailboxes.models import EmailMessage, Outbound
+from mailboxes.models import BouncedAddress, EmailMessage, Mailbox, Outbound
 from mailboxes.outbox.sending import announce, raw_mime, record
-from mailboxes.providers.base import MailProvider, ProviderError
+from mailboxes.providers.base import MailProvider, ProviderError, SendResult
+from records.bulk import update_rows
 from records.signals import send_on_commit
 from transactional.pool import relay, signals
 from transactional.pool.models import DomainDeferral, SendingPool
@@ -58,6 +61,8 @@ DOMAIN_BACKOFF_MINUTES = (1, 5, 15, 30, 60, 120, 240)
 RELAY_BACKOFF = timedelta(minutes=5)
 MAX_ATTEMPTS = 12
 BATCH = 100
+# Sent emails recorded together (see _Pass).
+FLUSH_EVERY = 20
 PASS_SECONDS = 25.0
 WAITING = (SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.DEFERRED)
 # Where a failure says the relay, not the destination, is the trouble.
@@ -90,7 +95,10 @@ def _claim(where: Q, limit: int) -> list[Claim]:
     now = timezone.now()
     with transaction.atomic():
         rows = list(
-            Outbound.objects.select_for_update(skip_locked=True)
+            # FOR NO KEY UPDATE: the claim changes no key, and must not skip a row whose new
+            # history rows (their foreign keys' KEY SHARE locks) are being written meanwhile:
+            # a job that ran then found its rows "taken" and left them for the periodic pass.
+            Outbound.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(where)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", "status")[:limit]
@@ -100,9 +108,11 @@ def _claim(where: Q, limit: int) -> list[Claim]:
     return [Claim(pk, now, status == SendStatus.SENDING) for pk, status in rows]
 
 
-def deliver(outbound_id: int) -> str | None:
-    """Send one email now if it is due and nobody holds it; return its outcome or None."""
-    claims = _claim(Q(pk=outbound_id) & _due(timezone.now()), 1)
+def deliver(*outbound_ids: int) -> str | None:
+    """Send these emails now (a batch the enqueue service queued together: one claim, one
+    relay session) if they are due and nobody holds them; return the first one's outcome, or
+    None when none was due."""
+    claims = _claim(Q(pk__in=outbound_ids) & _due(timezone.now()), len(outbound_ids))
     if not claims:
         return None
     with _Pass() as run:
@@ -122,29 +132,92 @@ def deliver_due(limit: int = BATCH, seconds: float = PASS_SECONDS) -> Counter:
     return run.outcomes
 
 
+def inboxes_read(addresses) -> set[str]:
+    """Those of `addresses` (lowercased) that are connected inboxes, whose mail the CRM reads."""
+    wanted = {a.strip().lower() for a in addresses if a}
+    return set(
+        Mailbox.objects.annotate(address=Lower("email"))
+        .filter(address__in=wanted)
+        .values_list("address", flat=True)
+    )
+
+
 def domains_of(addresses) -> set[str]:
     return {a.rpartition("@")[2].strip().lower() for a in addresses}
 
 
+class _Session(threading.local):
+    """The worker's relay session, kept between passes (a queue worker's next job, a loop's
+    next pass) while the pool's settings stay the same: a connection and login per message
+    cost more than the message. The adapter checks an idle session with NOOP before use."""
+
+    key: tuple | None = None
+    provider: MailProvider | None = None
+
+    def get(self, pool: SendingPool) -> tuple[MailProvider, bool]:
+        """The session for the pool's relay, and whether it is new."""
+        key = (pool.host, pool.port, pool.security, pool.username, pool.secret.get("password"))
+        if self.provider is not None and self.key != key:
+            self.drop()
+        if self.provider is not None:
+            return self.provider, False
+        self.provider, self.key = relay.open_relay(pool), key
+        return self.provider, True
+
+    def send(self, pool: SendingPool, message) -> SendResult:
+        provider, new = self.get(pool)
+        try:
+            return provider.send(message)
+        except ProviderError as error:
+            if new or error.maybe_sent or error.stage != "tcp":
+                raise
+        # A kept session the relay had closed, found before DATA (nothing went out): once
+        # more on a new one.
+        self.drop()
+        return self.get(pool)[0].send(message)
+
+    def drop(self) -> None:
+        provider, self.provider, self.key = self.provider, None, None
+        if provider is not None:
+            try:
+                provider.close()
+            except Exception:  # a dead session must not hide the pass's result
+                log.warning("closing the relay session failed", exc_info=True)
+
+
+_session = _Session()
+
+
+def close_relay_session() -> None:
+    """Quit this thread's relay session (a worker shutting down, a test's end)."""
+    _session.drop()
+
+
 class _Pass:
-    """One worker's pass: the pool read once, one relay session reused for every message."""
+    """One worker's pass: the pool read once, the worker's relay session for every message.
+
+    The rows of a batch are looked up together (hard bounces, deferred domains), each is
+    marked "sending" on its own just before it goes, and the sent ones are recorded together
+    every FLUSH_EVERY sends (and at the end of the batch): a worker that dies in between leaves
+    them "sending", found later as uncertain, as one that died mid-send always did."""
 
     def __init__(self) -> None:
         self.pool = SendingPool.load()
         self.outcomes: Counter = Counter()
-        self.provider: MailProvider | None = None
         # Set once the relay failed: the pass's other rows wait with these words.
         self.relay_down: str = ""
+        self.gone: dict[str, BouncedAddress] = {}
+        self.held: dict[str, DomainDeferral] = {}
+        # Envelope From addresses the CRM reads as inboxes: only there are DSNs asked for.
+        self.read: set[str] = set()
+        self.sent: list[tuple[Outbound, SendResult, set[str]]] = []
 
     def __enter__(self) -> _Pass:
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        if self.provider is not None:
-            try:
-                self.provider.close()
-            except Exception:  # a dead session must not hide the pass's result
-                log.warning("closing the relay session failed", exc_info=True)
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is not None or self.relay_down:
+            _session.drop()
 
     def send(self, claims: list[Claim]) -> None:
         by_id = {c.id: c for c in claims}
@@ -155,15 +228,32 @@ class _Pass:
             .order_by("next_attempt_at", "pk")
         )
         raws = raw_mime([row.message_id for row in rows])
-        for row in rows:
-            try:
-                outcome = self.one(row, by_id[row.pk], raws.get(row.message_id))
-            except Exception:
-                # The row keeps its claim: a later pass takes it after the lease (from
-                # "sending", as uncertain: it may have gone out).
-                log.exception("sending transactional outbound %s failed unexpectedly", row.pk)
-                outcome = "error"
-            self.outcomes[outcome] += 1
+        self.gone = {b.address: b for b in bounced(a for row in rows for a in row.recipients)}
+        domains = set().union(*(domains_of(row.recipients) for row in rows))
+        self.held = {
+            d.domain: d
+            for d in DomainDeferral.objects.filter(domain__in=domains, until__gt=timezone.now())
+        }
+        self.read = inboxes_read({row.envelope_from for row in rows})
+        try:
+            for row in rows:
+                try:
+                    outcome = self.one(row, by_id[row.pk], raws.get(row.message_id))
+                except Exception:
+                    # The row keeps its claim: a later pass takes it after the lease (from
+                    # "sending", as uncertain: it may have gone out).
+                    log.exception("sending transactional outbound %s failed unexpectedly", row.pk)
+                    outcome = "error"
+                self.outcomes[outcome] += 1
+                if len(self.sent) >= FLUSH_EVERY:
+                    self.flush()
+        finally:
+            self.flush()
+
+    def flush(self) -> None:
+        sent, self.sent = self.sent, []
+        if sent:
+            _sent(sent)
 
     def one(self, row: Outbound, claim: Claim, raw: bytes | None) -> str:
         now = timezone.now()
@@ -172,7 +262,10 @@ class _Pass:
         words = self.relay_down or unavailable(self.pool)
         if words:
             return _wait(row, claim, SendStatus.DEFERRED, now + RELAY_BACKOFF, words)
-        gone = bounced(row.recipients)
+        gone = [
+            self.gone[a]
+            for a in sorted({a.strip().lower() for a in row.recipients} & self.gone.keys())
+        ]
         if gone:
             words = _("Not sent: %(addresses)s bounced hard before.") % {
                 "addresses": ", ".join(b.address for b in gone)
@@ -181,7 +274,10 @@ class _Pass:
         if not raw:
             return _settle(row, claim, SendStatus.FAILED, _("The email's content is missing."))
         domains = domains_of(row.recipients)
-        held = DomainDeferral.objects.filter(domain__in=domains, until__gt=now).first()
+        held = next(
+            (self.held[d] for d in sorted(domains & self.held.keys()) if self.held[d].until > now),
+            None,
+        )
         if held is not None:
             words = _("Held back: the relay deferred mail to %(domain)s (%(reason)s).") % {
                 "domain": held.domain,
@@ -197,7 +293,12 @@ class _Pass:
         try:
             # Signed before the mark: a key that cannot sign leaves nothing "sending".
             message = relay.outgoing(
-                self.pool, row.envelope_from, row.recipients, raw, row.message.message_id
+                self.pool,
+                row.envelope_from,
+                row.recipients,
+                raw,
+                row.message.message_id,
+                ask_reports=row.envelope_from.lower() in self.read,
             )
         except Exception as exc:
             log.exception("DKIM-signing transactional outbound %s failed", row.pk)
@@ -212,12 +313,15 @@ class _Pass:
             return "skipped"  # cancelled by an admin meanwhile, or taken over
         attempts = row.attempts + 1
         try:
-            if self.provider is None:
-                self.provider = relay.open_relay(self.pool)
-            result = self.provider.send(message)
+            result = _session.send(self.pool, message)
         except ProviderError as error:
+            if error.stage in RELAY_STAGES or error.maybe_sent:
+                _session.drop()  # a session in doubt is not used again
             return self.failed(row, claim, attempts, domains, error)
-        return _sent(row, claim, result, domains)
+        self.sent.append((row, result, domains))
+        for domain in domains:
+            self.held.pop(domain, None)
+        return SendStatus.SENT
 
     def failed(self, row, claim: Claim, attempts: int, domains, error: ProviderError) -> str:
         if error.maybe_sent:
@@ -240,6 +344,8 @@ class _Pass:
             }
             return _settle(row, claim, SendStatus.FAILED, words, SendStatus.SENDING)
         until = defer_domains(domains, error.message)
+        for domain in domains:
+            self.held[domain] = DomainDeferral(domain=domain, until=until, reason=error.message)
         return _wait(row, claim, SendStatus.DEFERRED, until, error.message, retry=True)
 
     def over_minute_limit(self, now: datetime) -> datetime | None:
@@ -324,24 +430,26 @@ def _settle(row, claim: Claim, status: str, words: str, *statuses) -> str:
     return status if done else "skipped"
 
 
-def _sent(row, claim: Claim, result, domains) -> str:
+def _sent(sent: list[tuple[Outbound, SendResult, set[str]]]) -> None:
+    """Record emails the relay accepted, in one transaction; tell the layers above."""
     now = timezone.now()
-    note = ""
-    if result.refused:
-        note = _("Sent, but the relay refused some recipients: %(list)s") % {
-            "list": "; ".join(f"{r} ({code} {text})" for r, (code, text) in result.refused.items())
-        }
+    for row, result, _domains in sent:
+        row.status, row.sent_at, row.claimed_at = SendStatus.SENT, now, None
+        row.provider_id = (result.provider_id or "")[:255]
+        row.last_error = ""
+        if result.refused:
+            row.last_error = _("Sent, but the relay refused some recipients: %(list)s") % {
+                "list": "; ".join(
+                    f"{r} ({code} {text})" for r, (code, text) in result.refused.items()
+                )
+            }
+    rows = [row for row, _result, _domains in sent]
     with transaction.atomic():
-        # Not conditional on the claim: the relay accepted it, whatever happened meanwhile.
-        Outbound.objects.filter(pk=row.pk).update(
-            status=SendStatus.SENT,
-            sent_at=now,
-            provider_id=(result.provider_id or "")[:255],
-            last_error=note,
-            claimed_at=None,
-        )
-        EmailMessage.objects.filter(pk=row.message_id).update(sent_at=now)
+        # Not conditional on the claim: the relay accepted them, whatever happened meanwhile.
+        update_rows(rows, ["status", "sent_at", "provider_id", "last_error", "claimed_at"])
+        EmailMessage.objects.filter(pk__in=[row.message_id for row in rows]).update(sent_at=now)
         # The relay takes mail for these domains again.
+        domains = set().union(*(d for _row, _result, d in sent))
         DomainDeferral.objects.filter(domain__in=domains).delete()
-        announce(row, SendStatus.SENT)
-    return SendStatus.SENT
+        for row in rows:
+            announce(row, SendStatus.SENT)

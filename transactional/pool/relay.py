@@ -53,17 +53,27 @@ def open_relay(pool: SendingPool, timeout: float = RELAY_TIMEOUT) -> MailProvide
     return get_provider("imap", connection_settings(pool, timeout))
 
 
-def outgoing(pool: SendingPool, envelope_from: str, recipients, raw: bytes, message_id: str):
+def outgoing(
+    pool: SendingPool,
+    envelope_from: str,
+    recipients,
+    raw: bytes,
+    message_id: str,
+    *,
+    ask_reports: bool = False,
+):
     """The message as it goes to the relay: DKIM-signed by the product when the pool signs."""
     if pool.signs:
         raw = dkim.sign(raw, pool.dkim_selector, pool.domain, pool.secret["dkim_private_key"])
-    # A relay that advertises DSN is asked for a report on delivery (and failure), its
-    # envelope id the Message-ID: a success report comes back to the envelope From and, read
-    # by mailboxes' bounce processing there, becomes the message's "delivered" event.
+    # With `ask_reports` (the envelope From is an inbox the CRM reads), a relay that
+    # advertises DSN is asked for a report on delivery (and failure), its envelope id the
+    # Message-ID: the success report comes back to the envelope From and, read by mailboxes'
+    # bounce processing there, becomes the message's "delivered" event. Nobody reading that
+    # address, the reports would only pile up there: none is asked for.
     return OutgoingMessage(
         envelope_from=envelope_from,
         recipients=list(recipients),
         raw=raw,
         message_id=message_id,
-        dsn_envelope_id=message_id,
+        dsn_envelope_id=message_id if ask_reports else None,
     )

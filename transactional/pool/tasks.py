@@ -8,10 +8,10 @@ from transactional.pool import delivery
 
 
 @shared_task(name=jobs.SEND_TRANSACTIONAL, acks_late=True)
-def send_transactional(outbound_id: int) -> str | None:
-    # Idempotent: the row is claimed with SKIP LOCKED, so a redelivered task finds it taken
-    # or done and returns None.
-    return delivery.deliver(outbound_id)
+def send_transactional(*outbound_ids: int) -> str | None:
+    # The emails one enqueue queued together (up to SEND_JOB_SIZE). Idempotent: the rows are
+    # claimed with SKIP LOCKED, so a redelivered task finds them taken or done.
+    return delivery.deliver(*outbound_ids)
 
 
 @shared_task(name=jobs.SEND_TRANSACTIONAL_DUE)

@@ -3,6 +3,8 @@ what `email_enqueue` asks before queuing such an email, its envelope From and it
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -10,9 +12,10 @@ from mailboxes import jobs
 from mailboxes.constants import SendSource
 from mailboxes.models import BouncedAddress
 from mailboxes.outbox import transports
-from records.signals import send_on_commit
 from transactional.pool import signals
 from transactional.pool.models import SendingPool
+
+log = logging.getLogger(__name__)
 
 
 def bounced(addresses) -> list[BouncedAddress]:
@@ -57,13 +60,17 @@ def envelope_from() -> str:
 
 
 def queued(outbound_ids: list[int]) -> None:
-    """`email_enqueue` wrote these rows: tell transactional (events/) once they commit."""
-    now = timezone.now()
-    send_on_commit(
-        signals.email_queued,
-        __name__,
-        *(signals.PoolChange(outbound_id=pk, at=now) for pk in outbound_ids),
-    )
+    """`email_enqueue` is writing these rows: tell transactional (events/) in its transaction
+    (signals.py says why); a receiver's failure is logged and undoes nothing (each receiver
+    writes in a savepoint of its own)."""
+    event = signals.Queued(tuple(outbound_ids), timezone.now())
+    for receiver, result in signals.email_queued.send_robust(sender=__name__, event=event):
+        if isinstance(result, Exception):
+            log.error(
+                "receiver %r of email_queued failed",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
 
 
 def register() -> None:

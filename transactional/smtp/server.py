@@ -132,15 +132,42 @@ class ApiController(Controller):
     """One listening port: `implicit_tls` True wraps every connection in TLS at once, else
     the port offers STARTTLS and requires it before AUTH."""
 
-    def __init__(self, executor, tls_context, *, implicit_tls: bool, **kwargs) -> None:
+    def __init__(
+        self, executor, tls_context, *, implicit_tls: bool, reuse_port: bool = False, **kwargs
+    ) -> None:
         self.executor = executor
         self.tls = tls_context
         self.implicit_tls = implicit_tls
+        self.reuse_port = reuse_port
         super().__init__(
             Handler(executor),
             ssl_context=tls_context if implicit_tls else None,
             **kwargs,
         )
+
+    def _create_server(self):
+        if not self.reuse_port:
+            return super()._create_server()
+        # SO_REUSEPORT: every server process listens on the port, the kernel spreads the
+        # connections between them.
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            reuse_port=True,
+        )
+
+    def _trigger_server(self):
+        # aiosmtpd connects once to see its factory work; with a shared port that connection
+        # may reach another process: connect until one reaches this one.
+        for _ in range(100):
+            try:
+                super()._trigger_server()
+            except TimeoutError:  # socket.timeout: answered by a busy process
+                pass
+            if not self.reuse_port or self._factory_invoked.wait(0.05):
+                return
 
     def factory(self):
         options = {
@@ -162,16 +189,26 @@ class ApiController(Controller):
             return TokenSMTP(self.handler, self.executor, auth_require_tls=False, **options)
 
 
-def start(host: str, port: int, tls_port: int, tls_context, *, threads: int | None = None):
+def start(
+    host: str,
+    port: int,
+    tls_port: int,
+    tls_context,
+    *,
+    threads: int | None = None,
+    reuse_port: bool = False,
+):
     """Start both ports (each serves on a thread of its own); return their controllers.
     SQLite has one writer: one database thread there; else `threads` (2: the work holds the
-    GIL most of the time, and fewer threads make bigger group commits; measured by the bench)."""
+    GIL most of the time, and fewer threads make bigger group commits; measured by the bench).
+    `reuse_port`: other processes serve the same ports (manage.py smtp_api --processes)."""
     if threads is None:
         threads = 1 if connection.vendor == "sqlite" else 2
     executor = ThreadPoolExecutor(threads, thread_name_prefix="smtp-api-db")
+    options = {"hostname": host, "reuse_port": reuse_port}
     controllers = [
-        ApiController(executor, tls_context, implicit_tls=False, hostname=host, port=port),
-        ApiController(executor, tls_context, implicit_tls=True, hostname=host, port=tls_port),
+        ApiController(executor, tls_context, implicit_tls=False, port=port, **options),
+        ApiController(executor, tls_context, implicit_tls=True, port=tls_port, **options),
     ]
     for controller in controllers:
         controller.start()

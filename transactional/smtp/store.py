@@ -103,7 +103,8 @@ def _email(credential: Credential, submission: Submission, contacts) -> Outgoing
     cc = [a for a in recipients if a in headers.cc and a not in to]
     # Envelope recipients the headers do not name are the Bcc ones.
     bcc = [a for a in recipients if a not in to and a not in cc]
-    html = submitted.html_of(submission.raw)
+    tree = submitted.parse(submission.raw)
+    html = submitted.html_of(submission.raw, tree) if tree is not None else None
     mine = [contacts[a] for a in recipients if a in contacts]
     return OutgoingEmail(
         mailbox=None,
@@ -120,6 +121,7 @@ def _email(credential: Credential, submission: Submission, contacts) -> Outgoing
         track=html is not None,
         log=bool(mine),
         raw=submission.raw,
+        raw_tree=tree,
     )
 
 
