@@ -20,4 +20,5 @@ BENCHMARKS = {
     "sequence_tick": "bench.sequence_tick",
     "smtp_api": "bench.smtp_api",
     "single_send_api": "bench.single_send_api",
+    "conversation_poll": "bench.conversation_poll",
 }

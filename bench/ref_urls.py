@@ -8,7 +8,8 @@ costs the tracking views. The responses have the same bytes and headers.
 import json
 import uuid
 
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseNotModified, HttpResponseRedirect, JsonResponse
 from django.urls import include, path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -50,7 +51,18 @@ def ref_single_send(request):
     )
 
 
+@login_required
+def ref_conversation_poll(request, mailbox_id):
+    """The conversations inbox's poll for an unchanged inbox (bench/conversation_poll.py):
+    a signed-in user answered 304, nothing else read."""
+    response = HttpResponseNotModified()
+    response["ETag"] = request.headers.get("If-None-Match", "")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 _ref = [
+    path("conversations/<int:mailbox_id>/list/", ref_conversation_poll),
     path("marketing/v3/transactional/single-email/send", ref_single_send),
     path("o/<str:token>.gif", ref_open),
     path("c/<str:token>", ref_click),

@@ -24,7 +24,6 @@ removed so runs compare."""
 import base64
 import json
 import os
-import statistics
 import tempfile
 import uuid
 from pathlib import Path
@@ -171,8 +170,6 @@ def run() -> bool:
     body = BODY % {"email": email.pk}
     print("server: gunicorn sync x2, DJANGO_ENV=production, PostgreSQL, Redis (broker)")
     print(f"wrk: -t2 -c16, {SLICES} slices of -d{SLICE} each side, interleaved")
-    bare, ours = [], []
-    ok = True
     with tempfile.TemporaryDirectory(prefix="bench-single-send-") as tmp:
         workdir = Path(tmp)
         with tracking._gunicorn(workdir) as base:
@@ -190,29 +187,16 @@ def run() -> bool:
             # The warm-up's sends are checked with the rest but not counted as answered. (Not
             # removed now: a request still in flight would write its row after the removal.)
             wrk(PATH, "2s", run=WARM_UP)
-            for i in range(SLICES):
-                for side in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):
-                    if side == "bare":
-                        bare.append(wrk("/ref/" + PATH.lstrip("/"), SLICE))
-                    else:
-                        ours.append(wrk(PATH, SLICE))
+            bare, ours = tracking.interleaved(
+                SLICES, lambda: wrk("/ref/" + PATH.lstrip("/"), SLICE), lambda: wrk(PATH, SLICE)
+            )
         # gunicorn has stopped: what its workers could not queue they logged.
         warnings = [
             line
             for line in (workdir / "gunicorn.log").read_text(errors="replace").splitlines()
             if "not queued" in line or "Traceback" in line
         ]
-    for label, results in (("bare view", bare), ("single-send endpoint", ours)):
-        if any(r["bad"] for r in results):
-            print(f"FAIL {label}: some responses were not 2xx")
-            ok = False
-    ref_value, _ = tracking._aggregate("bare view", bare)
-    value, _ = tracking._aggregate("single-send endpoint", ours)
-    pairs = sorted(o["rps"] / b["rps"] for o, b in zip(ours, bare, strict=True))
-    print(
-        f"slice by slice, endpoint / bare view: median {statistics.median(pairs):.0%}, "
-        f"from {pairs[0]:.0%} to {pairs[-1]:.0%}"
-    )
+    ok, value, ref_value = tracking.compare("single-send endpoint", bare, ours)
     ok = _check(email, sum(r["requests"] for r in ours), warnings) and ok
     _clean(email)
     share = value / ref_value

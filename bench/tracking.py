@@ -342,6 +342,37 @@ def _aggregate(label: str, slices: list[dict]) -> tuple[float, float]:
     return rps, p99
 
 
+def interleaved(slices: int, bare, ours) -> tuple[list[dict], list[dict]]:
+    """Run `bare()` and `ours()` (each one wrk slice) `slices` times each, alternating which
+    goes first (the machine is shared: a busy moment hits both sides alike)."""
+    bare_runs, our_runs = [], []
+    for i in range(slices):
+        for side in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):
+            if side == "bare":
+                bare_runs.append(bare())
+            else:
+                our_runs.append(ours())
+    return bare_runs, our_runs
+
+
+def compare(label: str, bare: list[dict], ours: list[dict]) -> tuple[bool, float, float]:
+    """Check every answer was 2xx or 3xx, print both sides and the slice-by-slice ratio;
+    return (all answers fine, our req/s, the bare view's req/s)."""
+    ok = True
+    for name, results in (("bare view", bare), (label, ours)):
+        if any(r["bad"] for r in results):
+            print(f"FAIL {name}: some responses were not 2xx or 3xx")
+            ok = False
+    ref_value, _ = _aggregate("bare view", bare)
+    value, _ = _aggregate(label, ours)
+    pairs = sorted(o["rps"] / b["rps"] for o, b in zip(ours, bare, strict=True))
+    print(
+        f"slice by slice, {label} / bare view: median {statistics.median(pairs):.0%}, "
+        f"from {pairs[0]:.0%} to {pairs[-1]:.0%}"
+    )
+    return ok, value, ref_value
+
+
 def _run(kind: str) -> bool:
     name = f"tracking_{kind}"
     with override_settings(SECRET_KEY=SECRET_KEY, TRACKING_STREAM=STREAM, TRACKING_BUFFER=None):

@@ -250,6 +250,7 @@ CELERY_TASK_ROUTES = {
     # housekeeping: short periodic or one-off chores
     jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
     jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
+    jobs.CONVERSATIONS_WAKE: {"queue": "housekeeping"},
     records_jobs.NOTIFY: {"queue": "housekeeping"},
     # sequences: the tick that runs due sequence steps (a pass of a few seconds, every few
     # seconds; a queue of its own so it never holds a send or housekeeping slot, and its
@@ -267,6 +268,8 @@ CELERY_TASK_ROUTES = {
 }
 # How often every inbox is synced; /health/ measures how late the most belated sync is by it.
 CRM_SYNC_SECONDS = env_int("CRM_SYNC_SECONDS", 120)
+# How often an open conversations inbox asks whether anything changed (a 304 when not).
+CRM_CONVERSATIONS_POLL_SECONDS = env_int("CRM_CONVERSATIONS_POLL_SECONDS", 10)
 # How often beat runs the sequence tick (due steps wait at most about this long).
 SEQUENCE_TICK_SECONDS = 5
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -279,6 +282,12 @@ CELERY_BEAT_SCHEDULE = {
     # Sent-folder copies a crashed worker or an unreachable server left owed.
     "file-owed-copies": {"task": jobs.FILE_OWED_COPIES, "schedule": 60.0},
     "tracking-flush": {"task": jobs.TRACKING_FLUSH, "schedule": 5.0},
+    # Snoozed conversations whose time came (mailboxes/conversations/).
+    "conversations-wake": {
+        "task": jobs.CONVERSATIONS_WAKE,
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # Transactional email whose domain's deferral is over, scheduled, or whose job was lost.
     "send-transactional-due": {
         "task": jobs.SEND_TRANSACTIONAL_DUE,

@@ -15,6 +15,7 @@ class MailboxesConfig(AppConfig):
         from mailboxes.bounces import panel
         from mailboxes.connecting.connections import check_server_allowlist
         from mailboxes.constants import EMAIL_ACTIVITY
+        from mailboxes.conversations import receivers as conversations
         from mailboxes.preferences.forms import section_form
         from mailboxes.timeline import activity
         from mailboxes.tracking import revocation  # noqa: F401 - connects its receiver
@@ -22,6 +23,7 @@ class MailboxesConfig(AppConfig):
         from records.constants import RecordKind
 
         checks.register(check_server_allowlist)
+        conversations.connect()
         timeline.register_kind(
             EMAIL_ACTIVITY, _("Email"), "mailboxes/timeline/email.html", activity.prefetch_emails
         )

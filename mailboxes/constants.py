@@ -84,6 +84,11 @@ class TeamInboxKind(models.TextChoices):
     HELP_DESK = "help_desk", "Help desk"
 
 
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
 class Direction(models.TextChoices):
     INCOMING = "in", "Received"
     OUTGOING = "out", "Sent"

@@ -11,6 +11,9 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
   `replied_to` holds the rep's emails of its thread, sent from the CRM or logged from the inbox
   (empty when a server rewrote the headers: match on `contact_ids` then). Auto-replies come
   too, flagged, with the return date an out-of-office message gave, if any.
+- `messages_synced`, event `MessagesSynced`: sync wrote a page of messages of one inbox (in
+  and out, from any sender), one event per page. The conversations inbox files a team inbox's
+  mail into its conversations from it.
 - `bounce_recorded`, event `BounceRecorded`: a delivery report marked an email sent from the
   CRM hard- or soft-bounced.
 - `complaint_received`, event `ComplaintReceived`: an ARF report (a spam complaint, or a
@@ -34,6 +37,7 @@ from django.dispatch import Signal
 from records import signals as record_signals
 
 reply_received = Signal()
+messages_synced = Signal()
 bounce_recorded = Signal()
 complaint_received = Signal()
 delivery_reported = Signal()
@@ -55,6 +59,12 @@ class ReplyReceived:
     is_auto_reply: bool
     auto_reply_reason: str
     return_date: date | None  # from an out-of-office text ("back on 14 March")
+
+
+@dataclass(frozen=True)
+class MessagesSynced:
+    mailbox_id: int
+    message_ids: tuple[int, ...]  # EmailMessage pks written by one page
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from mailboxes.composer import urls as composer
 from mailboxes.connecting import urls as connecting
+from mailboxes.conversations import urls as conversations
 from mailboxes.ledger import urls as ledger
 from mailboxes.logging_rules import urls as logging_rules
 from mailboxes.timeline import urls as timeline
@@ -14,4 +15,5 @@ urlpatterns = (
     + timeline.urlpatterns
     + ledger.urlpatterns
     + logging_rules.urlpatterns
+    + conversations.urlpatterns
 )

@@ -172,6 +172,19 @@ def log_many(kind: str, entries: list[Entry], *, now: datetime | None = None) ->
     return activity_ids
 
 
+def link(activity_ids: Iterable[int], record: Record | int) -> None:
+    """Put existing activities on one more record's timeline (each once; those already on it
+    stay as they are): a help-desk conversation's emails on the ticket it opened."""
+    record_id = record if isinstance(record, int) else record.pk
+    ActivityLink.objects.bulk_create(
+        [
+            ActivityLink(activity_id=a.pk, record_id=record_id, occurred_at=a.occurred_at)
+            for a in Activity.objects.filter(pk__in=list(activity_ids)).only("pk", "occurred_at")
+        ],
+        ignore_conflicts=True,
+    )
+
+
 @transaction.atomic
 def move(activity_id: int, when: datetime) -> None:
     """Move an activity to another moment on every timeline it is on."""

@@ -30,6 +30,9 @@ from .fakes.fixtures import (  # noqa: F401
     redis_url,
     smtp_sink,
 )
+
+# A team inbox and pages synced into it (the conversations inbox's tests).
+from .mailboxes.conversations import sync_page, team_desk  # noqa: F401
 from .servers import server_missing
 
 # Where queued jobs go during tests (pytest_configure): a broker in this process's memory,

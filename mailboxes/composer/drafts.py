@@ -27,8 +27,8 @@ from mailboxes.models import (
     BouncedAddress,
     EmailMessage,
     EmailThread,
-    Mailbox,
 )
+from mailboxes.models.inboxes import team_mailboxes_for
 from mailboxes.outbox.enqueue import (
     Attachment,
     OutgoingEmail,
@@ -87,12 +87,7 @@ def from_choices(user: User) -> list[FromChoice]:
     """The addresses `user` may send from: their inboxes and aliases, then team addresses of
     inboxes routed to them or their team (admins: every team inbox)."""
     choices = own_addresses(user)
-    teams = Mailbox.objects.filter(kind=MailboxKind.TEAM).select_related("team_inbox")
-    if not user.is_staff:
-        teams = teams.filter(team_inbox__route_to_user=user) | teams.filter(
-            team_inbox__route_to_team_id=user.team_id or -1
-        )
-    for mailbox in teams.distinct().order_by("email"):
+    for mailbox in team_mailboxes_for(user):
         choices.append(
             FromChoice(mailbox, mailbox.email, mailbox.display_name or mailbox.team_inbox.name)
         )

@@ -108,11 +108,47 @@ class ExchangeConnectForm(forms.Form):
 class TeamInboxForm(forms.ModelForm):
     class Meta:
         model = TeamInbox
-        fields = ["name", "kind", "display_name", "route_to_team", "route_to_user"]
+        fields = [
+            "name",
+            "kind",
+            "display_name",
+            "route_to_team",
+            "route_to_user",
+            "round_robin",
+            "open_cap",
+            "reassign_after_minutes",
+            "response_target_minutes",
+            "create_contacts",
+        ]
         labels = {
             "route_to_team": "Route new conversations to team",
             "route_to_user": "…or to this user",
+            "round_robin": _("Assign in turn within the team (round robin)"),
+            "open_cap": _("Open conversations per person at most"),
+            "reassign_after_minutes": _("Reassign when unanswered after (working minutes)"),
+            "response_target_minutes": _("Answer within (working minutes)"),
+            "create_contacts": _("Unknown senders become contacts"),
         }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reassign_after_minutes") and not data.get("round_robin"):
+            self.add_error(
+                "reassign_after_minutes",
+                _(
+                    "Reassigning gives conversations to the next teammate in turn: turn round "
+                    "robin on."
+                ),
+            )
+        if data.get("round_robin") and (data.get("route_to_user") or not data.get("route_to_team")):
+            self.add_error(
+                "round_robin",
+                _(
+                    "Round robin gives conversations out within a team: choose the team, and "
+                    "no single user."
+                ),
+            )
+        return data
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

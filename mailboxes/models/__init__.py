@@ -1,4 +1,11 @@
 from mailboxes.models.content import EmailTemplate, Signature, Snippet
+from mailboxes.models.conversations import (
+    Conversation,
+    ConversationComment,
+    ConversationMessage,
+    ConversationPresence,
+    ConversationRead,
+)
 from mailboxes.models.inboxes import (
     DomainServerSettings,
     FolderSync,
@@ -31,6 +38,11 @@ from mailboxes.models.tracking import (
 
 __all__ = [
     "BouncedAddress",
+    "Conversation",
+    "ConversationComment",
+    "ConversationMessage",
+    "ConversationPresence",
+    "ConversationRead",
     "DeletedTrackedEmail",
     "DraftAttachment",
     "DomainServerSettings",

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import (
     TEAM_PROVIDERS,
@@ -34,6 +35,53 @@ class TeamInbox(models.Model):
     )
     route_to_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Fair assignment (mailboxes/conversations/routing.py): each new conversation to the next
+    # member of `route_to_team` who is working now and has fewer than `open_cap` open ones.
+    round_robin = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Give each new conversation to the next teammate who is working now (their "
+            "working hours) and under the cap, in turn."
+        ),
+    )
+    open_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "With round robin: the most open conversations one person is given. Those waiting "
+            "while everyone is at it are given out as soon as someone is free. Empty: no cap."
+        ),
+    )
+    reassign_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "With round robin: give a conversation to the next free teammate when its "
+            "assignee has not answered the customer within this many working minutes (the "
+            "account's business hours). Empty: never."
+        ),
+    )
+    # Whether a person's email from an unknown address makes its sender a contact (and the
+    # conversation is logged on them), whatever the account's logging rules say.
+    create_contacts = models.BooleanField(
+        default=True,
+        help_text=_(
+            "Make a contact of everyone who writes to this address from an address no contact "
+            "has (people only: no automatic or list mail). Off: only mail from known contacts "
+            "is kept, as the account's logging rules say."
+        ),
+    )
+    # Response-time target (working minutes, the account's business hours): the inbox's list
+    # marks conversations waiting on the team that are close to it or past it.
+    response_target_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Working minutes (the account's business hours) within which the team answers a "
+            "customer's email. The inbox marks conversations close to it or past it. Empty: "
+            "no target."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -123,6 +171,17 @@ class Mailbox(models.Model):
     def from_name_supported(self) -> bool:
         # Office 365 ignores a client-set From name.
         return self.provider != Provider.OFFICE365
+
+
+def team_mailboxes_for(user):
+    """The team inboxes' addresses `user` works from: those routed to them or to their team
+    (admins: all). The conversations inbox shows these, the composer offers them as From."""
+    teams = Mailbox.objects.filter(kind=MailboxKind.TEAM)
+    if not user.is_staff:
+        teams = teams.filter(
+            Q(team_inbox__route_to_user=user) | Q(team_inbox__route_to_team_id=user.team_id or -1)
+        )
+    return teams.select_related("team_inbox").order_by("email")
 
 
 class SendAsAddress(models.Model):

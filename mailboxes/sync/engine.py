@@ -21,6 +21,7 @@ the next page is read from the server on a helper thread while this one is writt
 (`make bench ONLY=imap_sync`).
 """
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -38,7 +39,13 @@ from django.utils import timezone
 from mailboxes import signals
 from mailboxes.bounces import processing as bounce_processing
 from mailboxes.connecting.connections import provider_for
-from mailboxes.constants import EMAIL_ACTIVITY, Direction, MailboxStatus, MatchReason
+from mailboxes.constants import (
+    EMAIL_ACTIVITY,
+    Direction,
+    MailboxKind,
+    MailboxStatus,
+    MatchReason,
+)
 from mailboxes.logging_rules import rules as logging_rules
 from mailboxes.mime import autoreply, parsing
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
@@ -169,6 +176,11 @@ def decide(
     if not headers:
         return result
     rules = rules if rules is not None else logging_rules.for_sync()
+    if mailbox.kind == MailboxKind.TEAM and mailbox.team_inbox.create_contacts:
+        # A team inbox is the team's view of everyone who writes to it (the conversations
+        # inbox): a person's email from an unknown address makes its sender a contact,
+        # unless the inbox is set otherwise.
+        rules = dataclasses.replace(rules, create_contacts=True, contacts_since=None)
     mine = own_addresses(mailbox)
     ids = [stable_message_id(h, mailbox) for h in headers]
     old_ids = [uid_stand_in_id(h, mailbox) for h in headers]
@@ -519,6 +531,9 @@ def write_page(
     joined = {k.thread_id for k in kept if k.direction == Direction.OUTGOING and not k.new_thread}
     replies.refresh_reply_counts(replied | joined)
     _announce_replies(mailbox, kept, message_ids, reasons, raws)
+    if signals.messages_synced.has_listeners():
+        event = signals.MessagesSynced(mailbox_id=mailbox.pk, message_ids=tuple(message_ids))
+        signals.send_on_commit(signals.messages_synced, __name__, [event])
     return message_ids
 
 
@@ -667,7 +682,7 @@ def sync_mailbox(mailbox_id: int) -> int:
     A refused sign-in or revoked grant marks the inbox "needs reconnect"; other permanent
     failures mark it "error"; temporary ones are noted on the folder and retried next run.
     """
-    mailbox = Mailbox.objects.get(pk=mailbox_id)
+    mailbox = Mailbox.objects.select_related("team_inbox").get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
     held = lease.acquire(mailbox.pk)
@@ -762,7 +777,7 @@ def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync, held: lease
 
 def reconcile_mailbox(mailbox_id: int) -> int:
     """Reconcile every synced folder of an inbox, holding its lease as a sync does."""
-    mailbox = Mailbox.objects.get(pk=mailbox_id)
+    mailbox = Mailbox.objects.select_related("team_inbox").get(pk=mailbox_id)
     if mailbox.status == MailboxStatus.NEEDS_RECONNECT:
         return 0
     held = lease.acquire(mailbox.pk)

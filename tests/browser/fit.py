@@ -39,3 +39,12 @@ def assert_fits(page, screenshot: Path | None = None) -> None:
         f"{page.url} is {scroll_width}px wide on a {width}px screen"
     )
     assert page.evaluate(OVERFLOWING_TABLES) == [], f"{page.url}: a table scrolls sideways"
+
+
+def assert_fits_both(page, stem: Path) -> None:
+    """`assert_fits` at 1280 and 390 px wide, with screenshots `<stem>-desktop.png` and
+    `<stem>-phone.png`; the page is left at 1280 px."""
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        assert_fits(page, stem.with_name(f"{stem.name}-{size}.png"))
+    page.set_viewport_size(DESKTOP)

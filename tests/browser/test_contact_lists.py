@@ -14,20 +14,12 @@ from privacy.models import ContactOptOut
 from records.lists import services as lists
 from records.lists.models import ContactList
 from sequences.models import Enrollment
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.fit import assert_fits
+from tests.browser.fit import assert_fits_both
 from tests.factories import ContactFactory
 from tests.sequences.enrollment_support import inbox_of, three_steps
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/lists-screens")
-
-
-def both_widths(page, name):
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        assert_fits(page, SCREENSHOTS / f"{name}-{size}.png")
-    page.set_viewport_size(DESKTOP)
 
 
 @pytest.fixture
@@ -57,7 +49,7 @@ def test_rep_creates_a_list_fills_it_from_the_index_and_keeps_it(page, login, ow
     page.get_by_role("button", name="Create list").click()
     expect(page.get_by_role("alert")).to_contain_text("A list named “trade FAIR 2026” already")
     expect(page.get_by_label("List name")).to_have_value("trade FAIR 2026")
-    both_widths(page, "index-error")
+    assert_fits_both(page, SCREENSHOTS / "index-error")
 
     page.goto("/records/contacts/")
     for name in ("ann", "bob", "cat"):
@@ -65,18 +57,18 @@ def test_rep_creates_a_list_fills_it_from_the_index_and_keeps_it(page, login, ow
     page.get_by_role("button", name="Add to list").click()
     expect(page.get_by_text("3 contacts selected")).to_be_visible()
     page.get_by_label("An existing list").select_option(label="Trade fair 2026")
-    both_widths(page, "add-to-list")
+    assert_fits_both(page, SCREENSHOTS / "add-to-list")
     page.get_by_role("button", name="Add to list").click()
     expect(page.get_by_text("3 contacts added to “Trade fair 2026”.")).to_be_visible()
     rows = page.locator("#results tbody tr")
     expect(rows).to_have_count(3)
-    both_widths(page, "list-page")
+    assert_fits_both(page, SCREENSHOTS / "list-page")
 
     # Remove one from the list, asked first.
     page.get_by_label("Select Cat Cole").check()
     page.get_by_role("button", name="Remove from list").click()
     expect(page.get_by_text("Remove 1 contact from “Trade fair 2026”?")).to_be_visible()
-    both_widths(page, "remove")
+    assert_fits_both(page, SCREENSHOTS / "remove")
     page.get_by_role("button", name="Remove from list").click()
     expect(page.get_by_text("1 contact removed from “Trade fair 2026”.")).to_be_visible()
     expect(rows).to_have_count(2)
@@ -88,7 +80,7 @@ def test_rep_creates_a_list_fills_it_from_the_index_and_keeps_it(page, login, ow
     page.get_by_role("link", name="← Lists").click()
     row = page.locator(".contact-lists tbody tr", has_text="Met at the fair")
     expect(row.locator("td[data-label='Members']")).to_have_text("2")
-    both_widths(page, "index")
+    assert_fits_both(page, SCREENSHOTS / "index")
 
     row.get_by_role("link", name="Met at the fair").click()
     page.once("dialog", lambda dialog: dialog.accept())
@@ -106,7 +98,7 @@ def test_a_list_page_hides_the_members_one_may_not_see(page, login, owner, admin
     expect(page.get_by_text("1 member you cannot access is hidden.")).to_be_visible()
     expect(page.get_by_text("Rita Red")).to_have_count(0)
     expect(page.get_by_role("button", name="Delete list")).to_have_count(0)
-    both_widths(page, "list-page-hidden")
+    assert_fits_both(page, SCREENSHOTS / "list-page-hidden")
 
 
 def test_rep_enrolls_a_list_from_its_page_and_from_the_sequence(page, login, owner, people):
@@ -133,7 +125,7 @@ def test_rep_enrolls_a_list_from_its_page_and_from_the_sequence(page, login, own
     page.goto(f"/sequences/{other.pk}/enroll/")
     picker = page.locator(".enroll-from-list")
     picker.get_by_label("List").select_option(label="Webinar (1 contact)")
-    both_widths(page, "from-a-saved-list")
+    assert_fits_both(page, SCREENSHOTS / "from-a-saved-list")
     picker.get_by_role("button", name="Enroll the list's contacts").click()
     page.get_by_role("button", name="Enroll 1 contact").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Enroll 1 contact").click()
@@ -155,7 +147,7 @@ def test_an_added_to_list_rule_enrolls_and_logs_a_skip(page, login, owner, peopl
     chooser = page.locator("#rule-form").get_by_label("The list")
     expect(chooser).to_be_visible()
     chooser.select_option(label="Trade fair 2026")
-    both_widths(page, "list-rule")
+    assert_fits_both(page, SCREENSHOTS / "list-rule")
     page.locator("#rule-form").get_by_role("button", name="Add rule").click()
     expect(page.get_by_text("Rule added: it runs on the next change.")).to_be_visible()
     expect(page.locator(".automation-rule")).to_contain_text(
@@ -176,5 +168,5 @@ def test_an_added_to_list_rule_enrolls_and_logs_a_skip(page, login, owner, peopl
     skipped = log.locator("tr", has_text="Cat Cole")
     expect(skipped).to_contain_text("Skipped")
     expect(skipped).to_contain_text("opted out of all email")
-    both_widths(page, "list-rule-log")
+    assert_fits_both(page, SCREENSHOTS / "list-rule-log")
     assert Enrollment.objects.get(sequence=sequence).contact == people["ann"]

@@ -10,21 +10,13 @@ from playwright.sync_api import expect
 
 from records.services import association_create
 from sequences.constants import EndReason, EnrollmentStatus
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.fit import assert_fits
+from tests.browser.fit import assert_fits_both
 from tests.factories import CompanyFactory, ContactFactory
 from tests.sequences.enrollment_support import inbox_of
 from tests.sequences.stopping_setup import enroll
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/meeting-screens")
-
-
-def both_widths(page, name):
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        assert_fits(page, SCREENSHOTS / f"{name}-{size}.png")
-    page.set_viewport_size(DESKTOP)
 
 
 def test_a_meeting_logged_on_a_company_reaches_its_contacts_and_their_sequences(page, login, owner):
@@ -55,7 +47,7 @@ def test_a_meeting_logged_on_a_company_reaches_its_contacts_and_their_sequences(
     expect(form.get_by_text("This field is required.")).to_be_visible()
     expect(form.get_by_role("checkbox", name=bob.name)).not_to_be_checked()
     expect(form.get_by_label("Starts")).to_have_value("2027-01-14T10:30")
-    both_widths(page, "meeting-form-errors")
+    assert_fits_both(page, SCREENSHOTS / "meeting-form-errors")
 
     form.get_by_role("checkbox", name=bob.name).check()
     form.get_by_role("textbox", name="Title").fill("Pricing review")
@@ -72,14 +64,14 @@ def test_a_meeting_logged_on_a_company_reaches_its_contacts_and_their_sequences(
     expect(meeting).to_contain_text(f"with {ada.name}, {bob.name}")
     # A fresh form for the next meeting.
     expect(form.get_by_role("textbox", name="Title")).to_have_value("")
-    both_widths(page, "meeting-on-company")
+    assert_fits_both(page, SCREENSHOTS / "meeting-on-company")
 
     page.goto(f"/records/contacts/{ada.pk}/")
     expect(page.locator("#timeline-items > li.activity-meeting")).to_contain_text("Pricing review")
     # A contact's own meeting needs no attendee list: the contact attends.
     page.get_by_role("link", name="Meeting", exact=True).click()
     expect(page.locator("#meeting-form").get_by_role("checkbox")).to_have_count(0)
-    both_widths(page, "meeting-on-contact")
+    assert_fits_both(page, SCREENSHOTS / "meeting-on-contact")
 
     ends.refresh_from_db()
     goes_on.refresh_from_db()

@@ -11,20 +11,12 @@ from playwright.sync_api import expect
 from privacy.constants import OptOutSource
 from privacy.models import ContactOptOut
 from sequences.models import Enrollment
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.fit import assert_fits
+from tests.browser.fit import assert_fits_both
 from tests.factories import ContactFactory
 from tests.sequences.enrollment_support import inbox_of, three_steps
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/automation-screens")
-
-
-def both_widths(page, name):
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        assert_fits(page, SCREENSHOTS / f"{name}-{size}.png")
-    page.set_viewport_size(DESKTOP)
 
 
 def set_stage(page, contact, stage):
@@ -58,7 +50,7 @@ def test_owner_adds_a_rule_and_the_log_shows_what_it_did(page, login, owner):
     value = page.locator("#rule-form").get_by_role("combobox", name="Becomes")
     expect(value).to_be_visible()
     value.select_option(label="Lead")
-    both_widths(page, "add-rule")
+    assert_fits_both(page, SCREENSHOTS / "add-rule")
     page.locator("#rule-form").get_by_role("button", name="Add rule").click()
     expect(page.get_by_text("Rule added: it runs on the next change.")).to_be_visible()
     rule = page.locator(".automation-rule")
@@ -71,7 +63,7 @@ def test_owner_adds_a_rule_and_the_log_shows_what_it_did(page, login, owner):
     expect(card).to_contain_text("Trade fair follow-up")
     expect(card).to_contain_text("automation rule “Enroll when Lifecycle stage becomes Lead”")
     expect(card.get_by_role("button", name="Pause")).to_be_visible()
-    both_widths(page, "enrolled-contact")
+    assert_fits_both(page, SCREENSHOTS / "enrolled-contact")
     set_stage(page, cat, "Lead")
 
     page.goto(f"/sequences/{sequence.pk}/automation/")
@@ -83,7 +75,7 @@ def test_owner_adds_a_rule_and_the_log_shows_what_it_did(page, login, owner):
     expect(skipped).to_contain_text("opted out of all email")
     assert Enrollment.objects.filter(contact=olivia, sequence=sequence).exists()
     assert not Enrollment.objects.filter(contact=cat).exists()
-    both_widths(page, "log")
+    assert_fits_both(page, SCREENSHOTS / "log")
 
     rule.get_by_role("button", name="Turn off").click()
     expect(page.get_by_text("Rule turned off.")).to_be_visible()

@@ -10,21 +10,12 @@ from playwright.sync_api import expect
 from privacy.constants import OptOutSource
 from privacy.models import ContactOptOut
 from sequences.models import Enrollment
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.fit import assert_fits
+from tests.browser.fit import assert_fits_both
 from tests.factories import ContactFactory
 from tests.sequences.enrollment_support import inbox_of, three_steps
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/enrollment-screens")
-
-
-def both_widths(page, name):
-    """Check the page fits a desktop and a phone, with a screenshot of each."""
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        assert_fits(page, SCREENSHOTS / f"{name}-{size}.png")
-    page.set_viewport_size(DESKTOP)
 
 
 def test_rep_enrolls_one_contact_from_its_record_page(page, login, owner, contact):
@@ -46,7 +37,7 @@ def test_rep_enrolls_one_contact_from_its_record_page(page, login, owner, contac
     editor.press("Control+End")
     editor.press_sequentially(" See you soon.")
     page.get_by_label("Step 2: Call task, task title").fill("Call Olivia about the fair")
-    both_widths(page, "single")
+    assert_fits_both(page, SCREENSHOTS / "single")
     page.get_by_role("button", name="Start sequence").click()
     expect(page.get_by_text("Olivia Owned is enrolled in “Trade fair follow-up”.")).to_be_visible()
     card = page.locator(".activity-sequence")
@@ -56,7 +47,7 @@ def test_rep_enrolls_one_contact_from_its_record_page(page, login, owner, contac
     enrollment = Enrollment.objects.get(contact=contact)
     assert "See you soon." in enrollment.overrides["0"]["body"]
     assert enrollment.overrides["1"] == {"task_title": "Call Olivia about the fair"}
-    both_widths(page, "timeline-card")
+    assert_fits_both(page, SCREENSHOTS / "timeline-card")
     card.get_by_role("button", name="Pause").click()
     expect(card.get_by_role("button", name="Resume now")).to_be_visible()
     expect(card).to_contain_text("Paused")
@@ -90,7 +81,7 @@ def test_rep_enrolls_three_contacts_from_the_index_in_bulk(page, login, owner):
     search.fill("ann")
     expect(page.locator(".enroll-contact-list").get_by_role("link", name="Cat Cole")).to_be_hidden()
     search.fill("")
-    both_widths(page, "bulk")
+    assert_fits_both(page, SCREENSHOTS / "bulk")
 
     shared.get_by_label("Value for Contact first name, every contact").fill("there")
     shared.get_by_role("button", name="Update all").click()
@@ -100,9 +91,9 @@ def test_rep_enrolls_three_contacts_from_the_index_in_bulk(page, login, owner):
     page.get_by_role("button", name="Enroll all 2 contacts").click()
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("Enroll 2 contacts in “Trade fair follow-up”?")
-    both_widths(page, "bulk-confirm")
+    assert_fits_both(page, SCREENSHOTS / "bulk-confirm")
     dialog.get_by_role("button", name="Enroll 2 contacts").click()
     expect(page.get_by_text("2 contacts enrolled in “Trade fair follow-up”.")).to_be_visible()
-    both_widths(page, "enrollments")
+    assert_fits_both(page, SCREENSHOTS / "enrollments")
     assert set(Enrollment.objects.values_list("contact_id", flat=True)) == {ann.pk, blank.pk}
     assert Enrollment.objects.get(contact=blank).overrides["0"]["subject"] == "Hello there"

@@ -17,7 +17,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 from mailboxes.composer.drafts import Draft, email_submit
 from mailboxes.constants import Sharing
-from mailboxes.models import EmailTemplate, Signature, Snippet
+from mailboxes.models import Conversation, EmailTemplate, Signature, Snippet
 from privacy.links import preferences_token
 from privacy.models import SubscriptionType
 from records import timeline
@@ -25,6 +25,7 @@ from records.constants import ActivityKind
 from records.models import CustomObjectType, Record
 from records.services import record_save
 from tests.factories import CompanyFactory, DealFactory, TicketFactory
+from tests.mailboxes.conversations import header
 from tests.mailboxes.inboxes import unreachable_mailbox
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +123,7 @@ def argless_paths(patterns=None, prefix: str = ""):
 
 
 @pytest.fixture
-def site(admin_user, owner, contact):
+def site(admin_user, owner, contact, team_desk, sync_page):
     """An admin with an inbox, and one of everything a page can show."""
     admin_user.is_superuser = True
     admin_user.save()
@@ -149,8 +150,13 @@ def site(admin_user, owner, contact):
     signature = Signature.objects.create(
         owner=admin_user, name="Sig", body=hostile, is_default=True
     )
+    [received] = sync_page(team_desk, header("lea@client.example", subject="<b>Help</b>"))
+    conversation = Conversation.objects.get()
     c = contact.pk
     return [
+        f"/conversations/{team_desk.pk}/?c={conversation.pk}",
+        f"/conversations/{team_desk.pk}/list/?view=open",
+        f"/conversations/email/{received.pk}/body/",
         f"/records/contacts/{c}/",
         f"/records/contacts/{c}/edit/",
         f"/records/contacts/{c}/timeline/",

@@ -506,6 +506,11 @@ class FakeGoogle:
                 "scope": " ".join(sorted(grant.scopes)),
             }
 
+    def inbox_secret(self, address: str) -> dict:
+        """Tokens for `address`, shaped as a connected Gmail inbox stores them (`secret`)."""
+        tokens = self.issue_tokens(address)
+        return {**tokens, "expiry": tokens["expiry"].isoformat()}
+
     def mint_code(
         self,
         redirect_uri: str,

@@ -29,18 +29,8 @@ def mime(sender, to, subject, message_id=None, in_reply_to=None):
 
 @pytest.fixture
 def gmail_inbox(fake_google, owner):
-    tokens = fake_google.issue_tokens(ME)
     return mailbox_connect_personal(
-        owner,
-        provider="gmail",
-        email=ME,
-        secret={
-            "access_token": tokens["access_token"],
-            "refresh_token": tokens["refresh_token"],
-            "expiry": tokens["expiry"].isoformat(),
-            "scope": tokens["scope"],
-        },
-        config={},
+        owner, provider="gmail", email=ME, secret=fake_google.inbox_secret(ME), config={}
     )
 
 

@@ -129,6 +129,12 @@ def body(request, message_pk):
         ).exists()
     ):
         raise Http404("No such email")
+    return email_body(request, message)
+
+
+def email_body(request, message: EmailMessage) -> HttpResponse:
+    """The framed body of an email the caller has checked `request.user` may read (the
+    timeline's `body`, the conversations inbox's)."""
     fill_bodies([message])
     show = request.GET.get("images") == "1" or bool(
         trusted_senders(request.user, [message.from_addr])

@@ -1,0 +1,147 @@
+"""The list of an inbox's conversations, its filters, and the version its poll compares.
+
+The list is a few queries whatever the inbox's size: one page of conversations with their
+assignee, contact and unread state (an EXISTS on the user's read marker), ordered newest
+activity first on the `conversation_recent` index. `version` is one query over two indexes
+(`conversation_changed`, `conversation_read_latest`): what a teammate changed and what the
+user read, so an unchanged inbox answers its poll with 304.
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from mailboxes.constants import ConversationStatus
+from mailboxes.models import Conversation, ConversationRead, Mailbox, TeamInbox
+from records.calendar.clock import Calendar, NoOpenHours
+
+PAGE_SIZE = 50
+
+VIEWS = {
+    "open": _("Open"),
+    "mine": _("Assigned to me"),
+    "unassigned": _("Unassigned"),
+    "waiting": _("Waiting on us"),
+    "snoozed": _("Snoozed"),
+    "closed": _("Closed"),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    view: str = "open"
+    member: int | None = None
+    query: str = ""
+
+    @classmethod
+    def of(cls, params) -> "Filters":
+        view = params.get("view", "open")
+        member = params.get("member", "")
+        return cls(
+            view=view if view in VIEWS else "open",
+            member=int(member) if member.isdigit() else None,
+            query=params.get("q", "").strip()[:200],
+        )
+
+    def params(self) -> dict:
+        out = {"view": self.view}
+        if self.member:
+            out["member"] = self.member
+        if self.query:
+            out["q"] = self.query
+        return out
+
+
+def awake(now) -> Q:
+    return Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
+
+
+def conversations(user, mailbox, filters: Filters, now=None):
+    now = now or timezone.now()
+    qs = Conversation.objects.filter(mailbox=mailbox)
+    is_open = Q(status=ConversationStatus.OPEN)
+    view = filters.view
+    if view == "closed":
+        qs = qs.filter(status=ConversationStatus.CLOSED)
+    elif view == "snoozed":
+        qs = qs.filter(is_open, snoozed_until__gt=now)
+    else:
+        qs = qs.filter(is_open & awake(now))
+        if view == "mine":
+            qs = qs.filter(assignee=user)
+        elif view == "unassigned":
+            qs = qs.filter(assignee__isnull=True)
+        elif view == "waiting":
+            qs = qs.filter(awaiting_since__isnull=False)
+    if filters.member:
+        qs = qs.filter(assignee_id=filters.member)
+    if filters.query:
+        q = filters.query
+        qs = qs.filter(
+            Q(subject__icontains=q)
+            | Q(counterpart__icontains=q)
+            | Q(counterpart_name__icontains=q)
+            | Q(contact__name__icontains=q)
+        )
+    read = ConversationRead.objects.filter(
+        conversation=OuterRef("pk"), user=user, read_at__gte=OuterRef("last_received_at")
+    )
+    return (
+        qs.annotate(seen=Exists(read))
+        .select_related("assignee", "assignee_team", "contact")
+        .order_by("-last_activity_at", "-pk")
+    )
+
+
+SOON = 0.8  # the share of the target after which a waiting conversation is "due soon"
+
+
+def page(user, mailbox, filters: Filters, now=None) -> list[Conversation]:
+    """A page of the list, each row with `unread` and, against the inbox's response target,
+    `target` ("late", "soon" or "") and `minutes_left` (working minutes, negative when late)."""
+    now = now or timezone.now()
+    rows = list(conversations(user, mailbox, filters, now)[:PAGE_SIZE])
+    target = mailbox.team_inbox.response_target_minutes if mailbox.team_inbox_id else None
+    calendar = Calendar.for_account() if target else None
+    for c in rows:
+        c.unread = c.last_received_at is not None and not c.seen
+        c.target, c.minutes_left = "", None
+        if calendar is not None and c.awaiting_since and c.status == ConversationStatus.OPEN:
+            try:
+                waited = calendar.business_minutes_between(c.awaiting_since, now)
+            except NoOpenHours:
+                continue
+            c.minutes_left = round(target - waited)
+            c.target = "late" if waited >= target else "soon" if waited >= SOON * target else ""
+    return rows
+
+
+TARGET_REFRESH_SECONDS = 300  # how stale an inbox with a response target lets its marks go
+
+
+def version(mailbox_id: int, user_id: int) -> str:
+    """What the inbox's list depends on, in one query: the newest change to its
+    conversations, the newest read marker of the user, and whether the inbox has a response
+    target; with one, time itself changes the list (a conversation crossing its target), so
+    the version also moves every TARGET_REFRESH_SECONDS."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(updated_at) FROM {Conversation._meta.db_table}"
+            " WHERE mailbox_id = %s),"
+            f" (SELECT MAX(read_at) FROM {ConversationRead._meta.db_table} WHERE user_id = %s),"
+            f" (SELECT t.response_target_minutes FROM {TeamInbox._meta.db_table} t"
+            f" JOIN {Mailbox._meta.db_table} m ON m.team_inbox_id = t.id WHERE m.id = %s)",
+            [mailbox_id, user_id, mailbox_id],
+        )
+        changed, read, target = cursor.fetchone()
+    tick = int(timezone.now().timestamp()) // TARGET_REFRESH_SECONDS if target else ""
+    return f"{mailbox_id}-{user_id}-{changed}-{read}-{tick}"
+
+
+def mark_read(user, conversation: Conversation) -> None:
+    ConversationRead.objects.update_or_create(
+        conversation=conversation, user=user, defaults={"read_at": timezone.now()}
+    )

@@ -1,0 +1,30 @@
+"""The conversations inbox hears mailboxes' signals: it is never called by sync or the outbox."""
+
+from mailboxes import signals
+from mailboxes.constants import SendSource
+from mailboxes.conversations import filing, tickets
+from records import signals as record_signals
+
+
+def on_messages_synced(sender, event: signals.MessagesSynced, **kwargs) -> None:
+    filing.file_messages(event.message_ids)
+
+
+def on_email_sent(sender, event: signals.SendOutcome, **kwargs) -> None:
+    # Email from a team address written elsewhere (a record's composer): sync will not store
+    # it again from the Sent folder, so it is filed when it goes out.
+    if event.source == SendSource.ONE_TO_ONE:
+        filing.file_messages([event.message_id])
+
+
+def on_record_changed(sender, event: record_signals.RecordChanged, **kwargs) -> None:
+    # A rep closed or reopened a help-desk ticket: its conversation follows.
+    if tickets.is_ticket(event.kind) and "status" in event.changed:
+        old, new = event.changed["status"]
+        tickets.conversation_follows(event.record_id, old, new)
+
+
+def connect() -> None:
+    signals.messages_synced.connect(on_messages_synced, dispatch_uid="conversations.synced")
+    signals.email_sent.connect(on_email_sent, dispatch_uid="conversations.sent")
+    record_signals.record_changed.connect(on_record_changed, dispatch_uid="conversations.ticket")

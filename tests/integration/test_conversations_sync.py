@@ -1,0 +1,135 @@
+"""A team inbox's mail reaching the conversations inbox through a real sync from the local
+Gmail API fake (wire format, history feed): a new person's email opens a conversation with a
+new contact, their reply joins it, and a second person answering the same email opens their
+own; a reply leaves through the Gmail API from the team address, in the thread."""
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage as MimeMessage
+from email.utils import make_msgid
+
+import pytest
+
+from mailboxes.connecting.services import mailbox_connect_team
+from mailboxes.constants import SendStatus
+from mailboxes.conversations import services
+from mailboxes.models import Conversation, EmailMessage, Mailbox, TeamInbox
+from mailboxes.outbox.sending import send_outbound
+from mailboxes.sync.engine import sync_mailbox
+from records.models import Contact
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+TEAM = "support@example.test"
+
+
+def mime(sender, to, subject, in_reply_to=None):
+    msg = MimeMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = make_msgid(domain="client.example")
+    if in_reply_to:
+        msg["In-Reply-To"] = msg["References"] = in_reply_to
+    msg.set_content(f"About {subject}")
+    return bytes(msg)
+
+
+@pytest.fixture
+def team_gmail(fake_google, blue):
+    inbox = TeamInbox.objects.create(name="Support", kind="conversations", route_to_team=blue)
+    return mailbox_connect_team(
+        inbox, provider="gmail", email=TEAM, secret=fake_google.inbox_secret(TEAM), config={}
+    )
+
+
+def test_gmail_mail_of_a_team_inbox_becomes_conversations(
+    fake_google, team_gmail, django_capture_on_commit_callbacks
+):
+    def sync():
+        with django_capture_on_commit_callbacks(execute=True):
+            sync_mailbox(team_gmail.pk)
+
+    fake_google.add_message(mime("Lea Roy <lea@client.example>", TEAM, "Login fails"), address=TEAM)
+    sync()
+    conversation = Conversation.objects.get()
+    assert conversation.counterpart == "lea@client.example"
+    assert conversation.counterpart_name == "Lea Roy"
+    assert conversation.contact == Contact.objects.get(emails__address="lea@client.example")
+    first = EmailMessage.objects.get()
+    fake_google.add_message(
+        mime("lea@client.example", TEAM, "Re: Login fails", in_reply_to=first.message_id),
+        address=TEAM,
+    )
+    sync()
+    sync()  # nothing new: nothing filed twice
+    assert Conversation.objects.count() == 1
+    assert conversation.links.count() == 2
+
+    # The team's own email to two people (sent from Gmail itself), answered by both.
+    sent = mime(TEAM, "lea@client.example, max@other.example", "Maintenance tonight")
+    fake_google.add_message(sent, labels=("SENT",), address=TEAM)
+    sync()
+    ours = EmailMessage.objects.get(subject="Maintenance tonight")
+    for person in ("lea@client.example", "max@other.example"):
+        fake_google.add_message(
+            mime(person, TEAM, "Re: Maintenance tonight", in_reply_to=ours.message_id),
+            address=TEAM,
+        )
+    sync()
+    answers = Conversation.objects.filter(subject="Maintenance tonight")
+    assert sorted(answers.values_list("counterpart", flat=True)) == [
+        "lea@client.example",
+        "max@other.example",
+    ]
+    for answer in answers:
+        assert answer.links.filter(message=ours).exists() and answer.awaiting_since
+
+
+def test_a_reply_leaves_through_gmail_from_the_team_address_in_the_thread(
+    fake_google, team_gmail, owner, django_capture_on_commit_callbacks
+):
+    fake_google.add_message(mime("Lea Roy <lea@client.example>", TEAM, "Login fails"), address=TEAM)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_mailbox(team_gmail.pk)
+    conversation = Conversation.objects.get()
+    first = EmailMessage.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.reply(
+            owner,
+            conversation,
+            to=["lea@client.example"],
+            cc=[],
+            subject="Re: Login fails",
+            text="Reset link on its way.",
+        )
+        assert send_outbound(reply.outbound.pk) == SendStatus.SENT
+    (sent,) = fake_google.outbox
+    assert sent.recipients == ["lea@client.example"]
+    out = message_from_bytes(sent.raw, policy=policy.default)
+    assert out["From"] == f"Support <{TEAM}>"
+    assert out["In-Reply-To"] == first.message_id
+    assert out["References"] == first.message_id
+    assert "Reset link on its way." in out.get_body(("html",)).get_content()
+    conversation.refresh_from_db()
+    assert conversation.awaiting_since is None and conversation.links.count() == 2
+
+
+def test_an_office365_team_inbox_connected_through_graph_files_its_mail(
+    client, admin_user, blue, fake_microsoft, django_capture_on_commit_callbacks
+):
+    from tests.mailboxes.test_views import MICROSOFT_START, callback_path, consent
+
+    box = fake_microsoft.add_user("help@contoso.test", "Help desk")
+    inbox = TeamInbox.objects.create(name="Contoso help", kind="help_desk", route_to_team=blue)
+    client.force_login(admin_user)
+    start = client.get(MICROSOFT_START, {"email": "help@contoso.test", "team_inbox": inbox.pk})
+    client.get(callback_path(consent(start["Location"], verify=str(fake_microsoft.ca_path))))
+    mailbox = Mailbox.objects.get(team_inbox=inbox)
+    assert (mailbox.kind, mailbox.provider) == ("team", "office365")
+
+    box.deliver(mime("Max Moe <max@other.example>", "help@contoso.test", "Printer jam"))
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_mailbox(mailbox.pk)
+    conversation = Conversation.objects.get()
+    assert (conversation.counterpart, conversation.counterpart_name) == (
+        "max@other.example",
+        "Max Moe",
+    )
+    assert conversation.ticket is not None and conversation.ticket.name == "Printer jam"
