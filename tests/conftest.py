@@ -7,6 +7,7 @@
 - `admin`: account admin who sees everything.
 """
 
+import logging
 import os
 
 import pytest
@@ -34,6 +35,11 @@ from .fakes.fixtures import (  # noqa: F401
 # A team inbox and pages synced into it (the conversations inbox's tests).
 from .mailboxes.conversations import sync_page, team_desk  # noqa: F401
 from .servers import server_missing
+
+# aiosmtpd logs every command line its test servers receive at INFO, corpus addresses with
+# undecodable bytes (lone surrogates) among them, which pytest-xdist cannot ship between
+# processes (its workers then stop with INTERNALERROR). Its warnings still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # Where queued jobs go during tests (pytest_configure): a broker in this process's memory,
 # which nothing consumes. A test that needs a job done runs the function its task wraps.
