@@ -7,6 +7,7 @@
 - `record_changed`, event `RecordChanged`: a user saved edits of a record's properties (the
   record form, `views/forms_for.save_record_form`, the one place records saves them), with
   the properties that changed; not sent for a save that changed nothing. Sent on commit.
+  The conversations inbox sends it too when its pane sets a ticket's priority.
   Sequences' automation rules enroll or unenroll the contact. A contact created through the
   form sends it too, each property it was given a value as changed from None (a property
   "changes to" a value when a contact is created with it, as in HubSpot).

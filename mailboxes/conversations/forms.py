@@ -3,6 +3,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from mailboxes.conversations import listing
+
 
 class AssignForm(forms.Form):
     """Nobody, the inbox's team as a whole, or one of its members."""
@@ -25,6 +27,14 @@ class AssignForm(forms.Form):
         if conversation.assignee_id:
             return str(conversation.assignee_id)
         return cls.TEAM if conversation.assignee_team_id else ""
+
+
+class PriorityForm(forms.Form):
+    """A help-desk conversation's ticket priority."""
+
+    prefix = "priority"
+
+    priority = forms.ChoiceField(label=_("Priority"), choices=listing.PRIORITIES.items())
 
 
 class SnoozeForm(forms.Form):

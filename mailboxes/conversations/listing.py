@@ -10,7 +10,7 @@ user read, so an unchanged inbox answers its poll with 304.
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +28,11 @@ VIEWS = {
     "snoozed": _("Snoozed"),
     "closed": _("Closed"),
 }
+
+# A ticket's priority as the list's badge says it (TicketPriority's own labels are not
+# translated), and the badge's look.
+PRIORITIES = {"low": _("Low"), "medium": _("Medium"), "high": _("High"), "urgent": _("Urgent")}
+PRIORITY_BADGE = {"high": "warn", "urgent": "danger"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ def conversations(user, mailbox, filters: Filters, now=None):
         conversation=OuterRef("pk"), user=user, read_at__gte=OuterRef("last_received_at")
     )
     return (
-        qs.annotate(seen=Exists(read))
+        qs.annotate(seen=Exists(read), ticket_priority=F("ticket__priority"))
         .select_related("assignee", "assignee_team", "contact")
         .order_by("-last_activity_at", "-pk")
     )
@@ -100,14 +105,17 @@ SOON = 0.8  # the share of the target after which a waiting conversation is "due
 
 
 def page(user, mailbox, filters: Filters, now=None) -> list[Conversation]:
-    """A page of the list, each row with `unread` and, against the inbox's response target,
-    `target` ("late", "soon" or "") and `minutes_left` (working minutes, negative when late)."""
+    """A page of the list, each row with `unread`, its ticket's `priority` (a label, or None)
+    and `priority_badge`, and, against the inbox's response target, `target` ("late", "soon"
+    or "") and `minutes_left` (working minutes, negative when late)."""
     now = now or timezone.now()
     rows = list(conversations(user, mailbox, filters, now)[:PAGE_SIZE])
     target = mailbox.team_inbox.response_target_minutes if mailbox.team_inbox_id else None
     calendar = Calendar.for_account() if target else None
     for c in rows:
         c.unread = c.last_received_at is not None and not c.seen
+        c.priority = PRIORITIES.get(c.ticket_priority)
+        c.priority_badge = PRIORITY_BADGE.get(c.ticket_priority, "")
         c.target, c.minutes_left = "", None
         if calendar is not None and c.awaiting_since and c.status == ConversationStatus.OPEN:
             try:

@@ -1,8 +1,11 @@
 """The conversations inbox hears mailboxes' signals: it is never called by sync or the outbox."""
 
+from django.utils import timezone
+
 from mailboxes import signals
 from mailboxes.constants import SendSource
 from mailboxes.conversations import filing, tickets
+from mailboxes.models import Conversation
 from records import signals as record_signals
 
 
@@ -22,6 +25,9 @@ def on_record_changed(sender, event: record_signals.RecordChanged, **kwargs) -> 
     if tickets.is_ticket(event.kind) and "status" in event.changed:
         old, new = event.changed["status"]
         tickets.conversation_follows(event.record_id, old, new)
+    if tickets.is_ticket(event.kind) and "priority" in event.changed:
+        # The list shows the priority: teammates' polls must see it move.
+        Conversation.objects.filter(ticket_id=event.record_id).update(updated_at=timezone.now())
 
 
 def connect() -> None:

@@ -25,6 +25,7 @@ from mailboxes.constants import ConversationStatus
 from mailboxes.conversations import access, filing, routing, tickets
 from mailboxes.models import Conversation, ConversationComment, ConversationMessage, EmailMessage
 from records import notifications
+from records.constants import TicketPriority
 
 MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+)")
 
@@ -89,6 +90,19 @@ def set_status(actor, conversation: Conversation, status: str) -> None:
     if status == ConversationStatus.CLOSED and conversation.assignee_id:
         # A place under the cap is free: a conversation waiting for one is given out.
         routing.assign_waiting([conversation.mailbox_id])
+
+
+def set_priority(actor, conversation: Conversation, priority: str) -> None:
+    """Set the priority of a help-desk conversation's ticket (records' own save path)."""
+    _may_change(actor)
+    ticket = tickets.visible_ticket(actor, conversation)
+    if ticket is None:
+        raise ConversationError({"priority": _("This conversation has no ticket you can change.")})
+    if priority not in TicketPriority.values:
+        raise ConversationError({"priority": _("Choose one of the priorities listed.")})
+    with transaction.atomic():
+        if tickets.set_priority(ticket, priority):
+            _touch(conversation)  # the list's priority badge: teammates' polls see it
 
 
 def snooze(actor, conversation: Conversation, until) -> None:

@@ -2,15 +2,18 @@
 assignee, associated with its contact), every email of the conversation is on the ticket's
 timeline, replies are logged on it (and, being ticket email, need no legal basis), and
 closing either closes the other: the conversation through `set_status`, the ticket through
-records' `record_changed` (a rep saving the ticket's status), heard in receivers.py.
+records' `record_changed` (a rep saving the ticket's status), heard in receivers.py. Its
+priority is set from the pane as a rep's edit is: saved by `record_save`, `record_changed` sent.
 """
 
 from mailboxes.constants import ConversationStatus, TeamInboxKind
 from mailboxes.models import Conversation, EmailMessage
 from records import timeline
-from records.constants import RecordKind, TicketStatus
+from records.access import visible_to
+from records.constants import RecordKind, TicketPriority, TicketStatus
 from records.models import Ticket
 from records.services import association_create, note_create, record_save
+from records.signals import RecordChanged, record_changed, send_on_commit
 
 
 def help_desk(conversation: Conversation) -> bool:
@@ -58,6 +61,31 @@ def note(actor, conversation: Conversation, text: str) -> None:
     ticket = Ticket.objects.filter(pk=conversation.ticket_id).first()
     if ticket is not None:
         note_create(actor, ticket, text)
+
+
+def visible_ticket(user, conversation: Conversation) -> Ticket | None:
+    """The conversation's ticket, if the user's record access shows it."""
+    if not conversation.ticket_id:
+        return None
+    return visible_to(user, Ticket.objects.filter(pk=conversation.ticket_id)).first()
+
+
+def set_priority(ticket: Ticket, priority: str) -> bool:
+    """Save the ticket's priority as a rep's edit would (records' `record_changed` with what
+    changed, on commit). Returns whether it changed."""
+    if priority not in TicketPriority.values:
+        raise ValueError(priority)
+    old = ticket.priority
+    if old == priority:
+        return False
+    ticket.priority = priority
+    record_save(ticket)
+    send_on_commit(
+        record_changed,
+        "records",
+        RecordChanged(ticket.pk, ticket.kind, {"priority": (old, priority)}),
+    )
+    return True
 
 
 def ticket_follows(conversation: Conversation, status: str) -> None:

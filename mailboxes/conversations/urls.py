@@ -9,7 +9,7 @@ urlpatterns = [
     path("conversations/<int:mailbox_id>/", views.inbox, name="conversations-inbox"),
     path("conversations/<int:mailbox_id>/list/", views.inbox_list, name="conversations-list"),
     re_path(
-        r"^conversations/c/(?P<pk>\d+)/(?P<action>assign|close|reopen|snooze|unsnooze|comment|reply|forward)/$",
+        r"^conversations/c/(?P<pk>\d+)/(?P<action>assign|priority|close|reopen|snooze|unsnooze|comment|reply|forward)/$",
         views.act,
         name="conversations-act",
     ),

@@ -15,13 +15,12 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from mailboxes.constants import ConversationStatus
-from mailboxes.conversations import access, forms, listing, presence, services
+from mailboxes.conversations import access, forms, listing, presence, services, tickets
 from mailboxes.models import ConversationMessage, EmailMessage
 from mailboxes.sync.bodies import fill_bodies
 from mailboxes.sync.engine import own_addresses
 from mailboxes.timeline.views.threads import email_body
 from records.access import visible_to
-from records.models import Ticket
 from records.selectors import associations_for
 from records.types import type_slug_for
 
@@ -81,9 +80,7 @@ def _pane(request, conversation) -> dict:
         + [("comment", c.created_at, c) for c in comments],
         key=lambda item: item[1],
     )
-    ticket = None
-    if conversation.ticket_id:
-        ticket = visible_to(request.user, Ticket.objects.filter(pk=conversation.ticket_id)).first()
+    ticket = tickets.visible_ticket(request.user, conversation)
     return {
         "conversation": conversation,
         "ticket": ticket,
@@ -104,7 +101,7 @@ def _reply_all_cc(conversation, messages) -> str:
     return ", ".join(dict.fromkeys(a.lower() for a in people if a and a.lower() not in skip))
 
 
-def _forms(request, conversation, messages, bound: dict | None = None) -> dict:
+def _forms(request, conversation, messages, ticket, bound: dict | None = None) -> dict:
     """The reading pane's forms: unbound, but for the one a refused POST bound. With
     `?reply=all` the reply is copied to everyone else on the latest email."""
     bound = bound or {}
@@ -120,6 +117,8 @@ def _forms(request, conversation, messages, bound: dict | None = None) -> dict:
             members=access.members(conversation.mailbox),
             team=conversation.mailbox.team_inbox.route_to_team,
         ),
+        "priority_form": bound.get("priority")
+        or (ticket and forms.PriorityForm(initial={"priority": ticket.priority})),
         "snooze_form": bound.get("snooze") or forms.SnoozeForm(),
         "comment_form": bound.get("comment") or forms.CommentForm(),
         "reply_form": bound.get("reply")
@@ -145,7 +144,7 @@ def _render_inbox(request, mailbox, conversation=None, bound=None, status=200):
         pane = _pane(request, conversation)
         context.update(pane)
         emails = [item for kind, _at, item in pane["items"] if kind == "email"]
-        forms_ = _forms(request, conversation, emails, bound)
+        forms_ = _forms(request, conversation, emails, pane["ticket"], bound)
         context.update(forms_)
         presence.report(request.user, conversation, "replying" if forms_["reply_open"] else "")
         context["may_change"] = request.user.can_edit_records
@@ -238,6 +237,12 @@ def act(request, pk, action):
             else:
                 services.assign(user, conversation, int(choice) if choice else None)
             messages.success(request, _("Assigned."))
+        elif action == "priority":
+            form = forms.PriorityForm(request.POST)
+            if not form.is_valid():
+                return _refused(request, conversation, "priority", form)
+            services.set_priority(user, conversation, form.cleaned_data["priority"])
+            messages.success(request, _("Priority saved."))
         elif action in ("close", "reopen"):
             form = None
             services.set_status(

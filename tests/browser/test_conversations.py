@@ -243,3 +243,45 @@ def test_the_connect_page_says_a_team_address_is_seen_by_the_whole_team(page, lo
     ).to_be_visible()
     expect(page.get_by_role("button", name="Connect team address")).to_be_visible()
     assert_fits_both(page, SCREENSHOTS / "connect-team-address")
+
+
+@pytest.fixture
+def desk_ticket(team_desk, sync_page, owner, settings):
+    """A help-desk inbox of the blue team with one conversation, its ticket the owner's."""
+    from mailboxes.models import Conversation, TeamInbox
+    from records.models import Ticket
+
+    settings.CRM_CONVERSATIONS_POLL_SECONDS = 1
+    TeamInbox.objects.filter(pk=team_desk.team_inbox_id).update(kind="help_desk")
+    sync_page(
+        team_desk,
+        header("ana.lima@client.example", name="Ana Lima", subject="The parcel arrived broken"),
+    )
+    conversation = Conversation.objects.get()
+    Ticket.objects.filter(pk=conversation.ticket_id).update(owner=owner)
+    return conversation
+
+
+def test_the_ticket_priority_is_set_from_the_pane_and_teammates_lists_show_it(
+    page, new_page, login, owner, teammate, desk_ticket
+):
+    from records.models import Ticket
+
+    other = new_page()
+    login(page, owner.username)
+    login(other, teammate.username)
+    for p in (page, other):
+        p.goto(f"/conversations/{desk_ticket.mailbox_id}/")
+    expect(row(other, "Ana Lima")).to_contain_text("Medium")
+    row(page, "Ana Lima").get_by_role("link").click()
+    pane = page.get_by_role("region", name="Conversation", exact=True)
+    expect(pane.get_by_label("Priority")).to_have_value("medium")
+    pane.get_by_label("Priority").select_option(label="Urgent")
+    pane.get_by_role("button", name="Save priority").click()
+    expect(page.get_by_text("Priority saved.")).to_be_visible()
+    expect(pane.get_by_label("Priority")).to_have_value("urgent")
+    expect(row(page, "Ana Lima")).to_contain_text("Urgent")
+    expect(row(other, "Ana Lima")).to_contain_text("Urgent", timeout=8_000)
+    assert Ticket.objects.get(pk=desk_ticket.ticket_id).priority == "urgent"
+    assert_fits_both(page, SCREENSHOTS / "priority")
+    assert_fits_both(other, SCREENSHOTS / "priority-list")
