@@ -12,7 +12,12 @@ QUEUES = {
     "sync": {jobs.SYNC_MAILBOX, jobs.SYNC_ALL, jobs.RECONCILE_ALL},
     "send": {jobs.SEND_OUTBOUND, jobs.SEND_DUE, jobs.FILE_SENT_COPIES, jobs.FILE_OWED_COPIES},
     "bodies": {jobs.FILL_BODIES},
-    "housekeeping": {jobs.TRACKING_FLUSH, jobs.REVOKE_GOOGLE_TOKEN, records_jobs.NOTIFY},
+    "housekeeping": {
+        jobs.TRACKING_FLUSH,
+        jobs.REVOKE_GOOGLE_TOKEN,
+        records_jobs.NOTIFY,
+        jobs.CONVERSATIONS_WAKE,
+    },
     "sequences": {jobs.SEQUENCE_TICK},
     "transactional": {
         jobs.SEND_TRANSACTIONAL,
