@@ -12,6 +12,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from mailboxes.constants import ConversationStatus
+from mailboxes.conversations import listing
 from mailboxes.models import Conversation, Mailbox, TeamInbox
 from records.calendar.clock import Calendar
 from records.constants import Seat
@@ -94,7 +95,7 @@ def reassign_unanswered(now=None) -> int:
                 assignee__isnull=False,
                 awaiting_since__isnull=False,
                 awaiting_since__lte=now,
-            ).filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+            ).filter(listing.awake(now))
             for conversation in late.order_by("awaiting_since", "pk"):
                 since = max(
                     conversation.awaiting_since,
@@ -127,7 +128,7 @@ def assign_waiting(mailbox_ids=None, now=None) -> int:
                 status=ConversationStatus.OPEN,
                 assignee__isnull=True,
                 assignee_team_id=mailbox.team_inbox.route_to_team_id,
-            ).filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+            ).filter(listing.awake(now))
             for conversation in waiting.order_by("created_at", "pk"):
                 free = free_members(mailbox, now)
                 if not free:

@@ -216,35 +216,49 @@ def _refused(request, conversation, key, form, error=None):
     return _render_inbox(request, conversation.mailbox, conversation, bound={key: form}, status=400)
 
 
+# The pane's forms, by action; close, reopen and unsnooze are buttons without one.
+ACTION_FORMS = {
+    "priority": forms.PriorityForm,
+    "snooze": forms.SnoozeForm,
+    "comment": forms.CommentForm,
+    "reply": forms.ReplyForm,
+    "forward": forms.ForwardForm,
+}
+
+
+def _action_form(action, conversation, data):
+    if action == "assign":
+        return forms.AssignForm(
+            data,
+            members=access.members(conversation.mailbox),
+            team=conversation.mailbox.team_inbox.route_to_team,
+        )
+    form_class = ACTION_FORMS.get(action)
+    return form_class(data) if form_class else None
+
+
 @login_required
 @require_POST
 def act(request, pk, action):
     """One of the pane's forms, posted. Refused input comes back in its form with why."""
     conversation = access.get_conversation(request.user, pk)
     user = request.user
+    form = _action_form(action, conversation, request.POST)
+    if form is not None and not form.is_valid():
+        return _refused(request, conversation, action, form)
+    data = form.cleaned_data if form is not None else {}
     try:
         if action == "assign":
-            form = forms.AssignForm(
-                request.POST,
-                members=access.members(conversation.mailbox),
-                team=conversation.mailbox.team_inbox.route_to_team,
-            )
-            if not form.is_valid():
-                return _refused(request, conversation, "assign", form)
-            choice = form.cleaned_data["assignee"]
+            choice = data["assignee"]
             if choice == forms.AssignForm.TEAM:
                 services.assign_team(user, conversation)
             else:
                 services.assign(user, conversation, int(choice) if choice else None)
             messages.success(request, _("Assigned."))
         elif action == "priority":
-            form = forms.PriorityForm(request.POST)
-            if not form.is_valid():
-                return _refused(request, conversation, "priority", form)
-            services.set_priority(user, conversation, form.cleaned_data["priority"])
+            services.set_priority(user, conversation, data["priority"])
             messages.success(request, _("Priority saved."))
         elif action in ("close", "reopen"):
-            form = None
             services.set_status(
                 user,
                 conversation,
@@ -252,25 +266,14 @@ def act(request, pk, action):
             )
             messages.success(request, _("Closed.") if action == "close" else _("Reopened."))
         elif action == "snooze":
-            form = forms.SnoozeForm(request.POST)
-            if not form.is_valid():
-                return _refused(request, conversation, "snooze", form)
-            services.snooze(user, conversation, form.cleaned_data["until"])
+            services.snooze(user, conversation, data["until"])
             messages.success(request, _("Snoozed."))
         elif action == "unsnooze":
-            form = None
             services.unsnooze(user, conversation)
         elif action == "comment":
-            form = forms.CommentForm(request.POST)
-            if not form.is_valid():
-                return _refused(request, conversation, "comment", form)
-            services.comment(user, conversation, form.cleaned_data["text"])
+            services.comment(user, conversation, data["text"])
             messages.success(request, _("Comment added. It was not emailed."))
         elif action == "reply":
-            form = forms.ReplyForm(request.POST)
-            if not form.is_valid():
-                return _refused(request, conversation, "reply", form)
-            data = form.cleaned_data
             warning = _second_answer_warning(user, conversation, data)
             if warning:
                 form.data = form.data.copy()
@@ -292,14 +295,11 @@ def act(request, pk, action):
                 _("Reply queued from %(address)s.") % {"address": conversation.mailbox.email},
             )
         elif action == "forward":
-            form = forms.ForwardForm(request.POST)
-            if not form.is_valid():
-                return _refused(request, conversation, "forward", form)
             services.forward(
                 user,
                 conversation,
-                to=forms.ReplyForm.addresses(form.cleaned_data["to"]),
-                text=form.cleaned_data["text"],
+                to=forms.ReplyForm.addresses(data["to"]),
+                text=data["text"],
             )
             messages.success(request, _("Forwarded. It does not count as an answer."))
         else:

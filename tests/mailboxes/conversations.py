@@ -9,6 +9,7 @@ from itertools import count
 import pytest
 from django.utils import timezone
 
+from mailboxes import signals
 from mailboxes.connecting.services import mailbox_connect_team
 from mailboxes.models import EmailMessage, FolderSync, TeamInbox
 from mailboxes.providers.base import FetchedHeader
@@ -77,3 +78,18 @@ def sync_page(django_capture_on_commit_callbacks):
         return list(EmailMessage.objects.filter(pk__in=ids).order_by("pk"))
 
     return run
+
+
+def announce_sent(outbound, contact_ids) -> None:
+    """What the sending worker announces once `outbound` went out (outbox/sending.py, on
+    commit; call it inside django_capture_on_commit_callbacks(execute=True))."""
+    event = signals.SendOutcome(
+        outbound_id=outbound.pk,
+        message_id=outbound.message_id,
+        status="sent",
+        source=outbound.source,
+        source_id=None,
+        contact_ids=tuple(contact_ids),
+        detail="",
+    )
+    signals.send_on_commit(signals.email_sent, "outbox", [event])

@@ -10,7 +10,7 @@ from mailboxes.conversations import listing, services
 from mailboxes.models import Conversation, Outbound, TeamInbox
 from privacy.services import privacy_settings_update
 from records.models import ActivityLink, Association, Contact, Ticket
-from tests.mailboxes.conversations import header
+from tests.mailboxes.conversations import announce_sent, header
 
 pytestmark = pytest.mark.django_db
 
@@ -98,24 +98,14 @@ def test_the_pane_links_the_ticket(ticketed, owner, client):
 def test_a_help_desk_email_written_on_a_contact_gives_its_conversation_that_ticket(
     desk, owner, django_capture_on_commit_callbacks
 ):
-    from mailboxes import signals
     from tests.factories import ContactFactory
     from tests.mailboxes.outbox import submit
 
     lea = ContactFactory(owner=owner, emails=["lea@client.example"])
     outbound = submit(owner, desk, to=("lea@client.example",), records=[lea])
     ticket = Ticket.objects.get()  # the composer opened it (composer/drafts.thread_for)
-    event = signals.SendOutcome(
-        outbound_id=outbound.pk,
-        message_id=outbound.message_id,
-        status="sent",
-        source=outbound.source,
-        source_id=None,
-        contact_ids=(lea.pk,),
-        detail="",
-    )
     with django_capture_on_commit_callbacks(execute=True):
-        signals.send_on_commit(signals.email_sent, "outbox", [event])
+        announce_sent(outbound, [lea.pk])
     conversation = Conversation.objects.get()
     assert conversation.ticket == ticket and Ticket.objects.count() == 1
 

@@ -19,7 +19,7 @@ from mailboxes.models import (
 )
 from records.models import Contact
 from tests.factories import ContactFactory
-from tests.mailboxes.conversations import TEAM, header
+from tests.mailboxes.conversations import TEAM, announce_sent, header
 from tests.mailboxes.inboxes import offline_mailbox
 from tests.mailboxes.outbox import submit
 
@@ -131,17 +131,8 @@ def test_email_from_the_team_address_written_on_a_record_is_filed_when_sent(
         )
     assert not ConversationMessage.objects.filter(message=outbound.message).exists()
     # The sending worker announces it (outbox/sending.py, on commit); the inbox hears it.
-    event = signals.SendOutcome(
-        outbound_id=outbound.pk,
-        message_id=outbound.message_id,
-        status="sent",
-        source=outbound.source,
-        source_id=None,
-        contact_ids=(ana.pk,),
-        detail="",
-    )
     with django_capture_on_commit_callbacks(execute=True):
-        signals.send_on_commit(signals.email_sent, "outbox", [event])
+        announce_sent(outbound, [ana.pk])
     link = ConversationMessage.objects.get(message=outbound.message)
     assert link.conversation.counterpart == "ana@client.example"
     assert link.conversation.awaiting_since is None

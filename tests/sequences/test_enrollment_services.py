@@ -28,19 +28,9 @@ from sequences.enrollment.services import (
 from sequences.models import Enrollment, Sequence
 from tests.factories import ContactFactory, UserFactory
 
-from .enrollment_support import inbox_of, plans, three_steps
+from .enrollment_support import plans, three_steps
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def inbox(owner):
-    return inbox_of(owner)
-
-
-@pytest.fixture
-def sequence(owner):
-    return three_steps(owner)
 
 
 def codes(blockers, contact):
