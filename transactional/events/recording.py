@@ -19,6 +19,12 @@ from transactional.events.models import StatusEvent, WebhookDelivery, WebhookEnd
 from transactional.events.signing import new_webhook_id
 
 
+def _key(outbound_id: int, type: str, key: str = "") -> str:
+    """What makes a change one: the message, the type, and what tells apart changes of one
+    type that each count."""
+    return f"{outbound_id}:{type}:{key}"[:200]
+
+
 def record(
     outbound_id: int,
     type: str,
@@ -36,7 +42,7 @@ def record(
         type=type,
         occurred_at=at or timezone.now(),
         data=data or {},
-        key=f"{outbound_id}:{type}:{key}"[:200],
+        key=_key(outbound_id, type, key),
     )
     try:
         with transaction.atomic():
@@ -55,11 +61,11 @@ def record_many(
     writer record one of them meanwhile, each is recorded on its own instead."""
     at = at or timezone.now()
     events = {
-        f"{pk}:{type}:": StatusEvent(outbound_id=pk, type=type, occurred_at=at, data={})
+        _key(pk, type): StatusEvent(
+            outbound_id=pk, type=type, occurred_at=at, data={}, key=_key(pk, type)
+        )
         for pk in outbound_ids
     }
-    for key, event in events.items():
-        event.key = key[:200]
     try:
         with transaction.atomic():
             known = set(StatusEvent.objects.filter(key__in=events).values_list("key", flat=True))
