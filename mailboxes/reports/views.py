@@ -2,6 +2,7 @@
 exactly the rows the page shows, under the same access rules."""
 
 import csv
+import json
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -79,7 +80,7 @@ def email_report(request):
         "groups": GROUPS,
         "count_names": list(counts.values()),
         "rate_names": list(rates.values()),
-        "chart": _chart(report, counts, rates),
+        "chart_json": json.dumps(_chart(report, counts, rates)),
         "helpdesk": helpdesk.response_times(request.user, report.filters),
         "menus": _menus(report),
         "total_rates": [(k, rates[k], v) for k, v in report.total.rates.items()],

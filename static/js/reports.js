@@ -1,6 +1,6 @@
 /* The email reports page (mailboxes/reports/): draws the line over time and the bars per
-   group with the vendored Chart.js, from the JSON the page carries in #report-chart-data
-   (no inline script: the CSP forbids it). Drawn again whenever htmx swaps the results in. */
+   group with the vendored Chart.js, from the JSON the page carries in #report-chart-data's
+   data-chart attribute (no inline script: the CSP forbids it). Drawn again whenever htmx swaps the results in. */
 (function () {
   "use strict";
   var COLOURS = ["#0b6bcb", "#067647", "#b54708", "#6941c6", "#b42318"];
@@ -12,8 +12,8 @@
       label: d.label,
       data: d.data,
       borderColor: colour,
-      backgroundColor: kind === "bar" ? colour : colour,
-      tension: 0.2,
+      backgroundColor: colour,
+      tension: 0,
       spanGaps: true,
     };
   }
@@ -49,14 +49,20 @@
     if (!source) return;
     charts.forEach(function (c) { c.destroy(); });
     charts = [];
-    var spec = JSON.parse(source.textContent);
+    var spec = JSON.parse(source.getAttribute("data-chart"));
     draw("report-line", "line", spec.line, false);
     draw("report-bars", "bar", spec.bars, true);
     document.body.setAttribute("data-report-drawn", String(Date.now()));
   }
 
-  document.addEventListener("DOMContentLoaded", render);
-  document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target && event.target.id === "report-results") render();
+  document.addEventListener("DOMContentLoaded", function () {
+    drawnFrom = document.getElementById("report-chart-data");
+    render();
+  });
+  // The results are swapped whole (outerHTML): draw whenever new chart data came in.
+  var drawnFrom = null;
+  document.addEventListener("htmx:afterSettle", function () {
+    var source = document.getElementById("report-chart-data");
+    if (source && source !== drawnFrom) { drawnFrom = source; render(); }
   });
 })();
