@@ -3,10 +3,11 @@ refresh job rolls it up within a minute. Opens and clicks are marked by the trac
 itself, in the transaction that stores them (thousands a second: no signal per hit)."""
 
 from django.db.models import Max
+from django.db.models.signals import post_delete
 
 from mailboxes import signals
 from mailboxes.constants import Direction
-from mailboxes.models import EmailMessage
+from mailboxes.models import EmailMessage, TrackingRollup
 from mailboxes.reports import rollups
 from privacy import signals as privacy_signals
 from privacy.models import ContactOptOut
@@ -28,6 +29,13 @@ def on_synced(sender, event: signals.MessagesSynced, **kwargs) -> None:
             pk__in=event.message_ids, direction=Direction.OUTGOING
         ).values_list("pk", flat=True)
     )
+
+
+def on_tracked_email_deleted(sender, instance, **kwargs) -> None:
+    # A tracked email deleted from the CRM (its rollup goes with it): its counts leave the
+    # reports at the next refresh. Tracking already hears this deletion, so it costs no extra
+    # fetch in the cascade.
+    rollups.mark([instance.message_id])
 
 
 def on_withdrawn(sender, event: privacy_signals.PermissionWithdrawn, **kwargs) -> None:
@@ -64,3 +72,6 @@ def connect() -> None:
     signals.reply_received.connect(on_reply, dispatch_uid="reports.reply")
     signals.messages_synced.connect(on_synced, dispatch_uid="reports.synced")
     privacy_signals.permission_withdrawn.connect(on_withdrawn, dispatch_uid="reports.withdrawn")
+    post_delete.connect(
+        on_tracked_email_deleted, sender=TrackingRollup, dispatch_uid="reports.tracked-deleted"
+    )

@@ -236,3 +236,14 @@ def test_a_user_without_a_team_or_emails_sees_an_empty_report(client):
     response = client.get(URL)
     assert response.status_code == 200
     assert "No email in this period." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_deleted_tracked_email_leaves_the_reports_at_the_next_refresh(owner, outsider, data):
+    e = data.emails["person"]
+    pk = e.pk
+    e.delete()
+    assert ReportDirty.objects.filter(message_id=pk).exists()
+    report_data.roll_up()
+    owner_view = build(owner, Filters.from_query(period(data)))
+    assert owner_view.total.counts["sent"] == 6 and owner_view.total.counts["replied"] == 0
