@@ -24,6 +24,10 @@ from mailboxes.reports import facts
 BATCH = 2000
 EPOCH = date(1970, 1, 1)  # the day of an email that counts for nothing
 _COLUMNS = REPORT_KEYS + REPORT_MEASURES
+# PostgreSQL's types of the rollups' columns, in _COLUMNS' order.
+_TYPES = ("date", "bigint", "bigint", "varchar", "bigint", "bigint") + ("int",) * len(
+    REPORT_MEASURES
+)
 
 
 def mark(message_ids: Iterable[int]) -> None:
@@ -108,8 +112,8 @@ def refresh(message_ids: Iterable[int], engagement=facts.from_rollups) -> None:
 
 def _lock_facts(ids: list[int]) -> dict[int, facts.Fact]:
     # A row for each email first (zeros for a new one), so there is a row to lock.
-    ReportEmail.objects.bulk_create(
-        [ReportEmail(message_id=m, day=EPOCH) for m in ids], ignore_conflicts=True, batch_size=1000
+    _write_facts(
+        [(m, EPOCH, 0, 0, "", 0, 0) + (0,) * len(REPORT_MEASURES) for m in ids], replace=False
     )
     rows = (
         ReportEmail.objects.select_for_update()
@@ -142,28 +146,50 @@ def _add(deltas: dict[tuple, list[int]]) -> None:
     # Sorted, so concurrent refreshes lock the rollup rows in one order.
     rows.sort(key=lambda r: tuple(str(v) for v in r[: len(REPORT_KEYS)]))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "postgresql":
+            cursor.executemany(sql, rows)
+            return
+        # One statement: the rows as arrays, joined by unnest.
+        arrays = ", ".join(f"%s::{t}[]" for t in _TYPES)
+        cursor.execute(
+            sql.replace(f"VALUES ({placeholders})", f"SELECT * FROM unnest({arrays})"),
+            [list(column) for column in zip(*rows, strict=True)],
+        )
 
 
 def _save_facts(changed: dict[int, facts.Fact]) -> None:
-    if not changed:
-        return
-    blank = {k: 0 for k in REPORT_KEYS}
-    objs = []
+    rows = []
     for m, fact in changed.items():
-        if fact.empty:
-            values = {**blank, "day": EPOCH, "source": ""}
+        key = (EPOCH, 0, 0, "", 0, 0) if fact.empty else fact.key
+        rows.append((m, *key, *fact.counts))
+    _write_facts(rows, replace=True)
+
+
+def _write_facts(rows: list[tuple], *, replace: bool) -> None:
+    """Insert facts rows (message id, then _COLUMNS), replacing or keeping existing ones.
+
+    Raw SQL: Django's bulk_create prepares each value in Python, ~60% of a refresh's time."""
+    if not rows:
+        return
+    table = ReportEmail._meta.db_table
+    columns = ", ".join(("message_id", *_COLUMNS))
+    if replace:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
+        conflict = f"ON CONFLICT (message_id) DO UPDATE SET {updates}"
+    else:
+        conflict = "ON CONFLICT (message_id) DO NOTHING"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{t}[]" for t in ("bigint", *_TYPES))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
         else:
-            values = dict(zip(REPORT_KEYS, fact.key, strict=True))
-        values.update(zip(REPORT_MEASURES, fact.counts, strict=True))
-        objs.append(ReportEmail(message_id=m, **values))
-    ReportEmail.objects.bulk_create(
-        objs,
-        update_conflicts=True,
-        unique_fields=["message"],
-        update_fields=list(_COLUMNS),
-        batch_size=1000,
-    )
+            placeholders = ", ".join(["%s"] * (len(_COLUMNS) + 1))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}", rows
+            )
 
 
 def rebuild(batch: int = 20000) -> int:

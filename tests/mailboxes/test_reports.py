@@ -9,11 +9,21 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from mailboxes import signals
-from mailboxes.models import ReportDaily, ReportDirty, ReportEmail
+from mailboxes.connecting.services import mailbox_connect_team
+from mailboxes.models import (
+    Conversation,
+    EmailThread,
+    ReportDaily,
+    ReportDirty,
+    ReportEmail,
+    TeamInbox,
+)
 from mailboxes.reports import rollups
 from mailboxes.reports.filters import Filters
+from mailboxes.reports.helpdesk import response_times
 from mailboxes.reports.query import build
 from tests.factories import UserFactory
 
@@ -247,3 +257,36 @@ def test_a_deleted_tracked_email_leaves_the_reports_at_the_next_refresh(owner, o
     report_data.roll_up()
     owner_view = build(owner, Filters.from_query(period(data)))
     assert owner_view.total.counts["sent"] == 6 and owner_view.total.counts["replied"] == 0
+
+
+@pytest.mark.django_db
+def test_help_desk_first_response_per_inbox_and_person(client, owner, teammate, admin_user):
+    desk = TeamInbox.objects.create(name="Support", kind="help_desk", response_target_minutes=60)
+    mailbox = mailbox_connect_team(
+        desk, provider="gmail", email="help@acme.example", secret={}, config={}
+    )
+    now = timezone.now()
+    for assignee, minutes in ((owner, 30), (owner, 90), (teammate, 45), (teammate, None)):
+        Conversation.objects.create(
+            mailbox=mailbox,
+            thread=EmailThread.objects.create(subject="Help"),
+            counterpart=f"c{minutes}@x.example",
+            assignee=assignee,
+            last_activity_at=now,
+            first_response_minutes=minutes,
+        )
+    client.force_login(admin_user)
+    html = client.get(URL).content.decode()
+    assert "Help desk: first response" in html
+    # The inbox: 4 conversations, 3 answered, averaging (30 + 90 + 45) / 3 = 55 minutes,
+    # 2 of 4 within the 60-minute target.
+    f = Filters.default()
+    (inbox,) = response_times(admin_user, f)["inbox"]
+    assert (inbox.label, inbox.conversations, inbox.answered) == ("Support", 4, 3)
+    assert (inbox.average_minutes, inbox.within_target_rate) == (55.0, 50.0)
+    people = {r.label: r for r in response_times(admin_user, f)["person"]}
+    assert people[owner.display_name].within_target_rate == 50.0
+    assert people[teammate.display_name].average_minutes == 45.0
+    # A rep sees their own conversations only.
+    (own,) = response_times(owner, f)["person"]
+    assert (own.label, own.conversations) == (owner.display_name, 2)
