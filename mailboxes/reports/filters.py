@@ -42,7 +42,7 @@ TYPES = {
     SendSource.TRANSACTIONAL: gettext_lazy("Transactional"),
 }
 # The filters the page offers, each a query parameter holding an id (or a type).
-FILTERS = ("rep", "team", "type", "sequence", "template", "token")
+FILTERS = ("rep", "team", "type", "sequence", "step", "template", "token")
 
 
 class Scope:
@@ -174,6 +174,7 @@ FILTER_LABELS = {
     "team": gettext_lazy("team"),
     "type": gettext_lazy("email type"),
     "sequence": gettext_lazy("sequence"),
+    "step": gettext_lazy("sequence step"),
     "template": gettext_lazy("template"),
     "token": gettext_lazy("token"),
 }

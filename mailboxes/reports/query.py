@@ -140,6 +140,12 @@ def offered(user: User) -> dict[str, dict]:
         "team": teams_offered(user),
         "type": {k: v for k, v in TYPES.items() if k in sources},
         "sequence": dict(sorted(sequences.items(), key=lambda kv: str(kv[1]))),
+        "step": dict(
+            sorted(
+                names.names(SendSource.SEQUENCE, sources[SendSource.SEQUENCE]).items(),
+                key=lambda kv: str(kv[1]),
+            )
+        ),
         "template": {
             t: templates.get(t) or _("#%(id)s (deleted)") % {"id": t} for t in template_ids
         },
@@ -161,6 +167,8 @@ def _filter_q(f: Filters, offer: dict) -> Q:
         wanted = int(chosen["sequence"])
         steps = [s for s, (parent, _n) in offer["_steps"].items() if parent == wanted]
         q &= Q(source=SendSource.SEQUENCE, source_id__in=steps)
+    if "step" in chosen:
+        q &= Q(source=SendSource.SEQUENCE, source_id=int(chosen["step"]))
     if "template" in chosen:
         q &= Q(template_id=int(chosen["template"]))
     if "token" in chosen:

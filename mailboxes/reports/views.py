@@ -47,6 +47,7 @@ def _menus(report: query.Report) -> list[dict]:
         "team": (_("Team"), _("Every team")),
         "type": (_("Email type"), _("Every email type")),
         "sequence": (_("Sequence"), _("Every sequence")),
+        "step": (_("Sequence step"), _("Every sequence step")),
         "template": (_("Template"), _("Every template")),
         "token": (_("SMTP token or API key"), _("Every token or API key")),
     }

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mailboxes import signals
@@ -290,3 +291,22 @@ def test_help_desk_first_response_per_inbox_and_person(client, owner, teammate, 
     # A rep sees their own conversations only.
     (own,) = response_times(owner, f)["person"]
     assert (own.label, own.conversations) == (owner.display_name, 2)
+
+
+@pytest.mark.django_db
+def test_the_page_reads_rollups_never_raw_events(client, admin_user, data):
+    client.force_login(admin_user)
+    for group in ("rep", "sequence", "token"):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(URL, period(data, group=group, bots="1")).status_code == 200
+        tables = " ".join(q["sql"] for q in queries)
+        assert "reportdaily" in tables
+        assert "trackingevent" not in tables and "trackingrollup" not in tables
+
+
+@pytest.mark.django_db
+def test_filtering_by_a_sequence_step(admin_user, data):
+    report = build(admin_user, Filters.from_query(period(data, step=str(data.step.pk))))
+    assert not report.filters.errors
+    assert report.total.counts["sent"] == 1 and report.total.rates["open_rate"] == 100.0
+    assert report.offered["step"] == {data.step.pk: "Onboarding, step 1"}
