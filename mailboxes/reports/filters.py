@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Q
 from django.utils import timezone
@@ -104,8 +105,6 @@ class Filters:
 
     def query(self, **changes) -> str:
         """This page's query string, with `changes` (for links and the CSV)."""
-        from urllib.parse import urlencode
-
         values = {
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),

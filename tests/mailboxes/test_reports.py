@@ -26,6 +26,7 @@ from mailboxes.reports import rollups
 from mailboxes.reports.filters import Filters
 from mailboxes.reports.helpdesk import response_times
 from mailboxes.reports.query import build
+from privacy import signals as privacy_signals
 from tests.factories import UserFactory
 
 from . import report_data
@@ -310,3 +311,33 @@ def test_filtering_by_a_sequence_step(admin_user, data):
     assert not report.filters.errors
     assert report.total.counts["sent"] == 1 and report.total.rates["open_rate"] == 100.0
     assert report.offered["step"] == {data.step.pk: "Onboarding, step 1"}
+
+
+@pytest.mark.django_db
+def test_synced_mail_replies_and_opt_outs_mark_their_emails(
+    owner, outsider, data, django_capture_on_commit_callbacks
+):
+    e = data.emails
+    quitter = e["unsubscribed"].contacts.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            signals.send_on_commit(
+                signals.messages_synced,
+                __name__,
+                [signals.MessagesSynced(e["logged"].mailbox_id, (e["logged"].pk,))],
+            )
+            privacy_signals.withdrawn_on_commit(quitter.pk, "opted_out_all")
+    marked = set(ReportDirty.objects.values_list("message_id", flat=True))
+    assert marked == {e["logged"].pk, e["unsubscribed"].pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            signals.send_on_commit(
+                signals.reply_received,
+                __name__,
+                [
+                    signals.ReplyReceived(
+                        0, e["apple"].thread_id, 0, (), (e["apple"].pk,), None, False, "", None
+                    )
+                ],
+            )
+    assert ReportDirty.objects.filter(message_id=e["apple"].pk).exists()
