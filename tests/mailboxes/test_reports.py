@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mailboxes import signals
+from mailboxes import jobs, signals
 from mailboxes.connecting.services import mailbox_connect_team
 from mailboxes.models import (
     Conversation,
@@ -22,7 +22,7 @@ from mailboxes.models import (
     ReportEmail,
     TeamInbox,
 )
-from mailboxes.reports import rollups
+from mailboxes.reports import rollups, tasks
 from mailboxes.reports.filters import Filters
 from mailboxes.reports.helpdesk import response_times
 from mailboxes.reports.query import build
@@ -341,3 +341,14 @@ def test_synced_mail_replies_and_opt_outs_mark_their_emails(
                 ],
             )
     assert ReportDirty.objects.filter(message_id=e["apple"].pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_refresh_job_runs_within_a_minute_and_rolls_up_marked_emails(settings, owner, data):
+    (entry,) = [
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == jobs.REPORTS_REFRESH
+    ]
+    assert entry["schedule"] <= 60
+    rollups.mark([data.emails["person"].pk, data.emails["logged"].pk])
+    assert tasks.reports_refresh() == 2
+    assert not ReportDirty.objects.exists()
