@@ -114,6 +114,13 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), BASE_DIR
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
+    "CRM_DB_PREPARED_STATEMENTS", True
+):
+    # A few hot statements are prepared once per connection (records/db.py); Django turns
+    # prepared statements off (None) for poolers that cannot keep them. Django's own queries
+    # bind client-side and are never prepared, whatever this number.
+    DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded database is shared by the web server and the worker: wait for locks.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
