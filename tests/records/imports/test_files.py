@@ -100,9 +100,9 @@ def test_hubspot_export_headers_are_guessed(owner):
         "owner",
     ]
     data = (
-        "Record ID,First Name,Last Name,Email,Lifecycle Stage,Contact owner\n"
-        "901,Ann,Archer,ann@a.example,Marketing Qualified Lead,owner\n"
-    ).encode()
+        b"Record ID,First Name,Last Name,Email,Lifecycle Stage,Contact owner\n"
+        b"901,Ann,Archer,ann@a.example,Marketing Qualified Lead,owner\n"
+    )
     upload = run_import(owner, "contacts", data, name="hubspot-contacts.csv")
     assert upload.created == 1
     assert Contact.objects.get(email="ann@a.example").lifecycle_stage == "marketingqualifiedlead"
