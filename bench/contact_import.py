@@ -84,7 +84,8 @@ def run() -> bool:
     _clear()
     data = _file()
     print(
-        f"file: {ROWS:,} rows, {len(data) / 1e6:.1f} MB; contacts in the database: {Contact.objects.count():,}"
+        f"file: {ROWS:,} rows, {len(data) / 1e6:.1f} MB; "
+        f"contacts in the database: {Contact.objects.count():,}"
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     started = time.perf_counter()
@@ -98,14 +99,16 @@ def run() -> bool:
     ok = (upload.status, upload.created, upload.failed) == ("done", ROWS, 0)
     if not ok:
         print(
-            f"FAIL {NAME}: {upload.status} created {upload.created} failed {upload.failed} {upload.error}"
+            f"FAIL {NAME}: {upload.status}, created {upload.created}, "
+            f"failed {upload.failed} {upload.error}"
         )
     imported = Contact.objects.filter(email__endswith=f"@{DOMAIN}").count()
     ok = ok and imported == ROWS
     copy_seconds = _copy_bare(data)
     value, ref = ROWS / elapsed, ROWS / copy_seconds
     print(
-        f"import: {elapsed:.2f} s ({value:,.0f} contacts/s); bare COPY: {copy_seconds:.2f} s ({ref:,.0f} rows/s)"
+        f"import: {elapsed:.2f} s ({value:,.0f} contacts/s); "
+        f"bare COPY: {copy_seconds:.2f} s ({ref:,.0f} rows/s)"
     )
     ratio = value / ref
     print(f"value/ref = {ratio:.3f}; target >= {TARGET}: {'met' if ratio >= TARGET else 'MISSED'}")

@@ -23,6 +23,10 @@ class UploadForm(forms.Form):
             "a HubSpot export of contacts or companies works as it is."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        error_messages={
+            "empty": gettext_lazy("The file is empty."),
+            "required": gettext_lazy("Choose a CSV file."),
+        },
     )
 
     def __init__(self, *args, **kwargs):
@@ -41,7 +45,6 @@ class MappingForm(forms.Form):
     on_existing = forms.ChoiceField(
         label=gettext_lazy("Records that exist already"),
         choices=OnExisting.choices,
-        widget=forms.RadioSelect,
     )
 
     def __init__(self, *args, upload, record_type: RecordType, user: User, **kwargs):

@@ -3,8 +3,6 @@ with bulk COPY: every row a contact with its address, in well under a minute."""
 
 import time
 
-import pytest
-
 from records.models import Contact, ContactEmail
 
 from .support import run_import
