@@ -21,7 +21,13 @@ class RecordsConfig(AppConfig):
         # Every seat that may change records imports them (reps those they will own).
         extensions.register_settings_section(
             extensions.SettingsSection(
-                "import", _("Import"), "records:imports", (), _("Data"), admin_only=False
+                "import",
+                _("Import"),
+                "records:imports",
+                (),
+                _("Data"),
+                admin_only=False,
+                visible=lambda user: user.can_edit_records,
             )
         )
         for key, label, url_name in (

@@ -59,6 +59,7 @@ class SettingsSection:
     url_args: tuple = ()
     group: str = ACCOUNT
     admin_only: bool = True
+    visible: Callable | None = None  # (user) -> bool, for a section not every seat may open
 
     @property
     def href(self) -> str:
@@ -124,8 +125,9 @@ def settings_groups(user) -> list[tuple[str, list[SettingsSection]]]:
     """The sections `user` may open, as (group, sections): the user's own groups first, then
     the admin area's, each in the order registered."""
     groups: dict[str, list[SettingsSection]] = {}
-    mine = [s for s in _sections.values() if not s.admin_only]
-    account = [s for s in _sections.values() if s.admin_only] if user.is_staff else []
+    shown = [s for s in _sections.values() if s.visible is None or s.visible(user)]
+    mine = [s for s in shown if not s.admin_only]
+    account = [s for s in shown if s.admin_only] if user.is_staff else []
     for section in mine + account:
         groups.setdefault(str(section.group), []).append(section)
     return list(groups.items())

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -53,11 +54,16 @@ class Field:
     def _read_emails(self, raw: str) -> list[str]:
         return [self._read_email(a) for a in re.split(r"[\s,;]+", raw) if a]
 
+    @cached_property
+    def _choice_of(self) -> dict[str, str]:
+        """A choice by its value or its label, casefolded (read once per field, not per row)."""
+        found = {str(label).casefold(): value for value, label in self.choices}
+        return found | {value.casefold(): value for value, _label in self.choices}
+
     def _read_choice(self, raw: str) -> str:
-        wanted = raw.casefold()
-        for value, label in self.choices:
-            if wanted in (value.casefold(), str(label).casefold()):
-                return value
+        value = self._choice_of.get(raw.casefold())
+        if value is not None:
+            return value
         raise RowRefused(
             _("“%(value)s” is not one of the choices of %(field)s (%(choices)s).")
             % {

@@ -17,6 +17,8 @@ def test_view_only_seats_cannot_import_and_reps_see_only_their_imports(
 ):
     client.force_login(viewer)
     assert client.get(reverse("records:imports")).status_code == 403
+    general = client.get(reverse("records:settings-general")).content.decode()
+    assert reverse("records:imports") not in general  # no link to a page refused
     upload = services.import_create(
         owner, get_record_type("contacts"), "x.csv", b"Email\na@a.example\n"
     )
