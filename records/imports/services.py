@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from .. import jobs
 from ..models import User
 from ..types import RecordType
+from .extensions import import_option
 from .fields import fields_for, guess
 from .models import Import, ImportFile, ImportStatus
 from .parsing import FileRefused, parse
@@ -118,5 +119,10 @@ def rejections_csv(upload: Import) -> str:
     return out.getvalue()
 
 
-def field_choices(record_type: RecordType) -> list[tuple[str, str]]:
-    return [(f.key, str(f.label)) for f in fields_for(record_type)]
+def option_lines(upload: Import) -> list[str]:
+    """What the apps above were asked to do with the imported records, a line each."""
+    return [
+        option.describe(choice)
+        for key, choice in upload.options.items()
+        if (option := import_option(key)) is not None
+    ]

@@ -65,6 +65,7 @@ def import_detail(request, pk):
         "record_type": record_type,
         "delimiter": DELIMITERS.get(upload.delimiter, upload.delimiter),
         "can_resume": services.can_resume(upload),
+        "option_lines": services.option_lines(upload),
     }
     if request.htmx and request.htmx.target == "progress":
         return render(request, "records/imports/detail.html#progress", context)

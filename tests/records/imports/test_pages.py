@@ -58,3 +58,27 @@ def test_a_file_over_the_limit_is_refused_on_the_page(client, owner, settings):
     assert response.status_code == 200
     assert "The file is larger than the limit of 1 MB." in response.content.decode()
     assert not Import.objects.exists()
+
+
+def test_with_privacy_rules_on_the_mapping_page_asks_the_legal_basis(
+    client, owner, django_capture_on_commit_callbacks
+):
+    from privacy.models import PrivacySettings
+
+    upload = services.import_create(
+        owner, get_record_type("contacts"), "x.csv", b"Email\na@a.example\n"
+    )
+    client.force_login(owner)
+    url = reverse("records:import", args=[upload.pk])
+    assert "Legal basis for the imported contacts" not in client.get(url).content.decode()
+    PrivacySettings.objects.create(pk=1, gdpr_enabled=True)
+    assert "Legal basis for the imported contacts" in client.get(url).content.decode()
+    form = {"col_0": "email", "on_existing": "update", "action": "start"}
+    refused = client.post(url, {**form, "privacy-basis": "consent"})
+    assert "Explain why you may contact them" in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**form, "privacy-basis": "consent", "privacy-explanation": "Signed up"})
+    upload.refresh_from_db()
+    assert upload.options == {
+        "privacy-legal-basis": {"basis": "consent", "explanation": "Signed up"}
+    }

@@ -172,6 +172,9 @@ def test_the_legal_basis_asked_is_recorded_for_imported_contacts(owner):
     )
     assert PrivacyEvent.objects.get(contact=ann).details["source"] == "import"
     assert upload.created == 1
+    assert services.option_lines(upload) == [
+        "Legal basis recorded: Legitimate interest – prospect."
+    ]
 
 
 def test_two_imports_at_once_never_make_a_second_contact_for_an_address(
