@@ -83,3 +83,24 @@ def test_rep_imports_contacts_follows_progress_and_downloads_refused_rows(page, 
     page.get_by_role("link", name="← Import").click()
     expect(page.get_by_role("link", name="people.csv")).to_be_visible()
     assert_fits_both(page, SCREENSHOTS / "history")
+
+
+def test_long_names_and_many_columns_fit_both_screens(page, login, admin_user):
+    long = "International_Shipping_and_Logistics_" * 3
+    header = ",".join(f"{long}column {n}" for n in range(12))
+    row = ",".join("x" * 80 for _ in range(12))
+    data = f"Email,{header}\nnobody-at-all,{row}\n".encode()
+    login(page, admin_user.username)
+    page.goto("/settings/import/")
+    _upload(page, f"{long}.csv", data)
+    expect(page.locator("#preview")).to_contain_text("is not a valid email address")
+    expect(page.get_by_label("Owner of new records")).to_be_visible()
+    assert_fits_both(page, SCREENSHOTS / "long-mapping")
+    page.get_by_role("button", name="Import 1 row").click()
+    import_run(Import.objects.get().pk)
+    expect(
+        page.get_by_text("Import finished: 0 created, 0 updated, 0 skipped, 1 failed.")
+    ).to_be_visible()
+    assert_fits_both(page, SCREENSHOTS / "long-done")
+    page.goto("/settings/import/")
+    assert_fits_both(page, SCREENSHOTS / "long-history")
