@@ -31,6 +31,7 @@ class Field:
     max_length: int | None = None
     choices: tuple[tuple[str, str], ...] = ()
     matchable: bool = False  # may be the column existing records are matched on
+    required: bool = False  # a new record needs a value (a custom type's required property)
 
     def read(self, raw: str):
         """The value to store for the cell `raw`, None for an empty cell, or RowRefused."""
@@ -313,6 +314,7 @@ def fields_for(record_type: RecordType) -> tuple[Field, ...]:
             max_length=1000 if d.type == PropertyType.TEXT else None,
             choices=tuple((o, o) for o in d.options),
             matchable=d.type in (PropertyType.TEXT, PropertyType.NUMBER),
+            required=d.required and d.type != PropertyType.BOOLEAN,
         )
         for d in record_type.custom_type.property_definitions.all()
     )

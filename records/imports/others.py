@@ -16,6 +16,7 @@ from ..bulk import insert_rows, update_rows
 from ..models import Record
 from ..services import search_text_for
 from ..types import RecordType
+from .fields import fields_for
 from .models import OnExisting
 from .reading import Row
 
@@ -63,6 +64,7 @@ def _json(value):
 
 
 def write(upload, user, record_type: RecordType, rows: list[Row], refused: list, now) -> dict:
+    required = [f for f in fields_for(record_type) if f.required]
     match_on = upload.match_on
     keys = {k for r in rows if (k := _key(match_on, r.values)) is not None} if match_on else set()
     found, visible = _existing(user, record_type, match_on, keys)
@@ -79,6 +81,10 @@ def write(upload, user, record_type: RecordType, rows: list[Row], refused: list,
         if claim is None:
             if "name" not in values:
                 refused.append((row, _("No name.")))
+                continue
+            missing = [str(f.label) for f in required if f.key not in values]
+            if missing:
+                refused.append((row, _("A value is required: %(f)s.") % {"f": ", ".join(missing)}))
                 continue
             values = {**values, "owner_id": values.get("owner", upload.owner_id)}
             new.append(values)

@@ -128,13 +128,14 @@ def test_companies_match_on_domain_and_custom_records_check_dropdowns(admin_user
     assert Company.objects.get(domain="acme.example").industry == "Tools"
     projects = CustomObjectType.objects.create(name="Project", plural="Projects", slug="projects")
     projects.property_definitions.create(
-        key="phase", label="Phase", type="choice", options=["Plan", "Build"]
+        key="phase", label="Phase", type="choice", options=["Plan", "Build"], required=True
     )
-    done = run_import(admin_user, "projects", b"Name,Phase\nAlpha,build\nBeta,Ship\n")
-    assert (done.created, done.failed) == (1, 1)
-    assert (
-        done.rejections.get().reason == "“Ship” is not one of the choices of Phase (Plan, Build)."
-    )
+    done = run_import(admin_user, "projects", b"Name,Phase\nAlpha,build\nBeta,Ship\nGamma,\n")
+    assert (done.created, done.failed) == (1, 2)
+    assert list(done.rejections.values_list("reason", flat=True)) == [
+        "“Ship” is not one of the choices of Phase (Plan, Build).",
+        "A value is required: Phase.",
+    ]
     assert projects.records.get().properties == {"phase": "Build"}
 
 
