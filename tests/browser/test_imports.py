@@ -104,3 +104,30 @@ def test_long_names_and_many_columns_fit_both_screens(page, login, admin_user):
     assert_fits_both(page, SCREENSHOTS / "long-done")
     page.goto("/settings/import/")
     assert_fits_both(page, SCREENSHOTS / "long-history")
+
+
+def test_a_stopped_import_is_resumed_from_its_page(page, login, owner):
+    from records.imports import runner, services
+    from records.imports.models import ImportStatus
+    from records.types import get_record_type
+
+    data = b"Email\n" + b"".join(b"r%d@a.example\n" % n for n in range(8))
+    upload = services.import_create(owner, get_record_type("contacts"), "stopped.csv", data)
+    Import.objects.filter(pk=upload.pk).update(status=ImportStatus.RUNNING)
+    runner.Batches(Import.objects.get(pk=upload.pk)).commit([["r0@a.example"], ["r1@a.example"]], 0)
+    Import.objects.filter(pk=upload.pk).update(
+        status=ImportStatus.FAILED, error="OperationalError: the database went away"
+    )
+    login(page, owner.username)
+    page.goto(f"/settings/import/{upload.pk}/")
+    expect(page.get_by_role("heading", name="Stopped", exact=True)).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("The import stopped after 2 rows")
+    assert_fits_both(page, SCREENSHOTS / "stopped")
+    page.get_by_role("button", name="Resume import").click()
+    expect(page.get_by_text("Import resumed from row 3.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Waiting for a worker")).to_be_visible()
+    import_run(upload.pk)
+    expect(
+        page.get_by_text("Import finished: 8 created, 0 updated, 0 skipped, 0 failed.")
+    ).to_be_visible()
+    assert Contact.objects.filter(email__startswith="r").count() == 8
