@@ -6,7 +6,8 @@
 - List actions: buttons of a list page's bulk bar that send the selected ids (`id`) to an
   app's page (sequences adds "Enroll in sequence" to contacts; records itself "Add to list").
 - Settings sections: links in the settings navigation, in groups: the admin area's ("Account",
-  admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates).
+  admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates);
+  a section some seats may not open names who sees it (`visible`: records' "Import").
 - Preference sections: parts of each user's own Settings > General page (mailboxes adds the
   email defaults). The page validates every section's form and saves them all in one
   transaction, or none.
