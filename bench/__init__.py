@@ -21,4 +21,5 @@ BENCHMARKS = {
     "smtp_api": "bench.smtp_api",
     "single_send_api": "bench.single_send_api",
     "conversation_poll": "bench.conversation_poll",
+    "contact_import": "bench.contact_import",
 }
