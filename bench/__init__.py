@@ -22,4 +22,5 @@ BENCHMARKS = {
     "single_send_api": "bench.single_send_api",
     "conversation_poll": "bench.conversation_poll",
     "reports": "bench.reports",
+    "contact_import": "bench.contact_import",
 }
