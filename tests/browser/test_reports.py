@@ -16,7 +16,11 @@ SCREENSHOTS = Path("/tmp/report-screens")
 
 
 def chart_points(page, canvas_id):
-    """What Chart.js drew on a canvas: its labels and each dataset's values."""
+    """What Chart.js drew on a canvas: its labels and each dataset's values (once drawn: the
+    results swapped in are drawn on htmx's settle, a moment after they show)."""
+    page.wait_for_function(
+        "id => window.Chart && Chart.getChart(document.getElementById(id))", arg=canvas_id
+    )
     return page.evaluate(
         """id => { const c = Chart.getChart(document.getElementById(id));
                    return c ? [c.data.labels, c.data.datasets.map(d => d.data)] : null; }""",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailboxes', '0026_reassign_after'),
+        ('mailboxes', '0027_team_inbox_demo_provider'),
     ]
 
     operations = [
