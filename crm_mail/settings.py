@@ -260,6 +260,7 @@ CELERY_TASK_ROUTES = {
     jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
     jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
     jobs.CONVERSATIONS_WAKE: {"queue": "housekeeping"},
+    jobs.REPORTS_REFRESH: {"queue": "housekeeping"},
     records_jobs.NOTIFY: {"queue": "housekeeping"},
     # sequences: the tick that runs due sequence steps (a pass of a few seconds, every few
     # seconds; a queue of its own so it never holds a send or housekeeping slot, and its
@@ -296,6 +297,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": jobs.CONVERSATIONS_WAKE,
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    # Emails whose report counts changed: rolled up again (mailboxes/reports/).
+    "reports-refresh": {
+        "task": jobs.REPORTS_REFRESH,
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
     },
     # Transactional email whose domain's deferral is over, scheduled, or whose job was lost.
     "send-transactional-due": {

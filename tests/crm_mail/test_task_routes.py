@@ -17,6 +17,7 @@ QUEUES = {
         jobs.REVOKE_GOOGLE_TOKEN,
         records_jobs.NOTIFY,
         jobs.CONVERSATIONS_WAKE,
+        jobs.REPORTS_REFRESH,
     },
     "sequences": {jobs.SEQUENCE_TICK},
     "transactional": {
