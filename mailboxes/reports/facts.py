@@ -13,8 +13,8 @@ opt-outs.
   `clicked_any`: scanners, privacy proxies and pre-fetchers too); `opened_proxy`: opened
   through a privacy proxy, which hides whether a person read it.
 - Replied: sync found a reply to it (the stored reply count).
-- Unsubscribed: one of its contacts opted out of all email after it, and it was the last
-  email they were sent before doing so.
+- Unsubscribed: one of its contacts opted out of all email or of a subscription type after
+  it, and it was the last email they were sent before doing so.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from mailboxes.models import (
     TrackingRollup,
 )
 from mailboxes.models.reports import REPORT_KEYS, REPORT_MEASURES
-from privacy.models import ContactOptOut
+from privacy.constants import SubscriptionState
+from privacy.models import ContactOptOut, SubscriptionStatus
 from records.models import User
 
 SENT_STATUSES = (SendStatus.SENT, SendStatus.RECONCILED)
@@ -86,31 +87,46 @@ def from_events(message_ids: Iterable[int]) -> dict[int, Engagement]:
     return {m: tuple(c) for m, c in counts.items()}
 
 
+def opt_out_times(contact_ids: Iterable[int]) -> dict[int, list]:
+    """When each of the contacts unsubscribed: their opt-out of all email and each
+    subscription type they opted out of (as it stands now: a re-subscribed type no longer)."""
+    times: dict[int, list] = defaultdict(list)
+    for contact_id, at in ContactOptOut.objects.filter(contact_id__in=contact_ids).values_list(
+        "contact_id", "opted_out_at"
+    ):
+        times[contact_id].append(at)
+    for contact_id, at in SubscriptionStatus.objects.filter(
+        contact_id__in=contact_ids, status=SubscriptionState.OPTED_OUT
+    ).values_list("contact_id", "updated_at"):
+        times[contact_id].append(at)
+    return times
+
+
+def last_emails_before(times: dict[int, list]) -> set[int]:
+    """The emails that were the last outgoing one each contact got before each of `times`."""
+    if not times:
+        return set()
+    sent: dict[int, list[tuple]] = defaultdict(list)
+    for contact_id, message_id, sent_at in EmailMessage.contacts.through.objects.filter(
+        contact_id__in=times, emailmessage__direction=Direction.OUTGOING
+    ).values_list("contact_id", "emailmessage_id", "emailmessage__sent_at"):
+        if sent_at is not None:
+            sent[contact_id].append((sent_at, message_id))
+    found = set()
+    for contact_id, moments in times.items():
+        for moment in moments:
+            before = [e for e in sent[contact_id] if e[0] <= moment]
+            if before:
+                found.add(max(before)[1])
+    return found
+
+
 def _unsubscribed(rows: list[dict]) -> set[int]:
-    """Those of the emails that were the last one a contact got before opting out of all."""
-    by_message = defaultdict(set)
+    """Those of the emails that were the last one a contact got before unsubscribing."""
     contacts = EmailMessage.contacts.through.objects.filter(
         emailmessage_id__in=[r["pk"] for r in rows]
-    ).values_list("emailmessage_id", "contact_id")
-    for message_id, contact_id in contacts:
-        by_message[message_id].add(contact_id)
-    every = set().union(*by_message.values()) if by_message else set()
-    opted = dict(
-        ContactOptOut.objects.filter(contact_id__in=every).values_list("contact_id", "opted_out_at")
-    )
-    if not opted:
-        return set()
-    # Each opted-out contact's last outgoing email before the opt-out.
-    last: dict[int, tuple] = {}
-    candidates = EmailMessage.contacts.through.objects.filter(
-        contact_id__in=opted, emailmessage__direction=Direction.OUTGOING
-    ).values_list("contact_id", "emailmessage_id", "emailmessage__sent_at")
-    for contact_id, message_id, sent_at in candidates:
-        if sent_at is None or sent_at > opted[contact_id]:
-            continue
-        if contact_id not in last or (sent_at, message_id) > last[contact_id]:
-            last[contact_id] = (sent_at, message_id)
-    return {message_id for _, message_id in last.values()}
+    ).values_list("contact_id", flat=True)
+    return last_emails_before(opt_out_times(set(contacts)))
 
 
 def compute(

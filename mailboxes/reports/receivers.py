@@ -2,15 +2,13 @@
 refresh job rolls it up within a minute. Opens and clicks are marked by the tracking writer
 itself, in the transaction that stores them (thousands a second: no signal per hit)."""
 
-from django.db.models import Max
 from django.db.models.signals import post_delete
 
 from mailboxes import signals
 from mailboxes.constants import Direction
 from mailboxes.models import EmailMessage, TrackingRollup
-from mailboxes.reports import rollups
+from mailboxes.reports import facts, rollups
 from privacy import signals as privacy_signals
-from privacy.models import ContactOptOut
 
 
 def on_message(sender, event, **kwargs) -> None:
@@ -39,25 +37,9 @@ def on_tracked_email_deleted(sender, instance, **kwargs) -> None:
 
 
 def on_withdrawn(sender, event: privacy_signals.PermissionWithdrawn, **kwargs) -> None:
-    # An opt-out of all email counts against the last email the contact got before it.
-    opted = ContactOptOut.objects.filter(contact_id=event.contact_id).first()
-    if opted is None:
-        return
-    last = (
-        EmailMessage.objects.filter(
-            contacts=event.contact_id,
-            direction=Direction.OUTGOING,
-            sent_at__lte=opted.opted_out_at,
-        )
-        .aggregate(at=Max("sent_at"))
-        .get("at")
-    )
-    if last is not None:
-        rollups.mark(
-            EmailMessage.objects.filter(
-                contacts=event.contact_id, direction=Direction.OUTGOING, sent_at=last
-            ).values_list("pk", flat=True)
-        )
+    # An opt-out (of all email or of one type) counts against the last email the contact got
+    # before it.
+    rollups.mark(facts.last_emails_before(facts.opt_out_times([event.contact_id])))
 
 
 def connect() -> None:

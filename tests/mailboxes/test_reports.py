@@ -352,3 +352,40 @@ def test_the_refresh_job_runs_within_a_minute_and_rolls_up_marked_emails(setting
     rollups.mark([data.emails["person"].pk, data.emails["logged"].pk])
     assert tasks.reports_refresh() == 2
     assert not ReportDirty.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_opt_out_of_one_subscription_type_counts_against_the_last_email_before_it(
+    owner, django_capture_on_commit_callbacks
+):
+    from privacy.constants import SubscriptionState
+    from privacy.models import SubscriptionStatus, SubscriptionType
+    from tests.factories import ContactFactory
+    from tests.mailboxes.inboxes import offline_mailbox
+
+    mailbox = offline_mailbox(owner)
+    reader = ContactFactory(owner=owner, emails=["reader@acme.example"])
+    t = timezone.now() - timedelta(days=2)
+    first = report_data._email(mailbox, owner, t, contact=reader)
+    last = report_data._email(mailbox, owner, t + timedelta(hours=1), contact=reader)
+    after = report_data._email(mailbox, owner, t + timedelta(days=1), contact=reader)
+    newsletter = SubscriptionType.objects.create(name="Newsletter")
+    status = SubscriptionStatus.objects.create(
+        contact=reader,
+        subscription_type=newsletter,
+        status=SubscriptionState.OPTED_OUT,
+        updated_at=t + timedelta(hours=2),
+    )
+    ReportDirty.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            privacy_signals.withdrawn_on_commit(reader.pk, "subscription_changed")
+    assert set(ReportDirty.objects.values_list("message_id", flat=True)) == {last.pk}
+    call_command("reports_rebuild", stdout=io.StringIO())
+    counted = dict(ReportEmail.objects.values_list("message_id", "unsubscribed"))
+    assert (counted[first.pk], counted[last.pk], counted[after.pk]) == (0, 1, 0)
+
+    status.status = SubscriptionState.SUBSCRIBED  # subscribed again: no longer counted
+    status.save()
+    call_command("reports_rebuild", stdout=io.StringIO())
+    assert not ReportEmail.objects.filter(unsubscribed=1).exists()
