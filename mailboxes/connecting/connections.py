@@ -23,6 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from mailboxes.connecting.quota import account_budget
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
 from mailboxes.providers import NetworkPolicy, get_provider, settings_class
@@ -94,6 +95,8 @@ def gmail_settings(config: dict, secret: dict, email: str, save_tokens: TokenSav
         api_base=settings.GMAIL_API_BASE,
         scopes=tuple(secret.get("scope", "").split()),
         token_saver=save_tokens,
+        # Google's per-user quota covers the sync and the sender of the account alike.
+        budget=account_budget(Provider.GMAIL, settings.GMAIL_API_BASE, email),
     )
 
 

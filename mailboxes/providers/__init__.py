@@ -13,6 +13,9 @@ holds both rules. What the registry offers:
 - `oauth(kind)`: the OAuth sign-in flow of a provider connected through a consent screen, a
   module of plain functions: "gmail" (`client_config`, `authorization_url`, `exchange_code`,
   `revoke`, `looks_like_testing_mode`) and "office365" (`start_auth`, `finish_auth`).
+- `QuotaBudget`, `LocalBudget`, `local_budget(key)`: a provider account's rate budget
+  (`pacing.py`), which an adapter paced under its provider's quota books from before each
+  call; `mailboxes/connecting/quota.py` keeps it in Redis, shared by every worker.
 - `ews_url_from_webmail`, `autodiscover_candidates`: the Exchange connect form's URL helpers.
 - `NetworkPolicy`: which addresses servers may resolve to (non-public ones only when an admin
   allow-listed them), passed to the IMAP/SMTP and EWS adapters in their settings' `network`;
@@ -39,6 +42,7 @@ from mailboxes.providers.network import (
     guarded_http,
     open_connection,
 )
+from mailboxes.providers.pacing import LocalBudget, QuotaBudget, local_budget
 
 PROVIDERS: dict[str, str] = {
     "imap": "mailboxes.providers.imap_smtp.ImapSmtpProvider",
@@ -57,14 +61,17 @@ __all__ = [
     "OAUTH_FLOWS",
     "PROVIDERS",
     "GuardedAdapter",
+    "LocalBudget",
     "MailProvider",
     "NetworkPolicy",
     "ProviderError",
+    "QuotaBudget",
     "SharedMailboxError",
     "autodiscover_candidates",
     "ews_url_from_webmail",
     "get_provider",
     "guarded_http",
+    "local_budget",
     "oauth",
     "open_connection",
     "provider_class",

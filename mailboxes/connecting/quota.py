@@ -1,0 +1,77 @@
+"""The rate budget of one provider account, shared by every worker that syncs or sends for it.
+
+Gmail counts its per-user quota across every call made for the account, so the sync and the
+sender of the same inbox, in whatever worker they run, book from one budget: with REDIS_URL
+set, a key in Redis holding the budget's GCRA arrival time (providers/pacing.py), updated by
+one Lua script so that concurrent workers never over-book and Redis's clock is the only
+clock; without Redis (development), this process's own budget. A Redis error falls back to
+the process's budget for that call rather than stopping the sync or the send.
+
+The key names the API endpoint too, so accounts on a test fake never share a budget with
+the real Google account of the same address.
+"""
+
+import logging
+from functools import cache
+
+import redis
+from django.conf import settings
+
+from mailboxes.providers import QuotaBudget, local_budget
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 2.0  # seconds; a budget is asked before every call to the provider
+# KEYS[1] the budget; ARGV units (or seconds to pause), rate, burst, max_wait, mode.
+SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local wait = 0
+if ARGV[5] == 'pause' then
+  tat = math.max(tat, now + amount + burst / rate)
+else
+  tat = math.max(tat, now) + amount / rate
+  wait = math.max(0, tat - burst / rate - now)
+  if wait > tonumber(ARGV[4]) then return '-1' end
+end
+redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+return string.format('%.6f', wait)
+"""
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+
+
+class RedisBudget:
+    """A QuotaBudget kept in Redis under `key`."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.key = key
+        self._script = _client(url).register_script(SCRIPT)
+        self._fallback = local_budget(key)
+
+    def reserve(self, units: float, *, rate: float, burst: float, max_wait: float) -> float | None:
+        try:
+            wait = float(self._script(keys=[self.key], args=[units, rate, burst, max_wait, "take"]))
+        except redis.RedisError as exc:
+            log.warning("quota budget %s: Redis failed (%r); pacing in this process", self.key, exc)
+            return self._fallback.reserve(units, rate=rate, burst=burst, max_wait=max_wait)
+        return None if wait < 0 else wait
+
+    def pause(self, seconds: float, *, rate: float, burst: float) -> None:
+        try:
+            self._script(keys=[self.key], args=[seconds, rate, burst, 0, "pause"])
+        except redis.RedisError as exc:
+            log.warning("quota budget %s: Redis failed (%r); pausing this process", self.key, exc)
+            self._fallback.pause(seconds, rate=rate, burst=burst)
+
+
+def account_budget(kind: str, endpoint: str, email: str) -> QuotaBudget:
+    """The budget every adapter of this account books from."""
+    key = f"quota:{kind}:{endpoint}:{email.casefold()}"
+    url = getattr(settings, "REDIS_URL", "")
+    return RedisBudget(url, key) if url else local_budget(key)
