@@ -423,7 +423,8 @@ def _mailbox(account) -> Mailbox:
     }
     mailbox = Mailbox.objects.filter(email=ME).first()
     if mailbox is None:
-        mailbox = Mailbox(kind=MailboxKind.PERSONAL, provider="imap", email=ME, owner=owner)
+        mailbox = Mailbox(kind=MailboxKind.PERSONAL, email=ME, owner=owner)
+    mailbox.provider = "imap"  # gmail_sync switches the same row to Gmail
     mailbox.secret = {"password": account.password}
     mailbox.config = config
     mailbox.status = MailboxStatus.CONNECTED

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from mailboxes.connecting.quota import account_budget
+from mailboxes.connecting.quota import account_budget, account_slots
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
 from mailboxes.providers import NetworkPolicy, get_provider, settings_class
@@ -112,6 +112,8 @@ def graph_settings(config: dict, secret: dict, email: str, save_tokens: TokenSav
         expires_at=float(secret.get("expires_at") or 0),
         token_saver=save_tokens,
         verify=settings.OAUTH_VERIFY,
+        # Outlook's 4 requests in flight per mailbox, for the sync and the sender alike.
+        slots=account_slots(Provider.OFFICE365, settings.MICROSOFT_GRAPH_BASE, email),
     )
 
 

@@ -1,4 +1,5 @@
-"""The rate budget of one provider account, shared by every worker that syncs or sends for it.
+"""The rate budget and concurrency slots of one provider account, shared by every worker that
+syncs or sends for it.
 
 Gmail counts its per-user quota across every call made for the account, so the sync and the
 sender of the same inbox, in whatever worker they run, book from one budget: with REDIS_URL
@@ -7,17 +8,23 @@ one Lua script so that concurrent workers never over-book and Redis's clock is t
 clock; without Redis (development), this process's own budget. A Redis error falls back to
 the process's budget for that call rather than stopping the sync or the send.
 
+Outlook's limit of 4 requests in flight per mailbox is kept the same way (`account_slots`):
+a sorted set of held slots in Redis, each lapsing after SLOT_LAPSE seconds should its worker
+die holding it.
+
 The key names the API endpoint too, so accounts on a test fake never share a budget with
 the real Google account of the same address.
 """
 
 import logging
+import secrets
+import time
 from functools import cache
 
 import redis
 from django.conf import settings
 
-from mailboxes.providers import QuotaBudget, local_budget
+from mailboxes.providers import ConcurrencySlots, QuotaBudget, local_budget, local_slots
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +82,60 @@ def account_budget(kind: str, endpoint: str, email: str) -> QuotaBudget:
     key = f"quota:{kind}:{endpoint}:{email.casefold()}"
     url = getattr(settings, "REDIS_URL", "")
     return RedisBudget(url, key) if url else local_budget(key)
+
+
+# KEYS[1] the holders (a sorted set: one member per slot, scored by when it lapses, so a
+# worker killed while holding slots frees them by then); ARGV slots, limit, lapse seconds,
+# then the members to add.
+SLOTS_SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return 0 end
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[i]) end
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])) + 1)
+return 1
+"""
+# How long a slot is held at most: the adapters' request timeout and then some.
+SLOT_LAPSE = 120.0
+SLOT_POLL = 0.02
+
+
+class RedisSlots:
+    """ConcurrencySlots kept in Redis under `key`, shared by every worker."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.key = key
+        self._client = _client(url)
+        self._script = self._client.register_script(SLOTS_SCRIPT)
+        self._fallback = local_slots(key)
+
+    def acquire(self, slots: int, *, limit: int, timeout: float) -> object | None:
+        members = [secrets.token_hex(8) for _ in range(slots)]
+        deadline = time.monotonic() + timeout
+        try:
+            while not self._script(keys=[self.key], args=[slots, limit, SLOT_LAPSE, *members]):
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(SLOT_POLL)
+        except redis.RedisError as exc:
+            log.warning("slots %s: Redis failed (%r); counting in this process", self.key, exc)
+            held = self._fallback.acquire(slots, limit=limit, timeout=timeout)
+            return None if held is None else ("local", held)
+        return members
+
+    def release(self, held: object) -> None:
+        if isinstance(held, tuple):
+            self._fallback.release(held[1])
+            return
+        try:
+            self._client.zrem(self.key, *held)  # type: ignore[misc]
+        except redis.RedisError as exc:
+            log.warning("slots %s: Redis failed (%r); they lapse by themselves", self.key, exc)
+
+
+def account_slots(kind: str, endpoint: str, email: str) -> ConcurrencySlots:
+    """The concurrency slots every adapter of this account takes from."""
+    key = f"slots:{kind}:{endpoint}:{email.casefold()}"
+    url = getattr(settings, "REDIS_URL", "")
+    return RedisSlots(url, key) if url else local_slots(key)

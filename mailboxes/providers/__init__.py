@@ -15,7 +15,9 @@ holds both rules. What the registry offers:
   `revoke`, `looks_like_testing_mode`) and "office365" (`start_auth`, `finish_auth`).
 - `QuotaBudget`, `LocalBudget`, `local_budget(key)`: a provider account's rate budget
   (`pacing.py`), which an adapter paced under its provider's quota books from before each
-  call; `mailboxes/connecting/quota.py` keeps it in Redis, shared by every worker.
+  call; `ConcurrencySlots`, `LocalSlots`, `local_slots(key)`: a limit on an account's
+  requests in flight (Outlook's 4 per mailbox). `mailboxes/connecting/quota.py` keeps both in
+  Redis, shared by every worker.
 - `ews_url_from_webmail`, `autodiscover_candidates`: the Exchange connect form's URL helpers.
 - `NetworkPolicy`: which addresses servers may resolve to (non-public ones only when an admin
   allow-listed them), passed to the IMAP/SMTP and EWS adapters in their settings' `network`;
@@ -42,7 +44,14 @@ from mailboxes.providers.network import (
     guarded_http,
     open_connection,
 )
-from mailboxes.providers.pacing import LocalBudget, QuotaBudget, local_budget
+from mailboxes.providers.pacing import (
+    ConcurrencySlots,
+    LocalBudget,
+    LocalSlots,
+    QuotaBudget,
+    local_budget,
+    local_slots,
+)
 
 PROVIDERS: dict[str, str] = {
     "imap": "mailboxes.providers.imap_smtp.ImapSmtpProvider",
@@ -60,8 +69,10 @@ OAUTH_FLOWS: dict[str, str] = {
 __all__ = [
     "OAUTH_FLOWS",
     "PROVIDERS",
+    "ConcurrencySlots",
     "GuardedAdapter",
     "LocalBudget",
+    "LocalSlots",
     "MailProvider",
     "NetworkPolicy",
     "ProviderError",
@@ -72,6 +83,7 @@ __all__ = [
     "get_provider",
     "guarded_http",
     "local_budget",
+    "local_slots",
     "oauth",
     "open_connection",
     "provider_class",

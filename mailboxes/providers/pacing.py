@@ -10,7 +10,8 @@ The adapter knows its provider's quota and passes `rate` (units per second) and 
 (units that may go at once) with every call, so a budget is only the stored `tat` and can be
 shared: `LocalBudget` between the threads of one process (`local_budget(key)`), and the
 CRM's Redis budget (mailboxes/connecting/quota.py) between every worker that sends or syncs
-for the same account. Nothing here imports the CRM.
+for the same account. `ConcurrencySlots` do the same for a limit on requests in flight
+(`LocalSlots`, `local_slots(key)`; the Redis ones in quota.py). Nothing here imports the CRM.
 """
 
 from __future__ import annotations
@@ -67,3 +68,42 @@ def local_budget(key: str) -> LocalBudget:
     """The process-wide budget of `key` (say "gmail:ana@example.com"), made on first use."""
     with _local_lock:
         return _local.setdefault(key, LocalBudget())
+
+
+class ConcurrencySlots(Protocol):
+    """What an adapter needs of a shared limit on concurrent requests (Outlook's 4 per
+    mailbox): `acquire` answers a handle to give back to `release`, or None when `slots`
+    did not come free within `timeout` seconds."""
+
+    def acquire(self, slots: int, *, limit: int, timeout: float) -> object | None: ...
+
+    def release(self, held: object) -> None: ...
+
+
+class LocalSlots:
+    """Concurrency slots counted in this process, shared by its threads."""
+
+    def __init__(self) -> None:
+        self._used = 0
+        self._free = threading.Condition()
+
+    def acquire(self, slots: int, *, limit: int, timeout: float) -> object | None:
+        with self._free:
+            if not self._free.wait_for(lambda: self._used + slots <= limit, timeout):
+                return None
+            self._used += slots
+            return slots
+
+    def release(self, held: object) -> None:
+        with self._free:
+            self._used = max(0, self._used - int(held))  # type: ignore[call-overload]
+            self._free.notify_all()
+
+
+_local_slots: dict[str, LocalSlots] = {}
+
+
+def local_slots(key: str) -> LocalSlots:
+    """The process-wide concurrency slots of `key`, made on first use."""
+    with _local_lock:
+        return _local_slots.setdefault(key, LocalSlots())
