@@ -538,8 +538,9 @@ def write_page(
 
 
 def _announce_replies(mailbox, kept, message_ids, reasons, raws) -> None:
-    """Queue `reply_received` for each incoming email of the page (sent on commit)."""
-    if not signals.reply_received.has_listeners():
+    """Queue `reply_received` for each incoming email of the page and `replies_received`
+    for the page (sent on commit)."""
+    if not (signals.reply_received.has_listeners() or signals.replies_received.has_listeners()):
         return
     incoming = [
         (k, pk, reason)
@@ -576,6 +577,9 @@ def _announce_replies(mailbox, kept, message_ids, reasons, raws) -> None:
             )
         )
     signals.send_on_commit(signals.reply_received, __name__, events)
+    if events:
+        batch = signals.RepliesReceived(tuple(events))
+        signals.send_on_commit(signals.replies_received, __name__, [batch])
 
 
 def fetch_raws(provider, folder: str, refs: list[str]) -> dict[str, bytes]:
