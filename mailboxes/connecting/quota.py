@@ -28,7 +28,22 @@ from mailboxes.providers import ConcurrencySlots, QuotaBudget, local_budget, loc
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 2.0  # seconds; a budget is asked before every call to the provider
+TIMEOUT = 0.5  # seconds; a budget is asked before every call to the provider
+# After a Redis failure the process's own budget is used this long without asking Redis,
+# so that a Redis that hangs costs one timeout, not one for every call.
+OUTAGE_SECONDS = 30.0
+_down_until: dict[str, float] = {}
+
+
+def _redis_down(url: str) -> bool:
+    return time.monotonic() < _down_until.get(url, 0.0)
+
+
+def _note_outage(url: str, key: str, exc: Exception) -> None:
+    _down_until[url] = time.monotonic() + OUTAGE_SECONDS
+    log.warning("%s: Redis failed (%r); pacing in this process for a while", key, exc)
+
+
 # KEYS[1] the budget; ARGV units (or seconds to pause), rate, burst, max_wait, mode.
 SCRIPT = """
 local clock = redis.call('TIME')
@@ -58,23 +73,29 @@ class RedisBudget:
 
     def __init__(self, url: str, key: str) -> None:
         self.key = key
+        self._url = url
         self._script = _client(url).register_script(SCRIPT)
         self._fallback = local_budget(key)
 
     def reserve(self, units: float, *, rate: float, burst: float, max_wait: float) -> float | None:
-        try:
-            wait = float(self._script(keys=[self.key], args=[units, rate, burst, max_wait, "take"]))
-        except redis.RedisError as exc:
-            log.warning("quota budget %s: Redis failed (%r); pacing in this process", self.key, exc)
-            return self._fallback.reserve(units, rate=rate, burst=burst, max_wait=max_wait)
-        return None if wait < 0 else wait
+        if not _redis_down(self._url):
+            args = [units, rate, burst, max_wait, "take"]
+            try:
+                wait = float(self._script(keys=[self.key], args=args))
+            except redis.RedisError as exc:
+                _note_outage(self._url, self.key, exc)
+            else:
+                return None if wait < 0 else wait
+        return self._fallback.reserve(units, rate=rate, burst=burst, max_wait=max_wait)
 
     def pause(self, seconds: float, *, rate: float, burst: float) -> None:
-        try:
-            self._script(keys=[self.key], args=[seconds, rate, burst, 0, "pause"])
-        except redis.RedisError as exc:
-            log.warning("quota budget %s: Redis failed (%r); pausing this process", self.key, exc)
-            self._fallback.pause(seconds, rate=rate, burst=burst)
+        if not _redis_down(self._url):
+            try:
+                self._script(keys=[self.key], args=[seconds, rate, burst, 0, "pause"])
+                return
+            except redis.RedisError as exc:
+                _note_outage(self._url, self.key, exc)
+        self._fallback.pause(seconds, rate=rate, burst=burst)
 
 
 def account_budget(kind: str, endpoint: str, email: str) -> QuotaBudget:
@@ -106,23 +127,26 @@ class RedisSlots:
 
     def __init__(self, url: str, key: str) -> None:
         self.key = key
+        self._url = url
         self._client = _client(url)
         self._script = self._client.register_script(SLOTS_SCRIPT)
         self._fallback = local_slots(key)
 
     def acquire(self, slots: int, *, limit: int, timeout: float) -> object | None:
-        members = [secrets.token_hex(8) for _ in range(slots)]
-        deadline = time.monotonic() + timeout
-        try:
-            while not self._script(keys=[self.key], args=[slots, limit, SLOT_LAPSE, *members]):
-                if time.monotonic() >= deadline:
-                    return None
-                time.sleep(SLOT_POLL)
-        except redis.RedisError as exc:
-            log.warning("slots %s: Redis failed (%r); counting in this process", self.key, exc)
-            held = self._fallback.acquire(slots, limit=limit, timeout=timeout)
-            return None if held is None else ("local", held)
-        return members
+        if not _redis_down(self._url):
+            members = [secrets.token_hex(8) for _ in range(slots)]
+            args = [slots, limit, SLOT_LAPSE, *members]
+            deadline = time.monotonic() + timeout
+            try:
+                while not self._script(keys=[self.key], args=args):
+                    if time.monotonic() >= deadline:
+                        return None
+                    time.sleep(SLOT_POLL)
+                return members
+            except redis.RedisError as exc:
+                _note_outage(self._url, self.key, exc)
+        held = self._fallback.acquire(slots, limit=limit, timeout=timeout)
+        return None if held is None else ("local", held)
 
     def release(self, held: object) -> None:
         if isinstance(held, tuple):
