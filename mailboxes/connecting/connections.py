@@ -114,6 +114,7 @@ def graph_settings(config: dict, secret: dict, email: str, save_tokens: TokenSav
         verify=settings.OAUTH_VERIFY,
         # Outlook's 4 requests in flight per mailbox, for the sync and the sender alike.
         slots=account_slots(Provider.OFFICE365, settings.MICROSOFT_GRAPH_BASE, email),
+        budget=account_budget(Provider.OFFICE365, settings.MICROSOFT_GRAPH_BASE, email),
     )
 
 

@@ -12,7 +12,9 @@ waits while 4 are in flight; a JSON batch, which Graph runs up to 4 requests of 
 takes min(4, its size). Bodies and internet headers are read through JSON batches of 20
 (`$batch`); a batch's requests throttled with 429 are sent again, only they, after their
 Retry-After when that is short; otherwise, as for any single request,
-the 429 becomes a temporary error carrying `retry_after`.
+the 429 becomes a temporary error carrying `retry_after`. Either way the Retry-After is kept
+in the settings' `budget` as a "not before" time that every adapter of the mailbox waits
+out (or, when it is long, gives up on at once) before its next request.
 
 Headers: delta cannot select `internetMessageHeaders`, yet sync needs In-Reply-To and
 References (threading) and the automatic-mail markers (Auto-Submitted, Precedence, ...: an
@@ -65,7 +67,7 @@ from mailboxes.providers.headers import (
     split_header_fields,
 )
 from mailboxes.providers.microsoft_oauth import DEFAULT_AUTHORITY, MicrosoftAuthError
-from mailboxes.providers.pacing import ConcurrencySlots, local_slots
+from mailboxes.providers.pacing import ConcurrencySlots, QuotaBudget, local_budget, local_slots
 
 GRAPH_BASE = "https://graph.microsoft.com/v1.0"
 # Refresh this long before the access token's expiry, so a token never dies mid-request.
@@ -145,6 +147,9 @@ class GraphSettings:
     # The mailbox's concurrency slots, shared with every other adapter of the mailbox; None
     # means this process's own for the address.
     slots: ConcurrencySlots | None = field(default=None, repr=False, compare=False)
+    # Where a 429's Retry-After is kept for every adapter of the mailbox (a QuotaBudget used
+    # as a "not before" gate); None means this process's own.
+    budget: QuotaBudget | None = field(default=None, repr=False, compare=False)
 
 
 class GraphProvider(MailProvider):
@@ -166,9 +171,9 @@ class GraphProvider(MailProvider):
         self._access_token = settings.access_token
         self._refresh_token = settings.refresh_token
         self._expires_at = float(settings.expires_at or 0)
-        self._slots = settings.slots or local_slots(
-            f"graph:{settings.graph_base}:{settings.email.casefold()}"
-        )
+        account = f"graph:{settings.graph_base}:{settings.email.casefold()}"
+        self._slots = settings.slots or local_slots(account)
+        self._gate = settings.budget or local_budget(account)
 
     # -- interface ---------------------------------------------------------------------
 
@@ -439,12 +444,13 @@ class GraphProvider(MailProvider):
                 retry[key] = pending[key]
             if not retry:
                 return found
+            if wait:
+                self.hold_back(wait)  # the next batch, and the sender, wait it out
             if attempt == BATCH_RETRIES or wait > MAX_RETRY_WAIT:
                 raise error or ProviderError(
                     f"Microsoft Graph left requests out of a batch while {action}.",
                     stage="protocol",
                 )
-            time.sleep(wait)
             pending = retry
         return found
 
@@ -479,6 +485,7 @@ class GraphProvider(MailProvider):
         a POST that changes nothing (a batch of GETs), so a failure never says "may have
         been sent".
         """
+        self._wait_out_retry_after(action)
         held = self._slots.acquire(slots, limit=MAILBOX_CONCURRENCY, timeout=SLOT_WAIT)
         if held is None:
             raise ProviderError(
@@ -495,7 +502,26 @@ class GraphProvider(MailProvider):
             self._slots.release(held)
         if response.status_code in ok or response.status_code in allow:
             return response
-        raise graph_failure(response, action, maybe_sent=method == "POST" and not reads)
+        error = graph_failure(response, action, maybe_sent=method == "POST" and not reads)
+        if response.status_code == 429:
+            self.hold_back(error.retry_after or THROTTLED_WAIT)
+        raise error
+
+    def hold_back(self, seconds: float) -> None:
+        """Send nothing for `seconds` from any adapter of this mailbox (a Retry-After)."""
+        self._gate.pause(seconds, rate=1.0, burst=0.0)
+
+    def _wait_out_retry_after(self, action: str) -> None:
+        """Sleep out a Retry-After this mailbox was given; refuse to sleep long."""
+        wait = self._gate.reserve(0, rate=1.0, burst=0.0, max_wait=MAX_RETRY_WAIT)
+        if wait is None:
+            raise ProviderError(
+                "Microsoft Graph asked to slow down on this mailbox a moment ago; "
+                f"{action} is tried again shortly.",
+                retry_after=MAX_RETRY_WAIT,
+            )
+        if wait > 0:
+            time.sleep(wait)
 
     def _call(
         self, method, url, params, data, headers, prefer, action, reads=False

@@ -14,8 +14,9 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from mailboxes.providers.base import ProviderError
 from mailboxes.providers.graph import DELTA_SELECT, GraphProvider
-from tests.integration.test_graph_provider import ANA, graph_settings, sign_in
+from tests.integration.test_graph_provider import ANA, graph_settings, outgoing, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +140,21 @@ def test_adapters_of_one_mailbox_keep_to_four_requests_in_flight(microsoft, mail
     assert results[0] == refs[0:3] and results[4] == refs[4:6]
     assert microsoft.concurrency_refusals == 0
     assert microsoft.most_in_flight <= 4
+
+
+def test_a_retry_after_holds_back_every_adapter_of_the_mailbox(microsoft, mailbox, tokens):
+    mailbox.deliver(mime(0))
+    microsoft.inject(429, retry_after=30, path="delta")
+
+    with GraphProvider(graph_settings(microsoft, tokens)) as sync:
+        with pytest.raises(ProviderError) as throttled:
+            sync.changes("inbox", "", 100)
+    asked = len(microsoft.requests)
+    # The sender of the same mailbox, in its own adapter, does not knock before the time.
+    with GraphProvider(graph_settings(microsoft, tokens)) as sender:
+        with pytest.raises(ProviderError) as held:
+            sender.send(outgoing("bob@example.test"))
+
+    assert (throttled.value.code, throttled.value.retry_after) == (429, 30)
+    assert held.value.retry_after and not held.value.permanent and not held.value.maybe_sent
+    assert len(microsoft.requests) == asked and microsoft.outbox == []
