@@ -17,7 +17,7 @@ within a minute and a worker that lost its lease writes nothing more.
 
 Pages are written with COPY (a few statements per page) and, for adapters that allow it,
 the next page is read from the server on a helper thread while this one is written
-(`sync_folder`): an initial IMAP sync runs at about a third of the raw FETCH rate
+(`sync_folder`): an initial IMAP sync runs at about a fifth of the raw FETCH rate
 (`make bench ONLY=imap_sync`).
 """
 
