@@ -22,4 +22,6 @@ BENCHMARKS = {
     "smtp_api": "bench.smtp_api",
     "single_send_api": "bench.single_send_api",
     "conversation_poll": "bench.conversation_poll",
+    "reports": "bench.reports",
+    "contact_import": "bench.contact_import",
 }

@@ -114,6 +114,13 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), BASE_DIR
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
+    "CRM_DB_PREPARED_STATEMENTS", True
+):
+    # A few hot statements are prepared once per connection (records/db.py); Django turns
+    # prepared statements off (None) for poolers that cannot keep them. Django's own queries
+    # bind client-side and are never prepared, whatever this number.
+    DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded database is shared by the web server and the worker: wait for locks.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -245,12 +252,15 @@ CELERY_TASK_ROUTES = {
     jobs.SEND_DUE: {"queue": "send"},
     jobs.FILE_SENT_COPIES: {"queue": "send"},
     jobs.FILE_OWED_COPIES: {"queue": "send"},
-    # bodies: parsing the bodies of logged messages
+    # bodies: parsing the bodies of logged messages, and CSV imports (long batched work
+    # that must not hold a housekeeping slot for minutes)
     jobs.FILL_BODIES: {"queue": "bodies"},
+    records_jobs.IMPORT_RUN: {"queue": "bodies"},
     # housekeeping: short periodic or one-off chores
     jobs.TRACKING_FLUSH: {"queue": "housekeeping"},
     jobs.REVOKE_GOOGLE_TOKEN: {"queue": "housekeeping"},
     jobs.CONVERSATIONS_WAKE: {"queue": "housekeeping"},
+    jobs.REPORTS_REFRESH: {"queue": "housekeeping"},
     records_jobs.NOTIFY: {"queue": "housekeeping"},
     # sequences: the tick that runs due sequence steps (a pass of a few seconds, every few
     # seconds; a queue of its own so it never holds a send or housekeeping slot, and its
@@ -287,6 +297,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": jobs.CONVERSATIONS_WAKE,
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    # Emails whose report counts changed: rolled up again (mailboxes/reports/).
+    "reports-refresh": {
+        "task": jobs.REPORTS_REFRESH,
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
     },
     # Transactional email whose domain's deferral is over, scheduled, or whose job was lost.
     "send-transactional-due": {
@@ -392,6 +408,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 CRM_ATTACHMENTS_MAX_BYTES = env_int("CRM_ATTACHMENTS_MAX_MB", 20) * 1024 * 1024
 CRM_MAX_RECIPIENTS = env_int("CRM_MAX_RECIPIENTS", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CRM_ATTACHMENTS_MAX_BYTES + 5 * 1024 * 1024
+
+# The largest CSV file Settings > Import accepts (records/imports/).
+CRM_IMPORT_MAX_MB = env_int("CRM_IMPORT_MAX_MB", 50)
 
 # Unsubscribe / manage-preferences links in email stay valid this long.
 PRIVACY_LINK_MAX_AGE_DAYS = env_int("CRM_PRIVACY_LINK_MAX_AGE_DAYS", 400)

@@ -17,6 +17,7 @@ class MailboxesConfig(AppConfig):
         from mailboxes.constants import EMAIL_ACTIVITY
         from mailboxes.conversations import receivers as conversations
         from mailboxes.preferences.forms import section_form
+        from mailboxes.reports import receivers as reports
         from mailboxes.timeline import activity
         from mailboxes.tracking import revocation  # noqa: F401 - connects its receiver
         from records import extensions, timeline
@@ -24,6 +25,7 @@ class MailboxesConfig(AppConfig):
 
         checks.register(check_server_allowlist)
         conversations.connect()
+        reports.connect()
         timeline.register_kind(
             EMAIL_ACTIVITY, _("Email"), "mailboxes/timeline/email.html", activity.prefetch_emails
         )

@@ -100,6 +100,15 @@ class MatchReason(models.TextChoices):
     FALLBACK = "fallback", "Low-confidence match (subject and participants)"
 
 
+class LoggedVia(models.TextChoices):
+    """How an email came to be logged, when not by sending it from the CRM or syncing an inbox
+    (the blank default): email reports leave these out, as they are not the rep's outreach."""
+
+    SYNC = "", _("Sent from the CRM or synced")
+    FORWARD = "forward", _("Forwarded to the CRM's logging address")
+    MANUAL = "manual", _("Logged by hand")
+
+
 class BounceKind(models.TextChoices):
     HARD = "hard", "Hard bounce"
     SOFT = "soft", "Soft bounce"

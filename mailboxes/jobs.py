@@ -27,6 +27,7 @@ FILE_OWED_COPIES = "mailboxes.file_owed_copies"
 TRACKING_FLUSH = "mailboxes.tracking_flush"
 REVOKE_GOOGLE_TOKEN = "mailboxes.revoke_google_token"
 CONVERSATIONS_WAKE = "mailboxes.conversations_wake"
+REPORTS_REFRESH = "mailboxes.reports_refresh"
 # Declared by transactional (transactional/pool/tasks.py), on the "transactional" queue: one
 # email through the sending pool, and the periodic pass over deferred and scheduled ones.
 SEND_TRANSACTIONAL = "transactional.send"

@@ -5,6 +5,7 @@ from mailboxes.connecting import urls as connecting
 from mailboxes.conversations import urls as conversations
 from mailboxes.ledger import urls as ledger
 from mailboxes.logging_rules import urls as logging_rules
+from mailboxes.reports import urls as reports
 from mailboxes.timeline import urls as timeline
 
 app_name = "mailboxes"
@@ -16,4 +17,5 @@ urlpatterns = (
     + ledger.urlpatterns
     + logging_rules.urlpatterns
     + conversations.urlpatterns
+    + reports.urlpatterns
 )

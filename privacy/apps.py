@@ -13,7 +13,9 @@ class PrivacyConfig(AppConfig):
             register_record_panel,
             register_settings_section,
         )
+        from records.imports.extensions import register_import_option
 
+        from .imports import LEGAL_BASIS_OPTION
         from .views.panel import PANEL_TEMPLATE, panel_context
 
         register_record_panel(
@@ -25,6 +27,8 @@ class PrivacyConfig(AppConfig):
             )
         )
         register_settings_section(SettingsSection("privacy", "Privacy", "privacy:settings"))
+        # Settings > Import asks for the legal basis of imported contacts while rules are on.
+        register_import_option(LEGAL_BASIS_OPTION)
         register_settings_section(
             SettingsSection("privacy-audit", "Privacy audit", "privacy:audit")
         )

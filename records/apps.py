@@ -18,6 +18,18 @@ class RecordsConfig(AppConfig):
                 "general", _("General"), "records:settings-general", (), _("You"), admin_only=False
             )
         )
+        # Every seat that may change records imports them (reps those they will own).
+        extensions.register_settings_section(
+            extensions.SettingsSection(
+                "import",
+                _("Import"),
+                "records:imports",
+                (),
+                _("Data"),
+                admin_only=False,
+                visible=lambda user: user.can_edit_records,
+            )
+        )
         for key, label, url_name in (
             ("users", "Users", "records:settings-users"),
             ("teams", "Teams", "records:settings-teams"),

@@ -6,7 +6,8 @@
 - List actions: buttons of a list page's bulk bar that send the selected ids (`id`) to an
   app's page (sequences adds "Enroll in sequence" to contacts; records itself "Add to list").
 - Settings sections: links in the settings navigation, in groups: the admin area's ("Account",
-  admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates).
+  admins only) and groups every user has (mailboxes adds "Email": their inboxes, templates);
+  a section some seats may not open names who sees it (`visible`: records' "Import").
 - Preference sections: parts of each user's own Settings > General page (mailboxes adds the
   email defaults). The page validates every section's form and saves them all in one
   transaction, or none.
@@ -59,6 +60,7 @@ class SettingsSection:
     url_args: tuple = ()
     group: str = ACCOUNT
     admin_only: bool = True
+    visible: Callable | None = None  # (user) -> bool, for a section not every seat may open
 
     @property
     def href(self) -> str:
@@ -124,8 +126,9 @@ def settings_groups(user) -> list[tuple[str, list[SettingsSection]]]:
     """The sections `user` may open, as (group, sections): the user's own groups first, then
     the admin area's, each in the order registered."""
     groups: dict[str, list[SettingsSection]] = {}
-    mine = [s for s in _sections.values() if not s.admin_only]
-    account = [s for s in _sections.values() if s.admin_only] if user.is_staff else []
+    shown = [s for s in _sections.values() if s.visible is None or s.visible(user)]
+    mine = [s for s in shown if not s.admin_only]
+    account = [s for s in shown if s.admin_only] if user.is_staff else []
     for section in mine + account:
         groups.setdefault(str(section.group), []).append(section)
     return list(groups.items())

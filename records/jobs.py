@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # An email to a user from the product itself (records/notifications.py).
 NOTIFY = "records.notify"
+# A CSV import's rows, in batches (records/imports/runner.py).
+IMPORT_RUN = "records.import_run"
 
 # Seconds a job may wait for the broker to connect, and then for each reply: Redis answers in
 # well under a millisecond, and the caller is often a web request.

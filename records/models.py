@@ -451,5 +451,7 @@ class ActivityLink(models.Model):
         return f"activity {self.activity_id} on record {self.record_id}"
 
 
-# The saved lists' models live beside their code; imported here so Django finds them.
+# The saved lists' and the imports' models live beside their code; imported here so Django
+# finds them.
+from .imports.models import Import, ImportFile, ImportRejection  # noqa: E402, F401
 from .lists.models import ContactList, ListMember  # noqa: E402, F401

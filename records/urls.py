@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     path("settings/", admin_area.settings_home, name="settings"),
     path("settings/general/", preferences.general, name="settings-general"),
+    path("settings/import/", include("records.imports.urls")),
     path("settings/users/", admin_area.user_list, name="settings-users"),
     path("settings/users/new/", admin_area.user_edit, name="settings-user-new"),
     path("settings/users/<int:pk>/", admin_area.user_edit, name="settings-user"),

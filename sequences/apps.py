@@ -10,6 +10,7 @@ class SequencesConfig(AppConfig):
         from records import extensions, timeline
         from records.constants import RecordKind
 
+        from . import report_names
         from .automation import services as automation_rules
         from .engine import receivers as engine_receivers
         from .enrollment import card, services
@@ -47,3 +48,5 @@ class SequencesConfig(AppConfig):
         engine_receivers.connect()
         stopping_receivers.connect()
         automation_rules.connect()
+        # The email reports name a sequence's steps and group them by sequence.
+        report_names.register()

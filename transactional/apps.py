@@ -10,11 +10,14 @@ class TransactionalConfig(AppConfig):
 
         from records import extensions
         from transactional.api import tasks  # noqa: F401 - registers the single-send jobs
+        from transactional.credentials import report_names
         from transactional.events import setup as events_setup
         from transactional.pool import setup
 
         # The sending pool: its tasks, its transport in the outbox, its settings sections.
         setup.connect()
+        # The email reports name each token or API key.
+        report_names.register()
         # Delivery events and webhooks: receivers, tasks, the Webhooks section.
         events_setup.connect()
         # Admins only: Settings > Email > SMTP API and Settings > Integrations > API keys.

@@ -131,7 +131,12 @@ def ews_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver
 
 
 def demo_settings(config: dict, secret: dict, email: str, save_tokens: TokenSaver | None = None):
-    return settings_class(Provider.DEMO)(email=email, smtp_port=settings.CRM_MAIL_CATCHER_PORT)
+    catcher = settings.CRM_MAIL_CATCHER_DIR
+    return settings_class(Provider.DEMO)(
+        email=email,
+        smtp_port=settings.CRM_MAIL_CATCHER_PORT,
+        catcher_dir=str(catcher) if catcher else "",
+    )
 
 
 SETTINGS_BUILDERS = {

@@ -9,13 +9,13 @@ user read, so an unchanged inbox answers its poll with 304.
 
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import ConversationStatus
 from mailboxes.models import Conversation, ConversationRead
+from records import db
 from records.calendar.clock import Calendar, NoOpenHours
 
 PAGE_SIZE = 50
@@ -134,18 +134,18 @@ def page(user, mailbox, filters: Filters, now=None) -> list[Conversation]:
 REFRESH_SECONDS = 300
 
 
+# Prepared once per connection (records/db.py): the poll is this statement and little else.
+_VERSION_SQL = (
+    f"SELECT (SELECT MAX(updated_at) FROM {Conversation._meta.db_table} WHERE mailbox_id = %s),"
+    f" (SELECT MAX(read_at) FROM {ConversationRead._meta.db_table} WHERE user_id = %s)"
+)
+
+
 def version(mailbox_id: int, user_id: int) -> str:
     """What the inbox's list depends on, in one query over two indexes: the newest change to
     its conversations and the newest read marker of the user; and the clock, in steps of
     REFRESH_SECONDS."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT MAX(updated_at) FROM {Conversation._meta.db_table}"
-            " WHERE mailbox_id = %s),"
-            f" (SELECT MAX(read_at) FROM {ConversationRead._meta.db_table} WHERE user_id = %s)",
-            [mailbox_id, user_id],
-        )
-        changed, read = cursor.fetchone()
+    changed, read = db.fetchone(_VERSION_SQL, (mailbox_id, user_id))
     tick = int(timezone.now().timestamp()) // REFRESH_SECONDS
     return f"{mailbox_id}-{user_id}-{changed}-{read}-{tick}"
 

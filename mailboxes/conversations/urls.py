@@ -21,4 +21,9 @@ urlpatterns = [
         views.message_body,
         name="conversations-body",
     ),
+    path(
+        "conversations/email/<int:message_pk>/images/",
+        views.message_images,
+        name="conversations-images",
+    ),
 ]

@@ -19,7 +19,7 @@ from mailboxes.conversations import access, forms, listing, presence, services, 
 from mailboxes.models import ConversationMessage, EmailMessage
 from mailboxes.sync.bodies import fill_bodies
 from mailboxes.sync.engine import own_addresses
-from mailboxes.timeline.views.threads import email_body
+from mailboxes.timeline.views.threads import email_body, mark_images, trust_sender_images
 from records.access import visible_to
 from records.selectors import associations_for
 from records.types import type_slug_for
@@ -69,6 +69,7 @@ def _pane(request, conversation) -> dict:
         ).order_by("sent_at", "pk")
     )
     fill_bodies(messages)
+    mark_images(request.user, messages)
     contact = conversation.contact
     if (
         contact is not None
@@ -338,18 +339,35 @@ def inbox_list(request, mailbox_id):
     return response
 
 
+def _visible_link(request, message_pk) -> ConversationMessage:
+    """The conversation link of an email in an inbox the user works; 404 otherwise."""
+    link = (
+        ConversationMessage.objects.filter(
+            message_id=message_pk, conversation__mailbox__in=access.inboxes_for(request.user)
+        )
+        .select_related("message", "conversation")
+        .first()
+    )
+    if link is None:
+        raise Http404("No such email")
+    return link
+
+
 @login_required
 @require_GET
 @xframe_options_sameorigin
 def message_body(request, message_pk) -> HttpResponse:
     """One email of a conversation the user may see, for the sandboxed frame."""
-    link = (
-        ConversationMessage.objects.filter(
-            message_id=message_pk, conversation__mailbox__in=access.inboxes_for(request.user)
-        )
-        .select_related("message")
-        .first()
-    )
-    if link is None:
-        raise Http404("No such email")
-    return email_body(request, link.message)
+    return email_body(request, _visible_link(request, message_pk).message)
+
+
+@login_required
+@require_POST
+def message_images(request, message_pk):
+    """Always show images from this email's sender (`always=1`), or no longer (`always=0`):
+    the user's own reading preference, shared with the timeline. Back to the conversation."""
+    link = _visible_link(request, message_pk)
+    trust_sender_images(request.user, link.message, request.POST.get("always") == "1")
+    conversation = link.conversation
+    url = reverse("mailboxes:conversations-inbox", args=[conversation.mailbox_id])
+    return redirect(f"{url}?c={conversation.pk}")

@@ -25,6 +25,7 @@ from mailboxes.models.outbound import (
 )
 from mailboxes.models.preferences import EmailPreferences
 from mailboxes.models.reading import TrustedImageSender
+from mailboxes.models.reports import ReportDaily, ReportDirty, ReportEmail
 from mailboxes.models.sending import SendingSettings
 from mailboxes.models.tracking import (
     DeletedTrackedEmail,
@@ -56,6 +57,9 @@ __all__ = [
     "Outbound",
     "OutboundAttachment",
     "OutboundEvent",
+    "ReportDaily",
+    "ReportDirty",
+    "ReportEmail",
     "SendAsAddress",
     "SendCounter",
     "SendingSettings",

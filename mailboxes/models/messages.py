@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from mailboxes.constants import BounceKind, Direction, MatchReason
+from mailboxes.constants import BounceKind, Direction, LoggedVia, MatchReason
 from mailboxes.models.inboxes import Mailbox
 from records.models import Activity, Contact
 
@@ -65,6 +65,10 @@ class EmailMessage(models.Model):
     # neither auto-replies nor bounces), kept up to date by sync as replies arrive.
     reply_count = models.PositiveIntegerField(default=0)
     first_reply_at = models.DateTimeField(null=True, blank=True)
+    # Logged by forwarding or by hand (not sent or synced): reports leave it out.
+    logged_via = models.CharField(
+        max_length=8, choices=LoggedVia.choices, blank=True, default=LoggedVia.SYNC
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

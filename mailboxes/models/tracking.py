@@ -88,6 +88,8 @@ class TrackingRollup(models.Model):
     human_clicks = models.PositiveIntegerField(default=0)
     other_opens = models.PositiveIntegerField(default=0)
     other_clicks = models.PositiveIntegerField(default=0)
+    # Of the other opens, those through a privacy proxy (reports label opens as estimates).
+    proxy_opens = models.PositiveIntegerField(default=0)
     first_human_open_at = models.DateTimeField(null=True, blank=True)
     last_human_open_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,11 @@
 """Who made a hit: a person, a privacy proxy, a security scanner or a link pre-fetcher.
 
-`classify()` is a pure function over the hit, the message's send time and its recent clicks,
-so every rule is table-tested; the rules, each with why, are listed above it. Only "human"
-hits count in timelines and reports; the others are kept, with a detail, so a rep can
-still see what happened to the email.
+`classify()` is a pure function over the hit, the message's send time, its recent clicks and
+the network list (networks.py: scanners' and privacy proxies' networks shipped with the
+product, refreshed by `manage.py tracking_networks_refresh`), so every rule is table-tested;
+the rules, each with why, are listed above it. A hit is never judged by its user agent alone
+where its network can tell. Only "human" hits count in timelines and reports; the others are
+kept, with a detail, so a rep can still see what happened to the email.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mailboxes.models import (
     TrackingKind,
     TrackingReason,
 )
+from mailboxes.tracking import networks
 
 
 @dataclass
@@ -64,13 +67,12 @@ _PROXY_AGENTS = (
     ("yahoomailproxy", "Yahoo Mail image proxy"),
 )
 # Apple Mail Privacy Protection preloads every remote image on delivery, through Apple's
-# relays, whether or not the email is read. What we rely on: its requests carry the bare user
-# agent "Mozilla/5.0" (no real browser or mail client sends just that), and opens from Apple's
-# own 17.0.0.0/8 (no person's client fetches an email image from inside Apple's network
-# except Apple's). MPP's relays also egress from partner CDNs; those are caught by the bare
-# user agent, not the address.
+# relays, whether or not the email is read. Its requests carry the bare user agent
+# "Mozilla/5.0", but so do some Outlook clients opening an email for a person: the agent alone
+# decides nothing. Its networks (Apple's own, the relays' partner egress) are in the network
+# list (networks.py); the bare agent decides only where the client's network cannot be known
+# (no address, or a private one: a proxy in front of the CRM that does not pass it on).
 _APPLE_MPP_AGENT = "mozilla/5.0"
-_APPLE_NETWORK = ipaddress.ip_network("17.0.0.0/8")
 # Security gateways that fetch every link (and often every image) before the person sees the
 # email, matched on the lower-cased user agent; the first match names the detail.
 _SCANNER_AGENTS = (
@@ -127,13 +129,25 @@ _OFFICE_AGENTS = ("microsoft office", "ms-office", "msoffice")
 _BROWSER = re.compile(r"^Mozilla/5\.0 \([^)]+\).*\b(AppleWebKit|Gecko|Trident)/", re.IGNORECASE)
 
 
-def _in_apple_network(ip: str | None) -> bool:
+def _network_unknown(ip: str | None) -> bool:
     if not ip:
-        return False
+        return True
     try:
-        return ipaddress.ip_address(ip) in _APPLE_NETWORK
+        return not ipaddress.ip_address(ip).is_global
     except ValueError:
-        return False
+        return True
+
+
+def _by_network(hit: Hit, table: networks.Table) -> Verdict | None:
+    """A hit from a listed scanner's network, or an open from a listed privacy proxy's."""
+    listed = table.lookup(hit.ip)
+    if listed is None:
+        return None
+    if listed.reason == TrackingReason.SECURITY_SCANNER:
+        return Verdict(TrackingReason.SECURITY_SCANNER, listed.detail)
+    if hit.kind == TrackingKind.OPEN:
+        return Verdict(TrackingReason.PRIVACY_PROXY, listed.detail)
+    return None
 
 
 def _by_agent(hit: Hit) -> Verdict | None:
@@ -143,7 +157,7 @@ def _by_agent(hit: Hit) -> Verdict | None:
     for needle, detail in _PROXY_AGENTS:
         if needle in agent:
             return Verdict(TrackingReason.PRIVACY_PROXY, detail)
-    if hit.kind == TrackingKind.OPEN and (agent == _APPLE_MPP_AGENT or _in_apple_network(hit.ip)):
+    if hit.kind == TrackingKind.OPEN and agent == _APPLE_MPP_AGENT and _network_unknown(hit.ip):
         return Verdict(TrackingReason.PRIVACY_PROXY, "Apple Mail Privacy Protection")
     for needle, detail in _SCANNER_AGENTS:
         if needle in agent:
@@ -182,7 +196,12 @@ def _burst(hit: Hit, recent: Sequence[Hit]) -> list[Hit]:
 
 
 def classify(
-    hit: Hit, sent_at: datetime | None, recent: Sequence[Hit], *, opened: bool | None = None
+    hit: Hit,
+    sent_at: datetime | None,
+    recent: Sequence[Hit],
+    *,
+    opened: bool | None = None,
+    table: networks.Table | None = None,
 ) -> Verdict:
     """Say who (probably) made a hit: a person, a privacy proxy, a scanner or a pre-fetcher.
 
@@ -192,6 +211,8 @@ def classify(
     that matches decides; a click that makes a burst over different links also re-marks the
     other clicks of that burst that were taken for a person's.
 
+    0. The address is in a listed network (networks.py; `table`, the list in force by
+       default): a security scanner's, or a privacy proxy's for an open.
     1. The user agent names a privacy proxy, a security gateway, an HTTP library, a link
        previewer or a robot, or is missing (see the tables above for each one's why).
     2. The hit came within PREFETCH_SECONDS of the send.
@@ -200,7 +221,7 @@ def classify(
     4. A click before any open, from something that is not a browser.
     5. Otherwise, a person.
     """
-    verdict = _by_agent(hit)
+    verdict = _by_network(hit, table or networks.table()) or _by_agent(hit)
     if verdict is None and sent_at is not None:
         delay = (hit.at - sent_at).total_seconds()
         if delay < PREFETCH_SECONDS:

@@ -46,6 +46,7 @@ from mailboxes.models import (
     TrackingReason,
     TrackingRollup,
 )
+from mailboxes.reports import rollups as report_rollups
 from mailboxes.tracking.buffer import (
     ENTRIES_READ,
     buffer_mode,
@@ -280,6 +281,8 @@ def write_events(hits: list[Hit]) -> int:
                     rollup.last_human_open_at = hit.at
             else:
                 rollup.other_opens += 1
+                if hit.reason == TrackingReason.PRIVACY_PROXY:
+                    rollup.proxy_opens += 1
         elif human:
             rollup.human_clicks += 1
         else:
@@ -287,6 +290,8 @@ def write_events(hits: list[Hit]) -> int:
         if rollup.last_event_at is None or hit.at > rollup.last_event_at:
             rollup.last_event_at = hit.at
     _save_rollups(list(rollups.values()))
+    # The reports roll these emails up again within a minute (reports/rollups.py).
+    report_rollups.mark(message_ids)
     return len(new)
 
 
@@ -367,7 +372,7 @@ def _ensure_rollups(message_ids: list[int], sources) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (message_id, human_opens, human_clicks, other_opens, "
-            f"other_clicks, source, source_id) SELECT m, 0, 0, 0, 0, s, i "
+            f"other_clicks, proxy_opens, source, source_id) SELECT m, 0, 0, 0, 0, 0, s, i "
             f"FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[]) AS d(m, s, i) "
             f"ON CONFLICT (message_id) DO NOTHING",
             [
@@ -383,6 +388,7 @@ _ROLLUP_FIELDS = (
     "human_clicks",
     "other_opens",
     "other_clicks",
+    "proxy_opens",
     "first_human_open_at",
     "last_human_open_at",
     "last_event_at",
@@ -397,7 +403,7 @@ def _save_rollups(rollups: list[TrackingRollup]) -> None:
     # bulk_update's CASE per row and field grows quadratically with the batch; a join on
     # arrays is one pass.
     table = TrackingRollup._meta.db_table
-    types = ("int", "int", "int", "int", "timestamptz", "timestamptz", "timestamptz")
+    types = ("int", "int", "int", "int", "int", "timestamptz", "timestamptz", "timestamptz")
     columns = ", ".join(f"{f} = d.{f}" for f in _ROLLUP_FIELDS)
     arrays = ", ".join(f"%s::{t}[]" for t in types)
     sql = (

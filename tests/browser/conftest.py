@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.image_server import ImageServer
 from tests.servers import server_missing
 
 CHROMIUM = "/usr/bin/chromium"
@@ -136,3 +137,11 @@ def log_in(page, username, password="pw"):
 def login():
     """`login(page, username, password="pw")`: factory users all have the password "pw"."""
     return log_in
+
+
+@pytest.fixture
+def images():
+    """A host serving remote images (`ImageServer`), started and stopped per test."""
+    server = ImageServer()
+    yield server
+    server.stop()

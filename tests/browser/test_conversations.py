@@ -285,3 +285,37 @@ def test_the_ticket_priority_is_set_from_the_pane_and_teammates_lists_show_it(
     assert Ticket.objects.get(pk=desk_ticket.ticket_id).priority == "urgent"
     assert_fits_both(page, SCREENSHOTS / "priority")
     assert_fits_both(other, SCREENSHOTS / "priority-list")
+
+
+def test_remote_images_load_only_when_a_member_shows_them(
+    page, login, owner, team_desk, mail, images
+):
+    from mailboxes.models import ConversationMessage, EmailMessage
+
+    link = ConversationMessage.objects.get(message=mail)
+    EmailMessage.objects.filter(pk=link.message_id).update(
+        html_body=f'<p>Photo of the parcel:</p><img src="{images.base}/logo.png" alt="Parcel">',
+        body_parsed=True,
+    )
+    login(page, owner.username)
+    page.goto(f"/conversations/{team_desk.pk}/?c={link.conversation_id}")
+    pane = page.get_by_role("region", name="Conversation", exact=True)
+    banner = pane.locator("[data-images-banner]")
+    expect(banner).to_contain_text("Images are hidden")
+    frame = pane.locator("iframe.email-frame").content_frame
+    expect(frame.get_by_text("Photo of the parcel:")).to_be_visible()
+    assert images.hits == []
+    assert_fits_both(page, SCREENSHOTS / "images-hidden")
+
+    banner.get_by_role("link", name="Show images").click()
+    expect(banner.get_by_text("Images are hidden")).to_be_hidden()
+    expect(frame.locator('img[alt="Parcel"]')).to_have_js_property("naturalWidth", 1)
+    assert images.paths() == ["/logo.png"]
+
+    banner.get_by_role("button", name="Always show images from ana.lima@client.example").click()
+    expect(
+        pane.get_by_text("Images from ana.lima@client.example are always shown.")
+    ).to_be_visible()
+    frame = pane.locator("iframe.email-frame").content_frame
+    expect(frame.locator('img[alt="Parcel"]')).to_have_js_property("naturalWidth", 1)
+    assert_fits_both(page, SCREENSHOTS / "images-always")

@@ -7,13 +7,10 @@ records every request it gets; the browser's own record of requests counts any t
 a host other than the live server's.
 """
 
-import base64
 import email
-import threading
 from email import policy
 from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime, make_msgid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,54 +20,11 @@ from playwright.sync_api import expect
 from mailboxes.models import TrackedLink
 from mailboxes.outbox import sending
 from mailboxes.sync.engine import sync_mailbox
+from tests.browser.image_server import PNG
 from tests.mailboxes.inboxes import imap_mailbox
 
 pytestmark = pytest.mark.browser
 REP = "rep@crm.example"
-GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
-
-
-class ImageServer:
-    """Serves /pixel.gif and /logo.png on 127.0.0.1 (the live server is "localhost"), and
-    keeps (path, Referer) of each request."""
-
-    def __init__(self):
-        hits = self.hits = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                hits.append((self.path, self.headers.get("Referer")))
-                body, ctype = (GIF, "image/gif") if "pixel" in self.path else (PNG, "image/png")
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def paths(self) -> list[str]:
-        return [path.split("?")[0] for path, _ in self.hits]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def images():
-    server = ImageServer()
-    yield server
-    server.stop()
 
 
 def newsletter(sender: str, base: str) -> bytes:

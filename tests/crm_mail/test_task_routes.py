@@ -11,12 +11,13 @@ from records import jobs as records_jobs
 QUEUES = {
     "sync": {jobs.SYNC_MAILBOX, jobs.SYNC_ALL, jobs.RECONCILE_ALL},
     "send": {jobs.SEND_OUTBOUND, jobs.SEND_DUE, jobs.FILE_SENT_COPIES, jobs.FILE_OWED_COPIES},
-    "bodies": {jobs.FILL_BODIES},
+    "bodies": {jobs.FILL_BODIES, records_jobs.IMPORT_RUN},
     "housekeeping": {
         jobs.TRACKING_FLUSH,
         jobs.REVOKE_GOOGLE_TOKEN,
         records_jobs.NOTIFY,
         jobs.CONVERSATIONS_WAKE,
+        jobs.REPORTS_REFRESH,
     },
     "sequences": {jobs.SEQUENCE_TICK},
     "transactional": {

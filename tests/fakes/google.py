@@ -10,7 +10,9 @@ gmail.googleapis.com:
 - Gmail (`/gmail/v1/users/{userId}/...`): getProfile, labels, messages.list (labelIds,
   q=rfc822msgid:), messages.get (minimal, metadata, raw), history.list with paging and a
   404 for history that has expired, messages.send (JSON and media upload) filing into SENT,
-  settings/sendAs, and injected errors (401, 403 with errors[].reason, 429, 5xx);
+  settings/sendAs, sent mail handed on to an SMTP server when `onward` names one (as Gmail
+  delivers to the recipients' servers), and injected errors (401, 403 with errors[].reason,
+  429, 5xx);
 - Google's HTTP batch endpoint (`POST /batch/gmail/v1`, multipart/mixed of application/http
   parts, up to 100): each part is answered as a call of its own, in a multipart/mixed answer
   whose parts carry `Content-ID: <response-ITEM>`;
@@ -40,6 +42,7 @@ import math
 import random
 import re
 import secrets
+import smtplib
 import socket
 import threading
 import time
@@ -429,6 +432,9 @@ class FakeGoogle:
         self.testing_mode = False
         self.rotate_refresh_tokens = False
         self.rewrite_message_id = False
+        # Where Gmail hands sent mail on, as it does to each recipient's mail server: an SMTP
+        # server (host, port, user, password) that receives every messages.send, or None.
+        self.onward: tuple[str, int, str, str] | None = None
         # Requests whose path contains one of these are carried out, then the connection is
         # dropped before the answer (a lost reply); each entry counts down per request.
         self.lost_replies: dict[str, int] = {}
@@ -1136,6 +1142,8 @@ class FakeGoogle:
             thread_id = None
         gmail_id = self.add_message(raw, labels, address=box.email, thread_id=thread_id)
         self.outbox.append(SentMessage(box.email, gmail_id, recipients, raw))
+        if self.onward:
+            deliver_onward(self.onward, box.email, recipients, raw)
         stored = box.messages[gmail_id]
         return Reply(200, {"id": gmail_id, "threadId": stored.thread_id, "labelIds": ["SENT"]})
 
@@ -1246,6 +1254,16 @@ def decode_page_token(query: dict) -> tuple[int, str] | None:
         return int(date), last
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def deliver_onward(server: tuple[str, int, str, str], sender: str, recipients, raw) -> None:
+    """Hand a sent message to an SMTP server, envelope from the Gmail account, no Bcc header."""
+    host, port, user, password = server
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    kept = re.sub(rb"(?im)^bcc:.*(?:\r\n[ \t].*)*\r\n?", b"", head + b"\r\n")
+    with smtplib.SMTP(host, port, timeout=10) as smtp:
+        smtp.login(user, password)
+        smtp.sendmail(sender, recipients, kept + b"\r\n" + body if sep else raw)
 
 
 def delivery_addresses(raw: bytes) -> list[str]:

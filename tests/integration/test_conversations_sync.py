@@ -17,7 +17,12 @@ from mailboxes.outbox.sending import send_outbound
 from mailboxes.sync.engine import sync_mailbox
 from records.models import Contact
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db,
+    # The sink requires AUTH over plain text on loopback; aiosmtpd warns about that.
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+]
 TEAM = "support@example.test"
 
 
@@ -83,8 +88,10 @@ def test_gmail_mail_of_a_team_inbox_becomes_conversations(
 
 
 def test_a_reply_leaves_through_gmail_from_the_team_address_in_the_thread(
-    fake_google, team_gmail, owner, django_capture_on_commit_callbacks
+    fake_google, team_gmail, owner, smtp_sink, django_capture_on_commit_callbacks
 ):
+    # Gmail hands what it sends to the recipient's server: here an aiosmtpd sink.
+    fake_google.onward = (smtp_sink.host, smtp_sink.port, smtp_sink.user, smtp_sink.password)
     fake_google.add_message(mime("Lea Roy <lea@client.example>", TEAM, "Login fails"), address=TEAM)
     with django_capture_on_commit_callbacks(execute=True):
         sync_mailbox(team_gmail.pk)
@@ -102,7 +109,9 @@ def test_a_reply_leaves_through_gmail_from_the_team_address_in_the_thread(
         assert send_outbound(reply.outbound.pk) == SendStatus.SENT
     (sent,) = fake_google.outbox
     assert sent.recipients == ["lea@client.example"]
-    out = message_from_bytes(sent.raw, policy=policy.default)
+    (landed,) = smtp_sink.messages
+    assert landed.mail_from == TEAM and landed.rcpt_tos == ["lea@client.example"]
+    out = message_from_bytes(landed.data, policy=policy.default)
     assert out["From"] == f"Support <{TEAM}>"
     assert out["In-Reply-To"] == first.message_id
     assert out["References"] == first.message_id

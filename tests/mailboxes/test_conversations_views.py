@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mailboxes.models import Conversation, ConversationMessage
+from mailboxes.models import Conversation, ConversationMessage, EmailMessage, TrustedImageSender
 from records.models import Contact
 from records.services import association_create
 from tests.factories import CompanyFactory, UserFactory
@@ -302,3 +302,36 @@ def test_the_inbox_keeps_working_while_the_broker_is_down(
     page = changed.content.decode()
     assert "Cleo Cruz" in page and owner.display_name in page
     assert Conversation.objects.get(pk=ana.pk).assignee == owner
+
+
+def test_remote_images_stay_hidden_until_shown_once_or_always_for_the_sender(
+    client, outsider, owner, two
+):
+    ana = two[0]
+    link = ConversationMessage.objects.filter(conversation=ana).first()
+    EmailMessage.objects.filter(pk=link.message_id).update(
+        html_body='<p>Look</p><img src="https://img.client.example/logo.png">', body_parsed=True
+    )
+    body_url = reverse("mailboxes:conversations-body", args=[link.message_id])
+    images_url = reverse("mailboxes:conversations-images", args=[link.message_id])
+    pane_url = reverse("mailboxes:conversations-inbox", args=[ana.mailbox_id]) + f"?c={ana.pk}"
+    client.force_login(owner)
+    page = client.get(pane_url).content.decode()
+    assert "Images are hidden" in page and f'href="{body_url}?images=1"' in page
+    assert f'name="email-frame-{link.message_id}"' in page
+    assert "img-src data:;" in client.get(body_url)["Content-Security-Policy"]
+    assert "https:" in client.get(body_url + "?images=1")["Content-Security-Policy"]
+
+    # Always for this sender: the frame loads them without asking, the banner says so.
+    response = client.post(images_url, {"always": "1"})
+    assert response.status_code == 302 and response.url == pane_url
+    assert "https:" in client.get(body_url)["Content-Security-Policy"]
+    assert (
+        "Images from ana@client.example are always shown." in client.get(pane_url).content.decode()
+    )
+    client.post(images_url, {"always": "0"})
+    assert "img-src data:;" in client.get(body_url)["Content-Security-Policy"]
+
+    client.force_login(outsider)  # not on the team: neither the email nor the switch
+    assert client.post(images_url, {"always": "1"}).status_code == 404
+    assert not TrustedImageSender.objects.filter(user=outsider).exists()

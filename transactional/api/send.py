@@ -33,6 +33,7 @@ from django.db import (
 from django.utils import timezone
 
 from mailboxes import jobs
+from records.db import fetchone
 from transactional.api import status
 from transactional.api.auth import KeyClaim, grants
 from transactional.api.contacts import fields_of
@@ -224,9 +225,7 @@ def _insert(values: dict, lookup_id: str, digests: list[str], email_id: int, upd
         # connection found dead is closed below and the careful path connects again.
         db.health_check_done = True
     try:
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchone()
+        found = fetchone(sql, params)
     except (OperationalError, InterfaceError):
         if not alone or db.is_usable():
             raise

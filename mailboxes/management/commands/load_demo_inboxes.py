@@ -1,13 +1,48 @@
-from django.core.management.base import BaseCommand
+from datetime import timedelta
+from email.message import EmailMessage as Mime
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from mailboxes.connecting import caps
 from mailboxes.connecting.services import mailbox_connect_personal
-from mailboxes.constants import Provider
-from mailboxes.models import Mailbox
-from records.models import User
+from mailboxes.constants import MailboxKind, Provider, TeamInboxKind
+from mailboxes.models import Mailbox, TeamInbox
+from mailboxes.sync.engine import sync_mailbox
+from records.models import Contact, Team, User
+
+SUPPORT = "support@crm-demo.example"
+# What customers wrote to the demo's team address: (subject, text, minutes ago).
+CUSTOMER_MAIL = [
+    (
+        "The parcel arrived damaged",
+        "Hello,\n\nthe box was crushed and two mugs are broken. "
+        "Can you send replacements?\n\nThanks",
+        30,
+    ),
+    (
+        "Invoice 2291: wrong VAT number",
+        "Hi,\n\nour VAT number on the last invoice is wrong. "
+        "Could you issue a corrected one?\n\nBest regards",
+        180,
+    ),
+    (
+        "Opening hours over the holidays",
+        "Good morning,\n\nare you open between Christmas and "
+        "New Year? We would like to pick up an order.\n\nKind regards",
+        26 * 60,
+    ),
+]
 
 
 class Command(BaseCommand):
-    help = "Give every demo user who may send email a demo inbox that sends to the local catcher."
+    help = (
+        "Give every demo user who may send email a demo inbox that sends to the local catcher, "
+        "and the Support team a conversations inbox with a few customer emails."
+    )
 
     def handle(self, *args, **options):
         created = 0
@@ -25,3 +60,46 @@ class Command(BaseCommand):
             )
             created += 1
         self.stdout.write(f"Demo inboxes: {created} created.")
+        team = Team.objects.filter(name="Support").first()
+        if team is None or settings.CRM_MAIL_CATCHER_DIR is None:
+            return
+        if not Mailbox.objects.filter(email__iexact=SUPPORT).exists():
+            self._support_inbox(team)
+            self.stdout.write(f"Demo team inbox: {SUPPORT}, with customer emails.")
+
+    def _support_inbox(self, team: Team) -> None:
+        inbox = TeamInbox.objects.create(
+            name="Support",
+            kind=TeamInboxKind.CONVERSATIONS,
+            display_name="Acme Support",
+            route_to_team=team,
+        )
+        # Real team inboxes are Gmail or Office 365 only (connecting/services.py); the demo's
+        # stands in for one, its mail in the local catcher.
+        mailbox = Mailbox.objects.create(
+            kind=MailboxKind.TEAM,
+            provider=Provider.DEMO,
+            email=SUPPORT,
+            team_inbox=inbox,
+            display_name=inbox.display_name,
+            **caps.new_inbox_limits(Provider.DEMO, SUPPORT, {}),
+        )
+        folder = Path(settings.CRM_MAIL_CATCHER_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        senders = Contact.objects.exclude(email="").order_by("pk")[: len(CUSTOMER_MAIL)]
+        now = timezone.now()
+        for n, (contact, (subject, text, ago)) in enumerate(
+            zip(senders, CUSTOMER_MAIL, strict=False)
+        ):
+            message = Mime()
+            message["From"] = f"{contact.name} <{contact.email}>"
+            message["To"] = f"Acme Support <{SUPPORT}>"
+            message["Subject"] = subject
+            message["Date"] = format_datetime(now - timedelta(minutes=ago))
+            message["Message-ID"] = make_msgid(domain="customer.example")
+            message.set_content(text)
+            # Named as the catcher names what it catches: they sort by arrival.
+            (
+                folder / f"{(now - timedelta(minutes=ago)).timestamp():.0f}{n:09d}-demo.eml"
+            ).write_bytes(bytes(message))
+        sync_mailbox(mailbox.pk)

@@ -46,6 +46,26 @@ BODY_CSP = _BODY_CSP.format(images="data:")
 BODY_CSP_WITH_IMAGES = _BODY_CSP.format(images="data: https: http:")
 
 
+def mark_images(user, messages) -> None:
+    """Set `remote_images` and `images_trusted` on each message (bodies filled), for the
+    "Show images" banner above its frame."""
+    trusted = trusted_senders(user, [m.from_addr for m in messages])
+    for m in messages:
+        m.remote_images = images.has_remote_images(m.html_body)
+        m.images_trusted = m.from_addr.lower() in trusted
+
+
+def trust_sender_images(user, message, always: bool) -> None:
+    """Always show images from `message`'s sender to `user`, or no longer."""
+    address = message.from_addr.lower()
+    if not address:
+        return
+    if always:
+        TrustedImageSender.objects.get_or_create(user=user, address=address)
+    else:
+        TrustedImageSender.objects.filter(user=user, address=address).delete()
+
+
 def trusted_senders(user, addresses) -> set[str]:
     """Those of the addresses whose images `user` always shows (lowercased)."""
     wanted = {a.lower() for a in addresses if a}
@@ -67,10 +87,7 @@ def _thread_page(request, record_type, record, opened):
         .order_by("sent_at", "pk")
     )
     fill_bodies(messages)
-    trusted = trusted_senders(request.user, [m.from_addr for m in messages])
-    for m in messages:
-        m.remote_images = images.has_remote_images(m.html_body)
-        m.images_trusted = m.from_addr.lower() in trusted
+    mark_images(request.user, messages)
     return render(
         request,
         "mailboxes/timeline/thread.html#thread",
@@ -100,12 +117,7 @@ def email_images(request, type_slug, pk, message_pk):
     """
     record_type, record = get_record_for_user(request.user, type_slug, pk)
     message = message_on_record(record, message_pk)
-    address = message.from_addr.lower()
-    if address:
-        if request.POST.get("always") == "1":
-            TrustedImageSender.objects.get_or_create(user=request.user, address=address)
-        else:
-            TrustedImageSender.objects.filter(user=request.user, address=address).delete()
+    trust_sender_images(request.user, message, request.POST.get("always") == "1")
     if not request.htmx:
         return redirect("records:detail", type_slug=type_slug, pk=pk)
     opened = request.POST.get("opened", "")
