@@ -14,6 +14,7 @@ BENCHMARKS = {
     "timeline": "bench.timeline",
     "contact_search": "bench.contact_search",
     "imap_sync": "bench.imap_sync",
+    "gmail_sync": "bench.gmail_sync",
     "tracking_open": "bench.tracking_open",
     "tracking_click": "bench.tracking_click",
     "send_throughput": "bench.send_throughput",

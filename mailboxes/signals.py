@@ -11,6 +11,10 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
   `replied_to` holds the rep's emails of its thread, sent from the CRM or logged from the inbox
   (empty when a server rewrote the headers: match on `contact_ids` then). Auto-replies come
   too, flagged, with the return date an out-of-office message gave, if any.
+- `replies_received`, event `RepliesReceived`: the same emails, once per sync page with all of
+  its `ReplyReceived`s, for a receiver that answers them with a query per page rather than
+  per email (sequences: most mail from contacts concerns no live enrollment, and a query an
+  email halved the initial sync's rate).
 - `messages_synced`, event `MessagesSynced`: sync wrote a page of messages of one inbox (in
   and out, from any sender), one event per page. The conversations inbox files a team inbox's
   mail into its conversations from it.
@@ -37,6 +41,7 @@ from django.dispatch import Signal
 from records import signals as record_signals
 
 reply_received = Signal()
+replies_received = Signal()
 messages_synced = Signal()
 bounce_recorded = Signal()
 complaint_received = Signal()
@@ -59,6 +64,11 @@ class ReplyReceived:
     is_auto_reply: bool
     auto_reply_reason: str
     return_date: date | None  # from an out-of-office text ("back on 14 March")
+
+
+@dataclass(frozen=True)
+class RepliesReceived:
+    replies: tuple[ReplyReceived, ...]  # the incoming emails from contacts of one page
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from mailboxes.connecting.quota import account_budget, account_slots
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
 from mailboxes.providers import NetworkPolicy, get_provider, settings_class
@@ -94,6 +95,8 @@ def gmail_settings(config: dict, secret: dict, email: str, save_tokens: TokenSav
         api_base=settings.GMAIL_API_BASE,
         scopes=tuple(secret.get("scope", "").split()),
         token_saver=save_tokens,
+        # Google's per-user quota covers the sync and the sender of the account alike.
+        budget=account_budget(Provider.GMAIL, settings.GMAIL_API_BASE, email),
     )
 
 
@@ -109,6 +112,9 @@ def graph_settings(config: dict, secret: dict, email: str, save_tokens: TokenSav
         expires_at=float(secret.get("expires_at") or 0),
         token_saver=save_tokens,
         verify=settings.OAUTH_VERIFY,
+        # Outlook's 4 requests in flight per mailbox, for the sync and the sender alike.
+        slots=account_slots(Provider.OFFICE365, settings.MICROSOFT_GRAPH_BASE, email),
+        budget=account_budget(Provider.OFFICE365, settings.MICROSOFT_GRAPH_BASE, email),
     )
 
 

@@ -13,6 +13,11 @@ holds both rules. What the registry offers:
 - `oauth(kind)`: the OAuth sign-in flow of a provider connected through a consent screen, a
   module of plain functions: "gmail" (`client_config`, `authorization_url`, `exchange_code`,
   `revoke`, `looks_like_testing_mode`) and "office365" (`start_auth`, `finish_auth`).
+- `QuotaBudget`, `LocalBudget`, `local_budget(key)`: a provider account's rate budget
+  (`pacing.py`), which an adapter paced under its provider's quota books from before each
+  call; `ConcurrencySlots`, `LocalSlots`, `local_slots(key)`: a limit on an account's
+  requests in flight (Outlook's 4 per mailbox). `mailboxes/connecting/quota.py` keeps both in
+  Redis, shared by every worker.
 - `ews_url_from_webmail`, `autodiscover_candidates`: the Exchange connect form's URL helpers.
 - `NetworkPolicy`: which addresses servers may resolve to (non-public ones only when an admin
   allow-listed them), passed to the IMAP/SMTP and EWS adapters in their settings' `network`;
@@ -39,6 +44,14 @@ from mailboxes.providers.network import (
     guarded_http,
     open_connection,
 )
+from mailboxes.providers.pacing import (
+    ConcurrencySlots,
+    LocalBudget,
+    LocalSlots,
+    QuotaBudget,
+    local_budget,
+    local_slots,
+)
 
 PROVIDERS: dict[str, str] = {
     "imap": "mailboxes.providers.imap_smtp.ImapSmtpProvider",
@@ -56,15 +69,21 @@ OAUTH_FLOWS: dict[str, str] = {
 __all__ = [
     "OAUTH_FLOWS",
     "PROVIDERS",
+    "ConcurrencySlots",
     "GuardedAdapter",
+    "LocalBudget",
+    "LocalSlots",
     "MailProvider",
     "NetworkPolicy",
     "ProviderError",
+    "QuotaBudget",
     "SharedMailboxError",
     "autodiscover_candidates",
     "ews_url_from_webmail",
     "get_provider",
     "guarded_http",
+    "local_budget",
+    "local_slots",
     "oauth",
     "open_connection",
     "provider_class",

@@ -15,18 +15,23 @@ import base64
 import binascii
 import email.utils
 import functools
+import json as jsonlib
+import re
+import secrets
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import google.auth.exceptions
 import google.auth.transport.requests
 import google.oauth2.credentials
 import requests
+import requests.structures
 import urllib3.exceptions
 
 from mailboxes.providers.base import (
@@ -51,6 +56,7 @@ from mailboxes.providers.headers import (
     parse_date,
     split_header_fields,
 )
+from mailboxes.providers.pacing import QuotaBudget, local_budget
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GMAIL_API_BASE = "https://gmail.googleapis.com/"
@@ -89,6 +95,28 @@ RATE_LIMIT_RETRY_AFTER = 30.0
 DAILY_LIMIT_RETRY_AFTER = 3600.0
 SERVER_ERROR_RETRY_AFTER = 60.0
 RATE_LIMIT_REASONS = {"userRateLimitExceeded", "rateLimitExceeded"}
+# Google's per-user quota: 250 units a second as a moving average, short bursts allowed;
+# each call costs its method's units, also inside a batch request (call_units).
+QUOTA_UNITS_PER_SECOND = 250.0
+# The adapter paces itself at 90% of it, in bursts of at most 200 units, so that the jitter
+# between its clock and Google's never tips a call over the quota; every adapter of the same
+# account (sync and sender, in any worker) books from one budget (GmailSettings.budget).
+PACE_RATE = 0.9 * QUOTA_UNITS_PER_SECOND
+PACE_BURST = 200.0
+# A booking that would wait longer than this (the account's budget taken by other work, or
+# a Retry-After) is given up as a temporary error with this as its retry hint.
+MAX_PACE_WAIT = 15.0
+# Calls in one HTTP batch request: Google takes up to 50; 40 messages.get cost 200 units,
+# the burst we allow ourselves. Raw fetches also stop at BATCH_RAW_BYTES by the sizes the
+# headers gave, so one batch answer stays a few megabytes.
+BATCH_SIZE = 40
+BATCH_RAW_BYTES = 8 * 1024 * 1024
+UNKNOWN_SIZE = 1024 * 1024
+# A batch's parts refused for the rate (429) are sent again, only they, after the longest
+# Retry-After among them, up to this many times, when that wait is at most MAX_RETRY_WAIT;
+# otherwise the sync stops with a temporary error and resumes from its cursor next run.
+BATCH_RETRIES = 3
+MAX_RETRY_WAIT = 10.0
 SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 RECONNECT_MESSAGE = "Google no longer accepts this connection; reconnect the inbox"
 
@@ -114,6 +142,9 @@ class GmailSettings:
     scopes: tuple[str, ...] = ()
     token_saver: Callable[[dict], None] | None = field(default=None, repr=False, compare=False)
     timeout: float = 30.0
+    # The account's rate budget (providers/pacing.py), shared with every other adapter of
+    # the same account; None means this process's own budget for the address.
+    budget: QuotaBudget | None = field(default=None, repr=False, compare=False)
 
 
 class SendAsAlias(NamedTuple):
@@ -156,6 +187,11 @@ class GmailProvider(MailProvider):
         super().__init__(settings)
         self._session: requests.Session | None = None
         self._credentials = build_credentials(settings)
+        self._budget = settings.budget or local_budget(
+            f"gmail:{settings.api_base}:{settings.email.casefold()}"
+        )
+        # sizeEstimate of the messages whose headers were read, to size raw-fetch batches.
+        self._sizes: dict[str, int] = {}
 
     # -- interface ---------------------------------------------------------------------
 
@@ -218,12 +254,15 @@ class GmailProvider(MailProvider):
 
     def fetch_raw(self, folder: str, refs: list[str]) -> list[FetchedMessage]:
         """Return the exact RFC 822 bytes of the given messages; deleted ones are skipped."""
-        fetched = []
-        for ref in dict.fromkeys(refs):
-            message = self._get_message(ref, {"format": "raw"}, "reading a message")
-            if message is not None and "raw" in message:
-                fetched.append(FetchedMessage(ref=ref, raw=b64url_decode(message["raw"])))
-        return fetched
+        wanted = list(dict.fromkeys(refs))
+        found: dict[str, dict] = {}
+        for chunk in self._raw_chunks(wanted):
+            found.update(self._get_batch(chunk, {"format": "raw"}, "reading messages"))
+        return [
+            FetchedMessage(ref=ref, raw=b64url_decode(found[ref]["raw"]))
+            for ref in wanted
+            if "raw" in found.get(ref, {})
+        ]
 
     def find_by_message_id(self, folder: str, message_id: str) -> str | None:
         """Return the id of a message in the label with this Message-ID, or None.
@@ -390,9 +429,114 @@ class GmailProvider(MailProvider):
         )
 
     def _metadata_many(self, ids: Iterable[str]) -> list[FetchedHeader]:
-        """Return the sync headers of several messages, skipping those already gone."""
-        headers = (self._metadata(message_id) for message_id in ids)
-        return [header for header in headers if header is not None]
+        """Return the sync headers of several messages, in order, skipping those gone."""
+        wanted = list(ids)
+        params = {"format": "metadata", "metadataHeaders": METADATA_HEADERS}
+        found: dict[str, dict] = {}
+        for start in range(0, len(wanted), BATCH_SIZE):
+            chunk = wanted[start : start + BATCH_SIZE]
+            found.update(self._get_batch(chunk, params, "reading message headers"))
+        headers = [header_from_metadata(found[ref]) for ref in wanted if ref in found]
+        self._sizes.update((h.ref, h.size) for h in headers)
+        return headers
+
+    def _raw_chunks(self, refs: list[str]) -> Iterable[list[str]]:
+        """Split refs into batches of at most BATCH_SIZE and about BATCH_RAW_BYTES."""
+        chunk: list[str] = []
+        size = 0
+        for ref in refs:
+            grows = self._sizes.get(ref, UNKNOWN_SIZE)
+            if chunk and (len(chunk) >= BATCH_SIZE or size + grows > BATCH_RAW_BYTES):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(ref)
+            size += grows
+        if chunk:
+            yield chunk
+
+    def _get_batch(self, ids: list[str], params: dict, action: str) -> dict[str, dict]:
+        """messages.get of each id in one batch request; ids of messages gone are left out.
+
+        Parts Google refused for the rate, or answered with a server error, are sent again,
+        only they, after the longest Retry-After among them (BATCH_RETRIES times at most,
+        when that wait is short); a part refused for good raises at once.
+        """
+        found: dict[str, dict] = {}
+        pending = ids
+        for attempt in range(BATCH_RETRIES + 1):
+            answers = self._batch(pending, params, action)
+            retry: list[str] = []
+            wait = 0.0
+            error: ProviderError | None = None
+            for ref in pending:
+                answer = answers.get(ref)
+                if answer is not None and answer.status_code == 200:
+                    found[ref] = json_body(answer, action)
+                    continue
+                if answer is not None and answer.status_code == 404:
+                    continue
+                if answer is None:  # a part missing from the answer: ask again
+                    retry.append(ref)
+                    continue
+                if answer.status_code == 401:
+                    error = ProviderError(RECONNECT_MESSAGE + ".", stage="auth", permanent=True)
+                    self._credentials.token = None  # refreshed before the next batch
+                    retry.append(ref)
+                    continue
+                error = api_error(answer, action)
+                if error.permanent:
+                    raise error
+                if is_rate_limited(answer):
+                    self._budget.pause(error.retry_after or 0, rate=PACE_RATE, burst=PACE_BURST)
+                wait = max(wait, error.retry_after or 0)
+                retry.append(ref)
+            if not retry:
+                return found
+            if attempt == BATCH_RETRIES or wait > MAX_RETRY_WAIT:
+                raise error or ProviderError(
+                    f"Gmail left {len(retry)} answers out of a batch while {action}.",
+                    stage="protocol",
+                    retry_after=SERVER_ERROR_RETRY_AFTER,
+                )
+            if wait and not any(is_rate_limited(answers[r]) for r in retry if r in answers):
+                time.sleep(wait)  # a server error's back-off; a rate limit paused the budget
+            pending = retry
+        return found
+
+    def _batch(self, ids: list[str], params: dict, action: str) -> dict[str, PartAnswer]:
+        """Send messages.get of each id in one HTTP batch request; answers by id."""
+        boundary = "batch_" + secrets.token_hex(12)
+        query = urlencode(params, doseq=True)
+        parts = [
+            f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{n}>\r\n\r\n"
+            f"GET /gmail/v1/users/me/messages/{quote(ref, safe='')}?{query} HTTP/1.1\r\n\r\n"
+            for n, ref in enumerate(ids)
+        ]
+        body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+        headers = {"Content-Type": f"multipart/mixed; boundary={boundary}"}
+        url = self.settings.api_base.rstrip("/") + "/batch/gmail/v1"
+        self._ensure_token()
+        self._pace(call_units("GET", "messages/") * len(ids))
+        response = self._send("POST", url, None, None, body, headers, action, reads=True)
+        if response.status_code == 401:
+            self._refresh()
+            response = self._send("POST", url, None, None, body, headers, action, reads=True)
+        if response.status_code >= 400:
+            raise api_error(response, action)
+        answers = split_batch(response, action)
+        return {ids[n]: answer for n, answer in answers.items() if n < len(ids)}
+
+    def _pace(self, units: float) -> None:
+        """Wait until the account's budget allows `units` more; refuse to wait long."""
+        wait = self._budget.reserve(units, rate=PACE_RATE, burst=PACE_BURST, max_wait=MAX_PACE_WAIT)
+        if wait is None:
+            raise ProviderError(
+                "Gmail's per-user rate quota of this account is taken up by other work "
+                "(syncing or sending) or Gmail asked us to slow down; trying again shortly.",
+                retry_after=MAX_PACE_WAIT,
+            )
+        if wait > 0:
+            time.sleep(wait)
 
     def _metadata(self, message_id: str) -> FetchedHeader | None:
         """Return the sync headers of one message, or None when it is gone."""
@@ -438,19 +582,27 @@ class GmailProvider(MailProvider):
         """
         url = api_url(self.settings.api_base, path, upload=upload)
         self._ensure_token()
+        self._pace(call_units(method, path))
         response = self._send(method, url, params, json, data, headers, action)
         if response.status_code == 401:
             self._refresh()
+            self._pace(call_units(method, path))
             response = self._send(method, url, params, json, data, headers, action)
             if response.status_code == 401:
                 raise ProviderError(RECONNECT_MESSAGE + ".", stage="auth", permanent=True, code=401)
         if response.status_code == 404 and not_found is not None:
             raise not_found(url)
         if response.status_code >= 400:
-            raise api_error(response, action)
+            error = api_error(response, action)
+            if is_rate_limited(response):
+                # The sender and every sync of this account hold back as well.
+                self._budget.pause(error.retry_after or 0, rate=PACE_RATE, burst=PACE_BURST)
+            raise error
         return json_body(response, action)
 
-    def _send(self, method, url, params, json, data, headers, action) -> requests.Response:
+    def _send(
+        self, method, url, params, json, data, headers, action, reads: bool = False
+    ) -> requests.Response:
         all_headers = {"Authorization": f"Bearer {self._credentials.token}", **(headers or {})}
         try:
             return self._http().request(
@@ -464,7 +616,7 @@ class GmailProvider(MailProvider):
             )
         except requests.RequestException as exc:
             error = connection_error(exc, url, self.settings.timeout)
-            if method == "POST" and may_have_arrived(exc):
+            if method == "POST" and not reads and may_have_arrived(exc):
                 error = ProviderError(
                     f"{error.message} The request was cut off while {action}; it may or may "
                     "not have taken effect.",
@@ -571,6 +723,12 @@ def refresh_error(exc: google.auth.exceptions.RefreshError) -> ProviderError:
 
 
 # -- errors ------------------------------------------------------------------------------
+
+
+def is_rate_limited(response) -> bool:
+    """Tell whether Google refused a call for the rate (not the daily quota)."""
+    status = response.status_code
+    return status == 429 or (status == 403 and error_details(response)[1] in RATE_LIMIT_REASONS)
 
 
 def api_error(response: requests.Response, action: str) -> ProviderError:
@@ -690,6 +848,68 @@ def may_have_arrived(exc: requests.RequestException) -> bool:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def call_units(method: str, path: str) -> int:
+    """The quota units Google counts for one call under users/me (its quota reference)."""
+    if method == "POST":
+        return 100  # messages.send
+    if path == "messages" or path.startswith("messages/"):
+        return 5  # messages.list, messages.get
+    if path == "history":
+        return 2
+    return 1  # getProfile, labels, settings.sendAs
+
+
+class PartAnswer:
+    """One answer of a batch request, read like a requests.Response by the error mappers."""
+
+    def __init__(self, status: int, headers: dict, content: bytes, url: str) -> None:
+        self.status_code = status
+        self.headers = requests.structures.CaseInsensitiveDict(headers)
+        self.content = content
+        self.url = url
+
+    def json(self):
+        return jsonlib.loads(self.content)
+
+
+BATCH_PART = re.compile(rb"(?i)content-id:\s*<response-item(\d+)>")
+
+
+def split_head(data: bytes) -> tuple[bytes, bytes]:
+    """Split a header block from what follows its blank line."""
+    blank = re.search(rb"\r?\n\r?\n", data)
+    return (data[: blank.start()], data[blank.end() :]) if blank else (data, b"")
+
+
+def split_batch(response: requests.Response, action: str) -> dict[int, PartAnswer]:
+    """Split a multipart/mixed batch answer into its parts, by the number of their item."""
+    match = re.search(r'boundary="?([^";]+)"?', response.headers.get("Content-Type", ""))
+    if match is None:
+        raise ProviderError(
+            f"Gmail's batch answer while {action} was not multipart.",
+            stage="protocol",
+            retry_after=SERVER_ERROR_RETRY_AFTER,
+        )
+    answers = {}
+    for chunk in response.content.split(b"--" + match.group(1).encode())[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, http = split_head(chunk.lstrip(b"\r\n"))
+        item = BATCH_PART.search(head)
+        status_block, payload = split_head(http)
+        lines = status_block.splitlines()
+        if item is None or not lines or len(lines[0].split()) < 2:
+            continue
+        fields = dict(line.decode("latin-1").split(":", 1) for line in lines[1:] if b":" in line)
+        answers[int(item.group(1))] = PartAnswer(
+            int(lines[0].split()[1]),
+            {k.strip(): v.strip() for k, v in fields.items()},
+            payload,
+            response.url,
+        )
+    return answers
 
 
 def api_url(api_base: str, path: str, upload: bool = False) -> str:

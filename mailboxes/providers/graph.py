@@ -6,9 +6,15 @@ it expires and once on a 401; Microsoft rotates refresh tokens, so each refresh 
 settings' `token_saver` at once.
 
 Concurrency: Outlook allows 4 concurrent requests per app and mailbox (and 10,000 per 10
-minutes). An instance sends one request at a time; the worker must keep the number of
-instances working on the same mailbox at 4 or fewer, and honour `retry_after` on the
-temporary errors that a 429 becomes.
+minutes). Every request takes slots from the mailbox's `ConcurrencySlots` (settings'
+`slots`, shared by every adapter of the mailbox: the sync and the sender, in any worker) and
+waits while 4 are in flight; a JSON batch, which Graph runs up to 4 requests of at once,
+takes min(4, its size). Bodies and internet headers are read through JSON batches of 20
+(`$batch`); a batch's requests throttled with 429 are sent again, only they, after their
+Retry-After when that is short; otherwise, as for any single request,
+the 429 becomes a temporary error carrying `retry_after`. Either way the Retry-After is kept
+in the settings' `budget` as a "not before" time that every adapter of the mailbox waits
+out (or, when it is long, gives up on at once) before its next request.
 
 Headers: delta cannot select `internetMessageHeaders`, yet sync needs In-Reply-To and
 References (threading) and the automatic-mail markers (Auto-Submitted, Precedence, ...: an
@@ -26,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import json
 import re
 import time
 from collections.abc import Callable
@@ -34,6 +41,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
+import requests.structures
 from urllib3.exceptions import NewConnectionError
 
 from mailboxes.providers import microsoft_oauth
@@ -59,12 +67,24 @@ from mailboxes.providers.headers import (
     split_header_fields,
 )
 from mailboxes.providers.microsoft_oauth import DEFAULT_AUTHORITY, MicrosoftAuthError
+from mailboxes.providers.pacing import ConcurrencySlots, QuotaBudget, local_budget, local_slots
 
 GRAPH_BASE = "https://graph.microsoft.com/v1.0"
 # Refresh this long before the access token's expiry, so a token never dies mid-request.
 REFRESH_MARGIN = 300.0
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
+# The largest delta page Graph hands out (Prefer: odata.maxpagesize), with DELTA_SELECT only.
 MAX_PAGE_SIZE = 1000
+# Outlook's requests in flight per app and mailbox, and how long a request waits for a slot.
+MAILBOX_CONCURRENCY = 4
+SLOT_WAIT = 30.0
+# Graph's JSON batching takes up to 20 requests.
+BATCH_SIZE = 20
+# A batch's throttled requests are sent again, only they, up to this many times, when their
+# Retry-After is at most MAX_RETRY_WAIT seconds (THROTTLED_WAIT when Graph gives none).
+BATCH_RETRIES = 3
+MAX_RETRY_WAIT = 10.0
+THROTTLED_WAIT = 2.0
 # What sync needs from each message to decide whether it concerns the CRM.
 DELTA_SELECT = ",".join(
     [
@@ -124,6 +144,12 @@ class GraphSettings:
     token_saver: Callable[[dict], None] | None = field(default=None, repr=False, compare=False)
     verify: str | bool = True
     timeout: float = 30.0
+    # The mailbox's concurrency slots, shared with every other adapter of the mailbox; None
+    # means this process's own for the address.
+    slots: ConcurrencySlots | None = field(default=None, repr=False, compare=False)
+    # Where a 429's Retry-After is kept for every adapter of the mailbox (a QuotaBudget used
+    # as a "not before" gate); None means this process's own.
+    budget: QuotaBudget | None = field(default=None, repr=False, compare=False)
 
 
 class GraphProvider(MailProvider):
@@ -145,6 +171,9 @@ class GraphProvider(MailProvider):
         self._access_token = settings.access_token
         self._refresh_token = settings.refresh_token
         self._expires_at = float(settings.expires_at or 0)
+        account = f"graph:{settings.graph_base}:{settings.email.casefold()}"
+        self._slots = settings.slots or local_slots(account)
+        self._gate = settings.budget or local_budget(account)
 
     # -- interface ---------------------------------------------------------------------
 
@@ -213,17 +242,13 @@ class GraphProvider(MailProvider):
 
         Graph's $value never marks a message read.
         """
-        found = []
-        for ref in dict.fromkeys(refs):
-            response = self._request(
-                "GET",
-                self._url(f"me/messages/{quote(ref, safe='')}/$value"),
-                action="reading a message",
-                allow=(404,),
-            )
-            if response.status_code != 404:
-                found.append(FetchedMessage(ref=ref, raw=response.content))
-        return found
+        urls = {ref: f"/me/messages/{quote(ref, safe='')}/$value" for ref in dict.fromkeys(refs)}
+        answers = self._batch_get(urls, "reading messages")
+        return [
+            FetchedMessage(ref=ref, raw=batch_bytes(answers[ref], "reading messages"))
+            for ref in urls
+            if ref in answers
+        ]
 
     def find_by_message_id(self, folder: str, message_id: str) -> str | None:
         """Return the id of the message in `folder` with this Message-ID, or None.
@@ -308,16 +333,17 @@ class GraphProvider(MailProvider):
         return json_body(response, "reading changes")
 
     def _change_page(self, body: dict, phase: str, reset: bool) -> ChangePage:
-        headers, deleted = [], []
+        items, deleted = [], []
         for item in body.get("value") or []:
             if not isinstance(item, dict) or not item.get("id"):
                 continue
             if "@removed" in item:
                 deleted.append(item["id"])
                 continue
-            wanted = phase == LIVE or looks_like_reply(item)
-            internet_headers = self._internet_headers(item["id"]) if wanted else None
-            headers.append(header_from_item(item, internet_headers))
+            items.append(item)
+        wanted = [i["id"] for i in items if phase == LIVE or looks_like_reply(i)]
+        internet = self._internet_headers(wanted)
+        headers = [header_from_item(item, internet.get(item["id"])) for item in items]
         next_link = body.get("@odata.nextLink")
         delta_link = body.get("@odata.deltaLink")
         if not (next_link or delta_link):
@@ -335,24 +361,98 @@ class GraphProvider(MailProvider):
             deleted=tuple(deleted),
         )
 
-    def _internet_headers(self, ref: str) -> list[tuple[str, str]] | None:
-        """Return a message's internet headers as (name, value) pairs; None if it is gone."""
-        response = self._request(
-            "GET",
-            self._url(f"me/messages/{quote(ref, safe='')}"),
-            params={"$select": "internetMessageHeaders"},
-            action="reading a message's headers",
-            allow=(404,),
-        )
-        if response.status_code == 404:
-            # Deleted since the delta page was built; the next round reports it removed.
-            return None
-        listed = json_body(response, "reading a message's headers").get("internetMessageHeaders")
-        return [
-            (clean_text(entry.get("name")), str(entry.get("value") or ""))
-            for entry in listed or []
-            if isinstance(entry, dict) and clean_text(entry.get("name"))
-        ]
+    def _internet_headers(self, refs: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """Return messages' internet headers as (name, value) pairs by ref, through JSON
+        batches; a message deleted since the delta page was built is left out (the next
+        round reports it removed)."""
+        action = "reading messages' headers"
+        urls = {
+            ref: f"/me/messages/{quote(ref, safe='')}?$select=internetMessageHeaders"
+            for ref in dict.fromkeys(refs)
+        }
+        found = {}
+        for ref, answer in self._batch_get(urls, action).items():
+            body = answer.get("body")
+            listed = body.get("internetMessageHeaders") if isinstance(body, dict) else None
+            found[ref] = [
+                (clean_text(entry.get("name")), str(entry.get("value") or ""))
+                for entry in listed or []
+                if isinstance(entry, dict) and clean_text(entry.get("name"))
+            ]
+        return found
+
+    # -- JSON batching -------------------------------------------------------------------
+
+    def _batch_get(self, urls: dict[str, str], action: str) -> dict[str, dict]:
+        """GET each URL (relative to the version root) through JSON batches of BATCH_SIZE;
+        return the answers by key, those answered 404 left out."""
+        keys = list(urls)
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), BATCH_SIZE):
+            chunk = {key: urls[key] for key in keys[start : start + BATCH_SIZE]}
+            found.update(self._batch_chunk(chunk, action))
+        return found
+
+    def _batch_chunk(self, urls: dict[str, str], action: str) -> dict[str, dict]:
+        """One batch; its requests throttled (429) are sent again alone after Retry-After."""
+        found: dict[str, dict] = {}
+        pending = urls
+        for attempt in range(BATCH_RETRIES + 1):
+            keys = list(pending)
+            request = {
+                "requests": [
+                    # Prefer applies per request, inside a batch too.
+                    {
+                        "id": str(n),
+                        "method": "GET",
+                        "url": pending[key],
+                        "headers": {"Prefer": IMMUTABLE_IDS},
+                    }
+                    for n, key in enumerate(keys)
+                ]
+            }
+            response = self._request(
+                "POST",
+                self._url("$batch"),
+                data=json.dumps(request).encode(),
+                headers={"Content-Type": "application/json"},
+                action=action,
+                slots=min(MAILBOX_CONCURRENCY, len(keys)),
+                reads=True,
+            )
+            answers = {
+                str(a.get("id")): a
+                for a in json_body(response, action).get("responses") or []
+                if isinstance(a, dict)
+            }
+            retry: dict[str, str] = {}
+            wait = 0.0
+            error: ProviderError | None = None
+            for n, key in enumerate(keys):
+                answer = answers.get(str(n))
+                status = int(answer.get("status") or 0) if answer else 0
+                if status == 200:
+                    found[key] = answer  # type: ignore[assignment]
+                    continue
+                if status == 404:
+                    continue
+                if answer is not None:
+                    error = graph_failure(BatchPart(answer), action)
+                    if status != 429:  # refused for good, or a server error: next run
+                        raise error
+                    wait = max(wait, error.retry_after or THROTTLED_WAIT)
+                retry[key] = pending[key]
+            if not retry:
+                return found
+            if wait:
+                self.hold_back(wait)  # the next batch, and the sender, wait it out
+            if attempt == BATCH_RETRIES or wait > MAX_RETRY_WAIT:
+                raise error or ProviderError(
+                    f"Microsoft Graph left requests out of a batch while {action}.",
+                    stage="protocol",
+                )
+            pending = retry
+        return found
 
     # -- HTTP and tokens -----------------------------------------------------------------
 
@@ -376,17 +476,56 @@ class GraphProvider(MailProvider):
         prefer: tuple[str, ...] = (),
         ok: tuple[int, ...] = (200,),
         allow: tuple[int, ...] = (),
+        slots: int = 1,
+        reads: bool = False,
     ) -> requests.Response:
-        """Send one Graph request; refresh and retry once on 401; raise on other failures."""
-        response = self._call(method, url, params, data, headers, prefer, action)
-        if response.status_code == 401:
-            self._refresh()
-            response = self._call(method, url, params, data, headers, prefer, action)
+        """Send one Graph request; refresh and retry once on 401; raise on other failures.
+
+        It holds `slots` of the mailbox's concurrency slots while in flight. `reads` marks
+        a POST that changes nothing (a batch of GETs), so a failure never says "may have
+        been sent".
+        """
+        self._wait_out_retry_after(action)
+        held = self._slots.acquire(slots, limit=MAILBOX_CONCURRENCY, timeout=SLOT_WAIT)
+        if held is None:
+            raise ProviderError(
+                f"Office 365 takes {MAILBOX_CONCURRENCY} requests at a time per mailbox and "
+                f"other work on this inbox holds them; {action} is tried again shortly.",
+                retry_after=SLOT_WAIT,
+            )
+        try:
+            response = self._call(method, url, params, data, headers, prefer, action, reads)
+            if response.status_code == 401:
+                self._refresh()
+                response = self._call(method, url, params, data, headers, prefer, action, reads)
+        finally:
+            self._slots.release(held)
         if response.status_code in ok or response.status_code in allow:
             return response
-        raise graph_failure(response, action, maybe_sent=method == "POST")
+        error = graph_failure(response, action, maybe_sent=method == "POST" and not reads)
+        if response.status_code == 429:
+            self.hold_back(error.retry_after or THROTTLED_WAIT)
+        raise error
 
-    def _call(self, method, url, params, data, headers, prefer, action) -> requests.Response:
+    def hold_back(self, seconds: float) -> None:
+        """Send nothing for `seconds` from any adapter of this mailbox (a Retry-After)."""
+        self._gate.pause(seconds, rate=1.0, burst=0.0)
+
+    def _wait_out_retry_after(self, action: str) -> None:
+        """Sleep out a Retry-After this mailbox was given; refuse to sleep long."""
+        wait = self._gate.reserve(0, rate=1.0, burst=0.0, max_wait=MAX_RETRY_WAIT)
+        if wait is None:
+            raise ProviderError(
+                "Microsoft Graph asked to slow down on this mailbox a moment ago; "
+                f"{action} is tried again shortly.",
+                retry_after=MAX_RETRY_WAIT,
+            )
+        if wait > 0:
+            time.sleep(wait)
+
+    def _call(
+        self, method, url, params, data, headers, prefer, action, reads=False
+    ) -> requests.Response:
         all_headers = {
             "Authorization": f"Bearer {self._token()}",
             "Accept": "application/json",
@@ -414,7 +553,7 @@ class GraphProvider(MailProvider):
             unsent = isinstance(exc, requests.exceptions.ConnectTimeout) or first_of(
                 exception_chain(exc), (ConnectionRefusedError, NewConnectionError)
             )
-            maybe_sent = method == "POST" and not unsent
+            maybe_sent = method == "POST" and not reads and not unsent
             maybe = " The message may or may not have been sent." if maybe_sent else ""
             raise ProviderError(
                 f"Microsoft Graph could not be reached while {action}; try again in a moment."
@@ -603,6 +742,35 @@ def mime_for_graph(message: OutgoingMessage) -> bytes:
     newline = b"\r\n" if b"\r\n" in raw[: head_end + 2] else b"\n"
     bcc = b"Bcc: " + (b"," + newline + b" ").join(a.encode() for a in missing) + newline
     return bcc + raw
+
+
+class BatchPart:
+    """One answer of a JSON batch, read like a requests.Response by the error mappers."""
+
+    def __init__(self, answer: dict) -> None:
+        self.status_code = int(answer.get("status") or 0)
+        headers = answer.get("headers")
+        self.headers = requests.structures.CaseInsensitiveDict(
+            headers if isinstance(headers, dict) else {}
+        )
+        self._body = answer.get("body")
+
+    def json(self):
+        if isinstance(self._body, str):
+            raise ValueError("not JSON")
+        return self._body
+
+
+def batch_bytes(answer: dict, action: str) -> bytes:
+    """Return a batch answer's body as bytes: Graph base64-encodes bodies that are not JSON."""
+    body = answer.get("body")
+    try:
+        return base64.b64decode(body, validate=True) if isinstance(body, str) else b""
+    except (binascii.Error, ValueError) as exc:
+        raise ProviderError(
+            f"Microsoft Graph sent a message that is not valid base64 while {action}.",
+            stage="protocol",
+        ) from exc
 
 
 def json_body(response: requests.Response, action: str) -> dict:

@@ -66,6 +66,32 @@ def _subjects_sent(enrollment_ids: list[int]) -> dict[int, set[str]]:
     return subjects
 
 
+def may_match(replies: tuple[ReplyReceived, ...]) -> list[ReplyReceived]:
+    """The replies of a sync page that may answer a live enrollment, in two queries at most,
+    so that mail from contacts in no sequence (most of it) costs nothing per email.
+
+    One of the contacts who wrote it has a live enrollment, or an email of its thread was
+    queued by a live enrollment (whoever that enrollment's contact is)."""
+    live = Enrollment.objects.filter(status__in=EnrollmentStatus.live())
+    contacts = {pk for reply in replies for pk in reply.contact_ids}
+    enrolled = set(live.filter(contact_id__in=contacts).values_list("contact_id", flat=True))
+    threads = {pk for reply in replies for pk in reply.replied_to}
+    queued = set()
+    if threads:
+        queued = set(
+            Outbound.objects.filter(
+                message_id__in=threads,
+                source=SendSource.SEQUENCE,
+                source_id__in=live.values("pk"),
+            ).values_list("message_id", flat=True)
+        )
+    return [
+        reply
+        for reply in replies
+        if enrolled.intersection(reply.contact_ids) or queued.intersection(reply.replied_to)
+    ]
+
+
 def match_reply(event: ReplyReceived, message: EmailMessage, at: datetime) -> list[Match]:
     """The live enrollments `message` (the email of `event`, received `at`) answers."""
     by_headers = _by_headers(event.replied_to)

@@ -20,7 +20,7 @@ from .. import lifecycle
 from ..constants import EndReason, EnrollmentStatus, EventKind
 from ..models import Enrollment
 from .absence import back_at
-from .matching import Match, match_reply
+from .matching import Match, match_reply, may_match
 from .outbox import send_guard
 
 BY_HEADERS = gettext_lazy("Reply matched by thread headers")
@@ -48,7 +48,14 @@ def stop(pk: int, reason: str, detail: str) -> bool:
 # -- replies -------------------------------------------------------------------------------
 
 
-def on_reply_received(sender, event: mail_signals.ReplyReceived, **kwargs) -> None:
+def on_replies_received(sender, event: mail_signals.RepliesReceived, **kwargs) -> None:
+    """A sync page's replies: those that may answer a live enrollment, found in a query or
+    two for the page, are matched one by one."""
+    for reply in may_match(event.replies):
+        _answer(reply)
+
+
+def _answer(event: mail_signals.ReplyReceived) -> None:
     message = EmailMessage.objects.filter(pk=event.message_id).only("subject", "from_addr").first()
     if message is None:
         return
@@ -202,7 +209,7 @@ def on_meeting_booked(sender, event: record_signals.MeetingBooked, **kwargs) -> 
 def connect() -> None:
     """Wire the receivers and the send guard (sequences/apps.py ready())."""
     uid = "sequences.stopping"
-    mail_signals.reply_received.connect(on_reply_received, dispatch_uid=f"{uid}.reply")
+    mail_signals.replies_received.connect(on_replies_received, dispatch_uid=f"{uid}.reply")
     mail_signals.bounce_recorded.connect(on_bounce_recorded, dispatch_uid=f"{uid}.bounce")
     privacy_signals.permission_withdrawn.connect(
         on_permission_withdrawn, dispatch_uid=f"{uid}.privacy"

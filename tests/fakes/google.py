@@ -12,7 +12,15 @@ gmail.googleapis.com:
   404 for history that has expired, messages.send (JSON and media upload) filing into SENT,
   settings/sendAs, sent mail handed on to an SMTP server when `onward` names one (as Gmail
   delivers to the recipients' servers), and injected errors (401, 403 with errors[].reason,
-  429, 5xx).
+  429, 5xx);
+- Google's HTTP batch endpoint (`POST /batch/gmail/v1`, multipart/mixed of application/http
+  parts, up to 100): each part is answered as a call of its own, in a multipart/mixed answer
+  whose parts carry `Content-ID: <response-ITEM>`;
+- the per-user quota (`quota_per_second`, 250 by default, None to switch it off): each call,
+  also each part of a batch, costs its method's units (messages.list and .get 5,
+  history.list 2, messages.send 100, the rest 1) from a token bucket of one second's units;
+  a call beyond it is answered 429 rateLimitExceeded with a Retry-After and counted in
+  `quota_refusals`; `mailbox(address).units_used` is what was spent.
 
 Wire formats follow Google's OAuth 2.0 and Gmail API v1 references: ids and
 historyIds are strings, empty repeated fields are left out, errors have Google's body.
@@ -30,6 +38,7 @@ import email.utils
 import hashlib
 import itertools
 import json
+import math
 import random
 import re
 import secrets
@@ -39,6 +48,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -84,6 +94,14 @@ DEFAULT_MESSAGES = {
     500: "Internal error encountered.",
     503: "The service is currently unavailable.",
 }
+# Google's per-user quota: 250 units a second as a moving average that allows short bursts,
+# played as a token bucket of one second's units refilled continuously. Each call costs its
+# method's units, also inside a batch request; a call beyond the quota is refused with 429
+# rateLimitExceeded and a Retry-After of whole seconds, and costs nothing.
+QUOTA_PER_SECOND = 250.0
+QUOTA_BURST = 250.0
+BATCH_PATH = "/batch/gmail/v1"
+BATCH_LIMIT = 100
 REASON_MESSAGES = {
     "userRateLimitExceeded": "User Rate Limit Exceeded",
     "rateLimitExceeded": "Rate Limit Exceeded",
@@ -101,10 +119,11 @@ class Reply:
     status: int
     body: object = None
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
-            return self.body, "text/html; charset=UTF-8"
+            return self.body, self.content_type or "text/html; charset=UTF-8"
         return json.dumps(self.body).encode(), "application/json; charset=UTF-8"
 
 
@@ -266,6 +285,10 @@ class FakeMailbox:
     history_floor: int = 0
     send_as: list[dict] = field(default_factory=list)
     user_labels: dict[str, str] = field(default_factory=dict)
+    # The per-user quota's token bucket (FakeGoogle.quota_per_second) and what was spent.
+    quota_tokens: float = QUOTA_BURST
+    quota_stamp: float = field(default_factory=time.monotonic)
+    units_used: int = 0
 
     def __post_init__(self) -> None:
         self.history_id = self.rng.randrange(100_000, 900_000)
@@ -415,6 +438,9 @@ class FakeGoogle:
         # Requests whose path contains one of these are carried out, then the connection is
         # dropped before the answer (a lost reply); each entry counts down per request.
         self.lost_replies: dict[str, int] = {}
+        # The per-user quota (None: not enforced) and how many calls it refused.
+        self.quota_per_second: float | None = QUOTA_PER_SECOND
+        self.quota_refusals = 0
         self._ids = itertools.count(self.rng.randrange(1 << 40, 1 << 41))
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -511,6 +537,22 @@ class FakeGoogle:
                 "expiry": datetime.fromtimestamp(access.expires_at, UTC),
                 "scope": " ".join(sorted(grant.scopes)),
             }
+
+    def adapter_settings(self, address: str) -> dict:
+        """Fresh tokens for `address` and this fake's endpoints, as the Gmail adapter's
+        settings name them (GmailSettings' fields)."""
+        tokens = self.issue_tokens(address)
+        return {
+            "email": address,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "token_uri": self.token_uri,
+            "api_base": self.api_base,
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "token_expiry": tokens["expiry"],
+            "scopes": tuple(tokens["scope"].split()),
+        }
 
     def inbox_secret(self, address: str) -> dict:
         """Tokens for `address`, shaped as a connected Gmail inbox stores them (`secret`)."""
@@ -667,6 +709,10 @@ class FakeGoogle:
         """Return the Gmail API requests whose path ends with `suffix`."""
         return [r for r in self.requests if "/gmail/v1/" in r.path and r.path.endswith(suffix)]
 
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """Return the requests made to exactly this path (say the batch endpoint's)."""
+        return [r for r in self.requests if r.path == path]
+
     def token_requests(self, grant_type: str) -> list[RecordedRequest]:
         """Return the token-endpoint requests of one grant type."""
         return [
@@ -692,6 +738,8 @@ class FakeGoogle:
                 return self._token(parse_form(body), headers)
             if path == "/revoke" and method == "POST":
                 return self._revoke(parse_form(body) or query)
+            if path == BATCH_PATH and method == "POST":
+                return self._batch(headers, body)
             match = re.fullmatch(r"/(upload/)?gmail/v1/users/([^/]+)/(.+)", path)
             if match:
                 upload, user_id, rest = match.groups()
@@ -890,27 +938,101 @@ class FakeGoogle:
         route = self._route(method, rest, bool(upload))
         if route is None:
             return google_error(404)
-        needed, handler = route
+        needed, units, handler = route
         if not SCOPES_FOR[needed] & access.grant.scopes:
             return insufficient_scopes()
+        refused = self._charge(box, units)
+        if refused is not None:
+            return refused
         return handler(box, rest, query, headers, body)
 
+    def _charge(self, box: FakeMailbox, units: int) -> Reply | None:
+        """Take a call's units from the account's quota, or refuse it as Google does."""
+        rate = self.quota_per_second
+        if rate is not None:
+            now = time.monotonic()
+            box.quota_tokens = min(QUOTA_BURST, box.quota_tokens + (now - box.quota_stamp) * rate)
+            box.quota_stamp = now
+            if box.quota_tokens < units:
+                self.quota_refusals += 1
+                wait = math.ceil((units - box.quota_tokens) / rate)
+                return google_error(
+                    429,
+                    "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute "
+                    "per user' of service 'gmail.googleapis.com'.",
+                    "rateLimitExceeded",
+                    {"Retry-After": str(max(1, wait))},
+                )
+            box.quota_tokens -= units
+        box.units_used += units
+        return None
+
+    def _batch(self, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer Google's HTTP batch request: each application/http part is a call of its
+        own (its own quota units, faults and answer), under the outer request's headers."""
+        match = re.fullmatch(
+            r'\s*multipart/mixed\s*;.*boundary="?([^";]+)"?.*', headers.get("content-type", "")
+        )
+        if match is None:
+            return google_error(400, "Batch requests must be multipart/mixed with a boundary")
+        parts = []
+        for chunk in body.split(b"--" + match.group(1).encode())[1:]:
+            if chunk.startswith(b"--"):
+                break
+            parts.append(chunk.lstrip(b"\r\n"))
+        if not parts or len(parts) > BATCH_LIMIT:
+            return google_error(400, f"A batch request takes 1 to {BATCH_LIMIT} calls")
+        shared = {k: v for k, v in headers.items() if not k.startswith("content-")}
+        boundary = "batch_" + secrets.token_urlsafe(12)
+        out = []
+        for part in parts:
+            head, http = split_head(part)
+            content_id = re.search(rb"(?im)^content-id:\s*<?([^>\r\n]*)>?", head)
+            request, inner_body = split_head(http)
+            lines = request.decode("utf-8", "replace").splitlines()
+            words = lines[0].split() if lines else []
+            if len(words) != 3 or not words[2].startswith("HTTP/"):
+                reply = google_error(400, "Each part must be one application/http request")
+            elif words[1].startswith(BATCH_PATH):
+                reply = google_error(400, "Batch requests cannot be nested")
+            else:
+                inner = dict(shared)
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    inner[name.strip().lower()] = value.strip()
+                reply = self.handle(words[0], words[1], inner, inner_body.rstrip(b"\r\n"))
+            payload, content_type = reply.encoded()
+            extra = "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items())
+            name = f"response-{content_id.group(1).decode()}" if content_id else ""
+            out.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\n"
+                f"Content-ID: <{name}>\r\n\r\n"
+                f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}\r\n"
+                f"Content-Type: {content_type}\r\n{extra}"
+                f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                + payload
+                + b"\r\n"
+            )
+        out.append(f"--{boundary}--\r\n".encode())
+        return Reply(200, b"".join(out), content_type=f"multipart/mixed; boundary={boundary}")
+
     def _route(self, method: str, rest: str, upload: bool):
+        # (method, path, scope group, quota units, handler); units from Google's quota page.
         routes = [
-            ("GET", r"profile", "read", self._profile),
-            ("GET", r"labels", "read", self._labels),
-            ("GET", r"labels/[^/]+", "read", self._label),
-            ("GET", r"messages", "read", self._list),
-            ("GET", r"messages/[^/]+", "read", self._get),
-            ("POST", r"messages/send", "send", self._send),
-            ("GET", r"history", "read", self._history),
-            ("GET", r"settings/sendAs", "settings", self._send_as),
+            ("GET", r"profile", "read", 1, self._profile),
+            ("GET", r"labels", "read", 1, self._labels),
+            ("GET", r"labels/[^/]+", "read", 1, self._label),
+            ("GET", r"messages", "read", 5, self._list),
+            ("GET", r"messages/[^/]+", "read", 5, self._get),
+            ("POST", r"messages/send", "send", 100, self._send),
+            ("GET", r"history", "read", 2, self._history),
+            ("GET", r"settings/sendAs", "settings", 1, self._send_as),
         ]
-        for route_method, pattern, needed, handler in routes:
+        for route_method, pattern, needed, units, handler in routes:
             if upload and pattern != "messages/send":
                 continue
             if method == route_method and re.fullmatch(pattern, rest):
-                return needed, handler
+                return needed, units, handler
         return None
 
     def _profile(self, box: FakeMailbox, rest, query, headers, body) -> Reply:
@@ -1093,6 +1215,12 @@ def insufficient_scopes() -> Reply:
         }
     ]
     return reply
+
+
+def split_head(data: bytes) -> tuple[bytes, bytes]:
+    """Split a header block from what follows its blank line."""
+    blank = re.search(rb"\r?\n\r?\n", data)
+    return (data[: blank.start()], data[blank.end() :]) if blank else (data, b"")
 
 
 def redirect(uri: str, params: dict) -> Reply:

@@ -7,7 +7,15 @@ One server speaks both sides, like login.microsoftonline.com and graph.microsoft
   echo, refresh-token rotation and AADSTS errors switchable per test;
 - Graph (`/v1.0/...`): /me, mailboxSettings (userPurpose switchable to "shared"), delta per
   folder with nextLink/deltaLink paging and @removed, expiring delta tokens, $value,
-  $filter by internetMessageId, MIME sendMail, and injected 429/5xx answers.
+  $filter by internetMessageId, MIME sendMail, and injected 429/5xx answers;
+- JSON batching (`POST /v1.0/$batch`, up to 20 requests, each answered as a request of its
+  own, faults included; bodies that are not JSON base64-encoded, as Graph does);
+- Outlook's limit of 4 requests in flight per mailbox: a request beyond it is answered 429
+  ApplicationThrottled "Application is over its MailboxConcurrency limit." with a
+  Retry-After; a batch, which Graph runs up to 4 requests of at once, counts as min(4, its
+  size), and its requests beyond the limit are the ones refused. `latency` (seconds, 0 by
+  default) keeps each request in flight that long, so that concurrency shows;
+  `concurrency_refusals` counts the refusals and `most_in_flight` the highest count seen.
 
 Wire formats follow Microsoft's identity platform (v2.0 endpoints) and Graph v1.0 mail
 references, as msal and the adapter use them. msal insists on
@@ -46,6 +54,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 TENANT = "tenant1"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000fa1e"
 FOLDERS = ("inbox", "sentitems")
+MAILBOX_CONCURRENCY = 4
+BATCH_LIMIT = 20
 DEFAULT_PAGE_SIZE = 10  # Graph's default for message delta (unconfirmed)
 # The token endpoint's errors as Microsoft words them (its AADSTS error code reference).
 AADSTS_ERRORS = {
@@ -398,6 +408,11 @@ class FakeMicrosoft:
         # Path parts whose next requests are carried out and then answered by a dropped
         # connection (a lost reply), with how many are left.
         self.lost_replies: dict[str, int] = {}
+        # Outlook's per-mailbox concurrency: requests in flight per user, and the switches.
+        self.latency = 0.0
+        self.concurrency_refusals = 0
+        self.most_in_flight = 0
+        self._in_flight: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.ca_path = directory / "ca.pem"
@@ -508,13 +523,85 @@ class FakeMicrosoft:
         parts = urlsplit(target)
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if segments[0] != "v1.0":
+            with self._lock:
+                return self._identity(method, segments, query, body)
         with self._lock:
-            if segments[0] == "v1.0":
+            upn = self._bearer_user(headers)
+            slots = 1
+            if segments[1:] == ["$batch"] and method == "POST":
+                slots = min(MAILBOX_CONCURRENCY, max(1, batch_size(body)))
+            over = self._in_flight.get(upn, 0) + slots - MAILBOX_CONCURRENCY if upn else 0
+            if upn:
+                self._in_flight[upn] = self._in_flight.get(upn, 0) + slots
+                self.most_in_flight = max(self.most_in_flight, self._in_flight[upn])
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            with self._lock:
                 self.requests.append(RecordedRequest(method, target, headers))
-                reply = self._graph(method, segments[1:], query, headers, body)
+                if over > 0 and slots == 1:
+                    reply = self._over_concurrency()
+                elif segments[1:] == ["$batch"] and method == "POST" and upn:
+                    reply = self._batch(headers, body, refused=max(0, over))
+                else:
+                    reply = self._graph(method, segments[1:], query, headers, body)
                 reply.lost = self._reply_lost(parts.path)
                 return reply
-            return self._identity(method, segments, query, body)
+        finally:
+            if upn:
+                with self._lock:
+                    self._in_flight[upn] -= slots
+
+    def _over_concurrency(self) -> Reply:
+        self.concurrency_refusals += 1
+        return graph_error(
+            429,
+            "ApplicationThrottled",
+            "Application is over its MailboxConcurrency limit.",
+            {"Retry-After": "1"},
+        )
+
+    def _batch(self, headers: dict, body: bytes, refused: int) -> Reply:
+        """Answer a JSON batch: each request as one of its own, under the outer request's
+        authorization; the last `refused` of them over the mailbox's concurrency limit."""
+        try:
+            requests_ = json.loads(body or b"{}")["requests"]
+        except (ValueError, KeyError, TypeError):
+            return graph_error(400, "BadRequest", "Invalid batch payload format.")
+        if not isinstance(requests_, list) or not 1 <= len(requests_) <= BATCH_LIMIT:
+            return graph_error(400, "BadRequest", f"A batch holds 1 to {BATCH_LIMIT} requests.")
+        answers = []
+        for n, request in enumerate(requests_):
+            url = str(request.get("url", ""))
+            if n >= len(requests_) - refused:
+                reply = self._over_concurrency()
+            elif not url.startswith("/") or url.startswith("/$batch"):
+                reply = graph_error(400, "BadRequest", "Invalid request URL in the batch.")
+            else:
+                inner = {"authorization": headers.get("authorization", "")}
+                inner.update({k.lower(): v for k, v in (request.get("headers") or {}).items()})
+                parts = urlsplit(url)
+                segments = [unquote(s) for s in parts.path.strip("/").split("/")]
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                method_ = request.get("method", "GET")
+                self.requests.append(RecordedRequest(method_, "/v1.0" + url, inner))
+                reply = self._graph(request.get("method", "GET"), segments, query, inner, b"")
+            payload, content_type = reply.encoded()
+            answer_body = (
+                json.loads(payload)
+                if content_type == "application/json"
+                else base64.b64encode(payload).decode()
+            )
+            answers.append(
+                {
+                    "id": request.get("id"),
+                    "status": reply.status,
+                    "headers": {"Content-Type": content_type, **reply.headers},
+                    "body": answer_body,
+                }
+            )
+        return Reply(200, {"responses": answers})
 
     # -- identity platform
 
@@ -886,6 +973,14 @@ class FakeMicrosoft:
         box.deliver(raw, "sentitems", is_read=True)
         self.outbox.append((box.upn, raw))
         return Reply(202)
+
+
+def batch_size(body: bytes) -> int:
+    """How many requests a JSON batch body holds (0 when it is not one)."""
+    try:
+        return len(json.loads(body or b"{}")["requests"])
+    except (ValueError, KeyError, TypeError):
+        return 0
 
 
 def mailbox_settings(box: FakeMailbox, select: str | None = None) -> dict:

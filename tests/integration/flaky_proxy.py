@@ -1,5 +1,6 @@
 """A TCP proxy that can cut a connection after N bytes from the server (a real dropped link),
-or stall it there (a client stuck mid-read, for as long as a test needs)."""
+or stall it there (a client stuck mid-read, for as long as a test needs); it keeps what
+clients sent (`sent`), to count a protocol's commands."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class CuttingProxy:
         self.cut_after: int | None = None
         self.stall_after: int | None = None
         self.cuts = 0
+        self.sent = bytearray()  # every byte clients sent, in order
         self.stalled = threading.Event()
         self._release = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -35,7 +37,9 @@ class CuttingProxy:
             server = socket.create_connection(self.upstream)
             self._open += [client, server]
             limits = (self.cut_after, self.stall_after)
-            threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(client, server, None, None, True), daemon=True
+            ).start()
             threading.Thread(target=self._pipe, args=(server, client, *limits), daemon=True).start()
 
     def _pipe(
@@ -44,6 +48,7 @@ class CuttingProxy:
         dst: socket.socket,
         limit: int | None = None,
         stall: int | None = None,
+        record: bool = False,
     ):
         sent = 0
         try:
@@ -51,6 +56,8 @@ class CuttingProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if record:
+                    self.sent += data
                 if limit is not None and sent + len(data) >= limit:
                     dst.sendall(data[: max(0, limit - sent)])
                     self.cuts += 1

@@ -103,20 +103,7 @@ def saved():
 
 @pytest.fixture
 def settings(google, saved) -> GmailSettings:
-    tokens = google.issue_tokens(ADDRESS)
-    return GmailSettings(
-        email=ADDRESS,
-        client_id=google.client_id,
-        client_secret=google.client_secret,
-        token_uri=google.token_uri,
-        api_base=google.api_base,
-        access_token=tokens["access_token"],
-        refresh_token=tokens["refresh_token"],
-        token_expiry=tokens["expiry"],
-        scopes=tuple(tokens["scope"].split()),
-        token_saver=saved.append,
-        timeout=5,
-    )
+    return GmailSettings(**google.adapter_settings(ADDRESS), token_saver=saved.append, timeout=5)
 
 
 @pytest.fixture

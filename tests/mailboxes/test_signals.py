@@ -37,6 +37,7 @@ def received():
     """Connect a receiver to every mailboxes signal; yield {signal name: [events]}."""
     names = [
         "reply_received",
+        "replies_received",
         "bounce_recorded",
         "email_sent",
         "email_failed",
@@ -112,6 +113,8 @@ def test_sent_email_and_its_reply_reach_receivers_after_commit(
     for callback in callbacks:
         callback()
     [reply] = received["reply_received"]
+    # The page's replies once more, together, for receivers that query once a page.
+    assert received["replies_received"] == [signals.RepliesReceived((reply,))]
     assert reply.replied_to == (ours.pk,)
     assert reply.contact_ids == (contact.pk,)
     assert reply.thread_id == ours.thread_id

@@ -4,6 +4,8 @@
 - `imap_smtp.parse_fetch_fast` (plain FETCH replies) against imapclient's parser;
 - `sync.fields_for_auto_reply` (a header block without the fields auto_reply_reason ignores)
   against the whole block, through `parse_headers` and `auto_reply_reason`;
+- `sync.auto_reply_reason` on a header block with no sign of automatic mail but From and
+  Subject (which it reads as the adapter decoded them) against the whole block parsed;
 - `imap_smtp.header_from_fetch` (sync's header-only path) against `parse_headers` for the
   threading fields, on the whole corpus: a bounce or reply matches its email by them.
 """
@@ -18,13 +20,15 @@ from mailboxes.mime.autoreply import auto_reply_reason
 from mailboxes.mime.parsing import normalize_newlines, parse_headers
 from mailboxes.providers.headers import parse_addresses
 from mailboxes.providers.imap_smtp import (
+    HEADER_FIELDS,
     addresses,
     header_from_fetch,
     internal_date,
     parse_fetch_fast,
     sequence_set,
 )
-from mailboxes.sync.engine import fields_for_auto_reply
+from mailboxes.sync.engine import AUTO_REPLY_SIGNS, fields_for_auto_reply
+from mailboxes.sync.engine import auto_reply_reason as sync_auto_reply_reason
 
 from .corpus import corpus_files
 
@@ -190,6 +194,53 @@ def test_auto_reply_reads_the_same_without_the_fields_it_ignores_on_the_corpus()
     for path in corpus_files():
         raw = path.read_bytes()
         assert auto_reply_view(fields_for_auto_reply(raw)) == auto_reply_view(raw), path
+
+
+FROM_AND_SUBJECT = [
+    b"From: MAILER-DAEMON@mx.example\nSubject: Undeliverable: hi\n",
+    b'From: "Mail Delivery System" <x@y.example>\nSubject: hi\n',
+    b"From: Postmaster <postmaster@y.example>\nSubject: Delivery Status Notification\n",
+    b"From: no-reply@shop.example\nSubject: Returned mail: see transcript\n",
+    b"From: Ana <ana@x.example>\nSubject: Automatic reply: Our proposal\n",
+    b"From: Ana <ana@x.example>\nSubject: Re: our out of office policy\n",
+    b"From: Ana <ana@x.example>\nSubject:\n  Out of Office:\n folded\n",
+    b"From: Bob <bob@x.example>\nSubject: Ana Lopez is out of the office\n",
+    b"From: Bob <bob@x.example>\nSubject: Quote\nContent-Type: text/plain\n",
+]
+
+
+@pytest.mark.parametrize("block", FROM_AND_SUBJECT)
+def test_sync_reads_automatic_mail_alike_from_from_and_subject(block):
+    fast = header_from_fetch(1, {b"BODY[HEADER]": block})
+    assert sync_auto_reply_reason(fast) == (auto_reply_reason(parse_headers(block)) or "")
+
+
+def fetched_fields(block: bytes) -> bytes:
+    """The fields of `block` IMAP sync asks for (HEADER.FIELDS), as the server sends them."""
+    wanted = {name.lower().encode() for name in HEADER_FIELDS.split()}
+    kept, keeping = [], False
+    for line in block.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if keeping:
+                kept.append(line)
+            continue
+        keeping = line.split(b":", 1)[0].strip().lower() in wanted
+        if keeping:
+            kept.append(line)
+    return b"\n".join(kept) + b"\n"
+
+
+def test_sync_reads_automatic_mail_alike_on_both_paths_across_the_corpus():
+    fast_ones = 0
+    for path in corpus_files():
+        raw = path.read_bytes()
+        whole = normalize_newlines(raw).split(b"\n\n", 1)[0]
+        for block in (whole, fetched_fields(whole)):
+            fast = header_from_fetch(1, {b"BODY[HEADER]": block})
+            full = auto_reply_reason(parse_headers(block + b"\n")) or ""
+            assert sync_auto_reply_reason(fast) == full, path.name
+            fast_ones += not AUTO_REPLY_SIGNS.search(block)
+    assert fast_ones > 100  # the fast path is what most of the corpus takes
 
 
 def test_threading_fields_read_alike_on_both_paths_across_the_corpus():

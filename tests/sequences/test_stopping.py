@@ -51,22 +51,20 @@ def running(owner, inbox, contact):
 
 
 def reply(message, *, auto=False, back=None, at=None):
-    """Send reply_received for `message` as sync does once it committed."""
+    """Send replies_received for `message` as sync does once it committed its page."""
     ours = EmailMessage.objects.filter(thread=message.thread, direction=Direction.OUTGOING)
-    signals.reply_received.send(
-        sender=__name__,
-        event=signals.ReplyReceived(
-            message_id=message.pk,
-            thread_id=message.thread_id,
-            mailbox_id=message.mailbox_id or 0,
-            contact_ids=tuple(message.contacts.values_list("pk", flat=True)),
-            replied_to=tuple(ours.order_by("pk").values_list("pk", flat=True)),
-            received_at=at or message.sent_at,
-            is_auto_reply=auto,
-            auto_reply_reason="auto-reply" if auto else "",
-            return_date=back,
-        ),
+    event = signals.ReplyReceived(
+        message_id=message.pk,
+        thread_id=message.thread_id,
+        mailbox_id=message.mailbox_id or 0,
+        contact_ids=tuple(message.contacts.values_list("pk", flat=True)),
+        replied_to=tuple(ours.order_by("pk").values_list("pk", flat=True)),
+        received_at=at or message.sent_at,
+        is_auto_reply=auto,
+        auto_reply_reason="auto-reply" if auto else "",
+        return_date=back,
     )
+    signals.replies_received.send(sender=__name__, event=signals.RepliesReceived((event,)))
 
 
 def history(enrollment):
