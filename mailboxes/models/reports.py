@@ -63,8 +63,8 @@ class ReportEmail(models.Model):
 
 
 class ReportDaily(models.Model):
-    """Counts of emails per day (UTC, the day it was sent) and group: what the reports page
-    reads, never the raw events."""
+    """Counts of emails per day (in the account's time zone) and group: what the reports
+    page reads, never the raw events."""
 
     locals().update(_keys())
     # Sums moved by differences: a plain integer, so a difference applied out of order in one

@@ -37,6 +37,7 @@ from mailboxes.models import (
 from mailboxes.models.reports import REPORT_KEYS, REPORT_MEASURES
 from privacy.constants import SubscriptionState
 from privacy.models import ContactOptOut, SubscriptionStatus
+from records.calendar.clock import Calendar
 from records.models import User
 
 SENT_STATUSES = (SendStatus.SENT, SendStatus.RECONCILED)
@@ -157,6 +158,9 @@ def compute(
             "outbound__track",
         )
     )
+    # Days are the account's (Settings > Sending calendar): an email sent at 00:30 in Rome is
+    # that day's, not the day before's in UTC.
+    zone = Calendar.account_zone()
     teams = dict(
         User.objects.filter(pk__in={r["rep"] for r in rows if r["rep"]}).values_list(
             "pk", "team_id"
@@ -170,7 +174,7 @@ def compute(
             continue
         source = r["outbound__source"] or SendSource.ONE_TO_ONE
         key = (
-            r["when"].date(),
+            r["when"].astimezone(zone).date(),
             r["rep"] or 0,
             teams.get(r["rep"]) or 0,
             source,

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mailboxes.constants import SendSource
+from records.calendar.clock import Calendar
 from records.constants import RecordAccess
 from records.models import Team, User
 
@@ -118,7 +119,7 @@ class Filters:
 
     @classmethod
     def default(cls) -> Filters:
-        today = timezone.now().date()
+        today = timezone.localdate(timezone=Calendar.account_zone())
         return cls(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
 
     @classmethod

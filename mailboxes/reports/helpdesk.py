@@ -16,6 +16,7 @@ from mailboxes.constants import TeamInboxKind
 from mailboxes.models import Conversation
 from mailboxes.reports.filters import Filters, Scope
 from mailboxes.reports.query import rate
+from records.calendar.clock import Calendar
 from records.models import User
 
 
@@ -45,7 +46,7 @@ def _scope(user: User) -> Q:
 
 
 def response_times(user: User, f: Filters) -> dict[str, list[ResponseRow]]:
-    zone = timezone.get_current_timezone()
+    zone = Calendar.account_zone()  # the same days as the rollups
     start = timezone.make_aware(datetime.combine(f.start, time.min), zone)
     end = timezone.make_aware(datetime.combine(f.end, time.max), zone)
     qs = Conversation.objects.filter(

@@ -83,6 +83,11 @@ class Calendar:
     holidays: Holidays = field(default_factory=Holidays)
 
     @classmethod
+    def account_zone(cls) -> ZoneInfo:
+        """The account's time zone alone (one query): where its days begin and end."""
+        return _zone(BusinessCalendar.load().time_zone)
+
+    @classmethod
     def for_account(cls) -> "Calendar":
         """The account's business hours and holidays (two queries)."""
         row = BusinessCalendar.load()

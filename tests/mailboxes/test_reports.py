@@ -389,3 +389,22 @@ def test_an_opt_out_of_one_subscription_type_counts_against_the_last_email_befor
     status.save()
     call_command("reports_rebuild", stdout=io.StringIO())
     assert not ReportEmail.objects.filter(unsubscribed=1).exists()
+
+
+@pytest.mark.django_db
+def test_days_are_the_accounts_not_utcs(owner):
+    from datetime import UTC, datetime
+
+    from records.models import BusinessCalendar
+    from tests.mailboxes.inboxes import offline_mailbox
+
+    calendar = BusinessCalendar.load()
+    calendar.time_zone = "Europe/Rome"
+    calendar.save()
+    # 23:30 UTC on March 9 is 00:30 on March 10 in Rome.
+    late = report_data._email(
+        offline_mailbox(owner), owner, datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
+    )
+    call_command("reports_rebuild", stdout=io.StringIO())
+    assert list(ReportDaily.objects.values_list("day", flat=True)) == [datetime(2026, 3, 10).date()]
+    assert ReportEmail.objects.filter(message=late).exists()
