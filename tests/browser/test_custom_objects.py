@@ -67,9 +67,13 @@ def test_a_non_admin_finds_only_their_own_settings_and_gets_403_from_the_admin_a
     login(page, "owner")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
     settings_nav = page.get_by_role("navigation", name="Settings")
-    expect(settings_nav.get_by_role("group")).to_have_count(2)
+    expect(settings_nav.get_by_role("group")).to_have_count(3)
     expect(settings_nav.get_by_role("group", name="You").get_by_role("link")).to_have_text(
         ["General"]
+    )
+    # Reps import the records they will own.
+    expect(settings_nav.get_by_role("group", name="Data").get_by_role("link")).to_have_text(
+        ["Import"]
     )
     expect(settings_nav.get_by_role("group", name="Email").get_by_role("link")).to_have_text(
         ["Connected inboxes", "Templates", "Snippets", "Signatures", "Transactional emails"]
