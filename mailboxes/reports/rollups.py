@@ -62,8 +62,9 @@ def _take(limit: int) -> list[int]:
                 [limit],
             )
             return [row[0] for row in cursor.fetchall()]
-    ids = list(ReportDirty.objects.order_by("message_id").values_list("message_id", flat=True))
-    ids = ids[:limit]
+    ids = list(
+        ReportDirty.objects.order_by("message_id").values_list("message_id", flat=True)[:limit]
+    )
     ReportDirty.objects.filter(message_id__in=ids).delete()
     return ids
 

@@ -142,22 +142,29 @@ def _insert(new: list[dict], now) -> list[int]:
             v.get(name, LifecycleStage.LEAD if name == "lifecycle_stage" else "") for v in new
         ]
     insert_rows(Contact, columns, now, keys=False)
-    emails = [
-        (cid, a, i == 0)
-        for cid, v in zip(ids, new, strict=True)
-        for i, a in enumerate(v["addresses"])
-    ]
+    _insert_addresses(
+        [
+            (cid, a, i == 0)
+            for cid, v in zip(ids, new, strict=True)
+            for i, a in enumerate(v["addresses"])
+        ],
+        now,
+    )
+    return ids
+
+
+def _insert_addresses(rows: list[tuple[int, str, bool]], now) -> None:
+    """ContactEmail rows of (contact id, address, is primary)."""
     insert_rows(
         ContactEmail,
         {
-            "contact_id": [e[0] for e in emails],
-            "address": [e[1] for e in emails],
-            "is_primary": [e[2] for e in emails],
+            "contact_id": [r[0] for r in rows],
+            "address": [r[1] for r in rows],
+            "is_primary": [r[2] for r in rows],
         },
         now,
         keys=False,
     )
-    return ids
 
 
 def _update(updates: dict[int, dict], now) -> None:
@@ -198,13 +205,4 @@ def _update(updates: dict[int, dict], now) -> None:
         ],
         ["name", "owner", "search_text", "updated_at"],
     )
-    insert_rows(
-        ContactEmail,
-        {
-            "contact_id": [a[0] for a in added],
-            "address": [a[1] for a in added],
-            "is_primary": [a[2] for a in added],
-        },
-        now,
-        keys=False,
-    )
+    _insert_addresses(added, now)
