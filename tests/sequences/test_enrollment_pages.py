@@ -292,8 +292,13 @@ def test_the_confirmation_says_how_many_emails_wait_for_the_daily_limit(
     page = rep.post(url, {**shared(inbox), "contact": [ann.pk, bob.pk], "action": "review"})
     text = page.content.decode()
     assert "Enroll 2 contacts in" in text
-    assert "1 email will wait for the From inbox's daily limit" in text
-    assert "waits for the daily limit" in text
+    # Bob's first email waits for Ann's. How many later steps collide too depends on the hour
+    # and weekday the test runs (after hours, both start on the next business day and their
+    # third steps meet again): the summary counts what the forecasts mark.
+    waiting = text.count("waits for the daily limit")
+    assert waiting >= 1
+    emails = "1 email will" if waiting == 1 else f"{waiting} emails will"
+    assert f"{emails} wait for the From inbox's daily limit" in text
 
 
 def test_the_contacts_own_time_zone_is_offered_first(rep, sequence, owner):
