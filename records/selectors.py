@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from .access import visible_to
+from .bulk import AnyOf
 from .models import ActivityLink, Association, ContactEmail, Record, User
 from .types import RecordType, record_type_for
 
@@ -29,7 +30,7 @@ def contacts_by_address(addresses: Iterable[str]) -> dict[str, int]:
         return {}
     return dict(
         ContactEmail.objects.annotate(lowered=Lower("address"))
-        .filter(lowered__in=wanted)
+        .filter(AnyOf(F("lowered"), wanted))
         .order_by()
         .values_list("lowered", "contact_id")
     )

@@ -297,7 +297,8 @@ class ImapSmtpProvider(MailProvider):
 
     def _imap_connect(self) -> IMAPClient:
         s = self.settings
-        context = ssl_context(s)
+        # Loading the system's certificates takes tens of milliseconds: only for TLS.
+        context = ssl_context(s) if s.imap_security != "none" else None
         try:
             client = GuardedIMAPClient(
                 s.imap_host,
@@ -914,6 +915,11 @@ def sequence_set(uids: list[int]) -> str:
 
 # "<seq> (<atoms> <section> {<size>}": the part of a FETCH reply before its one literal.
 _FETCH_HEAD = re.compile(rb"(\d+) \((.*?) ?(BODY\[[^\]]*\](?:<\d+>)?) \{\d+\}", re.I)
+# The reply to HEADER_FETCH as Dovecot, Gmail and most servers send it, read in one match.
+_FETCH_HEADER_REPLY = re.compile(
+    rb'(\d+) \(UID (\d+) FLAGS \(([^()"{}\[\]]*)\) RFC822\.SIZE (\d+) INTERNALDATE "([^"\\]*)" '
+    rb"(BODY\[HEADER\.FIELDS \([^\]]*\)\]) \{\d+\}"
+)
 _FETCH_ITEM = re.compile(
     rb'(UID|RFC822\.SIZE) (\d+)|(FLAGS) \(([^()"{}\[\]]*)\)|(INTERNALDATE) "([^"\\]*)"'
     rb"|(MODSEQ) \((\d+)\)",
@@ -938,6 +944,22 @@ def parse_fetch_fast(data: list) -> dict[int, dict] | None:
         head, tail = data[index], data[index + 1]
         if not (isinstance(head, tuple) and len(head) == 2 and isinstance(tail, bytes)):
             return None
+        plain = _FETCH_HEADER_REPLY.fullmatch(head[0]) if tail == b")" else None
+        if plain is not None:
+            seq, uid, flags, size, date, section = plain.groups()
+            flags = tuple(flags.split())
+            if any(f.upper() == b"NIL" or f.isdigit() for f in flags):
+                return None
+            parsed.setdefault(int(uid), {}).update(
+                {
+                    b"SEQ": int(seq),
+                    section: head[1],
+                    b"FLAGS": flags,
+                    b"RFC822.SIZE": int(size),
+                    b"INTERNALDATE": date,
+                }
+            )
+            continue
         match = _FETCH_HEAD.fullmatch(head[0])
         if match is None or not tail.endswith(b")"):
             return None
@@ -1041,6 +1063,8 @@ _SIMPLE_MAILBOX = re.compile(
 
 def addresses(values: list[bytes]) -> list[tuple[str, str]]:
     """`parse_addresses(values)`, with a fast path for the common shapes."""
+    if not values:
+        return []
     raw = ", ".join(decode_text(v) for v in values)
     if not raw or len(raw) > MAX_PARSED_ADDRESS_FIELD:
         return parse_addresses(values)
@@ -1052,7 +1076,8 @@ def addresses(values: list[bytes]) -> list[tuple[str, str]]:
             return parse_addresses(values)
         quoted, atoms, address, bare = match.groups()
         name = quoted if quoted is not None else " ".join(atoms.split()) if atoms else ""
-        found.append((decode_encoded_words(name.encode("utf-8", "replace")), address or bare))
+        name = decode_encoded_words(name.encode("utf-8", "replace")) if name else ""
+        found.append((name, address or bare))
         position = match.end()
         if position == len(raw):
             return found

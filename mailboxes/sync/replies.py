@@ -24,7 +24,11 @@ def refresh_reply_counts(thread_ids: set[int]) -> None:
         return
     ids = sorted(thread_ids)
     with connection.cursor() as cursor:
-        cursor.execute(_REFRESH.format(ids=", ".join(["%s"] * len(ids))), ids)
+        if connection.vendor == "postgresql":
+            # One array parameter, not a placeholder per thread (quoted one by one client-side).
+            cursor.execute(_REFRESH.format(ids="SELECT unnest(%s::bigint[])"), [ids])
+        else:
+            cursor.execute(_REFRESH.format(ids=", ".join(["%s"] * len(ids))), ids)
 
 
 _TABLE = connection.ops.quote_name(EmailMessage._meta.db_table)

@@ -331,14 +331,12 @@ def test_synced_mail_replies_and_opt_outs_mark_their_emails(
     assert marked == {e["logged"].pk, e["unsubscribed"].pk}
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
+            reply = signals.ReplyReceived(
+                0, e["apple"].thread_id, 0, (), (e["apple"].pk,), None, False, "", None
+            )
+            # As sync sends them: once per page, all of its replies.
             signals.send_on_commit(
-                signals.reply_received,
-                __name__,
-                [
-                    signals.ReplyReceived(
-                        0, e["apple"].thread_id, 0, (), (e["apple"].pk,), None, False, "", None
-                    )
-                ],
+                signals.replies_received, __name__, [signals.RepliesReceived((reply,))]
             )
     assert ReportDirty.objects.filter(message_id=e["apple"].pk).exists()
 

@@ -7,10 +7,16 @@
 - `sync.auto_reply_reason` on a header block with no sign of automatic mail but From and
   Subject (which it reads as the adapter decoded them) against the whole block parsed;
 - `imap_smtp.header_from_fetch` (sync's header-only path) against `parse_headers` for the
-  threading fields, on the whole corpus: a bounce or reply matches its email by them.
+  threading fields, on the whole corpus: a bounce or reply matches its email by them;
+- `sync.has_auto_reply_signs` (substring tests first) against AUTO_REPLY_SIGNS;
+- `headers.parse_date` (plain dates read without the email package) against
+  `email.utils.parsedate_to_datetime`, and `headers.split_header_fields` (bytes.splitlines
+  and known field names) against the regular-expression split it replaced.
 """
 
+import email.utils
 import random
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +24,12 @@ from imapclient.response_parser import parse_fetch_response
 
 from mailboxes.mime.autoreply import auto_reply_reason
 from mailboxes.mime.parsing import normalize_newlines, parse_headers
-from mailboxes.providers.headers import parse_addresses
+from mailboxes.providers.headers import (
+    decode_text,
+    parse_addresses,
+    parse_date,
+    split_header_fields,
+)
 from mailboxes.providers.imap_smtp import (
     HEADER_FIELDS,
     addresses,
@@ -27,7 +38,7 @@ from mailboxes.providers.imap_smtp import (
     parse_fetch_fast,
     sequence_set,
 )
-from mailboxes.sync.engine import AUTO_REPLY_SIGNS, fields_for_auto_reply
+from mailboxes.sync.engine import AUTO_REPLY_SIGNS, fields_for_auto_reply, has_auto_reply_signs
 from mailboxes.sync.engine import auto_reply_reason as sync_auto_reply_reason
 
 from .corpus import corpus_files
@@ -105,6 +116,11 @@ def reply(seq, atoms, literal=BLOCK, tail=b")", item=HEADER_ITEM):
 
 PLAIN_REPLIES = [
     reply(1, b'UID 7 FLAGS () RFC822.SIZE 2048 INTERNALDATE "22-Nov-2026 17:22:50 +0100" '),
+    # Dovecot's answer to sync's header FETCH, read in one match.
+    reply(
+        2, b'UID 8 FLAGS (\\Seen \\Recent) RFC822.SIZE 1 INTERNALDATE "1-Jan-2026 00:00:00 -0000" '
+    )
+    + reply(3, b'UID 9 FLAGS () RFC822.SIZE 9 INTERNALDATE "01-Jan-2026 00:00:00 +0000" ', b""),
     reply(2, b"UID 8 FLAGS (\\Seen $Forwarded Junk) RFC822.SIZE 10 ")
     + reply(3, b"UID 9 FLAGS (\\Answered) ", b""),
     # Items after the literal, as Gmail sends them.
@@ -273,3 +289,110 @@ def test_odd_message_ids_read_alike_on_both_paths(field):
     assert header_from_fetch(1, {b"BODY[HEADER]": block}).message_id == (
         parse_headers(block + b"\n").message_id
     )
+
+
+def corpus_blocks():
+    """Every corpus message's header block, whole and as IMAP sync fetches it."""
+    for path in corpus_files():
+        whole = normalize_newlines(path.read_bytes()).split(b"\n\n", 1)[0]
+        yield path.name, whole
+        yield path.name, fetched_fields(whole)
+        yield path.name, fields_for_auto_reply(whole)
+
+
+SIGN_BLOCKS = [
+    b"X-Precedence: bulk\nSubject: hi",  # a sign's name, not at the start of a line
+    b"Subject: hi\nprecedence : bulk",
+    b"Subject: Weekly REPORT",
+    b"Subject: a\x7fb",
+    b"Subject: a\x0bb",
+    b"Subject: tab\there",
+    b"Subject: =?",
+    b"Subject: caf\xc3\xa9",
+    b"List-Idle: x",
+    b"",
+]
+
+
+def test_auto_reply_signs_are_found_as_the_pattern_finds_them():
+    blocks = [*SIGN_BLOCKS, *HEADER_BLOCKS, *FROM_AND_SUBJECT]
+    blocks += [block for _, block in corpus_blocks()]
+    for block in blocks:
+        assert has_auto_reply_signs(block) == bool(AUTO_REPLY_SIGNS.search(block)), block[:200]
+
+
+def reference_date(values: list[bytes]) -> datetime | None:
+    """parse_date as it read every Date before its fast path: through the email package."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(decode_text(values[0]).strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+DATES = [
+    "Sat, 24 Jan 2026 09:10:08 +0000",
+    "Sat, 24 Jan 2026 09:10:08 -0000",
+    "Sat, 24 Jan 2026 09:10:08 +0530",
+    "Sat, 24 Jan 2026 09:10:08 -0745",
+    "Mon, 5 Jan 2026 23:59:59 +0100",
+    "24 Jan 2026 09:10:08 +0000",
+    "Sat, 31 Feb 2026 09:10:08 +0000",
+    "Sat, 24 Jan 0099 09:10:08 +0000",
+    "Sat, 24 Jan 2026 24:10:08 +0000",
+    "Sat, 24 Jan 2026 09:10:60 +0000",
+    "Sat, 24 Jan 2026 09:10:08 +2400",
+    "Sat, 24 Jan 2026 09:10:08 +0099",
+    "Sat, 24 jan 2026 09:10:08 +0000",
+    "Sat, 24 Jan 2026 09:10 +0000",
+    "Sat, 24 Jan 26 09:10:08 +0000",
+    "Sat, 24 Jan 2026 09:10:08 GMT",
+    "Sat, 24 Jan 2026 09:10:08 +0000 (UTC)",
+    "  Sat, 24 Jan 2026 09:10:08 +0000  ",
+    "Sat,24 Jan 2026 09:10:08 +0000",
+    "Sat, 24 Jan 2026 09:10:08 +0000\x00",
+    "Sat, \u0662\u0664 Jan 2026 09:10:08 +0000",
+    "",
+]
+
+
+def test_dates_read_as_the_email_package_reads_them():
+    rng = random.Random(20261206)
+    values = [d.encode() for d in DATES]
+    for _ in range(3_000):
+        stamp = datetime(2000, 1, 1) + timedelta(seconds=rng.randrange(40 * 365 * 86400))
+        zone = f"{rng.choice('+-')}{rng.randrange(15):02d}{rng.choice([0, 30, 45, 59]):02d}"
+        day = stamp.strftime(rng.choice(["%a, %d", "%d", "%a, %-d"]))
+        values.append(f"{day} {stamp:%b %Y %H:%M:%S} {zone}".encode())
+    for _, block in corpus_blocks():
+        values += split_header_fields(block).get("date", [])[:1]
+    for value in values:
+        fast, slow = parse_date([value], None), reference_date([value])
+        assert fast == slow and (fast is None or fast.utcoffset() == slow.utcoffset()), value
+
+
+def reference_fields(block: bytes) -> dict[str, list[bytes]]:
+    """split_header_fields as it was before bytes.splitlines and the known field names."""
+    fields: dict[str, list[bytes]] = {}
+    current = None
+    for line in re.split(rb"\r\n|\r|\n", block or b""):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current[-1] += line
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not name.strip():
+            current = None
+            continue
+        current = fields.setdefault(name.strip().lower().decode("ascii", "replace"), [])
+        current.append(value)
+    return fields
+
+
+def test_header_fields_split_as_before():
+    blocks = [*HEADER_BLOCKS, *FROM_AND_SUBJECT, b"", b"\r\n", b"Message-Id: <a>\x0bx\x1c\n"]
+    blocks += [b"From : a\r\nFROM: b\rFrom\t: c\n\tfolded\nSubject:x\x85y\n: empty name"]
+    for _, block in corpus_blocks():
+        blocks += [block, block.replace(b"\n", b"\r\n"), block.replace(b"\n", b"\r")]
+    for block in blocks:
+        assert split_header_fields(block) == reference_fields(block), block[:200]

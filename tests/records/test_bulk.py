@@ -1,14 +1,18 @@
-"""records.bulk.create_rows: bulk_create's job by binary COPY on PostgreSQL, the same rows."""
+"""records.bulk.create_rows: bulk_create's job by binary COPY on PostgreSQL, the same rows;
+records.bulk.AnyOf: the rows `__in` finds, with one array parameter on PostgreSQL."""
 
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from records.bulk import create_rows
+from records.bulk import AnyOf, create_rows
 from records.constants import TaskStatus, TaskType
-from records.models import Activity, User
+from records.models import Activity, ContactEmail, User
 
 
 def _activities(owner, n: int, when) -> list[Activity]:
@@ -52,3 +56,29 @@ def test_create_rows_refuses_a_duplicate_as_bulk_create_does(postgresql, owner):
     with pytest.raises(IntegrityError), transaction.atomic():
         create_rows([taken])
     assert create_rows([]) == []
+
+
+@pytest.mark.django_db
+def test_any_of_finds_what_in_finds(owner, contact):
+    users = User.objects.order_by("pk")
+    wanted = [owner.pk, owner.pk, None, -1]
+    assert list(users.filter(AnyOf(F("pk"), wanted))) == list(users.filter(pk__in=wanted))
+    names = {"owner", "nobody", "O'Brien \\ {x,y}"}
+    assert list(users.filter(AnyOf(F("username"), names))) == [owner]
+    assert not users.filter(AnyOf(F("username"), [])).exists()
+    assert not users.filter(AnyOf(F("username"), [None])).exists()
+    lowered = ContactEmail.objects.annotate(lowered=Lower("address"))
+    addresses = ["OLIVIA@acme.example".lower(), "o.owned@home.example", "x@y.example"]
+    found = lowered.filter(AnyOf(F("lowered"), addresses)).values_list("lowered", flat=True)
+    assert sorted(found) == sorted(addresses[:2])
+    # Excluding works too (NOT ... = ANY), and a subquery is left to IN.
+    assert list(users.exclude(AnyOf(F("pk"), [owner.pk]))) == list(users.exclude(pk=owner.pk))
+    inner = User.objects.filter(username="owner").values("pk")
+    assert list(users.filter(AnyOf(F("pk"), inner))) == [owner]
+
+
+def test_any_of_sends_one_array_parameter(postgresql, owner):
+    with CaptureQueriesContext(connection) as queries:
+        list(User.objects.filter(AnyOf(F("pk"), list(range(1_000)))))
+    (query,) = queries.captured_queries
+    assert "= ANY(" in query["sql"] and " IN (" not in query["sql"]
