@@ -40,6 +40,7 @@ import mailboxes.sync.engine as sync_module
 from mailboxes.constants import MailboxKind, MailboxStatus
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox
 from mailboxes.providers.imap_smtp import ImapSmtpProvider
+from mailboxes.sync.raws import RawStream
 from records.constants import LifecycleStage, RecordKind, Seat
 from records.models import (
     Activity,
@@ -456,8 +457,9 @@ class Timers:
 
     sync_folder calls the provider from a helper thread while its own thread decides and
     writes, so the IMAP times overlap the others. On the sync's thread: decide, DB write
-    (write_page, without its wait for the raw bytes), waits for the helper (headers,
-    raw bytes), and the rest (connect, folder list, cursor saves, commits).
+    (write_page, without its waits for the raw bytes, which its COPY reads from a RawStream
+    as they arrive), waits for the helper (headers, raw bytes), and the rest (connect,
+    folder list, cursor saves, commits).
     """
 
     def __init__(self) -> None:
@@ -478,12 +480,15 @@ class Timers:
         cursor_class = connection.connection.cursor_factory
         originals += [
             (Future, "result"),
+            (RawStream, "get"),
             (cursor_class, "copy"),
             (type(connections["default"]), "_commit"),
         ]
         saved = [(owner, name, owner.__dict__.get(name)) for owner, name in originals]
         for owner, name, _ in saved:
-            wrap = {"result": self._waited, "copy": self._counted}.get(name, self._timed)
+            wrap = {"result": self._waited, "get": self._waited, "copy": self._counted}.get(
+                name, self._timed
+            )
             if name == "_commit":
                 wrap = self._timed_here
             setattr(owner, name, wrap(name, getattr(owner, name)))

@@ -16,6 +16,7 @@ reply service and the backfill may all call it.
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from mailboxes.constants import ConversationStatus, Direction, MailboxKind
@@ -23,6 +24,7 @@ from mailboxes.conversations import routing, tickets
 from mailboxes.models import Conversation, ConversationMessage, EmailMessage, Mailbox
 from mailboxes.sync.engine import own_addresses
 from records import selectors
+from records.bulk import AnyOf
 from records.calendar.clock import Calendar, NoOpenHours
 
 BACKFILL_BATCH = 500
@@ -31,7 +33,9 @@ BACKFILL_BATCH = 500
 def file_messages(message_ids: Iterable[int]) -> int:
     """File those of the messages that belong to a team inbox; return how many were new."""
     messages = list(
-        EmailMessage.objects.filter(pk__in=list(message_ids), mailbox__kind=MailboxKind.TEAM)
+        EmailMessage.objects.filter(
+            AnyOf(F("pk"), list(message_ids)), mailbox__kind=MailboxKind.TEAM
+        )
         .exclude(pk__in=ConversationMessage.objects.values("message_id"))
         .select_related("mailbox__team_inbox")
         .order_by("sent_at", "pk")

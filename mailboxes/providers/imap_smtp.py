@@ -48,6 +48,7 @@ from mailboxes.providers.base import (
     refused_address,
 )
 from mailboxes.providers.headers import (
+    CONTROL_CHARS,
     MAX_PARSED_ADDRESS_FIELD,
     decode_encoded_words,
     decode_text,
@@ -1065,7 +1066,7 @@ def addresses(values: list[bytes]) -> list[tuple[str, str]]:
     """`parse_addresses(values)`, with a fast path for the common shapes."""
     if not values:
         return []
-    raw = ", ".join(decode_text(v) for v in values)
+    raw = decode_text(values[0]) if len(values) == 1 else ", ".join(map(decode_text, values))
     if not raw or len(raw) > MAX_PARSED_ADDRESS_FIELD:
         return parse_addresses(values)
     found = []
@@ -1076,7 +1077,11 @@ def addresses(values: list[bytes]) -> list[tuple[str, str]]:
             return parse_addresses(values)
         quoted, atoms, address, bare = match.groups()
         name = quoted if quoted is not None else " ".join(atoms.split()) if atoms else ""
-        name = decode_encoded_words(name.encode("utf-8", "replace")) if name else ""
+        if name.isascii() and "=?" not in name:
+            # What decode_encoded_words gives for plain ASCII, without its round trip.
+            name = " ".join(CONTROL_CHARS.sub("", name).split())
+        else:
+            name = decode_encoded_words(name.encode("utf-8", "replace"))
         found.append((name, address or bare))
         position = match.end()
         if position == len(raw):

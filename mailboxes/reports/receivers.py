@@ -2,6 +2,7 @@
 refresh job rolls it up within a minute. Opens and clicks are marked by the tracking writer
 itself, in the transaction that stores them (thousands a second: no signal per hit)."""
 
+from django.db.models import F
 from django.db.models.signals import post_delete
 
 from mailboxes import signals
@@ -9,6 +10,7 @@ from mailboxes.constants import Direction
 from mailboxes.models import EmailMessage, TrackingRollup
 from mailboxes.reports import facts, rollups
 from privacy import signals as privacy_signals
+from records.bulk import AnyOf
 
 
 def on_message(sender, event, **kwargs) -> None:
@@ -26,7 +28,7 @@ def on_synced(sender, event: signals.MessagesSynced, **kwargs) -> None:
     # Mail the rep sent from their own client, logged by sync: counts as sent, untracked.
     rollups.mark(
         EmailMessage.objects.filter(
-            pk__in=event.message_ids, direction=Direction.OUTGOING
+            AnyOf(F("pk"), event.message_ids), direction=Direction.OUTGOING
         ).values_list("pk", flat=True)
     )
 

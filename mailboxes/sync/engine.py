@@ -26,7 +26,6 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -52,6 +51,7 @@ from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tom
 from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
 from mailboxes.sync import lease, replies, senders, threads
+from mailboxes.sync.raws import RawStream
 from records import selectors, timeline
 from records.bulk import AnyOf, insert_rows
 from records.constants import DealStage, RecordKind, TicketStatus
@@ -60,9 +60,9 @@ from records.models import ActivityLink, Association
 log = logging.getLogger(__name__)
 
 # Messages a page: larger pages spread a page's fixed cost (about thirty statements, its
-# commit and the receivers of its signals) over more mail; 2,500 took a fifth less CPU than
-# 1,000 in an initial sync (`make bench ONLY=imap_sync`). The raw bytes of a page's kept
-# messages are held until it is written.
+# commit and the receivers of its signals) over more mail; 2,500 took a tenth less Python and
+# a fifth less database CPU than 1,000 in an initial sync (`make bench ONLY=imap_sync`). The
+# raw bytes of a page's kept messages are held until it is written.
 PAGE_SIZE = 2500
 # With reading ahead (`sync_folder`), the first page is read before anything overlaps it: a
 # small one sets the pipeline going sooner.
@@ -465,14 +465,18 @@ def fields_for_auto_reply(raw: bytes) -> bytes:
     return b"\n".join(kept)
 
 
-# PostgreSQL compresses large values with pglz by default: ~2 s for the 80 MB of raw bytes of
-# 3,000 typical messages here, most of a page's write. lz4 (PostgreSQL 14+, when built with
-# it) does the same in ~0.3 s. The setting lasts until the transaction ends and applies to
-# values written in it; rows compressed either way read back the same. No-op where lz4 is
-# unavailable.
-FAST_TOAST_COMPRESSION = (
-    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
-    "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+# Settings of a page's transaction on PostgreSQL, until it ends.
+# - lz4 for large values: PostgreSQL compresses them with pglz by default, ~2 s for the 80 MB
+#   of raw bytes of 3,000 typical messages here, most of a page's write; lz4 (PostgreSQL 14+,
+#   when built with it) does the same in ~0.3 s. Rows compressed either way read back the
+#   same; no-op where lz4 is unavailable.
+# - no JIT: a page's statements are short lookups over indexes, but planned without
+#   statistics (a table that has just grown, in an initial sync) their estimates pass
+#   jit_above_cost and compiling them took 140 ms a statement, for a query that runs in 2.
+PAGE_SETTINGS = (
+    "SELECT set_config('jit', 'off', true), (SELECT set_config('default_toast_compression', "
+    "'lz4', true) FROM pg_settings WHERE name = 'default_toast_compression' "
+    "AND 'lz4' = ANY(enumvals))"
 )
 
 
@@ -481,19 +485,20 @@ def write_page(
     mailbox: Mailbox,
     folder: FolderSync,
     kept: list[Kept],
-    raws: dict[str, bytes] | Callable[[], dict[str, bytes]],
+    raws: dict[str, bytes] | RawStream,
 ) -> list[int]:
     """Create threads, activities, message rows and timeline links for a page, in bulk.
 
-    `raws` maps refs to raw messages, or is a function that returns that map, called once the
-    rows that need no raw bytes are written (sync_folder fetches them meanwhile). Returns
-    the new messages' ids. A few statements per page whatever its size.
+    `raws` maps refs to raw messages, or is a `RawStream` that the helper thread fills
+    meanwhile (sync_folder): the rows that need no raw bytes are written first, and the
+    message rows' COPY reads each raw message as it arrives. Returns the new messages' ids.
+    A few statements per page whatever its size.
     """
     if not kept:
         return []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(FAST_TOAST_COMPRESSION)
+            cursor.execute(PAGE_SETTINGS)
     create_new_senders(mailbox, kept)
     now = timezone.now()
     thread_of: dict[str, int] = {}
@@ -528,8 +533,11 @@ def write_page(
         now=now,
     )
     reasons = [auto_reply_reason(k.header) for k in kept]
-    if callable(raws):
-        raws = raws()
+    refs = [k.header.ref for k in kept]
+    if isinstance(raws, RawStream):
+        raw_column = raws.column(refs)
+    else:
+        raw_column = [raws.get(ref) for ref in refs]
     message_ids = insert_rows(
         EmailMessage,
         {
@@ -548,7 +556,7 @@ def write_page(
             "subject": [k.header.subject[:998] for k in kept],
             "sent_at": [k.header.date for k in kept],
             "size": [k.header.size for k in kept],
-            "raw": [raws.get(k.header.ref) for k in kept],
+            "raw": raw_column,
             "is_auto_reply": [bool(reason) for reason in reasons],
             "auto_reply_reason": reasons,
             "match_reason": [k.reason for k in kept],
@@ -579,6 +587,8 @@ def write_page(
     }
     joined = {k.thread_id for k in kept if k.direction == Direction.OUTGOING and not k.new_thread}
     replies.refresh_reply_counts(replied | joined)
+    if isinstance(raws, RawStream):
+        raws = raws.fetched()
     _announce_replies(mailbox, kept, message_ids, reasons, raws)
     if signals.messages_synced.has_listeners():
         event = signals.MessagesSynced(mailbox_id=mailbox.pk, message_ids=tuple(message_ids))
@@ -597,14 +607,7 @@ def _announce_replies(mailbox, kept, message_ids, reasons, raws) -> None:
         if k.direction == Direction.INCOMING and k.contact_ids
     ]
     ours: dict[int, list[int]] = {}
-    for pk, thread_id in (
-        EmailMessage.objects.filter(
-            AnyOf(F("thread_id"), {k.thread_id for k, _, _ in incoming}),
-            direction=Direction.OUTGOING,
-        )
-        .order_by("pk")
-        .values_list("pk", "thread_id")
-    ):
+    for pk, thread_id in replies.outgoing_in_threads({k.thread_id for k, _, _ in incoming}):
         ours.setdefault(thread_id, []).append(pk)
     events = []
     for k, pk, reason in incoming:
@@ -672,8 +675,10 @@ def sync_folder(
             if helper is None:
                 raws = fetch_raws(provider, folder.folder, refs)
             else:
-                # write_page calls for the raw bytes once it has written what needs none.
-                raws = helper.submit(fetch_raws, provider, folder.folder, refs).result
+                # write_page reads the raw bytes as they come, once it has written what
+                # needs none.
+                raws = RawStream(refs)
+                helper.submit(raws.fetch, provider, folder.folder)
                 if page.more:
                     FolderSync.objects.filter(pk=folder.pk).update(last_attempt_at=timezone.now())
                     upcoming = helper.submit(

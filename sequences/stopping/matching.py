@@ -15,10 +15,13 @@ out-of-office says the person is away whichever email it answered (its subject i
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import F
+
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import EmailMessage, Outbound
 from mailboxes.signals import ReplyReceived
 from mailboxes.sync.threads import normalize_subject
+from records.bulk import AnyOf
 
 from ..constants import EnrollmentStatus
 from ..models import Enrollment, StepRun
@@ -74,13 +77,15 @@ def may_match(replies: tuple[ReplyReceived, ...]) -> list[ReplyReceived]:
     queued by a live enrollment (whoever that enrollment's contact is)."""
     live = Enrollment.objects.filter(status__in=EnrollmentStatus.live())
     contacts = {pk for reply in replies for pk in reply.contact_ids}
-    enrolled = set(live.filter(contact_id__in=contacts).values_list("contact_id", flat=True))
+    enrolled = set(
+        live.filter(AnyOf(F("contact_id"), contacts)).values_list("contact_id", flat=True)
+    )
     threads = {pk for reply in replies for pk in reply.replied_to}
     queued = set()
     if threads:
         queued = set(
             Outbound.objects.filter(
-                message_id__in=threads,
+                AnyOf(F("message_id"), threads),
                 source=SendSource.SEQUENCE,
                 source_id__in=live.values("pk"),
             ).values_list("message_id", flat=True)
