@@ -79,7 +79,9 @@ def detect_delimiter(text: str) -> str:
 def rows(text: str, delimiter: str) -> Iterator[list[str]]:
     """Every row of the file, the header first, blank lines left out."""
     for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-        if any(cell.strip() for cell in row):
+        # A cell with more than whitespace, tested in one C call: a generator per row was a
+        # third of the time a 100,000-row file took to read.
+        if "".join(row).strip():
             yield row
 
 
