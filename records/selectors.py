@@ -28,16 +28,6 @@ def contacts_by_address(addresses: Iterable[str]) -> dict[str, int]:
     wanted = {a.strip().lower() for a in addresses if a and a.strip()}
     if not wanted:
         return {}
-    if connection.vendor == "postgresql":
-        # One array parameter: an IN of an import batch's 5,000 addresses, each bound and
-        # planned, took 50-120 ms here, this about 40 (the same unique index answers both).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT lower(address), contact_id FROM {ContactEmail._meta.db_table} "
-                "WHERE lower(address) = ANY(%s)",
-                [list(wanted)],
-            )
-            return dict(cursor.fetchall())
     return dict(
         ContactEmail.objects.annotate(lowered=Lower("address"))
         .filter(AnyOf(F("lowered"), wanted))
