@@ -473,10 +473,16 @@ def fields_for_auto_reply(raw: bytes) -> bytes:
 # - no JIT: a page's statements are short lookups over indexes, but planned without
 #   statistics (a table that has just grown, in an initial sync) their estimates pass
 #   jit_above_cost and compiling them took 140 ms a statement, for a query that runs in 2.
+# - no sequential scans, and plans made before dropped (DISCARD PLANS): the foreign-key checks
+#   of a page's rows run at its commit, one lookup a row, with plans PostgreSQL keeps for the
+#   connection. Made while the tables were small or measured empty (a fresh install's first
+#   sync), each read the whole table: 8,000 reads of a growing table a 10,000-message sync,
+#   a second of its 2.3 s (tests/integration/test_sync_key_checks.py).
 PAGE_SETTINGS = (
-    "SELECT set_config('jit', 'off', true), (SELECT set_config('default_toast_compression', "
-    "'lz4', true) FROM pg_settings WHERE name = 'default_toast_compression' "
-    "AND 'lz4' = ANY(enumvals))"
+    "DISCARD PLANS; SELECT set_config('jit', 'off', true), "
+    "set_config('enable_seqscan', 'off', true), (SELECT set_config("
+    "'default_toast_compression', 'lz4', true) FROM pg_settings "
+    "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))"
 )
 
 
