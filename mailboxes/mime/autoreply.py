@@ -91,6 +91,8 @@ _NOTES_OUT_OF_OFFICE = re.compile(r"\bis out of (?:the )?office\b", re.I)
 
 
 def _token(value: str | None) -> str:
+    if not value:  # most mail has none of these fields
+        return ""
     # "auto-generated (failure)" and "auto-replied; owner-email=..." are common forms.
     return re.split(r"[\s;(]", (value or "").strip().lower(), maxsplit=1)[0]
 
@@ -105,9 +107,10 @@ def auto_reply_reason(headers: Headers) -> str | None:
     null_sender = headers.return_path is not None and headers.return_path.strip() in ("<>", "")
     if _BOUNCE_SENDER.match(sender) or _BOUNCE_SENDER.match(headers.from_name):
         return DELIVERY_REPORT
-    if _BOUNCE_SUBJECT.search(headers.subject) and (
+    # The sender test first: the subject search is half this function's time on person mail.
+    if (
         not sender or headers.auto_submitted or null_sender or _NO_REPLY.match(sender)
-    ):
+    ) and _BOUNCE_SUBJECT.search(headers.subject):
         # A bounce subject alone could be a person forwarding one ("Fwd: Undeliverable");
         # from nobody, a no-reply address (KDDI's), or with Auto-Submitted, it is a server's.
         return DELIVERY_REPORT

@@ -381,8 +381,13 @@ def auto_reply_reason(header: FetchedHeader) -> str:
     if not header.raw_headers:
         return autoreply.auto_reply_reason(parsing.Headers(subject=header.subject)) or ""
     # The fields auto_reply_reason reads: an encoded word in a To name says nothing of it.
-    block = fields_for_auto_reply(header.raw_headers)
-    if not has_auto_reply_signs(block):
+    # A block with no sign anywhere has none in those fields either: most mail skips the cut.
+    block = header.raw_headers
+    signs = has_auto_reply_signs(block, anywhere=True)
+    if signs:
+        block = fields_for_auto_reply(block)
+        signs = has_auto_reply_signs(block)
+    if not signs:
         # Nothing in the block but From and Subject can say "machine": read those as the
         # adapter decoded them rather than parsing the block again (a fifth of an initial
         # sync's time was that parse; tests/mailboxes/test_sync_fast_paths.py checks both
@@ -412,16 +417,22 @@ _SIGN_FIELDS = (
 )
 
 
-def has_auto_reply_signs(block: bytes) -> bool:
+def has_auto_reply_signs(block: bytes, *, anywhere: bool = False) -> bool:
     """Whether AUTO_REPLY_SIGNS is found in the block, by substring tests first: the pattern,
-    tried at every position of every header block, was a tenth of writing a page."""
+    tried at every position of every header block, was a tenth of writing a page.
+
+    With `anywhere`, a sign field's name anywhere counts, at the start of a line or not: no
+    such sign in a block means none in any block cut from it by `fields_for_auto_reply` (it
+    drops whole lines and turns CRs into LFs, which no sign contains).
+    """
     if b"=?" in block or _ODD_BYTE.search(block):
         return True
     lowered = block.lower()
     if b"report" in lowered or b"delivery-status" in lowered:
         return True
     # A field name anywhere is needed for one at the start of a line; the pattern decides.
-    return any(name in lowered for name in _SIGN_FIELDS) and bool(AUTO_REPLY_SIGNS.search(block))
+    named = any(name in lowered for name in _SIGN_FIELDS)
+    return named and (anywhere or bool(AUTO_REPLY_SIGNS.search(block)))
 
 
 # Fields parse_headers reads that auto_reply_reason never looks at. Their address lists,

@@ -8,7 +8,8 @@
   Subject (which it reads as the adapter decoded them) against the whole block parsed;
 - `imap_smtp.header_from_fetch` (sync's header-only path) against `parse_headers` for the
   threading fields, on the whole corpus: a bounce or reply matches its email by them;
-- `sync.has_auto_reply_signs` (substring tests first) against AUTO_REPLY_SIGNS;
+- `sync.has_auto_reply_signs` (substring tests first) against AUTO_REPLY_SIGNS, and its
+  `anywhere` form (no sign in a block: none once it is cut for auto_reply_reason);
 - `headers.parse_date` (plain dates read without the email package) against
   `email.utils.parsedate_to_datetime`, and `headers.split_header_fields` (bytes.splitlines
   and known field names) against the regular-expression split it replaced.
@@ -319,6 +320,20 @@ def test_auto_reply_signs_are_found_as_the_pattern_finds_them():
     blocks += [block for _, block in corpus_blocks()]
     for block in blocks:
         assert has_auto_reply_signs(block) == bool(AUTO_REPLY_SIGNS.search(block)), block[:200]
+
+
+def test_a_block_without_signs_anywhere_has_none_once_cut_for_auto_reply():
+    """What lets sync's auto_reply_reason skip fields_for_auto_reply on most mail."""
+    blocks = [*SIGN_BLOCKS, *HEADER_BLOCKS, *FROM_AND_SUBJECT, b"Subject: a\rprecedence: bulk"]
+    blocks += [block for _, block in corpus_blocks()]
+    skipped = 0
+    for block in blocks:
+        if not has_auto_reply_signs(block, anywhere=True):
+            skipped += 1
+            assert not has_auto_reply_signs(fields_for_auto_reply(block)), block[:200]
+        # Anywhere finds all the pattern finds, and more.
+        assert has_auto_reply_signs(block, anywhere=True) >= has_auto_reply_signs(block)
+    assert skipped > 100
 
 
 def reference_date(values: list[bytes]) -> datetime | None:
