@@ -34,7 +34,20 @@ class AnyOf(In):
         if not values:
             raise EmptyResultSet
         array_type = field.db_type(connection).split("(")[0]
-        return f"{lhs} = ANY(%s::{array_type}[])", [*lhs_params, values]
+        return f"{lhs} = ANY(%s::{array_type}[])", [*lhs_params, array_literal(values)]
+
+
+def array_literal(values: list) -> str | list:
+    """The values as the text of a PostgreSQL array when they are all ints or all strings
+    (each string double-quoted, its backslashes and quotes escaped), for psycopg to bind as
+    one string; other values as they are. psycopg's list dumper quotes element by element in
+    Python: for a sync page's thousands of ids that was 5% of the sync's time."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(value) is str for value in values):
+        quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+        return '{"' + '","'.join(quoted) + '"}'
+    return values
 
 
 def insert_rows(model, values: dict[str, list], now, *, keys: bool = True) -> list[int]:

@@ -77,6 +77,23 @@ def test_any_of_finds_what_in_finds(owner, contact):
     assert list(users.filter(AnyOf(F("pk"), inner))) == [owner]
 
 
+ODD_NAMES = ['a"b', "back\\slash", '\\"', "{brace}", "com,ma", " space ", "NULL", "", "ünï", "O'Br"]
+
+
+@pytest.mark.django_db
+def test_any_of_reads_odd_strings_and_big_ids_as_in_does(owner):
+    """AnyOf binds ints and strings as one array literal (array_literal): pinned to __in."""
+    for name in ODD_NAMES:
+        User.objects.create(username=name, password="!")
+    users = User.objects.order_by("pk")
+    for wanted in ([*ODD_NAMES, "nobody"], ODD_NAMES[:1], ["null", "NULL "]):
+        assert list(users.filter(AnyOf(F("username"), wanted))) == list(
+            users.filter(username__in=wanted)
+        )
+    ids = [owner.pk, 2**62, -(2**62), 0]
+    assert list(users.filter(AnyOf(F("pk"), ids))) == [owner]
+
+
 def test_any_of_sends_one_array_parameter(postgresql, owner):
     with CaptureQueriesContext(connection) as queries:
         list(User.objects.filter(AnyOf(F("pk"), list(range(1_000)))))
