@@ -3,14 +3,17 @@
 from django.utils import timezone
 
 from mailboxes import signals
-from mailboxes.constants import SendSource
+from mailboxes.constants import MailboxKind, SendSource
 from mailboxes.conversations import filing, tickets
-from mailboxes.models import Conversation
+from mailboxes.models import Conversation, Mailbox
 from records import signals as record_signals
 
 
 def on_messages_synced(sender, event: signals.MessagesSynced, **kwargs) -> None:
-    filing.file_messages(event.message_ids)
+    # A page's messages are all of one inbox: only a team inbox's are filed, and asking its
+    # kind first spares the filing query (a few ms a page) on a rep's own inbox.
+    if Mailbox.objects.filter(pk=event.mailbox_id, kind=MailboxKind.TEAM).exists():
+        filing.file_messages(event.message_ids)
 
 
 def on_email_sent(sender, event: signals.SendOutcome, **kwargs) -> None:
