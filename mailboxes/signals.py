@@ -10,7 +10,8 @@ queue a task of its own. A receiver that raises is logged and does not stop the 
 - `reply_received`, event `ReplyReceived`: sync logged an incoming email from a CRM contact.
   `replied_to` holds the rep's emails of its thread, sent from the CRM or logged from the inbox
   (empty when a server rewrote the headers: match on `contact_ids` then). Auto-replies come
-  too, flagged, with the return date an out-of-office message gave, if any.
+  too, flagged, with the return date an out-of-office message gave, if any (read from the
+  message when a receiver first asks for it: most never do).
 - `replies_received`, event `RepliesReceived`: the same emails, once per sync page with all of
   its `ReplyReceived`s, for a receiver that answers them with a query per page rather than
   per email (sequences: most mail from contacts concerns no live enrollment, and a query an
@@ -53,6 +54,27 @@ email_opened = Signal()
 email_clicked = Signal()
 
 
+class ReadWhenAsked:
+    """A dataclass field that may be given a function of no arguments instead of its value:
+    the function is called when the field is first read, and its result kept. For a value
+    that costs to find and that most receivers never read (an out-of-office message's return
+    date: a full parse of the message)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.key = f"_{name}"
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return None  # the field's default
+        value = instance.__dict__[self.key]
+        if callable(value):
+            value = instance.__dict__[self.key] = value()
+        return value
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self.key] = value
+
+
 @dataclass(frozen=True)
 class ReplyReceived:
     message_id: int  # EmailMessage pk
@@ -63,7 +85,8 @@ class ReplyReceived:
     received_at: datetime | None
     is_auto_reply: bool
     auto_reply_reason: str
-    return_date: date | None  # from an out-of-office text ("back on 14 March")
+    # From an out-of-office text ("back on 14 March"); sync reads it when first asked.
+    return_date: date | None = ReadWhenAsked()  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -257,3 +257,28 @@ def test_a_spam_complaint_reaches_receivers_after_the_opt_out(
     assert complaint.source == SendSource.ONE_TO_ONE
     assert complaint.contact_ids == (contact.pk,)
     assert contact.opt_out.source == "spam_report"
+
+
+def test_a_return_date_given_as_a_function_is_read_once_when_first_asked():
+    calls = []
+
+    def read():
+        calls.append(1)
+        return date(2027, 3, 14)
+
+    fields = dict(
+        message_id=1,
+        thread_id=2,
+        mailbox_id=3,
+        contact_ids=(4,),
+        replied_to=(),
+        received_at=None,
+        is_auto_reply=True,
+        auto_reply_reason="auto-reply",
+    )
+    lazy = signals.ReplyReceived(**fields, return_date=read)
+    assert calls == []  # sync's page is written without reading it
+    assert lazy.return_date == date(2027, 3, 14) and lazy.return_date == date(2027, 3, 14)
+    assert calls == [1]
+    assert lazy == signals.ReplyReceived(**fields, return_date=date(2027, 3, 14))
+    assert signals.ReplyReceived(**fields).return_date is None
