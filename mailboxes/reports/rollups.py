@@ -20,6 +20,7 @@ from mailboxes.constants import Direction
 from mailboxes.models import EmailMessage, ReportDaily, ReportDirty, ReportEmail
 from mailboxes.models.reports import REPORT_KEYS, REPORT_MEASURES
 from mailboxes.reports import facts
+from records.bulk import array_literal
 
 BATCH = 2000
 EPOCH = date(1970, 1, 1)  # the day of an email that counts for nothing
@@ -41,7 +42,7 @@ def mark(message_ids: Iterable[int]) -> None:
             cursor.execute(
                 f"INSERT INTO {table} (message_id, marked_at) SELECT m, now() "
                 f"FROM unnest(%s::bigint[]) AS m ON CONFLICT (message_id) DO NOTHING",
-                [ids],
+                [array_literal(ids)],
             )
         else:
             cursor.executemany(

@@ -11,6 +11,7 @@ from django.db import connection
 
 from mailboxes.constants import Direction
 from mailboxes.models import EmailMessage
+from records.bulk import array_literal
 
 
 def refresh_reply_counts(thread_ids: set[int]) -> None:
@@ -25,7 +26,7 @@ def refresh_reply_counts(thread_ids: set[int]) -> None:
     ids = sorted(thread_ids)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_REFRESH_BY_THREAD, [ids])
+            cursor.execute(_REFRESH_BY_THREAD, [array_literal(ids)])
         else:
             cursor.execute(_REFRESH.format(ids=", ".join(["%s"] * len(ids))), ids)
 
@@ -41,7 +42,7 @@ def outgoing_in_threads(thread_ids: set[int]) -> list[tuple[int, int]]:
             .values_list("pk", "thread_id")
         )
     with connection.cursor() as cursor:
-        cursor.execute(_OUTGOING_BY_THREAD, [sorted(thread_ids)])
+        cursor.execute(_OUTGOING_BY_THREAD, [array_literal(sorted(thread_ids))])
         return cursor.fetchall()
 
 
