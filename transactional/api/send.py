@@ -120,7 +120,7 @@ def _email(email_id: int) -> TransactionalEmail:
 def single_send(claim: KeyClaim, data: SendIn) -> dict:
     """The answer (status.py) of this request: its new send, PENDING, or the first one of a
     repeated sendId."""
-    return written_at_once(claim, data) or status.view(_single_send(claim.check(), data))
+    return _written_at_once(claim, data) or status.view(_single_send(claim.check(), data))
 
 
 def _asked(data: SendIn, custom_names: list[str]) -> dict:
@@ -175,7 +175,7 @@ def _single_send(credential: Credential, data: SendIn) -> SingleSend:
     return row
 
 
-def written_at_once(claim: KeyClaim, data: SendIn) -> dict | None:
+def _written_at_once(claim: KeyClaim, data: SendIn) -> dict | None:
     """The common request in one statement, or None for the careful path to answer."""
     key = api_key_digests(claim.header_value)
     known = _published.get(data.emailId)
@@ -234,7 +234,7 @@ def _insert(values: dict, lookup_id: str, digests: list[str], email_id: int, upd
     return tuple(found) if found else None
 
 
-# The fields `written_at_once` gives; the others take their defaults.
+# The fields `_written_at_once` gives; the others take their defaults.
 _VALUES = frozenset({"status_id", "send_id", "to_address", "requested_at", "request"})
 _sql: dict[tuple[str, int], tuple[str, list]] = {}
 
