@@ -94,7 +94,7 @@ def _token(value: str | None) -> str:
     if not value:  # most mail has none of these fields
         return ""
     # "auto-generated (failure)" and "auto-replied; owner-email=..." are common forms.
-    return re.split(r"[\s;(]", (value or "").strip().lower(), maxsplit=1)[0]
+    return re.split(r"[\s;(]", value.strip().lower(), maxsplit=1)[0]
 
 
 def auto_reply_reason(headers: Headers) -> str | None:

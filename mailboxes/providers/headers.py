@@ -322,7 +322,7 @@ def header_ids(fields: dict[str, list[bytes]], name: str) -> list[str]:
     (some mailers write References more than once)."""
     if name not in fields:
         return []
-    return message_ids(" ".join(decode_text(value) for value in fields.get(name, [])))
+    return message_ids(" ".join(decode_text(value) for value in fields[name]))
 
 
 def parse_addresses(values: list[bytes]) -> list[tuple[str, str]]:
