@@ -3,6 +3,7 @@ self-signed certificate, the client's TLS context that trusts it, and a message 
 
 from __future__ import annotations
 
+import errno
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,8 +29,16 @@ def start_api_server(directory: Path) -> ApiServer:
     cert, key = tls.self_signed(directory)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    port, tls_port = free_port(), free_port()
-    controllers = server.start("127.0.0.1", port, tls_port, context)
+    for attempt in range(5):
+        port, tls_port = free_port(), free_port()
+        try:
+            controllers = server.start("127.0.0.1", port, tls_port, context)
+            break
+        except OSError as exc:
+            # Another process (a second test run on the machine) took a port between
+            # free_port() and the bind: two other ports.
+            if exc.errno != errno.EADDRINUSE or attempt == 4:
+                raise
     return ApiServer(
         "127.0.0.1", port, tls_port, ssl.create_default_context(cafile=cert), controllers
     )

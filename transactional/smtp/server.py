@@ -210,8 +210,16 @@ def start(
         ApiController(executor, tls_context, implicit_tls=False, port=port, **options),
         ApiController(executor, tls_context, implicit_tls=True, port=tls_port, **options),
     ]
-    for controller in controllers:
-        controller.start()
+    started = []
+    try:
+        for controller in controllers:
+            controller.start()
+            started.append(controller)
+    except Exception:  # a port taken: nothing left listening on the other
+        for controller in started:
+            controller.stop()
+        executor.shutdown(wait=False)
+        raise
     return controllers
 
 
