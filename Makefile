@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
 ONLY ?=
+# The suite's worker processes (pytest-xdist): one per core, at most 4, each taking a whole
+# test file at a time so a file's servers start once; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test bench faults lint check install
 
@@ -24,7 +27,7 @@ run: install
 
 test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 bench: install
 	$(BIN)/python -m bench $(ONLY)

@@ -1,4 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _builtin_subscription_types(sender, using, apps=None, **kwargs):
+    """The built-in subscription types, made again whenever they are missing after `migrate`
+    or `flush` (which empties every table, then sends post_migrate: a test's teardown does)."""
+    try:
+        # The model as the migrations left it, as contenttypes does it.
+        model = (apps or sender.apps).get_model("privacy", "SubscriptionType")
+    except LookupError:  # migrated back before the app's tables
+        return
+    from .models import BUILTIN_TYPES
+
+    for kind, (name, description) in BUILTIN_TYPES.items():
+        model.objects.db_manager(using).get_or_create(
+            kind=kind, defaults={"name": name, "description": description, "is_builtin": True}
+        )
 
 
 class PrivacyConfig(AppConfig):
@@ -6,6 +23,7 @@ class PrivacyConfig(AppConfig):
     verbose_name = "Privacy and legal basis"
 
     def ready(self):
+        post_migrate.connect(_builtin_subscription_types, sender=self)
         from records.constants import RecordKind
         from records.extensions import (
             RecordPanel,
