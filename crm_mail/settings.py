@@ -185,6 +185,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Dates as the product writes them (crm_mail/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["crm_mail.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -181,8 +181,8 @@ def test_each_open_and_click_is_listed_with_its_time_and_machines_apart_with_why
     paris = ZoneInfo("Europe/Paris")
     listed = [re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li>(.*?)</li>", people)]
     assert listed == [
-        f"{clicked.astimezone(paris):%b %-d, %Y %H:%M} Clicked https://shop.example/pricing",
-        f"{opened.astimezone(paris):%b %-d, %Y %H:%M} Opened",
+        f"{clicked.astimezone(paris):%-d %b %Y %H:%M} Clicked https://shop.example/pricing",
+        f"{opened.astimezone(paris):%-d %b %Y %H:%M} Opened",
     ]
     reasons = [
         re.sub(r"<[^>]+>", "", li).split(" — ")[-1]
