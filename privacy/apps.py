@@ -10,12 +10,10 @@ def _builtin_subscription_types(sender, using, apps=None, **kwargs):
         model = (apps or sender.apps).get_model("privacy", "SubscriptionType")
     except LookupError:  # migrated back before the app's tables
         return
-    from .models import BUILTIN_TYPES
+    from .models import BUILTIN_TYPES, SubscriptionType
 
-    for kind, (name, description) in BUILTIN_TYPES.items():
-        model.objects.db_manager(using).get_or_create(
-            kind=kind, defaults={"name": name, "description": description, "is_builtin": True}
-        )
+    for kind in BUILTIN_TYPES:
+        SubscriptionType.builtin(kind, model.objects.db_manager(using))
 
 
 class PrivacyConfig(AppConfig):

@@ -98,10 +98,11 @@ class SubscriptionType(models.Model):
         return self.kind != SubscriptionKind.TRANSACTIONAL
 
     @classmethod
-    def builtin(cls, kind: str) -> "SubscriptionType":
-        """Return the built-in type of `kind`, recreating it if a test flush removed it."""
+    def builtin(cls, kind: str, manager=None) -> "SubscriptionType":
+        """Return the built-in type of `kind`, made if missing (apps.py makes them again after
+        a flush through `manager`: the migrated model's, on the flushed database)."""
         name, description = BUILTIN_TYPES[kind]
-        row, _ = cls.objects.get_or_create(
+        row, _ = (manager or cls.objects).get_or_create(
             kind=kind, defaults={"name": name, "description": description, "is_builtin": True}
         )
         return row
