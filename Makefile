@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
 ONLY ?=
-# The suite in one process by default: its workers (pytest-xdist) still share one Redis
-# database, whose counters a test on another worker can change (a pool's minute limit failed
-# so once). TEST_WORKERS=auto: one worker per core, at most 4, a whole test file at a time.
-TEST_WORKERS ?= 0
+# The suite on pytest-xdist: one worker per core, at most 4, a whole test file at a time (a
+# file's servers start once). Each worker has its own test database and Redis database
+# (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test bench faults lint check install
 

@@ -9,6 +9,7 @@
 
 import logging
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery.signals import before_task_publish
@@ -44,6 +45,8 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)
 # Where queued jobs go during tests (pytest_configure): a broker in this process's memory,
 # which nothing consumes. A test that needs a job done runs the function its task wraps.
 TEST_BROKER_URL = "memory://"
+# Redis's default number of databases (`databases 16`), over which xdist workers spread.
+REDIS_DATABASES = 16
 # What the tests' servers listen on, allowed as an admin would allow a LAN mail server.
 LOOPBACK = ("127.0.0.0/8", "::1")
 
@@ -155,10 +158,31 @@ def postgresql(db):
         server_missing("PostgreSQL (set DATABASE_URL)")
 
 
+def worker_redis_url(url, worker):
+    """REDIS_URL for one pytest-xdist worker ("gw0", "gw1", ...): the next database number
+    for each, so one worker's cache.clear() or rate counter never reaches another's."""
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    number = (base + int(worker[2:])) % REDIS_DATABASES
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 def pytest_configure(config):
     from django.conf import settings
 
     from crm_mail.celery import app
+
+    # Under pytest-xdist each worker has its own test database (pytest-django) and, here, its
+    # own Redis database; the environment too, for the workers tests start in subprocesses.
+    url = worker_redis_url(settings.REDIS_URL, os.environ.get("PYTEST_XDIST_WORKER", ""))
+    if url != settings.REDIS_URL:
+        os.environ["REDIS_URL"] = settings.REDIS_URL = settings.CELERY_BROKER_URL = url
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {**settings.CACHES["default"], "LOCATION": url},
+        }
 
     # Under CI the suite runs on the real PostgreSQL: SQLite would hide what the product
     # relies on (trigram search, SKIP LOCKED, table locks in the fault tests).
