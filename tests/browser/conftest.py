@@ -133,6 +133,15 @@ def log_in(page, username, password="pw"):
     expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
+def settings_menu(page):
+    """The settings pages' list of sections, as a person reaches it: on a phone it is folded
+    behind the button naming the page, which this taps first."""
+    button = page.locator(".settings-menu-label")
+    if button.is_visible() and not page.locator("#settings-menu-toggle").is_checked():
+        button.click()
+    return page.get_by_role("navigation", name="Settings")
+
+
 @pytest.fixture
 def login():
     """`login(page, username, password="pw")`: factory users all have the password "pw"."""

@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import settings_menu
+
 pytestmark = pytest.mark.browser
 
 
@@ -18,7 +20,7 @@ def add_property(page, label, kind, options=""):
 def test_admin_defines_vehicles_and_creates_one_with_its_properties(page, login, admin_user):
     login(page, "admin")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    settings_nav = page.get_by_role("navigation", name="Settings")
+    settings_nav = settings_menu(page)
     settings_nav.get_by_role("link", name="Custom objects").click()
     page.get_by_role("textbox", name="Name").fill("Vehicle")
     page.get_by_role("textbox", name="Plural").fill("Vehicles")
@@ -66,7 +68,7 @@ def test_a_non_admin_finds_only_their_own_settings_and_gets_403_from_the_admin_a
 ):
     login(page, "owner")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    settings_nav = page.get_by_role("navigation", name="Settings")
+    settings_nav = settings_menu(page)
     expect(settings_nav.get_by_role("group")).to_have_count(3)
     expect(settings_nav.get_by_role("group", name="You").get_by_role("link")).to_have_text(
         ["General"]

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from mailboxes.models import EmailMessage, EmailPreferences, SendAsAddress
 from mailboxes.outbox import sending
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import DESKTOP, PHONE, settings_menu
 from tests.browser.fit import assert_fits
 from tests.mailboxes.inboxes import imap_mailbox
 
@@ -40,7 +40,7 @@ def shots(page, name, locator=None):
 
 def open_general(page):
     page.get_by_role("banner").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role("link", name="General").click()
+    settings_menu(page).get_by_role("link", name="General").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("General")
     return page.get_by_role("region", name="Email")
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from records.imports.models import Import
 from records.models import Contact
 from records.tasks import import_run
+from tests.browser.conftest import settings_menu
 from tests.browser.fit import assert_fits_both
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def _upload(page, name: str, data: bytes) -> None:
 def test_rep_imports_contacts_follows_progress_and_downloads_refused_rows(page, login, owner):
     login(page, owner.username)
     page.goto("/settings/")
-    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Import").click()
+    settings_menu(page).get_by_role("link", name="Import").click()
     expect(page.get_by_role("heading", name="Import", level=1)).to_be_visible()
     expect(page.get_by_text("No import yet.")).to_be_visible()
 

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mailboxes.models import LoggingRules
+from tests.browser.conftest import settings_menu
 from tests.browser.fit import SIZES, assert_fits, open_at
 from tests.mailboxes.inboxes import unreachable_mailbox
 
@@ -24,7 +25,7 @@ def test_an_admin_sets_the_logging_rules(new_page, login, admin_user, size):
     if size == "phone":
         page.get_by_text("☰").tap()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role("group", name="Email").get_by_role(
+    settings_menu(page).get_by_role("group", name="Email").get_by_role(
         "link", name="Logging"
     ).click()
 

@@ -19,6 +19,7 @@ from records.lists.services import list_create, members_add
 from records.models import CustomObjectType, Holiday, PropertyDefinition, Record
 from records.services import record_save
 from sequences.models import Sequence
+from tests.browser.conftest import settings_menu
 from tests.browser.fit import assert_fits, open_at
 from tests.factories import CompanyFactory, ContactFactory, DealFactory, TicketFactory, UserFactory
 from tests.mailboxes.inboxes import unreachable_mailbox
@@ -138,9 +139,7 @@ def test_every_list_and_settings_page_fits_the_screen(new_page, login, account, 
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         name = path.split("?")[0].strip("/").replace("/", "-")
         assert_fits(page, SCREENSHOTS / size / f"{name}.png")
-        nav = page.get_by_role("navigation", name="Settings").or_(
-            page.get_by_role("navigation", name="Email settings")
-        )
+        nav = settings_menu(page).or_(page.get_by_role("navigation", name="Email settings"))
         for link in nav.get_by_role("link").all():
             box = link.bounding_box()
             assert 0 <= box["x"] and box["x"] + box["width"] <= page.viewport_size["width"], (

@@ -1,5 +1,7 @@
 """The record page on a phone-sized screen: no sideways scrolling, a menu, notes still work."""
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -7,9 +9,11 @@ from records import timeline
 from records.constants import ActivityKind
 from records.services import association_create, task_create
 from tests.browser.conftest import PHONE
+from tests.browser.fit import assert_fits
 from tests.factories import CompanyFactory, ContactFactory
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = Path("/tmp/phone-screens")
 
 
 @pytest.fixture
@@ -71,3 +75,38 @@ def test_settings_pages_fit_a_phone(phone, login, admin_user, owner):
     for path in ("/settings/users/", "/settings/connected-inboxes/", "/settings/inboxes/"):
         phone.goto(path)
         assert_fits_the_screen(phone)
+
+
+def test_on_a_phone_the_settings_list_folds_behind_a_button_naming_the_page(
+    phone, new_page, login, admin_user
+):
+    login(phone, "admin")
+    phone.goto("/settings/")
+    button = phone.locator(".settings-menu-label")
+    # The page comes first: its heading on the first screen, the list of sections folded.
+    expect(button).to_contain_text("Settings: General")
+    expect(phone.get_by_role("navigation", name="Settings")).to_be_hidden()
+    heading = phone.get_by_role("heading", name="General", level=1)
+    assert heading.bounding_box()["y"] < 200
+    assert_fits(phone, SCREENSHOTS / "settings-menu-folded-390.png")
+
+    button.tap()
+    nav = phone.get_by_role("navigation", name="Settings")
+    expect(nav.get_by_role("link", name="API keys")).to_be_visible()
+    assert_fits(phone, SCREENSHOTS / "settings-menu-open-390.png")
+    nav.get_by_role("group", name="Account").get_by_role("link", name="All inboxes").tap()
+    expect(phone.get_by_role("heading", name="All inboxes", level=1)).to_be_visible()
+    expect(button).to_contain_text("Settings: All inboxes")
+    expect(nav).to_be_hidden()
+
+    # From the keyboard: Tab reaches the menu's box, Space opens the list.
+    phone.locator("#settings-menu-toggle").focus()
+    phone.keyboard.press("Space")
+    expect(nav.get_by_role("link", name="All inboxes")).to_have_attribute("aria-current", "page")
+
+    # On a wide screen there is no button: the list is always open beside the page.
+    desk = new_page()
+    login(desk, "admin")
+    desk.goto("/settings/")
+    expect(desk.locator(".settings-menu-label")).to_be_hidden()
+    expect(desk.get_by_role("navigation", name="Settings")).to_be_visible()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from records.models import BusinessCalendar, Holiday
+from tests.browser.conftest import settings_menu
 from tests.browser.fit import SIZES, assert_fits, open_at
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,7 @@ def open_settings(page, size, section):
     if size == "phone":
         page.locator(".nav-toggle-label").tap()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role("link", name=section).click()
+    settings_menu(page).get_by_role("link", name=section).click()
     expect(page.get_by_role("heading", name=section, level=1)).to_be_visible()
 
 

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox, SendingSettings
+from tests.browser.conftest import settings_menu
 from tests.browser.fit import assert_fits, open_at
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.test_views import personal
@@ -39,9 +40,7 @@ def open_sending_page(page, login) -> None:
     if not nav.is_visible():  # a phone: the menu opens first
         page.get_by_text("☰").tap()
     nav.get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role(
-        "link", name="Sending", exact=True
-    ).click()
+    settings_menu(page).get_by_role("link", name="Sending", exact=True).click()
     expect(page.get_by_role("heading", name="Sending", level=1)).to_be_visible()
 
 

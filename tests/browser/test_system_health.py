@@ -8,7 +8,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from crm_mail import heartbeats
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, settings_menu
 from tests.browser.fit import assert_fits, open_at
 from tests.browser.test_phone import assert_fits_the_screen
 
@@ -24,9 +24,7 @@ def everything_but_the_send_worker_beats() -> None:
 def open_health_page(page, login) -> None:
     login(page, "admin")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role(
-        "link", name="System health"
-    ).click()
+    settings_menu(page).get_by_role("link", name="System health").click()
     expect(page.get_by_role("heading", name="System health", level=1)).to_be_visible()
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import DESKTOP, PHONE, settings_menu
 from tests.browser.fit import SIZES, assert_fits
 from transactional.credentials import services
 from transactional.credentials.auth import authenticate_api_key, authenticate_smtp, verify_smtp
@@ -31,9 +31,7 @@ def open_section(page, size, group, name):
     if size == "phone":
         page.get_by_text("☰").tap()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role("group", name=group).get_by_role(
-        "link", name=name
-    ).click()
+    settings_menu(page).get_by_role("group", name=group).get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 

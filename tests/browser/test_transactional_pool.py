@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mailboxes.constants import SendStatus
+from tests.browser.conftest import settings_menu
 from tests.browser.fit import assert_fits, open_at
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import reload
@@ -38,9 +39,7 @@ def open_settings(page, name: str) -> None:
     if not nav.is_visible():  # a phone: the menu opens first
         page.get_by_text("☰").tap()
     nav.get_by_role("link", name="Settings").click()
-    page.get_by_role("navigation", name="Settings").get_by_role(
-        "link", name=name, exact=True
-    ).click()
+    settings_menu(page).get_by_role("link", name=name, exact=True).click()
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
