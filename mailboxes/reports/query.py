@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db.models import Q, Sum
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -219,11 +220,13 @@ def build(user: User, f: Filters) -> Report:
 
 
 def _bucket_label(b: date, bucket: str) -> str:
+    """A period as the pages write dates (crm_mail/formats): "Nov 2026", "26 Nov 2026"."""
     if bucket == "month":
-        return b.strftime("%Y-%m")
+        return formats.date_format(b, "YEAR_MONTH_FORMAT")
+    day = formats.date_format(b, "DATE_FORMAT")
     if bucket == "week":
-        return _("week of %(day)s") % {"day": b.isoformat()}
-    return b.isoformat()
+        return _("week of %(day)s") % {"day": day}
+    return day
 
 
 _GROUP_FIELD = {

@@ -406,3 +406,17 @@ def test_days_are_the_accounts_not_utcs(owner):
     call_command("reports_rebuild", stdout=io.StringIO())
     assert list(ReportDaily.objects.values_list("day", flat=True)) == [datetime(2026, 3, 10).date()]
     assert ReportEmail.objects.filter(message=late).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("bucket", "first"),
+    [("day", "{d:%-d} {d:%b %Y}"), ("week", "week of {d:%-d} {d:%b %Y}"), ("month", "{d:%b %Y}")],
+)
+def test_periods_read_as_dates_do_on_every_page(admin_user, data, bucket, first):
+    # The periods a report lists: its first is the one holding the start day.
+    query = {"start": "2026-03-04", "end": "2026-05-20", "bucket": bucket}
+    report = build(admin_user, Filters.from_query(query))
+    start = report.series[0].key
+    assert report.series[0].label == first.format(d=start)
+    assert "2026-" not in " ".join(r.label for r in report.series)

@@ -8,5 +8,7 @@ DATETIME_FORMAT = "j M Y H:i"
 # A recent moment (a timeline's event, a log line, a snooze): no year.
 SHORT_DATETIME_FORMAT = "j M H:i"
 MONTH_DAY_FORMAT = "j M"
+# A report's month.
+YEAR_MONTH_FORMAT = "M Y"
 # Only log lines show a bare time (`|time`): to the second, as retries can be seconds apart.
 TIME_FORMAT = "H:i:s"
