@@ -142,6 +142,19 @@ def settings_menu(page):
     return page.get_by_role("navigation", name="Settings")
 
 
+def open_settings(page, name, *, group=None, exact=False):
+    """Settings from the top bar (behind its ☰ button on a phone), then the section `name`
+    (in `group`) from the settings list."""
+    main = page.get_by_role("navigation", name="Main")
+    if not main.is_visible():
+        page.locator(".nav-toggle-label").tap()
+    main.get_by_role("link", name="Settings").click()
+    nav = settings_menu(page)
+    if group:
+        nav = nav.get_by_role("group", name=group)
+    nav.get_by_role("link", name=name, exact=exact).click()
+
+
 @pytest.fixture
 def login():
     """`login(page, username, password="pw")`: factory users all have the password "pw"."""

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mailboxes.models import LoggingRules
-from tests.browser.conftest import settings_menu
+from tests.browser.conftest import open_settings
 from tests.browser.fit import SIZES, assert_fits, open_at
 from tests.mailboxes.inboxes import unreachable_mailbox
 
@@ -22,12 +22,7 @@ def test_an_admin_sets_the_logging_rules(new_page, login, admin_user, size):
     unreachable_mailbox(admin_user, "ada@acme.example")
     page = open_at(new_page, size)
     login(page, "admin")
-    if size == "phone":
-        page.get_by_text("☰").tap()
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    settings_menu(page).get_by_role("group", name="Email").get_by_role(
-        "link", name="Logging"
-    ).click()
+    open_settings(page, "Logging", group="Email")
 
     expect(page.get_by_role("heading", name="Logging", level=1)).to_be_visible()
     expect(page.get_by_text("Changes apply to email synced from now on.")).to_be_visible()

@@ -11,19 +11,16 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from records.models import BusinessCalendar, Holiday
-from tests.browser.conftest import settings_menu
+from tests.browser.conftest import open_settings
 from tests.browser.fit import SIZES, assert_fits, open_at
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/pages-screens")
 
 
-def open_settings(page, size, section):
+def open_section(page, section):
     """Settings from the top bar (behind the menu button on a phone), then `section`."""
-    if size == "phone":
-        page.locator(".nav-toggle-label").tap()
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    settings_menu(page).get_by_role("link", name=section).click()
+    open_settings(page, section)
     expect(page.get_by_role("heading", name=section, level=1)).to_be_visible()
 
 
@@ -39,7 +36,7 @@ def test_admin_sets_hours_fixes_an_inverted_range_and_keeps_the_holiday_list(
     Holiday.objects.create(date=date(2020, 6, 1), name="Company anniversary")
     page = open_at(new_page, size)
     login(page, "admin")
-    open_settings(page, size, "Sending calendar")
+    open_section(page, "Sending calendar")
     hours = page.locator("#calendar-hours")
     hours.get_by_label("Time zone").select_option("Europe/Rome")
     page.get_by_role("textbox", name="Monday").fill("09:00-12:30, 13:30-18:00")
@@ -107,7 +104,7 @@ def test_admin_sets_hours_fixes_an_inverted_range_and_keeps_the_holiday_list(
 def test_a_user_sets_their_working_hours_on_their_general_page(new_page, login, owner, size):
     page = open_at(new_page, size)
     login(page, "owner")
-    open_settings(page, size, "General")
+    open_section(page, "General")
     section = page.locator("#pref-working-hours")
     expect(section.get_by_role("heading")).to_have_text("Working hours")
     # Empty: the account's hours, shown greyed in each day's field.

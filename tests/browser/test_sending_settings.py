@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox, SendingSettings
-from tests.browser.conftest import settings_menu
+from tests.browser.conftest import open_settings
 from tests.browser.fit import assert_fits, open_at
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.test_views import personal
@@ -36,11 +36,7 @@ def fake_dns(monkeypatch, settings):
 
 def open_sending_page(page, login) -> None:
     login(page, "admin")
-    nav = page.get_by_role("navigation", name="Main")
-    if not nav.is_visible():  # a phone: the menu opens first
-        page.get_by_text("☰").tap()
-    nav.get_by_role("link", name="Settings").click()
-    settings_menu(page).get_by_role("link", name="Sending", exact=True).click()
+    open_settings(page, "Sending", exact=True)
     expect(page.get_by_role("heading", name="Sending", level=1)).to_be_visible()
 
 

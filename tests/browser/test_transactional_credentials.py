@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, settings_menu
+from tests.browser.conftest import DESKTOP, PHONE, open_settings
 from tests.browser.fit import SIZES, assert_fits
 from transactional.credentials import services
 from transactional.credentials.auth import authenticate_api_key, authenticate_smtp, verify_smtp
@@ -27,11 +27,8 @@ def open_with_clipboard(new_page, size):
     return new_page(viewport=DESKTOP, permissions=CLIPBOARD)
 
 
-def open_section(page, size, group, name):
-    if size == "phone":
-        page.get_by_text("☰").tap()
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-    settings_menu(page).get_by_role("group", name=group).get_by_role("link", name=name).click()
+def open_section(page, group, name):
+    open_settings(page, name, group=group)
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
 
 
@@ -39,7 +36,7 @@ def admin_at(new_page, login, size, group, name):
     """A page with the clipboard, signed in as the admin, at a settings section."""
     page = open_with_clipboard(new_page, size)
     login(page, "admin")
-    open_section(page, size, group, name)
+    open_section(page, group, name)
     return page
 
 
@@ -73,7 +70,7 @@ def test_an_admin_generates_copies_resets_and_deletes_an_smtp_token(
 ):
     page = open_with_clipboard(new_page, size)
     login(page, "admin")
-    open_section(page, size, "Email", "SMTP API")
+    open_section(page, "Email", "SMTP API")
     expect(page.get_by_text("No token yet.")).to_be_visible()
 
     page.get_by_text("Generate token", exact=True).first.click()
@@ -97,7 +94,7 @@ def test_an_admin_generates_copies_resets_and_deletes_an_smtp_token(
     assert_fits(page, SCREENSHOTS / size / "smtp-api-generated.png")
 
     # Gone as soon as the page is left.
-    open_section(page, size, "Email", "SMTP API")
+    open_section(page, "Email", "SMTP API")
     row = page.get_by_role("row").filter(has_text=LONG_NAME)
     expect(row).to_contain_text(username)
     expect(row).to_contain_text(admin_user.display_name)
@@ -158,7 +155,7 @@ def test_an_admin_creates_copies_and_revokes_an_api_key(new_page, login, admin_u
     assert credential.scopes == ["transactional-email"]
     assert_fits(page, SCREENSHOTS / size / "api-keys-created.png")
 
-    open_section(page, size, "Integrations", "API keys")
+    open_section(page, "Integrations", "API keys")
     row = page.get_by_role("row").filter(has_text="ERP integration")
     expect(row).to_contain_text(credential.api_key_hint)
     assert key not in page.content()
@@ -180,7 +177,7 @@ def test_an_admin_unlocks_a_token_locked_by_failed_logins(new_page, login, admin
         authenticate_smtp(issued.username, "guess", client_address="198.51.100.7")
     page = open_with_clipboard(new_page, size)
     login(page, "admin")
-    open_section(page, size, "Email", "SMTP API")
+    open_section(page, "Email", "SMTP API")
 
     row = page.get_by_role("row").filter(has_text="Web shop")
     expect(row).to_contain_text("Locked after failed logins")
@@ -208,7 +205,7 @@ def test_a_token_made_through_the_api_shows_its_expiry(new_page, login, admin_us
     token = Credential.objects.get(lookup_id=made.json()["id"])
     expires = f"Expires {token.expires_at:%-d %b %Y}"
     login(page, "admin")
-    open_section(page, size, "Email", "SMTP API")
+    open_section(page, "Email", "SMTP API")
 
     expect(page.get_by_role("row").filter(has_text=made.json()["id"])).to_contain_text(expires)
     expect(page.get_by_role("row").filter(has_text="Made on the page")).not_to_contain_text(
@@ -264,7 +261,7 @@ def test_reloading_after_generate_reset_or_create_makes_nothing_twice(
     assert verify_smtp(token.username, new_password) == token
 
     # An API key, created then reloaded: one key.
-    open_section(page, size, "Integrations", "API keys")
+    open_section(page, "Integrations", "API keys")
     open_form(page, "Create key", "Key name", "ERP integration")
     page.get_by_label("transactional-email:", exact=False).first.check()
     page.get_by_role("button", name="Create key").click()
@@ -288,7 +285,7 @@ def test_an_admin_sets_a_tokens_sending_limits(new_page, login, admin_user, size
     token = Credential.objects.get(name="Web shop")
     assert (token.minute_limit, token.hour_limit) == (30, None)
 
-    open_section(page, size, "Email", "SMTP API")
+    open_section(page, "Email", "SMTP API")
     page.get_by_role("link", name="View details of Web shop").click()
     expect(page.get_by_label("Messages a minute")).to_have_value("30")
     expect(page.get_by_label("Messages an hour")).to_have_value("")

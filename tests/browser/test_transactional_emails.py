@@ -39,7 +39,7 @@ def test_a_rep_creates_publishes_and_sends_a_transactional_email(
     BouncedAddress.objects.create(address="bo@client.test")
     page = open_with_clipboard(new_page, size)
     login(page, "owner")
-    open_section(page, size, "Email", "Transactional emails")
+    open_section(page, "Email", "Transactional emails")
     expect(page.get_by_text("No transactional email yet.")).to_be_visible()
     assert_fits(page, SCREENSHOTS / size / "transactional-emails-empty.png")
     page.get_by_role("link", name="Create email").click()
@@ -85,7 +85,7 @@ def test_a_rep_creates_publishes_and_sends_a_transactional_email(
     (outbound,) = Outbound.objects.all()
     assert outbound.recipients == ["ada@client.test"]
 
-    open_section(page, size, "Email", "Transactional emails")
+    open_section(page, "Email", "Transactional emails")
     expect(page.get_by_role("row").filter(has_text=NAME)).to_contain_text("Published")
     assert_fits(page, SCREENSHOTS / size / "transactional-emails.png")
 

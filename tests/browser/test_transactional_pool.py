@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mailboxes.constants import SendStatus
-from tests.browser.conftest import settings_menu
+from tests.browser.conftest import open_settings
 from tests.browser.fit import assert_fits, open_at
 from tests.fakes.dns import FakeDnsServer
 from tests.mailboxes.outbox import reload
@@ -34,14 +34,6 @@ def fake_dns(monkeypatch, settings):
         yield server
 
 
-def open_settings(page, name: str) -> None:
-    nav = page.get_by_role("navigation", name="Main")
-    if not nav.is_visible():  # a phone: the menu opens first
-        page.get_by_text("☰").tap()
-    nav.get_by_role("link", name="Settings").click()
-    settings_menu(page).get_by_role("link", name=name, exact=True).click()
-
-
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_an_admin_sets_up_the_pool_tests_it_checks_dns_and_retries_deferred_mail(
     new_page, login, admin_user, smtp_sink, fake_dns, size
@@ -50,7 +42,7 @@ def test_an_admin_sets_up_the_pool_tests_it_checks_dns_and_retries_deferred_mail
     width = page.viewport_size["width"]
     login(page, "admin")
 
-    open_settings(page, "Add-on")
+    open_settings(page, "Add-on", exact=True)
     expect(page.locator("#addon-state")).to_contain_text("Transactional email is off")
     page.get_by_label("Transactional email is on").check()
     page.get_by_role("button", name="Save").click()
@@ -58,7 +50,7 @@ def test_an_admin_sets_up_the_pool_tests_it_checks_dns_and_retries_deferred_mail
     expect(page.locator("#addon-state")).to_contain_text("The sending pool is not set up")
     assert_fits(page, SCREENSHOTS / f"addon-{width}.png")
 
-    open_settings(page, "Sending pool")
+    open_settings(page, "Sending pool", exact=True)
     expect(page.get_by_role("heading", name="Sending pool", level=1)).to_be_visible()
     # No TLS to a relay elsewhere: refused beside the field, what was typed kept.
     page.get_by_label("Relay host").fill("smtp.relay.test")
@@ -109,7 +101,7 @@ def test_an_admin_sets_up_the_pool_tests_it_checks_dns_and_retries_deferred_mail
     delivery.deliver_due(seconds=5)
     assert reload(deferred).status == SendStatus.DEFERRED
 
-    open_settings(page, "Queue")
+    open_settings(page, "Queue", exact=True)
     expect(page.get_by_role("heading", name="Transactional queue")).to_be_visible()
     row = page.locator(f"#queue-row-{deferred.pk}")
     expect(row).to_contain_text("Deferred")
@@ -148,7 +140,7 @@ def test_an_admin_sends_uncertain_mail_again_or_records_it_as_sent(
     width = page.viewport_size["width"]
     login(page, "admin")
 
-    open_settings(page, "Queue")
+    open_settings(page, "Queue", exact=True)
     page.get_by_role("navigation", name="States").get_by_role("link", name="Uncertain").click()
     expect(page.locator(f"#queue-row-{ada.pk}")).to_contain_text("may have gone out")
     assert_fits(page, SCREENSHOTS / f"queue-uncertain-{width}.png")

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.conftest import settings_menu
+from tests.browser.conftest import open_settings
 from tests.browser.fit import SIZES, assert_fits, open_at
 from tests.transactional.receiver import WebhookReceiver, verify
 from transactional.events import webhooks
@@ -21,11 +21,7 @@ SCREENSHOTS = Path("/tmp/transactional-screens")
 
 
 def open_webhooks(page) -> None:
-    nav = page.get_by_role("navigation", name="Main")
-    if not nav.is_visible():  # a phone: the menu opens first
-        page.get_by_text("☰").tap()
-    nav.get_by_role("link", name="Settings").click()
-    settings_menu(page).get_by_role("link", name="Webhooks", exact=True).click()
+    open_settings(page, "Webhooks", exact=True)
     expect(page.get_by_role("heading", name="Webhooks", level=1)).to_be_visible()
 
 
