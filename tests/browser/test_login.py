@@ -65,3 +65,17 @@ def test_too_many_wrong_passwords_lock_sign_in_and_the_page_says_so(page, owner,
     )
     expect(page).to_have_url(re.compile(r"/login/"))
     expect(page.get_by_label("Username")).to_have_value("owner")
+
+
+def test_pages_name_the_products_icon_and_ask_for_nothing_that_is_missing(page, owner):
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto("/login/")
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+    href = page.locator("link[rel=icon]").get_attribute("href")
+    icon = page.request.get(href)
+    assert icon.status == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in icon.body()
+    assert missing == []
