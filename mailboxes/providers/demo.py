@@ -25,7 +25,7 @@ from mailboxes.providers.base import (
     SendResult,
 )
 from mailboxes.providers.headers import normalize_message_id
-from mailboxes.providers.imap_smtp import header_from_fetch
+from mailboxes.providers.imap_smtp import header_from_fetch, utf8_options
 
 INBOX = "INBOX"
 
@@ -94,7 +94,12 @@ class DemoProvider(MailProvider):
     def send(self, message: OutgoingMessage) -> SendResult:
         smtp = self._smtp()
         try:
-            refused = smtp.sendmail(message.envelope_from, message.recipients, message.raw)
+            refused = smtp.sendmail(
+                message.envelope_from,
+                message.recipients,
+                message.raw,
+                mail_options=utf8_options(message),
+            )
         except smtplib.SMTPException as exc:
             raise ProviderError(f"The demo mail catcher refused the email: {exc}") from exc
         finally:

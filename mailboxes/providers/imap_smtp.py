@@ -90,6 +90,13 @@ FETCH_BATCH = 500
 RAW_FETCH_BATCH = 100
 
 
+def utf8_options(message: OutgoingMessage) -> list[str]:
+    """The MAIL FROM options of `message`'s envelope: non-ASCII mailboxes need SMTPUTF8
+    (RFC 6531); smtplib and aiosmtplib refuse to send them otherwise."""
+    addresses = [message.envelope_from, *message.recipients]
+    return [] if all(a.isascii() for a in addresses) else ["SMTPUTF8"]
+
+
 class ImapSmtpProvider(MailProvider):
     """Read mail over IMAP and send it over SMTP for one user's account.
 
@@ -467,9 +474,7 @@ class ImapSmtpProvider(MailProvider):
     async def _smtp_send(self, message: OutgoingMessage) -> SendResult:
         smtp = await self._smtp_client()
         smtp.in_data = False
-        addresses = [message.envelope_from, *message.recipients]
-        # Non-ASCII mailboxes need SMTPUTF8 (RFC 6531); aiosmtplib refuses them otherwise.
-        options = [] if all(a.isascii() for a in addresses) else ["SMTPUTF8"]
+        options = utf8_options(message)
         smtp.dsn = bool(message.dsn_envelope_id) and smtp.supports_extension("dsn")
         if smtp.dsn:
             options += dsn_mail_options(message.dsn_envelope_id)

@@ -1,27 +1,37 @@
 """`make run`'s demo inboxes: mail goes to the local catcher and shows at /dev/mail/."""
 
 import smtplib
+from email import message_from_bytes, policy
 
 from django.core.management import call_command
+from django.db.models import Sum
 
 from crm_mail.catcher import start_catcher
 from mailboxes.connecting.connections import provider_for
-from mailboxes.models import Mailbox
+from mailboxes.models import EmailMessage, Mailbox, Outbound, ReportDaily
+from mailboxes.outbox.sending import send_outbounds
 from mailboxes.preferences.defaults import default_from, own_addresses
 from mailboxes.providers.base import OutgoingMessage
+from mailboxes.reports import rollups
+from mailboxes.sync.engine import sync_mailbox
 from records.demo import load_demo
 from records.models import User
 from tests.integration.servers import free_port
 
 
-def test_demo_inbox_sends_to_the_catcher_and_the_page_shows_it(client, db, settings, tmp_path):
+def demo_account(settings, tmp_path, contacts: int) -> None:
+    """The demo account's records, its mail catcher's folder `tmp_path` (not started)."""
     settings.CRM_MAIL_CATCHER_DIR = tmp_path
     settings.CRM_MAIL_CATCHER_PORT = free_port()
+    load_demo(contacts=contacts)
+
+
+def test_demo_inbox_sends_to_the_catcher_and_the_page_shows_it(client, db, settings, tmp_path):
+    demo_account(settings, tmp_path, contacts=5)
+    call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
+    box = Mailbox.objects.get(email="sam@crm-demo.example")
     controller = start_catcher(tmp_path, port=settings.CRM_MAIL_CATCHER_PORT)
     try:
-        load_demo(contacts=5)
-        call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
-        box = Mailbox.objects.get(email="sam@crm-demo.example")
         assert box.provider == "demo"
         assert default_from(box.owner, own_addresses(box.owner)).mailbox == box
         assert not Mailbox.objects.filter(owner__username="victor").exists()  # View-only
@@ -58,25 +68,23 @@ def test_the_mail_catcher_is_for_admins_only(client, owner, settings, tmp_path):
 def test_the_demo_support_inbox_receives_from_the_catcher_and_replies_into_it(
     db, settings, tmp_path, django_capture_on_commit_callbacks
 ):
-    from email import message_from_bytes, policy
 
     from mailboxes.conversations import services
     from mailboxes.models import Conversation
     from mailboxes.outbox.sending import send_outbound
-    from mailboxes.sync.engine import sync_mailbox
 
-    settings.CRM_MAIL_CATCHER_DIR = tmp_path
-    settings.CRM_MAIL_CATCHER_PORT = free_port()
-    load_demo(contacts=5)
+    demo_account(settings, tmp_path, contacts=5)
     with django_capture_on_commit_callbacks(execute=True):
         call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
     support = Mailbox.objects.get(email="support@crm-demo.example")
     assert support.kind == "team" and support.team_inbox.route_to_team.name == "Support"
     conversations = Conversation.objects.filter(mailbox=support)
     assert conversations.count() == 3 and all(c.contact_id for c in conversations)
+    caught = sorted(tmp_path.glob("*.eml"))
+    assert sum(b"To: Acme Support" in p.read_bytes() for p in caught) == 3
     call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))  # again: nothing new
     assert Mailbox.objects.filter(email="support@crm-demo.example").count() == 1
-    assert len(list(tmp_path.glob("*.eml"))) == 3
+    assert sorted(tmp_path.glob("*.eml")) == caught
 
     controller = start_catcher(tmp_path, port=settings.CRM_MAIL_CATCHER_PORT)
     try:
@@ -119,3 +127,88 @@ def test_the_demo_support_inbox_receives_from_the_catcher_and_replies_into_it(
     assert reply["From"] == "Acme Support <support@crm-demo.example>"
     assert reply["To"] == damaged.counterpart
     assert conversations.all().count() == 4  # the reply is filed on its conversation, not a new one
+
+
+def test_the_demo_reps_have_sent_email_with_answers_that_the_reports_count(
+    db, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    demo_account(settings, tmp_path, contacts=60)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
+    sam, sara = User.objects.get(username="sam"), User.objects.get(username="sara")
+    sent = EmailMessage.objects.filter(direction="out", mailbox__owner__in=[sam, sara])
+    assert sent.count() == 8
+    # Each to a contact its rep owns, on the timeline.
+    for message in sent.select_related("mailbox", "activity"):
+        (contact,) = message.contacts.all()
+        assert message.to_addrs == [contact.email]
+        assert contact.owner_id == message.mailbox.owner_id
+        assert message.activity is not None
+
+    controller = start_catcher(tmp_path, port=settings.CRM_MAIL_CATCHER_PORT)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            outcomes = send_outbounds(list(Outbound.objects.values_list("pk", flat=True)))
+        assert outcomes == {"sent": 8}
+        with django_capture_on_commit_callbacks(execute=True):
+            for box in Mailbox.objects.filter(owner__in=[sam, sara]):
+                sync_mailbox(box.pk)
+    finally:
+        controller.stop()
+    caught = [p.read_bytes() for p in sorted(tmp_path.glob("*.eml"))]
+    assert sum(b"Subject: Your quote for the spring order" in raw for raw in caught) == 2
+    # The catcher wrote the customers' answers after their emails.
+    answers = [n for n, raw in enumerate(caught) if b"Subject: Re: Your quote" in raw]
+    emails = [n for n, raw in enumerate(caught) if b"Subject: Your quote" in raw]
+    assert len(answers) == 2 and min(answers) > min(emails)
+
+    rollups.refresh_marked()
+    totals = ReportDaily.objects.filter(rep_id__in=[sam.pk, sara.pk]).aggregate(
+        sent=Sum("sent"), replied=Sum("replied")
+    )
+    assert totals == {"sent": 8, "replied": 4}
+
+    call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))  # again: nothing new
+    assert sent.count() == 8
+
+
+def test_a_demo_inbox_sends_to_an_address_with_accents_through_smtputf8(db, settings, tmp_path):
+    demo_account(settings, tmp_path, contacts=1)
+    call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))
+    box = Mailbox.objects.get(email="sara@crm-demo.example")
+    controller = start_catcher(tmp_path, port=settings.CRM_MAIL_CATCHER_PORT)
+    try:
+        raw = (
+            "From: sara@crm-demo.example\r\nTo: karin.garcía@client.example\r\n"
+            "Subject: Accents\r\nMessage-ID: <demo-2@crm-demo.example>\r\n\r\nCiao!\r\n"
+        ).encode()
+        with provider_for(box) as provider:
+            result = provider.send(
+                OutgoingMessage(
+                    box.email, ["karin.garcía@client.example"], raw, "<demo-2@crm-demo.example>"
+                )
+            )
+    finally:
+        controller.stop()
+    assert result.accepted_recipients == ["karin.garcía@client.example"]
+    assert any(b"Subject: Accents" in p.read_bytes() for p in tmp_path.glob("*.eml"))
+
+
+def test_the_catcher_answers_only_the_demos_emails_from_a_demo_inbox():
+    from mailboxes.demo import answer
+
+    email = (
+        b"From: Sam Seller <sam@crm-demo.example>\r\nTo: Ola <ola@client.example>\r\n"
+        b"Subject: Your quote for the spring order\r\nMessage-ID: <q-1@crm-demo.example>\r\n"
+        b"\r\nHi\r\n"
+    )
+    reply = message_from_bytes(answer(email), policy=policy.default)
+    assert (reply["From"], reply["To"]) == (
+        "Ola <ola@client.example>",
+        "Sam Seller <sam@crm-demo.example>",
+    )
+    assert reply["In-Reply-To"] == "<q-1@crm-demo.example>"
+    assert reply["Subject"] == "Re: Your quote for the spring order"
+    assert answer(email.replace(b"sam@crm-demo.example", b"sam@elsewhere.example")) is None
+    assert answer(email.replace(b"spring order", b"autumn order")) is None
+    assert answer(b"\x00\xff not mail at all") is None

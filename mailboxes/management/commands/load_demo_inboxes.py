@@ -10,11 +10,14 @@ from django.utils import timezone
 from mailboxes.connecting import caps
 from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.constants import MailboxKind, Provider, TeamInboxKind
+from mailboxes.demo import send_demo_emails
 from mailboxes.models import Mailbox, TeamInbox
 from mailboxes.sync.engine import sync_mailbox
 from records.models import Contact, Team, User
 
 SUPPORT = "support@crm-demo.example"
+# The reps whose demo inboxes have sent a few emails (mailboxes/demo.py).
+SENDERS = ("sam", "sara")
 # What customers wrote to the demo's team address: (subject, text, minutes ago).
 CUSTOMER_MAIL = [
     (
@@ -41,7 +44,8 @@ CUSTOMER_MAIL = [
 class Command(BaseCommand):
     help = (
         "Give every demo user who may send email a demo inbox that sends to the local catcher, "
-        "and the Support team a conversations inbox with a few customer emails."
+        "a few sales emails with some answers, and the Support team a conversations inbox "
+        "with a few customer emails."
     )
 
     def handle(self, *args, **options):
@@ -60,8 +64,18 @@ class Command(BaseCommand):
             )
             created += 1
         self.stdout.write(f"Demo inboxes: {created} created.")
+        if settings.CRM_MAIL_CATCHER_DIR is None:
+            return
+        sent = sum(
+            send_demo_emails(user)
+            for user in User.objects.filter(
+                username__in=SENDERS, email__endswith="@crm-demo.example"
+            )
+        )
+        if sent:
+            self.stdout.write(f"Demo sales emails: {sent} queued, some with answers.")
         team = Team.objects.filter(name="Support").first()
-        if team is None or settings.CRM_MAIL_CATCHER_DIR is None:
+        if team is None:
             return
         if not Mailbox.objects.filter(email__iexact=SUPPORT).exists():
             self._support_inbox(team)

@@ -1,0 +1,113 @@
+"""The demo's one-to-one email (`load_demo_inboxes`): a rep's emails to their contacts, queued
+through the outbox as the composer queues them, so the Email page, the timelines and the
+reports of `make run` have something to show. The worker sends them to the local catcher,
+which writes some customers' answers beside them (`answer`, crm_mail/catcher.py); an answer
+reaches the rep's demo inbox at its next sync and counts as a reply. Opening a caught email
+at /dev/mail/ and following its link counts as a click, as for any tracked email."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage as Mime
+from email.utils import format_datetime, make_msgid
+
+from django.utils import timezone
+
+from mailboxes.constants import Direction
+from mailboxes.models import EmailMessage, Mailbox
+from mailboxes.outbox.enqueue import OutgoingEmail, SendRefused, Source, email_enqueue
+from privacy.constants import SenderContext
+from records.models import Contact, User
+
+DEMO_DOMAIN = "@crm-demo.example"
+# (subject, body, the customer's answer or "": none). The links are tracked.
+EMAILS = [
+    (
+        "Your quote for the spring order",
+        "<p>Hi {first},</p><p>as promised, here is the quote for the spring order. "
+        'The details are on <a href="https://www.example.com/quotes/spring">our quotes page</a>.'
+        "</p><p>Best,<br>{sender}</p>",
+        "Thanks, this looks good. Can we talk about delivery dates on Thursday?",
+    ),
+    (
+        "Following up on our call",
+        "<p>Hello {first},</p><p>thanks for your time today. I have put the points we "
+        'discussed on <a href="https://www.example.com/notes">one page</a>.</p>'
+        "<p>Kind regards,<br>{sender}</p>",
+        "",
+    ),
+    (
+        "The new price list",
+        "<p>Dear {first},</p><p>the new price list is out: "
+        '<a href="https://www.example.com/prices">have a look</a> and tell me what you think.'
+        "</p><p>{sender}</p>",
+        "Could you send it as a PDF as well?",
+    ),
+    (
+        "A case study you may like",
+        "<p>Hi {first},</p><p>a customer of ours in your field wrote about their first year "
+        'with us: <a href="https://www.example.com/stories">their story</a>.</p><p>{sender}</p>',
+        "",
+    ),
+]
+
+
+def send_demo_emails(user: User) -> int:
+    """Queue the demo's emails from `user`'s demo inbox to a few of their contacts, once (none
+    when the inbox has sent anything already); answer how many were queued."""
+    mailbox = Mailbox.objects.filter(email__iexact=user.email).first()
+    if (
+        mailbox is None
+        or EmailMessage.objects.filter(mailbox=mailbox, direction=Direction.OUTGOING).exists()
+    ):
+        return 0
+    contacts = Contact.objects.filter(owner=user).exclude(email="").order_by("pk")[: len(EMAILS)]
+    queued = 0
+    for contact, (subject, body, _reply) in zip(contacts, EMAILS, strict=False):
+        first = contact.first_name or contact.name
+        email = OutgoingEmail(
+            mailbox=mailbox,
+            from_address=mailbox.email,
+            from_name=user.display_name,
+            subject=subject,
+            html=body.format(first=first, sender=user.display_name),
+            to=[contact.email],
+            privacy_context=SenderContext.ONE_TO_ONE,
+            source=Source(),
+            sender=user,
+            contacts=[contact],
+        )
+        try:
+            email_enqueue(email)
+        except SendRefused:
+            continue  # the account's privacy rules refuse this contact: as the composer would
+        queued += 1
+    return queued
+
+
+def answer(caught: bytes) -> bytes | None:
+    """The customer's answer to an email the local catcher caught, when it is one of the
+    demo's emails from a demo inbox that their customer answers (EMAILS); else None. Written
+    when caught, so it is later than the email, as a reply is."""
+    message = message_from_bytes(caught, policy=policy.default)
+    wanted = {subject: text for subject, _body, text in EMAILS if text}
+    sender, recipients = message.get("From"), message.get_all("To") or []
+    text = wanted.get(str(message.get("Subject", "")))
+    if not text or sender is None or len(recipients) != 1 or not message.get("Message-ID"):
+        return None
+    rep = sender.addresses[0]
+    if not rep.addr_spec.endswith(DEMO_DOMAIN):
+        return None
+    customer = recipients[0].addresses[0]
+    reply = Mime()
+    reply["From"] = str(customer)
+    reply["To"] = str(rep)
+    reply["Subject"] = f"Re: {message['Subject']}"
+    # Whole seconds, two ahead: later than the email's sent time however the second falls.
+    reply["Date"] = format_datetime(timezone.now() + timedelta(seconds=2))
+    reply["Message-ID"] = make_msgid(domain="customer.example")
+    reply["In-Reply-To"] = message["Message-ID"]
+    reply["References"] = message["Message-ID"]
+    reply.set_content(f"{text}\n\n{customer.display_name or customer.username}")
+    return bytes(reply)
