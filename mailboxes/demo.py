@@ -8,7 +8,7 @@ at /dev/mail/ and following its link counts as a click, as for any tracked email
 from __future__ import annotations
 
 from datetime import timedelta
-from email import message_from_bytes, policy
+from email import message_from_string, policy
 from email.message import EmailMessage as Mime
 from email.utils import format_datetime, make_msgid
 
@@ -90,7 +90,8 @@ def answer(caught: bytes) -> bytes | None:
     """The customer's answer to an email the local catcher caught, when it is one of the
     demo's emails from a demo inbox that their customer answers (EMAILS); else None. Written
     when caught, so it is later than the email, as a reply is."""
-    message = message_from_bytes(caught, policy=policy.default)
+    # Headers may be UTF-8 (an address with accents, RFC 6532).
+    message = message_from_string(caught.decode("utf-8", "replace"), policy=policy.default)
     wanted = {subject: text for subject, _body, text in EMAILS if text}
     sender, recipients = message.get("From"), message.get_all("To") or []
     text = wanted.get(str(message.get("Subject", "")))
@@ -109,5 +110,7 @@ def answer(caught: bytes) -> bytes | None:
     reply["Message-ID"] = make_msgid(domain="customer.example")
     reply["In-Reply-To"] = message["Message-ID"]
     reply["References"] = message["Message-ID"]
-    reply.set_content(f"{text}\n\n{customer.display_name or customer.username}")
-    return bytes(reply)
+    # Signed with the first name their address starts with ("walter.kowalski0" -> "Walter").
+    signature = customer.display_name or customer.username.split(".")[0].rstrip("0123456789")
+    reply.set_content(f"{text}\n\n{signature.title()}")
+    return reply.as_bytes(policy=policy.SMTPUTF8)

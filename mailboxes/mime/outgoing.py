@@ -100,7 +100,24 @@ def by_email_package(
                 subtype=subtype or "octet-stream",
                 filename=attachment.filename,
             )
-    return mime.as_bytes(policy=policy.SMTP)
+    return mime.as_bytes(policy=policy.SMTPUTF8 if needs_utf8(headers) else policy.SMTP)
+
+
+def needs_utf8(headers: list[tuple[str, str]]) -> bool:
+    """Whether an address of the email has a non-ASCII mailbox (`josé@example.com`): then the
+    whole email is written as RFC 6532 has it, headers in UTF-8, and sent with SMTPUTF8
+    (providers/imap_smtp.py `utf8_options`). Written for SMTP instead, the package would put
+    encoded words inside the address, which no reader decodes there. A non-ASCII display name
+    alone is written as encoded words, as before."""
+    for name, value in headers:
+        if name.lower() in _ADDRESS_HEADERS and not value.isascii():
+            parsed = policy.default.header_store_parse(name, value)[1]
+            if any(not address.addr_spec.isascii() for address in parsed.addresses):
+                return True
+    return False
+
+
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
 
 
 # -- the same bytes, written directly -----------------------------------------------------------
@@ -123,13 +140,14 @@ def alternative(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
     """`by_email_package` for an email without attachments, byte for byte."""
     parts = [_TEXT_PART + _qp(text), _HTML_PART + _qp(html)]
     boundary = _boundary(CRLF.join(parts))
-    out = [_header(name, value) for name, value in headers]
+    utf8 = needs_utf8(headers)
+    out = [_header(name, value, utf8=utf8) for name, value in headers]
     out.append("MIME-Version: 1.0" + CRLF)
     out.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"{CRLF}{CRLF}')
     out.append(f"--{boundary}{CRLF}")
     out.append(f"{CRLF}--{boundary}{CRLF}".join(parts))
     out.append(f"{CRLF}--{boundary}--{CRLF}")
-    return "".join(out).encode("ascii")
+    return "".join(out).encode("utf-8" if utf8 else "ascii")
 
 
 def _qp(content: str) -> str:
@@ -181,9 +199,11 @@ _PACKAGE_PARSES = {
 }  # fmt: skip
 
 
-def _header(name: str, value: str) -> str:
+def _header(name: str, value: str, *, utf8: bool = False) -> str:
     if name.lower() in RAW_HEADERS:
         return _raw(name, value)
+    if utf8:  # rare: every header folded by the package, for SMTPUTF8
+        return _folded_by_package(name, value, utf8=True)
     return _plain_header(name, value) or _folded_by_package(name, value)
 
 
@@ -201,9 +221,9 @@ def _raw(name: str, value: str) -> str:
     return CRLF.join(lines) + CRLF
 
 
-def _folded_by_package(name: str, value: str) -> str:
+def _folded_by_package(name: str, value: str, *, utf8: bool = False) -> str:
     header = policy.default.header_store_parse(name, value)[1]
-    return header.fold(policy=policy.SMTP)
+    return header.fold(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
 
 
 def _plain_header(name: str, value: str) -> str | None:

@@ -209,6 +209,11 @@ def test_the_catcher_answers_only_the_demos_emails_from_a_demo_inbox():
     )
     assert reply["In-Reply-To"] == "<q-1@crm-demo.example>"
     assert reply["Subject"] == "Re: Your quote for the spring order"
+    assert reply.get_content().rstrip().endswith("Ola")
+    accented = answer(email.replace(b"Ola <ola@", "<karin.garcía12@".encode()))
+    assert "From: karin.garcía12@client.example\r\n" in accented.decode()
+    assert "\r\n\r\nThanks, this looks good" in accented.decode()
+    assert accented.decode().rstrip().endswith("Karin")
     assert answer(email.replace(b"sam@crm-demo.example", b"sam@elsewhere.example")) is None
     assert answer(email.replace(b"spring order", b"autumn order")) is None
     assert answer(b"\x00\xff not mail at all") is None

@@ -5,7 +5,7 @@ names, subjects and bodies, non-ASCII, headers that fold, reply chains, one-clic
 import random
 import string
 from datetime import UTC, datetime, timedelta, timezone
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.utils import format_datetime, formataddr, make_msgid
 
 import pytest
@@ -82,6 +82,8 @@ def _headers(rng: random.Random, names: list[str], subjects: list[str]) -> list:
     name = rng.choice(names)
     headers = [("From", formataddr((name, sender)) if name else sender)]
     recipients = [f"{_word(rng, rng.randint(1, 20))}@client.example" for _ in range(8)]
+    if rng.random() < 0.1:  # a mailbox with accents: the email is written for SMTPUTF8
+        recipients[rng.randrange(8)] = f"josé.garcía{rng.randint(1, 99)}@client.example"
     headers.append(("To", ", ".join(recipients[: rng.choice([1, 1, 1, 2, 5, 8])])))
     if rng.random() < 0.2:
         headers.append(("Cc", ", ".join(recipients[: rng.randint(1, 8)])))
@@ -160,7 +162,7 @@ def test_message_ids_and_urls_are_folded_at_spaces_never_encoded():
     head = written.split(b"\r\n\r\n")[0]
     assert b"=?" not in head
     assert f"References: <a@example.com>\r\n {gmail_id}\r\n <b@example.com>".encode() in head
-    parsed = message_from_bytes(written, policy=policy.default)
+    parsed = message_from_string(written.decode(), policy=policy.default)
     assert parsed["In-Reply-To"] == gmail_id
     assert parsed["List-Unsubscribe"] == url
     assert parsed["References"].split() == ["<a@example.com>", gmail_id, "<b@example.com>"]
@@ -215,3 +217,23 @@ def test_the_direct_bytes_read_back(text, html):
     assert parsed["From"] == "Zoë <rep@example.com>"
     assert parsed.get_body(("plain",)).get_content().rstrip() == text
     assert parsed.get_body(("html",)).get_content().rstrip() == html
+
+
+def test_an_address_with_accents_is_written_in_utf8_never_as_encoded_words():
+    headers = [
+        ("From", "Sam Seller <sam@crm-demo.example>"),
+        ("To", "karin.garcía12@mistralwines.example, ola@client.example"),
+        ("Subject", "Perché no?"),
+        ("Message-ID", "<q-1@crm-demo.example>"),
+    ]
+    expected, written = _both(3, headers, "Ciao", "<p>Ciao</p>")
+    assert written == expected
+    assert "To: karin.garcía12@mistralwines.example, ola@client.example\r\n" in written.decode()
+    assert b"=?" not in written.split(b"\r\n\r\n")[0]  # RFC 6532: headers in UTF-8
+    parsed = message_from_string(written.decode(), policy=policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses][0] == "karin.garcía12@mistralwines.example"
+    # Accents in a name alone keep the email ASCII, the name as encoded words.
+    named = [("From", "Zoë Ricci <zoe@crm-demo.example>"), ("To", "ola@client.example")]
+    expected, written = _both(4, named, "Ciao", "<p>Ciao</p>")
+    assert written == expected and written.isascii()
+    assert b"From: =?utf-8?q?Zo=C3=AB?= Ricci <zoe@crm-demo.example>" in written
