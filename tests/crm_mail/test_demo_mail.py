@@ -167,6 +167,15 @@ def test_the_demo_reps_have_sent_email_with_answers_that_the_reports_count(
         sent=Sum("sent"), replied=Sum("replied")
     )
     assert totals == {"sent": 8, "replied": 4}
+    # Each answer is on its email's thread and its contact's timeline, an address with
+    # accents included (the demo has such contacts: UTF-8 headers both ways).
+    answered = [m for m in sent if m.reply_count]
+    assert len(answered) == 4
+    assert any(not m.to_addrs[0].isascii() for m in answered)
+    for message in answered:
+        (reply,) = EmailMessage.objects.filter(thread=message.thread, direction="in")
+        assert reply.from_addr == message.to_addrs[0]
+        assert list(reply.contacts.all()) == list(message.contacts.all())
 
     call_command("load_demo_inboxes", stdout=open("/dev/null", "w"))  # again: nothing new
     assert sent.count() == 8
