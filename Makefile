@@ -24,6 +24,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py load_demo_inboxes
+	$(BIN)/python manage.py load_demo_sequences
 	$(BIN)/python manage.py devserver $(ADDR)
 
 test: install
