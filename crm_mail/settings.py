@@ -122,8 +122,14 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
     # bind client-side and are never prepared, whatever this number.
     DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The embedded database is shared by the web server and the worker: wait for locks.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # The embedded database is shared by the web server and the worker: wait for locks, and
+    # keep a write-ahead log so that a page never waits for a worker's commit (readers do
+    # not wait for the one writer; a worker stopped mid-commit held every page before).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL",
+    }
     # Tests on SQLite use a file, not the shared in-memory database: there two threads (the
     # browser tests' live server, the tests of concurrent workers) fail at once with "table is
     # locked" instead of waiting for the lock.

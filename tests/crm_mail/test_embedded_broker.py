@@ -2,8 +2,10 @@
 and emptied of the messages workers took, never of those still waiting."""
 
 import sqlite3
+import time
 from contextlib import closing
 
+import pytest
 from celery import Celery
 
 from crm_mail import broker
@@ -39,3 +41,27 @@ def test_prepare_makes_every_queue_and_prune_deletes_only_what_was_taken(setting
             queue.close()
     finally:
         app.close()
+
+
+def test_the_embedded_database_lets_a_page_read_while_a_worker_holds_its_write_lock(
+    transactional_db,
+):
+    """A write-ahead log (settings: SQLite's OPTIONS): a worker stopped in the middle of its
+    commit, holding the write lock, no longer holds every page (and /health/) with it."""
+    from django.db import connection
+
+    from records.models import User
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded database is SQLite (make test without DATABASE_URL)")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone() == ("wal",)
+    User.objects.create(username="reader")
+    with closing(sqlite3.connect(connection.settings_dict["NAME"], timeout=0.1)) as worker:
+        worker.execute("BEGIN EXCLUSIVE")
+        worker.execute("UPDATE records_user SET first_name = 'W'")
+        started = time.monotonic()
+        assert User.objects.get(username="reader").first_name == ""
+        assert time.monotonic() - started < 1
+        worker.rollback()
