@@ -33,6 +33,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path("/tmp/browser-failures")
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+WAIT_MS = 10_000  # the longest a browser test waits for anything (see `browser`)
 # How Chromium's console words a CSP refusal.
 CSP_REFUSAL = "violates the following Content Security Policy directive"
 
@@ -51,8 +52,10 @@ def browser():
         server_missing("Chromium (Debian package chromium)")
     from playwright.sync_api import expect, sync_playwright
 
-    # Waits longer than this mean something is wrong, not slow: fail fast and keep the suite quick.
-    expect.set_options(timeout=5_000)
+    # Waits longer than this mean something is wrong, not slow: fail fast and keep the suite
+    # quick. Not shorter: on a shared machine whose CPU the host takes back (a fifth of it
+    # here at times), a page under the whole suite's load has taken over 5 s.
+    expect.set_options(timeout=WAIT_MS)
     previous = os.environ.get(ASYNC_UNSAFE)
     os.environ[ASYNC_UNSAFE] = "true"
     try:
@@ -92,7 +95,7 @@ def new_page(browser, live_server, request):
     def open_page(**options):
         options.setdefault("viewport", DESKTOP)
         context = browser.new_context(base_url=live_server.url, **options)
-        context.set_default_timeout(5_000)
+        context.set_default_timeout(WAIT_MS)
         context.on("console", watch)
         contexts.append(context)
         return context.new_page()
