@@ -7,7 +7,7 @@ at /dev/mail/ and following its link counts as a click, as for any tracked email
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage as Mime
 from email.utils import format_datetime, make_msgid
@@ -101,16 +101,28 @@ def answer(caught: bytes) -> bytes | None:
     if not rep.addr_spec.endswith(DEMO_DOMAIN):
         return None
     customer = recipients[0].addresses[0]
-    reply = Mime()
-    reply["From"] = str(customer)
-    reply["To"] = str(rep)
-    reply["Subject"] = f"Re: {message['Subject']}"
-    # Whole seconds, two ahead: later than the email's sent time however the second falls.
-    reply["Date"] = format_datetime(timezone.now() + timedelta(seconds=2))
-    reply["Message-ID"] = make_msgid(domain="customer.example")
-    reply["In-Reply-To"] = message["Message-ID"]
-    reply["References"] = message["Message-ID"]
     # Signed with the first name their address starts with ("walter.kowalski0" -> "Walter").
     signature = customer.display_name or customer.username.split(".")[0].rstrip("0123456789")
-    reply.set_content(f"{text}\n\n{signature.title()}")
-    return reply.as_bytes(policy=policy.SMTPUTF8)
+    # Whole seconds, two ahead: later than the email's sent time however the second falls.
+    return customer_email(
+        str(customer),
+        str(rep),
+        f"Re: {message['Subject']}",
+        f"{text}\n\n{signature.title()}",
+        timezone.now() + timedelta(seconds=2),
+        in_reply_to=message["Message-ID"],
+    )
+
+
+def customer_email(
+    sender: str, to: str, subject: str, text: str, at: datetime, *, in_reply_to: str = ""
+) -> bytes:
+    """A demo customer's email: its bytes as the catcher keeps them (UTF-8 headers allowed)."""
+    mail = Mime()
+    mail["From"], mail["To"], mail["Subject"] = sender, to, subject
+    mail["Date"] = format_datetime(at)
+    mail["Message-ID"] = make_msgid(domain="customer.example")
+    if in_reply_to:
+        mail["In-Reply-To"] = mail["References"] = in_reply_to
+    mail.set_content(text)
+    return mail.as_bytes(policy=policy.SMTPUTF8)

@@ -1,6 +1,4 @@
 from datetime import timedelta
-from email.message import EmailMessage as Mime
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from django.conf import settings
@@ -10,7 +8,7 @@ from django.utils import timezone
 from mailboxes.connecting import caps
 from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.constants import MailboxKind, Provider, TeamInboxKind
-from mailboxes.demo import send_demo_emails
+from mailboxes.demo import customer_email, send_demo_emails
 from mailboxes.models import Mailbox, TeamInbox
 from mailboxes.sync.engine import sync_mailbox
 from records.models import Contact, Team, User
@@ -105,15 +103,15 @@ class Command(BaseCommand):
         for n, (contact, (subject, text, ago)) in enumerate(
             zip(senders, CUSTOMER_MAIL, strict=False)
         ):
-            message = Mime()
-            message["From"] = f"{contact.name} <{contact.email}>"
-            message["To"] = f"Acme Support <{SUPPORT}>"
-            message["Subject"] = subject
-            message["Date"] = format_datetime(now - timedelta(minutes=ago))
-            message["Message-ID"] = make_msgid(domain="customer.example")
-            message.set_content(text)
+            raw = customer_email(
+                f"{contact.name} <{contact.email}>",
+                f"Acme Support <{SUPPORT}>",
+                subject,
+                text,
+                now - timedelta(minutes=ago),
+            )
             # Named as the catcher names what it catches: they sort by arrival.
             (
                 folder / f"{(now - timedelta(minutes=ago)).timestamp():.0f}{n:09d}-demo.eml"
-            ).write_bytes(bytes(message))
+            ).write_bytes(raw)
         sync_mailbox(mailbox.pk)
