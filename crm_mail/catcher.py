@@ -5,13 +5,11 @@ Built on aiosmtpd (the same server the tests use as a sink); each message is wri
 """
 
 import logging
-import time
-import uuid
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from mailboxes.demo import answer
+from mailboxes.demo import answer, caught_name
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +35,7 @@ class SaveToFolder:
 
     def _save(self, content: bytes) -> None:
         # Named by the time caught, so names sort by arrival (the demo inboxes read them so).
-        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
-        (self.folder / name).write_bytes(content)
+        (self.folder / caught_name()).write_bytes(content)
 
 
 def start_catcher(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:

@@ -7,6 +7,8 @@ at /dev/mail/ and following its link counts as a click, as for any tracked email
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import datetime, timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage as Mime
@@ -18,9 +20,9 @@ from mailboxes.constants import Direction
 from mailboxes.models import EmailMessage, Mailbox
 from mailboxes.outbox.enqueue import OutgoingEmail, SendRefused, Source, email_enqueue
 from privacy.constants import SenderContext
+from records.demo import DEMO_DOMAIN
 from records.models import Contact, User
 
-DEMO_DOMAIN = "@crm-demo.example"
 # (subject, body, the customer's answer or "": none). The links are tracked.
 EMAILS = [
     (
@@ -98,7 +100,7 @@ def answer(caught: bytes) -> bytes | None:
     if not text or sender is None or len(recipients) != 1 or not message.get("Message-ID"):
         return None
     rep = sender.addresses[0]
-    if not rep.addr_spec.endswith(DEMO_DOMAIN):
+    if not rep.addr_spec.endswith("@" + DEMO_DOMAIN):
         return None
     customer = recipients[0].addresses[0]
     # Signed with the first name their address starts with ("walter.kowalski0" -> "Walter").
@@ -112,6 +114,13 @@ def answer(caught: bytes) -> bytes | None:
         timezone.now() + timedelta(seconds=2),
         in_reply_to=message["Message-ID"],
     )
+
+
+def caught_name(at: datetime | None = None) -> str:
+    """The file name of an email the local catcher holds, caught at `at` (now by default):
+    names sort by arrival, which is how the demo inboxes read them."""
+    at_ns = time.time_ns() if at is None else int(at.timestamp() * 1e9)
+    return f"{at_ns}-{uuid.uuid4().hex[:8]}.eml"
 
 
 def customer_email(

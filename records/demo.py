@@ -98,6 +98,16 @@ def demo_loaded() -> bool:
     return User.objects.filter(username="admin").exists()
 
 
+# The demo users' addresses are username@DEMO_DOMAIN (a reserved name: nothing is delivered
+# there); the demo commands above records find them by it.
+DEMO_DOMAIN = "crm-demo.example"
+
+
+def demo_users():
+    """The users `load_demo` made."""
+    return User.objects.filter(email__endswith="@" + DEMO_DOMAIN)
+
+
 @transaction.atomic
 def load_demo(seed: int = 7, contacts: int = 200) -> dict:
     """Create the demo account; returns counts. Refuses to run twice."""
@@ -112,7 +122,7 @@ def load_demo(seed: int = 7, contacts: int = 200) -> dict:
             username=username,
             first_name=first,
             last_name=last,
-            email=f"{username}@crm-demo.example",
+            email=f"{username}@{DEMO_DOMAIN}",
             profile_name=f"{first} {last}",
             team=teams.get(team),
             seat=seat,

@@ -8,12 +8,13 @@ from django.utils import timezone
 from mailboxes.connecting import caps
 from mailboxes.connecting.services import mailbox_connect_personal
 from mailboxes.constants import MailboxKind, Provider, TeamInboxKind
-from mailboxes.demo import customer_email, send_demo_emails
+from mailboxes.demo import caught_name, customer_email, send_demo_emails
 from mailboxes.models import Mailbox, TeamInbox
 from mailboxes.sync.engine import sync_mailbox
-from records.models import Contact, Team, User
+from records.demo import DEMO_DOMAIN, demo_users
+from records.models import Contact, Team
 
-SUPPORT = "support@crm-demo.example"
+SUPPORT = f"support@{DEMO_DOMAIN}"
 # The reps whose demo inboxes have sent a few emails (mailboxes/demo.py).
 SENDERS = ("sam", "sara")
 # What customers wrote to the demo's team address: (subject, text, minutes ago).
@@ -48,7 +49,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         created = 0
-        for user in User.objects.filter(email__endswith="@crm-demo.example").order_by("pk"):
+        for user in demo_users().order_by("pk"):
             if not user.can_reach_out or Mailbox.objects.filter(email__iexact=user.email).exists():
                 continue
             # Connected like any inbox: the account's limits for new inboxes apply.
@@ -64,12 +65,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo inboxes: {created} created.")
         if settings.CRM_MAIL_CATCHER_DIR is None:
             return
-        sent = sum(
-            send_demo_emails(user)
-            for user in User.objects.filter(
-                username__in=SENDERS, email__endswith="@crm-demo.example"
-            )
-        )
+        sent = sum(send_demo_emails(user) for user in demo_users().filter(username__in=SENDERS))
         if sent:
             self.stdout.write(f"Demo sales emails: {sent} queued, some with answers.")
         team = Team.objects.filter(name="Support").first()
@@ -100,18 +96,12 @@ class Command(BaseCommand):
         folder.mkdir(parents=True, exist_ok=True)
         senders = Contact.objects.exclude(email="").order_by("pk")[: len(CUSTOMER_MAIL)]
         now = timezone.now()
-        for n, (contact, (subject, text, ago)) in enumerate(
-            zip(senders, CUSTOMER_MAIL, strict=False)
-        ):
+        for contact, (subject, text, ago) in zip(senders, CUSTOMER_MAIL, strict=False):
+            at = now - timedelta(minutes=ago)
             raw = customer_email(
-                f"{contact.name} <{contact.email}>",
-                f"Acme Support <{SUPPORT}>",
-                subject,
-                text,
-                now - timedelta(minutes=ago),
+                f"{contact.name} <{contact.email}>", f"Acme Support <{SUPPORT}>", subject, text, at
             )
-            # Named as the catcher names what it catches: they sort by arrival.
-            (
-                folder / f"{(now - timedelta(minutes=ago)).timestamp():.0f}{n:09d}-demo.eml"
-            ).write_bytes(raw)
+            # Named as the catcher names what it catches, at the time written: they sort by
+            # arrival.
+            (folder / caught_name(at)).write_bytes(raw)
         sync_mailbox(mailbox.pk)

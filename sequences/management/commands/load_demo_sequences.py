@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from mailboxes.models import Mailbox
-from records.models import Contact, User
+from records.demo import demo_users
+from records.models import Contact
 from sequences.constants import StepKind
 from sequences.enrollment.services import EnrollRefused, Plan, enroll
 from sequences.models import Sequence, Step
@@ -44,7 +45,7 @@ class Command(BaseCommand):
     help = "Give the demo's sales rep a sequence with a few contacts enrolled (once)."
 
     def handle(self, *args, **options):
-        owner = User.objects.filter(username=OWNER, email__endswith="@crm-demo.example").first()
+        owner = demo_users().filter(username=OWNER).first()
         mailbox = owner and Mailbox.objects.filter(email__iexact=owner.email).first()
         if mailbox is None or Sequence.objects.filter(name=NAME, owner=owner).exists():
             return
