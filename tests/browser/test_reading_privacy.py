@@ -79,6 +79,11 @@ def test_reading_replying_and_forwarding_load_nothing_until_show_images(
     expect(frame.locator('img[alt="Chart"]')).to_have_js_property("naturalWidth", 1)
     page.wait_for_load_state("networkidle")
     assert frame.locator('img[alt="Acme logo"]').evaluate("i => i.naturalWidth") == 0
+    # Close takes the thread out of the timeline; View thread brings it back.
+    item.get_by_role("button", name="Close the thread").click()
+    expect(item.locator(".thread")).to_have_count(0)
+    item.get_by_role("link", name="View thread").click()
+    expect(item.locator(".thread")).to_have_count(1)
 
     # Replying: the quote shows in the editor, its remote images blocked.
     item.get_by_role("link", name="Reply", exact=True).click()

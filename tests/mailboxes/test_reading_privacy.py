@@ -120,8 +120,9 @@ def test_the_thread_offers_to_show_images_only_for_email_that_has_remote_ones(
     plain.thread = message.thread
     plain.save()
     client.force_login(owner)
-    page = client.get(f"/records/contacts/{contact.pk}/email/{message.pk}/thread/").content
-    page = page.decode()
+    page = client.get(
+        f"/records/contacts/{contact.pk}/email/{message.pk}/thread/", HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert page.count("data-images-banner") == 1
     assert f'href="/email/{message.pk}/body/?images=1" target="email-frame-{message.pk}"' in page
     assert f'name="email-frame-{message.pk}"' in page
@@ -166,6 +167,49 @@ def test_only_those_who_see_the_email_can_choose_for_its_sender(client, outsider
     assert response.status_code == 404
     assert client.get(f"/email/{message.pk}/body/?images=1").status_code == 404
     assert not TrustedImageSender.objects.exists()
+
+
+def test_the_thread_opened_in_a_new_tab_is_a_page_of_its_own(client, owner, outsider, contact):
+    """ "View thread" links to the thread's URL and loads it into the timeline with htmx; a
+    middle-click opens that URL outside htmx: it answers the whole page, back to the record,
+    without the Close button that only empties the timeline's slot."""
+    message = received(contact)
+    reply = received(contact, "<p>Thanks!</p>", subject="Re: You won")
+    reply.thread = message.thread
+    reply.save()
+    url = f"/records/contacts/{contact.pk}/email/{message.pk}/thread/"
+    client.force_login(owner)
+
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<nav class="mainnav"' in html  # the base layout, styled
+    assert "<title>You won · " in html
+    assert f'<a href="/records/contacts/{contact.pk}/">{contact.name}</a>' in html
+    assert f'id="thread-{message.pk}"' in html
+    assert f'name="email-frame-{message.pk}"' in html and f'name="email-frame-{reply.pk}"' in html
+    assert "data-close-thread" not in html and ">Close<" not in html
+    # The emails are not taken for the page's notices (django.contrib.messages).
+    assert 'class="messages"' not in html
+
+    fragment = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith(f'<div class="thread" id="thread-{message.pk}">')
+    assert "mainnav" not in fragment and "<title>" not in fragment
+    assert f'name="email-frame-{reply.pk}"' in fragment
+    assert 'data-close-thread aria-label="Close the thread">Close</button>' in fragment
+
+    # "Always show images" on the thread's own page swaps the thread in place: still no Close.
+    swapped = client.post(
+        url.replace("/thread/", "/images/"),
+        {"always": "1", "opened": message.pk},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{url}",
+    ).content.decode()
+    assert f'id="thread-{message.pk}"' in swapped and "data-close-thread" not in swapped
+
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+    assert client.get(url, HTTP_HX_REQUEST="true").status_code == 404
 
 
 # --- replying and forwarding ----------------------------------------------------------------

@@ -22,9 +22,12 @@ click links found in an email are never loaded (reading a reply that quotes the 
 must not count as an open of it).
 """
 
+from urllib.parse import urlsplit
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.html import escape, linebreaks
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
@@ -79,6 +82,8 @@ def trusted_senders(user, addresses) -> set[str]:
 
 
 def _thread_page(request, record_type, record, opened):
+    """The thread `opened` belongs to, as far as it is on `record`: the partial for the
+    timeline's slot (htmx), else a page of its own (a link opened in a new tab)."""
     messages = list(
         EmailMessage.objects.filter(
             thread_id=opened.thread_id, activity__links__record_id=record.pk
@@ -88,14 +93,24 @@ def _thread_page(request, record_type, record, opened):
     )
     fill_bodies(messages)
     mark_images(request.user, messages)
+    thread_url = reverse("mailboxes:thread", args=(record_type.slug, record.pk, opened.pk))
+    # Close empties the timeline's slot (static JS): not on the thread's own page, nor when
+    # that page swaps the thread in place ("Always show images").
+    in_timeline = bool(request.htmx) and (
+        urlsplit(request.htmx.current_url or "").path != thread_url
+    )
     return render(
         request,
-        "mailboxes/timeline/thread.html#thread",
+        "mailboxes/timeline/thread.html#thread"
+        if request.htmx
+        else "mailboxes/timeline/thread.html",
         {
             "record_type": record_type,
             "record": record,
-            "messages": messages,
+            # Not `messages`: the page around it shows django.contrib.messages under that name.
+            "thread_messages": messages,
             "opened": opened,
+            "closable": in_timeline,
         },
     )
 
