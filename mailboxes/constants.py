@@ -2,28 +2,31 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 
 class Provider(models.TextChoices):
     GMAIL = "gmail", "Gmail / Google Workspace"
     OFFICE365 = "office365", "Office 365"
-    EXCHANGE = "exchange", "Exchange (on-premises)"
-    IMAP = "imap", "Other (IMAP/SMTP)"
-    DEMO = "demo", "Demo inbox (local mail catcher)"
+    EXCHANGE = "exchange", _("Exchange (on-premises)")
+    IMAP = "imap", _("Other (IMAP/SMTP)")
+    DEMO = "demo", _("Demo inbox (local mail catcher)")
 
 
 # The timeline kind of an email, registered with records.timeline in apps.py.
 EMAIL_ACTIVITY = "email"
-# The timeline title of an email forwarded from the CRM, once it went out.
-FORWARDED_TITLE = "Email forwarded"
+# The timeline title of an email forwarded from the CRM, once it went out. Stored on the
+# activity as written (a plain string, so the bulk write takes it): marked for the catalogue,
+# translated where it is shown.
+FORWARDED_TITLE = gettext_noop("Email forwarded")
 
 
 class SendSource(models.TextChoices):
     """What queued an email: reports and the ledger group mail by it."""
 
-    ONE_TO_ONE = "one_to_one", "One-to-one"
-    SEQUENCE = "sequence", "Sequence"
-    TRANSACTIONAL = "transactional", "Transactional"
+    ONE_TO_ONE = "one_to_one", _("One-to-one")
+    SEQUENCE = "sequence", _("Sequence")
+    TRANSACTIONAL = "transactional", _("Transactional")
 
 
 # Team inboxes are read by many people through the provider's API; IMAP is not offered there.
@@ -42,14 +45,14 @@ class FontFamily(models.TextChoices):
     """The fonts offered for email: those every mail client has, or a close fallback."""
 
     DEFAULT = "", _("The recipient's default")
-    ARIAL = "arial", "Arial"
-    HELVETICA = "helvetica", "Helvetica"
-    VERDANA = "verdana", "Verdana"
-    TAHOMA = "tahoma", "Tahoma"
-    TREBUCHET = "trebuchet", "Trebuchet MS"
-    GEORGIA = "georgia", "Georgia"
-    TIMES = "times", "Times New Roman"
-    COURIER = "courier", "Courier New"
+    ARIAL = "arial", _("Arial")
+    HELVETICA = "helvetica", _("Helvetica")
+    VERDANA = "verdana", _("Verdana")
+    TAHOMA = "tahoma", _("Tahoma")
+    TREBUCHET = "trebuchet", _("Trebuchet MS")
+    GEORGIA = "georgia", _("Georgia")
+    TIMES = "times", _("Times New Roman")
+    COURIER = "courier", _("Courier New")
 
 
 # Each font as CSS writes it in the email, with the fallbacks a client lacking it uses.
@@ -68,20 +71,20 @@ FONT_SIZES = (10, 11, 12, 13, 14, 16, 18)
 
 
 class MailboxKind(models.TextChoices):
-    PERSONAL = "personal", "Personal"
-    TEAM = "team", "Team"
+    PERSONAL = "personal", _("Personal")
+    TEAM = "team", _("Team")
 
 
 class MailboxStatus(models.TextChoices):
-    CONNECTED = "connected", "Connected"
-    SYNCING = "syncing", "Syncing"
-    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
-    ERROR = "error", "Error"
+    CONNECTED = "connected", _("Connected")
+    SYNCING = "syncing", _("Syncing")
+    NEEDS_RECONNECT = "needs_reconnect", _("Needs reconnect")
+    ERROR = "error", _("Error")
 
 
 class TeamInboxKind(models.TextChoices):
-    CONVERSATIONS = "conversations", "Conversations inbox"
-    HELP_DESK = "help_desk", "Help desk"
+    CONVERSATIONS = "conversations", _("Conversations inbox")
+    HELP_DESK = "help_desk", _("Help desk")
 
 
 class ConversationStatus(models.TextChoices):
@@ -90,14 +93,14 @@ class ConversationStatus(models.TextChoices):
 
 
 class Direction(models.TextChoices):
-    INCOMING = "in", "Received"
-    OUTGOING = "out", "Sent"
+    INCOMING = "in", _("Received")
+    OUTGOING = "out", _("Sent")
 
 
 class MatchReason(models.TextChoices):
-    ADDRESS = "address", "A participant's address matches the contact"
-    THREAD = "thread", "It replies to an email already logged here"
-    FALLBACK = "fallback", "Low-confidence match (subject and participants)"
+    ADDRESS = "address", _("A participant's address matches the contact")
+    THREAD = "thread", _("It replies to an email already logged here")
+    FALLBACK = "fallback", _("Low-confidence match (subject and participants)")
 
 
 class LoggedVia(models.TextChoices):
@@ -110,26 +113,26 @@ class LoggedVia(models.TextChoices):
 
 
 class BounceKind(models.TextChoices):
-    HARD = "hard", "Hard bounce"
-    SOFT = "soft", "Soft bounce"
+    HARD = "hard", _("Hard bounce")
+    SOFT = "soft", _("Soft bounce")
 
 
 class SendStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    QUEUED = "queued", "Queued"
+    SCHEDULED = "scheduled", _("Scheduled")
+    QUEUED = "queued", _("Queued")
     # Transactional email only: the relay answered 4xx for it or its recipients' domain, so
     # it waits, with the reason and the next try (transactional/pool/delivery.py).
     DEFERRED = "deferred", _("Deferred")
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
     # The connection dropped before the provider answered: it may have gone out. The worker
     # asks the provider (the Sent folder by Message-ID) before anything is sent again.
     CHECKING = "checking", _("Uncertain, checking")
     # A send whose outcome is unknown and that the provider cannot settle: the rep decides.
-    UNCERTAIN = "uncertain", "Uncertain"
-    RECONCILED = "reconciled", "Sent (confirmed from the Sent folder)"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    UNCERTAIN = "uncertain", _("Uncertain")
+    RECONCILED = "reconciled", _("Sent (confirmed from the Sent folder)")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class SentCopy(models.TextChoices):
@@ -157,7 +160,7 @@ class OutboundEventKind(models.TextChoices):
 class Security(models.TextChoices):
     SSL = "ssl", "SSL/TLS"
     STARTTLS = "starttls", "STARTTLS"
-    NONE = "none", "None (not encrypted)"
+    NONE = "none", _("None (not encrypted)")
 
 
 class LogMode(models.TextChoices):

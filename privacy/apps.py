@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _builtin_subscription_types(sender, using, apps=None, **kwargs):
@@ -42,9 +43,9 @@ class PrivacyConfig(AppConfig):
                 context=panel_context,
             )
         )
-        register_settings_section(SettingsSection("privacy", "Privacy", "privacy:settings"))
+        register_settings_section(SettingsSection("privacy", _("Privacy"), "privacy:settings"))
         # Settings > Import asks for the legal basis of imported contacts while rules are on.
         register_import_option(LEGAL_BASIS_OPTION)
         register_settings_section(
-            SettingsSection("privacy-audit", "Privacy audit", "privacy:audit")
+            SettingsSection("privacy-audit", _("Privacy audit"), "privacy:audit")
         )

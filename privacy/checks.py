@@ -24,6 +24,8 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from records.models import Contact
 
@@ -142,19 +144,26 @@ def _basis_problem(basis, contact, state: _State, at: datetime, message_ref: str
 
 
 _PROBLEM_WORDS = {
-    BasisProblem.NOT_FOUND: "The one-time legal basis given is not one of this contact's.",
-    BasisProblem.CONSUMED: "The one-time legal basis given was already used for another email.",
-    BasisProblem.REVOKED: "The one-time legal basis given was revoked.",
-    BasisProblem.RECORDED_AFTER: "The one-time legal basis given was recorded after this moment.",
-    BasisProblem.OPTED_OUT_AFTER: (
+    BasisProblem.NOT_FOUND: gettext_lazy(
+        "The one-time legal basis given is not one of this contact's."
+    ),
+    BasisProblem.CONSUMED: gettext_lazy(
+        "The one-time legal basis given was already used for another email."
+    ),
+    BasisProblem.REVOKED: gettext_lazy("The one-time legal basis given was revoked."),
+    BasisProblem.RECORDED_AFTER: gettext_lazy(
+        "The one-time legal basis given was recorded after this moment."
+    ),
+    BasisProblem.OPTED_OUT_AFTER: gettext_lazy(
         "The contact opted out after the one-time legal basis was recorded."
     ),
 }
 
 
 def _opted_out_words(contact, state: _State) -> str:
-    what = "all email" if state.opted_out_all_at is not None else "One to one email"
-    return f"{contact.name} opted out of {what}."
+    if state.opted_out_all_at is not None:
+        return _("%(name)s opted out of all email.") % {"name": contact.name}
+    return _("%(name)s opted out of One to one email.") % {"name": contact.name}
 
 
 def _standing_allow(contact, state: _State) -> Decision | None:
@@ -162,13 +171,23 @@ def _standing_allow(contact, state: _State) -> Decision | None:
     name = contact.name
     if not state.gdpr_enabled:
         return Decision(
-            True, Reason.PRIVACY_OFF, f"Data privacy rules are off and {name} has not opted out."
+            True,
+            Reason.PRIVACY_OFF,
+            _("Data privacy rules are off and %(name)s has not opted out.") % {"name": name},
         )
     if state.standing_basis:
         label = LegalBasisKind(state.standing_basis).label
-        return Decision(True, Reason.LEGAL_BASIS, f"{name} has a legal basis: {label}.")
+        return Decision(
+            True,
+            Reason.LEGAL_BASIS,
+            _("%(name)s has a legal basis: %(basis)s.") % {"name": name, "basis": label},
+        )
     if state.one_to_one_status == SubscriptionState.SUBSCRIBED:
-        return Decision(True, Reason.SUBSCRIBED, f"{name} is subscribed to One to one email.")
+        return Decision(
+            True,
+            Reason.SUBSCRIBED,
+            _("%(name)s is subscribed to One to one email.") % {"name": name},
+        )
     return None
 
 
@@ -185,13 +204,16 @@ def _decide(
             return Decision(
                 False,
                 Reason.OPTED_OUT,
-                _opted_out_words(contact, state) + " They can't be sent sequence email.",
+                _opted_out_words(contact, state) + " " + _("They can't be sent sequence email."),
             )
         return Decision(
             False,
             Reason.NO_LEGAL_BASIS,
-            f"Data privacy rules are on and {name} has no legal basis to communicate. Record a "
-            "legal basis or add the One to one subscription before sending sequence email.",
+            _(
+                "Data privacy rules are on and %(name)s has no legal basis to communicate. Record "
+                "a legal basis or add the One to one subscription before sending sequence email."
+            )
+            % {"name": name},
             fixes=(Fix.ADD_SUBSCRIPTION, Fix.RECORD_LEGAL_BASIS),
         )
 
@@ -204,7 +226,8 @@ def _decide(
             return Decision(
                 True,
                 Reason.ONE_TIME_BASIS,
-                f"A one-time legal basis ({basis.get_basis_display()}) covers this email.",
+                _("A one-time legal basis (%(basis)s) covers this email.")
+                % {"basis": basis.get_basis_display()},
                 one_time_basis_id=basis.pk,
             )
     suffix = f" {_PROBLEM_WORDS[problem]}" if problem else ""
@@ -213,26 +236,35 @@ def _decide(
             False,
             Reason.OPTED_OUT,
             _opted_out_words(contact, state)
-            + " To send this one email, provide a one-time legal basis and explain why you may "
-            "contact them (for example, to send a contract or an invoice)." + suffix,
+            + " "
+            + _(
+                "To send this one email, provide a one-time legal basis and explain why you may "
+                "contact them (for example, to send a contract or an invoice)."
+            )
+            + suffix,
             fixes=(Fix.ONE_TIME_BASIS,),
             basis_problem=problem,
         )
     return Decision(
         False,
         Reason.NO_LEGAL_BASIS,
-        f"Data privacy rules are on and {name} has no legal basis to communicate. Add the One "
-        "to one subscription, or provide a one-time legal basis for this email." + suffix,
+        _(
+            "Data privacy rules are on and %(name)s has no legal basis to communicate. Add the "
+            "One to one subscription, or provide a one-time legal basis for this email."
+        )
+        % {"name": name}
+        + suffix,
         fixes=(Fix.ADD_SUBSCRIPTION, Fix.ONE_TIME_BASIS, Fix.RECORD_LEGAL_BASIS),
         basis_problem=problem,
     )
 
 
-_EXEMPT = Decision(
-    True,
-    Reason.TRANSACTIONAL,
-    "Transactional email and email sent from a ticket need no legal basis.",
-)
+def _exempt() -> Decision:
+    return Decision(
+        True,
+        Reason.TRANSACTIONAL,
+        _("Transactional email and email sent from a ticket need no legal basis."),
+    )
 
 
 def can_email(
@@ -252,7 +284,7 @@ def can_email(
     """
     context = SenderContext(context)
     if context in EXEMPT_CONTEXTS:
-        return _EXEMPT
+        return _exempt()
     at = at or timezone.now()
     state = _states([contact.pk], at)[contact.pk]
     return _decide(contact, context, state, at, one_time_basis, message_ref)
@@ -265,7 +297,8 @@ def can_email_many(
     context = SenderContext(context)
     contacts = list(contacts)
     if context in EXEMPT_CONTEXTS:
-        return {c.pk: _EXEMPT for c in contacts}
+        exempt = _exempt()
+        return {c.pk: exempt for c in contacts}
     at = at or timezone.now()
     states = _states([c.pk for c in contacts], at)
     return {c.pk: _decide(c, context, states[c.pk], at, None, "") for c in contacts}

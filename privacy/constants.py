@@ -1,15 +1,16 @@
 """Choices and codes shared by the privacy app's models, the check, services and views."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class SenderContext(models.TextChoices):
     """Why an email is being sent; the check applies different rules to each."""
 
-    ONE_TO_ONE = "one_to_one", "One-to-one email"
-    SEQUENCE = "sequence", "Sequence email"
-    TICKET_REPLY = "ticket_reply", "Email from a ticket"
-    TRANSACTIONAL = "transactional", "Transactional email"
+    ONE_TO_ONE = "one_to_one", _("One-to-one email")
+    SEQUENCE = "sequence", _("Sequence email")
+    TICKET_REPLY = "ticket_reply", _("Email from a ticket")
+    TRANSACTIONAL = "transactional", _("Transactional email")
 
 
 # Contexts that need no legal basis and carry no unsubscribe link.
@@ -17,30 +18,33 @@ EXEMPT_CONTEXTS = frozenset({SenderContext.TICKET_REPLY, SenderContext.TRANSACTI
 
 
 class SubscriptionKind(models.TextChoices):
-    ONE_TO_ONE = "one_to_one", "One to one"
-    TRANSACTIONAL = "transactional", "Transactional"
-    OTHER = "other", "Other"
+    ONE_TO_ONE = "one_to_one", _("One to one")
+    TRANSACTIONAL = "transactional", _("Transactional")
+    OTHER = "other", _("Other")
 
 
 class SubscriptionState(models.TextChoices):
     # Named after HubSpot v4 `statusState` (SUBSCRIBED | UNSUBSCRIBED | NOT_SPECIFIED).
-    SUBSCRIBED = "subscribed", "Subscribed"
-    OPTED_OUT = "opted_out", "Opted out"
-    NOT_SPECIFIED = "not_specified", "Not specified"
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    OPTED_OUT = "opted_out", _("Opted out")
+    NOT_SPECIFIED = "not_specified", _("Not specified")
 
 
 class LegalBasisKind(models.TextChoices):
     """The six lawful bases of GDPR Art. 6(1), legitimate interest split as HubSpot does."""
 
-    CONSENT = "consent", "Consent"
-    CONTRACT = "contract", "Performance of a contract"
-    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation"
-    VITAL_INTERESTS = "vital_interests", "Vital interests"
-    PUBLIC_TASK = "public_task", "Public task"
-    LEGITIMATE_INTEREST_PROSPECT = "legitimate_interest_prospect", "Legitimate interest – prospect"
+    CONSENT = "consent", _("Consent")
+    CONTRACT = "contract", _("Performance of a contract")
+    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
+    VITAL_INTERESTS = "vital_interests", _("Vital interests")
+    PUBLIC_TASK = "public_task", _("Public task")
+    LEGITIMATE_INTEREST_PROSPECT = (
+        "legitimate_interest_prospect",
+        _("Legitimate interest – prospect"),
+    )
     LEGITIMATE_INTEREST_CLIENT = (
         "legitimate_interest_client",
-        "Legitimate interest – existing customer",
+        _("Legitimate interest – existing customer"),
     )
 
 
@@ -59,24 +63,24 @@ HUBSPOT_LEGAL_BASIS = {
 
 
 class OptOutSource(models.TextChoices):
-    PREFERENCES_PAGE = "preferences_page", "Preferences page"
-    ONE_CLICK = "one_click", "One-click unsubscribe (mail client)"
-    REP = "rep", "Recorded by a rep on the contact's request"
-    SPAM_REPORT = "spam_report", "Spam report"
-    API = "api", "API"
+    PREFERENCES_PAGE = "preferences_page", _("Preferences page")
+    ONE_CLICK = "one_click", _("One-click unsubscribe (mail client)")
+    REP = "rep", _("Recorded by a rep on the contact's request")
+    SPAM_REPORT = "spam_report", _("Spam report")
+    API = "api", _("API")
 
 
 class EventKind(models.TextChoices):
-    SEND_ALLOWED_ONE_TIME = "send_allowed_one_time", "Send allowed on a one-time basis"
-    SEND_REFUSED = "send_refused", "Send refused"
-    BASIS_RECORDED = "basis_recorded", "Legal basis recorded"
-    ONE_TIME_BASIS_RECORDED = "one_time_basis_recorded", "One-time legal basis recorded"
-    BASIS_REVOKED = "basis_revoked", "Legal basis revoked"
-    SUBSCRIPTION_CHANGED = "subscription_changed", "Subscription changed"
-    OPTED_OUT_ALL = "opted_out_all", "Opted out of all email"
-    OPT_OUT_ALL_LIFTED = "opt_out_all_lifted", "Opt-out of all email lifted by the contact"
-    SETTINGS_CHANGED = "settings_changed", "Privacy settings changed"
-    SUBSCRIPTION_TYPE_CHANGED = "subscription_type_changed", "Subscription type changed"
+    SEND_ALLOWED_ONE_TIME = "send_allowed_one_time", _("Send allowed on a one-time basis")
+    SEND_REFUSED = "send_refused", _("Send refused")
+    BASIS_RECORDED = "basis_recorded", _("Legal basis recorded")
+    ONE_TIME_BASIS_RECORDED = "one_time_basis_recorded", _("One-time legal basis recorded")
+    BASIS_REVOKED = "basis_revoked", _("Legal basis revoked")
+    SUBSCRIPTION_CHANGED = "subscription_changed", _("Subscription changed")
+    OPTED_OUT_ALL = "opted_out_all", _("Opted out of all email")
+    OPT_OUT_ALL_LIFTED = "opt_out_all_lifted", _("Opt-out of all email lifted by the contact")
+    SETTINGS_CHANGED = "settings_changed", _("Privacy settings changed")
+    SUBSCRIPTION_TYPE_CHANGED = "subscription_type_changed", _("Subscription type changed")
 
 
 # The audit trail: decisions that let an email out on a one-time basis or stopped it.

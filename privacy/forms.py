@@ -5,11 +5,13 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .constants import EventKind, LegalBasisKind, SubscriptionState
 from .models import PrivacySettings, SubscriptionType
 
-_BASIS_CHOICES = [("", "Choose a legal basis")] + list(LegalBasisKind.choices)
+_BASIS_CHOICES = [("", gettext_lazy("Choose a legal basis"))] + list(LegalBasisKind.choices)
 FORM_ID = re.compile(r"^[A-Za-z][\w-]{0,63}$")
 
 
@@ -23,11 +25,13 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 class LegalBasisForm(forms.Form):
-    basis = forms.ChoiceField(label="Legal basis", choices=_BASIS_CHOICES)
+    basis = forms.ChoiceField(label=gettext_lazy("Legal basis"), choices=_BASIS_CHOICES)
     explanation = forms.CharField(
-        label="Explanation",
+        label=gettext_lazy("Explanation"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why you may contact them, e.g. “Sending the contract they asked for”.",
+        help_text=gettext_lazy(
+            "Why you may contact them, e.g. “Sending the contract they asked for”."
+        ),
     )
 
 
@@ -41,11 +45,11 @@ class SubscriptionChangeForm(forms.Form):
 class SubscribeFixForm(forms.Form):
     """The composer's "Add subscription" fix: a legal basis for the One to one subscription."""
 
-    legal_basis = forms.ChoiceField(label="Legal basis", choices=_BASIS_CHOICES)
+    legal_basis = forms.ChoiceField(label=gettext_lazy("Legal basis"), choices=_BASIS_CHOICES)
     explanation = forms.CharField(
-        label="Explanation",
+        label=gettext_lazy("Explanation"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="How they agreed to, or why you may, receive one-to-one email.",
+        help_text=gettext_lazy("How they agreed to, or why you may, receive one-to-one email."),
     )
 
 
@@ -60,24 +64,31 @@ class SubscriptionTypeForm(forms.ModelForm):
         model = SubscriptionType
         fields = ["name", "description", "is_active"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        labels = {"is_active": "Active"}
+        labels = {"is_active": gettext_lazy("Active")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.is_builtin:
             self.fields["is_active"].disabled = True
-            self.fields["is_active"].help_text = "Built-in types are always active."
+            self.fields["is_active"].help_text = _("Built-in types are always active.")
 
 
-_KIND_CHOICES = [("decisions", "Send decisions"), ("all", "All events")] + list(EventKind.choices)
+_KIND_CHOICES = [
+    ("decisions", gettext_lazy("Send decisions")),
+    ("all", gettext_lazy("All events")),
+] + list(EventKind.choices)
 
 
 class AuditFilterForm(forms.Form):
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
-    kind = forms.ChoiceField(label="Events", choices=_KIND_CHOICES, required=False)
+    start = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    end = forms.DateField(
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    kind = forms.ChoiceField(label=gettext_lazy("Events"), choices=_KIND_CHOICES, required=False)
     contact = forms.CharField(
-        label="Contact", required=False, widget=forms.TextInput({"type": "search"})
+        label=gettext_lazy("Contact"), required=False, widget=forms.TextInput({"type": "search"})
     )
 
     def filters(self) -> dict:

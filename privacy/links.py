@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from records.models import Contact
 
@@ -91,13 +92,17 @@ def unsubscribe_footer(contact: Contact, context: str) -> tuple[str, str] | None
     if not _needs_links(context):
         return None
     url = preferences_url(contact)
-    html = format_html(
-        '<p style="font-size:12px;color:#66768a;margin-top:24px">'
-        'Don\'t want these emails? <a href="{}">Unsubscribe or manage your email preferences</a>.'
-        "</p>",
-        url,
+    # The sentence keeps its link, as a template's blocktranslate would: the url is escaped.
+    sentence = format_html(
+        _(
+            'Don\'t want these emails? <a href="{url}">Unsubscribe or manage your email '
+            "preferences</a>."
+        ),
+        url=url,
     )
-    text = f"\n\n--\nUnsubscribe or manage your email preferences: {url}\n"
+    html = format_html('<p style="font-size:12px;color:#66768a;margin-top:24px">{}</p>', sentence)
+    words = _("Unsubscribe or manage your email preferences: %(url)s") % {"url": url}
+    text = f"\n\n--\n{words}\n"
     return str(html), text
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from records.models import Contact
 
@@ -35,10 +36,12 @@ class PrivacySettings(models.Model):
     """Hold the account's data-privacy (GDPR) switch: one row, always pk 1, read with `load()`."""
 
     gdpr_enabled = models.BooleanField(
-        "Data privacy (GDPR) rules",
+        gettext_lazy("Data privacy (GDPR) rules"),
         default=False,
-        help_text="When on, one-to-one and sequence email needs a legal basis to communicate "
-        "or the One to one subscription.",
+        help_text=gettext_lazy(
+            "When on, one-to-one and sequence email needs a legal basis to communicate "
+            "or the One to one subscription."
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -46,7 +49,7 @@ class PrivacySettings(models.Model):
     )
 
     class Meta:
-        verbose_name_plural = "privacy settings"
+        verbose_name_plural = gettext_lazy("privacy settings")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="privacy_settings_single")]
 
     def __str__(self):
@@ -133,7 +136,7 @@ class SubscriptionStatus(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "subscription statuses"
+        verbose_name_plural = gettext_lazy("subscription statuses")
         constraints = [
             models.UniqueConstraint(
                 fields=["contact", "subscription_type"], name="subscription_status_unique"
@@ -189,7 +192,7 @@ class LegalBasis(models.Model):
     consumed_for = models.CharField(max_length=255, blank=True)
 
     class Meta:
-        verbose_name_plural = "legal bases"
+        verbose_name_plural = gettext_lazy("legal bases")
         indexes = [models.Index(fields=["contact", "-recorded_at"], name="legal_basis_contact")]
         constraints = [
             models.CheckConstraint(condition=~Q(explanation=""), name="legal_basis_explained"),
@@ -250,46 +253,63 @@ class PrivacyEvent(models.Model):
         def state_label(value):
             return SubscriptionState(value).label if value in SubscriptionState.values else value
 
-        context = self.get_sender_context_display() if self.sender_context else "Email"
+        context = self.get_sender_context_display() if self.sender_context else _("Email")
         if self.kind == EventKind.SEND_ALLOWED_ONE_TIME:
-            return (
-                f"{context} allowed on a one-time basis ({basis_label(d.get('basis', ''))}): "
-                f"{d.get('explanation', '')}"
-            )
+            return _("%(context)s allowed on a one-time basis (%(basis)s): %(explanation)s") % {
+                "context": context,
+                "basis": basis_label(d.get("basis", "")),
+                "explanation": d.get("explanation", ""),
+            }
         if self.kind == EventKind.SEND_REFUSED:
-            return f"{context} refused: {d.get('message', self.reason)}"
+            return _("%(context)s refused: %(message)s") % {
+                "context": context,
+                "message": d.get("message", self.reason),
+            }
         if self.kind in (EventKind.BASIS_RECORDED, EventKind.ONE_TIME_BASIS_RECORDED):
             return (
                 f"{self.get_kind_display()}: {basis_label(d.get('basis', ''))}. "
                 f"{d.get('explanation', '')}"
             )
         if self.kind == EventKind.BASIS_REVOKED:
-            one_time = "One-time legal basis" if d.get("one_time") else "Legal basis"
-            return f"{one_time} revoked: {basis_label(d.get('basis', ''))}"
+            revoked = (
+                _("One-time legal basis revoked: %(basis)s")
+                if d.get("one_time")
+                else _("Legal basis revoked: %(basis)s")
+            )
+            return revoked % {"basis": basis_label(d.get("basis", ""))}
         if self.kind == EventKind.SUBSCRIPTION_CHANGED:
-            who = " by the contact" if d.get("by_contact") else ""
+            change = _("%(subscription)s: %(old)s → %(new)s") % {
+                "subscription": d.get("subscription_type", _("Subscription")),
+                "old": state_label(d.get("old")),
+                "new": state_label(d.get("new")),
+            }
+            if d.get("by_contact"):
+                change = _("%(change)s by the contact") % {"change": change}
             basis = f" ({basis_label(d['legal_basis'])})" if d.get("legal_basis") else ""
             merged = (
                 _(" (kept from a duplicate contact merged into this one)")
                 if d.get("merged_from")
                 else ""
             )
-            return (
-                f"{d.get('subscription_type', 'Subscription')}: {state_label(d.get('old'))} → "
-                f"{state_label(d.get('new'))}{who}{basis}{merged}"
-            )
+            return f"{change}{basis}{merged}"
         if self.kind == EventKind.OPTED_OUT_ALL:
             source = d.get("source", "")
             label = OptOutSource(source).label if source in OptOutSource.values else source
-            return f"Opted out of all email ({label})"
+            return _("Opted out of all email (%(source)s)") % {"source": label}
         if self.kind == EventKind.OPT_OUT_ALL_LIFTED:
-            return (
-                "Opt-out of all email lifted: the contact subscribed to "
-                f"{d.get('subscription_type', 'a subscription')} on their preferences page"
-            )
+            return _(
+                "Opt-out of all email lifted: the contact subscribed to %(subscription)s on "
+                "their preferences page"
+            ) % {"subscription": d.get("subscription_type", _("a subscription"))}
         if self.kind == EventKind.SETTINGS_CHANGED:
-            return f"Data privacy rules turned {'on' if d.get('gdpr_enabled') else 'off'}"
+            if d.get("gdpr_enabled"):
+                return _("Data privacy rules turned on")
+            return _("Data privacy rules turned off")
         if self.kind == EventKind.SUBSCRIPTION_TYPE_CHANGED:
-            verb = "deleted" if d.get("deleted") else "created" if d.get("created") else "updated"
-            return f"Subscription type {d.get('name', '')} {verb}"
+            name = d.get("name", "")
+            if d.get("deleted"):
+                return _("Subscription type %(name)s deleted") % {"name": name}
+            if d.get("created"):
+                return _("Subscription type %(name)s created") % {"name": name}
+            return _("Subscription type %(name)s updated") % {"name": name}
         return self.get_kind_display()

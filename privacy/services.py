@@ -11,6 +11,8 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from records.models import Contact, User
 
@@ -34,7 +36,7 @@ from .models import (
 from .selectors import gdpr_enabled, subscription_types_for_preferences
 from .signals import withdrawn_on_commit
 
-EXPLANATION_REQUIRED = (
+EXPLANATION_REQUIRED = gettext_lazy(
     "Explain why you may contact them (for example: sending the contract they asked for)."
 )
 
@@ -69,7 +71,7 @@ def _lock(contact: Contact) -> None:
 def _clean_basis(basis: str, explanation: str, basis_field: str = "basis") -> tuple[str, str]:
     errors = {}
     if basis not in LegalBasisKind.values:
-        errors[basis_field] = "Choose one of the legal bases."
+        errors[basis_field] = _("Choose one of the legal bases.")
     explanation = (explanation or "").strip()
     if not explanation:
         errors["explanation"] = EXPLANATION_REQUIRED
@@ -292,15 +294,20 @@ def subscription_set(
         status = SubscriptionState(status)
     except ValueError:
         raise ValidationError(
-            {"status": "Choose subscribed, opted out or not specified."}
+            {"status": _("Choose subscribed, opted out or not specified.")}
         ) from None
     if not subscription_type.accepts_status:
         raise ValidationError(
-            f"{subscription_type.name} email cannot be subscribed to or opted out of: it is "
-            "sent to whoever it concerns."
+            _(
+                "%(subscription)s email cannot be subscribed to or opted out of: it is sent to "
+                "whoever it concerns."
+            )
+            % {"subscription": subscription_type.name}
         )
     if status == SubscriptionState.SUBSCRIBED and not subscription_type.is_active:
-        raise ValidationError(f"{subscription_type.name} is no longer in use.")
+        raise ValidationError(
+            _("%(subscription)s is no longer in use.") % {"subscription": subscription_type.name}
+        )
 
     _lock(contact)
     row = SubscriptionStatus.objects.filter(
@@ -312,7 +319,7 @@ def subscription_set(
     if by_contact:
         legal_basis = LegalBasisKind.CONSENT if status == SubscriptionState.SUBSCRIBED else ""
         explanation = explanation or (
-            "Subscribed on their email preferences page."
+            _("Subscribed on their email preferences page.")
             if status == SubscriptionState.SUBSCRIBED
             else ""
         )
@@ -320,21 +327,29 @@ def subscription_set(
         if status == SubscriptionState.SUBSCRIBED and (
             opt_out or current == SubscriptionState.OPTED_OUT
         ):
-            what = "all email" if opt_out else f"{subscription_type.name} email"
+            if opt_out:
+                words = _(
+                    "%(name)s opted out of all email. Only they can subscribe again, from the "
+                    "preferences link in the email they receive."
+                )
+            else:
+                words = _(
+                    "%(name)s opted out of %(subscription)s email. Only they can subscribe again, "
+                    "from the preferences link in the email they receive."
+                )
             raise ValidationError(
-                f"{contact.name} opted out of {what}. Only they can subscribe again, from the "
-                "preferences link in the email they receive."
+                words % {"name": contact.name, "subscription": subscription_type.name}
             )
         if status == SubscriptionState.NOT_SPECIFIED and current == SubscriptionState.OPTED_OUT:
             raise ValidationError(
-                f"{contact.name} opted out of {subscription_type.name} email; only they can "
-                "change that."
+                _("%(name)s opted out of %(subscription)s email; only they can change that.")
+                % {"name": contact.name, "subscription": subscription_type.name}
             )
         if status == SubscriptionState.SUBSCRIBED:
             if legal_basis or gdpr_enabled():
                 if not legal_basis:
                     raise ValidationError(
-                        {"legal_basis": "With data privacy rules on, choose the legal basis."}
+                        {"legal_basis": _("With data privacy rules on, choose the legal basis.")}
                     )
                 legal_basis, explanation = _clean_basis(
                     legal_basis, explanation, basis_field="legal_basis"
@@ -345,7 +360,7 @@ def subscription_set(
     lifts_opt_out = by_contact and status == SubscriptionState.SUBSCRIBED and opt_out is not None
     if current == status and not lifts_opt_out and row is not None:
         return row
-    row, _ = SubscriptionStatus.objects.update_or_create(
+    row, _created = SubscriptionStatus.objects.update_or_create(
         contact=contact,
         subscription_type=subscription_type,
         defaults={
@@ -448,7 +463,9 @@ def privacy_settings_update(*, actor: User, gdpr_enabled: bool) -> PrivacySettin
 def subscription_type_save(subscription_type: SubscriptionType, *, actor: User) -> SubscriptionType:
     """Create or update a subscription type; built-in types cannot be deactivated."""
     if subscription_type.is_builtin and not subscription_type.is_active:
-        raise ValidationError({"is_active": "Built-in subscription types cannot be deactivated."})
+        raise ValidationError(
+            {"is_active": _("Built-in subscription types cannot be deactivated.")}
+        )
     created = subscription_type.pk is None
     subscription_type.save()
     privacy_event_log(
@@ -467,10 +484,10 @@ def subscription_type_save(subscription_type: SubscriptionType, *, actor: User) 
 def subscription_type_delete(subscription_type: SubscriptionType, *, actor: User) -> None:
     """Delete an unused, non-built-in subscription type; a used one must be deactivated."""
     if subscription_type.is_builtin:
-        raise ValidationError("Built-in subscription types cannot be deleted.")
+        raise ValidationError(_("Built-in subscription types cannot be deleted."))
     if subscription_type.statuses.exists():
         raise ValidationError(
-            "Contacts have a status for this type, which their history needs: deactivate it."
+            _("Contacts have a status for this type, which their history needs: deactivate it.")
         )
     privacy_event_log(
         EventKind.SUBSCRIPTION_TYPE_CHANGED,

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from .constants import RecordAccess
 from .models import Record, User
@@ -38,4 +39,4 @@ def get_record_for_user(user: User, type_slug: str, pk: int) -> tuple[RecordType
 def require_edit(user: User) -> None:
     """Refuse a change by a user whose seat only lets them look."""
     if not user.can_edit_records:
-        raise PermissionDenied("A View-only seat cannot change records.")
+        raise PermissionDenied(_("A View-only seat cannot change records."))

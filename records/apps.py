@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class RecordsConfig(AppConfig):
     name = "records"
-    verbose_name = "CRM records"
+    verbose_name = _("CRM records")
 
     def ready(self):
         from . import extensions, timeline
@@ -31,10 +31,10 @@ class RecordsConfig(AppConfig):
             )
         )
         for key, label, url_name in (
-            ("users", "Users", "records:settings-users"),
-            ("teams", "Teams", "records:settings-teams"),
-            ("objects", "Custom objects", "records:settings-objects"),
-            ("currency", "Currency", "records:settings-currency"),
+            ("users", _("Users"), "records:settings-users"),
+            ("teams", _("Teams"), "records:settings-teams"),
+            ("objects", _("Custom objects"), "records:settings-objects"),
+            ("currency", _("Currency"), "records:settings-currency"),
             ("calendar", _("Sending calendar"), "records:settings-calendar"),
         ):
             extensions.register_settings_section(extensions.SettingsSection(key, label, url_name))

@@ -5,67 +5,67 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Seat(models.TextChoices):
-    CORE = "core", "Core"
-    SALES = "sales", "Sales Hub"
-    SERVICE = "service", "Service Hub"
-    VIEW_ONLY = "view_only", "View-only"
+    CORE = "core", _("Core")
+    SALES = "sales", _("Sales Hub")
+    SERVICE = "service", _("Service Hub")
+    VIEW_ONLY = "view_only", _("View-only")
 
 
 class RecordAccess(models.TextChoices):
-    ALL = "all", "All records"
-    TEAM = "team", "Their team's records"
-    OWN = "own", "Only their own records"
+    ALL = "all", _("All records")
+    TEAM = "team", _("Their team's records")
+    OWN = "own", _("Only their own records")
 
 
 class RecordKind(models.TextChoices):
-    CONTACT = "contact", "Contact"
-    COMPANY = "company", "Company"
-    DEAL = "deal", "Deal"
-    TICKET = "ticket", "Ticket"
-    CUSTOM = "custom", "Custom object"
+    CONTACT = "contact", _("Contact")
+    COMPANY = "company", _("Company")
+    DEAL = "deal", _("Deal")
+    TICKET = "ticket", _("Ticket")
+    CUSTOM = "custom", _("Custom object")
 
 
 class LifecycleStage(models.TextChoices):
-    SUBSCRIBER = "subscriber", "Subscriber"
-    LEAD = "lead", "Lead"
-    MQL = "marketingqualifiedlead", "Marketing qualified lead"
-    SQL = "salesqualifiedlead", "Sales qualified lead"
-    OPPORTUNITY = "opportunity", "Opportunity"
-    CUSTOMER = "customer", "Customer"
-    EVANGELIST = "evangelist", "Evangelist"
-    OTHER = "other", "Other"
+    SUBSCRIBER = "subscriber", _("Subscriber")
+    LEAD = "lead", _("Lead")
+    MQL = "marketingqualifiedlead", _("Marketing qualified lead")
+    SQL = "salesqualifiedlead", _("Sales qualified lead")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    CUSTOMER = "customer", _("Customer")
+    EVANGELIST = "evangelist", _("Evangelist")
+    OTHER = "other", _("Other")
 
 
 class DealStage(models.TextChoices):
-    APPOINTMENT = "appointmentscheduled", "Appointment scheduled"
-    QUALIFIED = "qualifiedtobuy", "Qualified to buy"
-    PRESENTATION = "presentationscheduled", "Presentation scheduled"
-    DECISION = "decisionmakerboughtin", "Decision maker bought-in"
-    CONTRACT = "contractsent", "Contract sent"
-    WON = "closedwon", "Closed won"
-    LOST = "closedlost", "Closed lost"
+    APPOINTMENT = "appointmentscheduled", _("Appointment scheduled")
+    QUALIFIED = "qualifiedtobuy", _("Qualified to buy")
+    PRESENTATION = "presentationscheduled", _("Presentation scheduled")
+    DECISION = "decisionmakerboughtin", _("Decision maker bought-in")
+    CONTRACT = "contractsent", _("Contract sent")
+    WON = "closedwon", _("Closed won")
+    LOST = "closedlost", _("Closed lost")
 
 
 class TicketStatus(models.TextChoices):
-    NEW = "new", "New"
-    WAITING_CONTACT = "waiting_on_contact", "Waiting on contact"
-    WAITING_US = "waiting_on_us", "Waiting on us"
-    CLOSED = "closed", "Closed"
+    NEW = "new", _("New")
+    WAITING_CONTACT = "waiting_on_contact", _("Waiting on contact")
+    WAITING_US = "waiting_on_us", _("Waiting on us")
+    CLOSED = "closed", _("Closed")
 
 
 class TicketPriority(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    URGENT = "urgent", "Urgent"
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
 
 
 class PropertyType(models.TextChoices):
-    TEXT = "text", "Single-line text"
-    NUMBER = "number", "Number"
-    DATE = "date", "Date"
-    BOOLEAN = "boolean", "Yes / no"
-    CHOICE = "choice", "Dropdown select"
+    TEXT = "text", _("Single-line text")
+    NUMBER = "number", _("Number")
+    DATE = "date", _("Date")
+    BOOLEAN = "boolean", _("Yes / no")
+    CHOICE = "choice", _("Dropdown select")
 
 
 class ActivityKind:
@@ -77,9 +77,9 @@ class ActivityKind:
 
 
 class TaskType(models.TextChoices):
-    TODO = "todo", "To-do"
-    CALL = "call", "Call"
-    EMAIL = "email", "Email"
+    TODO = "todo", _("To-do")
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
 
 
 class MeetingOutcome(models.TextChoices):
@@ -93,8 +93,8 @@ class MeetingOutcome(models.TextChoices):
 
 
 class TaskStatus(models.TextChoices):
-    NOT_STARTED = "not_started", "Not started"
-    COMPLETED = "completed", "Completed"
+    NOT_STARTED = "not_started", _("Not started")
+    COMPLETED = "completed", _("Completed")
 
 
 # URL slugs of the built-in record types; custom object types may not take these.

@@ -30,6 +30,12 @@ from .models import (
 from .money import currency_choices, number_locale_choices
 from .services import addresses_in_use, clean_addresses
 
+# Labels of the model fields the forms edit (the models' field names would read in English
+# whatever the language).
+NAME = gettext_lazy("Name")
+OWNER = gettext_lazy("Owner")
+PHONE = gettext_lazy("Phone")
+
 
 class OwnerChoiceMixin:
     """Offer active users as owners, labelled with their display names."""
@@ -47,17 +53,25 @@ class ContactForm(OwnerChoiceMixin, forms.ModelForm):
     another contact is refused with a link to that contact if they may see it, and without a
     word about it otherwise."""
 
-    primary_email = forms.EmailField(label="Primary email", required=False)
+    primary_email = forms.EmailField(label=gettext_lazy("Primary email"), required=False)
     other_emails = forms.CharField(
-        label="Other email addresses",
+        label=gettext_lazy("Other email addresses"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One per line or separated by commas.",
+        help_text=gettext_lazy("One per line or separated by commas."),
     )
 
     class Meta:
         model = Contact
         fields = ["first_name", "last_name", "phone", "job_title", "lifecycle_stage", "owner"]
+        labels = {
+            "first_name": gettext_lazy("First name"),
+            "last_name": gettext_lazy("Last name"),
+            "phone": PHONE,
+            "job_title": gettext_lazy("Job title"),
+            "lifecycle_stage": gettext_lazy("Lifecycle stage"),
+            "owner": OWNER,
+        }
 
     def __init__(self, *args, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,16 +97,16 @@ class ContactForm(OwnerChoiceMixin, forms.ModelForm):
                 bad.append(address)
         if bad:
             raise ValidationError(
-                "Not valid email addresses: %(bad)s", params={"bad": ", ".join(bad)}
+                _("Not valid email addresses: %(bad)s"), params={"bad": ", ".join(bad)}
             )
         return addresses
 
     def clean(self):
         data = super().clean()
         if not (data.get("first_name") or data.get("last_name") or data.get("primary_email")):
-            raise ValidationError("Give the contact a name or an email address.")
+            raise ValidationError(_("Give the contact a name or an email address."))
         if data.get("other_emails") and not data.get("primary_email"):
-            self.add_error("primary_email", "Set a primary address before adding others.")
+            self.add_error("primary_email", _("Set a primary address before adding others."))
         if not self.errors:
             taken = addresses_in_use(self.emails, self.instance if self.instance.pk else None)
             for address, contact_id in taken.items():
@@ -144,6 +158,14 @@ class CompanyForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Company
         fields = ["name", "domain", "industry", "city", "phone", "owner"]
+        labels = {
+            "name": NAME,
+            "domain": gettext_lazy("Domain"),
+            "industry": gettext_lazy("Industry"),
+            "city": gettext_lazy("City"),
+            "phone": PHONE,
+            "owner": OWNER,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -153,7 +175,7 @@ class CompanyForm(OwnerChoiceMixin, forms.ModelForm):
         domain = self.cleaned_data["domain"].strip().lower()
         domain = re.sub(r"^https?://", "", domain).split("/")[0].removeprefix("www.")
         if domain and not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
-            raise ValidationError("Enter a domain such as example.com.")
+            raise ValidationError(_("Enter a domain such as example.com."))
         return domain
 
 
@@ -161,6 +183,13 @@ class DealForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Deal
         fields = ["name", "stage", "amount", "close_date", "owner"]
+        labels = {
+            "name": NAME,
+            "stage": gettext_lazy("Stage"),
+            "amount": gettext_lazy("Amount"),
+            "close_date": gettext_lazy("Close date"),
+            "owner": OWNER,
+        }
         widgets = {"close_date": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, **kwargs):
@@ -172,7 +201,7 @@ class DealForm(OwnerChoiceMixin, forms.ModelForm):
     def clean_amount(self):
         amount = self.cleaned_data.get("amount")
         if amount is not None and amount < 0:
-            raise ValidationError("The amount cannot be negative.")
+            raise ValidationError(_("The amount cannot be negative."))
         return amount
 
 
@@ -181,7 +210,13 @@ class TicketForm(OwnerChoiceMixin, forms.ModelForm):
         model = Ticket
         fields = ["name", "status", "priority", "description", "owner"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-        labels = {"name": "Ticket name"}
+        labels = {
+            "name": gettext_lazy("Ticket name"),
+            "status": gettext_lazy("Status"),
+            "priority": gettext_lazy("Priority"),
+            "description": gettext_lazy("Description"),
+            "owner": OWNER,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -208,6 +243,7 @@ class CustomRecordForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Record
         fields = ["name", "owner"]
+        labels = {"name": NAME, "owner": OWNER}
 
     def __init__(self, *args, object_type: CustomObjectType, **kwargs):
         super().__init__(*args, **kwargs)
@@ -243,21 +279,31 @@ FORM_FOR_KIND = {
 
 class NoteForm(forms.Form):
     body = forms.CharField(
-        label="Note",
+        label=gettext_lazy("Note"),
         max_length=20000,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Start typing to leave a note…"}),
-        error_messages={"required": "A note cannot be empty."},
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": gettext_lazy("Start typing to leave a note…")}
+        ),
+        error_messages={"required": gettext_lazy("A note cannot be empty.")},
     )
 
 
 class TaskForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    task_type = forms.ChoiceField(label="Type", choices=TaskType.choices, initial=TaskType.TODO)
-    due_at = forms.DateTimeField(
-        label="Due", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    task_type = forms.ChoiceField(
+        label=gettext_lazy("Type"), choices=TaskType.choices, initial=TaskType.TODO
     )
-    assigned_to = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
-    body = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    due_at = forms.DateTimeField(
+        label=gettext_lazy("Due"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    assigned_to = forms.ModelChoiceField(
+        label=gettext_lazy("Assigned to"), queryset=User.objects.none(), required=False
+    )
+    body = forms.CharField(
+        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, **kwargs):
         # The note form on the same page owns id_body; the task's fields get their own ids.
@@ -320,6 +366,7 @@ class CustomObjectTypeForm(forms.ModelForm):
     class Meta:
         model = CustomObjectType
         fields = ["name", "plural"]
+        labels = {"name": NAME, "plural": gettext_lazy("Plural")}
 
     def clean(self):
         data = super().clean()
@@ -327,11 +374,13 @@ class CustomObjectTypeForm(forms.ModelForm):
         if plural:
             slug = slugify(plural)
             if not slug:
-                self.add_error("plural", "Use letters or digits in the plural name.")
+                self.add_error("plural", _("Use letters or digits in the plural name."))
             elif slug in RESERVED_SLUGS:
-                self.add_error("plural", f"“{plural}” is taken by a built-in type.")
+                self.add_error(
+                    "plural", _("“%(plural)s” is taken by a built-in type.") % {"plural": plural}
+                )
             elif CustomObjectType.objects.exclude(pk=self.instance.pk).filter(slug=slug).exists():
-                self.add_error("plural", "Another object type already uses this name.")
+                self.add_error("plural", _("Another object type already uses this name."))
             else:
                 self.instance.slug = slug
         return data
@@ -339,12 +388,19 @@ class CustomObjectTypeForm(forms.ModelForm):
 
 class PropertyDefinitionForm(forms.ModelForm):
     options_text = forms.CharField(
-        label="Options", required=False, help_text="For dropdowns: options separated by commas."
+        label=gettext_lazy("Options"),
+        required=False,
+        help_text=gettext_lazy("For dropdowns: options separated by commas."),
     )
 
     class Meta:
         model = PropertyDefinition
         fields = ["label", "type", "required"]
+        labels = {
+            "label": gettext_lazy("Label"),
+            "type": gettext_lazy("Type"),
+            "required": gettext_lazy("Required"),
+        }
 
     def __init__(self, *args, object_type: CustomObjectType, **kwargs):
         super().__init__(*args, **kwargs)
@@ -355,15 +411,15 @@ class PropertyDefinitionForm(forms.ModelForm):
         label = data.get("label", "")
         key = slugify(label).replace("-", "_")
         if label and not key:
-            self.add_error("label", "Use letters or digits in the label.")
+            self.add_error("label", _("Use letters or digits in the label."))
         elif (
             key in ("name", "owner")
             or self.object_type.property_definitions.filter(key=key).exists()
         ):
-            self.add_error("label", "This object type already has a property with this name.")
+            self.add_error("label", _("This object type already has a property with this name."))
         options = [o.strip() for o in data.get("options_text", "").split(",") if o.strip()]
         if data.get("type") == PropertyType.CHOICE and not options:
-            self.add_error("options_text", "A dropdown needs at least one option.")
+            self.add_error("options_text", _("A dropdown needs at least one option."))
         self.instance.key = key
         self.instance.options = options if data.get("type") == PropertyType.CHOICE else []
         self.instance.object_type = self.object_type
@@ -375,15 +431,17 @@ class TeamForm(forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name"]
+        labels = {"name": NAME}
 
 
 class UserForm(forms.ModelForm):
     """Create or edit a user; a password is required when creating."""
 
     password = forms.CharField(
+        label=gettext_lazy("Password"),
         widget=forms.PasswordInput(render_value=True),
         required=False,
-        help_text="Leave empty to keep the current password.",
+        help_text=gettext_lazy("Leave empty to keep the current password."),
     )
 
     class Meta:
@@ -401,12 +459,20 @@ class UserForm(forms.ModelForm):
             "is_staff",
             "is_active",
         ]
-        labels = {"is_staff": "Account admin", "is_active": "Active"}
+        labels = {
+            "profile_name": gettext_lazy("Profile name"),
+            "team": gettext_lazy("Team"),
+            "seat": gettext_lazy("Seat"),
+            "record_access": gettext_lazy("Record access"),
+            "time_zone": gettext_lazy("Time zone"),
+            "is_staff": gettext_lazy("Account admin"),
+            "is_active": gettext_lazy("Active"),
+        }
 
     def clean_password(self):
         password = self.cleaned_data.get("password", "")
         if not self.instance.pk and not password:
-            raise ValidationError("Set a password for the new user.")
+            raise ValidationError(_("Set a password for the new user."))
         if password:
             from django.contrib.auth.password_validation import validate_password
 
@@ -427,13 +493,17 @@ class AccountSettingsForm(forms.ModelForm):
 
     # Choices from Babel's data, listed when the form is made: the model keeps plain codes.
     currency = forms.ChoiceField(
-        label="Currency", choices=currency_choices, help_text="Deal amounts are in this currency."
+        label=gettext_lazy("Currency"),
+        choices=currency_choices,
+        help_text=gettext_lazy("Deal amounts are in this currency."),
     )
     number_locale = forms.ChoiceField(
-        label="Number format",
+        label=gettext_lazy("Number format"),
         choices=number_locale_choices,
-        help_text="How amounts are written: separators, decimals and where the currency's "
-        "sign goes (the samples show euros).",
+        help_text=gettext_lazy(
+            "How amounts are written: separators, decimals and where the currency's "
+            "sign goes (the samples show euros)."
+        ),
     )
 
     class Meta:

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import signals
 from .calendar.hours import (
@@ -33,7 +35,9 @@ from .constants import (
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known time zone.")
+        raise ValidationError(
+            gettext("%(value)s is not a known time zone.") % {"value": repr(value)}
+        )
 
 
 class Team(models.Model):
@@ -66,16 +70,16 @@ class AccountSettings(OneRow, models.Model):
     (records/money.py): "€12,500.00" for en_US, "12.500,00 €" for de_DE.
     """
 
-    currency = models.CharField("Currency", max_length=3, default="EUR")
-    number_locale = models.CharField("Number format", max_length=20, default="en_US")
+    currency = models.CharField(_("Currency"), max_length=3, default="EUR")
+    number_locale = models.CharField(_("Number format"), max_length=20, default="en_US")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "account settings"
+        verbose_name_plural = _("account settings")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="account_settings_single")]
 
     def __str__(self):
-        return "Account settings"
+        return gettext("Account settings")
 
 
 def default_time_zone() -> str:
@@ -103,7 +107,7 @@ class BusinessCalendar(OneRow, models.Model):
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="business_calendar_single")]
 
     def __str__(self):
-        return "Sending calendar"
+        return gettext("Sending calendar")
 
 
 class Holiday(models.Model):
@@ -142,7 +146,7 @@ class User(AbstractUser):
     """
 
     profile_name = models.CharField(
-        max_length=150, blank=True, help_text="Shown as the From name on email you send."
+        max_length=150, blank=True, help_text=_("Shown as the From name on email you send.")
     )
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
@@ -177,8 +181,8 @@ class User(AbstractUser):
 class CustomObjectType(models.Model):
     """An object type an admin defines (e.g. "Project"), with its own properties."""
 
-    name = models.CharField(max_length=60, unique=True, help_text="Singular, e.g. Project")
-    plural = models.CharField(max_length=60, unique=True, help_text="Plural, e.g. Projects")
+    name = models.CharField(max_length=60, unique=True, help_text=_("Singular, e.g. Project"))
+    plural = models.CharField(max_length=60, unique=True, help_text=_("Plural, e.g. Projects"))
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -198,7 +202,7 @@ class PropertyDefinition(models.Model):
     key = models.SlugField(max_length=60)
     label = models.CharField(max_length=100)
     type = models.CharField(max_length=10, choices=PropertyType.choices, default=PropertyType.TEXT)
-    options = models.JSONField(default=list, blank=True, help_text="Choices of a dropdown")
+    options = models.JSONField(default=list, blank=True, help_text=_("Choices of a dropdown"))
     required = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
 
@@ -337,7 +341,7 @@ class Company(Record):
     phone = models.CharField(max_length=40, blank=True)
 
     class Meta:
-        verbose_name_plural = "companies"
+        verbose_name_plural = _("companies")
 
 
 class Deal(Record):
@@ -413,7 +417,7 @@ class Activity(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name_plural = "activities"
+        verbose_name_plural = _("activities")
 
     def __str__(self):
         return f"{self.kind} {self.pk}"

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from .constants import (
     BUILTIN_TYPE_SLUGS,
@@ -23,7 +25,7 @@ from .models import Company, Contact, CustomObjectType, Deal, Record, Ticket
 @dataclass(frozen=True)
 class Column:
     key: str  # attribute on the record, or "prop:<key>" for a custom property
-    label: str
+    label: str | Promise  # a lazy translation for a built-in column
     sort: str | None = None  # ORM ordering field, when sortable
     money: bool = False  # an amount in the account's currency (records/money.py)
     wide_only: bool = False  # left out of the compact list a phone shows
@@ -32,7 +34,7 @@ class Column:
 @dataclass(frozen=True)
 class Filter:
     key: str  # query-string name and ORM field
-    label: str
+    label: str | Promise
     choices: tuple[tuple[str, str], ...]
 
 
@@ -40,8 +42,10 @@ class Filter:
 class RecordType:
     slug: str
     kind: str
-    label: str
-    plural: str
+    # Lazy translations for a built-in type (str() them where a plain string is needed), the
+    # admin's words for a custom one.
+    label: str | Promise
+    plural: str | Promise
     model: type[Record]
     columns: tuple[Column, ...]
     filters: tuple[Filter, ...] = ()
@@ -60,38 +64,38 @@ class RecordType:
         return {c.key: c.sort for c in self.columns if c.sort}
 
 
-_OWNER = Column("owner", "Owner", "owner__username")
-_CREATED = Column("created_at", "Created", "created_at", wide_only=True)
-_UPDATED = Column("updated_at", "Last updated", "updated_at", wide_only=True)
+_OWNER = Column("owner", _("Owner"), "owner__username")
+_CREATED = Column("created_at", _("Created"), "created_at", wide_only=True)
+_UPDATED = Column("updated_at", _("Last updated"), "updated_at", wide_only=True)
 
 BUILTIN_TYPES: dict[str, RecordType] = {
     "contacts": RecordType(
         slug="contacts",
         kind=RecordKind.CONTACT,
-        label="Contact",
-        plural="Contacts",
+        label=_("Contact"),
+        plural=_("Contacts"),
         model=Contact,
         columns=(
-            Column("name", "Name", "name"),
-            Column("email", "Email", "email"),
-            Column("phone", "Phone"),
-            Column("lifecycle_stage", "Lifecycle stage", "lifecycle_stage"),
+            Column("name", _("Name"), "name"),
+            Column("email", _("Email"), "email"),
+            Column("phone", _("Phone")),
+            Column("lifecycle_stage", _("Lifecycle stage"), "lifecycle_stage"),
             _OWNER,
             _UPDATED,
         ),
-        filters=(Filter("lifecycle_stage", "Lifecycle stage", tuple(LifecycleStage.choices)),),
+        filters=(Filter("lifecycle_stage", _("Lifecycle stage"), tuple(LifecycleStage.choices)),),
     ),
     "companies": RecordType(
         slug="companies",
         kind=RecordKind.COMPANY,
-        label="Company",
-        plural="Companies",
+        label=_("Company"),
+        plural=_("Companies"),
         model=Company,
         columns=(
-            Column("name", "Name", "name"),
-            Column("domain", "Domain", "domain"),
-            Column("industry", "Industry", "industry"),
-            Column("city", "City", "city"),
+            Column("name", _("Name"), "name"),
+            Column("domain", _("Domain"), "domain"),
+            Column("industry", _("Industry"), "industry"),
+            Column("city", _("City"), "city"),
             _OWNER,
             _UPDATED,
         ),
@@ -99,35 +103,35 @@ BUILTIN_TYPES: dict[str, RecordType] = {
     "deals": RecordType(
         slug="deals",
         kind=RecordKind.DEAL,
-        label="Deal",
-        plural="Deals",
+        label=_("Deal"),
+        plural=_("Deals"),
         model=Deal,
         columns=(
-            Column("name", "Name", "name"),
-            Column("stage", "Stage", "stage"),
-            Column("amount", "Amount", "amount", money=True),
-            Column("close_date", "Close date", "close_date"),
+            Column("name", _("Name"), "name"),
+            Column("stage", _("Stage"), "stage"),
+            Column("amount", _("Amount"), "amount", money=True),
+            Column("close_date", _("Close date"), "close_date"),
             _OWNER,
             _UPDATED,
         ),
-        filters=(Filter("stage", "Stage", tuple(DealStage.choices)),),
+        filters=(Filter("stage", _("Stage"), tuple(DealStage.choices)),),
     ),
     "tickets": RecordType(
         slug="tickets",
         kind=RecordKind.TICKET,
-        label="Ticket",
-        plural="Tickets",
+        label=_("Ticket"),
+        plural=_("Tickets"),
         model=Ticket,
         columns=(
-            Column("name", "Name", "name"),
-            Column("status", "Status", "status"),
-            Column("priority", "Priority", "priority"),
+            Column("name", _("Name"), "name"),
+            Column("status", _("Status"), "status"),
+            Column("priority", _("Priority"), "priority"),
             _OWNER,
             _CREATED,
         ),
         filters=(
-            Filter("status", "Status", tuple(TicketStatus.choices)),
-            Filter("priority", "Priority", tuple(TicketPriority.choices)),
+            Filter("status", _("Status"), tuple(TicketStatus.choices)),
+            Filter("priority", _("Priority"), tuple(TicketPriority.choices)),
         ),
     ),
 }
@@ -137,7 +141,7 @@ assert tuple(BUILTIN_TYPES) == BUILTIN_TYPE_SLUGS
 
 def custom_record_type(object_type: CustomObjectType) -> RecordType:
     definitions = list(object_type.property_definitions.all())
-    columns = [Column("name", "Name", "name")]
+    columns = [Column("name", _("Name"), "name")]
     columns += [Column(f"prop:{d.key}", d.label) for d in definitions[:4]]
     columns += [_OWNER, _UPDATED]
     return RecordType(

@@ -40,12 +40,12 @@ class MultipleFileField(forms.FileField):
 
 
 SEND_LATER_CHOICES = [
-    ("now", "Send now"),
-    ("1h", "In 1 hour"),
-    ("tomorrow_morning", "Tomorrow morning (8:00)"),
-    ("tomorrow_afternoon", "Tomorrow afternoon (13:00)"),
-    ("monday_morning", "Next Monday morning (8:00)"),
-    ("custom", "Custom date and time"),
+    ("now", _("Send now")),
+    ("1h", _("In 1 hour")),
+    ("tomorrow_morning", _("Tomorrow morning (8:00)")),
+    ("tomorrow_afternoon", _("Tomorrow afternoon (13:00)")),
+    ("monday_morning", _("Next Monday morning (8:00)")),
+    ("custom", _("Custom date and time")),
 ]
 
 
@@ -56,21 +56,21 @@ def split_addresses(value: str) -> list[str]:
 class ComposeForm(forms.Form):
     """The composer. Addresses are comma-separated; times are in the user's time zone."""
 
-    from_key = forms.ChoiceField(label="From")
-    to = forms.CharField(label="To", required=False)
-    cc = forms.CharField(label="Cc", required=False)
-    bcc = forms.CharField(label="Bcc", required=False)
-    subject = forms.CharField(max_length=500, required=False)
+    from_key = forms.ChoiceField(label=_("From"))
+    to = forms.CharField(label=_("To"), required=False)
+    cc = forms.CharField(label=_("Cc"), required=False)
+    bcc = forms.CharField(label=_("Bcc"), required=False)
+    subject = forms.CharField(label=_("Subject"), max_length=500, required=False)
     html = forms.CharField(
-        label="Message", required=False, widget=forms.Textarea(attrs={"rows": 8})
+        label=_("Message"), required=False, widget=forms.Textarea(attrs={"rows": 8})
     )
-    attachments = MultipleFileField(required=False)
+    attachments = MultipleFileField(label=_("Attachments"), required=False)
     records = forms.MultipleChoiceField(
-        label="Associated with", required=False, widget=forms.CheckboxSelectMultiple
+        label=_("Associated with"), required=False, widget=forms.CheckboxSelectMultiple
     )
-    send_when = forms.ChoiceField(label="When", choices=SEND_LATER_CHOICES, initial="now")
+    send_when = forms.ChoiceField(label=_("When"), choices=SEND_LATER_CHOICES, initial="now")
     send_at = forms.DateTimeField(
-        label="Date and time",
+        label=_("Date and time"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
@@ -108,7 +108,7 @@ class ComposeForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("send_when") == "custom" and not data.get("send_at"):
-            self.add_error("send_at", "Choose when to send it.")
+            self.add_error("send_at", _("Choose when to send it."))
         return data
 
 
@@ -153,4 +153,4 @@ class SignatureForm(LibraryForm):
         model = Signature
         fields = ["name", "body", "is_default"]
         widgets = {"body": RichTextarea(attrs={"rows": 4})}
-        labels = {"is_default": "Add it to new emails"}
+        labels = {"is_default": _("Add it to new emails")}

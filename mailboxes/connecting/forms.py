@@ -14,7 +14,7 @@ from records.models import Team, User
 
 class AddressForm(forms.Form):
     email = forms.EmailField(
-        label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
     def clean_email(self):
@@ -24,33 +24,38 @@ class AddressForm(forms.Form):
 class ImapConnectForm(forms.Form):
     """Email and password, with the servers pre-filled by detection and editable."""
 
-    email = forms.EmailField(label="Email address")
+    email = forms.EmailField(label=_("Email address"))
     password = forms.CharField(
+        label=_("Password"),
         widget=forms.PasswordInput(render_value=True),
-        help_text="With two-factor sign-in, use an app password from your provider.",
+        help_text=_("With two-factor sign-in, use an app password from your provider."),
     )
-    username = forms.CharField(required=False, help_text="Leave empty to sign in with the email.")
-    imap_host = forms.CharField(label="IMAP server", max_length=255)
-    imap_port = forms.IntegerField(label="IMAP port", min_value=1, max_value=65535, initial=993)
+    username = forms.CharField(
+        label=_("Username"),
+        required=False,
+        help_text=_("Leave empty to sign in with the email."),
+    )
+    imap_host = forms.CharField(label=_("IMAP server"), max_length=255)
+    imap_port = forms.IntegerField(label=_("IMAP port"), min_value=1, max_value=65535, initial=993)
     imap_security = forms.ChoiceField(
-        label="IMAP security", choices=Security.choices, initial=Security.SSL
+        label=_("IMAP security"), choices=Security.choices, initial=Security.SSL
     )
-    smtp_host = forms.CharField(label="SMTP server", max_length=255)
-    smtp_port = forms.IntegerField(label="SMTP port", min_value=1, max_value=65535, initial=587)
+    smtp_host = forms.CharField(label=_("SMTP server"), max_length=255)
+    smtp_port = forms.IntegerField(label=_("SMTP port"), min_value=1, max_value=65535, initial=587)
     smtp_security = forms.ChoiceField(
-        label="SMTP security", choices=Security.choices, initial=Security.STARTTLS
+        label=_("SMTP security"), choices=Security.choices, initial=Security.STARTTLS
     )
     separate_smtp_login = forms.BooleanField(
-        label="The SMTP server uses a different login", required=False
+        label=_("The SMTP server uses a different login"), required=False
     )
-    smtp_username = forms.CharField(label="SMTP username", required=False)
+    smtp_username = forms.CharField(label=_("SMTP username"), required=False)
     smtp_password = forms.CharField(
-        label="SMTP password", required=False, widget=forms.PasswordInput(render_value=True)
+        label=_("SMTP password"), required=False, widget=forms.PasswordInput(render_value=True)
     )
     trust_any_certificate = forms.BooleanField(
-        label="Trust any certificate",
+        label=_("Trust any certificate"),
         required=False,
-        help_text="Only for servers with a self-signed certificate you know. Not recommended.",
+        help_text=_("Only for servers with a self-signed certificate you know. Not recommended."),
     )
 
     def clean_email(self):
@@ -61,7 +66,7 @@ class ImapConnectForm(forms.Form):
         if data.get("separate_smtp_login") and not (
             data.get("smtp_username") and data.get("smtp_password")
         ):
-            raise ValidationError("Give the SMTP username and password, or untick the option.")
+            raise ValidationError(_("Give the SMTP username and password, or untick the option."))
         return data
 
     def config(self) -> dict:
@@ -89,16 +94,20 @@ class ImapConnectForm(forms.Form):
 
 
 class ExchangeConnectForm(forms.Form):
-    email = forms.EmailField(label="Email address")
-    password = forms.CharField(widget=forms.PasswordInput(render_value=True))
+    email = forms.EmailField(label=_("Email address"))
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput(render_value=True))
     username = forms.CharField(
-        required=False, help_text="Often the part before @, or DOMAIN\\user. Optional."
+        label=_("Username"),
+        required=False,
+        help_text=_("Often the part before @, or DOMAIN\\user. Optional."),
     )
     ews_url = forms.CharField(
-        label="Exchange URL",
+        label=_("Exchange URL"),
         required=False,
-        help_text="Optional. Like https://mail.example.com/EWS/Exchange.asmx, or paste the "
-        "address of your webmail and we'll work it out.",
+        help_text=_(
+            "Optional. Like https://mail.example.com/EWS/Exchange.asmx, or paste the "
+            "address of your webmail and we'll work it out."
+        ),
     )
 
     def clean_email(self):
@@ -121,8 +130,8 @@ class TeamInboxForm(forms.ModelForm):
             "create_contacts",
         ]
         labels = {
-            "route_to_team": "Route new conversations to team",
-            "route_to_user": "…or to this user",
+            "route_to_team": _("Route new conversations to team"),
+            "route_to_user": _("…or to this user"),
             "round_robin": _("Assign in turn within the team (round robin)"),
             "open_cap": _("Open conversations per person at most"),
             "reassign_after_minutes": _("Reassign when unanswered after (working minutes)"),
@@ -160,12 +169,13 @@ class TeamInboxForm(forms.ModelForm):
 
 
 class TeamAddressForm(forms.Form):
-    email = forms.EmailField(label="Team address")
+    email = forms.EmailField(label=_("Team address"))
     provider = forms.ChoiceField(
+        label=_("Provider"),
         choices=[
             (Provider.GMAIL, Provider.GMAIL.label),
             (Provider.OFFICE365, Provider.OFFICE365.label),
-        ]
+        ],
     )
 
 

@@ -49,7 +49,7 @@ def check_address_free(email: str, *, reconnecting: Mailbox | None = None) -> No
 def check_can_connect_personal(user: User) -> None:
     if not user.can_reach_out:
         raise MailboxRuleError(
-            "A View-only seat cannot connect an inbox. Ask an admin for a Sales or Service seat."
+            _("A View-only seat cannot connect an inbox. Ask an admin for a Sales or Service seat.")
         )
 
 
@@ -104,14 +104,17 @@ def mailbox_connect_team(
     """Connect a verified address to a team inbox (Gmail or Office 365 only)."""
     if provider not in TEAM_PROVIDERS:
         raise MailboxRuleError(
-            "Team inboxes connect through Gmail or Office 365 only: IMAP and Exchange can't be "
-            "shared safely by a whole team."
+            _(
+                "Team inboxes connect through Gmail or Office 365 only: IMAP and Exchange can't "
+                "be shared safely by a whole team."
+            )
         )
     email = email.strip().lower()
     current = Mailbox.objects.filter(team_inbox=team_inbox).first()
     if current is not None and current.email != email:
         raise MailboxRuleError(
-            f"The “{team_inbox.name}” inbox already has {current.email}; disconnect it first."
+            _("The “%(name)s” inbox already has %(email)s; disconnect it first.")
+            % {"name": team_inbox.name, "email": current.email}
         )
     check_address_free(email, reconnecting=current)
     if current is not None:

@@ -15,7 +15,7 @@ class EmailTemplate(models.Model):
     )
     name = models.CharField(max_length=120)
     subject = models.CharField(max_length=500, blank=True)
-    body = models.TextField(help_text="HTML; sanitized when saved.")
+    body = models.TextField(help_text=_("HTML; sanitized when saved."))
     sharing = models.CharField(
         _("shared with"), max_length=10, choices=Sharing.choices, default=Sharing.PRIVATE
     )
@@ -35,7 +35,7 @@ class Snippet(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="snippets"
     )
     name = models.CharField(max_length=120)
-    body = models.TextField(help_text="HTML; sanitized when saved.")
+    body = models.TextField(help_text=_("HTML; sanitized when saved."))
     sharing = models.CharField(
         _("shared with"), max_length=10, choices=Sharing.choices, default=Sharing.PRIVATE
     )
@@ -54,7 +54,7 @@ class Signature(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signatures"
     )
     name = models.CharField(max_length=120)
-    body = models.TextField(help_text="HTML; sanitized when saved.")
+    body = models.TextField(help_text=_("HTML; sanitized when saved."))
     is_default = models.BooleanField(default=False)
 
     class Meta:

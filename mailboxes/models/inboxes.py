@@ -28,7 +28,7 @@ class TeamInbox(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=TeamInboxKind.choices)
     display_name = models.CharField(
-        max_length=150, blank=True, help_text="The From name on email sent from this inbox."
+        max_length=150, blank=True, help_text=_("The From name on email sent from this inbox.")
     )
     route_to_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -87,7 +87,7 @@ class TeamInbox(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "team inboxes"
+        verbose_name_plural = _("team inboxes")
 
     def __str__(self):
         return self.name
@@ -239,7 +239,7 @@ class FolderSync(models.Model):
     logged = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     skip_reasons = models.JSONField(default=dict, blank=True)
-    gap = models.TextField(blank=True, help_text="Messages the reconciliation found missing.")
+    gap = models.TextField(blank=True, help_text=_("Messages the reconciliation found missing."))
     reconciled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -32,7 +32,7 @@ class LoggingRules(OneRow, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "logging rules"
+        verbose_name_plural = _("logging rules")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="logging_rules_single")]
 
     def __str__(self):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import BounceKind, Direction, LoggedVia, MatchReason
 from mailboxes.models.inboxes import Mailbox
@@ -41,7 +42,7 @@ class EmailMessage(models.Model):
     subject = models.CharField(max_length=998, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     text_body = models.TextField(blank=True)
-    html_body = models.TextField(blank=True, help_text="Already sanitized.")
+    html_body = models.TextField(blank=True, help_text=_("Already sanitized."))
     snippet = models.CharField(max_length=300, blank=True)
     has_attachments = models.BooleanField(default=False)
     size = models.PositiveIntegerField(default=0)

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus, SentCopy
 from mailboxes.models.content import EmailTemplate
@@ -38,7 +40,7 @@ class Outbound(models.Model):
         db_index=False,
     )
     envelope_from = models.EmailField()
-    recipients = models.JSONField(default=list, help_text="Every envelope recipient, Bcc too.")
+    recipients = models.JSONField(default=list, help_text=_("Every envelope recipient, Bcc too."))
     bcc_addrs = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=SendStatus.choices)
     scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -139,11 +141,11 @@ class Outbound(models.Model):
             # Sent by the pool's own worker: admins act on it from its queue page.
             return []
         if self.status in (SendStatus.SCHEDULED, SendStatus.QUEUED):
-            return [("send-now", "Send now"), ("cancel", "Cancel")]
+            return [("send-now", gettext("Send now")), ("cancel", gettext("Cancel"))]
         if self.status == SendStatus.UNCERTAIN:
-            return [("mark-sent", "It was sent"), ("send-again", "Send again")]
+            return [("mark-sent", gettext("It was sent")), ("send-again", gettext("Send again"))]
         if self.status == SendStatus.FAILED:
-            return [("send-again", "Try again")]
+            return [("send-again", gettext("Try again"))]
         return []
 
 
@@ -171,7 +173,7 @@ class OutboundAttachment(models.Model):
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=120)
     size = models.PositiveIntegerField()
-    content_id = models.CharField(max_length=120, blank=True, help_text="Inline images only.")
+    content_id = models.CharField(max_length=120, blank=True, help_text=_("Inline images only."))
     data = models.BinaryField()
 
     def __str__(self):

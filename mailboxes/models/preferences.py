@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import FONT_SIZES, FontFamily
 from mailboxes.models.inboxes import Mailbox
@@ -41,7 +42,7 @@ class EmailPreferences(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "email preferences"
+        verbose_name_plural = _("email preferences")
 
     def __str__(self):
         return f"email preferences of {self.user_id}"

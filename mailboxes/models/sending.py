@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import TrackingDomainCheck
 from records.models import OneRow
@@ -27,7 +28,7 @@ class SendingSettings(OneRow, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "sending settings"
+        verbose_name_plural = _("sending settings")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="sending_settings_single")]
 
     def __str__(self):

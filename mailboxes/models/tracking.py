@@ -1,6 +1,7 @@
 """Open and click tracking: the links a sent email carries, raw events, per-message rollups."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import SendSource
 from mailboxes.models.messages import EmailMessage
@@ -9,17 +10,17 @@ from mailboxes.models.messages import EmailMessage
 
 
 class TrackingKind(models.TextChoices):
-    OPEN = "open", "Open"
-    CLICK = "click", "Click"
+    OPEN = "open", _("Open")
+    CLICK = "click", _("Click")
 
 
 class TrackingReason(models.TextChoices):
     """Who (probably) made a hit; only HUMAN counts in timelines and reports."""
 
-    HUMAN = "human", "Person"
-    PRIVACY_PROXY = "privacy_proxy", "Privacy proxy"
-    SECURITY_SCANNER = "security_scanner", "Security scanner"
-    PREFETCH = "prefetch", "Link pre-fetcher"
+    HUMAN = "human", _("Person")
+    PRIVACY_PROXY = "privacy_proxy", _("Privacy proxy")
+    SECURITY_SCANNER = "security_scanner", _("Security scanner")
+    PREFETCH = "prefetch", _("Link pre-fetcher")
 
 
 class TrackedLink(models.Model):
@@ -30,7 +31,9 @@ class TrackedLink(models.Model):
     """
 
     message = models.ForeignKey(EmailMessage, on_delete=models.CASCADE, related_name="+")
-    position = models.PositiveSmallIntegerField(help_text="Order of the link in the HTML, from 0.")
+    position = models.PositiveSmallIntegerField(
+        help_text=_("Order of the link in the HTML, from 0.")
+    )
     url = models.TextField()
 
     class Meta:

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from records.views.admin_area import admin_required
@@ -39,7 +40,10 @@ def privacy_settings(request):
             enabled = settings_form.cleaned_data["gdpr_enabled"]
             privacy_settings_update(actor=request.user, gdpr_enabled=enabled)
             messages.success(
-                request, f"Data privacy (GDPR) rules are {'on' if enabled else 'off'}."
+                request,
+                _("Data privacy (GDPR) rules are on.")
+                if enabled
+                else _("Data privacy (GDPR) rules are off."),
             )
             return redirect("privacy:settings")
     elif request.method == "POST" and action == "create-type":
@@ -50,7 +54,9 @@ def privacy_settings(request):
             except ValidationError as error:
                 add_service_errors(type_form, error)
             else:
-                messages.success(request, f"Subscription type {created.name} created.")
+                messages.success(
+                    request, _("Subscription type %(name)s created.") % {"name": created.name}
+                )
                 return redirect("privacy:settings")
     # The built-in types exist even after a database flush.
     SubscriptionType.builtin("one_to_one")
@@ -79,7 +85,10 @@ def subscription_type_edit(request, pk):
         except ValidationError as failure:
             error = " ".join(failure.messages)
         else:
-            messages.success(request, f"Subscription type {subscription_type.name} deleted.")
+            messages.success(
+                request,
+                _("Subscription type %(name)s deleted.") % {"name": subscription_type.name},
+            )
             return redirect("privacy:settings")
     elif request.method == "POST":
         form = SubscriptionTypeForm(request.POST, instance=subscription_type)
@@ -89,7 +98,9 @@ def subscription_type_edit(request, pk):
             except ValidationError as failure:
                 add_service_errors(form, failure)
             else:
-                messages.success(request, f"Subscription type {form.instance.name} saved.")
+                messages.success(
+                    request, _("Subscription type %(name)s saved.") % {"name": form.instance.name}
+                )
                 return redirect("privacy:settings")
     return render(
         request,

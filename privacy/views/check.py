@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from ..checks import can_email
@@ -73,7 +74,7 @@ def check(request, pk):
     contact = load_contact(request, pk)
     context, form_id = _params(request.GET)
     if context is None:
-        return HttpResponseBadRequest("Unknown sender context.")
+        return HttpResponseBadRequest(_("Unknown sender context."))
     return _render(
         request, contact, context, form_id, one_time_basis=request.GET.get("one_time_basis")
     )
@@ -94,7 +95,7 @@ def _fix(request, pk, form, form_key: str, apply, *, summarize: bool = False):
     contact = load_contact(request, pk, edit=True)
     context, form_id = _params(request.POST)
     if context is None:
-        return HttpResponseBadRequest("Unknown sender context.")
+        return HttpResponseBadRequest(_("Unknown sender context."))
     if form.is_valid():
         try:
             notice, basis = apply(contact, form.cleaned_data)
@@ -120,7 +121,7 @@ def fix_subscribe(request, pk):
             legal_basis=data["legal_basis"],
             explanation=data["explanation"],
         )
-        return f"{contact.name} is subscribed to One to one email.", None
+        return _("%(name)s is subscribed to One to one email.") % {"name": contact.name}, None
 
     form = SubscribeFixForm(request.POST, prefix="sub")
     return _fix(request, pk, form, "subscribe_form", subscribe, summarize=True)
@@ -131,7 +132,7 @@ def fix_subscribe(request, pk):
 def fix_one_time_basis(request, pk):
     def record(contact, data):
         basis = one_time_basis_record(contact, request.user, data["basis"], data["explanation"])
-        return "One-time legal basis recorded.", basis
+        return _("One-time legal basis recorded."), basis
 
     form = LegalBasisForm(request.POST, prefix="once")
     return _fix(request, pk, form, "once_form", record)
@@ -142,7 +143,7 @@ def fix_one_time_basis(request, pk):
 def fix_legal_basis(request, pk):
     def record(contact, data):
         legal_basis_record(contact, request.user, data["basis"], data["explanation"])
-        return "Legal basis recorded.", None
+        return _("Legal basis recorded."), None
 
     form = LegalBasisForm(request.POST, prefix="standing")
     return _fix(request, pk, form, "basis_form", record)

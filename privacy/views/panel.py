@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from records.access import get_record_for_user, require_edit
@@ -84,11 +85,11 @@ def basis_add(request, pk):
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            return _panel_response(request, contact, notice="Legal basis recorded.")
+            return _panel_response(request, contact, notice=_("Legal basis recorded."))
     return _panel_response(
         request,
         contact,
-        error="The legal basis was not recorded: see below.",
+        error=_("The legal basis was not recorded: see below."),
         basis_form=form,
         basis_open=True,
     )
@@ -100,7 +101,7 @@ def basis_revoke(request, pk, basis_pk):
     contact = load_contact(request, pk, edit=True)
     basis = get_object_or_404(LegalBasis, pk=basis_pk, contact=contact)
     legal_basis_revoke(basis, actor=request.user)
-    return _panel_response(request, contact, notice="Legal basis revoked.")
+    return _panel_response(request, contact, notice=_("Legal basis revoked."))
 
 
 @login_required
@@ -129,7 +130,9 @@ def subscription_change(request, pk):
     except ValidationError as error:
         return _panel_response(request, contact, error=_error_text(error), subscribe_typed=typed)
     name = data["subscription_type"].name
-    return _panel_response(request, contact, notice=f"{name}: saved.")
+    return _panel_response(
+        request, contact, notice=_("%(subscription)s: saved.") % {"subscription": name}
+    )
 
 
 @login_required
@@ -137,4 +140,8 @@ def subscription_change(request, pk):
 def opt_out(request, pk):
     contact = load_contact(request, pk, edit=True)
     opt_out_of_all(contact, source=OptOutSource.REP, actor=request.user)
-    return _panel_response(request, contact, notice=f"{contact.name} is opted out of all email.")
+    return _panel_response(
+        request,
+        contact,
+        notice=_("%(name)s is opted out of all email.") % {"name": contact.name},
+    )

@@ -7,6 +7,7 @@ page that says so and changes nothing.
 
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -38,11 +39,11 @@ def preferences(request, token):
     if request.method == "POST":
         if request.POST.get("action") == "unsubscribe_all":
             opt_out_of_all(contact, source=OptOutSource.PREFERENCES_PAGE)
-            notice = "You're unsubscribed from all email. Nothing more will be sent to you."
+            notice = _("You're unsubscribed from all email. Nothing more will be sent to you.")
         else:
             ticked = {int(v) for v in request.POST.getlist("subscribed") if v.isdigit()}
             changed = preferences_update(contact, ticked)
-            notice = "Your preferences are saved." if changed else "Nothing changed."
+            notice = _("Your preferences are saved.") if changed else _("Nothing changed.")
     overview = contact_privacy_overview(contact, history=0)
     rows = [r for r in overview.subscriptions if not r.is_transactional]
     return _noindex(
@@ -68,8 +69,8 @@ def one_click(request, token):
         contact = contact_for_token(token)
     except BadPreferencesLink as bad:
         status = 404 if bad.problem == "unknown_contact" else 400
-        return HttpResponse("This unsubscribe link is not valid.", status=status)
+        return HttpResponse(_("This unsubscribe link is not valid."), status=status)
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return HttpResponse("Expected the body List-Unsubscribe=One-Click (RFC 8058).", status=400)
     opt_out_of_all(contact, source=OptOutSource.ONE_CLICK)
-    return HttpResponse("You're unsubscribed from all email.", content_type="text/plain")
+    return HttpResponse(_("You're unsubscribed from all email."), content_type="text/plain")

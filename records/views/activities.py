@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import timeline
@@ -137,7 +138,7 @@ def note_edit(request, type_slug, pk, activity_id):
     if note is None:
         raise Http404("No such note on this record")
     if note.created_by_id != request.user.pk and not request.user.is_staff:
-        raise PermissionDenied("Only the note's author can change it.")
+        raise PermissionDenied(_("Only the note's author can change it."))
     form = NoteForm(
         request.POST or None, initial={"body": note.body}, auto_id=f"id_note{note.pk}_%s"
     )

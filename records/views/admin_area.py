@@ -32,7 +32,7 @@ def admin_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_staff:
-            raise PermissionDenied("Only account admins can open the admin area.")
+            raise PermissionDenied(_("Only account admins can open the admin area."))
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -43,7 +43,7 @@ def settings_home(request):
     """The first section the user may open (their own come before the admin area's)."""
     groups = settings_groups(request.user)
     if not groups:
-        raise PermissionDenied("There are no settings to open.")
+        raise PermissionDenied(_("There are no settings to open."))
     return redirect(groups[0][1][0].href)
 
 
@@ -85,10 +85,12 @@ def user_edit(request, pk=None):
     form = UserForm(request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():
         if user.pk == request.user.pk and not form.cleaned_data["is_staff"]:
-            form.add_error("is_staff", "You cannot remove your own admin rights.")
+            form.add_error("is_staff", _("You cannot remove your own admin rights."))
         else:
             form.save()
-            messages.success(request, f"Saved {form.instance.username}.")
+            messages.success(
+                request, _("Saved %(username)s.") % {"username": form.instance.username}
+            )
             return redirect("records:settings-users")
     return render(request, "records/settings/user_form.html", {"form": form, "edited": user})
 
@@ -99,7 +101,7 @@ def team_list(request):
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, f"Team {form.instance.name} created.")
+        messages.success(request, _("Team %(name)s created.") % {"name": form.instance.name})
         return redirect("records:settings-teams")
     teams = Team.objects.prefetch_related("members")
     return render(request, "records/settings/teams.html", {"teams": teams, "form": form})
@@ -111,7 +113,10 @@ def object_type_list(request):
     form = CustomObjectTypeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         object_type = form.save()
-        messages.success(request, f"Object type {object_type.name} created. Add its properties.")
+        messages.success(
+            request,
+            _("Object type %(name)s created. Add its properties.") % {"name": object_type.name},
+        )
         return redirect("records:settings-object", slug=object_type.slug)
     types = CustomObjectType.objects.prefetch_related("property_definitions")
     return render(request, "records/settings/objects.html", {"types": types, "form": form})
@@ -127,13 +132,16 @@ def object_type_detail(request, slug):
         type_form = CustomObjectTypeForm(request.POST, instance=object_type)
         if type_form.is_valid():
             object_type = type_form.save()
-            messages.success(request, "Saved.")
+            messages.success(request, _("Saved."))
             return redirect("records:settings-object", slug=object_type.slug)
     elif request.method == "POST":
         property_form = PropertyDefinitionForm(request.POST, object_type=object_type)
         if property_form.is_valid():
             property_form.save()
-            messages.success(request, f"Property {property_form.instance.label} added.")
+            messages.success(
+                request,
+                _("Property %(label)s added.") % {"label": property_form.instance.label},
+            )
             return redirect("records:settings-object", slug=object_type.slug)
     return render(
         request,
@@ -147,7 +155,7 @@ def object_type_detail(request, slug):
 def property_delete(request, slug, pk):
     definition = get_object_or_404(PropertyDefinition, object_type__slug=slug, pk=pk)
     definition.delete()
-    messages.success(request, f"Property {definition.label} deleted.")
+    messages.success(request, _("Property %(label)s deleted.") % {"label": definition.label})
     return redirect("records:settings-object", slug=slug)
 
 

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from ..access import get_record_for_user, require_edit, visible_to
@@ -57,7 +58,7 @@ def association_add(request, type_slug, pk):
     require_edit(request.user)
     form = AssociationForm(request.POST)
     if not form.is_valid():
-        return _panel(request, record_type, record, association_error="Choose a record to add.")
+        return _panel(request, record_type, record, association_error=_("Choose a record to add."))
     other = (
         visible_to(request.user, Record.objects.all())
         .filter(pk=form.cleaned_data["record_id"])

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import extensions
@@ -36,7 +37,7 @@ def property_rows(record_type, record) -> list[tuple[str, object]]:
         )
     if record_type.kind == "contact":
         addresses = ContactEmail.objects.filter(contact_id=record.pk)
-        rows.insert(1, ("Email addresses", [e for e in addresses]))
+        rows.insert(1, (gettext("Email addresses"), [e for e in addresses]))
     return rows
 
 

@@ -120,7 +120,7 @@ def record_export(request, type_slug):
     # Amounts stay plain numbers a spreadsheet can add up; the header says their currency.
     currency = Money.for_account().currency
     header = ["id"] + [
-        f"{c.label} ({currency})" if c.money else c.label for c in record_type.columns
+        f"{c.label} ({currency})" if c.money else str(c.label) for c in record_type.columns
     ]
 
     # Rows are written as the response streams out, after the middleware has put the

@@ -48,7 +48,7 @@ class SendingPool(OneRow, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "sending pool"
+        verbose_name = _("sending pool")
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="sending_pool_single")]
 
     def __str__(self):

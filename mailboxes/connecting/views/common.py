@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mailboxes.connecting.services import mailbox_disconnect
 from mailboxes.constants import Provider
@@ -10,19 +11,26 @@ from mailboxes.models import Mailbox
 from mailboxes.providers.base import ProviderError
 
 STAGE_TITLES = {
-    "dns": "The server name could not be found",
-    "tcp": "The server could not be reached",
-    "tls": "A secure connection could not be made",
-    "auth": "Sign-in was refused",
-    "protocol": "That server did not answer as expected",
-    "blocked": "This server is not allowed",
-    "other": "The connection failed",
+    "dns": gettext_lazy("The server name could not be found"),
+    "tcp": gettext_lazy("The server could not be reached"),
+    "tls": gettext_lazy("A secure connection could not be made"),
+    "auth": gettext_lazy("Sign-in was refused"),
+    "protocol": gettext_lazy("That server did not answer as expected"),
+    "blocked": gettext_lazy("This server is not allowed"),
+    "other": gettext_lazy("The connection failed"),
 }
 
 
 def provider_error_text(error: ProviderError) -> str:
     """One sentence saying what failed (DNS, TCP, TLS, sign-in, server type) and what to do."""
-    return f"{STAGE_TITLES.get(error.stage, STAGE_TITLES['other'])}: {error.message}"
+    title = STAGE_TITLES.get(error.stage, STAGE_TITLES["other"])
+    return _titled(title, error.message)
+
+
+def _titled(title: str, text: str) -> str:
+    """What failed, then what to do: "Sign-in was refused: …"."""
+    # Translators: a connection problem, then its explanation.
+    return _("%(problem)s: %(explanation)s") % {"problem": title, "explanation": text}
 
 
 def unreachable(error: ProviderError) -> bool:
@@ -65,7 +73,7 @@ def connection_test_error_text(error: ProviderError, kind: str, config: dict) ->
             "URL: it usually looks like https://mail.example.com/EWS/Exchange.asmx (the "
             "address of your webmail works too)."
         )
-    return f"{title}: {text}"
+    return _titled(title, text)
 
 
 def own_mailbox(request, pk: int) -> Mailbox:
@@ -76,8 +84,14 @@ def own_mailbox(request, pk: int) -> Mailbox:
 def disconnect_inbox(request, mailbox: Mailbox) -> None:
     """Disconnect the inbox (credentials deleted) and say so on the next page."""
     mailbox_disconnect(mailbox)
-    messages.success(request, f"{mailbox.email} is disconnected and its credentials are deleted.")
+    messages.success(
+        request,
+        _("%(email)s is disconnected and its credentials are deleted.") % {"email": mailbox.email},
+    )
 
 
 def connected(request, mailbox: Mailbox) -> None:
-    messages.success(request, f"{mailbox.email} is connected. Its email will start syncing.")
+    messages.success(
+        request,
+        _("%(email)s is connected. Its email will start syncing.") % {"email": mailbox.email},
+    )

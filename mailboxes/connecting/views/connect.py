@@ -40,7 +40,7 @@ from mailboxes.providers.base import ProviderError
 
 def _require_sending_seat(user):
     if not user.can_reach_out:
-        raise PermissionDenied("A View-only seat cannot connect an inbox.")
+        raise PermissionDenied(_("A View-only seat cannot connect an inbox."))
 
 
 CONNECT_URLS = {
@@ -72,7 +72,7 @@ def _choice(provider: str, email: str, recommended: bool) -> dict:
     return {
         "provider": provider,
         "label": Provider(provider).label,
-        "disclosure": DISCLOSURES[provider],
+        "disclosure": str(DISCLOSURES[provider]),
         # Encoded: a "+" in ana+crm@example.com would otherwise arrive as a space.
         "url": reverse(CONNECT_URLS[provider], args=CONNECT_ARGS.get(provider, ()))
         + "?"
@@ -191,7 +191,7 @@ def connect_imap(request):
     return render(
         request,
         "mailboxes/connecting/connect_imap.html",
-        {"form": form, "guess": guess, "disclosure": DISCLOSURES[Provider.IMAP]},
+        {"form": form, "guess": guess, "disclosure": str(DISCLOSURES[Provider.IMAP])},
     )
 
 
@@ -211,7 +211,9 @@ def connect_exchange(request):
                 # A pasted webmail address: use the EWS URL it most likely stands for.
                 guessed = ews_url_from_webmail(ews_url)
                 if guessed is None:
-                    form.add_error("ews_url", "This is neither an EWS URL nor a webmail address.")
+                    form.add_error(
+                        "ews_url", _("This is neither an EWS URL nor a webmail address.")
+                    )
                 ews_url = guessed or ews_url
             if not form.errors:
                 secret = {"password": data["password"]}
@@ -254,7 +256,7 @@ def connect_exchange(request):
     return render(
         request,
         "mailboxes/connecting/connect_exchange.html",
-        {"form": form, "candidates": candidates, "disclosure": DISCLOSURES[Provider.EXCHANGE]},
+        {"form": form, "candidates": candidates, "disclosure": str(DISCLOSURES[Provider.EXCHANGE])},
     )
 
 
@@ -269,7 +271,7 @@ def connect_oauth_intro(request, provider):
         "mailboxes/connecting/connect_oauth.html",
         {
             "label": Provider(provider).label,
-            "disclosure": DISCLOSURES[provider],
+            "disclosure": str(DISCLOSURES[provider]),
             "start_url": reverse(start) + "?" + urlencode({"email": request.GET.get("email", "")}),
         },
     )

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from mailboxes.connecting.connections import build_provider
@@ -44,14 +45,14 @@ def _target(request) -> dict:
     team_inbox = request.GET.get("team_inbox", "")
     if team_inbox:
         if not request.user.is_staff:
-            raise PermissionDenied("Only admins connect team inboxes.")
+            raise PermissionDenied(_("Only admins connect team inboxes."))
         if not team_inbox.isdigit():
-            raise Http404("No such team inbox.")
+            raise Http404(_("No such team inbox."))
         get_object_or_404(TeamInbox, pk=team_inbox)
         return {"team_inbox": int(team_inbox)}
     # A View-only seat is refused outright (403), as on every other connect page.
     if not request.user.can_reach_out:
-        raise PermissionDenied("A View-only seat cannot connect an inbox.")
+        raise PermissionDenied(_("A View-only seat cannot connect an inbox."))
     return {}
 
 
@@ -74,8 +75,10 @@ def google_start(request):
         return _fail(
             request,
             target,
-            "Gmail isn't set up on this server yet: an admin needs "
-            "to set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET (see the README).",
+            _(
+                "Gmail isn't set up on this server yet: an admin needs "
+                "to set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET (see the README)."
+            ),
         )
     redirect_uri = request.build_absolute_uri(reverse("mailboxes:oauth-google-callback"))
     url, state, verifier = oauth(Provider.GMAIL).authorization_url(
@@ -101,11 +104,13 @@ def google_callback(request):
         return _fail(
             request,
             target,
-            "This Google sign-in doesn't belong to the connection "
-            "you started. Start connecting again.",
+            _(
+                "This Google sign-in doesn't belong to the connection "
+                "you started. Start connecting again."
+            ),
         )
     if request.GET.get("error"):
-        return _fail(request, target, "Google access was not granted, so nothing was connected.")
+        return _fail(request, target, _("Google access was not granted, so nothing was connected."))
     redirect_uri = request.build_absolute_uri(reverse("mailboxes:oauth-google-callback"))
     try:
         tokens = oauth(Provider.GMAIL).exchange_code(
@@ -160,8 +165,10 @@ def microsoft_start(request):
         return _fail(
             request,
             target,
-            "Office 365 isn't set up on this server yet: an admin "
-            "needs to set MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET (see the README).",
+            _(
+                "Office 365 isn't set up on this server yet: an admin "
+                "needs to set MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET (see the README)."
+            ),
         )
     redirect_uri = request.build_absolute_uri(reverse("mailboxes:oauth-microsoft-callback"))
     try:
@@ -188,8 +195,10 @@ def microsoft_callback(request):
         return _fail(
             request,
             target,
-            "This Microsoft sign-in doesn't belong to the connection "
-            "you started. Start connecting again.",
+            _(
+                "This Microsoft sign-in doesn't belong to the connection "
+                "you started. Start connecting again."
+            ),
         )
     try:
         tokens = oauth(Provider.OFFICE365).finish_auth(

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from mailboxes.connecting.views.common import disconnect_inbox, own_mailbox
@@ -43,7 +44,10 @@ def email_settings(request):
 def set_default_from(request, pk):
     mailbox = own_mailbox(request, pk)
     email_preferences_save(request.user, from_mailbox=mailbox, from_address=mailbox.email)
-    messages.success(request, f"Email you write will come from {mailbox.email} by default.")
+    messages.success(
+        request,
+        _("Email you write will come from %(email)s by default.") % {"email": mailbox.email},
+    )
     return redirect("mailboxes:settings")
 
 

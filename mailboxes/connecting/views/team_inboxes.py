@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailboxes.connecting.forms import TeamAddressForm, TeamInboxForm
@@ -21,7 +22,10 @@ def team_inbox_list(request):
     form = TeamInboxForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         inbox = form.save()
-        messages.success(request, f"Inbox “{inbox.name}” created. Connect its team address.")
+        messages.success(
+            request,
+            _("Inbox “%(name)s” created. Connect its team address.") % {"name": inbox.name},
+        )
         return redirect("mailboxes:team-inbox", pk=inbox.pk)
     inboxes = TeamInbox.objects.select_related("mailbox", "route_to_team", "route_to_user")
     return render(
@@ -60,7 +64,7 @@ def team_inbox_detail(request, pk):
             inbox = form.save()
             if mailbox is not None:
                 Mailbox.objects.filter(pk=mailbox.pk).update(display_name=inbox.display_name)
-            messages.success(request, "Saved.")
+            messages.success(request, _("Saved."))
             return redirect("mailboxes:team-inbox", pk=inbox.pk)
     return render(
         request,

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from mailboxes.composer.views.composer import message_on_record
@@ -24,10 +25,10 @@ def outbound_action(request, type_slug, pk, message_pk, action):
     message = message_on_record(record, message_pk)
     outbound = getattr(message, "outbound", None)
     if outbound is None:
-        raise PermissionDenied("This email was not sent from the CRM.")
+        raise PermissionDenied(_("This email was not sent from the CRM."))
     error = actions.perform(request.user, outbound, action)
     if not request.htmx:
-        (messages.error if error else messages.success)(request, error or "Done.")
+        (messages.error if error else messages.success)(request, error or _("Done."))
         return redirect("records:detail", type_slug=type_slug, pk=pk)
     activity = message.activity
     timeline.prefetch([activity])
@@ -51,12 +52,14 @@ def email_delete(request, type_slug, pk, message_pk):
     A tracked email's click links stop redirecting (tracking/revocation.py, on the deletion of
     its tracking rollup).
     """
-    _, record = get_record_for_user(request.user, type_slug, pk)
+    record = get_record_for_user(request.user, type_slug, pk)[1]
     require_edit(request.user)
     message = message_on_record(record, message_pk)
     if getattr(message, "outbound", None) is not None and message.outbound.status in ACTIVE:
         # A worker may still send it (or is checking whether it went out).
-        raise PermissionDenied("Cancel this email, or wait until it is sent, before deleting it.")
+        raise PermissionDenied(
+            _("Cancel this email, or wait until it is sent, before deleting it.")
+        )
     with transaction.atomic():
         if message.mailbox_id and message.message_id:
             Tombstone.objects.get_or_create(
@@ -67,5 +70,5 @@ def email_delete(request, type_slug, pk, message_pk):
         message.activity.delete()  # the message row goes with its activity
     if request.htmx:
         return HttpResponse("")
-    messages.success(request, "The email was deleted from the CRM.")
+    messages.success(request, _("The email was deleted from the CRM."))
     return redirect("records:detail", type_slug=type_slug, pk=pk)
