@@ -47,16 +47,40 @@ MAX_AUTOCONFIG_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 
 IMAP_PROBE_PORTS: tuple[tuple[int, Security], ...] = ((993, "ssl"), (143, "starttls"))
+
+
+def gettext_noop(message: str) -> str:
+    """Mark `message` for the translation catalogue (makemessages looks for this name), as
+    Django's own does; this module imports nothing of Django."""
+    return message
+
+
+class Sentence(str):
+    """A sentence for the user: the English text, which a caller with a translation catalogue
+    translates from `template` (its %(name)s placeholders filled from `params`, themselves
+    sentences or plain values): mailboxes/connecting/views/connect.py `translated`."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Sentence:
+        sentence = super().__new__(cls, template % params if params else template)
+        sentence.template, sentence.params = template, params
+        return sentence
+
+
 SMTP_PROBE_PORTS: tuple[tuple[int, Security], ...] = ((465, "ssl"), (587, "starttls"))
 
 # Offered when nothing tells us who hosts the domain.
 EVERY_OTHER_PROVIDER: tuple[ProviderKind, ...] = ("gmail", "office365", "exchange")
 
-AMAZON_REFUSAL = (
-    "Amazon SES and Amazon WorkMail can't be connected: SES only relays mail and has no "
-    "mailbox to read, and WorkMail mailboxes are not supported. Connect an address hosted "
-    "with Google Workspace, Office 365, Exchange or another IMAP provider instead, or ask "
-    "your IT team to move this domain's mail to one of them."
+AMAZON_REFUSAL = Sentence(
+    gettext_noop(
+        "Amazon SES and Amazon WorkMail can't be connected: SES only relays mail and has no "
+        "mailbox to read, and WorkMail mailboxes are not supported. Connect an address hosted "
+        "with Google Workspace, Office 365, Exchange or another IMAP provider instead, or ask "
+        "your IT team to move this domain's mail to one of them."
+    )
 )
 
 
@@ -75,9 +99,9 @@ class Recommendation:
 
     domain: str
     provider: ProviderKind | None
-    why: str
+    why: Sentence
     alternatives: tuple[ProviderKind, ...] = ()
-    refused: str | None = None
+    refused: Sentence | None = None
     mx_host: str | None = None
 
 
@@ -156,14 +180,14 @@ class KnownProvider:
     provider: ProviderKind
     imap: Endpoint
     smtp: Endpoint
-    note: str = ""
+    note: Sentence | None = None
 
 
 # -- well-known providers ----------------------------------------------------------------
 
-_APP_PASSWORD = (
+_APP_PASSWORD = gettext_noop(
     "If your account uses two-step verification, sign in with an app password from "
-    "{name}'s security settings, not your usual password."
+    "%(name)s's security settings, not your usual password."
 )
 
 GMAIL = KnownProvider(
@@ -172,8 +196,12 @@ GMAIL = KnownProvider(
     Endpoint("imap.gmail.com", 993, "ssl"),
     Endpoint("smtp.gmail.com", 465, "ssl"),
     # Google turned off plain-password IMAP for personal and Workspace accounts alike.
-    note="Over IMAP, Google accepts only an app password (Google Account > Security > "
-    "App passwords); connecting with Google sign-in avoids that.",
+    note=Sentence(
+        gettext_noop(
+            "Over IMAP, Google accepts only an app password (Google Account > Security > "
+            "App passwords); connecting with Google sign-in avoids that."
+        )
+    ),
 )
 GOOGLE_WORKSPACE = KnownProvider(
     "Google Workspace", "gmail", GMAIL.imap, GMAIL.smtp, note=GMAIL.note
@@ -185,8 +213,12 @@ OFFICE365 = KnownProvider(
     Endpoint("smtp.office365.com", 587, "starttls"),
     # Microsoft has been retiring password sign-in for IMAP/SMTP; whether a tenant still
     # allows it varies, so say what to do when it is refused.
-    note="Microsoft often refuses passwords over IMAP; if sign-in fails, connect with "
-    "Office 365 (Microsoft sign-in) instead.",
+    note=Sentence(
+        gettext_noop(
+            "Microsoft often refuses passwords over IMAP; if sign-in fails, connect with "
+            "Office 365 (Microsoft sign-in) instead."
+        )
+    ),
 )
 OUTLOOK_COM = KnownProvider("Outlook.com", "office365", OFFICE365.imap, OFFICE365.smtp)
 YAHOO = KnownProvider(
@@ -194,7 +226,7 @@ YAHOO = KnownProvider(
     "imap",
     Endpoint("imap.mail.yahoo.com", 993, "ssl"),
     Endpoint("smtp.mail.yahoo.com", 465, "ssl"),
-    note=_APP_PASSWORD.format(name="Yahoo"),
+    note=Sentence(_APP_PASSWORD, name="Yahoo"),
 )
 ICLOUD = KnownProvider(
     "iCloud Mail",
@@ -202,21 +234,25 @@ ICLOUD = KnownProvider(
     # Apple wants the bare name for IMAP but the full address for SMTP.
     Endpoint("imap.mail.me.com", 993, "ssl", "local_part"),
     Endpoint("smtp.mail.me.com", 587, "starttls"),
-    note="iCloud needs an app-specific password (appleid.apple.com > Sign-In and Security).",
+    note=Sentence(
+        gettext_noop(
+            "iCloud needs an app-specific password (appleid.apple.com > Sign-In and Security)."
+        )
+    ),
 )
 AOL = KnownProvider(
     "AOL Mail",
     "imap",
     Endpoint("imap.aol.com", 993, "ssl"),
     Endpoint("smtp.aol.com", 465, "ssl"),
-    note=_APP_PASSWORD.format(name="AOL"),
+    note=Sentence(_APP_PASSWORD, name="AOL"),
 )
 GMX_NET = KnownProvider(
     "GMX",
     "imap",
     Endpoint("imap.gmx.net", 993, "ssl"),
     Endpoint("mail.gmx.net", 465, "ssl"),
-    note="Allow POP3 & IMAP access once in your GMX e-mail settings first.",
+    note=Sentence(gettext_noop("Allow POP3 & IMAP access once in your GMX e-mail settings first.")),
 )
 # gmx.com belongs to the same company but is served by different hosts.
 GMX_COM = KnownProvider(
@@ -231,7 +267,9 @@ WEB_DE = KnownProvider(
     "imap",
     Endpoint("imap.web.de", 993, "ssl", "local_part"),
     Endpoint("smtp.web.de", 465, "ssl", "local_part"),
-    note="Allow POP3 & IMAP access once in your WEB.DE e-mail settings first.",
+    note=Sentence(
+        gettext_noop("Allow POP3 & IMAP access once in your WEB.DE e-mail settings first.")
+    ),
 )
 LIBERO = KnownProvider(
     "Libero Mail",
@@ -244,14 +282,18 @@ ZOHO = KnownProvider(
     "imap",
     Endpoint("imap.zoho.com", 993, "ssl"),
     Endpoint("smtp.zoho.com", 465, "ssl"),
-    note="Turn on IMAP access in Zoho Mail's settings first.",
+    note=Sentence(gettext_noop("Turn on IMAP access in Zoho Mail's settings first.")),
 )
 FASTMAIL = KnownProvider(
     "Fastmail",
     "imap",
     Endpoint("imap.fastmail.com", 993, "ssl"),
     Endpoint("smtp.fastmail.com", 465, "ssl"),
-    note="Fastmail needs an app password (Settings > Privacy & Security) for other apps.",
+    note=Sentence(
+        gettext_noop(
+            "Fastmail needs an app password (Settings > Privacy & Security) for other apps."
+        )
+    ),
 )
 
 KNOWN_DOMAINS: dict[str, KnownProvider] = {
@@ -416,7 +458,7 @@ def recommend_provider(
         return Recommendation(
             domain="",
             provider="imap",
-            why="That doesn't look like a complete email address.",
+            why=Sentence(gettext_noop("That doesn't look like a complete email address.")),
             alternatives=EVERY_OTHER_PROVIDER,
         )
     domain = parts[1]
@@ -429,13 +471,22 @@ def recommend_provider(
         return Recommendation(
             domain=domain,
             provider=None,
-            why=f"Your domain's mail is received by Amazon SES / WorkMail (MX {mail_host.host}).",
+            why=Sentence(
+                gettext_noop(
+                    "Your domain's mail is received by Amazon SES / WorkMail (MX %(mx)s)."
+                ),
+                mx=mail_host.host,
+            ),
             refused=AMAZON_REFUSAL,
             mx_host=mail_host.host,
         )
     if mail_host.status == "ok" and mail_host.family:
         known = MX_FAMILIES[mail_host.family]
-        why = f"Your domain's mail is handled by {known.name} (MX {mail_host.host})."
+        why = Sentence(
+            gettext_noop("Your domain's mail is handled by %(name)s (MX %(mx)s)."),
+            name=known.name,
+            mx=mail_host.host,
+        )
         return Recommendation(
             domain=domain,
             provider=known.provider,
@@ -447,27 +498,47 @@ def recommend_provider(
         return Recommendation(
             domain=domain,
             provider="imap",
-            why=f"Your domain's mail is handled by {mail_host.host}, which is neither Google "
-            "nor Microsoft: connect over IMAP/SMTP, or choose Exchange if your company "
-            "runs its own Exchange server.",
+            why=Sentence(
+                gettext_noop(
+                    "Your domain's mail is handled by %(mx)s, which is neither Google nor "
+                    "Microsoft: connect over IMAP/SMTP, or choose Exchange if your company "
+                    "runs its own Exchange server."
+                ),
+                mx=mail_host.host,
+            ),
             alternatives=("exchange",),
             mx_host=mail_host.host,
         )
     if mail_host.status == "nodata":
-        why = (
-            f"{domain} publishes no mail servers (no MX records): connect over IMAP/SMTP, "
-            "or choose Exchange if your company runs its own Exchange server."
+        why = Sentence(
+            gettext_noop(
+                "%(domain)s publishes no mail servers (no MX records): connect over IMAP/SMTP, "
+                "or choose Exchange if your company runs its own Exchange server."
+            ),
+            domain=domain,
         )
         return Recommendation(domain, "imap", why, ("exchange",))
     if mail_host.status == "null":
-        why = f"{domain} declares that it receives no email (null MX); check the address."
+        why = Sentence(
+            gettext_noop(
+                "%(domain)s declares that it receives no email (null MX); check the address."
+            ),
+            domain=domain,
+        )
         return Recommendation(domain, "imap", why, EVERY_OTHER_PROVIDER)
     if mail_host.status == "nxdomain":
-        why = f"The domain {domain} doesn't seem to exist; check the address."
+        why = Sentence(
+            gettext_noop("The domain %(domain)s doesn't seem to exist; check the address."),
+            domain=domain,
+        )
         return Recommendation(domain, "imap", why, EVERY_OTHER_PROVIDER)
-    why = (
-        f"We couldn't look up who handles mail for {domain} ({mail_host.detail}): choose "
-        "your provider, or connect over IMAP/SMTP."
+    why = Sentence(
+        gettext_noop(
+            "We couldn't look up who handles mail for %(domain)s (%(detail)s): choose your "
+            "provider, or connect over IMAP/SMTP."
+        ),
+        domain=domain,
+        detail=mail_host.detail,
     )
     return Recommendation(domain, "imap", why, EVERY_OTHER_PROVIDER)
 
@@ -484,15 +555,28 @@ _ALTERNATIVES: dict[ProviderKind, tuple[ProviderKind, ...]] = {
 
 def _recommend_known(domain: str, known: KnownProvider) -> Recommendation:
     if known.provider == "imap":
-        why = f"{domain} addresses are {known.name} accounts, which connect over IMAP/SMTP."
+        why = Sentence(
+            gettext_noop(
+                "%(domain)s addresses are %(name)s accounts, which connect over IMAP/SMTP."
+            ),
+            domain=domain,
+            name=known.name,
+        )
         if known.note:
-            why = f"{why} {known.note}"
+            why = Sentence("%(why)s %(note)s", why=why, note=known.note)
         return Recommendation(domain, "imap", why)
     if known is OUTLOOK_COM:
         # Consumer Outlook.com accounts have no on-premises Exchange behind them.
-        why = f"{domain} addresses are Outlook.com accounts; connect with Microsoft sign-in."
+        why = Sentence(
+            gettext_noop(
+                "%(domain)s addresses are Outlook.com accounts; connect with Microsoft sign-in."
+            ),
+            domain=domain,
+        )
         return Recommendation(domain, "office365", why)
-    why = f"{domain} addresses are {known.name} accounts."
+    why = Sentence(
+        gettext_noop("%(domain)s addresses are %(name)s accounts."), domain=domain, name=known.name
+    )
     return Recommendation(domain, known.provider, why, _ALTERNATIVES[known.provider])
 
 

@@ -58,7 +58,16 @@ def _check_address(user, email: str) -> None:
     check_address_free(email, reconnecting=own)
     refused = autodetect.recommend_provider(email).refused
     if refused:  # Amazon SES / WorkMail, whichever form the user came through
-        raise MailboxRuleError(refused)
+        raise MailboxRuleError(translated(refused))
+
+
+def translated(sentence):
+    """One of autodetect's sentences in the user's language (autodetect imports nothing of
+    Django: it writes English and marks the templates for the catalogue)."""
+    if not isinstance(sentence, autodetect.Sentence):
+        return sentence
+    params = {name: translated(value) for name, value in sentence.params.items()}
+    return _(sentence.template) % params if params else _(sentence.template)
 
 
 def _too_many_tests() -> str:
@@ -103,12 +112,12 @@ def connect_start(request):
             return render(request, "mailboxes/connecting/connect_start.html", context)
         recommendation = autodetect.recommend_provider(email)
         if recommendation.refused:
-            form.add_error("email", recommendation.refused)
+            form.add_error("email", translated(recommendation.refused))
             return render(request, "mailboxes/connecting/connect_start.html", context)
         others = [p for p in recommendation.alternatives if p != recommendation.provider]
         context.update(
             email=email,
-            why=recommendation.why,
+            why=translated(recommendation.why),
             choices=[_choice(recommendation.provider, email, True)]
             + [_choice(p, email, False) for p in others],
         )
