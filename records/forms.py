@@ -30,12 +30,6 @@ from .models import (
 from .money import currency_choices, number_locale_choices
 from .services import addresses_in_use, clean_addresses
 
-# Labels of the model fields the forms edit (the models' field names would read in English
-# whatever the language).
-NAME = gettext_lazy("Name")
-OWNER = gettext_lazy("Owner")
-PHONE = gettext_lazy("Phone")
-
 
 class OwnerChoiceMixin:
     """Offer active users as owners, labelled with their display names."""
@@ -64,14 +58,6 @@ class ContactForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Contact
         fields = ["first_name", "last_name", "phone", "job_title", "lifecycle_stage", "owner"]
-        labels = {
-            "first_name": gettext_lazy("First name"),
-            "last_name": gettext_lazy("Last name"),
-            "phone": PHONE,
-            "job_title": gettext_lazy("Job title"),
-            "lifecycle_stage": gettext_lazy("Lifecycle stage"),
-            "owner": OWNER,
-        }
 
     def __init__(self, *args, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -158,14 +144,6 @@ class CompanyForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Company
         fields = ["name", "domain", "industry", "city", "phone", "owner"]
-        labels = {
-            "name": NAME,
-            "domain": gettext_lazy("Domain"),
-            "industry": gettext_lazy("Industry"),
-            "city": gettext_lazy("City"),
-            "phone": PHONE,
-            "owner": OWNER,
-        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -183,13 +161,6 @@ class DealForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Deal
         fields = ["name", "stage", "amount", "close_date", "owner"]
-        labels = {
-            "name": NAME,
-            "stage": gettext_lazy("Stage"),
-            "amount": gettext_lazy("Amount"),
-            "close_date": gettext_lazy("Close date"),
-            "owner": OWNER,
-        }
         widgets = {"close_date": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args, **kwargs):
@@ -210,13 +181,7 @@ class TicketForm(OwnerChoiceMixin, forms.ModelForm):
         model = Ticket
         fields = ["name", "status", "priority", "description", "owner"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-        labels = {
-            "name": gettext_lazy("Ticket name"),
-            "status": gettext_lazy("Status"),
-            "priority": gettext_lazy("Priority"),
-            "description": gettext_lazy("Description"),
-            "owner": OWNER,
-        }
+        labels = {"name": gettext_lazy("Ticket name")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -243,7 +208,6 @@ class CustomRecordForm(OwnerChoiceMixin, forms.ModelForm):
     class Meta:
         model = Record
         fields = ["name", "owner"]
-        labels = {"name": NAME, "owner": OWNER}
 
     def __init__(self, *args, object_type: CustomObjectType, **kwargs):
         super().__init__(*args, **kwargs)
@@ -366,7 +330,6 @@ class CustomObjectTypeForm(forms.ModelForm):
     class Meta:
         model = CustomObjectType
         fields = ["name", "plural"]
-        labels = {"name": NAME, "plural": gettext_lazy("Plural")}
 
     def clean(self):
         data = super().clean()
@@ -431,7 +394,6 @@ class TeamForm(forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name"]
-        labels = {"name": NAME}
 
 
 class UserForm(forms.ModelForm):

@@ -43,7 +43,7 @@ def validate_time_zone(value: str) -> None:
 class Team(models.Model):
     """A group of users; "team" record access shows the records its members own."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
 
     class Meta:
         ordering = ["name"]
@@ -181,8 +181,12 @@ class User(AbstractUser):
 class CustomObjectType(models.Model):
     """An object type an admin defines (e.g. "Project"), with its own properties."""
 
-    name = models.CharField(max_length=60, unique=True, help_text=_("Singular, e.g. Project"))
-    plural = models.CharField(max_length=60, unique=True, help_text=_("Plural, e.g. Projects"))
+    name = models.CharField(
+        _("name"), max_length=60, unique=True, help_text=_("Singular, e.g. Project")
+    )
+    plural = models.CharField(
+        _("plural"), max_length=60, unique=True, help_text=_("Plural, e.g. Projects")
+    )
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -228,9 +232,10 @@ class Record(models.Model):
     custom_type = models.ForeignKey(
         CustomObjectType, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
     )
-    name = models.CharField(max_length=255)
+    name = models.CharField(_("name"), max_length=255)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -278,13 +283,16 @@ class Contact(Record):
 
     KIND = RecordKind.CONTACT
 
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
     email = models.EmailField(blank=True, db_index=True)
-    phone = models.CharField(max_length=40, blank=True)
-    job_title = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    job_title = models.CharField(_("job title"), max_length=100, blank=True)
     lifecycle_stage = models.CharField(
-        max_length=30, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
+        _("lifecycle stage"),
+        max_length=30,
+        choices=LifecycleStage.choices,
+        default=LifecycleStage.LEAD,
     )
 
 
@@ -335,10 +343,10 @@ class ContactMerge(models.Model):
 
 class Company(Record):
     KIND = RecordKind.COMPANY
-    domain = models.CharField(max_length=255, blank=True, db_index=True)
-    industry = models.CharField(max_length=100, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    domain = models.CharField(_("domain"), max_length=255, blank=True, db_index=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
 
     class Meta:
         verbose_name_plural = _("companies")
@@ -347,21 +355,25 @@ class Company(Record):
 class Deal(Record):
     KIND = RecordKind.DEAL
     stage = models.CharField(
-        max_length=30, choices=DealStage.choices, default=DealStage.APPOINTMENT
+        _("stage"), max_length=30, choices=DealStage.choices, default=DealStage.APPOINTMENT
     )
     pipeline = models.CharField(max_length=60, default="Sales pipeline")
-    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    close_date = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    close_date = models.DateField(_("close date"), null=True, blank=True)
 
 
 class Ticket(Record):
     KIND = RecordKind.TICKET
-    status = models.CharField(max_length=30, choices=TicketStatus.choices, default=TicketStatus.NEW)
+    status = models.CharField(
+        _("status"), max_length=30, choices=TicketStatus.choices, default=TicketStatus.NEW
+    )
     priority = models.CharField(
-        max_length=10, choices=TicketPriority.choices, default=TicketPriority.MEDIUM
+        _("priority"), max_length=10, choices=TicketPriority.choices, default=TicketPriority.MEDIUM
     )
     pipeline = models.CharField(max_length=60, default="Support pipeline")
-    description = models.TextField(blank=True)
+    description = models.TextField(_("description"), blank=True)
 
 
 class Association(models.Model):
