@@ -4,9 +4,10 @@ from collections import defaultdict
 
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from mailboxes.constants import Direction, SendStatus
+from mailboxes.constants import FORWARDED_TITLE, Direction, SendStatus
 from mailboxes.models import EmailMessage, TrackingEvent, TrackingReason
 from mailboxes.outbox.sending import ACTIVE
 from mailboxes.sync.bodies import fill_bodies
@@ -37,6 +38,9 @@ def email_title(activity, message) -> str:
     outbound = getattr(message, "outbound", None)
     if outbound is not None and not outbound.went_out:
         return STATUS_TITLES.get(outbound.status, _("Email"))
+    if activity.title == FORWARDED_TITLE:
+        # Stored in English when written (marked for the catalogue); shown in the reader's.
+        return gettext(FORWARDED_TITLE)
     return activity.title or _("Email sent")
 
 

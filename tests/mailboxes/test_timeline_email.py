@@ -16,6 +16,7 @@ from mailboxes.models import EmailMessage, Outbound, TrackedLink, TrackingKind
 from mailboxes.timeline.activity import HITS_SHOWN
 from mailboxes.tracking import events
 from mailboxes.tracking.classify import Hit
+from tests.catalogue import write_catalogue
 from tests.mailboxes.inboxes import offline_mailbox
 from tests.mailboxes.outbox import submit
 
@@ -110,6 +111,29 @@ def test_a_forward_is_titled_email_forwarded_once_it_went_out(client, owner, inb
     assert title(timeline_item(client, owner, contact, forward)) == "Email queued"
     mark(forward, SendStatus.SENT, sent_at=timezone.now())
     assert title(timeline_item(client, owner, contact, forward)) == "Email forwarded"
+
+
+def test_the_stored_forward_title_is_shown_in_the_readers_language(
+    client, owner, inbox, contact, settings, tmp_path
+):
+    forward = email_submit(
+        Draft(
+            sender=owner,
+            from_key=f"{inbox.pk}:{inbox.email}",
+            to=["olivia@acme.example"],
+            subject="Fwd: Our proposal",
+            html="<p>See below.</p>",
+            forward_of=submit(owner, inbox).message,
+            track=False,
+        )
+    )
+    forward = Outbound.objects.get(message=forward)
+    mark(forward, SendStatus.SENT, sent_at=timezone.now())
+    assert forward.message.activity.title == "Email forwarded"  # stored as written
+    write_catalogue(tmp_path, "it", {"Email forwarded": "Email inoltrata"})
+    settings.LOCALE_PATHS = [tmp_path]
+    settings.LANGUAGE_CODE = "it"
+    assert title(timeline_item(client, owner, contact, forward)) == "Email inoltrata"
 
 
 def test_a_received_email_is_titled_email_received(client, owner, contact):
