@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 
 from mailboxes import jobs
@@ -188,7 +189,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "records:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# The UI's language; a catalogue for it goes in locale/<code>/LC_MESSAGES/ (makemessages).
+LANGUAGE_CODE = env_str("CRM_LANGUAGE", "en-us").strip().lower()
+if LANGUAGE_CODE not in LANG_INFO and LANGUAGE_CODE.partition("-")[0] not in LANG_INFO:
+    raise ImproperlyConfigured(
+        f"CRM_LANGUAGE must be a language code like en-us or it, not {LANGUAGE_CODE!r}"
+    )
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 # Dates as the product writes them (crm_mail/formats/<language>/formats.py).

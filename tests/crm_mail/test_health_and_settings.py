@@ -169,3 +169,16 @@ def test_a_tracking_host_that_is_no_host_name_stops_the_start():
     result = _manage("check", CRM_TRACKING_HOST="https://t.example.com")
     assert result.returncode != 0
     assert "CRM_TRACKING_HOST must be a host name like t.example.com" in result.stderr
+
+
+def test_the_ui_language_is_set_by_crm_language_and_checked():
+    said = "from django.utils.translation import gettext; print(gettext('This field is required.'))"
+    # Django's own Italian catalogue is there; the product's would sit in locale/it/.
+    result = _manage("shell", "-c", said, CRM_LANGUAGE="it")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("Questo campo è obbligatorio.")
+    result = _manage("check", CRM_LANGUAGE="Italian please")
+    assert result.returncode != 0
+    assert "CRM_LANGUAGE must be a language code like en-us or it, not 'italian please'" in (
+        result.stderr
+    )
