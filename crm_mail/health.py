@@ -65,7 +65,7 @@ def check_broker(timeout: float = BROKER_TIMEOUT) -> str | None:
         with jobs.broker_connection(timeout) as conn:
             conn.ensure_connection(max_retries=0)
     except Exception as exc:  # kombu and redis-py raise transport-specific errors
-        return f"unreachable ({type(exc).__name__}: {exc})"
+        return _("unreachable (%(error)s)") % {"error": f"{type(exc).__name__}: {exc}"}
     return None
 
 
@@ -79,13 +79,16 @@ def _age(seen: dict[str, datetime], name: str, now: datetime) -> int | None:
 
 
 def _silence(age: int | None) -> str:
-    return "no heartbeat yet" if age is None else f"no heartbeat for {age} s"
+    if age is None:
+        return _("no heartbeat yet")
+    return _("no heartbeat for %(n)s s") % {"n": age}
 
 
 def check_beat(seen: dict[str, datetime], now: datetime) -> Check:
     age = _age(seen, heartbeats.BEAT, now)
     fresh = age is not None and age <= stale_after().total_seconds()
-    return Check(None if fresh else f"gone: {_silence(age)}", {"last_heartbeat_seconds": age})
+    error = None if fresh else _("gone: %(why)s") % {"why": _silence(age)}
+    return Check(error, {"last_heartbeat_seconds": age})
 
 
 def check_workers(seen: dict[str, datetime], now: datetime, beat_ok: bool) -> Check:
@@ -97,9 +100,14 @@ def check_workers(seen: dict[str, datetime], now: datetime, beat_ok: bool) -> Ch
         queue_check = Check(figures={"last_heartbeat_seconds": age})
         if age is None or age > limit:
             # Without beat no heartbeat job is queued: a silent queue may still have a worker.
-            cause = "no worker took a job" if beat_ok else "unknown while beat is down"
-            queue_check.error = f"{cause} ({_silence(age)})"
-            errors.append(f"queue {queue}: {queue_check.error}")
+            if beat_ok:
+                words = _("no worker took a job (%(silence)s)")
+            else:
+                words = _("unknown while beat is down (%(silence)s)")
+            queue_check.error = words % {"silence": _silence(age)}
+            errors.append(
+                _("queue %(queue)s: %(error)s") % {"queue": queue, "error": queue_check.error}
+            )
         queues[queue] = queue_check.as_json()
     return Check("; ".join(errors) or None, {"queues": queues})
 
@@ -152,14 +160,18 @@ def _seconds(delta: timedelta | None) -> int | None:
 def check_outbound(now: datetime) -> Check:
     waited = oldest_due_outbound(now)
     stuck = waited is not None and waited > OUTBOUND_STUCK
-    error = f"stuck: the oldest due email has waited {_seconds(waited)} s" if stuck else None
+    error = None
+    if stuck:
+        error = _("stuck: the oldest due email has waited %(n)s s") % {"n": _seconds(waited)}
     return Check(error, {"oldest_due_seconds": _seconds(waited)})
 
 
 def check_sync(now: datetime) -> Check:
     behind = oldest_overdue_sync(now)
     stuck = behind is not None and behind > SYNC_STUCK
-    error = f"stuck: an inbox's sync is {_seconds(behind)} s overdue" if stuck else None
+    error = None
+    if stuck:
+        error = _("stuck: an inbox's sync is %(n)s s overdue") % {"n": _seconds(behind)}
     return Check(error, {"oldest_overdue_seconds": _seconds(behind)})
 
 
@@ -189,7 +201,7 @@ def report() -> dict:
         checks["sync"] = check_sync(now)
     else:
         for name in ("beat", "workers", "outbound", "sync"):
-            checks[name] = Check("unknown: the database does not answer")
+            checks[name] = Check(_("unknown: the database does not answer"))
     return {
         "status": "ok" if all(c.error is None for c in checks.values()) else "error",
         "checks": {name: check.as_json() for name, check in checks.items()},

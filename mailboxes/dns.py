@@ -1,6 +1,8 @@
 """DNS lookups for pages a person waits on: short timeouts, and no more asking once DNS has
 timed out. Used by server detection (connecting/autodetect.py) and the tracking domain's check
-(tracking/domain.py). No Django here.
+(tracking/domain.py). No Django here: a failed lookup's detail is a `Sentence`
+(providers/base.py), English with its template marked for the catalogue, which the caller
+translates (mailboxes/sentences.py).
 
 Without a resolver given, dnspython's default one answers (the system's, from resolv.conf);
 tests point that one, or the one they pass, at a local fake server (tests/fakes/dns.py).
@@ -13,6 +15,8 @@ from typing import Any, Literal
 
 import dns.exception
 import dns.resolver
+
+from mailboxes.providers.base import Sentence, gettext_noop
 
 # The pages wait on these while the user watches.
 DNS_TIMEOUT = 2.0
@@ -38,7 +42,9 @@ class DnsLookup:
             try:
                 resolver = dns.resolver.get_default_resolver()
             except (dns.exception.DNSException, OSError) as exc:
-                self.broken = f"no DNS resolver is configured ({exc})"
+                self.broken = Sentence(
+                    gettext_noop("no DNS resolver is configured (%(error)s)"), error=str(exc)
+                )
         self.resolver = resolver
 
     def query(self, name: str, rdtype: str) -> Answer:
@@ -53,14 +59,16 @@ class DnsLookup:
         except dns.resolver.NoAnswer:
             return Answer((), "nodata")
         except dns.exception.Timeout:
-            self.broken = "the DNS lookup timed out"
+            self.broken = Sentence(gettext_noop("the DNS lookup timed out"))
             return Answer((), "failed", self.broken)
         except dns.resolver.NoNameservers:
             # Usually a SERVFAIL for this one name (broken DNSSEC, a lame delegation), so
             # other names may still resolve.
-            return Answer((), "failed", "no DNS server could answer")
+            return Answer((), "failed", Sentence(gettext_noop("no DNS server could answer")))
         except (dns.exception.DNSException, OSError, ValueError) as exc:
-            return Answer((), "failed", f"DNS error: {exc}")
+            return Answer(
+                (), "failed", Sentence(gettext_noop("DNS error: %(error)s"), error=str(exc))
+            )
         return Answer(tuple(answer), "ok")
 
     def exists(self, host: str) -> bool:

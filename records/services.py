@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import selectors, signals, timeline
 from .bulk import insert_rows
@@ -24,7 +25,7 @@ def search_text_for(record: Record, emails: Iterable[str] = ()) -> str:
 
 
 def contact_display_name(first: str, last: str, email: str) -> str:
-    return f"{first} {last}".strip() or email or "(no name)"
+    return f"{first} {last}".strip() or email or _("(no name)")
 
 
 class AddressInUse(Exception):

@@ -8,7 +8,11 @@ Read statically, as test_architecture.py reads imports:
   text;
 - Python: the messages shown after an action (`django.contrib.messages`), `ValidationError`s,
   form fields' labels and help, models' verbose names, and the labels of choices must be
-  `gettext`/`gettext_lazy` calls, not string literals.
+  `gettext`/`gettext_lazy` calls, not string literals; so must the sentences code stores for
+  people to read later: a provider's error (`ProviderError`, shown on the connect page and as
+  an inbox's or an email's error), an email's sending history and last error, an inbox's
+  status reason, the `*_WORDS` constants (written in the deployment's language, CRM_LANGUAGE,
+  when stored).
 
 What stays as written: names of products and protocols (`PROPER`), which no translation
 changes. The JSON API's errors are HubSpot's English by contract and are not read here.
@@ -97,6 +101,29 @@ def test_template_text_is_translatable(path):
 MESSAGE_CALLS = {"success", "error", "info", "warning", "debug"}
 TEXT_KEYWORDS = {"label", "help_text", "empty_label", "verbose_name", "verbose_name_plural"}
 CHOICES_BASES = {"TextChoices", "IntegerChoices", "Choices"}
+# Calls whose first argument is a sentence a person reads later, and the argument's place.
+STORED_CALLS = {
+    "ProviderError": 0,
+    # A sentence of a module that imports nothing of Django: its template marked by the
+    # module's own gettext_noop, so makemessages finds it.
+    "Sentence": 0,
+    "mark_needs_reconnect": 0,
+    "mark_error": 0,
+    "set_status": 1,
+    "record": 2,
+}
+# Fields (given as keywords) that hold sentences shown on pages.
+STORED_KEYWORDS = {
+    "last_error",
+    "detail",
+    "status_reason",
+    "bounce_reason",
+    "match_detail",
+    "reason",
+    "error",
+}
+# HubSpot's JSON errors, English by contract.
+NOT_STORED = ("transactional/api/",)
 
 
 def _is_literal_text(node: ast.AST) -> bool:
@@ -107,14 +134,59 @@ def _is_literal_text(node: ast.AST) -> bool:
     return False
 
 
-def untranslated_in_module(source: str) -> list[str]:
-    """Lines of a module where user-facing text is a literal instead of a gettext call."""
-    tree = ast.parse(source)
+_PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]")
+
+
+def _is_sentence(node: ast.AST) -> bool:
+    """Literal text of more than one word (a code such as "consent" is not a sentence)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = _PLACEHOLDER.sub(" ", node.value)  # "%(why)s %(note)s" is no sentence
+        return " " in text.strip() and bool(_words(text))
+    if isinstance(node, ast.JoinedStr):
+        return any(_is_literal_text(v) for v in node.values)
+    if isinstance(node, ast.BinOp):  # "…" + x, or "… %s" % x
+        return _is_sentence(node.left) or _is_sentence(node.right)
+    return False
+
+
+def _stored_literals(node: ast.Call, name: str) -> list[str]:
     found = []
+    place = STORED_CALLS.get(name)
+    if place is not None and len(node.args) > place and _is_sentence(node.args[place]):
+        found.append(f"line {node.lineno}: {name}")
+    for keyword in node.keywords:
+        if keyword.arg in STORED_KEYWORDS and _is_sentence(keyword.value):
+            found.append(f"line {node.lineno}: {keyword.arg}=")
+    return found
+
+
+def _words_constants(tree: ast.Module) -> list[str]:
+    """Module constants named *WORDS holding literal sentences (alone or as a dict's values)."""
+    found = []
+    for statement in tree.body:
+        if not isinstance(statement, ast.Assign):
+            continue
+        names = [getattr(t, "id", "") for t in statement.targets]
+        if not any(n.endswith("WORDS") for n in names):
+            continue
+        value = statement.value
+        values = value.values if isinstance(value, ast.Dict) else [value]
+        if any(_is_sentence(v) for v in values):
+            found.append(f"line {statement.lineno}: {names[0]}")
+    return found
+
+
+def untranslated_in_module(source: str, stored: bool = True) -> list[str]:
+    """Lines of a module where user-facing text is a literal instead of a gettext call
+    (`stored`: the sentences stored for people to read too)."""
+    tree = ast.parse(source)
+    found = _words_constants(tree) if stored else []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if stored:
+                found += _stored_literals(node, name)
             owner = func.value if isinstance(func, ast.Attribute) else None
             if (
                 name in MESSAGE_CALLS
@@ -164,7 +236,8 @@ def _modules() -> list[Path]:
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_module_text_is_translatable(path):
-    found = untranslated_in_module(path.read_text())
+    relative = path.relative_to(ROOT).as_posix()
+    found = untranslated_in_module(path.read_text(), stored=not relative.startswith(NOT_STORED))
     assert not found, f"{path.relative_to(ROOT)}: untranslated: " + "; ".join(found)
 
 
@@ -205,3 +278,26 @@ def test_the_module_check_finds_literals_and_leaves_gettext():
         "line 6: choice label",
     ]
     assert untranslated_in_module("messages.success(request, _('Saved.'))\nlog.info('x', y)") == []
+
+
+def test_the_module_check_finds_stored_sentences_and_leaves_codes():
+    found = untranslated_in_module(
+        "GONE_WORDS = 'The inbox is gone.'\n"
+        "REASON_WORDS = {'a': 'Mailbox full.', 'b': _('Unknown user.')}\n"
+        "raise ProviderError(f'Could not resolve {host}.', stage='dns')\n"
+        "record(row, kind, 'Found in Sent.')\n"
+        "Outbound.objects.update(last_error='Try again ' + when, status='failed')\n"
+        "mailbox.mark_needs_reconnect(error.message)\n"
+        "Consent.objects.create(reason='consent', detail=_('Given on the form.'))\n"
+        "why = Sentence('%(why)s %(note)s', why=why, note=note)\n"
+        "where = Sentence('reading messages in %(folder)s', folder=folder)\n"
+        "there = Sentence(gettext_noop('opening %(folder)s'), folder=folder)\n"
+    )
+    assert found == [
+        "line 1: GONE_WORDS",
+        "line 2: REASON_WORDS",
+        "line 3: ProviderError",
+        "line 4: record",
+        "line 5: last_error=",
+        "line 9: Sentence",
+    ]

@@ -28,6 +28,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mailboxes import signals
 from mailboxes.bounces.reports import (
@@ -47,50 +49,54 @@ from records.models import Contact
 
 MATCH_DAYS = 30
 
+# Why a delivery failed, by the report's reason code: the words its email and address keep.
 REASON_WORDS = {
-    "userunknown": "the address does not exist",
-    "hostunknown": "the domain does not exist or takes no mail",
-    "hasmoved": "the person has moved to another address",
-    "notaccept": "the domain accepts no mail",
-    "mailboxfull": "the mailbox is full",
-    "filtered": "a filter at the recipient's server refused it",
-    "blocked": "the recipient's server blocked the sending server",
-    "rejected": "the recipient's server refused the sender",
-    "expired": "the server gave up after trying for too long",
-    "suspend": "the mailbox is suspended",
-    "spamdetected": "the message was taken for spam",
-    "policyviolation": "the message broke the recipient's mail policy",
-    "authfailure": "the sender failed SPF, DKIM or DMARC checks",
-    "requireptr": "the sending server has no reverse DNS",
-    "norelaying": "the server refused to relay the message",
-    "mesgtoobig": "the message is too big",
-    "exceedlimit": "the message exceeds the mailbox's size limit",
-    "securityerror": "a security check refused it",
-    "systemerror": "the recipient's server had an error",
-    "systemfull": "the recipient's server is out of space",
-    "networkerror": "a network error stopped the delivery",
-    "toomanyconn": "too many connections to the recipient's server",
-    "speeding": "too many messages were sent too fast",
-    "ratelimited": "too many messages were sent too fast",
-    "suppressed": "the sending service refuses this address after an earlier bounce",
-    "contenterror": "the recipient's server could not read the message",
-    "notcompliantrfc": "the message broke the email standards",
-    "badreputation": "the sending server's reputation is too low",
-    "virusdetected": "a virus was detected in the message",
-    "syntaxerror": "the servers did not understand each other",
-    "mailererror": "a program on the recipient's server failed",
-    "onhold": "the delivery failed for a reason the report does not make clear",
-    "undefined": "the delivery failed for a reason the report does not give",
+    "userunknown": gettext_lazy("the address does not exist"),
+    "hostunknown": gettext_lazy("the domain does not exist or takes no mail"),
+    "hasmoved": gettext_lazy("the person has moved to another address"),
+    "notaccept": gettext_lazy("the domain accepts no mail"),
+    "mailboxfull": gettext_lazy("the mailbox is full"),
+    "filtered": gettext_lazy("a filter at the recipient's server refused it"),
+    "blocked": gettext_lazy("the recipient's server blocked the sending server"),
+    "rejected": gettext_lazy("the recipient's server refused the sender"),
+    "expired": gettext_lazy("the server gave up after trying for too long"),
+    "suspend": gettext_lazy("the mailbox is suspended"),
+    "spamdetected": gettext_lazy("the message was taken for spam"),
+    "policyviolation": gettext_lazy("the message broke the recipient's mail policy"),
+    "authfailure": gettext_lazy("the sender failed SPF, DKIM or DMARC checks"),
+    "requireptr": gettext_lazy("the sending server has no reverse DNS"),
+    "norelaying": gettext_lazy("the server refused to relay the message"),
+    "mesgtoobig": gettext_lazy("the message is too big"),
+    "exceedlimit": gettext_lazy("the message exceeds the mailbox's size limit"),
+    "securityerror": gettext_lazy("a security check refused it"),
+    "systemerror": gettext_lazy("the recipient's server had an error"),
+    "systemfull": gettext_lazy("the recipient's server is out of space"),
+    "networkerror": gettext_lazy("a network error stopped the delivery"),
+    "toomanyconn": gettext_lazy("too many connections to the recipient's server"),
+    "speeding": gettext_lazy("too many messages were sent too fast"),
+    "ratelimited": gettext_lazy("too many messages were sent too fast"),
+    "suppressed": gettext_lazy("the sending service refuses this address after an earlier bounce"),
+    "contenterror": gettext_lazy("the recipient's server could not read the message"),
+    "notcompliantrfc": gettext_lazy("the message broke the email standards"),
+    "badreputation": gettext_lazy("the sending server's reputation is too low"),
+    "virusdetected": gettext_lazy("a virus was detected in the message"),
+    "syntaxerror": gettext_lazy("the servers did not understand each other"),
+    "mailererror": gettext_lazy("a program on the recipient's server failed"),
+    "onhold": gettext_lazy("the delivery failed for a reason the report does not make clear"),
+    "undefined": gettext_lazy("the delivery failed for a reason the report does not give"),
 }
 
 
 def describe(recipient: Recipient) -> str:
     """Say in words why one recipient failed, with the server's own words after."""
-    words = REASON_WORDS.get(recipient.reason, REASON_WORDS["undefined"])
+    words = str(REASON_WORDS.get(recipient.reason, REASON_WORDS["undefined"]))
     detail = " ".join(recipient.diagnostic.split())[:200]
     code = recipient.status or recipient.smtp_code
     server = ": ".join(part for part in (code, detail) if part)
-    return f"{recipient.address}: {words}" + (f" ({server})" if server else "")
+    values = {"address": recipient.address, "reason": words, "server": server}
+    if server:
+        return _("%(address)s: %(reason)s (%(server)s)") % values
+    return _("%(address)s: %(reason)s") % values
 
 
 def _prefer(mailbox: Mailbox | None):

@@ -101,7 +101,7 @@ def clean_addresses(values: list[str], field_name: str) -> list[str]:
         if not value:
             continue
         if LINE_BREAK.search(value):
-            raise ComposeError({field_name: "Line breaks are not allowed in addresses."})
+            raise ComposeError({field_name: _("Line breaks are not allowed in addresses.")})
         try:
             validate_email(value)
         except ValidationError:
@@ -110,39 +110,46 @@ def clean_addresses(values: list[str], field_name: str) -> list[str]:
         if value.lower() not in clean:
             clean.append(value.lower())
     if bad:
-        raise ComposeError({field_name: f"Not valid email addresses: {', '.join(bad)}"})
+        raise ComposeError(
+            {field_name: _("Not valid email addresses: %(list)s") % {"list": ", ".join(bad)}}
+        )
     return clean
 
 
 def validate(draft: Draft) -> FromChoice:
     """Check the draft; return the From it uses. Raises ComposeError naming the field."""
     if not draft.sender.can_reach_out:
-        raise ComposeError({"__all__": "A View-only seat cannot send email."})
+        raise ComposeError({"__all__": _("A View-only seat cannot send email.")})
     choice = next((c for c in from_choices(draft.sender) if c.key == draft.from_key), None)
     if choice is None:
-        raise ComposeError({"from_key": "Choose one of your own inboxes as the sender."})
+        raise ComposeError({"from_key": _("Choose one of your own inboxes as the sender.")})
     if LINE_BREAK.search(draft.subject):
-        raise ComposeError({"subject": "Line breaks are not allowed in the subject."})
+        raise ComposeError({"subject": _("Line breaks are not allowed in the subject.")})
     if len(draft.subject) > 500:
-        raise ComposeError({"subject": "Keep the subject under 500 characters."})
+        raise ComposeError({"subject": _("Keep the subject under 500 characters.")})
     draft.to = clean_addresses(draft.to, "to")
     draft.cc = clean_addresses(draft.cc, "cc")
     draft.bcc = clean_addresses(draft.bcc, "bcc")
     if not (draft.to or draft.cc or draft.bcc):
-        raise ComposeError({"to": "Add at least one recipient."})
+        raise ComposeError({"to": _("Add at least one recipient.")})
     if len(draft.to) + len(draft.cc) + len(draft.bcc) > settings.CRM_MAX_RECIPIENTS:
-        raise ComposeError({"to": f"Send to at most {settings.CRM_MAX_RECIPIENTS} recipients."})
+        raise ComposeError(
+            {"to": _("Send to at most %(n)s recipients.") % {"n": settings.CRM_MAX_RECIPIENTS}}
+        )
     bounced = BouncedAddress.objects.filter(address__in=draft.to + draft.cc + draft.bcc)
     if bounced:
         raise ComposeError({"to": [bounce_message(b) for b in bounced]})
     limit = settings.CRM_ATTACHMENTS_MAX_BYTES
     if sum(len(a.data) for a in draft.attachments) > limit:
         raise ComposeError(
-            {"attachments": f"Attachments may total {limit // (1024 * 1024)} MB at most."}
+            {
+                "attachments": _("Attachments may total %(n)s MB at most.")
+                % {"n": limit // (1024 * 1024)}
+            }
         )
     for attachment in draft.attachments:
         if LINE_BREAK.search(attachment.filename):
-            raise ComposeError({"attachments": "An attachment's name has a line break."})
+            raise ComposeError({"attachments": _("An attachment's name has a line break.")})
     check_content(draft)
     return choice
 
@@ -182,11 +189,14 @@ def check_content(draft: Draft) -> None:
 
 
 def bounce_message(bounced: BouncedAddress) -> str:
-    reason = bounced.reason or "no reason given"
-    return (
-        f"{bounced.address} bounced hard on {bounced.bounced_at:%Y-%m-%d} ({reason}): "
-        "remove it or correct the contact's address."
-    )
+    return _(
+        "%(address)s bounced hard on %(date)s (%(reason)s): remove it or correct the contact's "
+        "address."
+    ) % {
+        "address": bounced.address,
+        "date": bounced.bounced_at.strftime("%Y-%m-%d"),
+        "reason": bounced.reason or _("no reason given"),
+    }
 
 
 def recipient_contacts(draft: Draft) -> list[Contact]:
@@ -232,7 +242,7 @@ def thread_for(draft: Draft, choice: FromChoice, contacts) -> tuple[EmailThread,
             return latest.thread, records
     if help_desk(choice) and not tickets:
         ticket = record_save(
-            Ticket(name=draft.subject or "(no subject)", owner=draft.sender, description="")
+            Ticket(name=draft.subject or _("(no subject)"), owner=draft.sender, description="")
         )
         for record in records:
             association_create(ticket, record)

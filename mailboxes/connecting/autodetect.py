@@ -26,7 +26,13 @@ import requests
 
 from mailboxes.dns import DnsLookup
 from mailboxes.providers import GuardedAdapter, NetworkPolicy, guarded_http, open_connection
-from mailboxes.providers.base import SECURITY_MODES, ConnectionSettings, Security
+from mailboxes.providers.base import (
+    SECURITY_MODES,
+    ConnectionSettings,
+    Security,
+    Sentence,
+    gettext_noop,
+)
 
 ProviderKind = Literal["gmail", "office365", "exchange", "imap"]
 Source = Literal["admin", "known", "autoconfig", "srv", "probe", "none"]
@@ -47,26 +53,6 @@ MAX_AUTOCONFIG_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 
 IMAP_PROBE_PORTS: tuple[tuple[int, Security], ...] = ((993, "ssl"), (143, "starttls"))
-
-
-def gettext_noop(message: str) -> str:
-    """Mark `message` for the translation catalogue (makemessages looks for this name), as
-    Django's own does; this module imports nothing of Django."""
-    return message
-
-
-class Sentence(str):
-    """A sentence for the user: the English text, which a caller with a translation catalogue
-    translates from `template` (its %(name)s placeholders filled from `params`, themselves
-    sentences or plain values): mailboxes/connecting/views/connect.py `translated`."""
-
-    template: str
-    params: dict[str, Any]
-
-    def __new__(cls, template: str, **params: Any) -> Sentence:
-        sentence = super().__new__(cls, template % params if params else template)
-        sentence.template, sentence.params = template, params
-        return sentence
 
 
 SMTP_PROBE_PORTS: tuple[tuple[int, Security], ...] = ((465, "ssl"), (587, "starttls"))

@@ -6,6 +6,8 @@ records' `record_changed` (a rep saving the ticket's status), heard in receivers
 priority is set from the pane as a rep's edit is: saved by `record_save`, `record_changed` sent.
 """
 
+from django.utils.translation import gettext as _
+
 from mailboxes.constants import ConversationStatus, TeamInboxKind
 from mailboxes.models import Conversation, EmailMessage
 from records import timeline
@@ -24,7 +26,7 @@ def help_desk(conversation: Conversation) -> bool:
 def open_ticket(conversation: Conversation) -> Ticket:
     ticket = record_save(
         Ticket(
-            name=(conversation.subject or "(no subject)")[:255],
+            name=(conversation.subject or _("(no subject)"))[:255],
             owner_id=conversation.assignee_id,
             status=TicketStatus.WAITING_US,
             description="",

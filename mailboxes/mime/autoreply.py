@@ -32,13 +32,22 @@ from datetime import date
 
 from mailboxes.mime.parsing import Headers
 
-DELIVERY_REPORT = "delivery report"
-READ_RECEIPT = "read receipt"
-FEEDBACK_REPORT = "feedback report"
-AUTO_REPLY = "auto-reply"
-AUTO_GENERATED = "auto-generated"
-BULK = "bulk"
-MAILING_LIST = "mailing list"
+
+def gettext_noop(message: str) -> str:
+    """Mark `message` for the translation catalogue (makemessages looks for this name), as
+    Django's own does; this module imports nothing of Django."""
+    return message
+
+
+# The reasons are stored in English (EmailMessage.auto_reply_reason) and translated where
+# they are shown (the timeline's badge, a sequence's history).
+DELIVERY_REPORT = gettext_noop("delivery report")
+READ_RECEIPT = gettext_noop("read receipt")
+FEEDBACK_REPORT = gettext_noop("feedback report")
+AUTO_REPLY = gettext_noop("auto-reply")
+AUTO_GENERATED = gettext_noop("auto-generated")
+BULK = gettext_noop("bulk")
+MAILING_LIST = gettext_noop("mailing list")
 
 _NO_REPLY = re.compile(r"^(no-?reply|do-?not-?reply)[@+.-]", re.I)
 _REPORT_TYPES = {

@@ -4,6 +4,7 @@ or say that an uncertain one did go out; and who may (`perform`, which every pag
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mailboxes import jobs
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
@@ -14,13 +15,14 @@ from records import timeline
 
 
 def _change(outbound: Outbound, statuses, words: str, history: str = "", **changes) -> Outbound:
-    """Change the email if it is still in one of `statuses`; `history`, when given, is the
-    line its history keeps of the change."""
+    """Change the email if it is still in one of `statuses`; `words` (translated, with a
+    %(status)s placeholder) say why not; `history`, when given, is the line its history keeps
+    of the change."""
     with transaction.atomic():
         done = Outbound.objects.filter(pk=outbound.pk, status__in=statuses).update(**changes)
         if not done:
             outbound.refresh_from_db()
-            raise ValidationError(words.format(status=outbound.get_status_display().lower()))
+            raise ValidationError(words % {"status": str(outbound.get_status_display()).lower()})
         if history:
             record(outbound, OutboundEventKind.REP, history)
         outbound.refresh_from_db()
@@ -36,7 +38,7 @@ def outbound_cancel(outbound: Outbound) -> Outbound:
     return _change(
         outbound,
         WAITING,
-        "This email can't be cancelled: it is {status}.",
+        _("This email can't be cancelled: it is %(status)s."),
         status=SendStatus.CANCELLED,
         claimed_at=None,
     )
@@ -48,7 +50,7 @@ def outbound_hold(outbound: Outbound, until, history: str) -> Outbound:
     outbound = _change(
         outbound,
         WAITING,
-        "This email can't be held back: it is {status}.",
+        _("This email can't be held back: it is %(status)s."),
         history,
         status=SendStatus.SCHEDULED,
         scheduled_at=until,
@@ -69,7 +71,7 @@ def outbound_send_now(outbound: Outbound) -> Outbound:
     outbound = _change(
         outbound,
         WAITING,
-        "This email can't be sent now: it is {status}.",
+        _("This email can't be sent now: it is %(status)s."),
         status=SendStatus.QUEUED,
         next_attempt_at=now,
         claimed_at=None,
@@ -89,8 +91,8 @@ def outbound_send_again(outbound: Outbound) -> Outbound:
     outbound = _change(
         outbound,
         (SendStatus.UNCERTAIN, SendStatus.FAILED),
-        "This email can't be sent again: it is {status}.",
-        history="Sent again by the rep.",
+        _("This email can't be sent again: it is %(status)s."),
+        history=_("Sent again by the rep."),
         status=SendStatus.QUEUED,
         next_attempt_at=now,
         attempts=0,
@@ -114,21 +116,22 @@ def _send_job(outbound: Outbound) -> str:
 def outbound_mark_sent(outbound: Outbound) -> Outbound:
     """Record that an uncertain email did go out (the rep checked with the recipient)."""
     sent_at = outbound.attempted_at or timezone.now()
+    words = _("Marked as sent by the rep.")
     with transaction.atomic():
         outbound = _change(
             outbound,
             (SendStatus.UNCERTAIN,),
-            "Only an email whose sending is uncertain can be marked as sent; it is {status}.",
-            history="Marked as sent by the rep.",
+            _("Only an email whose sending is uncertain can be marked as sent; it is %(status)s."),
+            history=words,
             status=SendStatus.SENT,
             sent_at=sent_at,
-            last_error="Marked as sent by the rep.",
+            last_error=words,
             claimed_at=None,
         )
         EmailMessage.objects.filter(pk=outbound.message_id, sent_at__isnull=True).update(
             sent_at=sent_at
         )
-        announce(outbound, SendStatus.SENT, "Marked as sent by the rep.")
+        announce(outbound, SendStatus.SENT, words)
     return outbound
 
 
@@ -151,12 +154,12 @@ def perform(user, outbound: Outbound, action: str) -> str:
     Raises PermissionDenied for an unknown action or a user who may not change this email.
     """
     if action not in ACTIONS:
-        raise PermissionDenied("No such action.")
+        raise PermissionDenied(_("No such action."))
     if not may_change(user, outbound):
-        raise PermissionDenied("Only the person who wrote this email can change its sending.")
+        raise PermissionDenied(_("Only the person who wrote this email can change its sending."))
     if outbound.source == SendSource.TRANSACTIONAL:
         # Its own queue page acts on it (transactional/pool/queue.py), through its worker.
-        return "This email is sent by the transactional pool: change it from its Queue page."
+        return _("This email is sent by the transactional pool: change it from its Queue page.")
     try:
         ACTIONS[action](outbound)
     except ValidationError as exc:

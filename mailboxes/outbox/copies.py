@@ -25,12 +25,15 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mailboxes import jobs
 from mailboxes.connecting.connections import provider_for
 from mailboxes.constants import MailboxStatus, SentCopy
 from mailboxes.models import Mailbox, Outbound
 from mailboxes.providers.base import MailProvider, ProviderError
+from mailboxes.sentences import translated
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,9 @@ CHUNK = 50
 FILING_LEASE = timedelta(minutes=5)
 # The sending pass queues its own filer; the periodic one steps in after this.
 OWED_GRACE = timedelta(minutes=1)
-NO_SENT_FOLDER_WORDS = "Sent. The inbox has no Sent folder, so no copy was saved there."
+NO_SENT_FOLDER_WORDS = gettext_lazy(
+    "Sent. The inbox has no Sent folder, so no copy was saved there."
+)
 
 
 def with_bcc_header(raw: bytes, bcc: list[str]) -> bytes:
@@ -69,11 +74,11 @@ def _take(mailbox_id: int, after_pk: int) -> list[Outbound]:
         )
         if not taken:
             return []
-        Outbound.objects.filter(pk__in=[pk for pk, _ in taken]).update(
+        Outbound.objects.filter(pk__in=[pk for pk, _stamp in taken]).update(
             sent_copy=SentCopy.FILING, claimed_at=now
         )
     rows = list(
-        Outbound.objects.filter(pk__in=[pk for pk, _ in taken])
+        Outbound.objects.filter(pk__in=[pk for pk, _stamp in taken])
         .select_related("message")
         .only("pk", "bcc_addrs", "message__raw", "message__message_id")
         .order_by("pk")
@@ -120,7 +125,7 @@ def file_sent_copies(mailbox_id: int, *_old_args) -> int:
                 after = rows[-1].pk
                 if folder is None or append is None:
                     for row in rows:
-                        _done(row, SentCopy.NONE, NO_SENT_FOLDER_WORDS)
+                        _done(row, SentCopy.NONE, str(NO_SENT_FOLDER_WORDS))
                     continue
                 if mailbox.server_files_sent is None and _learn(mailbox, provider, folder, rows[0]):
                     _stop_owing(mailbox_id, rows)
@@ -150,7 +155,8 @@ def _file_one(provider: MailProvider, append, folder: str, row: Outbound) -> int
         _done(
             row,
             SentCopy.NONE,
-            f"Sent. The copy for the Sent folder could not be saved: {error.message}",
+            _("Sent. The copy for the Sent folder could not be saved: %(error)s")
+            % {"error": translated(error.message)},
         )
         return 0
     _done(row, SentCopy.FILED)

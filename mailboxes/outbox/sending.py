@@ -87,6 +87,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mailboxes import jobs, signals
 from mailboxes.connecting.connections import provider_for
@@ -95,6 +97,7 @@ from mailboxes.models import EmailMessage, Mailbox, Outbound, OutboundEvent
 from mailboxes.outbox import guards, throttle, transports
 from mailboxes.outbox.server_cursor import server_cursor
 from mailboxes.providers.base import MailProvider, OutgoingMessage, ProviderError, SendResult
+from mailboxes.sentences import translated
 from privacy.checks import can_email_many
 from privacy.services import authorize_send
 from records.models import Contact, User
@@ -131,21 +134,25 @@ CHECK_DELAY = timedelta(minutes=1)
 ACTIVE = (SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.CHECKING)
 WAITING = (SendStatus.QUEUED, SendStatus.SCHEDULED)
 
-NO_INBOX_WORDS = "The inbox this email was to be sent from is no longer connected."
-INCOMPLETE_INBOX_WORDS = "This inbox's connection settings are incomplete: reconnect it."
-NO_CONTENT_WORDS = "The email's content is missing, so it cannot be sent."
-UNCERTAIN_WORDS = (
+# The words an email's history and its last error keep, in the language of the account
+# (lazy: translated when written, by str()).
+NO_INBOX_WORDS = gettext_lazy("The inbox this email was to be sent from is no longer connected.")
+INCOMPLETE_INBOX_WORDS = gettext_lazy(
+    "This inbox's connection settings are incomplete: reconnect it."
+)
+NO_CONTENT_WORDS = gettext_lazy("The email's content is missing, so it cannot be sent.")
+UNCERTAIN_WORDS = gettext_lazy(
     "The worker sending this email stopped before the server's answer was recorded, and no "
     "copy is in the Sent folder: it may or may not have gone out. Check with the recipient, "
     "then send it again or mark it as sent."
 )
-LOST_ANSWER_WORDS = (
+LOST_ANSWER_WORDS = gettext_lazy(
     "The server's answer was lost, and no copy is in the Sent folder; this server does not "
     "file what it sends there, so that proves nothing: it may or may not have gone out. Check "
     "with the recipient, then send it again or mark it as sent."
 )
-FOUND_WORDS = "Found in the Sent folder: it went out."
-ABSENT_WORDS = (
+FOUND_WORDS = gettext_lazy("Found in the Sent folder: it went out.")
+ABSENT_WORDS = gettext_lazy(
     "Not in the Sent folder, where this inbox's server files everything it sends: it did not "
     "go out. Sending it again."
 )
@@ -187,7 +194,7 @@ def _claim(where: Q, limit: int) -> list[Claim]:
             .values_list("pk", "status", "claimed_at")[:limit]
         )
         if rows:
-            Outbound.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(claimed_at=now)
+            Outbound.objects.filter(pk__in=[row[0] for row in rows]).update(claimed_at=now)
     return [
         Claim(pk, now, status == SendStatus.SENDING, claimed_at, status == SendStatus.CHECKING)
         for pk, status, claimed_at in rows
@@ -375,7 +382,7 @@ def _claim_and_load(limit: int) -> _Batch | None:
 
 
 def _send_batch(batch: _Batch, run: Pass) -> None:
-    for _, group in groupby(batch.rows, key=lambda row: row.mailbox_id):
+    for _inbox, group in groupby(batch.rows, key=lambda row: row.mailbox_id):
         _send_group(run, list(group), batch.claims, batch.screen)
 
 
@@ -499,14 +506,14 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
     mailbox = rows[0].mailbox
     if mailbox is None:
         for row in rows:
-            run.count(_fail(row, claims[row.pk], NO_INBOX_WORDS))
+            run.count(_fail(row, claims[row.pk], str(NO_INBOX_WORDS)))
         return
     try:
         provider = run.provider(mailbox)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("inbox %s has no usable provider settings: %r", mailbox.pk, exc)
         for row in rows:
-            run.count(_fail(row, claims[row.pk], INCOMPLETE_INBOX_WORDS))
+            run.count(_fail(row, claims[row.pk], str(INCOMPLETE_INBOX_WORDS)))
         return
     executor = run.executor_for(provider)
     contents = _Contents(rows)
@@ -535,7 +542,7 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
                 continue
             outgoing = _outgoing(row, contents.raw(row))
             if outgoing is None:
-                run.count(_fail(row, claim, NO_CONTENT_WORDS))
+                run.count(_fail(row, claim, str(NO_CONTENT_WORDS)))
                 continue
             now = timezone.now()
             accepted, pipe.done = pipe.done, None
@@ -885,21 +892,23 @@ def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None
                 EmailMessage.objects.filter(pk=row.message_id, sent_at__isnull=True).update(
                     sent_at=sent_at
                 )
-                record(row, OutboundEventKind.CHECKED, FOUND_WORDS)
+                record(row, OutboundEventKind.CHECKED, str(FOUND_WORDS))
         if done:
             announce(row, SendStatus.RECONCILED)
         return SendStatus.RECONCILED if done else "skipped"
     if not may_have_gone:
         return None
     if absence_proves(provider, mailbox):
-        record(row, OutboundEventKind.CHECKED, ABSENT_WORDS)
+        record(row, OutboundEventKind.CHECKED, str(ABSENT_WORDS))
         return None
-    words = UNCERTAIN_WORDS if claim.orphaned else LOST_ANSWER_WORDS
+    words = str(UNCERTAIN_WORDS if claim.orphaned else LOST_ANSWER_WORDS)
     return _uncertain(row, claim, words)
 
 
 def _lookup_failed(row, claim: Claim, error: ProviderError, provider) -> str | None:
-    words = f"Could not check the Sent folder before sending again: {error.message}"
+    words = _("Could not check the Sent folder before sending again: %(error)s") % {
+        "error": translated(error.message)
+    }
     if not (claim.orphaned or claim.checking):
         if not provider.saves_sent_copy:
             return None  # a retry after a definite refusal: the lookup was only advisory
@@ -924,11 +933,12 @@ def _unconfirmed(row, claim: Claim, error: ProviderError) -> str:
     """A send whose answer was lost: "checking" at once, never retried blind. A pass after
     CHECK_DELAY asks the provider whether it went out (`_look_in_sent`)."""
     check_at = timezone.now() + CHECK_DELAY
-    words = f"{error.message} Checking the Sent folder before anything else."
+    message = translated(error.message)
+    words = _("%(error)s Checking the Sent folder before anything else.") % {"error": message}
     done = _change_owned(
         row,
         claim,
-        (OutboundEventKind.UNCERTAIN, error.message),
+        (OutboundEventKind.UNCERTAIN, message),
         status=SendStatus.CHECKING,
         next_attempt_at=check_at,
         attempted_at=claim.stamp,
@@ -970,7 +980,9 @@ def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
             refusals.append(decision.message)
     if not refusals:
         return ""
-    return "Not sent: the privacy check refused it when it was due to go out. " + " ".join(refusals)
+    return _("Not sent: the privacy check refused it when it was due to go out. %(why)s") % {
+        "why": " ".join(refusals)
+    }
 
 
 def _fail(row, claim: Claim, words: str) -> str:
@@ -1067,7 +1079,10 @@ def _retry_later(row, claim: Claim, attempts: int, error: ProviderError, words: 
     done = _change_owned(
         row,
         claim,
-        (OutboundEventKind.RETRY, f"{words} Trying again at {when}."),
+        (
+            OutboundEventKind.RETRY,
+            _("%(words)s Trying again at %(time)s.") % {"words": words, "time": when},
+        ),
         status=SendStatus.QUEUED,
         next_attempt_at=retry_at,
         last_error=words,
@@ -1077,13 +1092,15 @@ def _retry_later(row, claim: Claim, attempts: int, error: ProviderError, words: 
 
 
 def _failed_attempt(row, claim: Claim, attempts: int, error: ProviderError, mailbox) -> str:
+    message = translated(error.message)  # the provider's words, in the account's language
     if error.stage == "auth" and error.permanent:
-        mailbox.mark_needs_reconnect(error.message)
+        mailbox.mark_needs_reconnect(message)
     if error.permanent:
-        return _fail(row, claim, error.message)
+        return _fail(row, claim, message)
     if attempts >= MAX_ATTEMPTS:
-        return _fail(row, claim, f"{error.message} Gave up after {attempts} attempts.")
-    return _retry_later(row, claim, attempts, error, error.message)
+        words = _("%(error)s Gave up after %(n)s attempts.") % {"error": message, "n": attempts}
+        return _fail(row, claim, words)
+    return _retry_later(row, claim, attempts, error, message)
 
 
 def _sent_fields(row, result: SendResult) -> tuple[str, str, str | None]:
@@ -1093,7 +1110,7 @@ def _sent_fields(row, result: SendResult) -> tuple[str, str, str | None]:
         refused = "; ".join(
             f"{rcpt} ({code} {text})" for rcpt, (code, text) in result.refused.items()
         )
-        note = f"Sent, but the server refused some recipients: {refused}"
+        note = _("Sent, but the server refused some recipients: %(list)s") % {"list": refused}
     kept = getattr(result, "message_id", None)
     # Gmail may replace a client-set Message-ID: replies will quote Gmail's.
     kept = kept if kept and kept != row.message.message_id else None

@@ -61,6 +61,7 @@ from functools import cache
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mailboxes.constants import SendSource
 from mailboxes.models import Mailbox, SendCounter
@@ -100,15 +101,30 @@ class OverLimit(Exception):
         return _WINDOW_SOURCES.get(self.window)
 
     def describe(self) -> str:
+        """Why the email waits, for its last error (in the account's language)."""
         when = timezone.localtime(self.retry_at)
         at = when.strftime("%H:%M") if per_minute(self.window) else when.strftime("%Y-%m-%d %H:%M")
+        values = {"n": self.limit, "time": at}
         if self.source is not None:
-            kind = SendSource(self.source).label.lower()
-            limit = f"the {self.limit} a minute {kind} limit"
-            return f"Queued: waiting for {limit}; it goes out from {at}."
-        per = "emails a minute" if self.window == MINUTE else "recipients a day"
+            kind = str(SendSource(self.source).label).lower()
+            return _(
+                "Queued: waiting for the %(n)s a minute %(source)s limit; it goes out from "
+                "%(time)s."
+            ) % {**values, "source": kind}
+        if self.window == MINUTE:
+            return (
+                _(
+                    "Waiting for this inbox's sending limit (%(n)s emails a minute); it goes out "
+                    "from %(time)s."
+                )
+                % values
+            )
         return (
-            f"Waiting for this inbox's sending limit ({self.limit} {per}); it goes out from {at}."
+            _(
+                "Waiting for this inbox's sending limit (%(n)s recipients a day); it goes out from "
+                "%(time)s."
+            )
+            % values
         )
 
 
@@ -134,7 +150,7 @@ class Tokens:
     until: datetime
 
     def weight(self, window: str) -> int:
-        return next(n for w, _, _, n in self.windows if w == window)
+        return next(n for w, _start, _limit, n in self.windows if w == window)
 
 
 def limits(mailbox: Mailbox, source: str | None = None) -> tuple[tuple[str, int], ...]:
@@ -206,7 +222,7 @@ def token_ctes(tokens: Tokens, only_if: str = "") -> tuple[str, str, list]:
     `check_counts`; when it refuses, roll the transaction back, or, after a statement that
     committed on its own, `give_back` the tokens it did take.
     """
-    names = tuple(window for window, _, _, _ in tokens.windows)
+    names = tuple(window for window, *_rest in tokens.windows)
     ctes, counts = _token_sql(only_if, names)
     return ctes, counts, [value for values in _params(tokens) for value in values]
 
@@ -222,7 +238,7 @@ def _token_sql(only_if: str, windows: tuple[str, ...]) -> tuple[str, str]:
 def check_counts(tokens: Tokens, counts) -> None:
     """Raise OverLimit for the first window whose token was refused (count None): the mail
     waits until the window after it."""
-    for (window, start, limit, _), count in zip(tokens.windows, counts, strict=True):
+    for (window, start, limit, _weight), count in zip(tokens.windows, counts, strict=True):
         if count is None:
             raise OverLimit(window, limit, next_window_start(window, start))
 
@@ -231,7 +247,7 @@ def give_back(tokens: Tokens, counts=None) -> None:
     """Return the tokens taken: all of them, or those a refused `token_ctes` statement did
     take (count not None)."""
     counts = counts if counts is not None else [1] * len(tokens.windows)
-    for (window, start, _, weight), count in zip(tokens.windows, counts, strict=True):
+    for (window, start, _limit, weight), count in zip(tokens.windows, counts, strict=True):
         if count is not None:
             SendCounter.objects.filter(
                 mailbox_id=tokens.mailbox_id, window=window, starts_at=start
@@ -242,7 +258,7 @@ def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
     """Keep only the tokens of the windows an accepted send may have landed in, between
     `first` (its bytes started) and `last` (the server's answer): give the others back, and
     count it in any of those it held no token of, over the limit if need be (it went out)."""
-    minutes = [w for w in dict.fromkeys(w for w, _, _, _ in tokens.windows) if per_minute(w)]
+    minutes = [w for w in dict.fromkeys(w for w, *_rest in tokens.windows) if per_minute(w)]
     if len(tokens.windows) == len(minutes) + 1 and last < tokens.until:
         return  # one window of each kind held, landed in them: most sends
     landed = {(DAY, window_start(DAY, first)), (DAY, window_start(DAY, last))}
@@ -250,7 +266,7 @@ def settle(tokens: Tokens, first: datetime, last: datetime) -> None:
     while minute <= last:
         landed.update((window, minute) for window in minutes)
         minute += ONE_MINUTE
-    held = {(window, start) for window, start, _, _ in tokens.windows}
+    held = {(window, start) for window, start, *_rest in tokens.windows}
     for window, start in held - landed:
         SendCounter.objects.filter(
             mailbox_id=tokens.mailbox_id, window=window, starts_at=start
@@ -303,5 +319,7 @@ def used(mailbox: Mailbox, now: datetime | None = None) -> dict[str, int]:
 def forget_old(now: datetime | None = None, keep_days: int = 2) -> int:
     """Delete counters of windows that ended more than `keep_days` ago; return how many."""
     now = now or timezone.now()
-    deleted, _ = SendCounter.objects.filter(starts_at__lt=now - timedelta(days=keep_days)).delete()
+    deleted, _kinds = SendCounter.objects.filter(
+        starts_at__lt=now - timedelta(days=keep_days)
+    ).delete()
     return deleted

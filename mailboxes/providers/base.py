@@ -2,6 +2,9 @@
 
 Nothing here imports Django, the CRM or a provider library: callers (sync, sending, the
 connect flow) see only these dataclasses and `ProviderError`, whichever provider is behind.
+What a user reads (an error's message) is a `Sentence`: English, with its template marked for
+the translation catalogue by `gettext_noop` and its values beside it, which the CRM translates
+where it shows or stores the text (docs/architecture.md, "User-facing text").
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Stage = Literal["dns", "tcp", "tls", "auth", "protocol", "blocked", "other"]
 Security = Literal["ssl", "starttls", "none"]
@@ -19,10 +22,31 @@ STAGES = ("dns", "tcp", "tls", "auth", "protocol", "blocked", "other")
 SECURITY_MODES = ("ssl", "starttls", "none")
 
 
+def gettext_noop(message: str) -> str:
+    """Mark `message` for the translation catalogue (makemessages looks for this name), as
+    Django's own does; providers/ imports nothing of Django."""
+    return message
+
+
+class Sentence(str):
+    """A sentence for the user: the English text, which a caller with a translation catalogue
+    translates from `template` (its %(name)s placeholders filled from `params`, themselves
+    sentences or plain values such as a server's own words)."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Sentence:
+        sentence = super().__new__(cls, template % params if params else template)
+        sentence.template, sentence.params = template, params
+        return sentence
+
+
 class ProviderError(Exception):
     """Report a provider failure with what a user or a retry policy needs to act on.
 
-    `message` is written for the inbox owner ("check the server name"), never a traceback.
+    `message` is written for the inbox owner ("check the server name"), never a traceback: a
+    `Sentence`, or plain text when it is only the server's own words.
     `permanent` tells workers to stop retrying and mark the inbox as needing attention;
     `retry_after` (seconds) is a hint for temporary failures. `stage` says where it failed:
     "dns", "tcp", "tls", "auth", "protocol" (wrong kind of server, unexpected reply),
@@ -93,8 +117,14 @@ def refused_address(error: AddressNotAllowed) -> ProviderError:
     """Explain a refused address to the inbox's owner, without the address it resolved to
     (an internal name's address is not for everyone who can type the name)."""
     return ProviderError(
-        f"{error.host} is on a private or local network, which this CRM connects to only when "
-        "an admin has allowed it. Use the server's public name, or ask an admin to allow it.",
+        Sentence(
+            gettext_noop(
+                "%(host)s is on a private or local network, which this CRM connects to only "
+                "when an admin has allowed it. Use the server's public name, or ask an admin to "
+                "allow it."
+            ),
+            host=error.host,
+        ),
         stage="blocked",
         permanent=True,
     )

@@ -23,6 +23,8 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    Sentence,
+    gettext_noop,
 )
 from mailboxes.providers.headers import normalize_message_id
 from mailboxes.providers.imap_smtp import header_from_fetch, utf8_options
@@ -101,7 +103,12 @@ class DemoProvider(MailProvider):
                 mail_options=utf8_options(message),
             )
         except smtplib.SMTPException as exc:
-            raise ProviderError(f"The demo mail catcher refused the email: {exc}") from exc
+            raise ProviderError(
+                Sentence(
+                    gettext_noop("The demo mail catcher refused the email: %(error)s"),
+                    error=str(exc),
+                )
+            ) from exc
         finally:
             smtp.quit()
         accepted = [r for r in message.recipients if r not in refused]
@@ -115,6 +122,10 @@ class DemoProvider(MailProvider):
             return smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=10)
         except OSError as exc:
             raise ProviderError(
-                "The demo mail catcher is not running (start the product with `make run`).",
+                Sentence(
+                    gettext_noop(
+                        "The demo mail catcher is not running (start the product with `make run`)."
+                    )
+                ),
                 stage="tcp",
             ) from exc

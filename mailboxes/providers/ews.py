@@ -79,8 +79,10 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    Sentence,
     exception_chain,
     first_of,
+    gettext_noop,
     refused_address,
 )
 from mailboxes.providers.ews_urls import ews_url_from_webmail
@@ -156,7 +158,7 @@ PROTOCOL_CODES = {
     "ErrorInvalidSchemaVersionForMailboxVersion",
     "ErrorInvalidServerVersion",
 }
-EWS_URL_HINT = "it usually looks like https://mail.example.com/EWS/Exchange.asmx"
+EWS_URL_HINT = gettext_noop("it usually looks like https://mail.example.com/EWS/Exchange.asmx")
 
 _trust_any_certificate: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "ews_trust_any_certificate", default=False
@@ -221,7 +223,7 @@ class EwsProvider(MailProvider):
         self.close()
         self.list_folders()
         inbox = self._folder("Inbox")
-        with self._calling("listing the inbox"):
+        with self._calling(Sentence(gettext_noop("listing the inbox"))):
             # FindItem then GetItem (exchangelib reads Message-IDs with GetItem): the two
             # calls sync relies on.
             list(inbox.all().only("message_id")[:1])
@@ -242,7 +244,7 @@ class EwsProvider(MailProvider):
         """
         ews_folder = self._folder(folder)
         state, reset = sync_state_from_cursor(cursor)
-        with self._calling(f"syncing {folder}"):
+        with self._calling(Sentence(gettext_noop("syncing %(folder)s"), folder=folder)):
             try:
                 changes, new_state, last = self._sync_page(ews_folder, state, limit)
             except ErrorInvalidSyncStateData:
@@ -270,7 +272,7 @@ class EwsProvider(MailProvider):
         if not wanted:
             return []
         ews_folder = self._folder(folder)
-        with self._calling(f"reading messages in {folder}"):
+        with self._calling(Sentence(gettext_noop("reading messages in %(folder)s"), folder=folder)):
             items = list(
                 self._connect().fetch(
                     ids=[ItemId(id=ref) for ref in wanted],
@@ -291,7 +293,7 @@ class EwsProvider(MailProvider):
         if target is None:
             return None
         ews_folder = self._folder(folder)
-        with self._calling(f"searching {folder}"):
+        with self._calling(Sentence(gettext_noop("searching %(folder)s"), folder=folder)):
             found = list(ews_folder.filter(message_id=target).only("message_id")[:FIND_LIMIT])
         for item in found:
             # Confirm the match: Message-IDs are case-sensitive, Exchange's string
@@ -308,13 +310,16 @@ class EwsProvider(MailProvider):
         provider id: CreateItem returns no ItemId when it sends.
         """
         if not message.recipients:
-            raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+            raise ProviderError(
+                Sentence(gettext_noop("Refusing to send: the message has no recipients.")),
+                permanent=True,
+            )
         account = self._connect()
         item = Message(account=account, folder=self._folder("Sent Items"), mime_content=message.raw)
         hidden = hidden_recipients(message)
         if hidden:
             item.bcc_recipients = [Mailbox(email_address=address) for address in hidden]
-        with self._calling("sending the message", sending=True):
+        with self._calling(Sentence(gettext_noop("sending the message")), sending=True):
             item.send_and_save()
         return SendResult(
             provider_id=message.message_id, accepted_recipients=list(message.recipients)
@@ -346,7 +351,7 @@ class EwsProvider(MailProvider):
     # -- plumbing ------------------------------------------------------------------------
 
     @contextmanager
-    def _calling(self, action: str, sending: bool = False) -> Iterator[None]:
+    def _calling(self, action: Sentence, sending: bool = False) -> Iterator[None]:
         """Run exchangelib calls with this inbox's certificate policy; map their errors."""
         token = _trust_any_certificate.set(self.settings.trust_any_certificate)
         try:
@@ -368,7 +373,7 @@ class EwsProvider(MailProvider):
             auth_type=AUTH_TYPES[s.auth_type],
             retry_policy=FailFast(),
         )
-        with self._calling("connecting to Exchange"):
+        with self._calling(Sentence(gettext_noop("connecting to Exchange"))):
             if self.ews_url:
                 # No network yet: the auth-type probe and version check run on first use.
                 account = self._account_for(config, autodiscover=False)
@@ -404,12 +409,19 @@ class EwsProvider(MailProvider):
         key = FOLDER_KEYS.get(name.strip().lower())
         if key is None:
             raise ProviderError(
-                f"The Exchange folder {name!r} is not synced; only Inbox and Sent Items are.",
+                Sentence(
+                    gettext_noop(
+                        "The Exchange folder %(name)r is not synced; only Inbox and Sent Items are."
+                    ),
+                    name=name,
+                ),
                 permanent=True,
             )
         if key not in self._folders:
             account = self._connect()
-            with self._calling(f"opening {FOLDERS[key][0]}"):
+            with self._calling(
+                Sentence(gettext_noop("opening %(folder)s"), folder=FOLDERS[key][0])
+            ):
                 self._folders[key] = account.inbox if key == "inbox" else account.sent
         return self._folders[key]
 
@@ -596,111 +608,205 @@ def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError 
     chain = exception_chain(exc)
 
     parts = urlsplit(url)
-    host = parts.hostname or "the Exchange server"
-    where = f"{host} port {parts.port or (80 if parts.scheme == 'http' else 443)}"
-    unsure = (
-        " The message may or may not have been sent: look in Sent Items before sending again."
-        if sending
-        else ""
+    host = parts.hostname or Sentence(gettext_noop("the Exchange server"))
+    where = Sentence(
+        gettext_noop("%(host)s port %(port)s"),
+        host=host,
+        port=parts.port or (80 if parts.scheme == "http" else 443),
     )
     if refused := first_of(chain, AddressNotAllowed):
         return refused_address(refused)
     if first_of(chain, socket.gaierror):
         return ProviderError(
-            f"Could not resolve {host}: check the server name in the EWS URL.", stage="dns"
+            Sentence(
+                gettext_noop("Could not resolve %(host)s: check the server name in the EWS URL."),
+                host=host,
+            ),
+            stage="dns",
         )
     if cert_error := first_of(chain, ssl.SSLCertVerificationError):
-        reason = getattr(cert_error, "verify_message", "") or "not trusted"
+        reason = getattr(cert_error, "verify_message", "") or Sentence(gettext_noop("not trusted"))
         return ProviderError(
-            f"The certificate of {host} could not be verified ({reason}). Check the EWS URL, "
-            'or turn on "trust any certificate" if you trust this server.',
+            Sentence(
+                gettext_noop(
+                    "The certificate of %(host)s could not be verified (%(reason)s). Check the "
+                    'EWS URL, or turn on "trust any certificate" if you trust this server.'
+                ),
+                host=host,
+                reason=reason,
+            ),
             stage="tls",
             permanent=True,
         )
     if tls_error := first_of(chain, ssl.SSLError):
         reason = getattr(tls_error, "reason", None) or tls_error
         return ProviderError(
-            f"The secure connection to {where} failed ({reason}). EWS URLs start with "
-            "https:// and use the port of the webmail address.",
+            Sentence(
+                gettext_noop(
+                    "The secure connection to %(where)s failed (%(reason)s). EWS URLs start with "
+                    "https:// and use the port of the webmail address."
+                ),
+                where=where,
+                reason=str(reason),
+            ),
             stage="tls",
         )
     if first_of(chain, ConnectionRefusedError):
-        return ProviderError(f"{where} refused the connection: check the EWS URL.", stage="tcp")
-    if first_of(chain, TimeoutError) or first_of(chain, requests.Timeout):
         return ProviderError(
-            f"{where} did not answer in time.{unsure}", stage="tcp", maybe_sent=sending
+            Sentence(
+                gettext_noop("%(where)s refused the connection: check the EWS URL."), where=where
+            ),
+            stage="tcp",
         )
+    if first_of(chain, TimeoutError) or first_of(chain, requests.Timeout):
+        if sending:
+            words = gettext_noop(
+                "%(where)s did not answer in time. The message may or may not have been sent: "
+                "look in Sent Items before sending again."
+            )
+        else:
+            words = gettext_noop("%(where)s did not answer in time.")
+        return ProviderError(Sentence(words, where=where), stage="tcp", maybe_sent=sending)
     if os_error := first_of(chain, OSError) or first_of(chain, requests.ConnectionError):
         reason = getattr(os_error, "strerror", None) or os_error
+        if sending:
+            words = gettext_noop(
+                "Could not talk to %(where)s (%(reason)s). The message may or may not have been "
+                "sent: look in Sent Items before sending again."
+            )
+        else:
+            words = gettext_noop("Could not talk to %(where)s (%(reason)s).")
         return ProviderError(
-            f"Could not talk to {where} ({reason}).{unsure}", stage="tcp", maybe_sent=sending
+            Sentence(words, where=where, reason=str(reason)), stage="tcp", maybe_sent=sending
         )
     return None
 
 
-def ews_error(exc: BaseException, action: str, url: str, sending: bool = False) -> ProviderError:
+def ews_error(
+    exc: BaseException, action: Sentence, url: str, sending: bool = False
+) -> ProviderError:
     """Classify an exchangelib, requests or socket error raised while doing `action`."""
     if network := network_error(exc, url, sending):
         return network
     code = type(exc).__name__
     if isinstance(exc, UnauthorizedError):
         return ProviderError(
-            "Exchange rejected the username or password. Check them; some servers want the "
-            "username as DOMAIN\\user, and accounts with two-step verification need an app "
-            "password.",
+            Sentence(
+                gettext_noop(
+                    "Exchange rejected the username or password. Check them; some servers want "
+                    "the username as DOMAIN\\user, and accounts with two-step verification need "
+                    "an app password."
+                )
+            ),
             stage="auth",
             permanent=True,
         )
     if isinstance(exc, ErrorServerBusy):
         return ProviderError(
-            f"Exchange is busy and asked us to wait before {action}.",
+            Sentence(
+                gettext_noop("Exchange is busy and asked us to wait before %(action)s."),
+                action=action,
+            ),
             retry_after=exc.back_off or RETRY_AFTER,
         )
     if code in TEMPORARY_CODES:
         return ProviderError(
-            f"Exchange could not finish {action} right now ({code}). Trying again later.",
+            Sentence(
+                gettext_noop(
+                    "Exchange could not finish %(action)s right now (%(code)s). Trying again later."
+                ),
+                action=action,
+                code=code,
+            ),
             retry_after=RETRY_AFTER,
         )
     if code == "ErrorNonExistentMailbox":
         return ProviderError(
-            f"Exchange has no mailbox for this address ({exc}). Check the email address.",
+            Sentence(
+                gettext_noop(
+                    "Exchange has no mailbox for this address (%(error)s). Check the email address."
+                ),
+                error=str(exc),
+            ),
             stage="auth",
             permanent=True,
         )
     if code in AUTH_CODES:
         return ProviderError(
-            f"Exchange refused access while {action} ({code}: {exc}).",
+            Sentence(
+                gettext_noop("Exchange refused access while %(action)s (%(code)s: %(error)s)."),
+                action=action,
+                code=code,
+                error=str(exc),
+            ),
             stage="auth",
             permanent=True,
         )
     if isinstance(exc, RedirectError):
-        return not_ews(url, f"it redirects to {exc.url}")
+        return not_ews(url, Sentence(gettext_noop("it redirects to %(url)s"), url=exc.url))
     if isinstance(exc, CASError):
         return ProviderError(
-            f"The Exchange front end could not reach the mailbox while {action} ({exc}).",
+            Sentence(
+                gettext_noop(
+                    "The Exchange front end could not reach the mailbox while %(action)s "
+                    "(%(error)s)."
+                ),
+                action=action,
+                error=str(exc),
+            ),
             stage="protocol",
             retry_after=RETRY_AFTER,
         )
     if code in PROTOCOL_CODES:
         return not_ews(url, str(exc))
     if isinstance(exc, ResponseMessageError):
-        return ProviderError(f"Exchange refused {action} ({code}: {exc}).", permanent=True)
+        return ProviderError(
+            Sentence(
+                gettext_noop("Exchange refused %(action)s (%(code)s: %(error)s)."),
+                action=action,
+                code=code,
+                error=str(exc),
+            ),
+            permanent=True,
+        )
     if isinstance(exc, EWSError):
         # SOAP faults, unparsable replies, "Failed to get auth type from service".
         return not_ews(url, str(exc))
-    return ProviderError(f"Exchange failed while {action} ({exc}).")
+    return ProviderError(
+        Sentence(
+            gettext_noop("Exchange failed while %(action)s (%(error)s)."),
+            action=action,
+            error=str(exc),
+        )
+    )
 
 
 def not_ews(url: str, detail: str) -> ProviderError:
     """Explain that the URL answers HTTP but not as Exchange Web Services."""
     suggestion = ews_url_from_webmail(url)
-    hint = (
-        f" Did you mean {suggestion}?"
-        if suggestion and suggestion.lower() != url.lower()
-        else f" Check the EWS URL: {EWS_URL_HINT}."
-    )
+    where = url or Sentence(gettext_noop("The server"))
+    if suggestion and suggestion.lower() != url.lower():
+        words = Sentence(
+            gettext_noop(
+                "%(url)s does not answer like Exchange Web Services (%(detail)s). Did you mean "
+                "%(suggestion)s?"
+            ),
+            url=where,
+            detail=detail,
+            suggestion=suggestion,
+        )
+    else:
+        words = Sentence(
+            gettext_noop(
+                "%(url)s does not answer like Exchange Web Services (%(detail)s). Check the EWS "
+                "URL: %(hint)s."
+            ),
+            url=where,
+            detail=detail,
+            hint=Sentence(EWS_URL_HINT),
+        )
     return ProviderError(
-        f"{url or 'The server'} does not answer like Exchange Web Services ({detail}).{hint}",
+        words,
         stage="protocol",
         permanent=True,
     )
@@ -714,20 +820,37 @@ def autodiscover_failure(email: str, exc: AutoDiscoverError) -> ProviderError:
     answer as Autodiscover" ("protocol").
     """
     domain = email.rsplit("@", 1)[-1].lower()
-    ask = f"Fill in the EWS URL ({EWS_URL_HINT}; the address of your webmail works too)."
+    ask = Sentence(
+        gettext_noop("Fill in the EWS URL (%(hint)s; the address of your webmail works too)."),
+        hint=Sentence(EWS_URL_HINT),
+    )
     if not autodiscover_names_exist(email):
         return ProviderError(
-            f"Autodiscover found no server for {domain}: neither {domain}, "
-            f"autodiscover.{domain} nor an _autodiscover._tcp.{domain} record exists in DNS. "
-            + ask,
+            Sentence(
+                gettext_noop(
+                    "Autodiscover found no server for %(domain)s: neither %(domain)s, "
+                    "autodiscover.%(domain)s nor an _autodiscover._tcp.%(domain)s record exists "
+                    "in DNS. %(ask)s"
+                ),
+                domain=domain,
+                ask=ask,
+            ),
             stage="dns",
             permanent=True,
         )
     detail = str(exc)
     if detail.startswith("All steps"):
-        detail = "no autodiscover address answered"
+        detail = Sentence(gettext_noop("no autodiscover address answered"))
     return ProviderError(
-        f"Autodiscover could not find the Exchange server for {email} ({detail}). " + ask,
+        Sentence(
+            gettext_noop(
+                "Autodiscover could not find the Exchange server for %(email)s (%(detail)s). "
+                "%(ask)s"
+            ),
+            email=email,
+            detail=detail,
+            ask=ask,
+        ),
         stage="protocol",
         permanent=True,
     )

@@ -9,6 +9,8 @@ import re
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from mailboxes.providers.base import Sentence, gettext_noop
+
 EWS_PATH = "/EWS/Exchange.asmx"
 # exchangelib's Autodiscovery.URL_PATH: it only speaks SOAP autodiscover.
 AUTODISCOVER_PATH = "/autodiscover/autodiscover.svc"
@@ -19,7 +21,8 @@ HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 class AutodiscoverStep(NamedTuple):
-    """One place autodiscover looks, in the words the connect form shows."""
+    """One place autodiscover looks, in the words the connect form shows (`how` a sentence
+    to translate where it is shown)."""
 
     target: str
     how: str
@@ -87,10 +90,10 @@ def autodiscover_candidates(email: str) -> list[AutodiscoverStep]:
         ),
         AutodiscoverStep(
             f"http://autodiscover.{domain}{AUTODISCOVER_PATH}",
-            "GET, following only a redirect to an https address",
+            Sentence(gettext_noop("GET, following only a redirect to an https address")),
         ),
         AutodiscoverStep(
             f"_autodiscover._tcp.{domain}",
-            "DNS SRV lookup; a port-443 target gets the same POST",
+            Sentence(gettext_noop("DNS SRV lookup; a port-443 target gets the same POST")),
         ),
     ]

@@ -43,8 +43,10 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    Sentence,
     exception_chain,
     first_of,
+    gettext_noop,
 )
 from mailboxes.providers.headers import (
     CONTROL_CHARS,
@@ -118,7 +120,7 @@ UNKNOWN_SIZE = 1024 * 1024
 BATCH_RETRIES = 3
 MAX_RETRY_WAIT = 10.0
 SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
-RECONNECT_MESSAGE = "Google no longer accepts this connection; reconnect the inbox"
+RECONNECT_MESSAGE = gettext_noop("Google no longer accepts this connection; reconnect the inbox.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,27 +204,44 @@ class GmailProvider(MailProvider):
         Sending cannot be tested without sending, so the granted scopes are checked instead
         when they are known.
         """
-        profile = self._call("GET", "profile", action="reading the account profile")
+        profile = self._call(
+            "GET", "profile", action=Sentence(gettext_noop("reading the account profile"))
+        )
         address = str(profile.get("emailAddress", ""))
         if address.casefold() != self.settings.email.casefold():
             raise ProviderError(
-                f"This Google sign-in belongs to {address or 'another account'}, not "
-                f"{self.settings.email}: reconnect with the right account.",
+                Sentence(
+                    gettext_noop(
+                        "This Google sign-in belongs to %(account)s, not %(email)s: reconnect "
+                        "with the right account."
+                    ),
+                    account=address or Sentence(gettext_noop("another account")),
+                    email=self.settings.email,
+                ),
                 stage="auth",
                 permanent=True,
             )
-        labels = self._call("GET", "labels", action="listing labels").get("labels", [])
+        action = Sentence(gettext_noop("listing labels"))
+        labels = self._call("GET", "labels", action=action).get("labels", [])
         if not any(label.get("id") == "INBOX" for label in labels):
             raise ProviderError(
-                "The Gmail API answered without an INBOX label; is this a Gmail account?",
+                Sentence(
+                    gettext_noop(
+                        "The Gmail API answered without an INBOX label; is this a Gmail account?"
+                    )
+                ),
                 stage="protocol",
                 permanent=True,
             )
         self.send_as_aliases()
         if self.settings.scopes and not can_send(self.settings.scopes):
             raise ProviderError(
-                "Google was not allowed to send mail for this inbox; reconnect and tick "
-                '"Send email on your behalf".',
+                Sentence(
+                    gettext_noop(
+                        "Google was not allowed to send mail for this inbox; reconnect and tick "
+                        '"Send email on your behalf".'
+                    )
+                ),
                 stage="auth",
                 permanent=True,
             )
@@ -256,8 +275,9 @@ class GmailProvider(MailProvider):
         """Return the exact RFC 822 bytes of the given messages; deleted ones are skipped."""
         wanted = list(dict.fromkeys(refs))
         found: dict[str, dict] = {}
+        action = Sentence(gettext_noop("reading messages"))
         for chunk in self._raw_chunks(wanted):
-            found.update(self._get_batch(chunk, {"format": "raw"}, "reading messages"))
+            found.update(self._get_batch(chunk, {"format": "raw"}, action))
         return [
             FetchedMessage(ref=ref, raw=b64url_decode(found[ref]["raw"]))
             for ref in wanted
@@ -279,7 +299,12 @@ class GmailProvider(MailProvider):
             "labelIds": [folder],
             "includeSpamTrash": "true",
         }
-        found = self._call("GET", "messages", params=params, action="searching for a message")
+        found = self._call(
+            "GET",
+            "messages",
+            params=params,
+            action=Sentence(gettext_noop("searching for a message")),
+        )
         for candidate in found.get("messages", []):
             header = self._metadata(candidate["id"])
             if header is not None and header.message_id == target:
@@ -304,19 +329,23 @@ class GmailProvider(MailProvider):
                 data=raw,
                 headers={"Content-Type": "message/rfc822"},
                 upload=True,
-                action="sending the message",
+                action=Sentence(gettext_noop("sending the message")),
             )
         else:
             sent = self._call(
                 "POST",
                 "messages/send",
                 json={"raw": b64url_encode(raw)},
-                action="sending the message",
+                action=Sentence(gettext_noop("sending the message")),
             )
         provider_id = str(sent.get("id", ""))
         if not provider_id:
             raise ProviderError(
-                "Gmail accepted the message but returned no id; it may have been sent.",
+                Sentence(
+                    gettext_noop(
+                        "Gmail accepted the message but returned no id; it may have been sent."
+                    )
+                ),
                 stage="protocol",
                 maybe_sent=True,
             )
@@ -333,7 +362,9 @@ class GmailProvider(MailProvider):
 
     def send_as_aliases(self) -> list[SendAsAlias]:
         """Return the addresses this account may send as: the primary and verified aliases."""
-        entries = self._call("GET", "settings/sendAs", action="reading send-as addresses")
+        entries = self._call(
+            "GET", "settings/sendAs", action=Sentence(gettext_noop("reading send-as addresses"))
+        )
         return [
             SendAsAlias(
                 email=str(entry.get("sendAsEmail", "")),
@@ -363,13 +394,20 @@ class GmailProvider(MailProvider):
     ) -> ChangePage:
         """List one page of the label, newest first, and read those messages' headers."""
         if history_id is None:
-            profile = self._call("GET", "profile", action="reading the account profile")
+            profile = self._call(
+                "GET", "profile", action=Sentence(gettext_noop("reading the account profile"))
+            )
             history_id = require_history_id(profile)
         params: dict[str, Any] = {"labelIds": [folder], "maxResults": limit}
         if page_token:
             params["pageToken"] = page_token
         try:
-            listed = self._call("GET", "messages", params=params, action=f"listing {folder}")
+            listed = self._call(
+                "GET",
+                "messages",
+                params=params,
+                action=Sentence(gettext_noop("listing %(folder)s"), folder=folder),
+            )
         except ProviderError as exc:
             if not (page_token and exc.code == 400):
                 raise
@@ -379,7 +417,11 @@ class GmailProvider(MailProvider):
         ids = [str(m["id"]) for m in listed.get("messages", []) if m.get("id")]
         # Oldest first within the page, as the IMAP adapter delivers them.
         headers = self._metadata_many(reversed(ids))
-        label = self._call("GET", f"labels/{quote(folder, safe='')}", action="reading a label")
+        label = self._call(
+            "GET",
+            f"labels/{quote(folder, safe='')}",
+            action=Sentence(gettext_noop("reading a label")),
+        )
         next_token = listed.get("nextPageToken")
         return ChangePage(
             headers=headers,
@@ -410,7 +452,11 @@ class GmailProvider(MailProvider):
             if page_token:
                 params["pageToken"] = page_token
             body = self._call(
-                "GET", "history", params=params, action="reading history", not_found=HistoryExpired
+                "GET",
+                "history",
+                params=params,
+                action=Sentence(gettext_noop("reading history")),
+                not_found=HistoryExpired,
             )
             for record in body.get("history", []):
                 changes.add_record(record)
@@ -433,9 +479,10 @@ class GmailProvider(MailProvider):
         wanted = list(ids)
         params = {"format": "metadata", "metadataHeaders": METADATA_HEADERS}
         found: dict[str, dict] = {}
+        action = Sentence(gettext_noop("reading message headers"))
         for start in range(0, len(wanted), BATCH_SIZE):
             chunk = wanted[start : start + BATCH_SIZE]
-            found.update(self._get_batch(chunk, params, "reading message headers"))
+            found.update(self._get_batch(chunk, params, action))
         headers = [header_from_metadata(found[ref]) for ref in wanted if ref in found]
         self._sizes.update((h.ref, h.size) for h in headers)
         return headers
@@ -479,7 +526,7 @@ class GmailProvider(MailProvider):
                     retry.append(ref)
                     continue
                 if answer.status_code == 401:
-                    error = ProviderError(RECONNECT_MESSAGE + ".", stage="auth", permanent=True)
+                    error = ProviderError(Sentence(RECONNECT_MESSAGE), stage="auth", permanent=True)
                     self._credentials.token = None  # refreshed before the next batch
                     retry.append(ref)
                     continue
@@ -494,7 +541,13 @@ class GmailProvider(MailProvider):
                 return found
             if attempt == BATCH_RETRIES or wait > MAX_RETRY_WAIT:
                 raise error or ProviderError(
-                    f"Gmail left {len(retry)} answers out of a batch while {action}.",
+                    Sentence(
+                        gettext_noop(
+                            "Gmail left %(count)s answers out of a batch while %(action)s."
+                        ),
+                        count=len(retry),
+                        action=action,
+                    ),
                     stage="protocol",
                     retry_after=SERVER_ERROR_RETRY_AFTER,
                 )
@@ -531,8 +584,13 @@ class GmailProvider(MailProvider):
         wait = self._budget.reserve(units, rate=PACE_RATE, burst=PACE_BURST, max_wait=MAX_PACE_WAIT)
         if wait is None:
             raise ProviderError(
-                "Gmail's per-user rate quota of this account is taken up by other work "
-                "(syncing or sending) or Gmail asked us to slow down; trying again shortly.",
+                Sentence(
+                    gettext_noop(
+                        "Gmail's per-user rate quota of this account is taken up by other work "
+                        "(syncing or sending) or Gmail asked us to slow down; trying again "
+                        "shortly."
+                    )
+                ),
                 retry_after=MAX_PACE_WAIT,
             )
         if wait > 0:
@@ -543,7 +601,7 @@ class GmailProvider(MailProvider):
         message = self._get_message(
             message_id,
             {"format": "metadata", "metadataHeaders": METADATA_HEADERS},
-            "reading message headers",
+            Sentence(gettext_noop("reading message headers")),
         )
         return header_from_metadata(message) if message is not None else None
 
@@ -589,7 +647,9 @@ class GmailProvider(MailProvider):
             self._pace(call_units(method, path))
             response = self._send(method, url, params, json, data, headers, action)
             if response.status_code == 401:
-                raise ProviderError(RECONNECT_MESSAGE + ".", stage="auth", permanent=True, code=401)
+                raise ProviderError(
+                    Sentence(RECONNECT_MESSAGE), stage="auth", permanent=True, code=401
+                )
         if response.status_code == 404 and not_found is not None:
             raise not_found(url)
         if response.status_code >= 400:
@@ -618,8 +678,14 @@ class GmailProvider(MailProvider):
             error = connection_error(exc, url, self.settings.timeout)
             if method == "POST" and not reads and may_have_arrived(exc):
                 error = ProviderError(
-                    f"{error.message} The request was cut off while {action}; it may or may "
-                    "not have taken effect.",
+                    Sentence(
+                        gettext_noop(
+                            "%(error)s The request was cut off while %(action)s; it may or may "
+                            "not have taken effect."
+                        ),
+                        error=error.message,
+                        action=action,
+                    ),
                     stage=error.stage,
                     maybe_sent=True,
                 )
@@ -699,7 +765,13 @@ def refresh_error(exc: google.auth.exceptions.RefreshError) -> ProviderError:
     error = str(details.get("error") or "")
     if getattr(exc, "retryable", False):
         return ProviderError(
-            f"Google could not renew the access token right now ({text}). Trying again later.",
+            Sentence(
+                gettext_noop(
+                    "Google could not renew the access token right now (%(error)s). Trying again "
+                    "later."
+                ),
+                error=text,
+            ),
             stage="auth",
             retry_after=SERVER_ERROR_RETRY_AFTER,
         )
@@ -708,18 +780,38 @@ def refresh_error(exc: google.auth.exceptions.RefreshError) -> ProviderError:
     if error == "invalid_grant" or "invalid_grant" in text:
         description = details.get("error_description") or "Token has been expired or revoked."
         return ProviderError(
-            f"{RECONNECT_MESSAGE} (invalid_grant: {description}).",
+            Sentence(
+                gettext_noop(
+                    "Google no longer accepts this connection; reconnect the inbox "
+                    "(invalid_grant: %(description)s)."
+                ),
+                description=description,
+            ),
             stage="auth",
             permanent=True,
         )
     if error in ("invalid_client", "unauthorized_client") or "invalid_client" in text:
         return ProviderError(
-            f"Google rejected the app's client ID or secret ({text}); check the Google OAuth "
-            "settings, then reconnect the inbox.",
+            Sentence(
+                gettext_noop(
+                    "Google rejected the app's client ID or secret (%(error)s); check the Google "
+                    "OAuth settings, then reconnect the inbox."
+                ),
+                error=text,
+            ),
             stage="auth",
             permanent=True,
         )
-    return ProviderError(f"{RECONNECT_MESSAGE} ({text}).", stage="auth", permanent=True)
+    return ProviderError(
+        Sentence(
+            gettext_noop(
+                "Google no longer accepts this connection; reconnect the inbox (%(error)s)."
+            ),
+            error=text,
+        ),
+        stage="auth",
+        permanent=True,
+    )
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -735,36 +827,67 @@ def api_error(response: requests.Response, action: str) -> ProviderError:
     """Map a Gmail error reply to a ProviderError, following Google's error guide."""
     status = response.status_code
     message, reason = error_details(response)
-    detail = f"Gmail refused {action}: {message}" if message else f"Gmail refused {action}"
+    if message:
+        detail = Sentence(
+            gettext_noop("Gmail refused %(action)s: %(reply)s"), action=action, reply=message
+        )
+    else:
+        detail = Sentence(gettext_noop("Gmail refused %(action)s"), action=action)
     if status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS):
         return ProviderError(
-            f"{detail}. Gmail asks us to slow down; trying again shortly.",
+            Sentence(
+                gettext_noop("%(detail)s. Gmail asks us to slow down; trying again shortly."),
+                detail=detail,
+            ),
             retry_after=retry_after(response, RATE_LIMIT_RETRY_AFTER),
             code=status,
         )
     if status == 403 and reason == "dailyLimitExceeded":
         return ProviderError(
-            f"{detail}. The daily Gmail API quota is used up; trying again later.",
+            Sentence(
+                gettext_noop(
+                    "%(detail)s. The daily Gmail API quota is used up; trying again later."
+                ),
+                detail=detail,
+            ),
             retry_after=retry_after(response, DAILY_LIMIT_RETRY_AFTER),
             code=status,
         )
     if status == 403 and reason in SCOPE_REASONS:
         return ProviderError(
-            f"{detail}. Google was not given every permission the CRM needs; reconnect the "
-            "inbox and tick every box on Google's consent screen.",
+            Sentence(
+                gettext_noop(
+                    "%(detail)s. Google was not given every permission the CRM needs; reconnect "
+                    "the inbox and tick every box on Google's consent screen."
+                ),
+                detail=detail,
+            ),
             stage="auth",
             permanent=True,
             code=status,
         )
     if status == 403:
-        return ProviderError(f"{detail}.", stage="auth", permanent=True, code=status)
+        return ProviderError(
+            Sentence(gettext_noop("%(detail)s."), detail=detail),
+            stage="auth",
+            permanent=True,
+            code=status,
+        )
     if status >= 500:
         return ProviderError(
-            f"{detail}. Google had a server error; trying again later.",
+            Sentence(
+                gettext_noop("%(detail)s. Google had a server error; trying again later."),
+                detail=detail,
+            ),
             retry_after=retry_after(response, SERVER_ERROR_RETRY_AFTER),
             code=status,
         )
-    return ProviderError(f"{detail}.", stage="protocol", permanent=True, code=status)
+    return ProviderError(
+        Sentence(gettext_noop("%(detail)s."), detail=detail),
+        stage="protocol",
+        permanent=True,
+        code=status,
+    )
 
 
 def error_details(response: requests.Response) -> tuple[str, str]:
@@ -809,7 +932,11 @@ def json_body(response: requests.Response, action: str) -> dict:
     if not isinstance(body, dict):
         host = urlsplit(response.url).netloc
         raise ProviderError(
-            f"{host} did not answer like the Gmail API while {action}.",
+            Sentence(
+                gettext_noop("%(host)s did not answer like the Gmail API while %(action)s."),
+                host=host,
+                action=action,
+            ),
             stage="protocol",
             permanent=True,
             code=response.status_code,
@@ -824,18 +951,44 @@ def connection_error(exc: BaseException, url: str, timeout: float) -> ProviderEr
     where = urlsplit(url).netloc or url
 
     if first_of(chain, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
-        return ProviderError(f"Could not resolve {host}: check DNS on this server.", stage="dns")
+        return ProviderError(
+            Sentence(
+                gettext_noop("Could not resolve %(host)s: check DNS on this server."), host=host
+            ),
+            stage="dns",
+        )
     if first_of(chain, (ssl.SSLError, requests.exceptions.SSLError)):
         return ProviderError(
-            f"The secure connection to {where} failed; check the server's clock and CA "
-            "certificates.",
+            Sentence(
+                gettext_noop(
+                    "The secure connection to %(where)s failed; check the server's clock and CA "
+                    "certificates."
+                ),
+                where=where,
+            ),
             stage="tls",
         )
     if first_of(chain, ConnectionRefusedError):
-        return ProviderError(f"{where} refused the connection.", stage="tcp")
+        return ProviderError(
+            Sentence(gettext_noop("%(where)s refused the connection."), where=where), stage="tcp"
+        )
     if first_of(chain, (requests.Timeout, TimeoutError)):
-        return ProviderError(f"No answer from {where} within {timeout:g} seconds.", stage="tcp")
-    return ProviderError(f"Could not talk to {where} ({exc.__class__.__name__}).", stage="tcp")
+        return ProviderError(
+            Sentence(
+                gettext_noop("No answer from %(where)s within %(timeout)g seconds."),
+                where=where,
+                timeout=timeout,
+            ),
+            stage="tcp",
+        )
+    return ProviderError(
+        Sentence(
+            gettext_noop("Could not talk to %(where)s (%(error)s)."),
+            where=where,
+            error=exc.__class__.__name__,
+        ),
+        stage="tcp",
+    )
 
 
 def may_have_arrived(exc: requests.RequestException) -> bool:
@@ -888,7 +1041,10 @@ def split_batch(response: requests.Response, action: str) -> dict[int, PartAnswe
     match = re.search(r'boundary="?([^";]+)"?', response.headers.get("Content-Type", ""))
     if match is None:
         raise ProviderError(
-            f"Gmail's batch answer while {action} was not multipart.",
+            Sentence(
+                gettext_noop("Gmail's batch answer while %(action)s was not multipart."),
+                action=action,
+            ),
             stage="protocol",
             retry_after=SERVER_ERROR_RETRY_AFTER,
         )
@@ -931,7 +1087,9 @@ def require_history_id(body: dict) -> str:
     history_id = str(body.get("historyId", ""))
     if not history_id.isdigit():
         raise ProviderError(
-            "The Gmail API answered without a historyId.", stage="protocol", permanent=True
+            Sentence(gettext_noop("The Gmail API answered without a historyId.")),
+            stage="protocol",
+            permanent=True,
         )
     return history_id
 
@@ -1031,7 +1189,8 @@ def b64url_decode(value: str) -> bytes:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError) as exc:
         raise ProviderError(
-            "Gmail returned a message that is not valid base64url.", stage="protocol"
+            Sentence(gettext_noop("Gmail returned a message that is not valid base64url.")),
+            stage="protocol",
         ) from exc
 
 
@@ -1049,11 +1208,19 @@ def can_send(scopes) -> bool:
 def check_recipients(recipients: list[str]) -> None:
     """Refuse a send with no recipient or with a line break that could forge headers."""
     if not recipients:
-        raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+        raise ProviderError(
+            Sentence(gettext_noop("Refusing to send: the message has no recipients.")),
+            permanent=True,
+        )
     for address in recipients:
         if "\r" in address or "\n" in address or "," in address:
             raise ProviderError(
-                f"Refusing to send: the recipient {address!r} is not a single address.",
+                Sentence(
+                    gettext_noop(
+                        "Refusing to send: the recipient %(address)r is not a single address."
+                    ),
+                    address=address,
+                ),
                 permanent=True,
             )
 

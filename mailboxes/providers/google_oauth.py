@@ -21,7 +21,7 @@ import requests
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 
-from mailboxes.providers.base import ProviderError
+from mailboxes.providers.base import ProviderError, Sentence, gettext_noop
 from mailboxes.providers.gmail import (
     GMAIL_API_BASE,
     GOOGLE_TOKEN_URI,
@@ -55,10 +55,11 @@ REQUIRED_SCOPES = {
         "https://mail.google.com/",
     },
 }
-# Words for the consent screen's check boxes, so the error tells the user what to tick.
+# Words for the consent screen's check boxes, so the error tells the user what to tick
+# (translated as Google words them in each language).
 SCOPE_LABELS = {
-    GMAIL_READONLY: "View your email messages and settings",
-    GMAIL_SEND: "Send email on your behalf",
+    GMAIL_READONLY: gettext_noop("View your email messages and settings"),
+    GMAIL_SEND: gettext_noop("Send email on your behalf"),
 }
 # Refresh tokens of apps in "Testing" publishing status die 7 days after the grant.
 TESTING_MODE_LIFETIME = timedelta(days=7)
@@ -71,10 +72,15 @@ class MissingScopesError(ProviderError):
     """The user unticked a permission the CRM needs on Google's consent screen."""
 
     def __init__(self, missing: tuple[str, ...]) -> None:
-        labels = ", ".join(f'"{SCOPE_LABELS.get(s, s)}"' for s in missing)
+        labels = quoted_list(Sentence(SCOPE_LABELS[s]) if s in SCOPE_LABELS else s for s in missing)
         super().__init__(
-            f"Google was not given every permission the CRM needs ({labels}). Connect again "
-            "and leave every box on Google's consent screen ticked.",
+            Sentence(
+                gettext_noop(
+                    "Google was not given every permission the CRM needs (%(labels)s). Connect "
+                    "again and leave every box on Google's consent screen ticked."
+                ),
+                labels=labels,
+            ),
             stage="auth",
             permanent=True,
         )
@@ -83,6 +89,12 @@ class MissingScopesError(ProviderError):
     def __reduce__(self):
         # Keep the type and the missing scopes across process boundaries (Celery).
         return (MissingScopesError, (self.missing,))
+
+
+def quoted_list(items) -> Sentence:
+    """`"a", "b"`: the items quoted and joined, each a placeholder so each is translated."""
+    names = {f"item{n}": item for n, item in enumerate(items)}
+    return Sentence(", ".join(f'"%({name})s"' for name in names), **names)
 
 
 def client_config(
@@ -163,8 +175,12 @@ def exchange_code(
         raise MissingScopesError(missing)
     if not token.get("refresh_token"):
         raise ProviderError(
-            "Google did not hand out a refresh token. Remove the CRM's access at "
-            "https://myaccount.google.com/permissions, then connect again.",
+            Sentence(
+                gettext_noop(
+                    "Google did not hand out a refresh token. Remove the CRM's access at "
+                    "https://myaccount.google.com/permissions, then connect again."
+                )
+            ),
             stage="auth",
             permanent=True,
         )
@@ -192,8 +208,14 @@ def fetch_token(flow: Flow, code: str, timeout: float) -> dict:
         # invalid_grant here means the code was used already, expired (about ten minutes),
         # or the code verifier does not match: the user simply starts again.
         raise ProviderError(
-            f"Google did not accept the sign-in ({exc.error}: {exc.description}). Please "
-            "connect again.",
+            Sentence(
+                gettext_noop(
+                    "Google did not accept the sign-in (%(error)s: %(description)s). Please "
+                    "connect again."
+                ),
+                error=exc.error,
+                description=exc.description,
+            ),
             stage="auth",
             permanent=True,
         ) from exc
@@ -211,8 +233,12 @@ def fetch_token(flow: Flow, code: str, timeout: float) -> dict:
 def insecure_transport_error() -> ProviderError:
     """Explain oauthlib's refusal of a plain-http Google endpoint."""
     return ProviderError(
-        "Google's OAuth endpoints must use https (OAUTHLIB_INSECURE_TRANSPORT=1 is for local "
-        "test fakes only).",
+        Sentence(
+            gettext_noop(
+                "Google's OAuth endpoints must use https (OAUTHLIB_INSECURE_TRANSPORT=1 is for "
+                "local test fakes only)."
+            )
+        ),
         stage="tls",
         permanent=True,
     )
@@ -270,12 +296,16 @@ def profile_email(api_base: str, access_token: str, timeout: float) -> str:
         raise connection_error(exc, url, timeout) from exc
     if response.status_code != 200:
         raise ProviderError(
-            f"Gmail did not tell which account was connected (HTTP {response.status_code}).",
+            Sentence(
+                gettext_noop("Gmail did not tell which account was connected (HTTP %(status)s)."),
+                status=response.status_code,
+            ),
             stage="auth",
             permanent=True,
             code=response.status_code,
         )
-    return str(json_body(response, "reading the account profile").get("emailAddress", ""))
+    action = Sentence(gettext_noop("reading the account profile"))
+    return str(json_body(response, action).get("emailAddress", ""))
 
 
 def revoke(token: str, revoke_uri: str = GOOGLE_REVOKE_URI, timeout: float = 30.0) -> bool:
@@ -302,7 +332,10 @@ def revoke(token: str, revoke_uri: str = GOOGLE_REVOKE_URI, timeout: float = 30.
     if response.status_code == 400 and error in ("invalid_token", "invalid_request"):
         return False
     raise ProviderError(
-        f"Google could not revoke the token (HTTP {response.status_code}); try again later.",
+        Sentence(
+            gettext_noop("Google could not revoke the token (HTTP %(status)s); try again later."),
+            status=response.status_code,
+        ),
         permanent=response.status_code < 500,
         code=response.status_code,
     )

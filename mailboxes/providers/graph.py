@@ -54,9 +54,11 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    Sentence,
     SharedMailboxError,
     exception_chain,
     first_of,
+    gettext_noop,
 )
 from mailboxes.providers.headers import (
     CONTROL_CHARS,
@@ -115,8 +117,8 @@ REPLY_PREFIX = re.compile(
 )
 
 
-SHARED_MAILBOX_MESSAGE = (
-    "{address} is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
+SHARED_MAILBOX_MESSAGE = gettext_noop(
+    "%(address)s is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
     "nobody signs in as them. Connect a user mailbox instead (for a team inbox, a licensed "
     "user mailbox that receives the team's mail)."
 )
@@ -179,16 +181,18 @@ class GraphProvider(MailProvider):
 
     def verify(self) -> None:
         """Read the account and its mailbox settings; refuse a shared mailbox."""
-        me = self._get_json("me", action="reading the account")
+        me = self._get_json("me", action=Sentence(gettext_noop("reading the account")))
         purpose = self._get_json(
             "me/mailboxSettings",
             params={"$select": "userPurpose"},
-            action="reading the mailbox settings",
+            action=Sentence(gettext_noop("reading the mailbox settings")),
         ).get("userPurpose")
         if purpose == "shared":
             address = me.get("mail") or me.get("userPrincipalName") or self.settings.email
             raise SharedMailboxError(
-                SHARED_MAILBOX_MESSAGE.format(address=address), stage="protocol", permanent=True
+                Sentence(SHARED_MAILBOX_MESSAGE, address=address),
+                stage="protocol",
+                permanent=True,
             )
 
     def is_shared_mailbox(self, upn: str) -> bool:
@@ -196,7 +200,9 @@ class GraphProvider(MailProvider):
         body = self._get_json(
             f"users/{quote(upn, safe='@')}/mailboxSettings",
             params={"$select": "userPurpose"},
-            action=f"reading the mailbox settings of {upn}",
+            action=Sentence(
+                gettext_noop("reading the mailbox settings of %(address)s"), address=upn
+            ),
         )
         return body.get("userPurpose") == "shared"
 
@@ -224,7 +230,11 @@ class GraphProvider(MailProvider):
         if body is None:
             if not link:
                 raise ProviderError(
-                    f"Microsoft Graph refused to start syncing {folder}.", stage="protocol"
+                    Sentence(
+                        gettext_noop("Microsoft Graph refused to start syncing %(folder)s."),
+                        folder=folder,
+                    ),
+                    stage="protocol",
                 )
             # A Location header may name a fresh delta URL, but without our $select; start
             # our own initial round instead.
@@ -232,7 +242,12 @@ class GraphProvider(MailProvider):
             body = self._delta_page(self._delta_start(folder), page_size)
             if body is None:
                 raise ProviderError(
-                    f"Microsoft Graph keeps refusing to sync {folder}; try again later.",
+                    Sentence(
+                        gettext_noop(
+                            "Microsoft Graph keeps refusing to sync %(folder)s; try again later."
+                        ),
+                        folder=folder,
+                    ),
                     stage="protocol",
                 )
         return self._change_page(body, phase, reset)
@@ -243,9 +258,10 @@ class GraphProvider(MailProvider):
         Graph's $value never marks a message read.
         """
         urls = {ref: f"/me/messages/{quote(ref, safe='')}/$value" for ref in dict.fromkeys(refs)}
-        answers = self._batch_get(urls, "reading messages")
+        action = Sentence(gettext_noop("reading messages"))
+        answers = self._batch_get(urls, action)
         return [
-            FetchedMessage(ref=ref, raw=batch_bytes(answers[ref], "reading messages"))
+            FetchedMessage(ref=ref, raw=batch_bytes(answers[ref], action))
             for ref in urls
             if ref in answers
         ]
@@ -268,7 +284,7 @@ class GraphProvider(MailProvider):
                 "$select": "id,internetMessageId",
                 "$top": "10",
             },
-            action=f"searching {folder}",
+            action=Sentence(gettext_noop("searching %(folder)s"), folder=folder),
         )
         for item in body.get("value", []):
             if normalize_message_id(item.get("internetMessageId")) == target and item.get("id"):
@@ -290,7 +306,7 @@ class GraphProvider(MailProvider):
             self._url("me/sendMail"),
             data=base64.b64encode(raw),
             headers={"Content-Type": "text/plain"},
-            action="sending the message",
+            action=Sentence(gettext_noop("sending the message")),
             ok=(202,),
         )
         return SendResult(
@@ -317,10 +333,11 @@ class GraphProvider(MailProvider):
 
     def _delta_page(self, url: str, page_size: int) -> dict | None:
         """GET one delta page; return None when Graph says the delta token is void."""
+        action = Sentence(gettext_noop("reading changes"))
         response = self._request(
             "GET",
             url,
-            action="reading changes",
+            action=action,
             prefer=(f"odata.maxpagesize={page_size}",),
             allow=(400, 410),
         )
@@ -329,8 +346,8 @@ class GraphProvider(MailProvider):
         if response.status_code == 400:
             if error_code(response).lower() in EXPIRED_SYNC_CODES:
                 return None
-            raise graph_failure(response, "reading changes")
-        return json_body(response, "reading changes")
+            raise graph_failure(response, action)
+        return json_body(response, action)
 
     def _change_page(self, body: dict, phase: str, reset: bool) -> ChangePage:
         items, deleted = [], []
@@ -348,7 +365,11 @@ class GraphProvider(MailProvider):
         delta_link = body.get("@odata.deltaLink")
         if not (next_link or delta_link):
             raise ProviderError(
-                "Microsoft Graph answered a delta request without a next or delta link.",
+                Sentence(
+                    gettext_noop(
+                        "Microsoft Graph answered a delta request without a next or delta link."
+                    )
+                ),
                 stage="protocol",
             )
         # The round after a deltaLink only brings changes: it is live from then on.
@@ -365,7 +386,7 @@ class GraphProvider(MailProvider):
         """Return messages' internet headers as (name, value) pairs by ref, through JSON
         batches; a message deleted since the delta page was built is left out (the next
         round reports it removed)."""
-        action = "reading messages' headers"
+        action = Sentence(gettext_noop("reading messages' headers"))
         urls = {
             ref: f"/me/messages/{quote(ref, safe='')}?$select=internetMessageHeaders"
             for ref in dict.fromkeys(refs)
@@ -448,7 +469,12 @@ class GraphProvider(MailProvider):
                 self.hold_back(wait)  # the next batch, and the sender, wait it out
             if attempt == BATCH_RETRIES or wait > MAX_RETRY_WAIT:
                 raise error or ProviderError(
-                    f"Microsoft Graph left requests out of a batch while {action}.",
+                    Sentence(
+                        gettext_noop(
+                            "Microsoft Graph left requests out of a batch while %(action)s."
+                        ),
+                        action=action,
+                    ),
                     stage="protocol",
                 )
             pending = retry
@@ -489,8 +515,14 @@ class GraphProvider(MailProvider):
         held = self._slots.acquire(slots, limit=MAILBOX_CONCURRENCY, timeout=SLOT_WAIT)
         if held is None:
             raise ProviderError(
-                f"Office 365 takes {MAILBOX_CONCURRENCY} requests at a time per mailbox and "
-                f"other work on this inbox holds them; {action} is tried again shortly.",
+                Sentence(
+                    gettext_noop(
+                        "Office 365 takes %(count)s requests at a time per mailbox and other work "
+                        "on this inbox holds them; %(action)s is tried again shortly."
+                    ),
+                    count=MAILBOX_CONCURRENCY,
+                    action=action,
+                ),
                 retry_after=SLOT_WAIT,
             )
         try:
@@ -516,8 +548,13 @@ class GraphProvider(MailProvider):
         wait = self._gate.reserve(0, rate=1.0, burst=0.0, max_wait=MAX_RETRY_WAIT)
         if wait is None:
             raise ProviderError(
-                "Microsoft Graph asked to slow down on this mailbox a moment ago; "
-                f"{action} is tried again shortly.",
+                Sentence(
+                    gettext_noop(
+                        "Microsoft Graph asked to slow down on this mailbox a moment ago; "
+                        "%(action)s is tried again shortly."
+                    ),
+                    action=action,
+                ),
                 retry_after=MAX_RETRY_WAIT,
             )
         if wait > 0:
@@ -545,7 +582,14 @@ class GraphProvider(MailProvider):
             )
         except requests.exceptions.SSLError as exc:
             raise ProviderError(
-                f"The secure connection to Microsoft Graph failed while {action} ({exc}).",
+                Sentence(
+                    gettext_noop(
+                        "The secure connection to Microsoft Graph failed while %(action)s "
+                        "(%(error)s)."
+                    ),
+                    action=action,
+                    error=str(exc),
+                ),
                 stage="tls",
             ) from exc
         except requests.exceptions.RequestException as exc:
@@ -554,10 +598,17 @@ class GraphProvider(MailProvider):
                 exception_chain(exc), (ConnectionRefusedError, NewConnectionError)
             )
             maybe_sent = method == "POST" and not reads and not unsent
-            maybe = " The message may or may not have been sent." if maybe_sent else ""
+            if maybe_sent:
+                words = gettext_noop(
+                    "Microsoft Graph could not be reached while %(action)s; try again in a "
+                    "moment. The message may or may not have been sent."
+                )
+            else:
+                words = gettext_noop(
+                    "Microsoft Graph could not be reached while %(action)s; try again in a moment."
+                )
             raise ProviderError(
-                f"Microsoft Graph could not be reached while {action}; try again in a moment."
-                f"{maybe}",
+                Sentence(words, action=action),
                 stage="tcp",
                 maybe_sent=maybe_sent,
             ) from exc
@@ -577,7 +628,12 @@ class GraphProvider(MailProvider):
         s = self.settings
         if not self._refresh_token:
             raise MicrosoftAuthError(
-                f"Office 365: no refresh token is stored for {s.email}; reconnect the inbox.",
+                Sentence(
+                    gettext_noop(
+                        "Office 365: no refresh token is stored for %(email)s; reconnect the inbox."
+                    ),
+                    email=s.email,
+                ),
                 reason="reconnect",
             )
         tokens = microsoft_oauth.refresh(
@@ -712,11 +768,19 @@ def mime_for_graph(message: OutgoingMessage) -> bytes:
     the envelope is what the privacy check approved.
     """
     if not message.recipients:
-        raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+        raise ProviderError(
+            Sentence(gettext_noop("Refusing to send: the message has no recipients.")),
+            permanent=True,
+        )
     for address in message.recipients:
         if any(c in address for c in "\r\n,;<>"):
             raise ProviderError(
-                f"Refusing to send: the recipient {address!r} is not a plain address.",
+                Sentence(
+                    gettext_noop(
+                        "Refusing to send: the recipient %(address)r is not a plain address."
+                    ),
+                    address=address,
+                ),
                 permanent=True,
             )
     raw = message.raw
@@ -732,8 +796,13 @@ def mime_for_graph(message: OutgoingMessage) -> bytes:
     unapproved = sorted(listed - envelope)
     if unapproved:
         raise ProviderError(
-            "Refusing to send: the message's headers name recipients that are not in its "
-            f"envelope ({', '.join(unapproved)}); Office 365 would deliver to them too.",
+            Sentence(
+                gettext_noop(
+                    "Refusing to send: the message's headers name recipients that are not in its "
+                    "envelope (%(addresses)s); Office 365 would deliver to them too."
+                ),
+                addresses=", ".join(unapproved),
+            ),
             permanent=True,
         )
     missing = [address for address in message.recipients if address.lower() not in listed]
@@ -768,7 +837,12 @@ def batch_bytes(answer: dict, action: str) -> bytes:
         return base64.b64decode(body, validate=True) if isinstance(body, str) else b""
     except (binascii.Error, ValueError) as exc:
         raise ProviderError(
-            f"Microsoft Graph sent a message that is not valid base64 while {action}.",
+            Sentence(
+                gettext_noop(
+                    "Microsoft Graph sent a message that is not valid base64 while %(action)s."
+                ),
+                action=action,
+            ),
             stage="protocol",
         ) from exc
 
@@ -779,11 +853,19 @@ def json_body(response: requests.Response, action: str) -> dict:
         body = response.json()
     except ValueError as exc:
         raise ProviderError(
-            f"Microsoft Graph sent an unreadable answer while {action}.", stage="protocol"
+            Sentence(
+                gettext_noop("Microsoft Graph sent an unreadable answer while %(action)s."),
+                action=action,
+            ),
+            stage="protocol",
         ) from exc
     if not isinstance(body, dict):
         raise ProviderError(
-            f"Microsoft Graph sent an unexpected answer while {action}.", stage="protocol"
+            Sentence(
+                gettext_noop("Microsoft Graph sent an unexpected answer while %(action)s."),
+                action=action,
+            ),
+            stage="protocol",
         )
     return body
 
@@ -828,30 +910,56 @@ def graph_failure(
     status = response.status_code
     code, text = graph_error_detail(response)
     detail = f"{status} {code}: {text}" if code else f"HTTP {status}"
-    unknown = " The message may or may not have been sent." if maybe_sent else ""
     if status == 429:
         return ProviderError(
-            f"Microsoft Graph is throttling this mailbox while {action} ({detail}); slowing down.",
+            Sentence(
+                gettext_noop(
+                    "Microsoft Graph is throttling this mailbox while %(action)s (%(detail)s); "
+                    "slowing down."
+                ),
+                action=action,
+                detail=detail,
+            ),
             retry_after=retry_after(response),
             code=status,
         )
     if status >= 500:
+        if maybe_sent:
+            words = gettext_noop(
+                "Microsoft Graph failed while %(action)s (%(detail)s); try again later. The "
+                "message may or may not have been sent."
+            )
+        else:
+            words = gettext_noop(
+                "Microsoft Graph failed while %(action)s (%(detail)s); try again later."
+            )
         return ProviderError(
-            f"Microsoft Graph failed while {action} ({detail}); try again later.{unknown}",
+            Sentence(words, action=action, detail=detail),
             retry_after=retry_after(response),
             code=status,
             maybe_sent=maybe_sent,
         )
     if status in (401, 403):
         return ProviderError(
-            f"Microsoft Graph refused access while {action} ({detail}). Reconnect the inbox "
-            "and accept every permission, or ask an administrator whether access is blocked.",
+            Sentence(
+                gettext_noop(
+                    "Microsoft Graph refused access while %(action)s (%(detail)s). Reconnect the "
+                    "inbox and accept every permission, or ask an administrator whether access "
+                    "is blocked."
+                ),
+                action=action,
+                detail=detail,
+            ),
             stage="auth",
             permanent=True,
             code=status,
         )
     return ProviderError(
-        f"Microsoft Graph refused {action} ({detail}).",
+        Sentence(
+            gettext_noop("Microsoft Graph refused %(action)s (%(detail)s)."),
+            action=action,
+            detail=detail,
+        ),
         stage="protocol",
         permanent=True,
         code=status,

@@ -42,9 +42,11 @@ from mailboxes.providers.base import (
     OutgoingMessage,
     ProviderError,
     SendResult,
+    Sentence,
     Stage,
     exception_chain,
     first_of,
+    gettext_noop,
     refused_address,
 )
 from mailboxes.providers.headers import (
@@ -132,7 +134,10 @@ class ImapSmtpProvider(MailProvider):
 
     def list_folders(self) -> list[Folder]:
         """Return selectable folders, with roles from SPECIAL-USE flags or well-known names."""
-        return self._imap_call("listing folders", lambda c: folders_with_roles(c.list_folders()))
+        return self._imap_call(
+            Sentence(gettext_noop("listing folders")),
+            lambda c: folders_with_roles(c.list_folders()),
+        )
 
     def folder_state(self, folder: str) -> FolderState:
         """Select the folder afresh and return its UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ."""
@@ -152,7 +157,7 @@ class ImapSmtpProvider(MailProvider):
                 highestmodseq=int(modseq) if modseq else None,
             )
 
-        return self._imap_call(f"opening {folder}", op)
+        return self._imap_call(Sentence(gettext_noop("opening %(folder)s"), folder=folder), op)
 
     def fetch_headers(self, folder: str, uid_from: int, limit: int) -> list[FetchedHeader]:
         """Return decoded headers of up to `limit` messages with UID >= uid_from, oldest first.
@@ -172,7 +177,9 @@ class ImapSmtpProvider(MailProvider):
             response = fetch_batched(client, uids, HEADER_FETCH)
             return [header_from_fetch(uid, response[uid]) for uid in uids if uid in response]
 
-        return self._imap_call(f"reading headers in {folder}", op)
+        return self._imap_call(
+            Sentence(gettext_noop("reading headers in %(folder)s"), folder=folder), op
+        )
 
     def changes(self, folder: str, cursor: str, limit: int) -> ChangePage:
         """Return headers of messages that arrived after the cursor, oldest first.
@@ -216,7 +223,9 @@ class ImapSmtpProvider(MailProvider):
 
         if not wanted:
             return []
-        return self._imap_call(f"reading messages in {folder}", op)
+        return self._imap_call(
+            Sentence(gettext_noop("reading messages in %(folder)s"), folder=folder), op
+        )
 
     def find_by_message_id(self, folder: str, message_id: str) -> str | None:
         """Return the lowest UID whose Message-ID equals `message_id`, or None.
@@ -241,7 +250,7 @@ class ImapSmtpProvider(MailProvider):
                     return str(uid)
             return None
 
-        return self._imap_call(f"searching {folder}", op)
+        return self._imap_call(Sentence(gettext_noop("searching %(folder)s"), folder=folder), op)
 
     def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> str | None:
         """Store `raw` in `folder` with `flags`; return the new UID when the server says it."""
@@ -251,7 +260,9 @@ class ImapSmtpProvider(MailProvider):
             match = re.search(rb"\[APPENDUID \d+ (\d+)\]", reply or b"")
             return match.group(1).decode() if match else None
 
-        return self._imap_call(f"saving a copy to {folder}", op)
+        return self._imap_call(
+            Sentence(gettext_noop("saving a copy to %(folder)s"), folder=folder), op
+        )
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Submit the message over SMTP once; never retry here (the caller owns retries).
@@ -274,15 +285,21 @@ class ImapSmtpProvider(MailProvider):
 
     # -- IMAP plumbing -----------------------------------------------------------------
 
-    def _imap_call(self, action: str, op: Callable[[IMAPClient], T]) -> T:
+    def _imap_call(self, action: Sentence, op: Callable[[IMAPClient], T]) -> T:
         client = self._imap_client()
         try:
             result = op(client)
         except (IMAPClientAbortError, OSError) as exc:
             self._drop_imap()
             raise ProviderError(
-                f"The connection to {self.settings.imap_host} dropped while {action}. "
-                "Try again in a moment.",
+                Sentence(
+                    gettext_noop(
+                        "The connection to %(host)s dropped while %(action)s. Try again in a "
+                        "moment."
+                    ),
+                    host=self.settings.imap_host,
+                    action=action,
+                ),
                 stage="tcp",
             ) from exc
         except IMAPClientError as exc:
@@ -349,8 +366,14 @@ class ImapSmtpProvider(MailProvider):
             client.starttls(context)
         except CapabilityError as exc:
             raise ProviderError(
-                f"{self.settings.imap_host} does not offer STARTTLS on port "
-                f"{self.settings.imap_port}: choose SSL (usually port 993) instead.",
+                Sentence(
+                    gettext_noop(
+                        "%(host)s does not offer STARTTLS on port %(port)s: choose SSL (usually "
+                        "port 993) instead."
+                    ),
+                    host=self.settings.imap_host,
+                    port=self.settings.imap_port,
+                ),
                 stage="tls",
                 permanent=True,
             ) from exc
@@ -434,8 +457,14 @@ class ImapSmtpProvider(MailProvider):
             if s.smtp_security == "starttls":
                 if not smtp.supports_extension("starttls"):
                     raise ProviderError(
-                        f"{host} does not offer STARTTLS on port {port}: choose SSL "
-                        "(usually port 465) instead.",
+                        Sentence(
+                            gettext_noop(
+                                "%(host)s does not offer STARTTLS on port %(port)s: choose SSL "
+                                "(usually port 465) instead."
+                            ),
+                            host=host,
+                            port=port,
+                        ),
                         stage="tls",
                         permanent=True,
                     )
@@ -456,16 +485,22 @@ class ImapSmtpProvider(MailProvider):
                 raise login_error(f"{exc.code} {exc.message}", "SMTP", host, exc.code) from exc
             except aiosmtplib.SMTPResponseException as exc:
                 smtp.close()
-                raise smtp_refusal(exc, "the login", stage="auth") from exc
+                raise smtp_refusal(exc, Sentence(gettext_noop("the login")), stage="auth") from exc
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
                 smtp.close()
                 raise smtp_connection_error(exc, s) from exc
             except aiosmtplib.SMTPException as exc:
                 smtp.close()
                 raise ProviderError(
-                    f"{host} does not offer a login this product can use ({exc}). "
-                    "Check the SMTP security setting: many servers offer login only "
-                    "after STARTTLS or on SSL.",
+                    Sentence(
+                        gettext_noop(
+                            "%(host)s does not offer a login this product can use (%(error)s). "
+                            "Check the SMTP security setting: many servers offer login only "
+                            "after STARTTLS or on SSL."
+                        ),
+                        host=host,
+                        error=str(exc),
+                    ),
                     stage="auth",
                     permanent=True,
                 ) from exc
@@ -486,32 +521,50 @@ class ImapSmtpProvider(MailProvider):
             raise all_recipients_refused(exc) from exc
         except aiosmtplib.SMTPNotSupported as exc:
             raise ProviderError(
-                f"The SMTP server cannot send to or from non-ASCII addresses ({exc}).",
+                Sentence(
+                    gettext_noop(
+                        "The SMTP server cannot send to or from non-ASCII addresses (%(error)s)."
+                    ),
+                    error=str(exc),
+                ),
                 permanent=True,
             ) from exc
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code == 421:
                 # 421 means the server is closing this session; start a fresh one next time.
                 smtp.close()
-            raise smtp_refusal(exc, "the message") from exc
+            raise smtp_refusal(exc, Sentence(gettext_noop("the message"))) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
             if not smtp.in_data:
                 # Dropped during MAIL FROM or RCPT TO: the server has no message to deliver.
                 raise ProviderError(
-                    f"The connection to {self.settings.smtp_host} dropped before the message "
-                    "was sent; nothing went out.",
+                    Sentence(
+                        gettext_noop(
+                            "The connection to %(host)s dropped before the message was sent; "
+                            "nothing went out."
+                        ),
+                        host=self.settings.smtp_host,
+                    ),
                     stage="tcp",
                 ) from exc
             raise ProviderError(
-                f"The connection to {self.settings.smtp_host} dropped while sending, before "
-                "the server answered; the message may or may not have been accepted.",
+                Sentence(
+                    gettext_noop(
+                        "The connection to %(host)s dropped while sending, before the server "
+                        "answered; the message may or may not have been accepted."
+                    ),
+                    host=self.settings.smtp_host,
+                ),
                 stage="tcp",
                 maybe_sent=True,
             ) from exc
         except ValueError as exc:
             # aiosmtplib's own check for characters that cannot go on an SMTP command line.
-            raise ProviderError(f"Refusing to send: {exc}.", permanent=True) from exc
+            raise ProviderError(
+                Sentence(gettext_noop("Refusing to send: %(error)s."), error=str(exc)),
+                permanent=True,
+            ) from exc
         self._smtp_used_at = time.monotonic()
         refused = {rcpt: (resp.code, resp.message) for rcpt, resp in errors.items()}
         return SendResult(
@@ -656,47 +709,86 @@ def connection_error(
     """Explain a failure to open a session, by the first stage that went wrong."""
     chain = exception_chain(exc)
 
-    where = f"{host} port {port}"
+    where = Sentence(gettext_noop("%(host)s port %(port)s"), host=host, port=port)
     if refused := first_of(chain, AddressNotAllowed):
         return refused_address(refused)
     if first_of(chain, socket.gaierror):
-        return ProviderError(f"Could not resolve {host}: check the server name.", stage="dns")
-    if cert_error := first_of(chain, ssl.SSLCertVerificationError):
-        reason = getattr(cert_error, "verify_message", "") or "not trusted"
         return ProviderError(
-            f"The certificate of {host} could not be verified ({reason}). Check the server "
-            'name, or turn on "trust any certificate" if you trust this server.',
+            Sentence(gettext_noop("Could not resolve %(host)s: check the server name."), host=host),
+            stage="dns",
+        )
+    if cert_error := first_of(chain, ssl.SSLCertVerificationError):
+        reason = getattr(cert_error, "verify_message", "") or Sentence(gettext_noop("not trusted"))
+        return ProviderError(
+            Sentence(
+                gettext_noop(
+                    "The certificate of %(host)s could not be verified (%(reason)s). Check the "
+                    'server name, or turn on "trust any certificate" if you trust this server.'
+                ),
+                host=host,
+                reason=reason,
+            ),
             stage="tls",
             permanent=True,
         )
     if tls_error := first_of(chain, ssl.SSLError):
         reason = getattr(tls_error, "reason", None) or tls_error
         return ProviderError(
-            f"The secure connection to {where} failed ({reason}). Check that the security "
-            "setting matches the port (SSL is usually 993 for IMAP and 465 for SMTP, "
-            "STARTTLS 143 and 587).",
+            Sentence(
+                gettext_noop(
+                    "The secure connection to %(where)s failed (%(reason)s). Check that the "
+                    "security setting matches the port (SSL is usually 993 for IMAP and 465 for "
+                    "SMTP, STARTTLS 143 and 587)."
+                ),
+                where=where,
+                reason=str(reason),
+            ),
             stage="tls",
         )
     if first_of(chain, ConnectionRefusedError):
         return ProviderError(
-            f"{where} refused the connection: check the {service} port and server name.",
+            Sentence(
+                gettext_noop(
+                    "%(where)s refused the connection: check the %(service)s port and server name."
+                ),
+                where=where,
+                service=service,
+            ),
             stage="tcp",
         )
     if first_of(chain, TimeoutError):
         return ProviderError(
-            f"No answer from {where} within {timeout:g} seconds: check the server name and "
-            "port, and that the security setting matches the port.",
+            Sentence(
+                gettext_noop(
+                    "No answer from %(where)s within %(timeout)g seconds: check the server name "
+                    "and port, and that the security setting matches the port."
+                ),
+                where=where,
+                timeout=timeout,
+            ),
             stage="tcp",
         )
     if os_error := first_of(chain, OSError):
         reason = getattr(os_error, "strerror", None) or os_error
         return ProviderError(
-            f"Could not talk to {where} ({reason}): check the server name and port.",
+            Sentence(
+                gettext_noop(
+                    "Could not talk to %(where)s (%(reason)s): check the server name and port."
+                ),
+                where=where,
+                reason=str(reason),
+            ),
             stage="tcp",
         )
     return ProviderError(
-        f"{where} did not answer like an {service} server: check the port and the "
-        "security setting.",
+        Sentence(
+            gettext_noop(
+                "%(where)s did not answer like an %(service)s server: check the port and the "
+                "security setting."
+            ),
+            where=where,
+            service=service,
+        ),
         stage="protocol",
         permanent=True,
     )
@@ -707,7 +799,15 @@ def login_error(detail: str, service: str, host: str, code: int | None = None) -
     upper = detail.upper()
     if "[UNAVAILABLE]" in upper or (code is not None and 400 <= code < 500):
         return ProviderError(
-            f"{host} could not check the {service} login right now ({detail}). Try again later.",
+            Sentence(
+                gettext_noop(
+                    "%(host)s could not check the %(service)s login right now (%(detail)s). Try "
+                    "again later."
+                ),
+                host=host,
+                service=service,
+                detail=detail,
+            ),
             stage="auth",
             code=code,
         )
@@ -716,15 +816,27 @@ def login_error(detail: str, service: str, host: str, code: int | None = None) -
         hint in upper for hint in ("[PRIVACYREQUIRED]", "PLAINTEXT", "STARTTLS")
     ):
         return ProviderError(
-            f"{host} accepts the {service} password only over an encrypted connection: "
-            "choose SSL or STARTTLS.",
+            Sentence(
+                gettext_noop(
+                    "%(host)s accepts the %(service)s password only over an encrypted "
+                    "connection: choose SSL or STARTTLS."
+                ),
+                host=host,
+                service=service,
+            ),
             stage="auth",
             permanent=True,
             code=code,
         )
     return ProviderError(
-        f"The {service} server rejected the username or password ({detail}). Check them; "
-        "accounts with two-step verification need an app password.",
+        Sentence(
+            gettext_noop(
+                "The %(service)s server rejected the username or password (%(detail)s). Check "
+                "them; accounts with two-step verification need an app password."
+            ),
+            service=service,
+            detail=detail,
+        ),
         stage="auth",
         permanent=True,
         code=code,
@@ -738,12 +850,14 @@ def server_text(exc: BaseException) -> str:
     return match.group(2) if match else text
 
 
-def imap_refusal(exc: IMAPClientError, action: str) -> ProviderError:
+def imap_refusal(exc: IMAPClientError, action: Sentence) -> ProviderError:
     """Explain a NO or BAD reply to a command after login."""
     text = server_text(exc)
     temporary = any(code in text.upper() for code in ("[UNAVAILABLE]", "[INUSE]", "[LIMIT]"))
     return ProviderError(
-        f"The IMAP server refused {action}: {text}",
+        Sentence(
+            gettext_noop("The IMAP server refused %(action)s: %(reply)s"), action=action, reply=text
+        ),
         stage="protocol",
         permanent=not temporary,
     )
@@ -754,7 +868,15 @@ def smtp_connection_error(exc: BaseException, settings: ConnectionSettings) -> P
     host, port = settings.smtp_host, settings.smtp_port
     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 400:
         return ProviderError(
-            f"{host} port {port} refused the SMTP session ({exc.code} {exc.message}).",
+            Sentence(
+                gettext_noop(
+                    "%(host)s port %(port)s refused the SMTP session (%(code)s %(reply)s)."
+                ),
+                host=host,
+                port=port,
+                code=exc.code,
+                reply=exc.message,
+            ),
             stage="protocol",
             permanent=exc.code >= 500,
             retry_after=None if exc.code >= 500 else SMTP_RETRY_AFTER,
@@ -764,14 +886,19 @@ def smtp_connection_error(exc: BaseException, settings: ConnectionSettings) -> P
 
 
 def smtp_refusal(
-    exc: aiosmtplib.SMTPResponseException, what: str, stage: Stage = "other"
+    exc: aiosmtplib.SMTPResponseException, what: Sentence, stage: Stage = "other"
 ) -> ProviderError:
     """Classify an SMTP reply code: 4xx is temporary, 5xx permanent."""
     if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-        what = f"the sender address {exc.sender}"
+        what = Sentence(gettext_noop("the sender address %(address)s"), address=exc.sender)
     temporary = 400 <= exc.code < 500
     return ProviderError(
-        f"The SMTP server refused {what} ({exc.code} {exc.message}).",
+        Sentence(
+            gettext_noop("The SMTP server refused %(what)s (%(code)s %(reply)s)."),
+            what=what,
+            code=exc.code,
+            reply=exc.message,
+        ),
         # Codes outside 4xx/5xx (aiosmtplib uses -1 for garbage) mean a confused server.
         stage=stage if exc.code >= 400 else "protocol",
         permanent=not temporary,
@@ -786,7 +913,9 @@ def all_recipients_refused(exc: aiosmtplib.SMTPRecipientsRefused) -> ProviderErr
     temporary = any(400 <= r.code < 500 for r in refusals)
     detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in refusals)
     return ProviderError(
-        f"The SMTP server refused every recipient ({detail}).",
+        Sentence(
+            gettext_noop("The SMTP server refused every recipient (%(detail)s)."), detail=detail
+        ),
         permanent=not temporary,
         retry_after=SMTP_RETRY_AFTER if temporary else None,
         code=next((r.code for r in refusals if 400 <= r.code < 500), refusals[0].code),
@@ -796,11 +925,19 @@ def all_recipients_refused(exc: aiosmtplib.SMTPRecipientsRefused) -> ProviderErr
 def check_envelope(message: OutgoingMessage) -> None:
     """Refuse envelopes that could smuggle extra SMTP commands or have no recipient."""
     if not message.recipients:
-        raise ProviderError("Refusing to send: the message has no recipients.", permanent=True)
+        raise ProviderError(
+            Sentence(gettext_noop("Refusing to send: the message has no recipients.")),
+            permanent=True,
+        )
     for address in (message.envelope_from, *message.recipients):
         if "\r" in address or "\n" in address:
             raise ProviderError(
-                f"Refusing to send: the envelope address {address!r} contains a line break.",
+                Sentence(
+                    gettext_noop(
+                        "Refusing to send: the envelope address %(address)r contains a line break."
+                    ),
+                    address=address,
+                ),
                 permanent=True,
             )
 

@@ -35,7 +35,7 @@ import msal
 import requests
 from msal.exceptions import MsalServiceError
 
-from mailboxes.providers.base import ProviderError, Stage
+from mailboxes.providers.base import ProviderError, Sentence, Stage, gettext_noop
 
 GRAPH = "https://graph.microsoft.com"
 # Reading (delta, $value), sending (sendMail), the shared-mailbox check (mailboxSettings)
@@ -52,28 +52,32 @@ DEFAULT_TIMEOUT = 30.0
 
 # Why a token request was refused, by AADSTS number, in words for the inbox owner.
 RECONNECT_CODES = {
-    700082: "the connection expired after 90 days without use; reconnect the inbox",
-    50173: (
+    700082: gettext_noop("the connection expired after 90 days without use; reconnect the inbox"),
+    50173: gettext_noop(
         "Microsoft revoked the connection (the password was changed or reset, or an "
         "administrator signed the account out); reconnect the inbox"
     ),
-    700084: "the sign-in expired (single-page-app sign-ins last 24 hours); reconnect the inbox",
-    70008: "the sign-in expired; reconnect the inbox",
-    54005: "this sign-in code was already used; start connecting the inbox again",
-    65001: (
+    700084: gettext_noop(
+        "the sign-in expired (single-page-app sign-ins last 24 hours); reconnect the inbox"
+    ),
+    70008: gettext_noop("the sign-in expired; reconnect the inbox"),
+    54005: gettext_noop("this sign-in code was already used; start connecting the inbox again"),
+    65001: gettext_noop(
         "Microsoft needs consent for the mail permissions; reconnect and accept them, or ask "
         "an administrator to grant consent"
     ),
 }
 MFA_CODES = {50076, 50079}
-MFA_MESSAGE = (
+MFA_MESSAGE = gettext_noop(
     "Microsoft asks you to sign in again (multi-factor authentication or a changed sign-in "
     "policy); reconnect the inbox and complete the sign-in"
 )
-ADMIN_MESSAGE = (
+ADMIN_MESSAGE = gettext_noop(
     "Microsoft rejected this server's app credentials (the client secret is wrong or has "
     "expired). An administrator must update MICROSOFT_CLIENT_ID / MICROSOFT_CLIENT_SECRET"
 )
+# "Office 365: <one of the reasons above> (AADSTS<n>)."
+OFFICE_365_REASON = gettext_noop("Office 365: %(why)s%(suffix)s.")
 TEMPORARY_ERRORS = {"temporarily_unavailable", "server_error"}
 AADSTS = re.compile(r"AADSTS(\d+)")
 
@@ -162,7 +166,12 @@ def start_auth(
                     response_mode=response_mode,
                 )
         except ValueError as exc:
-            raise config_error(f"the sign-in request could not be built ({exc})") from exc
+            raise config_error(
+                Sentence(
+                    gettext_noop("the sign-in request could not be built (%(error)s)"),
+                    error=str(exc),
+                )
+            ) from exc
 
 
 def finish_auth(
@@ -184,8 +193,12 @@ def finish_auth(
     params = {key: value for key, value in callback_params.items() if isinstance(value, str)}
     if not flow or not flow.get("state"):
         raise MicrosoftAuthError(
-            "The sign-in session was not found (it expired, or the callback was opened in "
-            "another browser). Start connecting the inbox again.",
+            Sentence(
+                gettext_noop(
+                    "The sign-in session was not found (it expired, or the callback was opened "
+                    "in another browser). Start connecting the inbox again."
+                )
+            ),
             reason="state",
         )
     try:
@@ -196,15 +209,23 @@ def finish_auth(
         # msal raises ValueError for a state that does not match the flow (CSRF, a second
         # tab, a replayed callback).
         raise MicrosoftAuthError(
-            "The sign-in answer does not belong to this sign-in (state mismatch). Start "
-            "connecting the inbox again.",
+            Sentence(
+                gettext_noop(
+                    "The sign-in answer does not belong to this sign-in (state mismatch). Start "
+                    "connecting the inbox again."
+                )
+            ),
             reason="state",
         ) from exc
     except RuntimeError as exc:
         # msal checks the id token's nonce against the flow's and raises RuntimeError.
         raise MicrosoftAuthError(
-            "Microsoft's answer could not be verified (the id token's nonce does not match "
-            "this sign-in). Start connecting the inbox again.",
+            Sentence(
+                gettext_noop(
+                    "Microsoft's answer could not be verified (the id token's nonce does not "
+                    "match this sign-in). Start connecting the inbox again."
+                )
+            ),
             reason="nonce",
         ) from exc
     if "error" in result:
@@ -279,7 +300,9 @@ def msal_app(
     """
     check_authority(authority)
     if not client_id or not client_secret:
-        raise config_error("MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET must be set")
+        raise config_error(
+            Sentence(gettext_noop("MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET must be set"))
+        )
     session = PinnedSession(verify, timeout)
     try:
         try:
@@ -294,7 +317,13 @@ def msal_app(
             )
         except ValueError as exc:
             # msal turns a 4xx from tenant discovery (unknown tenant) into ValueError.
-            raise config_error(f"the authority {authority} was not recognised ({exc})") from exc
+            raise config_error(
+                Sentence(
+                    gettext_noop("the authority %(authority)s was not recognised (%(error)s)"),
+                    authority=authority,
+                    error=str(exc),
+                )
+            ) from exc
         yield app
     finally:
         session.close()
@@ -305,8 +334,13 @@ def check_authority(authority: str) -> None:
     parsed = urlparse(authority or "")
     if parsed.scheme != "https" or not parsed.netloc or not parsed.path.strip("/"):
         raise config_error(
-            f"MICROSOFT_AUTHORITY must look like https://login.microsoftonline.com/<tenant> "
-            f"(got {authority!r})"
+            Sentence(
+                gettext_noop(
+                    "MICROSOFT_AUTHORITY must look like "
+                    "https://login.microsoftonline.com/<tenant> (got %(authority)r)"
+                ),
+                authority=authority,
+            )
         )
 
 
@@ -318,30 +352,45 @@ def call_msal(call):
         # msal raises on a 5xx from the token endpoint, and on a body that is not JSON
         # (an HTML error page from a proxy); both pass.
         raise MicrosoftAuthError(
-            "Microsoft's sign-in service failed for now; try again in a moment.",
+            Sentence(
+                gettext_noop("Microsoft's sign-in service failed for now; try again in a moment.")
+            ),
             reason="temporary",
             permanent=False,
         ) from exc
     except requests.exceptions.SSLError as exc:
         raise MicrosoftAuthError(
-            f"The secure connection to Microsoft's sign-in service failed ({exc}).",
+            Sentence(
+                gettext_noop(
+                    "The secure connection to Microsoft's sign-in service failed (%(error)s)."
+                ),
+                error=str(exc),
+            ),
             reason="temporary",
             stage="tls",
             permanent=False,
         ) from exc
     except requests.exceptions.RequestException as exc:
         raise MicrosoftAuthError(
-            "Microsoft's sign-in service could not be reached; try again in a moment.",
+            Sentence(
+                gettext_noop(
+                    "Microsoft's sign-in service could not be reached; try again in a moment."
+                )
+            ),
             reason="temporary",
             stage="tcp",
             permanent=False,
         ) from exc
 
 
-def config_error(detail: str) -> MicrosoftAuthError:
+def config_error(detail: Sentence) -> MicrosoftAuthError:
     """Return the error for a server-side configuration mistake."""
     return MicrosoftAuthError(
-        f"Office 365 connections are misconfigured: {detail}.", reason="admin", stage="other"
+        Sentence(
+            gettext_noop("Office 365 connections are misconfigured: %(detail)s."), detail=detail
+        ),
+        reason="admin",
+        stage="other",
     )
 
 
@@ -368,25 +417,42 @@ def token_error(result: dict) -> MicrosoftAuthError:
 
     if code in RECONNECT_CODES:
         return MicrosoftAuthError(
-            f"Office 365: {RECONNECT_CODES[code]}{suffix}.", reason="reconnect", code=code
+            Sentence(OFFICE_365_REASON, why=Sentence(RECONNECT_CODES[code]), suffix=suffix),
+            reason="reconnect",
+            code=code,
         )
     if error == "interaction_required" or code in MFA_CODES:
-        return MicrosoftAuthError(f"Office 365: {MFA_MESSAGE}{suffix}.", reason="mfa", code=code)
+        return MicrosoftAuthError(
+            Sentence(OFFICE_365_REASON, why=Sentence(MFA_MESSAGE), suffix=suffix),
+            reason="mfa",
+            code=code,
+        )
     if error in ("invalid_client", "unauthorized_client"):
         return MicrosoftAuthError(
-            f"Office 365: {ADMIN_MESSAGE}{suffix}.", reason="admin", code=code
+            Sentence(OFFICE_365_REASON, why=Sentence(ADMIN_MESSAGE), suffix=suffix),
+            reason="admin",
+            code=code,
         )
     if error == "access_denied":
         return MicrosoftAuthError(
-            "The Microsoft sign-in was cancelled or the permissions were declined; the inbox "
-            f"was not connected{suffix}.",
+            Sentence(
+                gettext_noop(
+                    "The Microsoft sign-in was cancelled or the permissions were declined; the "
+                    "inbox was not connected%(suffix)s."
+                ),
+                suffix=suffix,
+            ),
             reason="denied",
             code=code,
         )
     if error in TEMPORARY_ERRORS or not error:
         return MicrosoftAuthError(
-            f"Microsoft's sign-in service failed for now ({description or error or 'no answer'})"
-            "; try again in a moment.",
+            Sentence(
+                gettext_noop(
+                    "Microsoft's sign-in service failed for now (%(error)s); try again in a moment."
+                ),
+                error=description or error or Sentence(gettext_noop("no answer")),
+            ),
             reason="temporary",
             stage="auth",
             permanent=False,
@@ -394,13 +460,25 @@ def token_error(result: dict) -> MicrosoftAuthError:
         )
     if error == "invalid_grant":
         return MicrosoftAuthError(
-            f"Office 365: Microsoft no longer accepts this connection ({description}); "
-            f"reconnect the inbox{suffix}.",
+            Sentence(
+                gettext_noop(
+                    "Office 365: Microsoft no longer accepts this connection (%(description)s); "
+                    "reconnect the inbox%(suffix)s."
+                ),
+                description=description,
+                suffix=suffix,
+            ),
             reason="reconnect",
             code=code,
         )
     return MicrosoftAuthError(
-        f"Office 365 sign-in failed: {description or error}{suffix}.", reason="admin", code=code
+        Sentence(
+            gettext_noop("Office 365 sign-in failed: %(error)s%(suffix)s."),
+            error=description or error,
+            suffix=suffix,
+        ),
+        reason="admin",
+        code=code,
     )
 
 

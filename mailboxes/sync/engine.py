@@ -36,6 +36,8 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from mailboxes import signals
 from mailboxes.bounces import processing as bounce_processing
@@ -52,6 +54,7 @@ from mailboxes.mime import autoreply, parsing
 from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
 from mailboxes.providers import oauth
 from mailboxes.providers.base import FetchedHeader, ProviderError
+from mailboxes.sentences import translated
 from mailboxes.sync import lease, replies, senders, threads
 from mailboxes.sync.raws import RawStream
 from records import selectors, timeline
@@ -71,13 +74,15 @@ PAGE_SIZE = 2500
 FIRST_PAGE_SIZE = 500
 SYNCED_ROLES = ("inbox", "sent")
 
-SKIP_NO_CONTACT = "no CRM contact"
-SKIP_DUPLICATE = "already logged"
-SKIP_TOMBSTONE = "deleted in the CRM"
-SKIP_REPORT = "delivery or spam report"
+# Why messages were skipped: the keys of a folder's skip reasons, stored in English and
+# translated where they are shown (email_settings.html), so counts add up in any language.
+SKIP_NO_CONTACT = gettext_noop("no CRM contact")
+SKIP_DUPLICATE = gettext_noop("already logged")
+SKIP_TOMBSTONE = gettext_noop("deleted in the CRM")
+SKIP_REPORT = gettext_noop("delivery or spam report")
 # The logging rules' (Settings > Email > Logging).
-SKIP_NEVER_LOG = "never-log list"
-SKIP_NOT_CRM_REPLY = "not a reply to email sent from the CRM"
+SKIP_NEVER_LOG = gettext_noop("never-log list")
+SKIP_NOT_CRM_REPLY = gettext_noop("not a reply to email sent from the CRM")
 REPORT_SENDERS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 CLOSED_DEAL_STAGES = (DealStage.WON, DealStage.LOST)
 
@@ -259,12 +264,18 @@ def decide(
             new_sender = (header.from_addr.lower(), header.from_name)
         if contact_ids or new_sender:
             reason = MatchReason.ADDRESS
-            details = ["Matched address " + ", ".join(matched[:3])] if matched else []
+            details = []
+            if matched:
+                details.append(
+                    _("Matched address %(addresses)s") % {"addresses": ", ".join(matched[:3])}
+                )
             if new_sender:
-                details.append(f"New contact for the unknown sender {new_sender[0]}")
+                details.append(
+                    _("New contact for the unknown sender %(address)s") % {"address": new_sender[0]}
+                )
             detail = "; ".join(details)
         elif thread_hit is not None:
-            reason, detail = MatchReason.THREAD, "Replies to an email logged in the CRM"
+            reason, detail = MatchReason.THREAD, _("Replies to an email logged in the CRM")
         else:
             result.skipped[SKIP_NO_CONTACT] += 1
             continue
@@ -626,7 +637,7 @@ def _announce_replies(mailbox, kept, message_ids, reasons, raws) -> None:
         if k.direction == Direction.INCOMING and k.contact_ids
     ]
     ours: dict[int, list[int]] = {}
-    for pk, thread_id in replies.outgoing_in_threads({k.thread_id for k, _, _ in incoming}):
+    for pk, thread_id in replies.outgoing_in_threads({k.thread_id for k, *_rest in incoming}):
         ours.setdefault(thread_id, []).append(pk)
     events = []
     for k, pk, reason in incoming:
@@ -752,7 +763,7 @@ def ensure_folders(mailbox: Mailbox, provider) -> list[FolderSync]:
     wanted = [f for f in provider.list_folders() if f.role in SYNCED_ROLES]
     rows = []
     for f in wanted:
-        row, _ = FolderSync.objects.get_or_create(
+        row, _created = FolderSync.objects.get_or_create(
             mailbox=mailbox, folder=f.name, defaults={"role": f.role or ""}
         )
         rows.append(row)
@@ -785,17 +796,21 @@ def _sync_held(mailbox: Mailbox, held: lease.Lease) -> int:
                 try:
                     logged += sync_folder(mailbox, provider, folder, held)
                 except ProviderError as exc:
-                    FolderSync.objects.filter(pk=folder.pk).update(last_error=exc.message)
+                    FolderSync.objects.filter(pk=folder.pk).update(
+                        last_error=translated(exc.message)
+                    )
                     if exc.permanent:
                         raise
     except lease.LeaseLost:
         log.warning("sync of mailbox %s stopped: another worker took it over", mailbox.pk)
         return logged
     except ProviderError as exc:
+        message = translated(exc.message)  # the provider's words, in the account's language
         if exc.stage == "auth":
-            mailbox.mark_needs_reconnect(exc.message + testing_mode_hint(mailbox))
+            hint = testing_mode_hint(mailbox)
+            mailbox.mark_needs_reconnect(f"{message} {hint}" if hint else message)
         elif exc.permanent:
-            mailbox.mark_error(exc.message)
+            mailbox.mark_error(message)
         log.warning("sync of mailbox %s failed: %r", mailbox.pk, exc)
         return logged
     Mailbox.objects.filter(pk=mailbox.pk).update(last_sync_at=timezone.now())
@@ -814,8 +829,8 @@ def testing_mode_hint(mailbox: Mailbox) -> str:
     granted_at = datetime.fromisoformat(mailbox.config["granted_at"])
     scopes = mailbox.secret.get("scope", "").split()
     if oauth("gmail").looks_like_testing_mode(granted_at, timezone.now(), scopes):
-        return (
-            " The Google Cloud app this server uses seems to be in Testing mode, where Google "
+        return _(
+            "The Google Cloud app this server uses seems to be in Testing mode, where Google "
             "expires access after 7 days: an admin should publish it (OAuth consent screen > "
             "Publish app)."
         )
@@ -850,7 +865,8 @@ def reconcile_folder(mailbox: Mailbox, provider, folder: FolderSync, held: lease
             break
     now = timezone.now()
     gap = (
-        f"{missing} messages were missing and have been logged ({now:%Y-%m-%d %H:%M} UTC)."
+        _("%(n)s messages were missing and have been logged (%(time)s UTC).")
+        % {"n": missing, "time": now.strftime("%Y-%m-%d %H:%M")}
         if missing
         else ""
     )

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from mailboxes.models import (
     TrackingKind,
     TrackingReason,
@@ -62,9 +65,10 @@ RECENT_EVENTS = 50
 # - Google (Gmail web and apps) fetches through "... (via ggpht.com GoogleImageProxy)".
 # - Yahoo and AOL fetch through "YahooMailProxy".
 _PROXY_AGENTS = (
-    ("googleimageproxy", "Google image proxy"),
-    ("ggpht.com", "Google image proxy"),
-    ("yahoomailproxy", "Yahoo Mail image proxy"),
+    # The words a hit's detail keeps (product names stay as they are): see `_by_agent`.
+    ("googleimageproxy", gettext_lazy("Google image proxy")),
+    ("ggpht.com", gettext_lazy("Google image proxy")),
+    ("yahoomailproxy", gettext_lazy("Yahoo Mail image proxy")),
 )
 # Apple Mail Privacy Protection preloads every remote image on delivery, through Apple's
 # relays, whether or not the email is read. Its requests carry the bare user agent
@@ -91,32 +95,32 @@ _SCANNER_AGENTS = (
     ("fortimail", "FortiMail"),
     ("sophos", "Sophos Email"),
     ("vadesecure", "Vade Secure"),
-    ("headlesschrome", "headless browser"),
-    ("phantomjs", "headless browser"),
-    ("python-requests", "HTTP library"),
-    ("python-urllib", "HTTP library"),
-    ("aiohttp", "HTTP library"),
-    ("python-httpx", "HTTP library"),
-    ("curl/", "HTTP library"),
-    ("wget/", "HTTP library"),
-    ("go-http-client", "HTTP library"),
-    ("okhttp", "HTTP library"),
-    ("java/", "HTTP library"),
-    ("apache-httpclient", "HTTP library"),
-    ("libwww-perl", "HTTP library"),
-    ("node-fetch", "HTTP library"),
-    ("axios/", "HTTP library"),
+    ("headlesschrome", gettext_lazy("headless browser")),
+    ("phantomjs", gettext_lazy("headless browser")),
+    ("python-requests", gettext_lazy("HTTP library")),
+    ("python-urllib", gettext_lazy("HTTP library")),
+    ("aiohttp", gettext_lazy("HTTP library")),
+    ("python-httpx", gettext_lazy("HTTP library")),
+    ("curl/", gettext_lazy("HTTP library")),
+    ("wget/", gettext_lazy("HTTP library")),
+    ("go-http-client", gettext_lazy("HTTP library")),
+    ("okhttp", gettext_lazy("HTTP library")),
+    ("java/", gettext_lazy("HTTP library")),
+    ("apache-httpclient", gettext_lazy("HTTP library")),
+    ("libwww-perl", gettext_lazy("HTTP library")),
+    ("node-fetch", gettext_lazy("HTTP library")),
+    ("axios/", gettext_lazy("HTTP library")),
 )
 # Link-preview fetchers (a link pasted into chat) act for nobody in particular: pre-fetchers.
 _PREFETCH_AGENTS = (
-    ("slackbot", "Slack link preview"),
-    ("facebookexternalhit", "link preview"),
-    ("linkedinbot", "LinkedIn link preview"),
-    ("twitterbot", "link preview"),
-    ("discordbot", "Discord link preview"),
-    ("telegrambot", "Telegram link preview"),
-    ("whatsapp", "WhatsApp link preview"),
-    ("skypeuripreview", "Microsoft Teams / Skype link preview"),
+    ("slackbot", gettext_lazy("Slack link preview")),
+    ("facebookexternalhit", gettext_lazy("link preview")),
+    ("linkedinbot", gettext_lazy("LinkedIn link preview")),
+    ("twitterbot", gettext_lazy("link preview")),
+    ("discordbot", gettext_lazy("Discord link preview")),
+    ("telegrambot", gettext_lazy("Telegram link preview")),
+    ("whatsapp", gettext_lazy("WhatsApp link preview")),
+    ("skypeuripreview", gettext_lazy("Microsoft Teams / Skype link preview")),
 )
 # Whatever else calls itself a robot.
 _BOT_WORDS = re.compile(r"bot\b|bot/|crawler|spider|scanner|monitor", re.IGNORECASE)
@@ -153,22 +157,23 @@ def _by_network(hit: Hit, table: networks.Table) -> Verdict | None:
 def _by_agent(hit: Hit) -> Verdict | None:
     agent = hit.user_agent.strip().lower()
     if not agent:
-        return Verdict(TrackingReason.SECURITY_SCANNER, "no user agent")
+        return Verdict(TrackingReason.SECURITY_SCANNER, _("no user agent"))
+    # The tables' details are lazy (translated when the hit is classified): str() them.
     for needle, detail in _PROXY_AGENTS:
         if needle in agent:
-            return Verdict(TrackingReason.PRIVACY_PROXY, detail)
+            return Verdict(TrackingReason.PRIVACY_PROXY, str(detail))
     if hit.kind == TrackingKind.OPEN and agent == _APPLE_MPP_AGENT and _network_unknown(hit.ip):
         return Verdict(TrackingReason.PRIVACY_PROXY, "Apple Mail Privacy Protection")
     for needle, detail in _SCANNER_AGENTS:
         if needle in agent:
-            return Verdict(TrackingReason.SECURITY_SCANNER, detail)
+            return Verdict(TrackingReason.SECURITY_SCANNER, str(detail))
     for needle, detail in _PREFETCH_AGENTS:
         if needle in agent:
-            return Verdict(TrackingReason.PREFETCH, detail)
+            return Verdict(TrackingReason.PREFETCH, str(detail))
     if hit.kind == TrackingKind.CLICK and any(office in agent for office in _OFFICE_AGENTS):
-        return Verdict(TrackingReason.SECURITY_SCANNER, "Microsoft Office link check")
+        return Verdict(TrackingReason.SECURITY_SCANNER, _("Microsoft Office link check"))
     if _BOT_WORDS.search(agent):
-        return Verdict(TrackingReason.SECURITY_SCANNER, "automated client")
+        return Verdict(TrackingReason.SECURITY_SCANNER, _("automated client"))
     return None
 
 
@@ -225,13 +230,17 @@ def classify(
     if verdict is None and sent_at is not None:
         delay = (hit.at - sent_at).total_seconds()
         if delay < PREFETCH_SECONDS:
-            verdict = Verdict(TrackingReason.PREFETCH, f"within {max(0, int(delay))} s of sending")
+            within = _("within %(n)s s of sending") % {"n": max(0, int(delay))}
+            verdict = Verdict(TrackingReason.PREFETCH, within)
     members = _burst(hit, recent) if hit.kind == TrackingKind.CLICK else []
     remark = tuple(m for m in members if m.reason == TrackingReason.HUMAN)
     burst = ""
     if members:
         links = len({m.link_id for m in members} | {hit.link_id})
-        burst = f"{links} links clicked within {BURST_SECONDS:g} s"
+        burst = _("%(n)s links clicked within %(seconds)s s") % {
+            "n": links,
+            "seconds": f"{BURST_SECONDS:g}",
+        }
         if verdict is None:
             verdict = Verdict(TrackingReason.SECURITY_SCANNER, burst)
     if verdict is None and hit.kind == TrackingKind.CLICK:
@@ -242,7 +251,9 @@ def classify(
                 for e in recent
             )
         if not opened and not _BROWSER.match(hit.user_agent.strip()):
-            verdict = Verdict(TrackingReason.SECURITY_SCANNER, "click before any open, no browser")
+            verdict = Verdict(
+                TrackingReason.SECURITY_SCANNER, _("click before any open, no browser")
+            )
     if verdict is None:
         verdict = Verdict(TrackingReason.HUMAN)
     if remark:

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from mailboxes.constants import TrackingDomainCheck
 from mailboxes.dns import DnsLookup
 from mailboxes.models import SendingSettings
+from mailboxes.sentences import translated
 
 _DOMAIN_NAME = DomainNameValidator(accept_idna=False)
 
@@ -115,7 +116,7 @@ def _addresses(lookup: DnsLookup, host: str) -> tuple[set[str], str]:
     for rdtype in ("A", "AAAA"):
         answer = lookup.query(host, rdtype)
         if answer.status == "failed":
-            errors.append(answer.detail)
+            errors.append(translated(answer.detail))
         found |= {ipaddress.ip_address(r.address).compressed for r in answer.records}
     return found, "; ".join(dict.fromkeys(errors))
 
@@ -130,7 +131,7 @@ def check_domain(domain: str, resolver: dns.resolver.Resolver | None = None) -> 
     target = base_host()
     cname = lookup.query(domain, "CNAME")
     if cname.status == "failed":
-        return DomainCheck(TrackingDomainCheck.FAILED, cname.detail)
+        return DomainCheck(TrackingDomainCheck.FAILED, translated(cname.detail))
     if cname.status == "nxdomain":
         return DomainCheck(
             TrackingDomainCheck.MISSING, _("%(domain)s does not exist in DNS.") % {"domain": domain}

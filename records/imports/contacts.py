@@ -27,7 +27,9 @@ def _names(values: dict) -> None:
     """A full name alone split into first and last names (the contacts list exports one)."""
     full = values.pop("name", None)
     if full and "first_name" not in values and "last_name" not in values:
-        if full.lower() != values.get("email", "") and full != "(no name)":
+        # "(no name)": the name the CRM gives a contact without one (in English, or as
+        # translated when it was made).
+        if full.lower() != values.get("email", "") and full not in ("(no name)", _("(no name)")):
             first, _sep, last = full.partition(" ")
             values["first_name"], values["last_name"] = first[:100], last.strip()[:100]
 

@@ -15,13 +15,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 # What the first bytes of files people pick by mistake start with.
+_AN_IMAGE = gettext_lazy("an image")
 _NOT_CSV = (
-    (b"PK\x03\x04", "an Excel workbook or another zipped document"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Word document"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "an image"),
-    (b"\xff\xd8\xff", "an image"),
-    (b"GIF8", "an image"),
+    (b"PK\x03\x04", gettext_lazy("an Excel workbook or another zipped document")),
+    (b"\xd0\xcf\x11\xe0", gettext_lazy("an old Excel (.xls) or Word document")),
+    (b"%PDF", gettext_lazy("a PDF document")),
+    (b"\x89PNG", _AN_IMAGE),
+    (b"\xff\xd8\xff", _AN_IMAGE),
+    (b"GIF8", _AN_IMAGE),
 )
 DELIMITERS = {",": gettext_lazy("comma"), ";": gettext_lazy("semicolon")}
 

@@ -107,7 +107,8 @@ def _end_colleagues(enrollment: Enrollment) -> None:
 def _auto_reply(match: Match, event: mail_signals.ReplyReceived) -> None:
     """An auto-reply never ends an enrollment: an out-of-office with a return date pauses it
     until one business day after that date; any other goes in its history only."""
-    reason = event.auto_reply_reason or _("automatic reply")
+    # Stored in English (mailboxes/mime/autoreply.py marks the reasons for the catalogue).
+    reason = _(event.auto_reply_reason) if event.auto_reply_reason else _("automatic reply")
     with transaction.atomic():
         enrollment = _live(match.enrollment_id)
         if enrollment is None:

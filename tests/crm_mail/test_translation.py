@@ -6,6 +6,8 @@ Django) into Italian."""
 
 from django.urls import reverse
 
+from mailboxes.providers.base import Sentence
+from mailboxes.sentences import translated
 from records.constants import LifecycleStage
 from tests.catalogue import write_catalogue
 from tests.factories import UserFactory
@@ -57,3 +59,56 @@ def test_without_a_catalogue_the_connect_flow_reads_in_english(client, db):
         b"account uses two-step verification, sign in with an app password from Yahoo&#x27;s "
         b"security settings" in text
     )
+
+
+PRIVATE = (
+    "%(host)s is on a private or local network, which this CRM connects to only when an admin "
+    "has allowed it. Use the server's public name, or ask an admin to allow it."
+)
+
+
+def test_a_providers_error_reaches_the_connect_page_in_italian(client, db, settings, tmp_path):
+    """mailboxes/providers/ imports nothing of Django: its error is a Sentence, translated by
+    the page that shows it."""
+    write_catalogue(
+        tmp_path,
+        "it",
+        {
+            "This server is not allowed": "Questo server non è consentito",
+            PRIVATE: "%(host)s è in una rete privata o locale: usa il nome pubblico del server.",
+        },
+    )
+    settings.LOCALE_PATHS = [tmp_path]
+    settings.LANGUAGE_CODE = "it"
+    settings.CRM_MAIL_SERVER_ALLOWLIST = []
+    client.force_login(UserFactory())
+    form = {
+        "email": "ana@example.test",
+        "password": "secret",
+        **{f"{kind}_host": "10.0.0.5" for kind in ("imap", "smtp")},
+        **{f"{kind}_port": 993 for kind in ("imap", "smtp")},
+        **{f"{kind}_security": "none" for kind in ("imap", "smtp")},
+    }
+    answer = client.post(reverse("mailboxes:connect-imap"), form)
+    (error,) = answer.context["form"].non_field_errors()
+    assert error == (
+        "Questo server non è consentito: 10.0.0.5 è in una rete privata o locale: usa il nome "
+        "pubblico del server."
+    )
+
+
+def test_a_sentence_is_translated_whole_with_the_sentences_inside_it(settings, tmp_path):
+    outer = "Could not finish %(step)s: %(reply)s"
+    inner = "reading messages in %(folder)s"
+    write_catalogue(
+        tmp_path,
+        "it",
+        {outer: "Impossibile completare %(step)s: %(reply)s", inner: "lettura di %(folder)s"},
+    )
+    settings.LOCALE_PATHS = [tmp_path]
+    settings.LANGUAGE_CODE = "it"
+    text = Sentence(outer, step=Sentence(inner, folder="INBOX"), reply="NO [LIMIT] too many")
+    assert text == "Could not finish reading messages in INBOX: NO [LIMIT] too many"  # English
+    # The server's own words stay as they came.
+    assert translated(text) == "Impossibile completare lettura di INBOX: NO [LIMIT] too many"
+    assert translated("plain words") == "plain words"

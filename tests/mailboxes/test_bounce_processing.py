@@ -97,7 +97,7 @@ def test_corpus_report_marks_the_email_it_is_about(key, inbox, owner):
         assert not BouncedAddress.objects.exists()
         return
     assert email.bounce == expected_kind(key, report), result
-    assert REASON_WORDS[failed[0].reason] in email.bounce_reason
+    assert str(REASON_WORDS[failed[0].reason]) in email.bounce_reason
     assert failed[0].address in email.bounce_reason
     assert result.startswith(email.bounce.capitalize() + " bounce of \u201cQuote for you\u201d")
     hard = {r.address.lower() for r in failed if r.hard}

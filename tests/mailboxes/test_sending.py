@@ -28,6 +28,7 @@ from privacy.constants import EventKind, OptOutSource
 from privacy.models import PrivacyEvent
 from privacy.services import opt_out_of_all
 from records.models import Activity, ActivityLink
+from tests.catalogue import write_catalogue
 from tests.integration.servers import free_port
 
 from .inboxes import REP_ADDRESS, imap_mailbox
@@ -720,6 +721,27 @@ def test_email_whose_inbox_was_removed_fails_with_a_reason(owner, contact):
 
     assert send_outbound(outbound.pk) == SendStatus.FAILED
     assert "no longer connected" in reload(outbound).last_error
+
+
+@pytest.mark.django_db
+def test_an_emails_history_is_written_in_the_deployments_language(
+    owner, contact, settings, tmp_path
+):
+    """The worker writes the reason when it happens, in CRM_LANGUAGE (LANGUAGE_CODE)."""
+    inbox = Mailbox.objects.create(
+        kind="personal", provider="imap", email=REP_ADDRESS, owner=owner, config={}
+    )
+    outbound = submit(owner, inbox)
+    inbox.delete()
+    italian = "La casella da cui inviare questa email non è più collegata."
+    write_catalogue(tmp_path, "it", {str(sending.NO_INBOX_WORDS): italian})
+    settings.LOCALE_PATHS = [tmp_path]
+    settings.LANGUAGE_CODE = "it"
+
+    assert send_outbound(outbound.pk) == SendStatus.FAILED
+    outbound = reload(outbound)
+    assert outbound.last_error == italian
+    assert [e.detail for e in outbound.events.all()] == [italian]
 
 
 @pytest.mark.integration

@@ -628,7 +628,7 @@ def test_office365_shared_mailbox_is_refused_with_the_explanation(owner_client, 
 
     assert response.redirect_chain[-1][0] == CONNECT_URL
     text = page_text(response)
-    assert SHARED_MAILBOX_MESSAGE.format(address="info@contoso.test") in text
+    assert SHARED_MAILBOX_MESSAGE % {"address": "info@contoso.test"} in text
     assert "did not answer as expected" not in text
     assert not Mailbox.objects.exists()
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes.dns import DnsLookup
+from mailboxes.sentences import translated
 from mailboxes.tracking.domain import base_host
 from transactional.pool import dkim
 from transactional.pool.models import SendingPool
@@ -48,7 +49,7 @@ def _texts(lookup: DnsLookup, name: str) -> tuple[list[str], str]:
     """The TXT strings at `name` (each record's strings joined), and "" or what failed."""
     answer = lookup.query(name, "TXT")
     if answer.status == "failed":
-        return [], answer.detail or _("DNS could not answer")
+        return [], translated(answer.detail) or _("DNS could not answer")
     texts = [b"".join(r.strings).decode("utf-8", "replace") for r in answer.records]
     return texts, ""
 

@@ -45,6 +45,7 @@ from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import BouncedAddress, EmailMessage, Mailbox, Outbound
 from mailboxes.outbox.sending import announce, raw_mime, record
 from mailboxes.providers.base import MailProvider, ProviderError, SendResult
+from mailboxes.sentences import translated
 from records.bulk import update_rows
 from records.signals import send_on_commit
 from transactional.pool import relay, signals
@@ -324,29 +325,28 @@ class _Pass:
         return SendStatus.SENT
 
     def failed(self, row, claim: Claim, attempts: int, domains, error: ProviderError) -> str:
+        message = translated(error.message)  # the relay's words, in the account's language
         if error.maybe_sent:
             words = _("%(error)s Not sent again on its own: it may have gone out.") % {
-                "error": error.message
+                "error": message
             }
             return _settle(row, claim, SendStatus.UNCERTAIN, words, SendStatus.SENDING)
         if error.stage in RELAY_STAGES:
-            self.relay_down = _("The relay could not take email: %(error)s") % {
-                "error": error.message
-            }
+            self.relay_down = _("The relay could not take email: %(error)s") % {"error": message}
             retry_at = timezone.now() + RELAY_BACKOFF
             return _wait(row, claim, SendStatus.DEFERRED, retry_at, self.relay_down, retry=True)
         if error.permanent:
-            return _settle(row, claim, SendStatus.FAILED, error.message, SendStatus.SENDING)
+            return _settle(row, claim, SendStatus.FAILED, message, SendStatus.SENDING)
         if attempts >= MAX_ATTEMPTS:
             words = _("%(error)s Gave up after %(n)s tries.") % {
-                "error": error.message,
+                "error": message,
                 "n": attempts,
             }
             return _settle(row, claim, SendStatus.FAILED, words, SendStatus.SENDING)
-        until = defer_domains(domains, error.message)
+        until = defer_domains(domains, message)
         for domain in domains:
-            self.held[domain] = DomainDeferral(domain=domain, until=until, reason=error.message)
-        return _wait(row, claim, SendStatus.DEFERRED, until, error.message, retry=True)
+            self.held[domain] = DomainDeferral(domain=domain, until=until, reason=message)
+        return _wait(row, claim, SendStatus.DEFERRED, until, message, retry=True)
 
     def over_minute_limit(self, now: datetime) -> datetime | None:
         """Take a token of the pool's minute window; when none is left, when the next opens.

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes.providers.base import ProviderError
+from mailboxes.sentences import translated
 from transactional.pool import relay
 from transactional.pool.models import SendingPool
 
@@ -43,7 +44,7 @@ def send_test(pool: SendingPool, to: str) -> tuple[bool, str]:
     try:
         result = provider.send(relay.outgoing(pool, pool.from_address, [to], raw, message_id))
     except ProviderError as error:
-        return False, error.message
+        return False, translated(error.message)
     finally:
         provider.close()
     return True, _("%(host)s accepted it (%(id)s).") % {

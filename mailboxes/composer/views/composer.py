@@ -47,11 +47,11 @@ DATA_IMAGE = re.compile(r'src="data:(image/(?:png|gif|jpeg|webp));base64,([A-Za-
 
 def _require_sender(user):
     if not user.can_reach_out:
-        raise PermissionDenied("A View-only seat cannot send email.")
+        raise PermissionDenied(_("A View-only seat cannot send email."))
 
 
 def record_choices(request, record) -> list[tuple[str, str]]:
-    choices = [(str(record.pk), f"{record.name} (this record)")]
+    choices = [(str(record.pk), _("%(name)s (this record)") % {"name": record.name})]
     for group in associations_for(request.user, record):
         choices += [(str(r.pk), f"{r.name} ({group.record_type.label})") for r in group.records]
     return choices

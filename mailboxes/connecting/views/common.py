@@ -9,6 +9,7 @@ from mailboxes.connecting.services import mailbox_disconnect
 from mailboxes.constants import Provider
 from mailboxes.models import Mailbox
 from mailboxes.providers.base import ProviderError
+from mailboxes.sentences import translated
 
 STAGE_TITLES = {
     "dns": gettext_lazy("The server name could not be found"),
@@ -24,7 +25,7 @@ STAGE_TITLES = {
 def provider_error_text(error: ProviderError) -> str:
     """One sentence saying what failed (DNS, TCP, TLS, sign-in, server type) and what to do."""
     title = STAGE_TITLES.get(error.stage, STAGE_TITLES["other"])
-    return _titled(title, error.message)
+    return _titled(title, translated(error.message))
 
 
 def _titled(title: str, text: str) -> str:

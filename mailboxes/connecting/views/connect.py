@@ -36,6 +36,7 @@ from mailboxes.constants import Provider
 from mailboxes.models import DomainServerSettings
 from mailboxes.providers import autodiscover_candidates, ews_url_from_webmail
 from mailboxes.providers.base import ProviderError
+from mailboxes.sentences import translated
 
 
 def _require_sending_seat(user):
@@ -59,15 +60,6 @@ def _check_address(user, email: str) -> None:
     refused = autodetect.recommend_provider(email).refused
     if refused:  # Amazon SES / WorkMail, whichever form the user came through
         raise MailboxRuleError(translated(refused))
-
-
-def translated(sentence):
-    """One of autodetect's sentences in the user's language (autodetect imports nothing of
-    Django: it writes English and marks the templates for the catalogue)."""
-    if not isinstance(sentence, autodetect.Sentence):
-        return sentence
-    params = {name: translated(value) for name, value in sentence.params.items()}
-    return _(sentence.template) % params if params else _(sentence.template)
 
 
 def _too_many_tests() -> str:
@@ -251,7 +243,10 @@ def connect_exchange(request):
                 except ProviderError as exc:
                     form.add_error(None, connection_test_error_text(exc, Provider.EXCHANGE, config))
                     if not ews_url:
-                        candidates = autodiscover_candidates(data["email"])
+                        candidates = [
+                            step._replace(how=translated(step.how))
+                            for step in autodiscover_candidates(data["email"])
+                        ]
                 except MailboxRuleError as exc:
                     form.add_error(None, str(exc))
                 else:

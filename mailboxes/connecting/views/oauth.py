@@ -27,6 +27,7 @@ from mailboxes.constants import Provider
 from mailboxes.models import Mailbox, TeamInbox
 from mailboxes.providers import oauth
 from mailboxes.providers.base import ProviderError, SharedMailboxError
+from mailboxes.sentences import translated
 
 SESSION_KEY = "mailbox_oauth"
 
@@ -215,7 +216,7 @@ def microsoft_callback(request):
             provider.verify()  # refuses shared mailboxes with the explanation
     except SharedMailboxError as exc:
         # Say only why; "the server did not answer as expected" would mislead.
-        return _fail(request, target, exc.message)
+        return _fail(request, target, translated(exc.message))
     except ProviderError as exc:
         return _fail(request, target, provider_error_text(exc))
     mailbox = _save(request, target, Provider.OFFICE365, tokens["email"], secret, config)
