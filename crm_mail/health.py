@@ -115,7 +115,7 @@ def check_workers(seen: dict[str, datetime], now: datetime, beat_ok: bool) -> Ch
 def oldest_due_outbound(now: datetime) -> timedelta | None:
     """How long the oldest due outbound email has waited (the partial index outbound_due)."""
     from mailboxes.models import Outbound
-    from mailboxes.outbox.sending import ACTIVE
+    from mailboxes.outbox.outcomes import ACTIVE
 
     due = (
         Outbound.objects.filter(status__in=ACTIVE, next_attempt_at__lte=now)

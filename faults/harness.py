@@ -39,7 +39,8 @@ from mailboxes import jobs
 from mailboxes.composer.drafts import Draft, email_submit
 from mailboxes.constants import SendStatus
 from mailboxes.models import Outbound
-from mailboxes.outbox.sending import ACTIVE, CLAIM_LEASE, SEND_LEASE, WAITING
+from mailboxes.outbox.outcomes import ACTIVE, WAITING
+from mailboxes.outbox.sending import CLAIM_LEASE, SEND_LEASE
 from tests.integration.servers import SinkHandler, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -207,7 +207,7 @@ def test_no_test_patches_the_projects_own_code():
         "def t():\n    with patch.object(throttle, 'connection'): pass",
         "from crm_mail import health\ndef t(): setattr(health, 'check_broker', print)",
         # A plain assignment, a module-level dict changed in place.
-        "from mailboxes.outbox import sending\ndef t(): sending.MAX_ATTEMPTS = 1",
+        "from mailboxes.outbox import outcomes\ndef t(): outcomes.MAX_ATTEMPTS = 1",
         "from mailboxes.tracking import buffer\n"
         "def t(monkeypatch): monkeypatch.setitem(buffer._config, 'mode', 'redis')",
         "from mailboxes.tracking import buffer\ndef t(): buffer._config['mode'] = 'redis'",

@@ -10,7 +10,7 @@ from mailboxes import jobs
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import EmailMessage, Outbound
 from mailboxes.outbox import transports
-from mailboxes.outbox.sending import WAITING, announce, record
+from mailboxes.outbox.outcomes import WAITING, announce, record
 from records import timeline
 
 

@@ -14,7 +14,7 @@ the server refused an APPEND for a while).
 Learning the server: the first time an inbox owes a copy, its Sent folder is searched for
 the message first. A server that files what it relays (Gmail's or Office 365's SMTP) already
 has it; that is recorded on the inbox (`server_files_sent`), its copies stop being owed, and a
-send whose answer was lost can then be settled by looking in Sent (sending.absence_proves).
+send whose answer was lost can then be settled by looking in Sent (reconcile.absence_proves).
 """
 
 from __future__ import annotations

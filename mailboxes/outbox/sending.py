@@ -20,7 +20,7 @@ queued is free again after CLAIM_LEASE (its worker died before reaching it); a r
 
 One attempt, for one row:
 1. A row that may already have gone out is looked up in the inbox's Sent folder first
-   (`_look_in_sent`): one found in "sending" (its worker died), or one in "checking" (its
+   (reconcile.py): one found in "sending" (its worker died), or one in "checking" (its
    answer was lost, step 4). Found -> reconciled, nothing sent. Not found, where the provider
    files everything it sends (Gmail, Graph, EWS; an SMTP server learned to, copies.py) -> it
    never went out, so it goes on below. Not found elsewhere (plain SMTP) -> uncertain, never
@@ -52,6 +52,8 @@ One attempt, for one row:
 
 Everything off the plain queued-then-sent path (a lost answer, what a lookup found, a retry,
 a failure, a person's decision) is a line of the email's history (`OutboundEvent`).
+
+Beside this module: outcomes.py, how a row ends or waits, and its history; reconcile.py, step 1.
 
 A worker pass (`send_due`) keeps one adapter per inbox open across its batches, so SMTP and
 IMAP sessions are reused. Over plain SMTP, sends run on a helper thread two deep: the commit
@@ -90,14 +92,28 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from mailboxes import jobs, signals
+from mailboxes import jobs
 from mailboxes.connecting.connections import provider_for
-from mailboxes.constants import OutboundEventKind, SendStatus, SentCopy
-from mailboxes.models import EmailMessage, Mailbox, Outbound, OutboundEvent
+from mailboxes.constants import SendStatus, SentCopy
+from mailboxes.models import EmailMessage, Mailbox, Outbound
 from mailboxes.outbox import guards, throttle, transports
+from mailboxes.outbox.outcomes import (
+    ACTIVE,
+    WAITING,
+    Accepted,
+    Claim,
+    announce,
+    cancel,
+    fail,
+    failed_attempt,
+    owned,
+    record_sent,
+    sent_fields,
+    wait,
+)
+from mailboxes.outbox.reconcile import look_in_sent, unconfirmed
 from mailboxes.outbox.server_cursor import server_cursor
 from mailboxes.providers.base import MailProvider, OutgoingMessage, ProviderError, SendResult
-from mailboxes.sentences import translated
 from privacy.checks import can_email_many
 from privacy.services import authorize_send
 from records.models import Contact, User
@@ -106,10 +122,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
 SEND_LEASE = timedelta(minutes=10)
-# Minutes to wait before attempt n + 1 after n failed ones; a provider's retry_after, when
-# longer, wins.
-BACKOFF_MINUTES = (1, 5, 15, 60, 120, 240, 480)
-MAX_ATTEMPTS = 8
 BATCH = 200
 # A beat-driven pass stops claiming after this long, so runs every 30 s do not pile up.
 PASS_SECONDS = 25.0
@@ -127,13 +139,6 @@ RECENT_SENDS = 16
 FIRST_SEND_GUESS = 2.0
 SLOWEST_SEND = 20.0
 
-# How long after a lost answer the provider is asked whether the email went out: Graph files
-# sent mail in Sent Items a few seconds after accepting it, not at once.
-CHECK_DELAY = timedelta(minutes=1)
-
-ACTIVE = (SendStatus.QUEUED, SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.CHECKING)
-WAITING = (SendStatus.QUEUED, SendStatus.SCHEDULED)
-
 # The words an email's history and its last error keep, in the language of the account
 # (lazy: translated when written, by str()).
 NO_INBOX_WORDS = gettext_lazy("The inbox this email was to be sent from is no longer connected.")
@@ -141,32 +146,6 @@ INCOMPLETE_INBOX_WORDS = gettext_lazy(
     "This inbox's connection settings are incomplete: reconnect it."
 )
 NO_CONTENT_WORDS = gettext_lazy("The email's content is missing, so it cannot be sent.")
-UNCERTAIN_WORDS = gettext_lazy(
-    "The worker sending this email stopped before the server's answer was recorded, and no "
-    "copy is in the Sent folder: it may or may not have gone out. Check with the recipient, "
-    "then send it again or mark it as sent."
-)
-LOST_ANSWER_WORDS = gettext_lazy(
-    "The server's answer was lost, and no copy is in the Sent folder; this server does not "
-    "file what it sends there, so that proves nothing: it may or may not have gone out. Check "
-    "with the recipient, then send it again or mark it as sent."
-)
-FOUND_WORDS = gettext_lazy("Found in the Sent folder: it went out.")
-ABSENT_WORDS = gettext_lazy(
-    "Not in the Sent folder, where this inbox's server files everything it sends: it did not "
-    "go out. Sending it again."
-)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A row this worker owns: `stamp` is the claimed_at it wrote."""
-
-    id: int
-    stamp: datetime
-    orphaned: bool  # found in "sending": its worker died
-    previous_claim: datetime | None = None  # when the dead worker started
-    checking: bool = False  # "checking": its answer was lost; ask the provider first
 
 
 # -- claiming ------------------------------------------------------------------------------
@@ -260,6 +239,28 @@ class _PrivacyScreen:
         if all((row.privacy_context, pk) in self.allowed for pk in ids):
             return ""
         return _privacy_refusal(row, self.contacts)
+
+
+def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
+    refusals = []
+    for contact_id in row.contact_ids:
+        contact = contacts.get(contact_id)
+        if contact is None:
+            continue  # deleted since: no longer a CRM contact to protect
+        decision = authorize_send(
+            contact,
+            row.privacy_context,
+            actor=row.sender,
+            message_ref=row.message.message_id,
+            one_time_basis=row.one_time_basis_id,
+        )
+        if not decision.allowed:
+            refusals.append(decision.message)
+    if not refusals:
+        return ""
+    return _("Not sent: the privacy check refused it when it was due to go out. %(why)s") % {
+        "why": " ".join(refusals)
+    }
 
 
 @dataclass
@@ -467,15 +468,6 @@ def _release(batch: _Batch) -> None:
 
 
 @dataclass
-class _Accepted:
-    """A send the provider accepted, whose result is committed with a later row's mark."""
-
-    row: Outbound
-    result: SendResult
-    copy: str = SentCopy.NONE  # whether a copy for the Sent folder is now owed
-
-
-@dataclass
 class _Flight:
     """A row handed to the provider: its "sending" claim, attempt number and future result."""
 
@@ -506,14 +498,14 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
     mailbox = rows[0].mailbox
     if mailbox is None:
         for row in rows:
-            run.count(_fail(row, claims[row.pk], str(NO_INBOX_WORDS)))
+            run.count(fail(row, claims[row.pk], str(NO_INBOX_WORDS)))
         return
     try:
         provider = run.provider(mailbox)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("inbox %s has no usable provider settings: %r", mailbox.pk, exc)
         for row in rows:
-            run.count(_fail(row, claims[row.pk], str(INCOMPLETE_INBOX_WORDS)))
+            run.count(fail(row, claims[row.pk], str(INCOMPLETE_INBOX_WORDS)))
         return
     executor = run.executor_for(provider)
     contents = _Contents(rows)
@@ -524,25 +516,25 @@ def _send_group(run: Pass, rows: list[Outbound], claims: dict[int, Claim], scree
             if claim.orphaned or claim.checking or row.attempts:
                 # The lookup uses the adapter's IMAP side: nothing may be in flight.
                 pipe.drain(run)
-                outcome = _look_in_sent(row, claim, run, mailbox, provider)
+                outcome = look_in_sent(row, claim, run, mailbox, provider)
                 if outcome is not None:
                     run.count(outcome)
                     continue
             over = run.over_limit.get(mailbox.pk) or run.over_limit.get((mailbox.pk, row.source))
             if over is not None and over.retry_at > timezone.now():
-                run.count(_wait(row, claim, over))
+                run.count(wait(row, claim, over))
                 continue
             refusal = screen.refusal(row)
             if refusal:
-                run.count(_fail(row, claim, refusal))
+                run.count(fail(row, claim, refusal))
                 continue
             refusal = guards.refusal(row)
             if refusal:
-                run.count(_cancel(row, claim, refusal))
+                run.count(cancel(row, claim, refusal))
                 continue
             outgoing = _outgoing(row, contents.raw(row))
             if outgoing is None:
-                run.count(_fail(row, claim, str(NO_CONTENT_WORDS)))
+                run.count(fail(row, claim, str(NO_CONTENT_WORDS)))
                 continue
             now = timezone.now()
             accepted, pipe.done = pipe.done, None
@@ -614,7 +606,7 @@ class _Pipeline:
     mailbox: Mailbox
     provider: MailProvider
     flight: _Flight | None = None
-    done: _Accepted | None = None
+    done: Accepted | None = None
     # Read by this thread, written by the sender thread: a float swaps whole.
     slowest: float = FIRST_SEND_GUESS
     recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_SENDS))
@@ -637,7 +629,7 @@ class _Pipeline:
             self.recent.append(wire.landed_at - wire.started_at)
             self.slowest = min(max(self.recent), SLOWEST_SEND)
 
-    def land(self, run: Pass, flight: _Flight | None) -> _Accepted | None:
+    def land(self, run: Pass, flight: _Flight | None) -> Accepted | None:
         """Wait for the send in flight; return it if accepted (see `_land`)."""
         if flight is not None and isinstance(flight.future.exception(), _HeldBack):
             _hold_back(flight)
@@ -656,9 +648,19 @@ class _Pipeline:
             return
         with transaction.atomic():
             for item in accepted:
-                _record_sent(item)
+                record_sent(item)
         for item in accepted:
             _committed(run, self.mailbox, self.provider, item)
+
+
+def _hold_back(flight: _Flight) -> None:
+    """Queue a row the sender thread held back as it was before its hand-over (nothing of it
+    was sent), and give its tokens back."""
+    with transaction.atomic():
+        throttle.give_back(flight.wire.tokens)
+        Outbound.objects.filter(
+            pk=flight.row.pk, claimed_at=flight.claim.stamp, status=SendStatus.SENDING
+        ).update(status=SendStatus.QUEUED, attempts=F("attempts") - 1, claimed_at=None)
 
 
 class _Contents:
@@ -710,7 +712,7 @@ def _outgoing(row: Outbound, raw: bytes | None) -> OutgoingMessage | None:
     )
 
 
-def _land(run: Pass, mailbox, flight: _Flight | None) -> _Accepted | None:
+def _land(run: Pass, mailbox, flight: _Flight | None) -> Accepted | None:
     """Wait for the send in flight; return it if accepted, else deal with its error."""
     if flight is None:
         return None
@@ -718,12 +720,12 @@ def _land(run: Pass, mailbox, flight: _Flight | None) -> _Accepted | None:
         result = flight.future.result()
     except ProviderError as error:
         if error.maybe_sent:
-            run.count(_unconfirmed(flight.row, flight.claim, error))
+            run.count(unconfirmed(flight.row, flight.claim, error))
         else:
-            run.count(_failed_attempt(flight.row, flight.claim, flight.attempts, error, mailbox))
+            run.count(failed_attempt(flight.row, flight.claim, flight.attempts, error, mailbox))
         return None
     copy = SentCopy.OWED if owes_copy(run.provider(mailbox), mailbox) else SentCopy.NONE
-    return _Accepted(flight.row, result, copy)
+    return Accepted(flight.row, result, copy)
 
 
 def owes_copy(provider: MailProvider, mailbox: Mailbox) -> bool:
@@ -731,20 +733,14 @@ def owes_copy(provider: MailProvider, mailbox: Mailbox) -> bool:
     return not provider.saves_sent_copy and mailbox.server_files_sent is not True
 
 
-def absence_proves(provider: MailProvider, mailbox: Mailbox) -> bool:
-    """Whether "not in the Sent folder" proves that a send did not go out: only where the
-    provider files everything it sends there itself."""
-    return provider.saves_sent_copy or mailbox.server_files_sent is True
-
-
-def _committed(run: Pass, mailbox, provider, accepted: _Accepted) -> None:
+def _committed(run: Pass, mailbox, provider, accepted: Accepted) -> None:
     run.count(SendStatus.SENT)
     announce(accepted.row, SendStatus.SENT)
     if accepted.copy == SentCopy.OWED:
         run.owing.add(mailbox.pk)
 
 
-def _hand_over(accepted: _Accepted | None, row, claim: Claim, mailbox, now, margin: float):
+def _hand_over(accepted: Accepted | None, row, claim: Claim, mailbox, now, margin: float):
     """Record an accepted send, mark `row` "sending" and take its tokens, in one commit.
 
     The tokens are those of every window `row` may land in if it does within `margin`
@@ -784,8 +780,8 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now, margin: float):
     try:
         with transaction.atomic():
             if accepted is not None:
-                _record_sent(accepted, now)
-            marked = _owned(row, claim).update(
+                record_sent(accepted, now)
+            marked = owned(row, claim).update(
                 status=SendStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
             )
             recipients = len(row.recipients)
@@ -797,10 +793,10 @@ def _hand_over_orm(accepted, row, claim: Claim, mailbox, now, margin: float):
         return None, _wait_and(row, claim.stamp, over)
 
 
-def _commit_alone(accepted: _Accepted | None) -> None:
+def _commit_alone(accepted: Accepted | None) -> None:
     if accepted is not None:
         with transaction.atomic():
-            _record_sent(accepted)
+            record_sent(accepted)
 
 
 def _wait_and(row, stamp: datetime, over, undo_attempt: bool = False) -> throttle.OverLimit:
@@ -820,7 +816,7 @@ def _hand_over_sql(accepted, row, claim: Claim, tokens, now) -> tuple[str, list]
     """The statement of `_hand_over` on PostgreSQL, and its parameters."""
     params = []
     if accepted is not None:
-        provider_id, note, kept = _sent_fields(accepted.row, accepted.result)
+        provider_id, note, kept = sent_fields(accepted.row, accepted.result)
         params += [SendStatus.SENT, now, provider_id, note, accepted.copy, accepted.row.pk]
         params += [SendStatus.RECONCILED, now, kept, accepted.row.message_id]
     params += [SendStatus.SENDING, now, row.pk, claim.stamp, *ACTIVE]
@@ -857,280 +853,3 @@ def _hand_over_text(records_a_send: bool, tokens: str, counts: str) -> str:
     )
     ctes.append(tokens)
     return "WITH " + ", ".join(ctes) + f" SELECT (SELECT count(*) FROM marked), {counts}"
-
-
-def _owned(row: Outbound, claim: Claim, statuses=ACTIVE):
-    return Outbound.objects.filter(pk=row.pk, claimed_at=claim.stamp, status__in=statuses)
-
-
-def _look_in_sent(row, claim: Claim, run: Pass, mailbox, provider) -> str | None:
-    """Before a row is sent again, find it in Sent; return the outcome, or None to send.
-
-    Found: it went out ("reconciled"). Not found after a definite refusal (a retry): send.
-    Not found when it may have gone out (its worker died, or its answer was lost): send only
-    where the provider files everything it sends (`absence_proves`); elsewhere "uncertain",
-    for the rep. The email's history records what the lookup said.
-    """
-    message_id = row.message.message_id
-    try:
-        folder = run.sent_folder(mailbox)
-        ref = provider.find_by_message_id(folder, message_id) if folder else None
-    except ProviderError as error:
-        return _lookup_failed(row, claim, error, provider)
-    may_have_gone = claim.orphaned or claim.checking
-    if ref is not None:
-        sent_at = row.attempted_at or claim.previous_claim or timezone.now()
-        with transaction.atomic():
-            done = _owned(row, claim).update(
-                status=SendStatus.RECONCILED,
-                provider_id=str(ref)[:255],
-                sent_at=sent_at,
-                last_error="",
-                claimed_at=None,
-            )
-            if done:
-                EmailMessage.objects.filter(pk=row.message_id, sent_at__isnull=True).update(
-                    sent_at=sent_at
-                )
-                record(row, OutboundEventKind.CHECKED, str(FOUND_WORDS))
-        if done:
-            announce(row, SendStatus.RECONCILED)
-        return SendStatus.RECONCILED if done else "skipped"
-    if not may_have_gone:
-        return None
-    if absence_proves(provider, mailbox):
-        record(row, OutboundEventKind.CHECKED, str(ABSENT_WORDS))
-        return None
-    words = str(UNCERTAIN_WORDS if claim.orphaned else LOST_ANSWER_WORDS)
-    return _uncertain(row, claim, words)
-
-
-def _lookup_failed(row, claim: Claim, error: ProviderError, provider) -> str | None:
-    words = _("Could not check the Sent folder before sending again: %(error)s") % {
-        "error": translated(error.message)
-    }
-    if not (claim.orphaned or claim.checking):
-        if not provider.saves_sent_copy:
-            return None  # a retry after a definite refusal: the lookup was only advisory
-        if error.permanent:
-            return _fail(row, claim, words)
-        return _retry_later(row, claim, row.attempts, error, words)
-    if error.permanent:
-        return _uncertain(row, claim, words)
-    if claim.checking:
-        done = _owned(row, claim).update(
-            next_attempt_at=timezone.now() + backoff(row.attempts, error.retry_after),
-            last_error=words,
-            claimed_at=None,
-        )
-        return "deferred" if done else "skipped"
-    # Stay "sending" with a fresh lease: the check runs again once it expires.
-    _owned(row, claim).update(status=SendStatus.SENDING, last_error=words)
-    return "deferred"
-
-
-def _unconfirmed(row, claim: Claim, error: ProviderError) -> str:
-    """A send whose answer was lost: "checking" at once, never retried blind. A pass after
-    CHECK_DELAY asks the provider whether it went out (`_look_in_sent`)."""
-    check_at = timezone.now() + CHECK_DELAY
-    message = translated(error.message)
-    words = _("%(error)s Checking the Sent folder before anything else.") % {"error": message}
-    done = _change_owned(
-        row,
-        claim,
-        (OutboundEventKind.UNCERTAIN, message),
-        status=SendStatus.CHECKING,
-        next_attempt_at=check_at,
-        attempted_at=claim.stamp,
-        last_error=words,
-        claimed_at=None,
-    )
-    return SendStatus.CHECKING if done else "skipped"
-
-
-def record(row: Outbound, kind: str, detail: str) -> None:
-    """Add a line to the email's history (OutboundEvent)."""
-    OutboundEvent.objects.create(outbound_id=row.pk, kind=kind, detail=detail)
-
-
-def _change_owned(row, claim: Claim, event: tuple[str, str], **changes) -> bool:
-    """Change a row we still own and add `event` (kind, detail) to its history, in one
-    transaction; return whether we still owned it."""
-    with transaction.atomic():
-        done = _owned(row, claim).update(**changes)
-        if done:
-            record(row, *event)
-    return bool(done)
-
-
-def _privacy_refusal(row: Outbound, contacts: dict[int, Contact]) -> str:
-    refusals = []
-    for contact_id in row.contact_ids:
-        contact = contacts.get(contact_id)
-        if contact is None:
-            continue  # deleted since: no longer a CRM contact to protect
-        decision = authorize_send(
-            contact,
-            row.privacy_context,
-            actor=row.sender,
-            message_ref=row.message.message_id,
-            one_time_basis=row.one_time_basis_id,
-        )
-        if not decision.allowed:
-            refusals.append(decision.message)
-    if not refusals:
-        return ""
-    return _("Not sent: the privacy check refused it when it was due to go out. %(why)s") % {
-        "why": " ".join(refusals)
-    }
-
-
-def _fail(row, claim: Claim, words: str) -> str:
-    return _settle(row, claim, SendStatus.FAILED, words, OutboundEventKind.FAILED)
-
-
-def _cancel(row, claim: Claim, words: str) -> str:
-    """Cancel a row we still own that a send guard refused (guards.py): nothing is sent."""
-    done = _change_owned(
-        row,
-        claim,
-        (OutboundEventKind.CANCELLED, words),
-        status=SendStatus.CANCELLED,
-        last_error=words,
-        claimed_at=None,
-    )
-    return SendStatus.CANCELLED if done else "skipped"
-
-
-def _uncertain(row, claim: Claim, words: str) -> str:
-    # attempted_at: when the send that may have gone out started ("It was sent" dates by it).
-    attempted_at = row.attempted_at or claim.previous_claim
-    return _settle(
-        row, claim, SendStatus.UNCERTAIN, words, OutboundEventKind.UNCERTAIN, attempted_at
-    )
-
-
-def _settle(row, claim: Claim, status: str, words: str, kind: str, attempted_at=None) -> str:
-    """End the row we still own in `status` with `words`, in its history too; tell the
-    layers above."""
-    changes = {"attempted_at": attempted_at} if attempted_at else {}
-    done = _change_owned(
-        row, claim, (kind, words), status=status, last_error=words, claimed_at=None, **changes
-    )
-    if done:
-        announce(row, status, words)
-    return status if done else "skipped"
-
-
-_OUTCOME_SIGNALS = {
-    SendStatus.SENT: signals.email_sent,
-    SendStatus.RECONCILED: signals.email_sent,
-    SendStatus.FAILED: signals.email_failed,
-    SendStatus.UNCERTAIN: signals.email_uncertain,
-}
-
-
-def announce(row: Outbound, status: str, detail: str = "") -> None:
-    """Tell the layers above how an email ended (email_sent / _failed / _uncertain), once
-    the change is committed."""
-    signal = _OUTCOME_SIGNALS[status]
-    if signal.has_listeners():
-        event = signals.SendOutcome(
-            outbound_id=row.pk,
-            message_id=row.message_id,
-            status=status,
-            source=row.source,
-            source_id=row.source_id,
-            contact_ids=tuple(row.contact_ids),
-            detail=detail,
-        )
-        signals.send_on_commit(signal, __name__, [event])
-
-
-def _hold_back(flight: _Flight) -> None:
-    """Queue a row the sender thread held back as it was before its hand-over (nothing of it
-    was sent), and give its tokens back."""
-    with transaction.atomic():
-        throttle.give_back(flight.wire.tokens)
-        Outbound.objects.filter(
-            pk=flight.row.pk, claimed_at=flight.claim.stamp, status=SendStatus.SENDING
-        ).update(status=SendStatus.QUEUED, attempts=F("attempts") - 1, claimed_at=None)
-
-
-def _wait(row, claim: Claim, over: throttle.OverLimit) -> str:
-    done = _owned(row, claim).update(
-        status=SendStatus.QUEUED,
-        next_attempt_at=over.retry_at,
-        last_error=over.describe(),
-        claimed_at=None,
-    )
-    return "throttled" if done else "skipped"
-
-
-def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    """How long to wait after `attempts` failed attempts (at least the provider's hint)."""
-    minutes = BACKOFF_MINUTES[min(max(attempts, 1), len(BACKOFF_MINUTES)) - 1]
-    return max(timedelta(minutes=minutes), timedelta(seconds=retry_after or 0))
-
-
-def _retry_later(row, claim: Claim, attempts: int, error: ProviderError, words: str) -> str:
-    retry_at = timezone.now() + backoff(attempts, error.retry_after)
-    when = timezone.localtime(retry_at).strftime("%H:%M")
-    done = _change_owned(
-        row,
-        claim,
-        (
-            OutboundEventKind.RETRY,
-            _("%(words)s Trying again at %(time)s.") % {"words": words, "time": when},
-        ),
-        status=SendStatus.QUEUED,
-        next_attempt_at=retry_at,
-        last_error=words,
-        claimed_at=None,
-    )
-    return "retry" if done else "skipped"
-
-
-def _failed_attempt(row, claim: Claim, attempts: int, error: ProviderError, mailbox) -> str:
-    message = translated(error.message)  # the provider's words, in the account's language
-    if error.stage == "auth" and error.permanent:
-        mailbox.mark_needs_reconnect(message)
-    if error.permanent:
-        return _fail(row, claim, message)
-    if attempts >= MAX_ATTEMPTS:
-        words = _("%(error)s Gave up after %(n)s attempts.") % {"error": message, "n": attempts}
-        return _fail(row, claim, words)
-    return _retry_later(row, claim, attempts, error, message)
-
-
-def _sent_fields(row, result: SendResult) -> tuple[str, str, str | None]:
-    """Return (provider id, note for the rep, Message-ID the provider kept if it changed it)."""
-    note = ""
-    if result.refused:
-        refused = "; ".join(
-            f"{rcpt} ({code} {text})" for rcpt, (code, text) in result.refused.items()
-        )
-        note = _("Sent, but the server refused some recipients: %(list)s") % {"list": refused}
-    kept = getattr(result, "message_id", None)
-    # Gmail may replace a client-set Message-ID: replies will quote Gmail's.
-    kept = kept if kept and kept != row.message.message_id else None
-    return (result.provider_id or "")[:255], note, kept
-
-
-def _record_sent(accepted: _Accepted, now: datetime | None = None) -> None:
-    """Record an accepted send, and the Sent copy it owes; call inside the caller's
-    transaction."""
-    row = accepted.row
-    now = now or timezone.now()
-    provider_id, note, kept = _sent_fields(row, accepted.result)
-    # Not conditional on the claim: the provider accepted it, whatever happened meanwhile.
-    Outbound.objects.filter(pk=row.pk).exclude(status=SendStatus.RECONCILED).update(
-        status=SendStatus.SENT,
-        sent_at=now,
-        provider_id=provider_id,
-        last_error=note,
-        claimed_at=None,
-        sent_copy=accepted.copy,
-    )
-    changes = {"sent_at": now, **({"message_id": kept} if kept else {})}
-    EmailMessage.objects.filter(pk=row.message_id).update(**changes)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mailboxes.constants import FORWARDED_TITLE, Direction, SendStatus
 from mailboxes.models import EmailMessage, TrackingEvent, TrackingReason
-from mailboxes.outbox.sending import ACTIVE
+from mailboxes.outbox.outcomes import ACTIVE
 from mailboxes.sync.bodies import fill_bodies
 
 # The latest hits listed under each email; the counters above them count every one.

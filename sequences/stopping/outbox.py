@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from mailboxes.constants import OutboundEventKind
 from mailboxes.models import Outbound
 from mailboxes.outbox.actions import outbound_cancel, outbound_hold
-from mailboxes.outbox.sending import WAITING, record
+from mailboxes.outbox.outcomes import WAITING, record
 
 from ..constants import EndReason, EnrollmentStatus
 from ..models import Enrollment, StepRun

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from mailboxes.constants import OutboundEventKind, SendStatus
 from mailboxes.models import Mailbox, Outbound
-from mailboxes.outbox import sending
+from mailboxes.outbox import reconcile
 from mailboxes.outbox.sending import send_due, send_outbound
 from tests.mailboxes.inboxes import imap_mailbox
 from tests.mailboxes.outbox import header, reload, submit
@@ -59,7 +59,7 @@ def test_a_lost_smtp_answer_is_checking_at_once_and_uncertain_when_sent_cannot_t
     row = reload(outbound)
     assert len(smtp_sink.messages) == 1  # the server kept it; we never heard so
     assert row.status == SendStatus.CHECKING
-    assert row.next_attempt_at >= before + sending.CHECK_DELAY
+    assert row.next_attempt_at >= before + reconcile.CHECK_DELAY
     assert row.attempted_at is not None
     assert "may or may not have been accepted" in row.last_error
     # Not retried a minute later as a temporary error would be: nothing is due yet.
@@ -70,12 +70,12 @@ def test_a_lost_smtp_answer_is_checking_at_once_and_uncertain_when_sent_cannot_t
 
     row = reload(outbound)
     assert row.status == SendStatus.UNCERTAIN
-    assert row.last_error == sending.LOST_ANSWER_WORDS
+    assert row.last_error == reconcile.LOST_ANSWER_WORDS
     assert [kind for kind, _ in history(outbound)] == [
         OutboundEventKind.UNCERTAIN,
         OutboundEventKind.UNCERTAIN,
     ]
-    assert history(outbound)[-1][1] == sending.LOST_ANSWER_WORDS
+    assert history(outbound)[-1][1] == reconcile.LOST_ANSWER_WORDS
     assert send_due() == {}
     assert len(smtp_sink.messages) == 1  # one copy, ever
 
@@ -94,7 +94,7 @@ def test_a_lost_answer_found_in_sent_is_reconciled(owner, contact, dovecot, smtp
     row = reload(outbound)
     assert row.status == SendStatus.RECONCILED
     assert row.sent_at == row.attempted_at  # dated by the attempt that went out
-    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, sending.FOUND_WORDS)
+    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, reconcile.FOUND_WORDS)
     assert len(smtp_sink.messages) == 1
 
 
@@ -121,7 +121,7 @@ def test_a_lost_answer_absent_from_a_filing_servers_sent_is_sent_again_once(
         OutboundEventKind.UNCERTAIN,
         OutboundEventKind.CHECKED,
     ]
-    assert history(outbound)[-1][1] == sending.ABSENT_WORDS
+    assert history(outbound)[-1][1] == reconcile.ABSENT_WORDS
 
 
 def test_a_connection_dropped_before_data_is_a_plain_retry(owner, contact, dovecot, smtp_sink):
@@ -157,7 +157,7 @@ def test_a_lost_gmail_answer_is_looked_up_in_sent_not_sent_again(owner, contact,
     assert row.status == SendStatus.RECONCILED
     assert row.provider_id == delivered.id
     assert len(google.outbox) == 1
-    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, sending.FOUND_WORDS)
+    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, reconcile.FOUND_WORDS)
 
 
 def assert_found_in_sent_not_sent_again(owner, inbox, delivered: list) -> None:
@@ -172,7 +172,7 @@ def assert_found_in_sent_not_sent_again(owner, inbox, delivered: list) -> None:
 
     assert reload(outbound).status == SendStatus.RECONCILED
     assert len(delivered) == 1
-    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, sending.FOUND_WORDS)
+    assert history(outbound)[-1] == (OutboundEventKind.CHECKED, reconcile.FOUND_WORDS)
 
 
 def test_a_lost_graph_answer_is_looked_up_in_sent_items_not_sent_again(

@@ -29,7 +29,8 @@ from mailboxes.constants import SendStatus, SentCopy
 from mailboxes.models import Mailbox, Outbound
 from mailboxes.outbox import copies
 from mailboxes.outbox.actions import outbound_send_again
-from mailboxes.outbox.sending import SEND_LEASE, UNCERTAIN_WORDS, send_due
+from mailboxes.outbox.reconcile import UNCERTAIN_WORDS
+from mailboxes.outbox.sending import SEND_LEASE, send_due
 from tests.mailboxes.inboxes import imap_mailbox
 from tests.mailboxes.outbox import header, message_of, reload, sent_copies, submit
 from tests.servers import server_missing

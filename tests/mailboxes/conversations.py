@@ -81,8 +81,9 @@ def sync_page(django_capture_on_commit_callbacks):
 
 
 def announce_sent(outbound, contact_ids) -> None:
-    """What the sending worker announces once `outbound` went out (outbox/sending.py, on
-    commit; call it inside django_capture_on_commit_callbacks(execute=True))."""
+    """What the sending worker announces once `outbound` went out (`announce` of
+    outbox/outcomes.py, on commit; call it inside
+    django_capture_on_commit_callbacks(execute=True))."""
     event = signals.SendOutcome(
         outbound_id=outbound.pk,
         message_id=outbound.message_id,

@@ -130,7 +130,7 @@ def test_email_from_the_team_address_written_on_a_record_is_filed_when_sent(
             owner, team_desk, to=("ana@client.example",), records=[ana], reply_to=first
         )
     assert not ConversationMessage.objects.filter(message=outbound.message).exists()
-    # The sending worker announces it (outbox/sending.py, on commit); the inbox hears it.
+    # The sending worker announces it (outbox/outcomes.py, on commit); the inbox hears it.
     with django_capture_on_commit_callbacks(execute=True):
         announce_sent(outbound, [ana.pk])
     link = ConversationMessage.objects.get(message=outbound.message)

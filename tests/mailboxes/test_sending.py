@@ -16,7 +16,7 @@ from django.utils import timezone
 from mailboxes import jobs
 from mailboxes.constants import SendStatus, SentCopy
 from mailboxes.models import Mailbox, Outbound, SendCounter
-from mailboxes.outbox import copies, sending, throttle
+from mailboxes.outbox import copies, outcomes, reconcile, sending, throttle
 from mailboxes.outbox.actions import (
     outbound_cancel,
     outbound_mark_sent,
@@ -235,24 +235,24 @@ def test_recipients_refused_among_accepted_ones_are_shown_on_the_sent_email(
 def test_temporary_errors_give_up_after_the_last_attempt(owner, contact, inbox, smtp_sink):
     smtp_sink.refuse("olivia@acme.example", "452 4.2.2 Mailbox full")
     outbound = submit(owner, inbox)
-    outbound.attempts = sending.MAX_ATTEMPTS - 1
+    outbound.attempts = outcomes.MAX_ATTEMPTS - 1
     outbound.save(update_fields=["attempts"])
 
     assert send_outbound(outbound.pk) == SendStatus.FAILED
 
     outbound = reload(outbound)
-    assert outbound.attempts == sending.MAX_ATTEMPTS
+    assert outbound.attempts == outcomes.MAX_ATTEMPTS
     assert "452 4.2.2 Mailbox full" in outbound.last_error
-    assert f"Gave up after {sending.MAX_ATTEMPTS} attempts" in outbound.last_error
+    assert f"Gave up after {outcomes.MAX_ATTEMPTS} attempts" in outbound.last_error
 
 
 def test_backoff_grows_and_respects_the_providers_hint():
-    assert sending.backoff(1) == timedelta(minutes=1)
-    assert sending.backoff(2) == timedelta(minutes=5)
-    assert sending.backoff(4) == timedelta(minutes=60)
-    assert sending.backoff(50) == timedelta(minutes=sending.BACKOFF_MINUTES[-1])
-    assert sending.backoff(1, retry_after=300) == timedelta(minutes=5)
-    assert sending.backoff(3, retry_after=300) == timedelta(minutes=15)
+    assert outcomes.backoff(1) == timedelta(minutes=1)
+    assert outcomes.backoff(2) == timedelta(minutes=5)
+    assert outcomes.backoff(4) == timedelta(minutes=60)
+    assert outcomes.backoff(50) == timedelta(minutes=outcomes.BACKOFF_MINUTES[-1])
+    assert outcomes.backoff(1, retry_after=300) == timedelta(minutes=5)
+    assert outcomes.backoff(3, retry_after=300) == timedelta(minutes=15)
 
 
 @pytest.mark.integration
@@ -682,7 +682,7 @@ def test_uncertain_email_can_be_sent_again_or_marked_sent(
     attempt = timezone.now() - timedelta(minutes=20)
     for row in (first, second):
         row.status, row.attempts, row.attempted_at = SendStatus.UNCERTAIN, 1, attempt
-        row.last_error = sending.UNCERTAIN_WORDS
+        row.last_error = reconcile.UNCERTAIN_WORDS
         row.save()
     activity = first.message.activity
     ActivityLink.objects.filter(activity=activity).update(occurred_at=attempt)

@@ -15,7 +15,7 @@ from mailboxes import signals
 from mailboxes.bounces.processing import process_report
 from mailboxes.constants import SendSource, SendStatus
 from mailboxes.models import EmailMessage, Outbound, TrackedLink, TrackingRollup
-from mailboxes.outbox import sending
+from mailboxes.outbox import reconcile, sending
 from mailboxes.outbox.actions import outbound_mark_sent
 from mailboxes.sync.engine import sync_mailbox
 from mailboxes.tracking import events
@@ -191,7 +191,7 @@ def test_refused_and_uncertain_sends_reach_their_receivers(
     with django_capture_on_commit_callbacks(execute=True):
         assert sending.send_outbound(orphan.pk) == SendStatus.UNCERTAIN
     [uncertain] = received["email_uncertain"]
-    assert uncertain.outbound_id == orphan.pk and uncertain.detail == sending.UNCERTAIN_WORDS
+    assert uncertain.outbound_id == orphan.pk and uncertain.detail == reconcile.UNCERTAIN_WORDS
     orphan.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         outbound_mark_sent(orphan)

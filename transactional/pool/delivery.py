@@ -43,7 +43,8 @@ from django.utils.translation import gettext_lazy
 
 from mailboxes.constants import OutboundEventKind, SendSource, SendStatus
 from mailboxes.models import BouncedAddress, EmailMessage, Mailbox, Outbound
-from mailboxes.outbox.sending import announce, raw_mime, record
+from mailboxes.outbox.outcomes import announce, record
+from mailboxes.outbox.sending import raw_mime
 from mailboxes.providers.base import MailProvider, ProviderError, SendResult
 from mailboxes.sentences import translated
 from records.bulk import update_rows

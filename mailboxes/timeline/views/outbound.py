@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from mailboxes.composer.views.composer import message_on_record
 from mailboxes.models import Tombstone
 from mailboxes.outbox import actions
-from mailboxes.outbox.sending import ACTIVE
+from mailboxes.outbox.outcomes import ACTIVE
 from records import timeline
 from records.access import get_record_for_user, require_edit
 
