@@ -27,6 +27,7 @@ from transactional.api import process
 from transactional.api.models import SingleSend
 from transactional.credentials import services as credentials
 from transactional.credentials.models import Credential
+from transactional.emails.models import TransactionalEmail
 
 
 def warmed(client, email, api_key, n: int = 2) -> None:
@@ -223,3 +224,25 @@ def test_a_real_worker_consumes_the_pushed_jobs(
     finally:
         worker.stop()
         broker.release()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_is_taken_while_another_send_of_its_email_is_being_written(postgresql, smtp_sink):
+    """Another request's INSERT holds a KEY SHARE lock on the email's row (its foreign key's
+    check) until it commits. The job locks its own row only, so it does not skip the send
+    for that lock: it did, and left it to the pass over lost requests, LOST_AFTER later (a
+    real worker's run showed it, one send of three)."""
+    pool_for(smtp_sink)
+    client, email, api_key = Client(), published(), key()
+    assert post(client, api_key, request(email, send_id="first")).status_code == 200
+    first = SingleSend.objects.get(send_id="first")
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
+    ) as other:
+        table = TransactionalEmail._meta.db_table
+        other.execute(f"SELECT id FROM {table} WHERE id = %s FOR KEY SHARE", [email.pk])
+        assert process.process(first.pk) == "QUEUED"
+        other.rollback()
+    first.refresh_from_db()
+    assert first.processed_at is not None and first.outbound_id is not None

@@ -27,7 +27,10 @@ def process(pk: int) -> str | None:
     """Make request `pk` into its email; its sendResult, or None when it was done already."""
     with transaction.atomic():
         row = (
-            SingleSend.objects.select_for_update(skip_locked=True)
+            # Its own row only (and FOR NO KEY UPDATE): another request's INSERT holds a KEY
+            # SHARE lock on the email's row until it commits, which FOR UPDATE of the join
+            # would skip, leaving the send to the pass over lost requests.
+            SingleSend.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
             .select_related("email")
             .filter(pk=pk, processed_at__isnull=True)
             .first()
