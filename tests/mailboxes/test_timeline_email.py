@@ -94,29 +94,9 @@ def test_each_state_has_its_title_and_only_the_actions_that_make_sense(
         assert ("Not opened" in item) == (state == "sent"), state
 
 
-def test_a_forward_is_titled_email_forwarded_once_it_went_out(client, owner, inbox, contact):
-    first = submit(owner, inbox)
-    forward = email_submit(
-        Draft(
-            sender=owner,
-            from_key=f"{inbox.pk}:{inbox.email}",
-            to=["olivia@acme.example"],
-            subject="Fwd: Our proposal",
-            html="<p>See below.</p>",
-            forward_of=first.message,
-            track=False,
-        )
-    )
-    forward = Outbound.objects.get(message=forward)
-    assert title(timeline_item(client, owner, contact, forward)) == "Email queued"
-    mark(forward, SendStatus.SENT, sent_at=timezone.now())
-    assert title(timeline_item(client, owner, contact, forward)) == "Email forwarded"
-
-
-def test_the_stored_forward_title_is_shown_in_the_readers_language(
-    client, owner, inbox, contact, settings, tmp_path
-):
-    forward = email_submit(
+def forwarded(owner, inbox) -> Outbound:
+    """A forward, from the CRM, of an email the rep sent; queued."""
+    message = email_submit(
         Draft(
             sender=owner,
             from_key=f"{inbox.pk}:{inbox.email}",
@@ -127,7 +107,20 @@ def test_the_stored_forward_title_is_shown_in_the_readers_language(
             track=False,
         )
     )
-    forward = Outbound.objects.get(message=forward)
+    return Outbound.objects.get(message=message)
+
+
+def test_a_forward_is_titled_email_forwarded_once_it_went_out(client, owner, inbox, contact):
+    forward = forwarded(owner, inbox)
+    assert title(timeline_item(client, owner, contact, forward)) == "Email queued"
+    mark(forward, SendStatus.SENT, sent_at=timezone.now())
+    assert title(timeline_item(client, owner, contact, forward)) == "Email forwarded"
+
+
+def test_the_stored_forward_title_is_shown_in_the_readers_language(
+    client, owner, inbox, contact, settings, tmp_path
+):
+    forward = forwarded(owner, inbox)
     mark(forward, SendStatus.SENT, sent_at=timezone.now())
     assert forward.message.activity.title == "Email forwarded"  # stored as written
     write_catalogue(tmp_path, "it", {"Email forwarded": "Email inoltrata"})
