@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import selectors, signals, timeline
 from .bulk import insert_rows
@@ -24,8 +25,12 @@ def search_text_for(record: Record, emails: Iterable[str] = ()) -> str:
     return " ".join(p for p in parts if p).lower()
 
 
+# What a contact with neither a name nor an address is called (the import reads it back).
+NO_NAME = gettext_noop("(no name)")
+
+
 def contact_display_name(first: str, last: str, email: str) -> str:
-    return f"{first} {last}".strip() or email or _("(no name)")
+    return f"{first} {last}".strip() or email or _(NO_NAME)
 
 
 class AddressInUse(Exception):

@@ -16,7 +16,7 @@ from ..bulk import insert_rows, update_rows
 from ..constants import LifecycleStage, RecordKind
 from ..models import Contact, ContactEmail, Record
 from ..selectors import contacts_by_address
-from ..services import contact_display_name, search_text_for
+from ..services import NO_NAME, contact_display_name, search_text_for
 from .models import OnExisting
 from .reading import Row
 
@@ -27,9 +27,9 @@ def _names(values: dict) -> None:
     """A full name alone split into first and last names (the contacts list exports one)."""
     full = values.pop("name", None)
     if full and "first_name" not in values and "last_name" not in values:
-        # "(no name)": the name the CRM gives a contact without one (in English, or as
-        # translated when it was made).
-        if full.lower() != values.get("email", "") and full not in ("(no name)", _("(no name)")):
+        # NO_NAME: what the CRM calls a contact without one (in English, or as translated
+        # when it was exported).
+        if full.lower() != values.get("email", "") and full not in (NO_NAME, _(NO_NAME)):
             first, _sep, last = full.partition(" ")
             values["first_name"], values["last_name"] = first[:100], last.strip()[:100]
 
