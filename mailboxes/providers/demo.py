@@ -27,7 +27,8 @@ from mailboxes.providers.base import (
     gettext_noop,
 )
 from mailboxes.providers.headers import normalize_message_id
-from mailboxes.providers.imap_smtp import header_from_fetch, utf8_options
+from mailboxes.providers.imap_replies import header_from_fetch
+from mailboxes.providers.imap_smtp import utf8_options
 
 INBOX = "INBOX"
 

@@ -11,28 +11,20 @@ and "h:<historyId>" (or "h:<historyId>:<pageToken>" in the middle of a long hist
 
 from __future__ import annotations
 
-import base64
-import binascii
-import email.utils
 import functools
-import json as jsonlib
-import re
 import secrets
-import socket
-import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import google.auth.exceptions
 import google.auth.transport.requests
 import google.oauth2.credentials
 import requests
 import requests.structures
-import urllib3.exceptions
 
 from mailboxes.providers.base import (
     ChangePage,
@@ -44,19 +36,35 @@ from mailboxes.providers.base import (
     ProviderError,
     SendResult,
     Sentence,
-    exception_chain,
-    first_of,
     gettext_noop,
 )
+from mailboxes.providers.gmail_errors import (
+    RECONNECT_MESSAGE,
+    SERVER_ERROR_RETRY_AFTER,
+    api_error,
+    connection_error,
+    is_rate_limited,
+    json_body,
+    may_have_arrived,
+    refresh_error,
+)
+from mailboxes.providers.gmail_wire import (
+    HistoryChanges,
+    PartAnswer,
+    api_url,
+    b64url_decode,
+    b64url_encode,
+    call_units,
+    can_send,
+    check_recipients,
+    header_from_metadata,
+    parse_cursor,
+    require_history_id,
+    split_batch,
+    with_envelope_bcc,
+)
 from mailboxes.providers.headers import (
-    CONTROL_CHARS,
-    decode_encoded_words,
-    decode_text,
-    header_ids,
     normalize_message_id,
-    parse_addresses,
-    parse_date,
-    split_header_fields,
 )
 from mailboxes.providers.pacing import QuotaBudget, local_budget
 
@@ -90,13 +98,6 @@ MAX_HISTORY_PAGES = 20
 # endpoint, which takes the message bytes as they are (base64 would add a third, and Google
 # does not document a size limit for the JSON form).
 JSON_SEND_LIMIT = 4 * 1024 * 1024
-# Back-off hints when Google does not send Retry-After. Quotas are per minute, so half a
-# minute usually clears a per-user burst; the daily window's reset time is not published,
-# and probing once an hour costs one request.
-RATE_LIMIT_RETRY_AFTER = 30.0
-DAILY_LIMIT_RETRY_AFTER = 3600.0
-SERVER_ERROR_RETRY_AFTER = 60.0
-RATE_LIMIT_REASONS = {"userRateLimitExceeded", "rateLimitExceeded"}
 # Google's per-user quota: 250 units a second as a moving average, short bursts allowed;
 # each call costs its method's units, also inside a batch request (call_units).
 QUOTA_UNITS_PER_SECOND = 250.0
@@ -119,8 +120,6 @@ UNKNOWN_SIZE = 1024 * 1024
 # otherwise the sync stops with a temporary error and resumes from its cursor next run.
 BATCH_RETRIES = 3
 MAX_RETRY_WAIT = 10.0
-SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
-RECONNECT_MESSAGE = gettext_noop("Google no longer accepts this connection; reconnect the inbox.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -751,496 +750,3 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def is_invalid_grant(error: ProviderError) -> bool:
-    """Tell whether Google refused the refresh token itself (revoked, expired, Testing mode)."""
-    return error.stage == "auth" and error.permanent and "invalid_grant" in error.message
-
-
-def refresh_error(exc: google.auth.exceptions.RefreshError) -> ProviderError:
-    """Explain a failed token refresh; invalid_grant means the user must reconnect."""
-    details = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-    text = str(exc.args[0]) if exc.args else str(exc)
-    error = str(details.get("error") or "")
-    if getattr(exc, "retryable", False):
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Google could not renew the access token right now (%(error)s). Trying again "
-                    "later."
-                ),
-                error=text,
-            ),
-            stage="auth",
-            retry_after=SERVER_ERROR_RETRY_AFTER,
-        )
-    # Detected by text as well as by field: google-auth puts the body in args[1] only when
-    # it was JSON, and "invalid_grant" leads args[0] either way.
-    if error == "invalid_grant" or "invalid_grant" in text:
-        description = details.get("error_description") or "Token has been expired or revoked."
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Google no longer accepts this connection; reconnect the inbox "
-                    "(invalid_grant: %(description)s)."
-                ),
-                description=description,
-            ),
-            stage="auth",
-            permanent=True,
-        )
-    if error in ("invalid_client", "unauthorized_client") or "invalid_client" in text:
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Google rejected the app's client ID or secret (%(error)s); check the Google "
-                    "OAuth settings, then reconnect the inbox."
-                ),
-                error=text,
-            ),
-            stage="auth",
-            permanent=True,
-        )
-    return ProviderError(
-        Sentence(
-            gettext_noop(
-                "Google no longer accepts this connection; reconnect the inbox (%(error)s)."
-            ),
-            error=text,
-        ),
-        stage="auth",
-        permanent=True,
-    )
-
-
-# -- errors ------------------------------------------------------------------------------
-
-
-def is_rate_limited(response) -> bool:
-    """Tell whether Google refused a call for the rate (not the daily quota)."""
-    status = response.status_code
-    return status == 429 or (status == 403 and error_details(response)[1] in RATE_LIMIT_REASONS)
-
-
-def api_error(response: requests.Response, action: str) -> ProviderError:
-    """Map a Gmail error reply to a ProviderError, following Google's error guide."""
-    status = response.status_code
-    message, reason = error_details(response)
-    if message:
-        detail = Sentence(
-            gettext_noop("Gmail refused %(action)s: %(reply)s"), action=action, reply=message
-        )
-    else:
-        detail = Sentence(gettext_noop("Gmail refused %(action)s"), action=action)
-    if status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS):
-        return ProviderError(
-            Sentence(
-                gettext_noop("%(detail)s. Gmail asks us to slow down; trying again shortly."),
-                detail=detail,
-            ),
-            retry_after=retry_after(response, RATE_LIMIT_RETRY_AFTER),
-            code=status,
-        )
-    if status == 403 and reason == "dailyLimitExceeded":
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "%(detail)s. The daily Gmail API quota is used up; trying again later."
-                ),
-                detail=detail,
-            ),
-            retry_after=retry_after(response, DAILY_LIMIT_RETRY_AFTER),
-            code=status,
-        )
-    if status == 403 and reason in SCOPE_REASONS:
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "%(detail)s. Google was not given every permission the CRM needs; reconnect "
-                    "the inbox and tick every box on Google's consent screen."
-                ),
-                detail=detail,
-            ),
-            stage="auth",
-            permanent=True,
-            code=status,
-        )
-    if status == 403:
-        return ProviderError(
-            Sentence(gettext_noop("%(detail)s."), detail=detail),
-            stage="auth",
-            permanent=True,
-            code=status,
-        )
-    if status >= 500:
-        return ProviderError(
-            Sentence(
-                gettext_noop("%(detail)s. Google had a server error; trying again later."),
-                detail=detail,
-            ),
-            retry_after=retry_after(response, SERVER_ERROR_RETRY_AFTER),
-            code=status,
-        )
-    return ProviderError(
-        Sentence(gettext_noop("%(detail)s."), detail=detail),
-        stage="protocol",
-        permanent=True,
-        code=status,
-    )
-
-
-def error_details(response: requests.Response) -> tuple[str, str]:
-    """Return (message, first errors[].reason) from Google's error body, or blanks."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return "", ""
-    if not isinstance(error, dict):
-        return str(error or ""), ""
-    reasons = [e.get("reason", "") for e in error.get("errors", []) if isinstance(e, dict)]
-    # Newer Google errors carry the reason only in details[].reason (ErrorInfo).
-    reasons += [d.get("reason", "") for d in error.get("details", []) if isinstance(d, dict)]
-    reason = next((r for r in reasons if r), "")
-    return CONTROL_CHARS.sub("", str(error.get("message", "")))[:300], reason
-
-
-def retry_after(response: requests.Response, default: float) -> float:
-    """Return the Retry-After header in seconds (number or HTTP date), else `default`."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return default
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def json_body(response: requests.Response, action: str) -> dict:
-    """Return a JSON object body; anything else means we are not talking to Gmail."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        host = urlsplit(response.url).netloc
-        raise ProviderError(
-            Sentence(
-                gettext_noop("%(host)s did not answer like the Gmail API while %(action)s."),
-                host=host,
-                action=action,
-            ),
-            stage="protocol",
-            permanent=True,
-            code=response.status_code,
-        )
-    return body
-
-
-def connection_error(exc: BaseException, url: str, timeout: float) -> ProviderError:
-    """Explain a failure to reach a Google endpoint, by the first stage that went wrong."""
-    chain = exception_chain(exc)
-    host = urlsplit(url).hostname or url
-    where = urlsplit(url).netloc or url
-
-    if first_of(chain, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
-        return ProviderError(
-            Sentence(
-                gettext_noop("Could not resolve %(host)s: check DNS on this server."), host=host
-            ),
-            stage="dns",
-        )
-    if first_of(chain, (ssl.SSLError, requests.exceptions.SSLError)):
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "The secure connection to %(where)s failed; check the server's clock and CA "
-                    "certificates."
-                ),
-                where=where,
-            ),
-            stage="tls",
-        )
-    if first_of(chain, ConnectionRefusedError):
-        return ProviderError(
-            Sentence(gettext_noop("%(where)s refused the connection."), where=where), stage="tcp"
-        )
-    if first_of(chain, (requests.Timeout, TimeoutError)):
-        return ProviderError(
-            Sentence(
-                gettext_noop("No answer from %(where)s within %(timeout)g seconds."),
-                where=where,
-                timeout=timeout,
-            ),
-            stage="tcp",
-        )
-    return ProviderError(
-        Sentence(
-            gettext_noop("Could not talk to %(where)s (%(error)s)."),
-            where=where,
-            error=exc.__class__.__name__,
-        ),
-        stage="tcp",
-    )
-
-
-def may_have_arrived(exc: requests.RequestException) -> bool:
-    """Tell whether a failed request may have reached Google before the failure."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    # NewConnectionError covers refused connections and failed name lookups.
-    unreached = (ConnectionRefusedError, socket.gaierror, urllib3.exceptions.NewConnectionError)
-    return first_of(exception_chain(exc), unreached) is None
-
-
-# -- helpers -----------------------------------------------------------------------------
-
-
-def call_units(method: str, path: str) -> int:
-    """The quota units Google counts for one call under users/me (its quota reference)."""
-    if method == "POST":
-        return 100  # messages.send
-    if path == "messages" or path.startswith("messages/"):
-        return 5  # messages.list, messages.get
-    if path == "history":
-        return 2
-    return 1  # getProfile, labels, settings.sendAs
-
-
-class PartAnswer:
-    """One answer of a batch request, read like a requests.Response by the error mappers."""
-
-    def __init__(self, status: int, headers: dict, content: bytes, url: str) -> None:
-        self.status_code = status
-        self.headers = requests.structures.CaseInsensitiveDict(headers)
-        self.content = content
-        self.url = url
-
-    def json(self):
-        return jsonlib.loads(self.content)
-
-
-BATCH_PART = re.compile(rb"(?i)content-id:\s*<response-item(\d+)>")
-
-
-def split_head(data: bytes) -> tuple[bytes, bytes]:
-    """Split a header block from what follows its blank line."""
-    blank = re.search(rb"\r?\n\r?\n", data)
-    return (data[: blank.start()], data[blank.end() :]) if blank else (data, b"")
-
-
-def split_batch(response: requests.Response, action: str) -> dict[int, PartAnswer]:
-    """Split a multipart/mixed batch answer into its parts, by the number of their item."""
-    match = re.search(r'boundary="?([^";]+)"?', response.headers.get("Content-Type", ""))
-    if match is None:
-        raise ProviderError(
-            Sentence(
-                gettext_noop("Gmail's batch answer while %(action)s was not multipart."),
-                action=action,
-            ),
-            stage="protocol",
-            retry_after=SERVER_ERROR_RETRY_AFTER,
-        )
-    answers = {}
-    for chunk in response.content.split(b"--" + match.group(1).encode())[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, http = split_head(chunk.lstrip(b"\r\n"))
-        item = BATCH_PART.search(head)
-        status_block, payload = split_head(http)
-        lines = status_block.splitlines()
-        if item is None or not lines or len(lines[0].split()) < 2:
-            continue
-        fields = dict(line.decode("latin-1").split(":", 1) for line in lines[1:] if b":" in line)
-        answers[int(item.group(1))] = PartAnswer(
-            int(lines[0].split()[1]),
-            {k.strip(): v.strip() for k, v in fields.items()},
-            payload,
-            response.url,
-        )
-    return answers
-
-
-def api_url(api_base: str, path: str, upload: bool = False) -> str:
-    """Return the URL of a users/me endpoint (or its media-upload twin)."""
-    prefix = "upload/gmail/v1/users/me/" if upload else "gmail/v1/users/me/"
-    return api_base.rstrip("/") + "/" + prefix + path
-
-
-def parse_cursor(cursor: str) -> tuple[str, str, str | None]:
-    """Return (kind, historyId, page token) from a cursor; kind is "" when unusable."""
-    parts = (cursor or "").split(":", 2)
-    if parts[0] in ("init", "h") and len(parts) >= 2 and parts[1].isdigit():
-        return parts[0], parts[1], (parts[2] if len(parts) == 3 and parts[2] else None)
-    return "", "", None
-
-
-def require_history_id(body: dict) -> str:
-    """Return the body's historyId, which every profile and history reply carries."""
-    history_id = str(body.get("historyId", ""))
-    if not history_id.isdigit():
-        raise ProviderError(
-            Sentence(gettext_noop("The Gmail API answered without a historyId.")),
-            stage="protocol",
-            permanent=True,
-        )
-    return history_id
-
-
-class HistoryChanges:
-    """Fold history records into messages that arrived in a label and ones deleted."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._added: dict[str, None] = {}
-        self._deleted: dict[str, None] = {}
-
-    @property
-    def added(self) -> list[str]:
-        return list(self._added)
-
-    @property
-    def deleted(self) -> list[str]:
-        return list(self._deleted)
-
-    def add_record(self, record: dict) -> None:
-        for entry in record.get("messagesAdded", []):
-            self._arrived(entry.get("message", {}))
-        for entry in record.get("labelsAdded", []):
-            # Moved into the label (un-archived, a filter ran later): it arrives now.
-            if self.label in entry.get("labelIds", []):
-                self._arrived(entry.get("message", {}))
-        for entry in record.get("messagesDeleted", []):
-            message_id = str(entry.get("message", {}).get("id", ""))
-            if message_id:
-                self._added.pop(message_id, None)
-                self._deleted[message_id] = None
-
-    def _arrived(self, message: dict) -> None:
-        message_id = str(message.get("id", ""))
-        if message_id:
-            self._deleted.pop(message_id, None)
-            self._added[message_id] = None
-
-
-def header_from_metadata(message: dict) -> FetchedHeader:
-    """Build a FetchedHeader from a messages.get(format=metadata) reply.
-
-    `raw_headers` is rebuilt as "Name: value" lines from the JSON, in Gmail's order. Header
-    values are run through the same defensive decoding as IMAP's: Gmail passes
-    RFC 2047 encoded words through, and decoding already-decoded text changes nothing.
-    """
-    fields: dict[str, list[bytes]] = {}
-    block: list[bytes] = []
-    for item in message.get("payload", {}).get("headers", []):
-        name = CONTROL_CHARS.sub("", str(item.get("name", ""))).strip()
-        if name:
-            # JSON may carry lone surrogates; they become U+FFFD like any undecodable byte.
-            value = str(item.get("value", "")).encode("utf-8", "replace")
-            fields.setdefault(name.lower(), []).append(value)
-            # Line breaks inside a value would forge extra header lines in the rebuilt block.
-            flat = value.replace(b"\r", b" ").replace(b"\n", b" ")
-            block.append(name.encode("utf-8", "replace") + b": " + flat + b"\r\n")
-
-    def text(name: str) -> str:
-        return decode_text(fields[name][0]) if name in fields else ""
-
-    senders = parse_addresses(fields.get("from", []))
-    return FetchedHeader(
-        ref=str(message.get("id", "")),
-        message_id=normalize_message_id(text("message-id")),
-        in_reply_to=next(iter(header_ids(fields, "in-reply-to")), None),
-        references=tuple(header_ids(fields, "references")),
-        from_addr=senders[0][1] if senders else "",
-        to_addrs=tuple(a for _, a in parse_addresses(fields.get("to", []))),
-        cc_addrs=tuple(a for _, a in parse_addresses(fields.get("cc", []))),
-        subject=decode_encoded_words(fields["subject"][0]) if "subject" in fields else "",
-        date=parse_date(fields.get("date", []), internal_date(message)),
-        size=int(message.get("sizeEstimate") or 0),
-        flags=tuple(str(label) for label in message.get("labelIds", [])),
-        from_name=senders[0][0] if senders else "",
-        raw_headers=b"".join(block),
-    )
-
-
-def internal_date(message: dict) -> datetime | None:
-    """Return Gmail's internalDate (epoch milliseconds as a string) as a UTC datetime."""
-    try:
-        return datetime.fromtimestamp(int(message["internalDate"]) / 1000, UTC)
-    except (KeyError, TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def b64url_encode(data: bytes) -> str:
-    """Encode bytes as unpadded base64url, the form Gmail's JSON fields use."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(value: str) -> bytes:
-    """Decode base64url with or without padding (Gmail omits it)."""
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ProviderError(
-            Sentence(gettext_noop("Gmail returned a message that is not valid base64url.")),
-            stage="protocol",
-        ) from exc
-
-
-def can_send(scopes) -> bool:
-    """Tell whether the granted scopes allow messages.send."""
-    senders = {
-        "https://www.googleapis.com/auth/gmail.send",
-        "https://www.googleapis.com/auth/gmail.compose",
-        "https://www.googleapis.com/auth/gmail.modify",
-        "https://mail.google.com/",
-    }
-    return bool(senders.intersection(scopes))
-
-
-def check_recipients(recipients: list[str]) -> None:
-    """Refuse a send with no recipient or with a line break that could forge headers."""
-    if not recipients:
-        raise ProviderError(
-            Sentence(gettext_noop("Refusing to send: the message has no recipients.")),
-            permanent=True,
-        )
-    for address in recipients:
-        if "\r" in address or "\n" in address or "," in address:
-            raise ProviderError(
-                Sentence(
-                    gettext_noop(
-                        "Refusing to send: the recipient %(address)r is not a single address."
-                    ),
-                    address=address,
-                ),
-                permanent=True,
-            )
-
-
-def with_envelope_bcc(raw: bytes, recipients: list[str]) -> bytes:
-    """Add a Bcc header for envelope recipients that no To, Cc or Bcc header names.
-
-    The SMTP path delivers to the envelope; Gmail delivers to headers. Adding Bcc makes
-    both paths reach the same people. Raw bytes are otherwise left untouched.
-    """
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    fields = split_header_fields(head)
-    named = {
-        address.casefold()
-        for name in ("to", "cc", "bcc")
-        for _, address in parse_addresses(fields.get(name, []))
-    }
-    missing = [r for r in dict.fromkeys(recipients) if r.casefold() not in named]
-    if not missing:
-        return raw
-    newline = b"\r\n" if b"\r\n" in head or not head else b"\n"
-    value = ("," + newline.decode() + " ").join(missing).encode("utf-8")
-    return b"Bcc: " + value + newline + raw

@@ -22,13 +22,9 @@ from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 
 from mailboxes.providers.base import ProviderError, Sentence, gettext_noop
-from mailboxes.providers.gmail import (
-    GMAIL_API_BASE,
-    GOOGLE_TOKEN_URI,
-    api_url,
-    connection_error,
-    json_body,
-)
+from mailboxes.providers.gmail import GMAIL_API_BASE, GOOGLE_TOKEN_URI
+from mailboxes.providers.gmail_errors import connection_error, json_body
+from mailboxes.providers.gmail_wire import api_url
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"

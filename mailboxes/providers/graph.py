@@ -30,14 +30,10 @@ and sync falls back to their subject.
 from __future__ import annotations
 
 import base64
-import binascii
-import email.utils
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
@@ -47,7 +43,6 @@ from urllib3.exceptions import NewConnectionError
 from mailboxes.providers import microsoft_oauth
 from mailboxes.providers.base import (
     ChangePage,
-    FetchedHeader,
     FetchedMessage,
     Folder,
     MailProvider,
@@ -60,13 +55,20 @@ from mailboxes.providers.base import (
     first_of,
     gettext_noop,
 )
+from mailboxes.providers.graph_errors import error_code, graph_failure, json_body
+from mailboxes.providers.graph_wire import (
+    BACKFILL,
+    LIVE,
+    BatchPart,
+    batch_bytes,
+    clean_text,
+    header_from_item,
+    looks_like_reply,
+    mime_for_graph,
+    parse_cursor,
+)
 from mailboxes.providers.headers import (
-    CONTROL_CHARS,
-    RAW_HEADER_NAMES,
-    message_ids,
     normalize_message_id,
-    parse_addresses,
-    split_header_fields,
 )
 from mailboxes.providers.microsoft_oauth import DEFAULT_AUTHORITY, MicrosoftAuthError
 from mailboxes.providers.pacing import ConcurrencySlots, QuotaBudget, local_budget, local_slots
@@ -106,17 +108,6 @@ DELTA_SELECT = ",".join(
 # Error codes Graph uses when a delta token is void (410, or 400 syncStateNotFound on some
 # resources); compared lower-cased.
 EXPIRED_SYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
-# Cursor phases (see the module docstring).
-BACKFILL, LIVE = "backfill", "live"
-# A conversation's first message has a 22-byte conversationIndex; replies append 5 bytes.
-ROOT_CONVERSATION_INDEX_BYTES = 22
-REPLY_PREFIX = re.compile(
-    r"^\s*(?:re|aw|sv|vs|antw|odp|ref|res|rif|fw|fwd|wg|tr|rv|enc|答复|回复|转发|轉寄)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]",
-    re.IGNORECASE,
-)
-
-
 SHARED_MAILBOX_MESSAGE = gettext_noop(
     "%(address)s is a shared mailbox. Shared mailboxes of Office 365 cannot be connected: "
     "nobody signs in as them. Connect a user mailbox instead (for a team inbox, a licensed "
@@ -655,312 +646,3 @@ class GraphProvider(MailProvider):
                     "expires_at": tokens["expires_at"],
                 }
             )
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-
-def looks_like_reply(item: dict) -> bool:
-    """Tell whether a message probably answers another, so its headers are worth a GET.
-
-    Exchange grows conversationIndex by 5 bytes per reply level; a reply/forward prefix in
-    the subject catches replies whose parent Exchange never saw.
-    """
-    index = item.get("conversationIndex")
-    if isinstance(index, str) and index:
-        try:
-            if len(base64.b64decode(index)) > ROOT_CONVERSATION_INDEX_BYTES:
-                return True
-        except (binascii.Error, ValueError):
-            pass
-    return bool(REPLY_PREFIX.match(str(item.get("subject") or "")))
-
-
-def clean_text(value: object) -> str:
-    """Return a single-line string without control characters."""
-    return " ".join(CONTROL_CHARS.sub("", str(value or "")).split())
-
-
-def recipient(entry: object) -> tuple[str, str]:
-    """Return (name, address) of a Graph recipient object, ("", "") when unusable."""
-    address = entry.get("emailAddress") if isinstance(entry, dict) else None
-    if not isinstance(address, dict):
-        return "", ""
-    return clean_text(address.get("name")), clean_text(address.get("address"))
-
-
-def recipients(entries: object) -> tuple[str, ...]:
-    """Return the addresses of a Graph recipient list, skipping entries without one."""
-    if not isinstance(entries, list):
-        return ()
-    return tuple(address for _, address in map(recipient, entries) if "@" in address)
-
-
-def parse_graph_time(value: object) -> datetime | None:
-    """Parse Graph's ISO 8601 timestamps ("2024-05-01T10:00:00Z") as aware datetimes."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    # Graph's times are UTC; FetchedHeader promises an aware datetime.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def header_from_item(item: dict, internet_headers: list[tuple[str, str]] | None) -> FetchedHeader:
-    """Build a FetchedHeader from one delta item and, when read, its internet headers.
-
-    Graph has no size property in v1.0, so `size` is 0. sentDateTime is the Date header;
-    receivedDateTime the arrival time. `raw_headers` keeps RAW_HEADER_NAMES as
-    "Name: value" lines, or is empty when the headers were not read (or Exchange has none,
-    as for drafts).
-    """
-    from_name, from_addr = recipient(item.get("from") or item.get("sender"))
-    values: dict[str, str] = {}
-    block = []
-    for name, value in internet_headers or ():
-        flat = CONTROL_CHARS.sub("", value.replace("\r", " ").replace("\n", " "))
-        values.setdefault(name.lower(), flat)
-        if name.lower() in RAW_HEADER_NAMES:
-            # Line breaks inside a value would forge extra lines in the rebuilt block.
-            block.append(f"{name}: {flat}\r\n".encode("utf-8", "replace"))
-    flags = []
-    if item.get("isRead"):
-        flags.append("\\Seen")
-    if item.get("isDraft"):
-        flags.append("\\Draft")
-    return FetchedHeader(
-        ref=item["id"],
-        message_id=normalize_message_id(item.get("internetMessageId")),
-        in_reply_to=next(iter(message_ids(values.get("in-reply-to", ""))), None),
-        references=tuple(message_ids(values.get("references", ""))),
-        from_addr=from_addr,
-        to_addrs=recipients(item.get("toRecipients")),
-        cc_addrs=recipients(item.get("ccRecipients")),
-        subject=clean_text(item.get("subject")),
-        date=parse_graph_time(item.get("sentDateTime"))
-        or parse_graph_time(item.get("receivedDateTime")),
-        size=0,
-        flags=tuple(flags),
-        from_name=from_name,
-        raw_headers=b"".join(block),
-    )
-
-
-def parse_cursor(cursor: str) -> tuple[str, str]:
-    """Return (phase, link) from a cursor; ("", "") when it is not one of ours."""
-    phase, separator, link = cursor.partition("|")
-    if separator and phase in (BACKFILL, LIVE) and link:
-        return phase, link
-    return "", ""
-
-
-HEADER_END = re.compile(rb"\r?\n\r?\n")
-
-
-def mime_for_graph(message: OutgoingMessage) -> bytes:
-    """Return the bytes to hand sendMail, with a Bcc header for envelope-only recipients.
-
-    Graph takes recipients from the MIME headers, not from an envelope. Envelope addresses
-    missing from To/Cc/Bcc are added as Bcc (Exchange keeps Bcc out of what others see).
-    Header addresses missing from the envelope are refused: Graph would send to them, and
-    the envelope is what the privacy check approved.
-    """
-    if not message.recipients:
-        raise ProviderError(
-            Sentence(gettext_noop("Refusing to send: the message has no recipients.")),
-            permanent=True,
-        )
-    for address in message.recipients:
-        if any(c in address for c in "\r\n,;<>"):
-            raise ProviderError(
-                Sentence(
-                    gettext_noop(
-                        "Refusing to send: the recipient %(address)r is not a plain address."
-                    ),
-                    address=address,
-                ),
-                permanent=True,
-            )
-    raw = message.raw
-    match = HEADER_END.search(raw)
-    head_end = match.start() if match else len(raw)
-    fields = split_header_fields(raw[:head_end])
-    listed = {
-        address.lower()
-        for name in ("to", "cc", "bcc")
-        for _, address in parse_addresses(fields.get(name, []))
-    }
-    envelope = {address.lower() for address in message.recipients}
-    unapproved = sorted(listed - envelope)
-    if unapproved:
-        raise ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Refusing to send: the message's headers name recipients that are not in its "
-                    "envelope (%(addresses)s); Office 365 would deliver to them too."
-                ),
-                addresses=", ".join(unapproved),
-            ),
-            permanent=True,
-        )
-    missing = [address for address in message.recipients if address.lower() not in listed]
-    if not missing:
-        return raw
-    newline = b"\r\n" if b"\r\n" in raw[: head_end + 2] else b"\n"
-    bcc = b"Bcc: " + (b"," + newline + b" ").join(a.encode() for a in missing) + newline
-    return bcc + raw
-
-
-class BatchPart:
-    """One answer of a JSON batch, read like a requests.Response by the error mappers."""
-
-    def __init__(self, answer: dict) -> None:
-        self.status_code = int(answer.get("status") or 0)
-        headers = answer.get("headers")
-        self.headers = requests.structures.CaseInsensitiveDict(
-            headers if isinstance(headers, dict) else {}
-        )
-        self._body = answer.get("body")
-
-    def json(self):
-        if isinstance(self._body, str):
-            raise ValueError("not JSON")
-        return self._body
-
-
-def batch_bytes(answer: dict, action: str) -> bytes:
-    """Return a batch answer's body as bytes: Graph base64-encodes bodies that are not JSON."""
-    body = answer.get("body")
-    try:
-        return base64.b64decode(body, validate=True) if isinstance(body, str) else b""
-    except (binascii.Error, ValueError) as exc:
-        raise ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Microsoft Graph sent a message that is not valid base64 while %(action)s."
-                ),
-                action=action,
-            ),
-            stage="protocol",
-        ) from exc
-
-
-def json_body(response: requests.Response, action: str) -> dict:
-    """Return a response's JSON object, or raise when Graph sent something else."""
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise ProviderError(
-            Sentence(
-                gettext_noop("Microsoft Graph sent an unreadable answer while %(action)s."),
-                action=action,
-            ),
-            stage="protocol",
-        ) from exc
-    if not isinstance(body, dict):
-        raise ProviderError(
-            Sentence(
-                gettext_noop("Microsoft Graph sent an unexpected answer while %(action)s."),
-                action=action,
-            ),
-            stage="protocol",
-        )
-    return body
-
-
-def error_code(response: requests.Response) -> str:
-    """Return Graph's error code ("" when the body has none)."""
-    return graph_error_detail(response)[0]
-
-
-def graph_error_detail(response: requests.Response) -> tuple[str, str]:
-    """Return (code, message) of Graph's {"error": {...}} body."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return "", ""
-    if not isinstance(error, dict):
-        return "", ""
-    return clean_text(error.get("code")), clean_text(error.get("message"))
-
-
-def retry_after(response: requests.Response) -> float | None:
-    """Return Retry-After in seconds (delta-seconds or an HTTP date), or None."""
-    value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-def graph_failure(
-    response: requests.Response, action: str, maybe_sent: bool = False
-) -> ProviderError:
-    """Classify a Graph error answer: 429 and 5xx are temporary, other 4xx permanent.
-
-    `maybe_sent` marks a POST whose server failure leaves its effect unknown.
-    """
-    status = response.status_code
-    code, text = graph_error_detail(response)
-    detail = f"{status} {code}: {text}" if code else f"HTTP {status}"
-    if status == 429:
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Microsoft Graph is throttling this mailbox while %(action)s (%(detail)s); "
-                    "slowing down."
-                ),
-                action=action,
-                detail=detail,
-            ),
-            retry_after=retry_after(response),
-            code=status,
-        )
-    if status >= 500:
-        if maybe_sent:
-            words = gettext_noop(
-                "Microsoft Graph failed while %(action)s (%(detail)s); try again later. The "
-                "message may or may not have been sent."
-            )
-        else:
-            words = gettext_noop(
-                "Microsoft Graph failed while %(action)s (%(detail)s); try again later."
-            )
-        return ProviderError(
-            Sentence(words, action=action, detail=detail),
-            retry_after=retry_after(response),
-            code=status,
-            maybe_sent=maybe_sent,
-        )
-    if status in (401, 403):
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Microsoft Graph refused access while %(action)s (%(detail)s). Reconnect the "
-                    "inbox and accept every permission, or ask an administrator whether access "
-                    "is blocked."
-                ),
-                action=action,
-                detail=detail,
-            ),
-            stage="auth",
-            permanent=True,
-            code=status,
-        )
-    return ProviderError(
-        Sentence(
-            gettext_noop("Microsoft Graph refused %(action)s (%(detail)s)."),
-            action=action,
-            detail=detail,
-        ),
-        stage="protocol",
-        permanent=True,
-        code=status,
-    )

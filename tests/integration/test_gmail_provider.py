@@ -11,9 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from mailboxes.providers import gmail
+from mailboxes.providers import gmail, gmail_errors
 from mailboxes.providers.base import OutgoingMessage, ProviderError
-from mailboxes.providers.gmail import GmailProvider, GmailSettings, is_invalid_grant
+from mailboxes.providers.gmail import GmailProvider, GmailSettings
+from mailboxes.providers.gmail_errors import is_invalid_grant
 from mailboxes.providers.google_oauth import (
     GMAIL_SCOPES,
     GMAIL_SEND,
@@ -723,7 +724,7 @@ def test_403_rate_limit_is_temporary(google, provider, reason):
     error = error_of(provider.changes, "INBOX", "", 10)
 
     assert (error.permanent, error.code) == (False, 403)
-    assert error.retry_after == gmail.RATE_LIMIT_RETRY_AFTER
+    assert error.retry_after == gmail_errors.RATE_LIMIT_RETRY_AFTER
 
 
 def test_daily_limit_waits_an_hour(google, provider):
@@ -731,7 +732,7 @@ def test_daily_limit_waits_an_hour(google, provider):
 
     error = error_of(provider.verify)
 
-    assert (error.permanent, error.retry_after) == (False, gmail.DAILY_LIMIT_RETRY_AFTER)
+    assert (error.permanent, error.retry_after) == (False, gmail_errors.DAILY_LIMIT_RETRY_AFTER)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -743,7 +744,7 @@ def test_server_errors_are_temporary(google, provider, status):
     error = error_of(provider.changes, "INBOX", cursor, 10)
 
     assert (error.permanent, error.code) == (False, status)
-    assert error.retry_after == gmail.SERVER_ERROR_RETRY_AFTER
+    assert error.retry_after == gmail_errors.SERVER_ERROR_RETRY_AFTER
 
 
 def test_bad_request_is_permanent(google, provider):

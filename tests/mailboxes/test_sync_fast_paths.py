@@ -1,12 +1,12 @@
 """The fast paths of IMAP sync give exactly what the general code they stand in for gives.
 
-- `imap_smtp.addresses` (common address shapes) against `headers.parse_addresses`;
-- `imap_smtp.parse_fetch_fast` (plain FETCH replies) against imapclient's parser;
+- `imap_replies.addresses` (common address shapes) against `headers.parse_addresses`;
+- `imap_replies.parse_fetch_fast` (plain FETCH replies) against imapclient's parser;
 - `sync.fields_for_auto_reply` (a header block without the fields auto_reply_reason ignores)
   against the whole block, through `parse_headers` and `auto_reply_reason`;
 - `sync.auto_reply_reason` on a header block with no sign of automatic mail but From and
   Subject (which it reads as the adapter decoded them) against the whole block parsed;
-- `imap_smtp.header_from_fetch` (sync's header-only path) against `parse_headers` for the
+- `imap_replies.header_from_fetch` (sync's header-only path) against `parse_headers` for the
   threading fields, on the whole corpus: a bounce or reply matches its email by them;
 - `sync.has_auto_reply_signs` (substring tests first) against AUTO_REPLY_SIGNS, and its
   `anywhere` form (no sign in a block: none once it is cut for auto_reply_reason);
@@ -31,7 +31,7 @@ from mailboxes.providers.headers import (
     parse_date,
     split_header_fields,
 )
-from mailboxes.providers.imap_smtp import (
+from mailboxes.providers.imap_replies import (
     HEADER_FIELDS,
     addresses,
     header_from_fetch,
