@@ -1,5 +1,6 @@
 """DNS lookups for pages a person waits on: short timeouts, and no more asking once DNS has
-timed out. Used by server detection (connecting/autodetect.py) and the tracking domain's check
+timed out. Used by the provider recommendation and server detection
+(connecting/autodetect.py, servers.py) and the tracking domain's check
 (tracking/domain.py). No Django here: a failed lookup's detail is a `Sentence`
 (providers/base.py), English with its template marked for the catalogue, which the caller
 translates (mailboxes/sentences.py).

@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mailboxes.connecting import autodetect
-from mailboxes.connecting.autodetect import detect_servers, parse_autoconfig, recommend_provider
+from mailboxes.connecting import probes
+from mailboxes.connecting.autodetect import recommend_provider
+from mailboxes.connecting.servers import detect_servers, parse_autoconfig
 from tests.fakes.dns import FakeDnsServer
 
 AUTOCONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -123,7 +124,7 @@ class AutoconfigSite:
         self.requested.append(url)
         parts = urlsplit(url)
         query = f"?{parts.query}" if parts.query else ""
-        return autodetect.fetch_url(f"{self.base}/{parts.hostname}{parts.path}{query}", timeout)
+        return probes.fetch_url(f"{self.base}/{parts.hostname}{parts.path}{query}", timeout)
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ class MappedProbe:
         if local is None:
             return False
         # Plain text on loopback: the greeting check is what is under test here.
-        return autodetect.probe_server("127.0.0.1", local, "none", protocol, timeout=0.5)
+        return probes.probe_server("127.0.0.1", local, "none", protocol, timeout=0.5)
 
 
 def unused(*args: object) -> None:
@@ -754,20 +755,20 @@ def test_probe_server_checks_the_greeting_of_each_protocol(greeters, tls_context
     tls_imap = Greeter(b"* OK [CAPABILITY IMAP4rev1] ready", tls=tls_context)
     try:
         # A self-signed certificate still counts as found; verification reports it later.
-        assert autodetect.probe_server("127.0.0.1", tls_imap.port, "ssl", "imap", timeout=1)
+        assert probes.probe_server("127.0.0.1", tls_imap.port, "ssl", "imap", timeout=1)
     finally:
         tls_imap.close()
     imap, smtp = greeters["imap"].port, greeters["smtp"].port
-    assert autodetect.probe_server("127.0.0.1", imap, "starttls", "imap", timeout=1)
-    assert autodetect.probe_server("127.0.0.1", smtp, "starttls", "smtp", timeout=1)
-    assert not autodetect.probe_server("127.0.0.1", smtp, "starttls", "imap", timeout=1)
-    assert not autodetect.probe_server("127.0.0.1", imap, "starttls", "smtp", timeout=1)
+    assert probes.probe_server("127.0.0.1", imap, "starttls", "imap", timeout=1)
+    assert probes.probe_server("127.0.0.1", smtp, "starttls", "smtp", timeout=1)
+    assert not probes.probe_server("127.0.0.1", smtp, "starttls", "imap", timeout=1)
+    assert not probes.probe_server("127.0.0.1", imap, "starttls", "smtp", timeout=1)
     # Plain text where TLS was expected is no server of ours.
-    assert not autodetect.probe_server("127.0.0.1", imap, "ssl", "imap", timeout=1)
-    assert not autodetect.probe_server("127.0.0.1", closed_port(), "ssl", "imap", timeout=1)
+    assert not probes.probe_server("127.0.0.1", imap, "ssl", "imap", timeout=1)
+    assert not probes.probe_server("127.0.0.1", closed_port(), "ssl", "imap", timeout=1)
 
     started = time.monotonic()
-    assert not autodetect.probe_server(
+    assert not probes.probe_server(
         "127.0.0.1", greeters["silent"].port, "none", "smtp", timeout=0.3
     )
     assert time.monotonic() - started < 1
@@ -775,13 +776,13 @@ def test_probe_server_checks_the_greeting_of_each_protocol(greeters, tls_context
 
 def test_fetch_url_limits_size_and_refuses_to_leave_https(site):
     site.pages["ok"] = (200, b"<clientConfig/>")
-    site.pages["big"] = (200, b"x" * (autodetect.MAX_AUTOCONFIG_BYTES + 1))
+    site.pages["big"] = (200, b"x" * (probes.MAX_AUTOCONFIG_BYTES + 1))
     site.pages["downgrade"] = (302, b"http://example.test/config.xml")
 
-    assert autodetect.fetch_url(f"{site.base}/ok", 1) == (200, b"<clientConfig/>")
-    assert autodetect.fetch_url(f"{site.base}/missing", 1)[0] == 404
-    assert autodetect.fetch_url(f"{site.base}/downgrade", 1) == (302, b"")
+    assert probes.fetch_url(f"{site.base}/ok", 1) == (200, b"<clientConfig/>")
+    assert probes.fetch_url(f"{site.base}/missing", 1)[0] == 404
+    assert probes.fetch_url(f"{site.base}/downgrade", 1) == (302, b"")
     with pytest.raises(ValueError):
-        autodetect.fetch_url(f"{site.base}/big", 1)
+        probes.fetch_url(f"{site.base}/big", 1)
     with pytest.raises(OSError):
-        autodetect.fetch_url(f"http://127.0.0.1:{closed_port()}/", 1)
+        probes.fetch_url(f"http://127.0.0.1:{closed_port()}/", 1)

@@ -20,9 +20,9 @@ import time
 import pytest
 from django.urls import reverse
 
-from mailboxes.connecting.autodetect import fetch_url, probe_server
 from mailboxes.connecting.connections import SETTINGS_BUILDERS
 from mailboxes.connecting.limits import CONNECTION_TEST_TIMEOUT, CONNECTION_TESTS_PER_MINUTE
+from mailboxes.connecting.probes import fetch_url, probe_server
 from mailboxes.models import Mailbox
 from mailboxes.providers import NetworkPolicy, open_connection
 from mailboxes.providers.base import (

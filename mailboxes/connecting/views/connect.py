@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from mailboxes.connecting import autodetect
+from mailboxes.connecting import autodetect, servers
 from mailboxes.connecting.connections import build_provider, network_policy
 from mailboxes.connecting.disclosures import DISCLOSURES
 from mailboxes.connecting.forms import AddressForm, ExchangeConnectForm, ImapConnectForm
@@ -172,7 +172,7 @@ def connect_imap(request):
         guess = None
         if email and take_connection_test(request.user):
             # Detection probes hosts under the address's domain: a connection test too.
-            guess = autodetect.detect_servers(
+            guess = servers.detect_servers(
                 email, domain_settings=_domain_settings(email), network=network_policy()
             )
         elif email:
