@@ -146,6 +146,9 @@ class SendOutcome:
     source_id: int | None
     contact_ids: tuple[int, ...]
     detail: str  # the reason in words, for failed and uncertain
+    # Sent from a team inbox's address: the conversations inbox files it (its receivers
+    # need not ask for each of a rep's own emails).
+    from_team_inbox: bool
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailboxes import signals
-from mailboxes.constants import OutboundEventKind, SendStatus, SentCopy
+from mailboxes.constants import MailboxKind, OutboundEventKind, SendStatus, SentCopy
 from mailboxes.models import EmailMessage, Outbound, OutboundEvent
 from mailboxes.outbox import throttle
 from mailboxes.providers.base import ProviderError, SendResult
@@ -130,6 +130,8 @@ def announce(row: Outbound, status: str, detail: str = "") -> None:
             source_id=row.source_id,
             contact_ids=tuple(row.contact_ids),
             detail=detail,
+            # The sending pass loads each row's inbox with it (sending._load).
+            from_team_inbox=row.mailbox is not None and row.mailbox.kind == MailboxKind.TEAM,
         )
         signals.send_on_commit(signal, __name__, [event])
 

@@ -12,10 +12,12 @@ import pytest
 from mailboxes.connecting.services import mailbox_connect_team
 from mailboxes.constants import SendStatus
 from mailboxes.conversations import services
-from mailboxes.models import Conversation, EmailMessage, Mailbox, TeamInbox
+from mailboxes.models import Conversation, ConversationMessage, EmailMessage, Mailbox, TeamInbox
 from mailboxes.outbox.sending import send_outbound
 from mailboxes.sync.engine import sync_mailbox
 from records.models import Contact
+from tests.mailboxes.inboxes import imap_mailbox
+from tests.mailboxes.outbox import submit
 
 pytestmark = [
     pytest.mark.integration,
@@ -142,3 +144,25 @@ def test_an_office365_team_inbox_connected_through_graph_files_its_mail(
         "Max Moe",
     )
     assert conversation.ticket is not None and conversation.ticket.name == "Printer jam"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_the_sending_worker_files_a_team_inbox_email_written_on_a_record_not_a_reps_own(
+    fake_google, team_gmail, owner, dovecot, smtp_sink, django_capture_on_commit_callbacks
+):
+    # Both written in a record's composer and sent for real; the worker's announcement says
+    # which left from a team inbox's address (SendOutcome.from_team_inbox).
+    fake_google.onward = (smtp_sink.host, smtp_sink.port, smtp_sink.user, smtp_sink.password)
+    own = imap_mailbox(owner, dovecot, smtp_sink)
+    sent = []
+    for mailbox in (team_gmail, own):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbound = submit(owner, mailbox, to=("lea@client.example",))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert send_outbound(outbound.pk) == SendStatus.SENT
+        sent.append(outbound.message_id)
+    link = ConversationMessage.objects.get(message_id=sent[0])
+    assert link.conversation.mailbox == team_gmail
+    assert link.conversation.counterpart == "lea@client.example"
+    assert not ConversationMessage.objects.filter(message_id=sent[1]).exists()
+    assert len(smtp_sink.messages) == 2

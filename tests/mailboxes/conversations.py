@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from mailboxes import signals
 from mailboxes.connecting.services import mailbox_connect_team
+from mailboxes.constants import MailboxKind
 from mailboxes.models import EmailMessage, FolderSync, TeamInbox
 from mailboxes.providers.base import FetchedHeader
 from mailboxes.sync.engine import decide, write_page
@@ -92,5 +93,6 @@ def announce_sent(outbound, contact_ids) -> None:
         source_id=None,
         contact_ids=tuple(contact_ids),
         detail="",
+        from_team_inbox=outbound.mailbox.kind == MailboxKind.TEAM,
     )
     signals.send_on_commit(signals.email_sent, "outbox", [event])

@@ -95,6 +95,7 @@ def test_sent_email_and_its_reply_reach_receivers_after_commit(
         source_id=None,
         contact_ids=(contact.pk,),
         detail="",
+        from_team_inbox=False,
     )
 
     ours = EmailMessage.objects.get(pk=outbound.message_id)
