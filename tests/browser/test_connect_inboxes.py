@@ -88,7 +88,9 @@ def test_connecting_over_imap_with_advanced_options(page, login, owner, dovecot,
     page.get_by_role("link", name="Continue with Other (IMAP/SMTP)").click()
 
     expect(page.get_by_role("heading", name="Connect with IMAP and SMTP")).to_be_visible()
-    expect(page.get_by_text("Server settings found (admin)")).to_be_visible()
+    expect(
+        page.get_by_text("Server settings found in your administrator's settings for this domain.")
+    ).to_be_visible()
     expect(page.get_by_label("Email address")).to_have_value(dovecot.email)
     page.get_by_label(re.compile(r"^Password")).fill("wrong password")
     advanced = page.get_by_text("Advanced options")

@@ -288,7 +288,19 @@ def test_connect_imap_prefills_the_servers_an_admin_set_for_the_domain(owner_cli
     form = response.context["form"]
     assert form["imap_host"].value() == "imap.acme.example"
     assert form["smtp_port"].value() == 465
-    assert "Server settings found (admin)" in page_text(response)
+    assert "Server settings found in your administrator's settings for this domain." in page_text(
+        response
+    )
+
+
+def test_connect_imap_says_in_words_where_it_found_a_known_providers_servers(owner_client):
+    # Yahoo Mail's servers are among the well-known providers': no network is asked.
+    response = owner_client.get(IMAP_URL, {"email": "ana@yahoo.com"})
+
+    assert response.context["form"]["imap_host"].value() == "imap.mail.yahoo.com"
+    text = page_text(response)
+    assert "Server settings found: this provider's usual servers." in text
+    assert "(known)" not in text
 
 
 def test_gmail_start_without_google_settings_tells_what_the_admin_must_set(owner_client, settings):

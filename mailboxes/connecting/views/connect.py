@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mailboxes.connecting import autodetect, servers
@@ -131,6 +132,18 @@ def _domain_settings(email: str):
     }
 
 
+# Where detection found the servers (servers.detect_servers' sources), in words.
+FOUND_WORDS = {
+    "admin": gettext_lazy(
+        "Server settings found in your administrator's settings for this domain."
+    ),
+    "known": gettext_lazy("Server settings found: this provider's usual servers."),
+    "autoconfig": gettext_lazy("Server settings found in the domain's published configuration."),
+    "srv": gettext_lazy("Server settings found in the domain's DNS records."),
+    "probe": gettext_lazy("Server settings found by trying the usual server names."),
+}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def connect_imap(request):
@@ -192,7 +205,12 @@ def connect_imap(request):
     return render(
         request,
         "mailboxes/connecting/connect_imap.html",
-        {"form": form, "guess": guess, "disclosure": str(DISCLOSURES[Provider.IMAP])},
+        {
+            "form": form,
+            "guess": guess,
+            "found": FOUND_WORDS.get(guess.source) if guess else None,
+            "disclosure": str(DISCLOSURES[Provider.IMAP]),
+        },
     )
 
 
