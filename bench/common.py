@@ -156,6 +156,17 @@ def ensure_dataset(
     print(f"data: filled {name} ({signature}) in {filled:.1f} s, VACUUM ANALYZE {vacuumed:.1f} s")
 
 
+def vacuum(*models) -> None:
+    """VACUUM the models' tables: what autovacuum does between runs on a live server (it may be
+    off where the bench runs); without it each run's deleted rows pile up and later runs read
+    past them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"VACUUM {connection.ops.quote_name(model._meta.db_table)}")
+
+
 def copy_rows(table: str, columns: list[str], rows) -> None:
     """COPY rows into a table through the Django connection (same transaction)."""
     from django.db import connection

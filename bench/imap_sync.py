@@ -53,7 +53,7 @@ from records.models import (
 )
 from records.services import contact_display_name, record_save, search_text_for
 
-from .common import bench_line, copy_rows, ensure_dataset
+from .common import bench_line, copy_rows, ensure_dataset, vacuum
 
 NAME = "imap_sync"
 MESSAGES = 10_000
@@ -450,12 +450,7 @@ def _clean(mailbox: Mailbox) -> None:
     EmailThread.objects.filter(pk__in=thread_ids, messages__isnull=True).delete()
     FolderSync.objects.filter(mailbox=mailbox).delete()
     Mailbox.objects.filter(pk=mailbox.pk).update(status=MailboxStatus.CONNECTED, last_sync_at=None)
-    # What autovacuum does between syncs on a live server (it may be off where the bench runs):
-    # without it each run's deleted rows pile up and later runs read past them.
-    with connection.cursor() as cursor:
-        tables = (EmailMessage, EmailMessage.contacts.through, EmailThread, Activity, ActivityLink)
-        for model in tables:
-            cursor.execute(f"VACUUM {connection.ops.quote_name(model._meta.db_table)}")
+    vacuum(EmailMessage, EmailMessage.contacts.through, EmailThread, Activity, ActivityLink)
 
 
 class Timers:

@@ -319,7 +319,9 @@ def _inbox(email: str, account, sink: Sink, per_minute: int, per_day: int):
 
 def _clear(mailbox) -> None:
     """Remove the inbox's email and counters from earlier runs."""
-    from mailboxes.models import EmailMessage, EmailThread, SendCounter
+    from mailboxes.models import EmailMessage, EmailThread, Outbound, SendCounter
+
+    from .common import vacuum
 
     thread_ids = set(
         EmailMessage.objects.filter(mailbox=mailbox).values_list("thread_id", flat=True)
@@ -327,6 +329,7 @@ def _clear(mailbox) -> None:
     EmailMessage.objects.filter(mailbox=mailbox).delete()  # cascades to Outbound
     EmailThread.objects.filter(pk__in=thread_ids, messages__isnull=True).delete()
     SendCounter.objects.filter(mailbox=mailbox).delete()
+    vacuum(EmailMessage, Outbound, EmailThread, SendCounter)
 
 
 def _queue(mailbox, messages: list[dict], contacts: list[tuple[int, str]]) -> list[int]:
