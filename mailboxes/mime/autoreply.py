@@ -31,13 +31,7 @@ import re
 from datetime import date
 
 from mailboxes.mime.parsing import Headers
-
-
-def gettext_noop(message: str) -> str:
-    """Mark `message` for the translation catalogue (makemessages looks for this name), as
-    Django's own does; this module imports nothing of Django."""
-    return message
-
+from mailboxes.providers.base import gettext_noop  # this module imports nothing of Django
 
 # The reasons are stored in English (EmailMessage.auto_reply_reason) and translated where
 # they are shown (the timeline's badge, a sequence's history).
