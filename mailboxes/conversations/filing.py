@@ -22,7 +22,7 @@ from django.utils import timezone
 from mailboxes.constants import ConversationStatus, Direction, MailboxKind
 from mailboxes.conversations import routing, tickets
 from mailboxes.models import Conversation, ConversationMessage, EmailMessage, Mailbox
-from mailboxes.sync.engine import own_addresses
+from mailboxes.sync.decide import own_addresses
 from records import selectors
 from records.bulk import AnyOf
 from records.calendar.clock import Calendar, NoOpenHours

@@ -18,7 +18,7 @@ from mailboxes.constants import ConversationStatus
 from mailboxes.conversations import access, forms, listing, presence, services, tickets
 from mailboxes.models import ConversationMessage, EmailMessage
 from mailboxes.sync.bodies import fill_bodies
-from mailboxes.sync.engine import own_addresses
+from mailboxes.sync.decide import own_addresses
 from mailboxes.timeline.views.threads import email_body, mark_images, trust_sender_images
 from records.access import visible_to
 from records.selectors import associations_for

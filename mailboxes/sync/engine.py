@@ -7,7 +7,7 @@ messages that concern a contact or a known thread are fetched whole; their timel
 message rows and the new cursor are committed in one transaction, so a connection dropped
 mid-fetch or a worker killed mid-batch re-reads the page and the Message-ID uniqueness keeps
 it from logging anything twice. A message without a Message-ID is known by a digest of its
-header block and size (`stable_message_id`), never by its UID, so a folder the server
+header block and size (`identity.stable_message_id`), never by its UID, so a folder the server
 renumbered (new UIDVALIDITY) is read again without logging anything twice either. Bodies
 are parsed and sanitized afterwards (`bodies.py`).
 
@@ -21,46 +21,33 @@ the next page is read from the server on a helper thread while this one is writt
 (`make bench ONLY=imap_sync`, a quiet 2-core machine).
 """
 
-import dataclasses
 import functools
-import hashlib
 import logging
-import re
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from mailboxes import signals
 from mailboxes.bounces import processing as bounce_processing
 from mailboxes.connecting.connections import provider_for
-from mailboxes.constants import (
-    EMAIL_ACTIVITY,
-    Direction,
-    MailboxKind,
-    MailboxStatus,
-    MatchReason,
-)
-from mailboxes.logging_rules import rules as logging_rules
+from mailboxes.constants import EMAIL_ACTIVITY, Direction, MailboxStatus
 from mailboxes.mime import autoreply, parsing
-from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox, Tombstone
+from mailboxes.models import EmailMessage, EmailThread, FolderSync, Mailbox
 from mailboxes.providers import oauth
-from mailboxes.providers.base import FetchedHeader, ProviderError
+from mailboxes.providers.base import ProviderError
 from mailboxes.sentences import translated
 from mailboxes.sync import lease, replies, senders, threads
+from mailboxes.sync.auto_replies import auto_reply_reason
+from mailboxes.sync.decide import Kept, decide
+from mailboxes.sync.identity import rename_stand_ins
 from mailboxes.sync.raws import RawStream
-from records import selectors, timeline
-from records.bulk import AnyOf, insert_rows
-from records.constants import DealStage, RecordKind, TicketStatus
-from records.models import ActivityLink, Association
+from records import timeline
+from records.bulk import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -74,267 +61,6 @@ PAGE_SIZE = 2500
 FIRST_PAGE_SIZE = 500
 SYNCED_ROLES = ("inbox", "sent")
 
-# Why messages were skipped: the keys of a folder's skip reasons, stored in English and
-# translated where they are shown (email_settings.html), so counts add up in any language.
-SKIP_NO_CONTACT = gettext_noop("no CRM contact")
-SKIP_DUPLICATE = gettext_noop("already logged")
-SKIP_TOMBSTONE = gettext_noop("deleted in the CRM")
-SKIP_REPORT = gettext_noop("delivery or spam report")
-# The logging rules' (Settings > Email > Logging).
-SKIP_NEVER_LOG = gettext_noop("never-log list")
-SKIP_NOT_CRM_REPLY = gettext_noop("not a reply to email sent from the CRM")
-REPORT_SENDERS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
-CLOSED_DEAL_STAGES = (DealStage.WON, DealStage.LOST)
-
-
-@dataclass
-class Kept:
-    header: FetchedHeader
-    message_id: str
-    direction: str
-    reason: str
-    detail: str
-    contact_ids: list[int]
-    thread_id: int | None = None
-    thread_activity_id: int | None = None  # the earlier email this one replies to
-    record_ids: set[int] = field(default_factory=set)
-    new_thread: bool = False  # its thread is created by this page
-    # An unknown sender a contact is created for when the page is written: (address, name).
-    new_sender: tuple[str, str] | None = None
-
-
-@dataclass
-class PageResult:
-    seen: int = 0
-    kept: list[Kept] = field(default_factory=list)
-    reports: list[str] = field(default_factory=list)  # refs of bounces / feedback reports
-    skipped: Counter = field(default_factory=Counter)
-    # Old UID stand-ins found stored, and the stable ids their rows get (`rename_stand_ins`).
-    renamed: dict[str, str] = field(default_factory=dict)
-
-
-def stable_message_id(header: FetchedHeader, mailbox: Mailbox) -> str:
-    """The message's Message-ID, or a stand-in derived from the message itself.
-
-    The stand-in must name a message the same way every time it is read, also after the
-    server renumbered the folder (a new UIDVALIDITY: the adapter says `reset` and the whole
-    folder is read again), so it is a digest of what the folder does not change: the header
-    block the adapter read (IMAP reads From, To, Cc, Subject, Date, Content-Type with its
-    multipart boundary, and the automatic-mail fields) and the size. Never the UID (`ref`),
-    nor the arrival time, which a restore may change and which `header.date` is for a message
-    without a Date field.
-
-    The trade-off: two messages alike in all of those are one. Different bodies differ in
-    size or boundary in all but rare cases (same length, single part, same second); Received
-    fields are not among those IMAP sync reads (reading them would slow every header fetch),
-    so two deliveries that differ only there, with equal sizes, are one. The other way, a
-    server that counted a message's size differently after a migration would give it a new
-    stand-in and it would be logged again, once; Dovecot reports the same size before and
-    after a UIDVALIDITY change (tests/integration/test_sync_imap.py).
-    """
-    if header.message_id:
-        return header.message_id
-    digest = hashlib.sha256()
-    if header.raw_headers:
-        digest.update(parsing.normalize_newlines(header.raw_headers).strip())
-    else:  # adapters that read no header block: the decoded fields
-        fields = [header.from_addr, *header.to_addrs, "", *header.cc_addrs, "", header.subject]
-        digest.update("\n".join([*fields, str(header.date)]).encode("utf-8", "replace"))
-    digest.update(b"\nsize %d" % header.size)
-    return f"<{digest.hexdigest()}@no-message-id.{mailbox.pk}.crm-mail>"
-
-
-def uid_stand_in_id(header: FetchedHeader, mailbox: Mailbox) -> str | None:
-    """The stand-in earlier versions gave a message without a Message-ID (from its UID).
-
-    Rows stored then still carry it: sync recognizes them by it as long as the UIDs are the
-    same, and renames them to `stable_message_id`'s form when it does (`rename_stand_ins`), so
-    that they are recognized after a later UIDVALIDITY change too. Only a reset before any
-    re-read since the upgrade (sync reads a folder again in full every six hours, in
-    `reconcile_folder`) logs such a message a second time.
-    """
-    if header.message_id:
-        return None
-    digest = hashlib.sha1(
-        "|".join(
-            [header.from_addr, header.subject, str(header.date), str(header.size), header.ref]
-        ).encode("utf-8", "replace")
-    ).hexdigest()
-    return f"<{digest}@no-message-id.{mailbox.pk}.crm-mail>"
-
-
-def rename_stand_ins(mailbox: Mailbox, renamed: dict[str, str]) -> None:
-    """Give rows stored under an old UID stand-in (and their tombstones) the stable one."""
-    for old, new in renamed.items():
-        EmailMessage.objects.filter(mailbox=mailbox, message_id=old).update(message_id=new)
-        Tombstone.objects.filter(mailbox=mailbox, message_id=old).update(message_id=new)
-
-
-def own_addresses(mailbox: Mailbox) -> set[str]:
-    return {mailbox.email.lower()} | {a.email.lower() for a in mailbox.aliases.all()}
-
-
-def decide(
-    mailbox: Mailbox, headers: list[FetchedHeader], rules: logging_rules.Rules | None = None
-) -> PageResult:
-    """Choose which messages to log and on which records, from headers only.
-
-    The account's logging rules (`rules`, read once per page when not given) decide too: a
-    message whose participants besides this inbox are all on the never-log list is skipped,
-    and the others on it count for nothing; in replies-only mode a message outside the
-    threads of email sent from the CRM is skipped; with contacts created for unknown senders,
-    a person's email from an unknown address is kept and its sender becomes a contact when
-    the page is written.
-    """
-    result = PageResult(seen=len(headers))
-    if not headers:
-        return result
-    rules = rules if rules is not None else logging_rules.for_sync()
-    if mailbox.kind == MailboxKind.TEAM and mailbox.team_inbox.create_contacts:
-        # A team inbox is the team's view of everyone who writes to it (the conversations
-        # inbox): a person's email from an unknown address makes its sender a contact,
-        # unless the inbox is set otherwise.
-        rules = dataclasses.replace(rules, create_contacts=True, contacts_since=None)
-    mine = own_addresses(mailbox)
-    ids = [stable_message_id(h, mailbox) for h in headers]
-    old_ids = [uid_stand_in_id(h, mailbox) for h in headers]
-    page_ids = set(ids) | (set(old_ids) - {None})
-    participants = [
-        {a.lower() for a in (h.from_addr, *h.to_addrs, *h.cc_addrs) if a} - mine for h in headers
-    ]
-    # Never-logged participants count for nothing: an email is logged on none of them.
-    # Each address is looked up once a page (most recur from message to message).
-    never = {a for a in set().union(*participants) if rules.never_logged(a)}
-    loggable = [people - never for people in participants]
-    # An address belongs to one contact at most (a unique index), so an email is logged on
-    # the contact that owns each participant's address and on no other.
-    contacts_by_address = selectors.contacts_by_address(set().union(*loggable))
-    keys = [threads.thread_keys(h) for h in headers]
-    referenced = {ref for refs in keys for ref in refs}
-    # One query answers both "which referenced emails does the CRM know" (threads) and
-    # "which of this page's messages does this inbox already have" (duplicates).
-    rows = list(
-        EmailMessage.objects.filter(AnyOf(F("message_id"), referenced | page_ids))
-        .values("message_id", "thread_id", "activity_id", "mailbox_id")
-        .order_by("pk")
-    )
-    known = {row["message_id"]: row for row in rows}
-    stored_here = {
-        row["message_id"]
-        for row in rows
-        if row["mailbox_id"] == mailbox.pk and row["message_id"] in page_ids
-    }
-    tombstoned = set(
-        Tombstone.objects.filter(mailbox=mailbox)
-        .filter(AnyOf(F("message_id"), page_ids))
-        .values_list("message_id", flat=True)
-    )
-    crm_threads = threads_sent_from_crm(rows) if rules.replies_only else set()
-    batch_ids: set[str] = set()
-    claimed = stored_here | tombstoned  # ids rows have: never the new name of another row
-    each = zip(headers, ids, old_ids, participants, loggable, keys, strict=True)
-    for header, message_id, old_id, everyone, people, refs in each:
-        if old_id in claimed and message_id not in claimed:
-            result.renamed[old_id] = message_id
-            claimed.add(message_id)
-        if message_id in stored_here or old_id in stored_here or message_id in batch_ids:
-            result.skipped[SKIP_DUPLICATE] += 1
-            continue
-        if message_id in tombstoned or old_id in tombstoned:
-            result.skipped[SKIP_TOMBSTONE] += 1
-            continue
-        if looks_like_report(header):
-            # A bounce or spam report is applied to the email it is about, not logged.
-            result.reports.append(header.ref)
-            result.skipped[SKIP_REPORT] += 1
-            continue
-        if everyone and not people:
-            result.skipped[SKIP_NEVER_LOG] += 1
-            continue
-        hits = [known[r] for r in refs if r in known]
-        if rules.replies_only and not any(hit["thread_id"] in crm_threads for hit in hits):
-            result.skipped[SKIP_NOT_CRM_REPLY] += 1
-            continue
-        matched = sorted(a for a in people if a in contacts_by_address)
-        contact_ids = sorted({contacts_by_address[a] for a in matched})
-        thread_hit = hits[0] if hits else None
-        direction = Direction.OUTGOING if header.from_addr.lower() in mine else Direction.INCOMING
-        new_sender = None
-        if direction == Direction.INCOMING and wants_new_contact(header, people, matched, rules):
-            new_sender = (header.from_addr.lower(), header.from_name)
-        if contact_ids or new_sender:
-            reason = MatchReason.ADDRESS
-            details = []
-            if matched:
-                details.append(
-                    _("Matched address %(addresses)s") % {"addresses": ", ".join(matched[:3])}
-                )
-            if new_sender:
-                details.append(
-                    _("New contact for the unknown sender %(address)s") % {"address": new_sender[0]}
-                )
-            detail = "; ".join(details)
-        elif thread_hit is not None:
-            reason, detail = MatchReason.THREAD, _("Replies to an email logged in the CRM")
-        else:
-            result.skipped[SKIP_NO_CONTACT] += 1
-            continue
-        result.kept.append(
-            Kept(
-                header,
-                message_id,
-                direction,
-                reason,
-                detail,
-                contact_ids,
-                thread_id=thread_hit["thread_id"] if thread_hit else None,
-                thread_activity_id=thread_hit["activity_id"] if thread_hit else None,
-                new_sender=new_sender,
-            )
-        )
-        batch_ids.add(message_id)
-    resolve_records(result.kept, rules)
-    return result
-
-
-def threads_sent_from_crm(rows: list[dict]) -> set[int]:
-    """Which of the threads of `rows` hold an email sent from the CRM (one query)."""
-    thread_ids = {row["thread_id"] for row in rows}
-    return set(
-        EmailMessage.objects.filter(thread_id__in=thread_ids, outbound__isnull=False)
-        .order_by()
-        .values_list("thread_id", flat=True)
-        .distinct()
-    )
-
-
-def wants_new_contact(
-    header: FetchedHeader, people: set[str], matched: list[str], rules: logging_rules.Rules
-) -> bool:
-    """Whether an incoming message's sender becomes a contact under the rules: an address no
-    contact has and the never-log list spares, of a person (no automatic or list mail), on
-    mail received since the rule was turned on."""
-    if not rules.create_contacts:
-        return False
-    sender = header.from_addr.lower()
-    if sender not in people or sender in matched:
-        return False
-    if rules.contacts_since and header.date and header.date < rules.contacts_since:
-        return False
-    if senders.machine_sender(sender) or auto_reply_reason(header):
-        return False
-    try:
-        validate_email(sender)  # as a contact's address must be
-    except ValidationError:
-        return False
-    return True
-
-
-def looks_like_report(header: FetchedHeader) -> bool:
-    """Cheap test from headers: a delivery status or feedback report, or mail from a daemon."""
-    local = header.from_addr.split("@", 1)[0].lower()
-    return local in REPORT_SENDERS or b"multipart/report" in header.raw_headers.lower()
-
 
 def apply_reports(mailbox: Mailbox, raws: dict[str, bytes]) -> None:
     """Mark the emails the page's bounce reports are about; applying one twice is harmless."""
@@ -342,39 +68,6 @@ def apply_reports(mailbox: Mailbox, raws: dict[str, bytes]) -> None:
         outcome = bounce_processing.process_report(mailbox, raw)
         if outcome:
             log.info("mailbox %s, report %s: %s", mailbox.pk, ref, outcome)
-
-
-def resolve_records(kept: list[Kept], rules: logging_rules.Rules) -> None:
-    """Fill each kept message's records: its contacts, those of their associated records the
-    rules name (companies, open deals, open tickets; other contacts and custom objects
-    always), and the records the email it replies to is already on. Two queries for the
-    whole page."""
-    contact_ids = {c for k in kept for c in k.contact_ids}
-    links = Association.objects.filter(AnyOf(F("from_record_id"), contact_ids))
-    if not rules.on_companies:
-        links = links.exclude(to_record__kind=RecordKind.COMPANY)
-    if rules.on_open_deals:
-        links = links.exclude(to_record__deal__stage__in=CLOSED_DEAL_STAGES)
-    else:
-        links = links.exclude(to_record__kind=RecordKind.DEAL)
-    if rules.on_open_tickets:
-        links = links.exclude(to_record__ticket__status=TicketStatus.CLOSED)
-    else:
-        links = links.exclude(to_record__kind=RecordKind.TICKET)
-    associated: dict[int, set[int]] = {}
-    for src, dst in links.values_list("from_record_id", "to_record_id"):
-        associated.setdefault(src, set()).add(dst)
-    thread_records: dict[int, set[int]] = {}
-    activity_ids = {k.thread_activity_id for k in kept if k.thread_activity_id}
-    for activity_id, record_id in ActivityLink.objects.filter(
-        AnyOf(F("activity_id"), activity_ids)
-    ).values_list("activity_id", "record_id"):
-        thread_records.setdefault(activity_id, set()).add(record_id)
-    for k in kept:
-        k.record_ids = set(k.contact_ids)
-        for contact_id in k.contact_ids:
-            k.record_ids |= associated.get(contact_id, set())
-        k.record_ids |= thread_records.get(k.thread_activity_id, set())
 
 
 def create_new_senders(mailbox: Mailbox, kept: list[Kept]) -> None:
@@ -388,105 +81,6 @@ def create_new_senders(mailbox: Mailbox, kept: list[Kept]) -> None:
             contact_id = contact_of[k.new_sender[0]]
             k.contact_ids = sorted({*k.contact_ids, contact_id})
             k.record_ids.add(contact_id)
-
-
-def auto_reply_reason(header: FetchedHeader) -> str:
-    if not header.raw_headers:
-        return autoreply.auto_reply_reason(parsing.Headers(subject=header.subject)) or ""
-    # The fields auto_reply_reason reads: an encoded word in a To name says nothing of it.
-    # A block with no sign anywhere has none in those fields either: most mail skips the cut.
-    block = header.raw_headers
-    signs = has_auto_reply_signs(block, anywhere=True)
-    if signs:
-        block = fields_for_auto_reply(block)
-        signs = has_auto_reply_signs(block)
-    if not signs:
-        # Nothing in the block but From and Subject can say "machine": read those as the
-        # adapter decoded them rather than parsing the block again (a fifth of an initial
-        # sync's time was that parse; tests/mailboxes/test_sync_fast_paths.py checks both
-        # read alike across the corpus).
-        plain = parsing.Headers(
-            subject=header.subject, from_addr=header.from_addr, from_name=header.from_name
-        )
-        return autoreply.auto_reply_reason(plain) or ""
-    return autoreply.auto_reply_reason(parsing.parse_headers(block)) or ""
-
-
-# What makes auto_reply_reason read more than From and Subject: its header fields, a report
-# content type, or encoded words and odd bytes the two decoders might read differently.
-AUTO_REPLY_SIGNS = re.compile(
-    rb"(?im)^(?:auto-submitted|precedence|x-autoreply|x-autorespond|return-path|list-id|"
-    rb"list-unsubscribe)[ \t]*:|report|delivery-status|=\?|[^\t\n\r\x20-\x7e]"
-)
-_ODD_BYTE = re.compile(rb"[^\t\n\r\x20-\x7e]")
-_SIGN_FIELDS = (
-    b"auto-submitted",
-    b"precedence",
-    b"x-autoreply",
-    b"x-autorespond",
-    b"return-path",
-    b"list-id",
-    b"list-unsubscribe",
-)
-
-
-def has_auto_reply_signs(block: bytes, *, anywhere: bool = False) -> bool:
-    """Whether AUTO_REPLY_SIGNS is found in the block, by substring tests first: the pattern,
-    tried at every position of every header block, was a tenth of writing a page.
-
-    With `anywhere`, a sign field's name anywhere counts, at the start of a line or not: no
-    such sign in a block means none in any block cut from it by `fields_for_auto_reply` (it
-    drops whole lines and turns CRs into LFs, which no sign contains).
-    """
-    if b"=?" in block or _ODD_BYTE.search(block):
-        return True
-    lowered = block.lower()
-    if b"report" in lowered or b"delivery-status" in lowered:
-        return True
-    # A field name anywhere is needed for one at the start of a line; the pattern decides.
-    named = any(name in lowered for name in _SIGN_FIELDS)
-    return named and (anywhere or bool(AUTO_REPLY_SIGNS.search(block)))
-
-
-# Fields parse_headers reads that auto_reply_reason never looks at. Their address lists,
-# dates and ids are 40% of parse_headers' time on typical mail, for every logged message.
-_IGNORED_FIELD = re.compile(
-    rb"(?:to|cc|reply-to|references|in-reply-to|message-id|date|x-auto-response-suppress)"
-    rb"[ \t]*:",
-    re.IGNORECASE,
-)
-
-
-def fields_for_auto_reply(raw: bytes) -> bytes:
-    """The header block without the fields auto_reply_reason ignores, parsing as before.
-
-    Whole fields go (the field line and its continuation lines), and only fields, so every
-    other field, and every line parse_headers drops or stops at, reads the same. The first
-    line always stays, so the mbox "From " rule sees what it saw; blocks that start with a
-    BOM, or that parse_headers would truncate, are left whole.
-    """
-    original = bytes(raw)
-    raw = parsing.normalize_newlines(original).lstrip(b"\n")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        # parse_headers would remove this BOM from our block, not from the original.
-        return original
-    end = raw.find(b"\n\n")
-    block = raw if end < 0 else raw[:end]
-    if len(block) > parsing.MAX_HEADER_BYTES:
-        return original
-    lines = block.split(b"\n")
-    kept = lines[:1]
-    dropping = False
-    for line in lines[1:]:
-        if line[:1] in (b" ", b"\t"):
-            if not dropping:
-                kept.append(line)
-        elif _IGNORED_FIELD.match(line):
-            dropping = True
-        else:
-            dropping = False
-            kept.append(line)
-    return b"\n".join(kept)
 
 
 # Settings of a page's transaction on PostgreSQL, until it ends.

@@ -8,12 +8,8 @@ from django.utils import timezone
 
 from mailboxes.connecting.connections import provider_for
 from mailboxes.models import EmailMessage, FolderSync, Mailbox, Tombstone
-from mailboxes.sync.engine import (
-    reconcile_mailbox,
-    stable_message_id,
-    sync_mailbox,
-    uid_stand_in_id,
-)
+from mailboxes.sync.engine import reconcile_mailbox, sync_mailbox
+from mailboxes.sync.identity import stable_message_id, uid_stand_in_id
 from records.access import visible_to
 from records.models import ActivityLink, Contact, Record
 from records.services import association_create

@@ -14,7 +14,8 @@ from mailboxes.connecting.services import mailbox_connect_team
 from mailboxes.constants import MailboxKind
 from mailboxes.models import EmailMessage, FolderSync, TeamInbox
 from mailboxes.providers.base import FetchedHeader
-from mailboxes.sync.engine import decide, write_page
+from mailboxes.sync.decide import decide
+from mailboxes.sync.engine import write_page
 
 TEAM = "help@crm.example"
 _refs = count(1)

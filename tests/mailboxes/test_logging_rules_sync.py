@@ -13,13 +13,8 @@ from mailboxes.constants import LogMode
 from mailboxes.logging_rules import rules as logging_rules
 from mailboxes.models import EmailMessage, FolderSync, LoggingRules
 from mailboxes.providers.base import FetchedHeader
-from mailboxes.sync.engine import (
-    SKIP_NEVER_LOG,
-    SKIP_NO_CONTACT,
-    SKIP_NOT_CRM_REPLY,
-    decide,
-    write_page,
-)
+from mailboxes.sync.decide import SKIP_NEVER_LOG, SKIP_NO_CONTACT, SKIP_NOT_CRM_REPLY, decide
+from mailboxes.sync.engine import write_page
 from records.constants import DealStage, RecordKind, TicketStatus
 from records.models import ActivityLink, Contact, CustomObjectType, Record
 from records.services import association_create, contacts_for_addresses, record_save

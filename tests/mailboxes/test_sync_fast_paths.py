@@ -39,8 +39,12 @@ from mailboxes.providers.imap_replies import (
     parse_fetch_fast,
     sequence_set,
 )
-from mailboxes.sync.engine import AUTO_REPLY_SIGNS, fields_for_auto_reply, has_auto_reply_signs
-from mailboxes.sync.engine import auto_reply_reason as sync_auto_reply_reason
+from mailboxes.sync.auto_replies import (
+    AUTO_REPLY_SIGNS,
+    fields_for_auto_reply,
+    has_auto_reply_signs,
+)
+from mailboxes.sync.auto_replies import auto_reply_reason as sync_auto_reply_reason
 
 from .corpus import corpus_files
 
