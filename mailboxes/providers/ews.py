@@ -26,16 +26,10 @@ exchangelib keeps process-wide state, and this module keeps each inbox's setting
 from __future__ import annotations
 
 import contextvars
-import re
-import socket
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
-import dns.exception
 import requests
 from exchangelib import (
     BASIC,
@@ -51,25 +45,11 @@ from exchangelib import (
     Message,
 )
 from exchangelib import UTC as EWS_UTC
-from exchangelib.autodiscover.discovery import DNS_LOOKUP_ERRORS, Autodiscovery
-from exchangelib.errors import (
-    AutoDiscoverError,
-    CASError,
-    ErrorInvalidSyncStateData,
-    ErrorServerBusy,
-    EWSError,
-    RedirectError,
-    ResponseMessageError,
-    UnauthorizedError,
-)
+from exchangelib.errors import AutoDiscoverError, ErrorInvalidSyncStateData, EWSError
 from exchangelib.items import ID_ONLY
 from exchangelib.protocol import BaseProtocol, Protocol
-from exchangelib.services import SyncFolderItems
-from exchangelib.services.sync_folder_hierarchy import SyncFolder
-from exchangelib.util import MNS, xml_text_to_value
 
 from mailboxes.providers.base import (
-    AddressNotAllowed,
     ChangePage,
     FetchedHeader,
     FetchedMessage,
@@ -80,28 +60,20 @@ from mailboxes.providers.base import (
     ProviderError,
     SendResult,
     Sentence,
-    exception_chain,
-    first_of,
     gettext_noop,
-    refused_address,
 )
-from mailboxes.providers.ews_urls import ews_url_from_webmail
-from mailboxes.providers.headers import (
-    CONTROL_CHARS,
-    RAW_HEADER_NAMES,
-    message_ids,
-    normalize_message_id,
-    parse_addresses,
-    split_header_fields,
+from mailboxes.providers.ews_errors import autodiscover_failure, ews_error
+from mailboxes.providers.ews_wire import (
+    CURSOR_PREFIX,
+    TolerantSyncFolderItems,
+    header_from_item,
+    hidden_recipients,
+    split_changes,
+    sync_state_from_cursor,
 )
-from mailboxes.providers.network import (
-    GuardedPools,
-    NetworkPolicy,
-    guarded_http,
-)
+from mailboxes.providers.headers import normalize_message_id
+from mailboxes.providers.network import GuardedPools, NetworkPolicy, guarded_http
 
-# Cursors carry the SyncFolderItems state; the prefix leaves room for another format later.
-CURSOR_PREFIX = "ews1:"
 AUTH_TYPES = {"": None, "basic": BASIC, "ntlm": NTLM, "digest": DIGEST}
 # The folders sync reads: (stable name shown in the product, role), by distinguished id.
 FOLDERS: dict[str, tuple[str, FolderRole]] = {
@@ -131,34 +103,6 @@ MAX_SYNC_CHANGES = 512
 MIME_FETCH_CHUNK = 10
 # Several copies of one Message-ID in a folder are possible (a message sent to oneself).
 FIND_LIMIT = 10
-# When a busy or failing server gives no back-off hint.
-RETRY_AFTER = 60.0
-# Response codes that say "later", not "never" (exchangelib raises them by these names).
-TEMPORARY_CODES = {
-    "ErrorADUnavailable",
-    "ErrorConnectionFailed",
-    "ErrorExceededConnectionCount",
-    "ErrorInternalServerError",
-    "ErrorInternalServerTransientError",
-    "ErrorMailboxMoveInProgress",
-    "ErrorMailboxStoreUnavailable",
-    "ErrorSubmissionQuotaExceeded",
-    "ErrorTimeoutExpired",
-    "ErrorTooManyObjectsOpened",
-}
-AUTH_CODES = {
-    "ErrorAccessDenied",
-    "ErrorAccountDisabled",
-    "ErrorImpersonateUserDenied",
-    "ErrorNonExistentMailbox",
-}
-# A server that answers SOAP but no EWS version we speak, or not EWS at all.
-PROTOCOL_CODES = {
-    "ErrorIncorrectSchemaVersion",
-    "ErrorInvalidSchemaVersionForMailboxVersion",
-    "ErrorInvalidServerVersion",
-}
-EWS_URL_HINT = gettext_noop("it usually looks like https://mail.example.com/EWS/Exchange.asmx")
 
 _trust_any_certificate: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "ews_trust_any_certificate", default=False
@@ -456,22 +400,6 @@ class EwsProvider(MailProvider):
         ]
 
 
-class TolerantSyncFolderItems(SyncFolderItems):
-    """Run SyncFolderItems, coping with error replies that carry no SyncState.
-
-    SyncState and IncludesLastItemInRange are optional in the schema (MS-OXWSSYNC
-    3.1.4.2.3.6), but exchangelib 5.6 reads both before the ResponseCode, so an error reply
-    without them would raise AttributeError instead of, say, ErrorInvalidSyncStateData.
-    """
-
-    def _get_element_container(self, message, name=None):
-        self.sync_state = message.findtext(f"{{{MNS}}}SyncState")
-        last = message.findtext(self.last_in_range_name)
-        self.includes_last_item_in_range = xml_text_to_value(last, bool) if last else True
-        # Skip SyncFolder's version, which reads the two elements unguarded.
-        return super(SyncFolder, self)._get_element_container(message=message, name=name)
-
-
 # -- certificate checks, scoped per call ------------------------------------------------------
 
 
@@ -504,374 +432,3 @@ def install_scoped_certificate_checks() -> None:
     BaseProtocol.HTTP_ADAPTER_CLS = type(
         f"Scoped{current.__name__}", (ScopedCertificateChecks, GuardedPools, current), {}
     )
-
-
-# -- cursors, changes and headers ------------------------------------------------------------
-
-
-def sync_state_from_cursor(cursor: str) -> tuple[str | None, bool]:
-    """Return (sync state or None for "from the start", whether the cursor was unusable)."""
-    if not cursor:
-        return None, False
-    if cursor.startswith(CURSOR_PREFIX) and len(cursor) > len(CURSOR_PREFIX):
-        return cursor[len(CURSOR_PREFIX) :], False
-    return None, True
-
-
-def split_changes(changes: list) -> tuple[list[str], tuple[str, ...]]:
-    """Return (refs created or updated, refs deleted); read-flag changes are ignored."""
-    refs: dict[str, None] = {}
-    deleted: dict[str, None] = {}
-    for change in changes:
-        if isinstance(change, Exception):
-            continue
-        kind, item = change
-        if kind in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE):
-            refs[item.id] = None
-        elif kind == SyncFolderItems.DELETE:
-            refs.pop(item.id, None)
-            deleted[item.id] = None
-    return list(refs), tuple(deleted)
-
-
-def header_from_item(ref: str, item) -> FetchedHeader:
-    """Build a FetchedHeader from an exchangelib item fetched with HEADER_FIELDS."""
-    author = getattr(item, "author", None) or getattr(item, "sender", None)
-    date = getattr(item, "datetime_sent", None) or getattr(item, "datetime_received", None)
-    return FetchedHeader(
-        ref=ref,
-        message_id=normalize_message_id(getattr(item, "message_id", None)),
-        in_reply_to=next(iter(message_ids(clean(getattr(item, "in_reply_to", None)))), None),
-        references=tuple(message_ids(clean(getattr(item, "references", None)))),
-        from_addr=smtp_address(author),
-        to_addrs=smtp_addresses(getattr(item, "to_recipients", None)),
-        cc_addrs=smtp_addresses(getattr(item, "cc_recipients", None)),
-        subject=clean(getattr(item, "subject", None)),
-        date=datetime.fromtimestamp(date.timestamp(), tz=UTC) if date else None,
-        size=getattr(item, "size", None) or 0,
-        flags=("\\Seen",) if getattr(item, "is_read", False) else (),
-        from_name=clean(author.name) if author is not None else "",
-        raw_headers=header_block(getattr(item, "headers", None)),
-    )
-
-
-def header_block(headers) -> bytes:
-    """Rebuild "Name: value" lines from InternetMessageHeaders, keeping RAW_HEADER_NAMES.
-
-    Exchange has none for items that never went through transport (drafts, some copies in
-    Sent Items); the block is then empty and callers fall back to the parsed fields.
-    """
-    lines = []
-    for header in headers or ():
-        name = CONTROL_CHARS.sub("", header.name or "").strip()
-        if name.lower() in RAW_HEADER_NAMES:
-            # A line break inside a value would forge extra header lines in the block.
-            value = (header.value or "").replace("\r", " ").replace("\n", " ")
-            lines.append(f"{name}: {value}\r\n".encode("utf-8", "replace"))
-    return b"".join(lines)
-
-
-def clean(value: str | None) -> str:
-    """Return text with control characters removed and whitespace collapsed."""
-    return " ".join(CONTROL_CHARS.sub("", value or "").split())
-
-
-def smtp_address(mailbox) -> str:
-    """Return a Mailbox's SMTP address, or "" for Exchange-internal (EX) addresses."""
-    address = clean(getattr(mailbox, "email_address", None))
-    if getattr(mailbox, "routing_type", None) == "EX" or "@" not in address:
-        return ""
-    return address
-
-
-def smtp_addresses(mailboxes) -> tuple[str, ...]:
-    return tuple(a for a in (smtp_address(m) for m in mailboxes or ()) if a)
-
-
-def hidden_recipients(message: OutgoingMessage) -> list[str]:
-    """Return envelope recipients that no To, Cc or Bcc header names."""
-    head = re.split(rb"\r?\n\r?\n", message.raw, maxsplit=1)[0]
-    fields = split_header_fields(head)
-    named = {
-        address.lower()
-        for name in ("to", "cc", "bcc")
-        for _, address in parse_addresses(fields.get(name, []))
-    }
-    return [r for r in dict.fromkeys(message.recipients) if r.lower() not in named]
-
-
-# -- errors ----------------------------------------------------------------------------------
-
-
-def network_error(exc: BaseException, url: str, sending: bool) -> ProviderError | None:
-    """Explain a failure below HTTP (DNS, TCP, TLS), or return None if it was not one."""
-    chain = exception_chain(exc)
-
-    parts = urlsplit(url)
-    host = parts.hostname or Sentence(gettext_noop("the Exchange server"))
-    where = Sentence(
-        gettext_noop("%(host)s port %(port)s"),
-        host=host,
-        port=parts.port or (80 if parts.scheme == "http" else 443),
-    )
-    if refused := first_of(chain, AddressNotAllowed):
-        return refused_address(refused)
-    if first_of(chain, socket.gaierror):
-        return ProviderError(
-            Sentence(
-                gettext_noop("Could not resolve %(host)s: check the server name in the EWS URL."),
-                host=host,
-            ),
-            stage="dns",
-        )
-    if cert_error := first_of(chain, ssl.SSLCertVerificationError):
-        reason = getattr(cert_error, "verify_message", "") or Sentence(gettext_noop("not trusted"))
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "The certificate of %(host)s could not be verified (%(reason)s). Check the "
-                    'EWS URL, or turn on "trust any certificate" if you trust this server.'
-                ),
-                host=host,
-                reason=reason,
-            ),
-            stage="tls",
-            permanent=True,
-        )
-    if tls_error := first_of(chain, ssl.SSLError):
-        reason = getattr(tls_error, "reason", None) or tls_error
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "The secure connection to %(where)s failed (%(reason)s). EWS URLs start with "
-                    "https:// and use the port of the webmail address."
-                ),
-                where=where,
-                reason=str(reason),
-            ),
-            stage="tls",
-        )
-    if first_of(chain, ConnectionRefusedError):
-        return ProviderError(
-            Sentence(
-                gettext_noop("%(where)s refused the connection: check the EWS URL."), where=where
-            ),
-            stage="tcp",
-        )
-    if first_of(chain, TimeoutError) or first_of(chain, requests.Timeout):
-        if sending:
-            words = gettext_noop(
-                "%(where)s did not answer in time. The message may or may not have been sent: "
-                "look in Sent Items before sending again."
-            )
-        else:
-            words = gettext_noop("%(where)s did not answer in time.")
-        return ProviderError(Sentence(words, where=where), stage="tcp", maybe_sent=sending)
-    if os_error := first_of(chain, OSError) or first_of(chain, requests.ConnectionError):
-        reason = getattr(os_error, "strerror", None) or os_error
-        if sending:
-            words = gettext_noop(
-                "Could not talk to %(where)s (%(reason)s). The message may or may not have been "
-                "sent: look in Sent Items before sending again."
-            )
-        else:
-            words = gettext_noop("Could not talk to %(where)s (%(reason)s).")
-        return ProviderError(
-            Sentence(words, where=where, reason=str(reason)), stage="tcp", maybe_sent=sending
-        )
-    return None
-
-
-def ews_error(
-    exc: BaseException, action: Sentence, url: str, sending: bool = False
-) -> ProviderError:
-    """Classify an exchangelib, requests or socket error raised while doing `action`."""
-    if network := network_error(exc, url, sending):
-        return network
-    code = type(exc).__name__
-    if isinstance(exc, UnauthorizedError):
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Exchange rejected the username or password. Check them; some servers want "
-                    "the username as DOMAIN\\user, and accounts with two-step verification need "
-                    "an app password."
-                )
-            ),
-            stage="auth",
-            permanent=True,
-        )
-    if isinstance(exc, ErrorServerBusy):
-        return ProviderError(
-            Sentence(
-                gettext_noop("Exchange is busy and asked us to wait before %(action)s."),
-                action=action,
-            ),
-            retry_after=exc.back_off or RETRY_AFTER,
-        )
-    if code in TEMPORARY_CODES:
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Exchange could not finish %(action)s right now (%(code)s). Trying again later."
-                ),
-                action=action,
-                code=code,
-            ),
-            retry_after=RETRY_AFTER,
-        )
-    if code == "ErrorNonExistentMailbox":
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Exchange has no mailbox for this address (%(error)s). Check the email address."
-                ),
-                error=str(exc),
-            ),
-            stage="auth",
-            permanent=True,
-        )
-    if code in AUTH_CODES:
-        return ProviderError(
-            Sentence(
-                gettext_noop("Exchange refused access while %(action)s (%(code)s: %(error)s)."),
-                action=action,
-                code=code,
-                error=str(exc),
-            ),
-            stage="auth",
-            permanent=True,
-        )
-    if isinstance(exc, RedirectError):
-        return not_ews(url, Sentence(gettext_noop("it redirects to %(url)s"), url=exc.url))
-    if isinstance(exc, CASError):
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "The Exchange front end could not reach the mailbox while %(action)s "
-                    "(%(error)s)."
-                ),
-                action=action,
-                error=str(exc),
-            ),
-            stage="protocol",
-            retry_after=RETRY_AFTER,
-        )
-    if code in PROTOCOL_CODES:
-        return not_ews(url, str(exc))
-    if isinstance(exc, ResponseMessageError):
-        return ProviderError(
-            Sentence(
-                gettext_noop("Exchange refused %(action)s (%(code)s: %(error)s)."),
-                action=action,
-                code=code,
-                error=str(exc),
-            ),
-            permanent=True,
-        )
-    if isinstance(exc, EWSError):
-        # SOAP faults, unparsable replies, "Failed to get auth type from service".
-        return not_ews(url, str(exc))
-    return ProviderError(
-        Sentence(
-            gettext_noop("Exchange failed while %(action)s (%(error)s)."),
-            action=action,
-            error=str(exc),
-        )
-    )
-
-
-def not_ews(url: str, detail: str) -> ProviderError:
-    """Explain that the URL answers HTTP but not as Exchange Web Services."""
-    suggestion = ews_url_from_webmail(url)
-    where = url or Sentence(gettext_noop("The server"))
-    if suggestion and suggestion.lower() != url.lower():
-        words = Sentence(
-            gettext_noop(
-                "%(url)s does not answer like Exchange Web Services (%(detail)s). Did you mean "
-                "%(suggestion)s?"
-            ),
-            url=where,
-            detail=detail,
-            suggestion=suggestion,
-        )
-    else:
-        words = Sentence(
-            gettext_noop(
-                "%(url)s does not answer like Exchange Web Services (%(detail)s). Check the EWS "
-                "URL: %(hint)s."
-            ),
-            url=where,
-            detail=detail,
-            hint=Sentence(EWS_URL_HINT),
-        )
-    return ProviderError(
-        words,
-        stage="protocol",
-        permanent=True,
-    )
-
-
-def autodiscover_failure(email: str, exc: AutoDiscoverError) -> ProviderError:
-    """Explain a failed Autodiscover and ask for the EWS URL.
-
-    exchangelib skips hosts without an A record and reports only "all steps failed", so DNS
-    is asked again to tell "no such names" (stage "dns") from "the servers there did not
-    answer as Autodiscover" ("protocol").
-    """
-    domain = email.rsplit("@", 1)[-1].lower()
-    ask = Sentence(
-        gettext_noop("Fill in the EWS URL (%(hint)s; the address of your webmail works too)."),
-        hint=Sentence(EWS_URL_HINT),
-    )
-    if not autodiscover_names_exist(email):
-        return ProviderError(
-            Sentence(
-                gettext_noop(
-                    "Autodiscover found no server for %(domain)s: neither %(domain)s, "
-                    "autodiscover.%(domain)s nor an _autodiscover._tcp.%(domain)s record exists "
-                    "in DNS. %(ask)s"
-                ),
-                domain=domain,
-                ask=ask,
-            ),
-            stage="dns",
-            permanent=True,
-        )
-    detail = str(exc)
-    if detail.startswith("All steps"):
-        detail = Sentence(gettext_noop("no autodiscover address answered"))
-    return ProviderError(
-        Sentence(
-            gettext_noop(
-                "Autodiscover could not find the Exchange server for %(email)s (%(detail)s). "
-                "%(ask)s"
-            ),
-            email=email,
-            detail=detail,
-            ask=ask,
-        ),
-        stage="protocol",
-        permanent=True,
-    )
-
-
-def autodiscover_names_exist(email: str) -> bool:
-    """Return whether any name Autodiscover looks up for `email` exists in DNS."""
-    domain = email.rsplit("@", 1)[-1].rstrip(".").lower()
-    # exchangelib's own resolver settings, so this asks what Autodiscover asked.
-    resolver = Autodiscovery(email=email).resolver
-    lookups = (
-        (domain, "A"),
-        (f"autodiscover.{domain}", "A"),
-        (f"_autodiscover._tcp.{domain}", "SRV"),
-    )
-    for name, rdtype in lookups:
-        try:
-            resolver.resolve(f"{name}.", rdtype, lifetime=Autodiscovery.DNS_RESOLVER_LIFETIME)
-        except DNS_LOOKUP_ERRORS:
-            continue
-        except dns.exception.DNSException:
-            return True  # DNS answered oddly: do not blame missing names
-        return True
-    return False
