@@ -486,6 +486,7 @@ if BEHIND_PROXY:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"library_noise": {"()": "crm_mail.log_filters.LibraryNoise"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["library_noise"]}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
