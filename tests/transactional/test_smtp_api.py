@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import smtplib
 import ssl
@@ -140,6 +141,23 @@ def test_aiosmtplib_over_implicit_tls_and_auth_login(api, token, smtp_sink):
     assert Outbound.objects.filter(message__message_id=queued_id).exists()
     delivery.deliver_due(seconds=5)
     assert b"/t/c/" in smtp_sink.messages[0].data
+
+
+def test_implicit_tls_connections_log_no_warning_about_auth_without_tls(api, caplog):
+    # aiosmtpd logs "auth_required == True but auth_require_tls == False" for each connection
+    # to a server taking AUTH without STARTTLS; on this port TLS comes first.
+    caplog.set_level(logging.WARNING, logger="mail.log")
+    for _ in range(2):
+        with smtplib.SMTP_SSL(api.host, api.tls_port, context=api.client_tls, timeout=10) as c:
+            assert c.ehlo()[0] == 250 and "auth" in c.esmtp_features
+    with smtplib.SMTP(api.host, api.port, timeout=10) as client:
+        client.starttls(context=api.client_tls)
+        assert client.ehlo()[0] == 250
+    logging.getLogger("mail.log").warning("auth_required == True but auth_require_tls == False")
+    # Only the line logged here, by hand, after the server's connections.
+    assert [r.getMessage() for r in caplog.records if r.name == "mail.log"] == [
+        "auth_required == True but auth_require_tls == False"
+    ]
 
 
 def test_auth_before_tls_is_refused_and_mail_before_auth(api, token):

@@ -183,10 +183,20 @@ class ApiController(Controller):
                 "auth_require_tls": True,
             }
             return TokenSMTP(self.handler, self.executor, **options)
-        with warnings.catch_warnings():
-            # aiosmtpd warns of AUTH without STARTTLS: this port is TLS from the first byte.
-            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return TokenSMTP(self.handler, self.executor, auth_require_tls=False, **options)
+        # aiosmtpd warns of AUTH without STARTTLS, and logs it at WARNING for every
+        # connection: this port is TLS from the first byte.
+        mail_log = logging.getLogger("mail.log")
+        mail_log.addFilter(_no_tls_notice)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+                return TokenSMTP(self.handler, self.executor, auth_require_tls=False, **options)
+        finally:
+            mail_log.removeFilter(_no_tls_notice)
+
+
+def _no_tls_notice(record: logging.LogRecord) -> bool:
+    return record.msg != "auth_required == True but auth_require_tls == False"
 
 
 def start(
