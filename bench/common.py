@@ -13,7 +13,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_mail_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -154,6 +155,25 @@ def ensure_dataset(
     if not verify():
         raise RuntimeError(f"{name} data does not verify right after filling")
     print(f"data: filled {name} ({signature}) in {filled:.1f} s, VACUUM ANALYZE {vacuumed:.1f} s")
+
+
+@contextmanager
+def run_alone(name: str, lock_id: int) -> Iterator[None]:
+    """Hold the bench database's advisory lock `lock_id` for the body: a second run of the same
+    benchmark (from another shell) waits for the first instead of sharing its rows, its
+    settings and its sink."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        if not cursor.fetchone()[0]:
+            print(f"another {name} run holds the bench database; waiting for it")
+            cursor.execute("SELECT pg_advisory_lock(%s)", [lock_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
 
 
 def vacuum(*models) -> None:

@@ -639,25 +639,15 @@ def limits_phase(account, sink: Sink, contacts) -> tuple[int, list[str]]:
 
 
 def run() -> bool:
-    from django.db import connection
-
     from tests.integration import servers
 
-    from .common import ensure_dataset
+    from .common import ensure_dataset, run_alone
 
     ensure_dataset(NAME, SIGNATURE, _fill, _verify)
     # send_due() sends every due row in the database: two runs at once would send each
     # other's mail. The second waits for the first.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK])
-        if not cursor.fetchone()[0]:
-            print("another send_throughput run holds the bench database; waiting for it")
-            cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK])
-    try:
+    with run_alone(NAME, RUN_LOCK):
         return _run(servers)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK])
 
 
 def _run(servers) -> bool:
