@@ -2,8 +2,9 @@
 puts this filter on the console handler).
 
 - django-axes: "Reset 0 access attempts from database." (and, for the web login, "Deleted 0
-  failed login attempts by ...") after every successful sign-in, an SMTP API client's on
-  each connection too; a reset of real failed attempts still shows.
+  failed login attempts by ..." and "Cleaned up 0 expired access attempts ...") after every
+  successful sign-in, an SMTP API client's on each connection too; a reset of real failed
+  attempts still shows.
 - aiosmtpd: "Session.login_data is deprecated ..." at WARNING on each successful AUTH: the
   library sets that attribute itself; the SMTP API server never reads it.
 """
@@ -11,7 +12,7 @@ puts this filter on the console handler).
 import logging
 
 # django-axes' counts of what a successful sign-in cleared: none, almost always.
-_AXES_COUNTS = ("AXES: Reset %", "AXES: Deleted %")
+_AXES_COUNTS = ("AXES: Reset %", "AXES: Deleted %", "AXES: Cleaned up %")
 
 
 class LibraryNoise(logging.Filter):
