@@ -126,7 +126,7 @@ def run() -> bool:
     mailbox, users = _setup()
     path = f"/conversations/{mailbox.pk}/list/?view=open"
     ref_path = f"/ref/conversations/{mailbox.pk}/list/?view=open"
-    print("server: gunicorn sync, DJANGO_ENV=production, PostgreSQL")
+    print(f"server: gunicorn sync x{tracking.WORKERS}, DJANGO_ENV=production, PostgreSQL")
     print(f"inbox: {CONVERSATIONS:,} conversations, {USERS} signed-in members polling it")
     print(f"wrk: -t{tracking.THREADS} -c{tracking.CONNECTIONS}, {SLICES} slices of -d{SLICE}")
     cookies = [_session(u) for u in users]

@@ -168,7 +168,10 @@ def run() -> bool:
     email, key = _setup()
     _clean(email)
     body = BODY % {"email": email.pk}
-    print("server: gunicorn sync x2, DJANGO_ENV=production, PostgreSQL, Redis (broker)")
+    print(
+        f"server: gunicorn sync x{tracking.WORKERS}, DJANGO_ENV=production, PostgreSQL, "
+        "Redis (broker)"
+    )
     print(f"wrk: -t2 -c16, {SLICES} slices of -d{SLICE} each side, interleaved")
     with tempfile.TemporaryDirectory(prefix="bench-single-send-") as tmp:
         workdir = Path(tmp)

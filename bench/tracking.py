@@ -2,7 +2,8 @@
 
 Target: under wrk at 16 connections, the open-pixel and click endpoints reach at least 80%
 of the requests per second of a bare Django view returning the same response in the same
-server setup, with p99 under 50 ms. The server is gunicorn, sync workers x2, with the
+server setup, with p99 under 50 ms. The server is gunicorn, sync workers (2 x cores + 1, as
+docker-compose.yml runs web on a 2-core machine: WEB_CONCURRENCY in README), with the
 project's production settings (DJANGO_ENV=production, DEBUG off, every middleware) on the
 bench database and Redis, serving both the project's URLs and the reference views
 (bench/ref_urls.py, resolved at the same depth). wrk runs `-t2 -c16 --latency`, rotating over
@@ -63,7 +64,10 @@ SUBJECT = "Tracking bench"
 TARGET_SHARE = 0.80
 TARGET_P99_MS = 50
 TARGET = f"≥{TARGET_SHARE:.0%} of ref req/s, p99 < {TARGET_P99_MS} ms"
-WORKERS = 2
+# gunicorn's advice for sync workers: a worker waiting on PostgreSQL or Redis leaves its core
+# to another (2 workers on 2 cores left a core idle during each round trip: single_send_api
+# 0.34-0.36 of the bare view, 0.39-0.42 with 5).
+WORKERS = 2 * (os.cpu_count() or 1) + 1
 CONNECTIONS = 16
 THREADS = 2
 # Each side gets SLICES runs of SLICE (30 s in all), interleaved with the other side's;

@@ -74,6 +74,15 @@ def test_only_the_web_service_trusts_the_proxy_headers():
     assert "CRM_ENCRYPTION_KEYS" in stack["web"]["environment"]
 
 
+def test_web_runs_as_many_gunicorn_workers_as_web_concurrency_says():
+    """Five by default (2 x cores + 1 on a 2-core machine), as the benches run it; the README
+    tells an admin to set it for theirs."""
+    command = services()["web"]["command"]
+    assert "gunicorn crm_mail.wsgi:application" in command
+    assert "--workers ${WEB_CONCURRENCY:-5}" in command
+    assert "`WEB_CONCURRENCY`" in (ROOT / "README.md").read_text()
+
+
 def test_docker_compose_config_passes_with_the_required_variables():
     tool = shutil.which("docker-compose")
     if tool is None:
