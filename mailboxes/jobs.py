@@ -1,7 +1,7 @@
 """The names of the background jobs of mailboxes and the apps above it (sequences declares
 its tick in sequences/engine/tasks.py; it is named here with the rest for the routes).
 
-Queueing itself, `later()`, `later_pushed()` and `later_many()` on commit, `now()` and
+Queueing itself, `later()`, `later_batched()` and `later_many()` on commit, `now()` and
 `push()`, is records' (records/jobs.py, the core, which names its own jobs); it is imported
 here so that mailboxes' modules keep one import.
 """
@@ -10,8 +10,8 @@ from records.jobs import (  # noqa: F401
     ENQUEUE_TIMEOUT,
     broker_connection,
     later,
+    later_batched,
     later_many,
-    later_pushed,
     now,
     push,
 )

@@ -27,6 +27,9 @@ class SendResult(models.TextChoices):
     CAMPAIGN_CANCELLED = "CAMPAIGN_CANCELLED"
 
 
+# The single send's path under /marketing/ (HubSpot's; its other paths are aliases.py's).
+SEND_PATH = "/v3/transactional/single-email/send"
+
 # The scope that sends, and the one that reads statuses (a sending key holds both).
 SEND_SCOPE = "transactional-email"
 READ_SCOPE = "transactional-email.read"

@@ -5,15 +5,17 @@ sendId unique: a repeat answers the first send) whose job, on the "transactional
 makes it into an email (process.py). No rendering: the send is asynchronous, as HubSpot's is
 (PENDING, then the pool's states).
 
-The common request costs two round trips (bench/single_send_api.py): one statement that
+The common request costs one round trip (bench/single_send_api.py): one statement that
 checks the key's row (live, its hash), the email's (published, unchanged since this process
-last read it) and inserts the row, in autocommit, `ON CONFLICT (send_id) DO NOTHING`; then
-its job pushed to Redis (`jobs.later_pushed`). What the statement needs from the email (the
+last read it) and inserts the row, in autocommit, `ON CONFLICT (send_id) DO NOTHING`; its job
+goes to Redis from the process's background thread with the other requests' of the last few
+milliseconds, in one LPUSH (`jobs.later_batched`). What the statement needs from the email (the
 custom properties it asks for) is kept per process with its `updated_at`, compared in the
 statement, so an edit or an unpublish counts at once. Anything else (a first request of a key
 or an email in this process, a bad key, a repeated sendId, any refusal) takes the careful
 path: the key checked, then the email read, and so on as each answer needs. A process that
-dies between the INSERT and the push leaves a pending row: `process.process_due` takes it."""
+dies between the INSERT and the push leaves a pending row: `process.process_due` takes it.
+The common request is answered by `fast.py`, in front of django-ninja's operation."""
 
 from __future__ import annotations
 
@@ -120,7 +122,7 @@ def _email(email_id: int) -> TransactionalEmail:
 def single_send(claim: KeyClaim, data: SendIn) -> dict:
     """The answer (status.py) of this request: its new send, PENDING, or the first one of a
     repeated sendId."""
-    return _written_at_once(claim, data) or status.view(_single_send(claim.check(), data))
+    return written_at_once(claim, data) or status.view(_single_send(claim.check(), data))
 
 
 def _asked(data: SendIn, custom_names: list[str]) -> dict:
@@ -165,7 +167,7 @@ def _single_send(credential: Credential, data: SendIn) -> SingleSend:
     try:
         with transaction.atomic():
             row.save(force_insert=True)
-            jobs.later_pushed(jobs.SINGLE_SEND, row.pk)
+            jobs.later_batched(jobs.SINGLE_SEND, row.pk)
     except IntegrityError:
         # Another request with the same sendId won: answer its send.
         first = SingleSend.objects.filter(send_id=send_id).first() if send_id else None
@@ -175,7 +177,7 @@ def _single_send(credential: Credential, data: SendIn) -> SingleSend:
     return row
 
 
-def _written_at_once(claim: KeyClaim, data: SendIn) -> dict | None:
+def written_at_once(claim: KeyClaim, data: SendIn) -> dict | None:
     """The common request in one statement, or None for the careful path to answer."""
     key = api_key_digests(claim.header_value)
     known = _published.get(data.emailId)
@@ -193,7 +195,7 @@ def _written_at_once(claim: KeyClaim, data: SendIn) -> dict | None:
         return None
     pk, credential_id = written
     mark_used_by_id(credential_id)
-    jobs.later_pushed(jobs.SINGLE_SEND, pk)
+    jobs.later_batched(jobs.SINGLE_SEND, pk)
     return status.pending(values["status_id"], values["requested_at"])
 
 
@@ -234,7 +236,7 @@ def _insert(values: dict, lookup_id: str, digests: list[str], email_id: int, upd
     return tuple(found) if found else None
 
 
-# The fields `_written_at_once` gives; the others take their defaults.
+# The fields `written_at_once` gives; the others take their defaults.
 _VALUES = frozenset({"status_id", "send_id", "to_address", "requested_at", "request"})
 _sql: dict[tuple[str, int], tuple[str, list]] = {}
 

@@ -10,7 +10,7 @@ from ninja.responses import Response
 
 from transactional.api import aliases, events, smtp_tokens, status
 from transactional.api.auth import ApiKey, KeyClaim
-from transactional.api.constants import READ_SCOPE, SEND_SCOPE
+from transactional.api.constants import READ_SCOPE, SEND_PATH, SEND_SCOPE
 from transactional.api.errors import ApiError, response
 from transactional.api.schemas import Error, SendIn, StatusOut
 from transactional.api.send import single_send
@@ -100,7 +100,7 @@ def _http_error(request, error: HttpError):
 
 
 @api.post(
-    "/v3/transactional/single-email/send",
+    SEND_PATH,
     auth=ApiKey(SEND_SCOPE, deferred=True),
     response={200: StatusOut, **ERRORS},
     operation_id="singleEmailSend",
@@ -129,4 +129,4 @@ def send_status(request, statusId: str):  # noqa: N803 - HubSpot's name, shown i
 # of the single send (aliases.py): the same view function under each.
 api.add_router("", smtp_tokens.router)
 api.add_router("", events.router)
-aliases.alias(api.default_router, "/v3/transactional/single-email/send", *aliases.SEND_ALIASES)
+aliases.alias(api.default_router, SEND_PATH, *aliases.SEND_ALIASES)
