@@ -19,16 +19,34 @@ class SingleSend(models.Model):
     email = models.ForeignKey(
         "transactional.TransactionalEmail", on_delete=models.PROTECT, related_name="sends"
     )
+    # No index: nothing looks sends up by key, and keys are never deleted (credentials/).
     credential = models.ForeignKey(
-        "transactional.Credential", null=True, on_delete=models.SET_NULL, related_name="+"
+        "transactional.Credential",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     to_address = models.CharField(max_length=320)
+    # The worker sets these two; their indexes (Meta) leave out the rows that have none, so
+    # the request's INSERT, the API's hot path, writes no entry for them.
     contact = models.ForeignKey(
-        "records.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "records.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
-    # None: refused before anything was queued (sendResult says why).
-    outbound = models.OneToOneField(
-        "mailboxes.Outbound", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    # None: refused before anything was queued (sendResult says why). One send per outbound
+    # row (`single_send_outbound_unique`).
+    outbound = models.ForeignKey(
+        "mailboxes.Outbound",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # Set when refused at request time; otherwise derived from the outbound row (status.py).
     send_result = models.CharField(max_length=40, choices=SendResult.choices, blank=True)
@@ -46,12 +64,20 @@ class SingleSend(models.Model):
                 fields=["requested_at"],
                 condition=Q(processed_at__isnull=True),
                 name="single_send_pending",
-            )
+            ),
+            models.Index(
+                fields=["contact"], condition=Q(contact__isnull=False), name="single_send_contact"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["send_id"], condition=~Q(send_id=""), name="single_send_send_id_unique"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["outbound"],
+                condition=Q(outbound__isnull=False),
+                name="single_send_outbound_unique",
+            ),
         ]
 
     def __str__(self):
