@@ -208,7 +208,10 @@ class _Waiting:
             self.wake.wait()
             time.sleep(BATCH_SECONDS)
             self.wake.clear()  # before taking them: a job added after this wakes it again
-            self.push()
+            try:
+                self.push()
+            except Exception:  # a bug, not an outage (`_lpush` takes those): the thread lives on
+                log.exception("could not push the waiting jobs")
 
     def push(self) -> int:
         """Push every waiting job now, one LPUSH per queue and task; return how many."""

@@ -188,3 +188,23 @@ def test_a_forked_child_never_pushes_its_parents_jobs(redis_url, celery_broker):
     time.sleep(0.2)  # anything pushed twice would be there by now
     assert queued_args(client) == [[0], [1], [2]]
     client.delete(QUEUE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_cannot_be_written_is_logged_and_the_thread_goes_on(
+    redis_url, celery_broker, caplog
+):
+    celery_broker(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    client.delete(QUEUE)
+    caplog.set_level(logging.ERROR, logger="records.jobs")
+    jobs.later_batched(NAME, object())  # a caller's bug: not JSON
+
+    def logged() -> bool:
+        return any("could not push the waiting jobs" in r.getMessage() for r in caplog.records)
+
+    wait_until(logged, "the failure's traceback in the log", 10.0)
+    jobs.later_batched(NAME, 5)
+    wait_until(lambda: client.llen(QUEUE) == 1, "the next job in Redis", 10.0)
+    assert queued_args(client) == [[5]]
+    client.delete(QUEUE)
