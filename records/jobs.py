@@ -215,19 +215,18 @@ class _Waiting:
 
     def push(self) -> int:
         """Push every waiting job now, one LPUSH per queue and task; return how many."""
-        batches: dict[tuple[int, str], tuple[tuple, list[tuple]]] = {}
-        pop = self.jobs.popleft
-        count = 0
+        waiting, pop = [], self.jobs.popleft
         try:
             while True:
-                target, name, args = pop()
-                batches.setdefault((id(target), name), (target, []))[1].append(args)
-                count += 1
+                waiting.append(pop())
         except IndexError:
             pass
-        for (_target_id, name), (target, calls) in batches.items():
+        batches: dict[tuple[tuple, str], list[tuple]] = {}
+        for target, name, args in waiting:
+            batches.setdefault((target, name), []).append(args)
+        for (target, name), calls in batches.items():
             _lpush(target, name, calls)
-        return count
+        return len(waiting)
 
 
 _waiting = _Waiting()

@@ -11,11 +11,14 @@ operation unchanged, which documents the endpoint (OpenAPI) and answers every er
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
-from transactional.api.auth import KeyClaim
+from transactional.api.auth import ApiKey
 from transactional.api.constants import SEND_PATH, SEND_SCOPE
 from transactional.api.schemas import SendIn
 from transactional.api.send import written_at_once
 from transactional.api.views import api
+
+# The send operation's own authentication (views.py): the key read, its check deferred.
+_key = ApiKey(SEND_SCOPE, deferred=True)
 
 
 def view(ninja_patterns):
@@ -33,13 +36,11 @@ def view(ninja_patterns):
 
 def _answered(request):
     """The common request's answer, or None."""
-    if request.method == "POST" and request.content_type == "application/json":
-        try:
-            data = SendIn.model_validate_json(request.body)
-        except ValidationError:
-            data = None
-        claim = KeyClaim(request.META.get("HTTP_AUTHORIZATION"), SEND_SCOPE)
-        answer = written_at_once(claim, data) if data is not None else None
-        if answer is not None:
-            return api.create_response(request, answer, status=200)
-    return None
+    if request.method != "POST" or request.content_type != "application/json":
+        return None
+    try:
+        data = SendIn.model_validate_json(request.body)
+    except ValidationError:
+        return None
+    answer = written_at_once(_key(request), data)
+    return None if answer is None else api.create_response(request, answer, status=200)
