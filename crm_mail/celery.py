@@ -4,7 +4,15 @@ import gc
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init, worker_process_init, worker_ready
+from celery.signals import (
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+)
+from django.db import close_old_connections
 
 from .heartbeats import beat_started
 from .heartbeats import worker_ready as record_worker_ready
@@ -31,3 +39,20 @@ def freeze_startup_objects(**_) -> None:
 # Beat and the workers say they are alive; /health/ reads it (heartbeats.py).
 worker_ready.connect(record_worker_ready, weak=False)
 beat_init.connect(beat_started, weak=False)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def keep_connections(sender=None, **_) -> None:
+    """Give each task Django's per-request treatment of database connections: a connection is
+    kept for CONN_MAX_AGE and closed only when it is broken or too old (then opened again at
+    the task's first query, health-checked first: CONN_HEALTH_CHECKS).
+
+    Celery's Django fixup would close every connection before and after every task: each task
+    then paid a new PostgreSQL connection (a backend started, its caches cold), which cost the
+    transactional queue more than the sending itself (bench/smtp_api.py). Its own recycling
+    (CELERY_DB_REUSE_MAX) is set out of reach in settings.py, so this is what decides. An
+    eager task (tests, CELERY_TASK_ALWAYS_EAGER) runs inside its caller's transaction: left
+    alone, as the fixup leaves it."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        close_old_connections()
