@@ -49,10 +49,10 @@ def keep_connections(sender=None, **_) -> None:
     the task's first query, health-checked first: CONN_HEALTH_CHECKS).
 
     Celery's Django fixup would close every connection before and after every task: each task
-    then paid a new PostgreSQL connection (a backend started, its caches cold), which cost the
-    transactional queue more than the sending itself (bench/smtp_api.py). Its own recycling
-    (CELERY_DB_REUSE_MAX) is set out of reach in settings.py, so this is what decides. An
-    eager task (tests, CELERY_TASK_ALWAYS_EAGER) runs inside its caller's transaction: left
-    alone, as the fixup leaves it."""
+    then opened a new PostgreSQL connection (a backend started, its caches cold; PostgreSQL's
+    log showed one backend per send job). Its own recycling (CELERY_DB_REUSE_MAX) is set out
+    of reach in settings.py, so this is what decides. An eager task (tests,
+    CELERY_TASK_ALWAYS_EAGER) runs inside its caller's transaction: left alone, as the fixup
+    leaves it."""
     if sender is not None and not getattr(sender.request, "is_eager", False):
         close_old_connections()

@@ -251,8 +251,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Celery's Django fixup closes the database connections around every task unless this many
-# tasks have not yet run since it last did: set out of reach, so a worker keeps its
+# Celery's Django fixup closes the database connections before and after every task; with
+# this set, only once this many tasks have run. Set out of reach: a worker keeps its
 # connections as a web process does (crm_mail/celery.py, keep_connections).
 CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
