@@ -43,7 +43,7 @@ beat_init.connect(beat_started, weak=False)
 
 @task_prerun.connect
 @task_postrun.connect
-def keep_connections(sender=None, **_) -> None:
+def keep_connections(sender, **_) -> None:
     """Give each task Django's per-request treatment of database connections: a connection is
     kept for CONN_MAX_AGE and closed only when it is broken or too old (then opened again at
     the task's first query, health-checked first: CONN_HEALTH_CHECKS).
@@ -54,5 +54,5 @@ def keep_connections(sender=None, **_) -> None:
     of reach in settings.py, so this is what decides. An eager task (tests,
     CELERY_TASK_ALWAYS_EAGER) runs inside its caller's transaction: left alone, as the fixup
     leaves it."""
-    if sender is not None and not getattr(sender.request, "is_eager", False):
+    if not getattr(sender.request, "is_eager", False):
         close_old_connections()

@@ -1,8 +1,8 @@
 """The names of the background jobs of mailboxes and the apps above it (sequences declares
 its tick in sequences/engine/tasks.py; it is named here with the rest for the routes).
 
-Queueing itself, `later()`, `later_batched()` and `later_many()` on commit, `now()` and
-`push()`, is records' (records/jobs.py, the core, which names its own jobs); it is imported
+Queueing itself, `later()`, `later_batched()` and `later_many()` on commit, and `now()`, is
+records' (records/jobs.py, the core, which names its own jobs); it is imported
 here so that mailboxes' modules keep one import.
 """
 
@@ -13,7 +13,6 @@ from records.jobs import (  # noqa: F401
     later_batched,
     later_many,
     now,
-    push,
 )
 
 SYNC_MAILBOX = "mailboxes.sync_mailbox"

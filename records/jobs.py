@@ -104,23 +104,13 @@ def later_batched(name: str, *args) -> None:
     transaction.on_commit(lambda: _waiting.add(app, name, args))
 
 
-def push(name: str, *args) -> None:
-    """Queue task `name` now, as `now()` does, with one Redis LPUSH of the message Celery
-    would publish: the task message protocol 2 in kombu's Redis envelope, onto the task's
-    queue (CELERY_TASK_ROUTES). Celery's own publish costs about ten times as much (its
-    signature, options, routing and kombu's producer: ~0.45 ms here, the LPUSH ~0.04 ms);
-    a worker cannot tell the two apart (tests/transactional/test_single_send_fast.py has a
-    real one consume it). Another broker, a route that is not a plain queue or kombu's
-    key prefix: through `now()`, as are the failures' log lines."""
-    target = _lpush_target(current_app._get_current_object(), name)
-    if target is None:
-        now(name, *args)
-    else:
-        _lpush(target, name, [args])
-
-
 def _lpush(target: tuple, name: str, calls: list[tuple]) -> None:
-    """One LPUSH of task `name`'s message for each arguments of `calls` (see `push()`)."""
+    """One LPUSH of the message Celery would publish for task `name`, for each arguments of
+    `calls`: the task message protocol 2 in kombu's Redis envelope, onto the task's queue
+    (CELERY_TASK_ROUTES). Celery's own publish costs about ten times as much (its signature,
+    options, routing and kombu's producer: ~0.45 ms here, the LPUSH ~0.04 ms); a worker
+    cannot tell the two apart (tests/transactional/test_single_send_fast.py has a real one
+    consume it)."""
     client, queue, ignore_result = target
     try:
         client.lpush(queue, *(_message(name, args, queue, ignore_result) for args in calls))
@@ -215,12 +205,8 @@ class _Waiting:
 
     def push(self) -> int:
         """Push every waiting job now, one LPUSH per queue and task; return how many."""
-        waiting, pop = [], self.jobs.popleft
-        try:
-            while True:
-                waiting.append(pop())
-        except IndexError:
-            pass
+        # Those there now; a job added meanwhile waits for the next push.
+        waiting = [self.jobs.popleft() for _ in range(len(self.jobs))]
         batches: dict[tuple[tuple, str], list[tuple]] = {}
         for target, name, args in waiting:
             batches.setdefault((target, name), []).append(args)
@@ -245,8 +231,9 @@ _targets: dict[tuple[Celery, str, str], tuple | None] = {}
 
 def _lpush_target(app: Celery, name: str) -> tuple | None:
     """(Redis client, queue, ignore_result) of task `name` on the app's broker, or None when
-    `push()` must leave it to Celery. Worked out once per app, broker and task (reading the
-    broker's URL alone costs Celery ~15 µs)."""
+    it must be left to Celery (another broker, a route that is not a plain queue, kombu's key
+    prefix: through `now()`, as are the failures' log lines). Worked out once per app,
+    broker and task (reading the broker's URL alone costs Celery ~15 µs)."""
     key = (app, name, app.conf.get("broker_url"))
     if key not in _targets:
         _targets[key] = _target(app, name)

@@ -3,8 +3,8 @@ one from one request to the next (CONN_MAX_AGE), and opens a new one when it bre
 
 Celery's Django fixup would close it after every task: each task then paid a new PostgreSQL
 connection, a backend started with cold caches (crm_mail/celery.py, keep_connections). A real
-worker on Redis and the test database runs the heartbeat job, whose statements name the
-heartbeat it records; PostgreSQL's pg_stat_activity shows which backend ran it last.
+worker on Redis and the test database runs the heartbeat job; PostgreSQL's pg_stat_activity
+shows which backends stay connected to the database after each run.
 """
 
 from __future__ import annotations

@@ -109,8 +109,13 @@ def test_a_broker_outage_is_logged_once_and_never_raised(
     redis_url, celery_broker, caplog, django_capture_on_commit_callbacks
 ):
     celery_broker(redis_url)
-    jobs.push(NAME, 0)  # a push that works: no outage under way
-    redis.Redis.from_url(redis_url).delete(QUEUE)
+    client = redis.Redis.from_url(redis_url)
+    # A push that works: no outage under way.
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.later_batched(NAME, 0)
+    jobs.push_waiting()
+    wait_until(lambda: client.llen(QUEUE) == 1, "the first job", 10.0)
+    client.delete(QUEUE)
     celery_broker("redis://127.0.0.1:1/0")  # nothing listens there
     caplog.set_level(logging.INFO, logger="records.jobs")
     with django_capture_on_commit_callbacks(execute=True):
@@ -127,9 +132,12 @@ def test_a_broker_outage_is_logged_once_and_never_raised(
     assert NAME in warning
     # Back: the next push says so.
     celery_broker(redis_url)
-    jobs.push(NAME, 9)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.later_batched(NAME, 9)
+    jobs.push_waiting()
+    wait_until(lambda: client.llen(QUEUE) == 1, "the job after the outage", 10.0)
     assert "broker reachable again" in caplog.records[-1].getMessage()
-    redis.Redis.from_url(redis_url).delete(QUEUE)
+    client.delete(QUEUE)
 
 
 EXIT_SCRIPT = """

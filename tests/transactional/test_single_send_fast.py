@@ -1,8 +1,8 @@
 """The single-send API's common request, one statement and one LPUSH (transactional/api/send.py,
-records.jobs.push): what it costs, that it sees a revoked key, an edited or unpublished email
-and a dead connection at once, that a real Celery worker consumes the job it pushes, and that
-a request whose job could not be queued is answered, kept and taken by the pass over lost
-requests."""
+records.jobs.later_batched): what it costs, that it sees a revoked key, an edited or
+unpublished email and a dead connection at once, that a real Celery worker consumes the job
+it pushes, and that a request whose job could not be queued is answered, kept and taken by
+the pass over lost requests."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from kombu import Connection
 
 from mailboxes import jobs
 from mailboxes.models import Outbound
+from records.jobs import push_waiting
 from tests.integration.workers import Worker, purge, wait_until
 from tests.transactional.api import key, post, published, request
 from tests.transactional.pool import pool_for
@@ -177,12 +178,18 @@ def test_a_request_whose_job_cannot_be_queued_is_kept_for_the_pass(
     assert Outbound.objects.count() == 3
 
 
-def test_the_pushed_message_is_the_one_celery_publishes(redis_url, celery_broker):
+@pytest.mark.django_db
+def test_the_pushed_message_is_the_one_celery_publishes(
+    redis_url, celery_broker, django_capture_on_commit_callbacks
+):
     celery_broker(redis_url)
     queue = redis.Redis.from_url(redis_url)
     queue.delete("transactional")
     jobs.now(jobs.SINGLE_SEND, 41)
-    jobs.push(jobs.SINGLE_SEND, 42)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.later_batched(jobs.SINGLE_SEND, 42)
+    push_waiting()
+    wait_until(lambda: queue.llen("transactional") == 2, "the pushed job", 10.0)
     pushed, published_ = (json.loads(m) for m in queue.lrange("transactional", 0, -1))
     queue.delete("transactional")
     ids = ("id", "root_id", "correlation_id", "delivery_tag", "reply_to")
