@@ -2,13 +2,16 @@
 
 The reference views sit right before the project's `t/` include, behind an include of their
 own, with paths of the same shape (the token is ignored): URL resolution costs them what it
-costs the tracking views. The responses have the same bytes and headers.
+costs the tracking views. The responses have the same bytes and headers. One more view is a
+floor, not a reference: `floor_single_send` adds to the bare single send the one INSERT that no
+real one can skip (bench/single_send_api.py prints it as context).
 """
 
 import json
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import HttpResponse, HttpResponseNotModified, HttpResponseRedirect, JsonResponse
 from django.urls import include, path
 from django.utils import timezone
@@ -38,9 +41,13 @@ def ref_single_send(request):
     """What the single-send API answers (bench/single_send_api.py), from the parsed body and
     nothing else: no key, no query."""
     json.loads(request.body)
+    return _pending(uuid.uuid4())
+
+
+def _pending(status_id: uuid.UUID) -> JsonResponse:
     return JsonResponse(
         {
-            "statusId": str(uuid.uuid4()),
+            "statusId": str(status_id),
             "status": "PENDING",
             "sendResult": "QUEUED",
             "requestedAt": timezone.now().isoformat(),
@@ -49,6 +56,32 @@ def ref_single_send(request):
             "message": None,
         }
     )
+
+
+# A bare table of bench/single_send_api.py's floor (made there).
+FLOOR_TABLE = "bench_single_send_floor"
+
+
+@csrf_exempt
+def floor_single_send(request):
+    """ref_single_send plus the one thing no single send can skip: its row written durably
+    (one INSERT in autocommit into a bare table with the sendId unique), and nothing else:
+    no key, no email, no checks, no job queued."""
+    data = json.loads(request.body)
+    status_id = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {FLOOR_TABLE} (status_id, send_id, to_address, request, requested_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [
+                status_id,
+                data["message"]["sendId"],
+                data["message"]["to"],
+                json.dumps(data),
+                timezone.now(),
+            ],
+        )
+    return _pending(status_id)
 
 
 @login_required
@@ -64,6 +97,7 @@ def ref_conversation_poll(request, mailbox_id):
 _ref = [
     path("conversations/<int:mailbox_id>/list/", ref_conversation_poll),
     path("marketing/v3/transactional/single-email/send", ref_single_send),
+    path("floor/marketing/v3/transactional/single-email/send", floor_single_send),
     path("o/<str:token>.gif", ref_open),
     path("c/<str:token>", ref_click),
 ]

@@ -359,17 +359,16 @@ def _aggregate(label: str, slices: list[dict]) -> tuple[float, float]:
     return rps, p99
 
 
-def interleaved(slices: int, bare, ours) -> tuple[list[dict], list[dict]]:
-    """Run `bare()` and `ours()` (each one wrk slice) `slices` times each, alternating which
-    goes first (the machine is shared: a busy moment hits both sides alike)."""
-    bare_runs, our_runs = [], []
+def interleaved(slices: int, *sides) -> tuple[list[dict], ...]:
+    """Run each of `sides` (each call one wrk slice) `slices` times, round by round, the order
+    reversed every other round (the machine is shared: a busy moment hits every side alike);
+    each side's results, in the order given."""
+    runs: list[list[dict]] = [[] for _ in sides]
+    order = list(range(len(sides)))
     for i in range(slices):
-        for side in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):
-            if side == "bare":
-                bare_runs.append(bare())
-            else:
-                our_runs.append(ours())
-    return bare_runs, our_runs
+        for n in order if i % 2 == 0 else reversed(order):
+            runs[n].append(sides[n]())
+    return tuple(runs)
 
 
 def compare(label: str, bare: list[dict], ours: list[dict]) -> tuple[bool, float, float]:
