@@ -86,7 +86,6 @@ WORDS = (
 
 def sink_main(port: int) -> None:
     """Serve SMTP with AUTH; on "dump" from stdin, print what arrived as one JSON line."""
-    from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     message_id = re.compile(rb"^message-id:\s*(<[^>\s]*>)", re.I | re.M)
@@ -105,22 +104,7 @@ def sink_main(port: int) -> None:
         )
         return AuthResult(success=ok, handled=False)
 
-    import logging
-    import warnings
-
-    # aiosmtpd warns about AUTH without TLS (loopback only here) on every connection.
-    warnings.simplefilter("ignore")
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
-    controller = Controller(
-        Handler(),
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-    )
-    controller.start()
-    print("ready", flush=True)
+    controller = serve(Handler(), port, authenticator)
     for line in sys.stdin:
         if line.strip() == "dump":
             # Taken from the front: a message the handler's thread appends meanwhile stays for
@@ -129,6 +113,31 @@ def sink_main(port: int) -> None:
             del received[: len(taken)]
             print(json.dumps(taken), flush=True)
     controller.stop()
+
+
+def serve(handler, port: int, authenticator, ssl_context=None):
+    """Start aiosmtpd on loopback with AUTH required (the caller's `authenticator`), TLS from
+    the first byte when `ssl_context` is given; say "ready" on stdout; return its controller."""
+    import logging
+    import warnings
+
+    from aiosmtpd.controller import Controller
+
+    # aiosmtpd warns about AUTH without STARTTLS (loopback only here) on every connection.
+    warnings.simplefilter("ignore")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=ssl_context,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    print("ready", flush=True)
+    return controller
 
 
 class Sink:

@@ -17,6 +17,12 @@ first message sent until the sink has the last one; each run checks that every m
 arrived exactly once with the Message-ID its 250 named. Median of RUNS, runs alternating with
 the reference's.
 PostgreSQL and Redis as configured (rate limits off: they are not what is measured).
+
+Floor (context, measured in each run beside the two): the same clients through a pass-through
+proxy in its own process (`python -m bench.smtp_api proxy`): aiosmtpd on implicit TLS with
+AUTH, each message handed to the sink over one of WORKERS logged-in aiosmtplib connections
+before its 250, nothing stored, parsed or tracked: the hop any SMTP API adds (a TLS server
+taking the message, a client handing it to the relay), before anything else it does.
 """
 
 from __future__ import annotations
@@ -104,19 +110,72 @@ def raw_rate(sink, messages) -> float:
 
     from bench.send_throughput import SINK_PASSWORD, SINK_USER
 
-    started = time.perf_counter()
-    asyncio.run(
-        _send_all(
-            lambda: aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, start_tls=False),
-            messages,
-            (SINK_USER, SINK_PASSWORD),
-        )
+    return _straight_rate(
+        sink,
+        messages,
+        lambda: aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, start_tls=False),
+        (SINK_USER, SINK_PASSWORD),
+        "raw",
     )
+
+
+def proxy_rate(sink, messages, port, client_tls) -> float:
+    import aiosmtplib
+
+    return _straight_rate(
+        sink,
+        messages,
+        lambda: aiosmtplib.SMTP(
+            hostname="127.0.0.1", port=port, use_tls=True, tls_context=client_tls
+        ),
+        ("floor", "floor"),
+        "proxied",
+    )
+
+
+def _straight_rate(sink, messages, connect, login, what: str) -> float:
+    """Messages a second into the sink with no queue on the way: each is there at its 250."""
+    started = time.perf_counter()
+    asyncio.run(_send_all(connect, messages, login))
     elapsed = time.perf_counter() - started
     arrived = sink.take()
     if len(arrived) != len(messages):
-        raise RuntimeError(f"the sink got {len(arrived)} of {len(messages)} raw messages")
+        raise RuntimeError(f"the sink got {len(arrived)} of {len(messages)} {what} messages")
     return len(messages) / elapsed
+
+
+def proxy_main(port: int, sink_port: int, cert: str, key: str) -> None:
+    """The floor's proxy: serve until stdin closes."""
+    import aiosmtplib
+    from aiosmtpd.smtp import AuthResult
+
+    from bench.send_throughput import SINK_PASSWORD, SINK_USER, serve
+
+    class Relay:
+        def __init__(self) -> None:
+            self.idle: asyncio.Queue | None = None
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            if self.idle is None:
+                self.idle = asyncio.Queue()
+                for _ in range(WORKERS):
+                    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink_port, start_tls=False)
+                    await smtp.connect()
+                    await smtp.login(SINK_USER, SINK_PASSWORD)
+                    self.idle.put_nowait(smtp)
+            smtp = await self.idle.get()
+            try:
+                content = envelope.original_content or envelope.content
+                await smtp.sendmail(envelope.mail_from, envelope.rcpt_tos, content)
+            finally:
+                self.idle.put_nowait(smtp)
+            return "250 2.0.0 Ok: relayed"
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    controller = serve(Relay(), port, lambda *_: AuthResult(success=True), context)
+    sys.stdin.read()
+    controller.stop()
 
 
 def api_rate(sink, messages, port, token, client_tls) -> tuple[float, float, list[str]]:
@@ -198,20 +257,32 @@ def _run() -> bool:
     )
     with open(workdir / "worker.log", "w") as log:
         worker = subprocess.Popen([sys.executable, *WORKER], env=env, stdout=log, stderr=log)
+    proxy_port = free_port()
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "bench.smtp_api", "proxy", str(proxy_port), str(sink.port)]
+        + [str(cert), str(key)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     ok = True
     try:
+        if proxy.stdout.readline().strip() != "ready":
+            raise RuntimeError("the floor's proxy did not start")
         wait_for_port(tls_port, server, timeout=30)
         raw_rate(sink, messages[:100])  # warm-up
         api_rate(sink, messages[:100], tls_port, token, client_tls)
-        refs, rates, accepts = [], [], []
+        proxy_rate(sink, messages[:100], proxy_port, client_tls)
+        refs, rates, accepts, floors = [], [], [], []
         for n in range(RUNS):
             refs.append(raw_rate(sink, messages))
             rate, accepted, problems = api_rate(sink, messages, tls_port, token, client_tls)
             rates.append(rate)
             accepts.append(accepted)
+            floors.append(proxy_rate(sink, messages, proxy_port, client_tls))
             print(
                 f"run {n + 1}: ref {refs[-1]:,.0f} msgs/s; SMTP API {rate:,.0f} msgs/s "
-                f"delivered ({accepted:,.0f} msgs/s accepted)"
+                f"delivered ({accepted:,.0f} msgs/s accepted); floor {floors[-1]:,.0f} msgs/s"
             )
             for problem in problems:
                 print(f"FAIL {problem}")
@@ -221,11 +292,18 @@ def _run() -> bool:
         worker.wait(timeout=60)
         server.terminate()
         server.wait(timeout=30)
+        proxy.stdin.close()
+        proxy.wait(timeout=30)
         sink.stop()
         _drop_jobs()
     ref, value = statistics.median(refs), statistics.median(rates)
     share = value / ref
     verdict = "meets" if share >= TARGET_SHARE else "MISSES"
+    floor = statistics.median(floors)
+    print(
+        f"floor (a pass-through proxy, nothing stored): {floor / ref:.2f} of raw aiosmtplib; "
+        f"SMTP API / floor: {value / floor:.2f}"
+    )
     print(f"SMTP API: {share:.2f} of raw aiosmtplib ({verdict} the target of {TARGET_SHARE})")
     print(bench_line(NAME, value, "msgs/s", ref, TARGET))
     return ok
@@ -249,3 +327,8 @@ def _drop_jobs() -> None:
     import redis
 
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete("transactional")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["proxy"]:
+        proxy_main(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
