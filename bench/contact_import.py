@@ -61,7 +61,7 @@ def _clear() -> None:
     Import.objects.filter(file_name=FILE_NAME).delete()  # with its file and refused rows
 
 
-def _copy_bare(data: bytes) -> tuple[float, float]:
+def _copy_bare_and_floor(data: bytes) -> tuple[float, float]:
     """(seconds for COPY into a bare table, seconds for the floor's inserts from it)."""
     from django.db import connection, transaction
 
@@ -149,7 +149,7 @@ def run() -> bool:
         )
     imported = Contact.objects.filter(email__endswith=f"@{DOMAIN}").count()
     ok = ok and imported == ROWS
-    copy_seconds, floor_seconds = _copy_bare(data)
+    copy_seconds, floor_seconds = _copy_bare_and_floor(data)
     value, ref = ROWS / elapsed, ROWS / copy_seconds
     print(
         f"import: {elapsed:.2f} s ({value:,.0f} contacts/s); "
